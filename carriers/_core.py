@@ -1,0 +1,244 @@
+"""The one small interface every carrier adapter implements, and what adapters share.
+
+Shared here: the HTTP exchange that turns aiohttp failures into the CarrierError family (the
+only place aiohttp exceptions are caught), XML helpers, and the helpers that build error
+messages out of codes and field names only. Carrier error bodies may echo the receiver's
+data, so no carrier-supplied free text ever reaches an exception message.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Protocol
+
+import aiohttp
+import attrs
+import orjson
+
+from gateway.errors import CarrierOutcomeUnknown, CarrierRejected, CarrierUnavailable
+from gateway.models import Parcel, Receiver, Shipment, ShipmentResult
+
+
+@attrs.frozen
+class ServiceSpec:
+    """What one carrier service needs from the receiver record.
+
+    ``required`` are the receiver fields the carrier refuses a booking without; config validation
+    checks every policy rule allows them, so a policy can never be unable to book by design.
+    ``any_of`` names fields of which the carrier needs at least one (Matkahuolto's arrival
+    notice goes by SMS or e-mail); empty means no such condition.
+    """
+
+    required: frozenset[str]
+    needs_pickup_point: bool = False
+    any_of: frozenset[str] = frozenset()
+
+
+class Carrier(Protocol):
+    """A carrier adapter. Built with keyword-only collaborators:
+
+    ``Adapter(*, session: aiohttp.ClientSession, base_url: str,
+    credentials: Mapping[str, str], timeout: float)``
+    """
+
+    name: ClassVar[str]
+    services: ClassVar[Mapping[str, ServiceSpec]]
+
+    async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
+        """Book the shipment; raise a CarrierError subclass on failure."""
+        ...
+
+    async def find_shipment(self, reference: str) -> ShipmentResult | None:
+        """The booking made under our reference, or None; for resolving intents after a crash.
+
+        ``label`` is empty when the carrier cannot hand the label out again by reference.
+        Raises CarrierUnavailable when the carrier cannot be asked (a look-up never books).
+        """
+        ...
+
+
+class CarrierFactory(Protocol):
+    name: ClassVar[str]
+    services: ClassVar[Mapping[str, ServiceSpec]]
+    credential_names: ClassVar[tuple[str, ...]]
+
+    def __call__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        credentials: Mapping[str, str],
+        timeout: float,
+    ) -> Carrier: ...
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+
+
+@attrs.frozen(repr=False)
+class Reply:
+    """A carrier's answer below 500. The body may hold personal data: repr shows none of it."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+    def __repr__(self) -> str:
+        return f"Reply(status={self.status}, bytes={len(self.body)})"
+
+    def json(self) -> Any:  # noqa: ANN401 - carrier JSON is untyped until the adapter reads it
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return None
+
+    def xml(self) -> ET.Element | None:
+        return parse_xml(self.body)
+
+
+async def exchange(  # noqa: PLR0913 - one request, described in full
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    carrier: str,
+    timeout: float,
+    may_book: bool,
+    headers: Mapping[str, str] | None = None,
+    data: bytes | None = None,
+    params: Mapping[str, str] | None = None,
+) -> Reply:
+    """Send one request and translate every transport failure into the CarrierError tree.
+
+    Not connected -> CarrierUnavailable (nothing was sent). Sent but no answer (timeout, reset,
+    disconnect) -> CarrierOutcomeUnknown when the request ``may_book``, else CarrierUnavailable
+    (a look-up or a token request books nothing). An answer of 500 or more -> CarrierUnavailable.
+    """
+    try:
+        async with session.request(
+            method,
+            url,
+            data=data,
+            headers=headers,
+            params=params,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
+        ) as response:
+            body = await response.read()
+            status, content_type = response.status, response.content_type
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL) as exc:
+        raise CarrierUnavailable(
+            f"{carrier}: could not connect ({type(exc).__name__}); nothing was sent"
+        ) from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        kind = type(exc).__name__
+        if may_book:
+            raise CarrierOutcomeUnknown(
+                f"{carrier}: no answer after the request was sent ({kind}); "
+                "the shipment may have been booked"
+            ) from None
+        raise CarrierUnavailable(f"{carrier}: no answer ({kind}); nothing was booked") from None
+    if status >= 500:  # noqa: PLR2004 - HTTP server errors
+        raise CarrierUnavailable(f"{carrier}: answered HTTP {status}; nothing was booked")
+    return Reply(status=status, body=body, content_type=content_type)
+
+
+# -- XML -------------------------------------------------------------------------------------
+
+
+def parse_xml(body: bytes) -> ET.Element | None:
+    """Parse a carrier's XML; None when it is not XML. Documents with a DTD are refused."""
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        return None
+    try:
+        return ET.fromstring(body)  # noqa: S314 - DTDs refused above; expat expands no external entities
+    except ET.ParseError:
+        return None
+
+
+def sub(parent: ET.Element, tag: str, text: object = None, **attrib: str) -> ET.Element:
+    """Append a child element; ``text`` None leaves it empty."""
+    child = ET.SubElement(parent, tag, attrib)
+    if text is not None:
+        child.text = str(text)
+    return child
+
+
+def sub_if(parent: ET.Element, tag: str, text: str | None) -> None:
+    """Append a child element only when there is a value: absent data is never padded."""
+    if text is not None:
+        sub(parent, tag, text)
+
+
+def xml_bytes(root: ET.Element) -> bytes:
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def xml_text(root: ET.Element | None, path: str) -> str | None:
+    if root is None:
+        return None
+    found = root.find(path)
+    return found.text.strip() if found is not None and found.text else None
+
+
+# -- Error messages: codes and field names, never values -----------------------------------
+
+_TOKEN = re.compile(r"[A-Za-z0-9_.:/\-\[\]]{1,64}")
+
+
+def code(value: object) -> str:
+    """A carrier error code fit for a message: an identifier-like token, else ``?``."""
+    text = str(value).strip()
+    return text if _TOKEN.fullmatch(text) else "?"
+
+
+def fields_named(text: str, known: Iterable[str]) -> tuple[str, ...]:
+    """The ``known`` field names that occur in ``text``; nothing else of ``text`` survives."""
+    return tuple(
+        sorted(
+            name
+            for name in set(known)
+            if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text)
+        )
+    )
+
+
+def refused(
+    carrier: str, status: int, codes: Iterable[str], fields: Iterable[str] = ()
+) -> CarrierRejected:
+    """The CarrierRejected for an answered refusal, naming only codes and field names."""
+    detail = f"{carrier} refused the shipment (HTTP {status}"
+    code_list = ", ".join(code(c) for c in codes)
+    if code_list:
+        detail += f"; code {code_list}"
+    field_list = ", ".join(fields)
+    if field_list:
+        detail += f"; fields {field_list}"
+    return CarrierRejected(detail + "); nothing was booked")
+
+
+# -- Small shared mappings -----------------------------------------------------------------
+
+
+def total_weight(parcels: Iterable[Parcel]) -> float:
+    return round(sum(p.weight_kg for p in parcels), 3)
+
+
+def volume_m3(parcel: Parcel) -> float | None:
+    sides = (parcel.length_cm, parcel.width_cm, parcel.height_cm)
+    if any(side is None for side in sides):
+        return None
+    length, width, height = (float(side) for side in sides)  # type: ignore[arg-type]
+    return round(length * width * height / 1_000_000, 4)
+
+
+def given(receiver: Receiver, mapping: Mapping[str, str]) -> dict[str, str]:
+    """Carrier field -> value for the receiver fields policy let out, per ``mapping``.
+
+    ``mapping`` is ours -> theirs; fields that are None are left out, never padded.
+    """
+    values = receiver.fields()
+    return {theirs: values[ours] for ours, theirs in mapping.items() if ours in values}

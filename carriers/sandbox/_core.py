@@ -1,0 +1,184 @@
+"""What every carrier sandbox shares: the request log, test knobs, bookings, and a PDF label.
+
+A sandbox keeps every request it received (parsed body, headers, raw bytes) under
+``RECEIVED`` so tests can assert exactly which personal fields arrived. ``CONTROL`` holds two
+test hooks: ``fail_status`` answers every request with that status before anything is
+handled (an outage), and ``delay`` holds every answer back after the request was handled (a
+slow carrier: the booking exists, the answer comes late).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import secrets
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import attrs
+import orjson
+from aiohttp import web
+
+
+@attrs.frozen(repr=False)
+class Received:
+    """One request as the sandbox got it. ``body`` is a dict/list (JSON), an Element (XML),
+    or None when it could not be parsed."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: Any
+    raw: bytes
+
+    def __repr__(self) -> str:
+        return f"Received({self.method} {self.path}, bytes={len(self.raw)})"
+
+    def text(self) -> str:
+        """Everything that arrived, as one text: for "this value went nowhere" assertions."""
+        headers = "\n".join(f"{k}: {v}" for k, v in self.headers.items())
+        query = "&".join(f"{k}={v}" for k, v in self.query.items())
+        return f"{self.path}?{query}\n{headers}\n\n{self.raw.decode('utf-8', 'replace')}"
+
+
+@attrs.define
+class Control:
+    """Test hooks, changeable while the sandbox runs."""
+
+    delay: float = 0.0
+    fail_status: int | None = None
+
+
+@attrs.frozen(repr=False)
+class Booking:
+    reference: str
+    tracking_number: str
+    label: bytes
+    carrier_id: str
+    request: Received
+
+
+RECEIVED = web.AppKey("received", list[Received])
+CONTROL = web.AppKey("control", Control)
+BOOKINGS = web.AppKey("bookings", dict[str, Booking])
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def sandbox_app() -> web.Application:
+    """An application with the request log, the test hooks and an empty booking book."""
+    app = web.Application(middlewares=[_record, _control])
+    app[RECEIVED] = []
+    app[CONTROL] = Control()
+    app[BOOKINGS] = {}
+    return app
+
+
+@web.middleware
+async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
+    raw = await request.read()
+    request.app[RECEIVED].append(
+        Received(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            body=_parse(raw, request.content_type),
+            raw=raw,
+        )
+    )
+    return await handler(request)
+
+
+@web.middleware
+async def _control(request: web.Request, handler: Handler) -> web.StreamResponse:
+    control = request.app[CONTROL]
+    if control.fail_status is not None:
+        return web.Response(status=control.fail_status, text="sandbox: simulated failure")
+    response = await handler(request)
+    if control.delay:
+        await asyncio.sleep(control.delay)
+    return response
+
+
+def _parse(raw: bytes, content_type: str) -> Any:  # noqa: ANN401 - JSON or XML
+    if not raw:
+        return None
+    try:
+        if "json" in content_type:
+            return orjson.loads(raw)
+        if "xml" in content_type:
+            return ET.fromstring(raw)  # noqa: S314 - test server parsing its own clients' XML
+    except (orjson.JSONDecodeError, ET.ParseError):
+        return None
+    return None
+
+
+def received_body(request: web.Request) -> Any:  # noqa: ANN401 - JSON or XML
+    """The parsed body of the request being handled (parsed once, by the recorder)."""
+    return request.app[RECEIVED][-1].body
+
+
+def book(request: web.Request, *, reference: str, tracking_number: str) -> Booking:
+    """Store a booking under our reference, with a fresh PDF label."""
+    booking = Booking(
+        reference=reference,
+        tracking_number=tracking_number,
+        label=label_pdf(f"Sandbox label {tracking_number}"),
+        carrier_id=secrets.token_hex(8),
+        request=request.app[RECEIVED][-1],
+    )
+    request.app[BOOKINGS][reference] = booking
+    return booking
+
+
+def basic_auth(request: web.Request) -> tuple[str, str] | None:
+    """(login, password) from an ``Authorization: Basic`` header, or None."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        login, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (login, password) if sep else None
+
+
+def same(got: str, expected: str) -> bool:
+    """Constant-time comparison of two credentials."""
+    return hmac.compare_digest(got.encode(), expected.encode())
+
+
+def digits(count: int) -> str:
+    return "".join(str(secrets.randbelow(10)) for _ in range(count))
+
+
+def label_pdf(text: str) -> bytes:
+    """A small but valid one-page PDF (A6) showing ``text``; cross-reference offsets are exact."""
+    safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    stream = f"BT /F1 12 Tf 20 380 Td ({safe}) Tj ET".encode("latin-1", "replace")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 298 420] "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)

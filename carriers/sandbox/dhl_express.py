@@ -1,0 +1,154 @@
+"""Sandbox for DHL Express MyDHL API (see carriers/dhl_express.py for sources).
+
+Checks Basic auth (401) and the Message-Reference header, refuses a request missing what DHL
+requires with HTTP 400 and the problem JSON (additionalDetails naming the JSON paths), books
+with a 10-digit waybill number and a base64 PDF label document, and answers ``/tracking`` by
+shipment reference.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from carriers.sandbox._core import (
+    BOOKINGS,
+    CONTROL,
+    RECEIVED,
+    Received,
+    basic_auth,
+    book,
+    digits,
+    received_body,
+    same,
+    sandbox_app,
+)
+
+__all__ = [
+    "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",
+]  # fmt: skip
+
+BASE_PATH = "/mydhlapi"
+#: receiverDetails key path -> our receiver field (the name is required in two keys).
+FIELDS: Mapping[str, str] = {
+    "contactInformation.fullName": "name",
+    "contactInformation.companyName": "name",
+    "postalAddress.addressLine1": "street",
+    "postalAddress.postalCode": "postal_code",
+    "postalAddress.cityName": "town",
+    "postalAddress.countryCode": "country",
+    "contactInformation.phone": "phone",
+    "contactInformation.email": "email",
+}
+_REQUIRED = {
+    "/customerDetails/receiverDetails/postalAddress": (
+        "postalCode", "cityName", "countryCode", "addressLine1"),
+    "/customerDetails/receiverDetails/contactInformation": ("phone", "companyName", "fullName"),
+    "/customerDetails/shipperDetails/postalAddress": ("postalCode", "cityName", "countryCode"),
+    "": ("plannedShippingDateAndTime", "productCode", "accounts"),
+}  # fmt: skip
+
+CREDENTIALS = web.AppKey("dhl_credentials", tuple[str, str, str])
+
+
+def create_app(
+    *,
+    api_key: str = "sandbox-client",
+    api_secret: str = "sandbox-secret",
+    account_number: str = "123456789",
+) -> web.Application:
+    """The DHL Express sandbox; it accepts the adapter's api_key, api_secret, account_number."""
+    app = sandbox_app()
+    app[CREDENTIALS] = (api_key, api_secret, account_number)
+    app.router.add_post(BASE_PATH + "/shipments", _shipments)
+    app.router.add_get(BASE_PATH + "/tracking", _tracking)
+    return app
+
+
+def receiver_part(received: Received) -> dict[str, str]:
+    """The receiverDetails keys that arrived, as dotted paths."""
+    details = (received.body or {}).get("customerDetails", {}).get("receiverDetails", {})
+    return {
+        f"{part}.{key}": str(value)
+        for part, values in details.items()
+        for key, value in (values.items() if isinstance(values, dict) else [("", values)])
+    }
+
+
+def rest_text(received: Received) -> str:
+    """Everything that arrived except receiverDetails."""
+    body = json.loads(received.raw)
+    del body["customerDetails"]["receiverDetails"]
+    return f"{received.path}?{received.query}\n{received.headers}\n{json.dumps(body)}"
+
+
+async def _shipments(request: web.Request) -> web.Response:
+    problem = _refuse_caller(request)
+    if problem is not None:
+        return problem
+    body = received_body(request)
+    if not isinstance(body, dict):
+        return _problem(400, "Bad request", ["request body is not JSON"])
+    details = []
+    for where, keys in _REQUIRED.items():
+        found = _at(body, where)
+        missing = [k for k in keys if not (isinstance(found, dict) and found.get(k))]
+        if missing:
+            names = ", ".join(f'"{k}"' for k in missing)
+            details.append(f"object has missing required properties ([{names}]) at {where or '/'}")
+    account = (body.get("accounts") or [{}])[0].get("number", "")
+    if not same(str(account), request.app[CREDENTIALS][2]):
+        details.append("invalid shipper account at /accounts/0/number")
+    if details:
+        echo = _at(body, "/customerDetails/receiverDetails/contactInformation") or {}
+        details.append(f"receiver {echo.get('fullName')!r}")  # real answers echo input
+        return _problem(400, "Validation error", details)
+    reference = next((r.get("value", "") for r in body.get("customerReferences", [])), "")
+    booking = book(request, reference=reference, tracking_number=digits(10))
+    return web.json_response({
+        "url": f"{BASE_PATH}/shipments/{booking.tracking_number}",
+        "shipmentTrackingNumber": booking.tracking_number,
+        "packages": [{"referenceNumber": 1, "trackingNumber": "JD01" + digits(18)}],
+        "documents": [{"imageFormat": "PDF", "typeCode": "label",
+                       "content": base64.b64encode(booking.label).decode()}],
+    }, status=201)  # fmt: skip
+
+
+async def _tracking(request: web.Request) -> web.Response:
+    problem = _refuse_caller(request)
+    if problem is not None:
+        return problem
+    found = request.app[BOOKINGS].get(request.query.get("shipmentReference", ""))
+    if found is None or not same(request.query.get("shipperAccountNumber", ""),
+                                 request.app[CREDENTIALS][2]):  # fmt: skip
+        return _problem(404, "Not Found", ["no shipment found for the reference"])
+    return web.json_response({"shipments": [
+        {"shipmentTrackingNumber": found.tracking_number, "status": "Success"}]})  # fmt: skip
+
+
+def _refuse_caller(request: web.Request) -> web.Response | None:
+    api_key, api_secret, _account = request.app[CREDENTIALS]
+    auth = basic_auth(request)
+    if auth is None or not (same(auth[0], api_key) and same(auth[1], api_secret)):
+        return _problem(401, "Unauthorized", ["invalid credentials"])
+    if not request.headers.get("Message-Reference"):
+        return _problem(400, "Bad request", ["missing header Message-Reference"])
+    return None
+
+
+def _problem(status: int, title: str, details: list[str]) -> web.Response:
+    return web.json_response({
+        "instance": "/expressapi/shipments", "title": title, "status": str(status),
+        "detail": details[0] if len(details) == 1 else "Multiple problems found",
+        "additionalDetails": details,
+    }, status=status)  # fmt: skip
+
+
+def _at(body: Any, pointer: str) -> Any:  # noqa: ANN401 - JSON
+    for part in filter(None, pointer.split("/")):
+        body = body.get(part) if isinstance(body, dict) else None
+    return body

@@ -1,0 +1,184 @@
+"""Sandbox for Posti via Pakettikauppa's Prinetti XML API (see carriers/posti.py for sources).
+
+Checks Routing.Key = HMAC-SHA256(secret, account + Routing.Id) like the real service, refuses
+a document missing what the product requires with a ``<Response>`` carrying status 230 and
+the missing element names, books, and answers labels by tracking code or by our reference.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from carriers.posti import PICKUP_POINT_SERVICE, RECIPIENT
+from carriers.sandbox._core import (
+    BOOKINGS,
+    CONTROL,
+    RECEIVED,
+    Received,
+    book,
+    digits,
+    received_body,
+    same,
+    sandbox_app,
+)
+
+__all__ = [
+    "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",
+]  # fmt: skip
+
+BASE_PATH = ""
+#: Prinetti recipient element -> our receiver field.
+FIELDS: Mapping[str, str] = {theirs: ours for ours, theirs in RECIPIENT.items()}
+
+_COMMON = (
+    "Sender.Name1", "Sender.Postcode", "Sender.City", "Sender.Country",
+    "Recipient.Name1", "Recipient.Postcode", "Recipient.City", "Recipient.Country",
+    "Consignment.Reference", "Consignment.Product",
+)  # fmt: skip
+#: What each product needs beyond the common elements.
+_PRODUCT_NEEDS: Mapping[str, tuple[str, ...]] = {
+    "2103": ("Recipient.Phone",),
+    "2104": ("Recipient.Addr1", "Recipient.Phone"),
+}
+
+CREDENTIALS = web.AppKey("posti_credentials", tuple[str, str])
+#: Tracking codes of every parcel, by the first one (the booking's).
+_NUMBERS = web.AppKey("posti_numbers", dict[str, list[str]])
+
+
+def create_app(
+    *, api_key: str = "sandbox-client", secret: str = "sandbox-secret"
+) -> web.Application:
+    """The Posti sandbox; it accepts ``api_key`` / ``secret`` (the adapter's credentials)."""
+    app = sandbox_app()
+    app[CREDENTIALS] = (api_key, secret)
+    app[_NUMBERS] = {}
+    app.router.add_post("/prinetti/create-shipment", _create_shipment)
+    app.router.add_post("/prinetti/get-shipping-label", _get_shipping_label)
+    return app
+
+
+def receiver_part(received: Received) -> dict[str, str]:
+    """The Shipment.Recipient elements that arrived, by Prinetti name."""
+    recipient = received.body.find("Shipment/Shipment.Recipient")
+    return {child.tag: child.text or "" for child in recipient} if recipient is not None else {}
+
+
+def rest_text(received: Received) -> str:
+    """Everything that arrived except the Shipment.Recipient element."""
+    root = ET.fromstring(received.raw)  # noqa: S314 - our own client's XML
+    shipment = root.find("Shipment")
+    recipient = root.find("Shipment/Shipment.Recipient")
+    if shipment is not None and recipient is not None:
+        shipment.remove(recipient)
+    return f"{received.path}\n{received.headers}\n{ET.tostring(root, encoding='unicode')}"
+
+
+async def _create_shipment(request: web.Request) -> web.Response:
+    root = received_body(request)
+    if root is None or root.tag != "eChannel":
+        return _response(400, "230", "XML is invalid")
+    if not _authentic(request, root):
+        return _response(401, "100", "Authentication failed: Routing.Key")
+    missing = [tag for tag in _required(root) if not _text(root, tag)]
+    if missing:
+        # Like real services, the message echoes what it got: adapters must not pass it on.
+        echo = _text(root, "Recipient.Name1")
+        return _response(
+            400, "230", f"XML is invalid: missing {', '.join(missing)} (recipient {echo!r})"
+        )
+    reference = _text(root, "Consignment.Reference")
+    parcels = root.findall(".//Consignment.Parcel")
+    prefix = "JJFI6" + digits(5)
+    numbers = [prefix + digits(11) for _ in parcels]
+    booking = book(request, reference=reference, tracking_number=numbers[0])
+    request.app[_NUMBERS][booking.tracking_number] = numbers
+    answer = _response_root("0", "OK")
+    ET.SubElement(answer, "response.reference", uuid=booking.carrier_id).text = reference
+    for number in numbers:
+        ET.SubElement(answer, "response.trackingcode", uuid=booking.carrier_id).text = number
+    return _xml(200, answer)
+
+
+async def _get_shipping_label(request: web.Request) -> web.Response:
+    root = received_body(request)
+    if root is None or root.tag != "eChannel":
+        return _response(400, "230", "XML is invalid")
+    if not _authentic(request, root):
+        return _response(401, "100", "Authentication failed: Routing.Key")
+    bookings = request.app[BOOKINGS]
+    reference = _text(root, "PrintLabel/Reference")
+    codes = [e.text for e in root.findall("PrintLabel/TrackingCode") if e.text]
+    if reference:
+        found = bookings.get(reference)
+    else:
+        found = next((b for b in bookings.values() if b.tracking_number in codes), None)
+    if found is None:
+        return _response(404, "100", "Shipment not found")
+    answer = _response_root("0", "OK")
+    if reference:
+        for number in request.app[_NUMBERS][found.tracking_number]:
+            ET.SubElement(answer, "response.trackingcode").text = number
+    ET.SubElement(answer, "response.file", encode="base64").text = base64.b64encode(
+        found.label
+    ).decode()
+    return _xml(200, answer)
+
+
+def _required(root: ET.Element) -> list[str]:
+    product = _text(root, "Consignment.Product")
+    needs = [*_COMMON, *_PRODUCT_NEEDS.get(product, ())]
+    if product == "2103" and not _pickup_point(root):
+        needs.append("AdditionalService.Specifier[pickup_point_id]")
+    if not root.findall(".//Consignment.Parcel/Parcel.Weight"):
+        needs.append("Parcel.Weight")
+    return needs
+
+
+def _pickup_point(root: ET.Element) -> str:
+    for service in root.iter("Consignment.AdditionalService"):
+        if _text(service, "AdditionalService.ServiceCode") == PICKUP_POINT_SERVICE:
+            for specifier in service.iter("AdditionalService.Specifier"):
+                if specifier.get("name") == "pickup_point_id" and specifier.text:
+                    return specifier.text
+    return ""
+
+
+def _authentic(request: web.Request, root: ET.Element) -> bool:
+    api_key, secret = request.app[CREDENTIALS]
+    account = _text(root, "ROUTING/Routing.Account")
+    routing_id = _text(root, "ROUTING/Routing.Id")
+    expected = hmac.new(secret.encode(), (account + routing_id).encode(), hashlib.sha256)
+    given = _text(root, "ROUTING/Routing.Key")
+    return same(account, api_key) and same(given, expected.hexdigest())
+
+
+def _text(root: ET.Element, path: str) -> str:
+    found = root.find(path if "/" in path else f".//{path}")
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _response_root(status: str, message: str) -> ET.Element:
+    answer = ET.Element("Response")
+    ET.SubElement(answer, "response.status").text = status
+    ET.SubElement(answer, "response.message").text = message
+    return answer
+
+
+def _response(http_status: int, status: str, message: str) -> web.Response:
+    return _xml(http_status, _response_root(status, message))
+
+
+def _xml(http_status: int, root: ET.Element) -> web.Response:
+    return web.Response(
+        status=http_status,
+        body=ET.tostring(root, encoding="utf-8", xml_declaration=True),
+        content_type="text/xml",
+        charset="utf-8",
+    )

@@ -1,0 +1,90 @@
+"""The aiohttp application: typed app state, resources opened and closed in cleanup contexts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+from aiohttp import web
+
+from carriers import ADAPTERS
+from carriers._core import Carrier
+from gateway.config import Config
+from gateway.disclosures import Discloser
+from gateway.hooks import OrderHooks
+from gateway.problems import problem_middleware
+from gateway.record import Record
+from gateway.record.checkpoint import Signer
+from gateway.record.sqlite import SqliteStore
+
+CONFIG = web.AppKey("config", Config)
+RECORD = web.AppKey("record", Record)
+HOOKS = web.AppKey("hooks", OrderHooks)
+
+
+def build_record(config: Config) -> Record:
+    rc = config.record
+    return Record(
+        store=SqliteStore(rc.path),
+        kek=config.keys.kek,
+        signer=Signer.from_key_string(config.keys.checkpoint_signing),
+        origin=config.origin,
+        batch_max=rc.batch_max,
+        queue_max=rc.queue_max,
+        checkpoint_every=rc.checkpoint_every,
+        checkpoint_interval=rc.checkpoint_interval,
+    )
+
+
+def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
+    app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
+    app[CONFIG] = config
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        record = build_record(config)
+        await record.open()
+        session = aiohttp.ClientSession(raise_for_status=False)
+        carriers: dict[str, Carrier] = {
+            name: ADAPTERS[name](
+                session=session,
+                base_url=cc.base_url,
+                credentials={k: s.value for k, s in cc.credentials.items()},
+                timeout=cc.timeout,
+            )
+            for name, cc in config.carriers.items()
+        }
+        discloser = Discloser(
+            policy=config.policy, record=record, carriers=carriers, sender=config.sender,
+            subject_key=config.keys.subject_hmac,
+        )
+        app[RECORD] = record
+        app[HOOKS] = OrderHooks(
+            discloser=discloser, record=record, secrets=config.keys.hooks,
+            max_body=config.max_body_bytes, clock=clock,
+        )
+        yield
+        await session.close()
+        await record.close()
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_post("/v1/hooks/orders", _order_hook)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/v1/record/checkpoint", _checkpoint)
+    return app
+
+
+async def _order_hook(request: web.Request) -> web.StreamResponse:
+    return await request.app[HOOKS].handle(request)
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _checkpoint(request: web.Request) -> web.Response:
+    """The latest signed checkpoint, as a C2SP signed note (public: it holds no personal data)."""
+    latest = await request.app[RECORD].latest_checkpoint()
+    if latest is None:
+        raise web.HTTPNotFound(reason="No checkpoint has been signed yet")
+    return web.Response(text=latest, content_type="text/plain")

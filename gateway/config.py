@@ -1,0 +1,282 @@
+"""config.toml -> a frozen, validated configuration tree.
+
+Secrets never live in config.toml: each is a reference ``{ env = "NAME" }`` or
+``{ file = "path" }`` (relative to the config file), read once at load time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from carriers import ADAPTERS
+from gateway.errors import ConfigError
+from gateway.models import DISCLOSABLE_FIELDS, Party
+from gateway.policy import NOTICE_FIELDS, Policy, Rule
+from gateway.webhooks import HookSecret
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A secret value and where it came from (the source is safe to print, the value is not)."""
+
+    value: str
+    source: str
+
+    def __repr__(self) -> str:
+        return f"Secret({self.source})"
+
+
+def _secret(ref: object, where: str, base: Path) -> Secret:
+    if isinstance(ref, str):
+        raise ConfigError(
+            f"{where}: secrets are not written in config.toml; "
+            'use { env = "NAME" } or { file = "path" }'
+        )
+    if not isinstance(ref, Mapping) or len(ref) != 1 or not ({"env", "file"} & ref.keys()):
+        raise ConfigError(f'{where}: expected {{ env = "NAME" }} or {{ file = "path" }}')
+    if "env" in ref:
+        name = str(ref["env"])
+        value = os.environ.get(name)
+        if not value:
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+        return Secret(value.strip(), f"env:{name}")
+    path = base / str(ref["file"])
+    try:
+        return Secret(path.read_text(encoding="utf-8").strip(), f"file:{path}")
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read secret file {path} ({exc.strerror})") from None
+
+
+@attrs.frozen
+class CarrierConfig:
+    name: str
+    base_url: str
+    timeout: float
+    credentials: Mapping[str, Secret]
+
+
+@attrs.frozen
+class RecordConfig:
+    store: str
+    path: Path
+    batch_max: int
+    queue_max: int
+    checkpoint_every: int
+    checkpoint_interval: float
+
+
+@attrs.frozen(repr=False)
+class Keys:
+    hooks: tuple[HookSecret, ...]
+    kek: bytes
+    subject_hmac: bytes
+    checkpoint_signing: str
+
+    def __repr__(self) -> str:
+        return "Keys(<secret>)"
+
+
+@attrs.frozen
+class Config:
+    path: Path
+    origin: str
+    host: str
+    port: int
+    max_body_bytes: int
+    sender: Party
+    record: RecordConfig
+    carriers: Mapping[str, CarrierConfig]
+    policy: Policy
+    keys: Keys
+
+    @classmethod
+    def from_toml(cls, path: Path | str) -> Config:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        return cls.from_mapping(raw, path=path)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
+        base = path.parent
+        _only(raw, {"gateway", "record", "sender", "carriers", "policy"}, "config")
+        gw = _table(raw, "gateway")
+        _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets"}, "[gateway]")
+        carriers = _carriers(_table(raw, "carriers"), base)
+        return cls(
+            path=path,
+            origin=_str(gw, "origin", "[gateway]"),
+            host=str(gw.get("host", "127.0.0.1")),
+            port=int(gw.get("port", 8080)),
+            max_body_bytes=int(gw.get("max_body_bytes", 64 * 1024)),
+            sender=_sender(_table(raw, "sender")),
+            record=_record(_table(raw, "record"), base),
+            carriers=carriers,
+            policy=_policy(_table(raw, "policy"), carriers),
+            keys=_keys(_table(gw, "secrets", "[gateway.secrets]"), base),
+        )
+
+
+def _table(raw: Mapping[str, Any], key: str, where: str | None = None) -> Mapping[str, Any]:
+    value = raw.get(key)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"missing table {where or f'[{key}]'}")
+    return value
+
+
+def _str(raw: Mapping[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _only(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+
+
+def _sender(raw: Mapping[str, Any]) -> Party:
+    keys = [field.name for field in attrs.fields(Party)]
+    _only(raw, set(keys), "[sender]")
+    return Party(**{key: _str(raw, key, "[sender]") for key in keys})
+
+
+def _record(raw: Mapping[str, Any], base: Path) -> RecordConfig:
+    allowed = {"store", "path", "batch_max", "queue_max", "checkpoint_every", "checkpoint_interval"}
+    _only(raw, allowed, "[record]")
+    store = raw.get("store", "sqlite")
+    if store != "sqlite":
+        raise ConfigError(f"[record]: unknown store {store!r} (known: sqlite)")
+    return RecordConfig(
+        store=store,
+        path=base / _str(raw, "path", "[record]"),
+        batch_max=int(raw.get("batch_max", 512)),
+        queue_max=int(raw.get("queue_max", 8192)),
+        checkpoint_every=int(raw.get("checkpoint_every", 1000)),
+        checkpoint_interval=float(raw.get("checkpoint_interval", 10.0)),
+    )
+
+
+def _carriers(raw: Mapping[str, Any], base: Path) -> dict[str, CarrierConfig]:
+    out = {}
+    for name, table in raw.items():
+        where = f"[carriers.{name}]"
+        if name not in ADAPTERS:
+            raise ConfigError(f"{where}: unknown carrier (known: {', '.join(sorted(ADAPTERS))})")
+        _only(table, {"base_url", "timeout", "credentials"}, where)
+        creds_raw = table.get("credentials", {})
+        needed = set(ADAPTERS[name].credential_names)
+        if set(creds_raw) != needed:
+            raise ConfigError(f"{where}: credentials must name exactly {', '.join(sorted(needed))}")
+        out[name] = CarrierConfig(
+            name=name,
+            base_url=_str(table, "base_url", where).rstrip("/"),
+            timeout=float(table.get("timeout", 10.0)),
+            credentials={
+                key: _secret(ref, f"{where} credentials.{key}", base)
+                for key, ref in creds_raw.items()
+            },
+        )
+    return out
+
+
+def _policy(raw: Mapping[str, Any], carriers: Mapping[str, CarrierConfig]) -> Policy:
+    rules = {}
+    for recipient, services in raw.items():
+        if recipient not in carriers:
+            raise ConfigError(f"[policy.{recipient}]: no such carrier in [carriers]")
+        specs = ADAPTERS[recipient].services
+        for service, table in services.items():
+            where = f"[policy.{recipient}.{service}]"
+            if service not in specs:
+                raise ConfigError(
+                    f"{where}: unknown service (known for {recipient}: {', '.join(sorted(specs))})"
+                )
+            rules[(recipient, service)] = _rule(table, recipient, service, specs[service], where)
+    if not rules:
+        raise ConfigError("[policy] allows nothing: every disclosure would be refused")
+    return Policy(rules)
+
+
+def _rule(table: Mapping[str, Any], recipient: str, service: str, spec: Any, where: str) -> Rule:  # noqa: ANN401
+    _only(table, {"allow", "require", "notice", "notice_required"}, where)
+    allow = _fields(table.get("allow", []), f"{where} allow")
+    require = _fields(table.get("require", []), f"{where} require")
+    notice = tuple(table.get("notice", []))
+    bad = [channel for channel in notice if channel not in NOTICE_FIELDS]
+    if bad:
+        raise ConfigError(f"{where}: unknown notice channel(s) {', '.join(bad)} (known: sms, email)")
+    notice_fields = {NOTICE_FIELDS[channel] for channel in notice}
+    if not set(require) <= set(allow) | notice_fields:
+        raise ConfigError(f"{where}: require names fields that allow does not let out")
+    missing = sorted(spec.required - set(allow))
+    if missing:
+        raise ConfigError(
+            f"{where}: {recipient} requires {', '.join(missing)} for {service}; allow them"
+        )
+    return Rule(
+        recipient=recipient,
+        service=service,
+        allow=allow,
+        require=require,
+        notice=notice,
+        notice_required=bool(table.get("notice_required", False)),
+        needs_pickup_point=spec.needs_pickup_point,
+    )
+
+
+def _fields(values: object, where: str) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where}: expected a list of field names")
+    if "marketing_consent" in values:
+        raise ConfigError(f"{where}: marketing_consent never leaves the store")
+    unknown = [v for v in values if v not in DISCLOSABLE_FIELDS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown field(s) {', '.join(unknown)} "
+            f"(known: {', '.join(DISCLOSABLE_FIELDS)})"
+        )
+    return tuple(v for v in DISCLOSABLE_FIELDS if v in values)
+
+
+def _keys(raw: Mapping[str, Any], base: Path) -> Keys:
+    where = "[gateway.secrets]"
+    _only(raw, {"hooks", "record_kek", "subject_hmac", "checkpoint_signing"}, where)
+    for key in ("hooks", "record_kek", "subject_hmac", "checkpoint_signing"):
+        if key not in raw:
+            raise ConfigError(f"{where}: {key} is missing")
+    hooks_text = _secret(raw["hooks"], f"{where} hooks", base).value
+    try:
+        hooks = tuple(HookSecret.from_string(s) for s in hooks_text.split(",") if s.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{where} hooks: {exc}") from None
+    if not hooks:
+        raise ConfigError(f"{where} hooks: no secret given")
+    return Keys(
+        hooks=hooks,
+        kek=_key_bytes(_secret(raw["record_kek"], f"{where} record_kek", base), where),
+        subject_hmac=_key_bytes(_secret(raw["subject_hmac"], f"{where} subject_hmac", base), where),
+        checkpoint_signing=_secret(raw["checkpoint_signing"], f"{where} checkpoint_signing", base).value,
+    )
+
+
+def _key_bytes(secret: Secret, where: str) -> bytes:
+    try:
+        key = bytes.fromhex(secret.value)
+    except ValueError:
+        raise ConfigError(f"{where}: {secret.source} must hold 64 hex digits") from None
+    if len(key) != 32:  # noqa: PLR2004 - AES-256 and HMAC-SHA256 keys
+        raise ConfigError(f"{where}: {secret.source} must hold 64 hex digits")
+    return key

@@ -1,0 +1,161 @@
+"""The one path every carrier disclosure follows:
+
+minimise -> durable intent -> carrier -> durable outcome -> answer.
+
+No durable intent, no disclosure: if the record cannot take the intent, nothing is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import structlog
+
+from carriers._core import Carrier
+from gateway.errors import (
+    CarrierError,
+    CarrierOutcomeUnknown,
+    CarrierRejected,
+    CarrierUnavailable,
+)
+from gateway.models import Order, Party, Shipment, ShipmentResult
+from gateway.problems import problem_body
+from gateway.policy import Minimised, Policy, minimise
+from gateway.record import Draft, Kind, Record
+from gateway.record.sealing import subject_ref
+from gateway.record.sqlite import HookOp
+
+log = structlog.get_logger("gateway.disclosures")
+
+#: What each carrier failure means for the booking, as written in the outcome entry.
+_RESULTS: Mapping[type[CarrierError], str] = {
+    CarrierRejected: "rejected",
+    CarrierUnavailable: "not_sent",
+    CarrierOutcomeUnknown: "unknown",
+}
+
+
+@attrs.frozen(repr=False)
+class Answer:
+    """What the hook answers; kept sealed for idempotent retries."""
+
+    status: int
+    body: Mapping[str, Any]
+
+    def __repr__(self) -> str:
+        return f"Answer(status={self.status})"
+
+    @property
+    def retryable(self) -> bool:
+        """Nothing was booked and a retry may try again."""
+        return self.body.get("result") == "not_sent"
+
+
+def new_disclosure_id() -> str:
+    return "d_" + uuid.uuid4().hex
+
+
+@attrs.define
+class Discloser:
+    policy: Policy
+    record: Record
+    carriers: Mapping[str, Carrier]
+    sender: Party
+    subject_key: bytes
+
+    def minimise(self, order: Order) -> Minimised:
+        return minimise(order, self.policy)
+
+    async def ship(self, order: Order, minimised: Minimised, *, webhook_id: str) -> Answer:
+        """Record the intent, book with the carrier, record the outcome."""
+        disclosure = new_disclosure_id()
+        subject = subject_ref(self.subject_key, order.customer.id)
+        rule = minimised.rule
+        context = f"{Kind.INTENT}:{disclosure}"
+        sealed = await self.record.seal(subject, context, {
+            "receiver": minimised.receiver.fields(),
+            "pickup_point_id": order.delivery.pickup_point_id,
+        })
+        intent = await self.record.append(
+            Draft(
+                kind=Kind.INTENT, disclosure=disclosure, subject=subject, order=order.id,
+                recipient=rule.recipient, service=rule.service, fields=minimised.fields,
+                policy=rule.digest, data={"webhook_id": webhook_id}, sealed=sealed,
+            ),
+            HookOp(webhook_id=webhook_id, disclosure=disclosure, subject=subject),
+        )
+        log.info("disclosure.intent", disclosure=disclosure, recipient=rule.recipient,
+                 service=rule.service, fields=list(minimised.fields), seq=intent.seq)
+        shipment = Shipment(
+            reference=disclosure, carrier=rule.recipient, service=rule.service,
+            sender=self.sender, receiver=minimised.receiver, parcels=order.parcels,
+            pickup_point_id=order.delivery.pickup_point_id, notice=order.delivery.notice,
+        )
+        try:
+            result: ShipmentResult | CarrierError = await self.carriers[rule.recipient].create_shipment(
+                shipment
+            )
+        except CarrierError as exc:
+            result = exc
+        return await self._outcome(order, minimised, disclosure, subject, intent.seq, result,
+                                   webhook_id=webhook_id)
+
+    async def _outcome(  # noqa: PLR0913 - the facts of one disclosure
+        self,
+        order: Order,
+        minimised: Minimised,
+        disclosure: str,
+        subject: str,
+        intent_seq: int,
+        result: ShipmentResult | CarrierError,
+        *,
+        webhook_id: str,
+    ) -> Answer:
+        rule = minimised.rule
+        common = {
+            "disclosure_id": disclosure, "order_id": order.id, "carrier": rule.recipient,
+            "service": rule.service, "fields": list(minimised.fields),
+        }
+        if isinstance(result, ShipmentResult):
+            data = {
+                "result": "booked", "label_format": result.label_format,
+                "label_sha256": hashlib.sha256(result.label).hexdigest(),
+                "intent": intent_seq,
+            }
+            secret = {"tracking_number": result.tracking_number,
+                      "carrier_reference": result.carrier_reference}
+            body: dict[str, Any] = {
+                **common, "result": "booked", "tracking_number": result.tracking_number,
+                "label": {"format": result.label_format,
+                          "data": base64.b64encode(result.label).decode()},
+            }
+            status = 201
+        else:
+            outcome = next(v for k, v in _RESULTS.items() if isinstance(result, k))
+            data = {"result": outcome, "error": result.type_slug, "intent": intent_seq}
+            secret = {}
+            body = problem_body(result, **common, result=outcome)
+            status = result.status
+        body["record"] = {"intent": intent_seq}
+        context = f"{Kind.OUTCOME}:{disclosure}"
+        sealed = await self.record.seal(subject, context, secret) if secret else None
+        hook_answer = await self.record.seal(subject, f"hook:{webhook_id}", {
+            "status": status, "body": body,
+        })
+        outcome_entry = await self.record.append(
+            Draft(
+                kind=Kind.OUTCOME, disclosure=disclosure, subject=subject, order=order.id,
+                recipient=rule.recipient, service=rule.service, fields=minimised.fields,
+                policy=rule.digest, data=data, sealed=sealed,
+            ),
+            HookOp(webhook_id=webhook_id, disclosure=disclosure, status=status,
+                   answer=hook_answer),
+        )
+        log.info("disclosure.outcome", disclosure=disclosure, recipient=rule.recipient,
+                 result=data["result"], seq=outcome_entry.seq)
+        return Answer(status=status, body=body)

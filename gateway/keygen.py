@@ -1,0 +1,46 @@
+"""Create the gateway's secrets as files: hook secret, key-encryption key, subject HMAC key and
+the checkpoint signing key with its public verifier key."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from gateway.record.checkpoint import Signer
+
+FILES = ("hook-secret", "record-kek", "subject-hmac", "checkpoint.key", "checkpoint.pub")
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+
+
+def keygen(directory: Path, *, origin: str) -> list[Path]:
+    """Write any missing secret file under ``directory``; existing files are kept as they are.
+    Returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    written = []
+    values = {
+        "hook-secret": lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "record-kek": lambda: secrets.token_hex(32),
+        "subject-hmac": lambda: secrets.token_hex(32),
+    }
+    for name, make in values.items():
+        path = directory / name
+        if not path.exists():
+            _write(path, make(), 0o600)
+            written.append(path)
+    key, pub = directory / "checkpoint.key", directory / "checkpoint.pub"
+    if not key.exists():
+        signer, verifier = Signer.generate(origin)
+        _write(key, signer.key_string(), 0o600)
+        written.append(key)
+        if pub.exists():
+            pub.unlink()
+        _write(pub, verifier, 0o644)
+        written.append(pub)
+    return written

@@ -1,0 +1,172 @@
+"""Frozen values the gateway works with. Parsing and serialisation live outside the models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+#: Receiver fields a policy may name. Marketing consent is customer data too, but no rule can
+#: ever let it out, so it is not a disclosable field.
+DISCLOSABLE_FIELDS: tuple[str, ...] = (
+    "name",
+    "street",
+    "postal_code",
+    "town",
+    "country",
+    "phone",
+    "email",
+    "door_code",
+)
+
+Notice = Literal["sms", "email"]
+
+
+@attrs.frozen
+class Address:
+    street: str | None
+    postal_code: str
+    town: str
+    country: str
+
+
+@attrs.frozen(repr=False)
+class Customer:
+    """The store's customer record as the order pipeline sends it. Never logged; repr is opaque."""
+
+    id: str
+    first_name: str
+    last_name: str
+    address: Address
+    phone: str | None
+    email: str | None
+    marketing_consent: bool
+
+    def __repr__(self) -> str:
+        return "Customer(<personal data>)"
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def field(self, name: str) -> str | None:
+        """The value of one disclosable field, or None when the record does not hold it."""
+        match name:
+            case "name":
+                return self.name or None
+            case "street":
+                return self.address.street
+            case "postal_code":
+                return self.address.postal_code
+            case "town":
+                return self.address.town
+            case "country":
+                return self.address.country
+            case "phone":
+                return self.phone
+            case "email":
+                return self.email
+        msg = f"unknown customer field {name!r}"
+        raise KeyError(msg)
+
+
+@attrs.frozen
+class Parcel:
+    weight_kg: float
+    length_cm: float | None = None
+    width_cm: float | None = None
+    height_cm: float | None = None
+
+
+@attrs.frozen(repr=False)
+class Delivery:
+    carrier: str
+    service: str
+    pickup_point_id: str | None = None
+    notice: Notice | None = None
+    door_code: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Delivery(carrier={self.carrier!r}, service={self.service!r})"
+
+
+@attrs.frozen(repr=False)
+class Order:
+    id: str
+    customer: Customer
+    delivery: Delivery
+    parcels: tuple[Parcel, ...]
+
+    def __repr__(self) -> str:
+        return f"Order(id={self.id!r}, delivery={self.delivery!r})"
+
+
+@attrs.frozen(repr=False)
+class Receiver:
+    """The minimised receiver: only the fields the policy let out; every other field is None."""
+
+    name: str | None = None
+    street: str | None = None
+    postal_code: str | None = None
+    town: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    door_code: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Receiver(fields={list(self.fields())!r})"
+
+    def fields(self) -> dict[str, str]:
+        """The disclosed fields and their values, in the canonical field order."""
+        values = attrs.asdict(self)
+        return {name: values[name] for name in DISCLOSABLE_FIELDS if values[name] is not None}
+
+
+@attrs.frozen
+class Party:
+    """The sender: the store itself. Company data, not personal data."""
+
+    name: str
+    street: str
+    postal_code: str
+    town: str
+    country: str
+    phone: str
+    email: str
+    business_id: str
+
+
+@attrs.frozen(repr=False)
+class Shipment:
+    """What a carrier adapter gets: the minimised receiver and the non-personal delivery facts.
+
+    ``reference`` is the disclosure id; carriers store it so a booking can be looked up after a
+    crash without booking twice.
+    """
+
+    reference: str
+    carrier: str
+    service: str
+    sender: Party
+    receiver: Receiver
+    parcels: tuple[Parcel, ...]
+    pickup_point_id: str | None = None
+    notice: Notice | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Shipment(reference={self.reference!r}, carrier={self.carrier!r}, "
+            f"service={self.service!r}, receiver={self.receiver!r})"
+        )
+
+
+@attrs.frozen(repr=False)
+class ShipmentResult:
+    tracking_number: str
+    label: bytes
+    label_format: Literal["pdf", "zpl"]
+    carrier_reference: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ShipmentResult(label_format={self.label_format!r}, label_bytes={len(self.label)})"

@@ -1,0 +1,109 @@
+"""Parse the order pipeline's hook payload into an Order. A filter between the wire and the model.
+
+Error messages name the offending field path, never its value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from gateway.errors import BadRequest
+from gateway.models import Address, Customer, Delivery, Order, Parcel
+
+#: The event type the pipeline sends when an order is ready to hand to a carrier.
+ORDER_EVENT = "order.ready_to_ship"
+_MAX_TEXT = 200
+_MAX_PARCELS = 50
+
+
+def parse_order_event(body: bytes) -> Order:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("the body is not valid JSON") from None
+    event = _object(doc, "$")
+    if event.get("type") != ORDER_EVENT:
+        raise BadRequest(f"$.type must be {ORDER_EVENT!r}")
+    data = _object(event.get("data"), "$.data")
+    customer = _object(data.get("customer"), "$.data.customer")
+    delivery = _object(data.get("delivery"), "$.data.delivery")
+    parcels = data.get("parcels")
+    if not isinstance(parcels, list) or not 1 <= len(parcels) <= _MAX_PARCELS:
+        raise BadRequest(f"$.data.parcels must be a list of 1 to {_MAX_PARCELS} parcels")
+    notice = _text(delivery, "notice", "$.data.delivery", required=False)
+    if notice not in (None, "sms", "email"):
+        raise BadRequest("$.data.delivery.notice must be 'sms' or 'email'")
+    consent = customer.get("marketing_consent", False)
+    if not isinstance(consent, bool):
+        raise BadRequest("$.data.customer.marketing_consent must be a boolean")
+    c = "$.data.customer"
+    return Order(
+        id=_text(data, "order_id", "$.data"),  # type: ignore[arg-type]
+        customer=Customer(
+            id=_text(customer, "id", c),  # type: ignore[arg-type]
+            first_name=_text(customer, "first_name", c),  # type: ignore[arg-type]
+            last_name=_text(customer, "last_name", c),  # type: ignore[arg-type]
+            address=Address(
+                street=_text(customer, "street", c, required=False),
+                postal_code=_text(customer, "postal_code", c),  # type: ignore[arg-type]
+                town=_text(customer, "town", c),  # type: ignore[arg-type]
+                country=_country(customer, c),
+            ),
+            phone=_text(customer, "phone", c, required=False),
+            email=_text(customer, "email", c, required=False),
+            marketing_consent=consent,
+        ),
+        delivery=Delivery(
+            carrier=_text(delivery, "carrier", "$.data.delivery"),  # type: ignore[arg-type]
+            service=_text(delivery, "service", "$.data.delivery"),  # type: ignore[arg-type]
+            pickup_point_id=_text(delivery, "pickup_point_id", "$.data.delivery", required=False),
+            notice=notice,  # type: ignore[arg-type]
+            door_code=_text(delivery, "door_code", "$.data.delivery", required=False),
+        ),
+        parcels=tuple(_parcel(p, f"$.data.parcels[{i}]") for i, p in enumerate(parcels)),
+    )
+
+
+def _object(value: object, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequest(f"{path} must be a JSON object")
+    return value
+
+
+def _text(obj: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> str | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise BadRequest(f"{path}.{key} is required")
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{path}.{key} must be a string")
+    value = value.strip()
+    if not value and required:
+        raise BadRequest(f"{path}.{key} is required")
+    if len(value) > _MAX_TEXT or not value.isprintable():
+        raise BadRequest(f"{path}.{key} must be printable text of at most {_MAX_TEXT} characters")
+    return value or None
+
+
+def _country(customer: Mapping[str, Any], path: str) -> str:
+    value = _text(customer, "country", path, required=False) or "FI"
+    if len(value) != 2 or not value.isalpha() or not value.isascii():  # noqa: PLR2004
+        raise BadRequest(f"{path}.country must be an ISO 3166-1 alpha-2 code")
+    return value.upper()
+
+
+def _parcel(value: object, path: str) -> Parcel:
+    obj = _object(value, path)
+    dims = {}
+    for key in ("weight_kg", "length_cm", "width_cm", "height_cm"):
+        raw = obj.get(key)
+        if raw is None and key != "weight_kg":
+            continue
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw < 10_000:  # noqa: PLR2004
+            raise BadRequest(f"{path}.{key} must be a positive number")
+        dims[key] = float(raw)
+    return Parcel(**dims)

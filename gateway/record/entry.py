@@ -1,0 +1,83 @@
+"""Entry encoding. An entry's body is canonical JSON (sorted keys, no spaces) holding no personal
+values: those are sealed apart, and the body commits to the ciphertext's SHA-256. The RFC 9162
+leaf hash is taken over the body, and each body names the previous leaf (a hash chain inside the
+Merkle tree), so a deleted or reordered entry shows up even without a checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+from gateway.record.merkle import leaf_hash
+
+VERSION = 1
+GENESIS = bytes(32)
+
+
+class Kind:
+    """The kinds of entry the record holds."""
+
+    INTENT = "disclosure.intent"
+    OUTCOME = "disclosure.outcome"
+    ERASURE = "erasure"
+    REVIEW = "review.read"
+
+
+@attrs.frozen(repr=False)
+class Draft:
+    """An entry before the writer gives it a position. ``sealed`` is ciphertext, never plaintext."""
+
+    kind: str
+    disclosure: str | None = None
+    subject: str | None = None
+    order: str | None = None
+    recipient: str | None = None
+    service: str | None = None
+    fields: tuple[str, ...] = ()
+    policy: str | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    sealed: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"Draft(kind={self.kind!r}, disclosure={self.disclosure!r})"
+
+
+@attrs.frozen
+class Appended:
+    seq: int
+    leaf: bytes
+
+
+def encode(draft: Draft, *, seq: int, prev: bytes, time: str) -> bytes:
+    """The canonical body of ``draft`` at position ``seq``."""
+    body: dict[str, Any] = {
+        "v": VERSION,
+        "seq": seq,
+        "prev": prev.hex(),
+        "time": time,
+        "kind": draft.kind,
+        "disclosure": draft.disclosure,
+        "subject": draft.subject,
+        "order": draft.order,
+        "recipient": draft.recipient,
+        "service": draft.service,
+        "fields": list(draft.fields),
+        "policy": draft.policy,
+        "data": dict(draft.data),
+        "sealed": None if draft.sealed is None else hashlib.sha256(draft.sealed).hexdigest(),
+    }
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(body)
+    return value
+
+
+def leaf_of(body: bytes) -> bytes:
+    return leaf_hash(body)

@@ -1,0 +1,189 @@
+"""The record as the service uses it: group commit from one writer task, subject keys, hooks.
+
+Handlers put (draft, future) on a bounded queue. One writer task drains what is queued, up to
+``batch_max``, commits it in one transaction on the database thread, and only then resolves the
+futures: acknowledged means durable. A full queue makes callers wait (back-pressure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time as _time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import structlog
+
+from gateway.errors import RecordError
+from gateway.record import sealing
+from gateway.record.checkpoint import Checkpoint, Signer, sign_checkpoint
+from gateway.record.entry import Appended, Draft
+from gateway.record.sqlite import HookOp, HookRow, SqliteStore
+
+T = TypeVar("T")
+log = structlog.get_logger("gateway.record")
+
+_STOP = object()
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Record:
+    def __init__(  # noqa: PLR0913 - all keyword-only collaborators and settings
+        self,
+        *,
+        store: SqliteStore,
+        kek: bytes,
+        signer: Signer,
+        origin: str,
+        batch_max: int = 512,
+        queue_max: int = 8192,
+        checkpoint_every: int = 1000,
+        checkpoint_interval: float = 10.0,
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self.store = store
+        self._kek = kek
+        self._signer = signer
+        self._origin = origin
+        self._batch_max = batch_max
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_max)
+        self._checkpoint_every = checkpoint_every
+        self._checkpoint_interval = checkpoint_interval
+        self._clock = clock
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
+        self._keys: OrderedDict[str, bytes] = OrderedDict()
+        self._writer: asyncio.Task[None] | None = None
+        self._checkpointed = (0, _time.monotonic())
+        self.batches = 0
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:  # noqa: ANN401
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def open(self) -> None:
+        await self._run(self.store.open)
+        latest = await self._run(self.store.latest_checkpoint)
+        self._checkpointed = (latest[0] if latest else 0, _time.monotonic())
+        self._writer = asyncio.create_task(self._write_loop(), name="record-writer")
+
+    async def close(self) -> None:
+        """Flush what is queued, sign a final checkpoint, close the store."""
+        if self._writer is not None:
+            await self._queue.put(_STOP)
+            await self._writer
+            self._writer = None
+            with contextlib.suppress(RecordError):
+                await self.checkpoint()
+        await self._run(self.store.close)
+        self._thread.shutdown(wait=True)
+
+    # -- appending -------------------------------------------------------------------------
+    async def append(self, draft: Draft, hook: HookOp | None = None) -> Appended:
+        """Append one entry; returns once it is durable. Raises RecordError if it is not."""
+        if self._writer is None or self._writer.done():
+            raise RecordError("the record writer is not running")
+        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        await self._queue.put((draft, hook, future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._batch_max and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            await self._commit(batch)
+            if stop:
+                return
+
+    async def _commit(self, batch: list[Any]) -> None:
+        drafts = [d for d, _, _ in batch]
+        hooks = [h for _, h, _ in batch]
+        try:
+            appended = await self._run(self.store.append_batch, drafts, hooks, self._clock())
+        except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
+            log.error("record.batch_failed", size=len(batch), error=type(exc).__name__)
+            error = exc if isinstance(exc, RecordError) else RecordError("the record failed")
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        self.batches += 1
+        for (_, _, future), result in zip(batch, appended, strict=True):
+            if not future.done():
+                future.set_result(result)
+        size = self.store.size
+        last, at = self._checkpointed
+        if size - last >= self._checkpoint_every or (
+            size > last and _time.monotonic() - at >= self._checkpoint_interval
+        ):
+            with contextlib.suppress(RecordError):
+                await self.checkpoint()
+
+    async def checkpoint(self) -> str | None:
+        """Sign and store a checkpoint of the record as it stands; returns the note."""
+
+        def sign() -> str | None:
+            size = self.store.size
+            if size == 0:
+                return None
+            note = sign_checkpoint(Checkpoint(self._origin, size, self.store.root()), self._signer)
+            self.store.add_checkpoint(size, self._clock(), note)
+            return note
+
+        note = await self._run(sign)
+        self._checkpointed = (self.store.size, _time.monotonic())
+        return note
+
+    # -- subject keys ----------------------------------------------------------------------
+    async def subject_key(self, subject: str, *, create: bool) -> bytes | None:
+        """The subject's data key, created on first use if ``create``; None once erased."""
+        if subject in self._keys:
+            self._keys.move_to_end(subject)
+            return self._keys[subject]
+
+        def load() -> bytes | None:
+            wrapped = self.store.wrapped_key(subject)
+            if wrapped is None and create:
+                wrapped = self.store.add_key(
+                    subject, sealing.wrap(self._kek, subject, sealing.new_key()), self._clock()
+                )
+            return None if wrapped is None else sealing.unwrap(self._kek, subject, wrapped)
+
+        key = await self._run(load)
+        if key is not None:
+            self._keys[subject] = key
+            if len(self._keys) > 10_000:  # noqa: PLR2004 - a bounded cache
+                self._keys.popitem(last=False)
+        return key
+
+    async def seal(self, subject: str, context: str, values: dict[str, Any]) -> bytes:
+        key = await self.subject_key(subject, create=True)
+        assert key is not None
+        return sealing.seal(key, context, values)
+
+    async def unseal(self, subject: str, context: str, sealed: bytes) -> dict[str, Any] | None:
+        key = await self.subject_key(subject, create=False)
+        return None if key is None else sealing.unseal(key, context, sealed)
+
+    # -- idempotency -----------------------------------------------------------------------
+    async def hook(self, webhook_id: str) -> HookRow | None:
+        return await self._run(self.store.hook, webhook_id)
+
+    async def latest_checkpoint(self) -> str | None:
+        latest = await self._run(self.store.latest_checkpoint)
+        return None if latest is None else latest[1]

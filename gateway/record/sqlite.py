@@ -1,0 +1,253 @@
+"""The embedded store: one SQLite file in WAL mode with synchronous=FULL.
+
+Blocking by design: every call runs on the record's single database thread. Append-only is
+enforced by the database itself (triggers), not only by this code: no entry can be updated or
+deleted, positions have no gaps, and the one allowed change is dropping an entry's sealed value.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+
+from gateway.errors import RecordError
+from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
+from gateway.record.merkle import CompactRange
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    body BLOB NOT NULL,
+    leaf BLOB NOT NULL,
+    sealed BLOB,
+    kind TEXT NOT NULL,
+    time TEXT NOT NULL,
+    subject TEXT,
+    order_ref TEXT,
+    recipient TEXT,
+    disclosure TEXT
+);
+CREATE INDEX IF NOT EXISTS entries_subject ON entries (subject, seq) WHERE subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_order ON entries (order_ref, seq) WHERE order_ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_disclosure ON entries (disclosure) WHERE disclosure IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_recipient ON entries (recipient, time);
+CREATE INDEX IF NOT EXISTS entries_time ON entries (time);
+CREATE TRIGGER IF NOT EXISTS entries_in_order BEFORE INSERT ON entries
+WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries)
+BEGIN SELECT RAISE(ABORT, 'the record is append-only: positions must follow on'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_update
+BEFORE UPDATE OF seq, body, leaf, kind, time, subject, order_ref, recipient, disclosure ON entries
+BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_only_drop_sealed BEFORE UPDATE OF sealed ON entries
+WHEN NEW.sealed IS NOT NULL
+BEGIN SELECT RAISE(ABORT, 'the record is append-only: a sealed value may only be dropped'); END;
+
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, time TEXT NOT NULL,
+                                        note TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+
+CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL,
+                                         created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hooks (
+    webhook_id TEXT PRIMARY KEY,
+    disclosure TEXT NOT NULL,
+    subject TEXT,
+    status INTEGER,
+    answer BLOB
+);
+"""
+
+
+@attrs.frozen
+class HookOp:
+    """Idempotency bookkeeping written in the same transaction as an entry.
+
+    ``status`` None opens the hook (pending); a status closes it with its sealed answer.
+    """
+
+    webhook_id: str
+    disclosure: str
+    subject: str | None = None
+    status: int | None = None
+    answer: bytes | None = None
+
+
+@attrs.frozen
+class HookRow:
+    webhook_id: str
+    disclosure: str
+    subject: str | None
+    status: int | None
+    answer: bytes | None
+
+
+@attrs.frozen
+class Row:
+    seq: int
+    body: bytes
+    leaf: bytes
+    sealed: bytes | None
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._tree = CompactRange()
+        self._prev = GENESIS
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RecordError("the record is not open")
+        return self._db
+
+    # -- life cycle ------------------------------------------------------------------------
+    def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA secure_delete=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA)
+            version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if version is None:
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(version[0]) != SCHEMA_VERSION:
+                raise RecordError(f"record schema {version[0]} is not {SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
+        self._db = db
+        tree = CompactRange()
+        prev = GENESIS
+        for (leaf,) in db.execute("SELECT leaf FROM entries ORDER BY seq"):
+            tree.append(leaf)
+            prev = leaf
+        self._tree, self._prev = tree, prev
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- the record ------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return self._tree.size
+
+    def root(self) -> bytes:
+        return self._tree.root()
+
+    def append_batch(
+        self, drafts: Sequence[Draft], hooks: Sequence[HookOp | None], time: str
+    ) -> list[Appended]:
+        """Append ``drafts`` in one transaction; durable when this returns."""
+        db = self.db
+        tree = self._tree.copy()
+        prev = self._prev
+        out = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for draft, hook in zip(drafts, hooks, strict=True):
+                seq = tree.size
+                body = encode(draft, seq=seq, prev=prev, time=time)
+                leaf = leaf_of(body)
+                db.execute(
+                    "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
+                     draft.order, draft.recipient, draft.disclosure),
+                )
+                if hook is not None:
+                    self._hook(hook)
+                tree.append(leaf)
+                prev = leaf
+                out.append(Appended(seq=seq, leaf=leaf))
+            db.execute("COMMIT")
+        except Exception as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            why = str(exc) if isinstance(exc, sqlite3.Error) else type(exc).__name__
+            raise RecordError(f"the record could not be written: {why}") from None
+        self._tree, self._prev = tree, prev
+        return out
+
+    def _hook(self, op: HookOp) -> None:
+        if op.status is None:
+            # A hook whose attempt sent nothing (answered 503) may be tried again.
+            self.db.execute(
+                "INSERT INTO hooks (webhook_id, disclosure, subject) VALUES (?,?,?) "
+                "ON CONFLICT (webhook_id) DO UPDATE SET disclosure=excluded.disclosure, "
+                "subject=excluded.subject, status=NULL, answer=NULL WHERE hooks.status = 503",
+                (op.webhook_id, op.disclosure, op.subject),
+            )
+        else:
+            self.db.execute(
+                "UPDATE hooks SET status=?, answer=? WHERE webhook_id=?",
+                (op.status, op.answer, op.webhook_id),
+            )
+
+    def add_checkpoint(self, size: int, time: str, note: str) -> None:
+        try:
+            self.db.execute("INSERT OR IGNORE INTO checkpoints VALUES (?,?,?)", (size, time, note))
+        except sqlite3.Error as exc:
+            raise RecordError(f"the checkpoint could not be written: {exc}") from None
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = self.db.execute(
+            "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def rows(self, start: int = 0, *, batch: int = 4096) -> Iterator[Row]:
+        """Every entry from ``start`` on, streamed in position order."""
+        seq = start
+        while True:
+            chunk = self.db.execute(
+                "SELECT seq, body, leaf, sealed FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?",
+                (seq, batch),
+            ).fetchall()
+            if not chunk:
+                return
+            for r in chunk:
+                yield Row(*r)
+            seq = chunk[-1][0] + 1
+
+    # -- subject keys ----------------------------------------------------------------------
+    def wrapped_key(self, subject: str) -> bytes | None:
+        row = self.db.execute(
+            "SELECT wrapped FROM subject_keys WHERE subject=?", (subject,)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes:
+        """Store a new wrapped key unless one exists; return the one that is stored."""
+        try:
+            self.db.execute(
+                "INSERT OR IGNORE INTO subject_keys VALUES (?,?,?)", (subject, wrapped, time)
+            )
+        except sqlite3.Error as exc:
+            raise RecordError(f"a subject key could not be stored: {exc}") from None
+        stored = self.wrapped_key(subject)
+        assert stored is not None
+        return stored
+
+    # -- idempotency -----------------------------------------------------------------------
+    def hook(self, webhook_id: str) -> HookRow | None:
+        row = self.db.execute(
+            "SELECT webhook_id, disclosure, subject, status, answer FROM hooks WHERE webhook_id=?",
+            (webhook_id,),
+        ).fetchone()
+        return None if row is None else HookRow(*row)

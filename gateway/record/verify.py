@@ -1,0 +1,156 @@
+"""Offline verification of a record: needs the database file and the checkpoint public key only.
+
+Streams the entries in position order (bounded memory) and checks, for each: its position, its
+link to the previous leaf, its leaf hash, and its sealed value's hash; it rebuilds the Merkle
+tree as it goes and checks every stored checkpoint's signature and root at its size. It stops at
+the first bad position and names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import attrs
+import orjson
+
+from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
+from gateway.record.entry import GENESIS, leaf_of
+from gateway.record.merkle import CompactRange
+
+
+@attrs.frozen
+class Report:
+    entries: int
+    checkpoints: int
+    root: bytes
+    ok: bool
+    first_bad: int | None = None
+    problem: str | None = None
+    unsigned_tail: int = 0
+
+    def summary(self) -> str:
+        if not self.ok:
+            where = "" if self.first_bad is None else f" at position {self.first_bad}"
+            return f"FAILED{where}: {self.problem}"
+        tail = f"; {self.unsigned_tail} newer entries not yet under a checkpoint" if (
+            self.unsigned_tail) else ""
+        return (f"OK: {self.entries} entries, {self.checkpoints} checkpoints verified, "
+                f"root {self.root.hex()}{tail}")
+
+
+class _Bad(Exception):  # noqa: N818 - internal control flow
+    def __init__(self, position: int | None, problem: str) -> None:
+        super().__init__(problem)
+        self.position = position
+        self.problem = problem
+
+
+def _open_ro(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise _Bad(None, f"no record at {path}")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.text_factory = bytes  # a value stored with the wrong type is tampering, not a crash
+    return db
+
+
+def _rows(db: sqlite3.Connection, batch: int = 8192) -> Iterator[tuple[int, bytes, bytes, bytes | None]]:
+    seq = -1
+    while True:
+        chunk = db.execute(
+            "SELECT seq, body, leaf, sealed FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, batch),
+        ).fetchall()
+        if not chunk:
+            return
+        yield from chunk
+        seq = chunk[-1][0]
+
+
+def verify_sqlite(
+    path: Path,
+    verifiers: Sequence[Verifier],
+    *,
+    origin: str | None = None,
+    trusted: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Verify the record at ``path``. ``trusted`` are checkpoint notes kept elsewhere (a witness's
+    copy): each must match the record too, which catches a record rolled back or rewritten."""
+    tree = CompactRange()
+    count_cp = 0
+    try:
+        db = _open_ro(path)
+        notes = [(size, bytes(note).decode("utf-8", "replace")) for size, note in
+                 db.execute("SELECT size, note FROM checkpoints ORDER BY size")]
+        checkpoints: list[tuple[int, Checkpoint, str]] = []
+        for size, note in notes:
+            checkpoints.append((size, _checkpoint(note, verifiers, origin, size), "stored"))
+        for note in trusted:
+            cp = _checkpoint(note, verifiers, origin, None)
+            checkpoints.append((cp.size, cp, "trusted"))
+        checkpoints.sort(key=lambda c: c[0])
+        pending = iter(checkpoints)
+        nxt = next(pending, None)
+        while nxt is not None and nxt[0] == 0:
+            nxt = next(pending, None)
+        prev = GENESIS
+        for seq, body, leaf, sealed in _rows(db):
+            _check_entry(tree.size, seq, body, leaf, sealed, prev)
+            tree.append(leaf)
+            prev = leaf
+            while nxt is not None and nxt[0] == tree.size:
+                if nxt[1].root != tree.root():
+                    raise _Bad(seq, f"the {nxt[2]} checkpoint at size {nxt[0]} does not match "
+                                    "the entries")
+                count_cp += 1
+                nxt = next(pending, None)
+            if progress is not None and tree.size % 100_000 == 0:
+                progress(tree.size)
+        if nxt is not None:
+            raise _Bad(tree.size, f"a {nxt[2]} checkpoint covers {nxt[0]} entries but the record "
+                                  f"holds {tree.size}: entries were truncated or deleted")
+        last = checkpoints[-1][0] if checkpoints else 0
+    except _Bad as bad:
+        return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
+                      first_bad=bad.position, problem=bad.problem)
+    except sqlite3.Error as exc:
+        return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
+                      first_bad=tree.size, problem=f"the database cannot be read: {exc}")
+    return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=True,
+                  unsigned_tail=tree.size - last)
+
+
+def _checkpoint(
+    note: str, verifiers: Sequence[Verifier], origin: str | None, size: int | None
+) -> Checkpoint:
+    try:
+        cp = parse_and_verify(note, verifiers)
+    except CheckpointInvalid as exc:
+        raise _Bad(size, f"a checkpoint is not validly signed ({exc})") from None
+    if origin is not None and cp.origin != origin:
+        raise _Bad(size, f"a checkpoint names origin {cp.origin!r}, not {origin!r}")
+    if size is not None and cp.size != size:
+        raise _Bad(size, "a checkpoint is stored under a size it does not state")
+    return cp
+
+
+def _check_entry(  # noqa: PLR0913 - the facts of one row
+    expected: int, seq: int, body: bytes, leaf: bytes, sealed: bytes | None, prev: bytes
+) -> None:
+    if seq != expected:
+        raise _Bad(expected, f"position {expected} is missing (next stored position is {seq})")
+    if leaf_of(bytes(body)) != bytes(leaf):
+        raise _Bad(seq, "the entry does not match its leaf hash")
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise _Bad(seq, "the entry is not valid JSON") from None
+    if doc.get("seq") != seq:
+        raise _Bad(seq, "the entry states another position")
+    if doc.get("prev") != prev.hex():
+        raise _Bad(seq, "the entry does not link to the entry before it")
+    if sealed is not None and hashlib.sha256(bytes(sealed)).hexdigest() != doc.get("sealed"):
+        raise _Bad(seq, "the sealed value does not match the hash the entry commits to")

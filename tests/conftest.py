@@ -1,0 +1,165 @@
+"""The gateway as a user runs it: the shipped config.toml, real secrets files, the bundled
+carrier sandboxes over HTTP, a real aiohttp server on 127.0.0.1:0 and a real SQLite record."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import attrs
+import orjson
+import pytest
+from aiohttp import web
+
+from carriers.sandbox import BOOKINGS, RECEIVED, Received, run_sandbox
+from gateway.app import create_app
+from gateway.config import Config
+from gateway.demo import sandbox_credentials
+from gateway.keygen import keygen
+from gateway.webhooks import HookSecret, sign_headers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Customer values distinctive enough to search for in anything that left the gateway.
+CANARY_CUSTOMER: Mapping[str, Any] = {
+    "id": "CUST-CANARY-1",
+    "first_name": "Kanariina",
+    "last_name": "Lintunen-Q9",
+    "street": "Kanariakuja 17 C 99",
+    "postal_code": "33100",
+    "town": "Kanarianlahti",
+    "country": "FI",
+    "phone": "+358409876543",
+    "email": "kanariina.q9@example.invalid",
+    "marketing_consent": True,
+}
+#: The canary values as they would appear once disclosed, by policy field name.
+CANARY_FIELDS: Mapping[str, str] = {
+    "name": "Kanariina Lintunen-Q9",
+    "street": "Kanariakuja 17 C 99",
+    "town": "Kanarianlahti",
+    "phone": "+358409876543",
+    "email": "kanariina.q9@example.invalid",
+}
+
+def order_event(carrier: str, service: str, *, order_id: str | None = None,
+                **delivery: Any) -> dict[str, Any]:  # noqa: ANN401
+    """A pipeline order event for the canary customer."""
+    customer = dict(CANARY_CUSTOMER)
+    for key in ("phone", "email", "street"):
+        if key in delivery:
+            customer[key] = delivery.pop(key)
+    return {
+        "type": "order.ready_to_ship",
+        "timestamp": "2026-11-22T10:00:00Z",
+        "data": {
+            "order_id": order_id or f"O-{uuid.uuid4().hex[:8]}",
+            "customer": customer,
+            "delivery": {"carrier": carrier, "service": service, **delivery},
+            "parcels": [{"weight_kg": 2.5, "length_cm": 30, "width_cm": 20, "height_cm": 10}],
+        },
+    }
+
+
+@attrs.define
+class Harness:
+    url: str
+    http: aiohttp.ClientSession
+    config: Config
+    secret: HookSecret
+    sandboxes: dict[str, web.Application]
+    app: web.Application
+
+    async def post(self, event: Any, *, msg_id: str | None = None,  # noqa: ANN401
+                   secret: HookSecret | None = None, timestamp: int | None = None,
+                   body: bytes | None = None, content_type: str = "application/json",
+                   ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+        raw = body if body is not None else orjson.dumps(event)
+        headers = sign_headers(secret or self.secret, msg_id or f"msg_{uuid.uuid4().hex}", raw,
+                               timestamp=timestamp)
+        headers["content-type"] = content_type
+        async with self.http.post(self.url + "/v1/hooks/orders", data=raw,
+                                  headers=headers) as resp:
+            text = await resp.read()
+            doc = orjson.loads(text) if text else {}
+            return resp.status, doc, resp.headers
+
+    def bookings(self, carrier: str) -> list[str]:
+        """The references the carrier's sandbox booked."""
+        return list(self.sandboxes[carrier][BOOKINGS])
+
+    def received(self, carrier: str | None = None) -> list[Received]:
+        names = [carrier] if carrier else list(self.sandboxes)
+        return [r for n in names for r in self.sandboxes[n][RECEIVED]]
+
+
+def load_config(tmp_path: Path, urls: Mapping[str, str],
+                change: Any = None) -> Config:  # noqa: ANN401
+    """The shipped config.toml with sandbox URLs, a fresh record and fresh secret files."""
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
+    raw = copy.deepcopy(raw)
+    secrets = tmp_path / "secrets"
+    keygen(secrets, origin=raw["gateway"]["origin"])
+    raw["gateway"]["secrets"] = {
+        "hooks": {"file": "secrets/hook-secret"},
+        "record_kek": {"file": "secrets/record-kek"},
+        "subject_hmac": {"file": "secrets/subject-hmac"},
+        "checkpoint_signing": {"file": "secrets/checkpoint.key"},
+    }
+    raw["record"]["path"] = "record.sqlite"
+    for name, url in urls.items():
+        raw["carriers"][name]["base_url"] = url
+    if change is not None:
+        change(raw)
+    return Config.from_mapping(raw, path=tmp_path / "config.toml")
+
+
+@pytest.fixture
+def carrier_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment variables config.toml names for carrier credentials, set to the values
+    the sandboxes accept."""
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
+    for env, value in sandbox_credentials(raw).items():
+        monkeypatch.setenv(env, value)
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, carrier_env: None) -> AsyncIterator[Harness]:
+    async with run_gateway(tmp_path) as harness:
+        yield harness
+
+
+def run_gateway(tmp_path: Path, change: Any = None) -> Any:  # noqa: ANN401
+    """Start sandboxes for every configured carrier and the gateway in front of them."""
+
+    class _Run:
+        async def __aenter__(self) -> Harness:
+            self.stack = AsyncExitStack()
+            raw = tomllib.loads((ROOT / "config.toml").read_text())
+            urls, apps = {}, {}
+            for name in raw["carriers"]:
+                url, app = await self.stack.enter_async_context(run_sandbox(name))
+                urls[name], apps[name] = url, app
+            config = load_config(tmp_path, urls, change)
+            app = create_app(config)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            self.stack.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            http = aiohttp.ClientSession()
+            self.stack.push_async_callback(http.close)
+            return Harness(url=f"http://127.0.0.1:{port}", http=http, config=config,
+                           secret=config.keys.hooks[0], sandboxes=apps, app=app)
+
+        async def __aexit__(self, *exc: object) -> None:
+            await self.stack.aclose()
+
+    return _Run()

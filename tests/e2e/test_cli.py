@@ -1,0 +1,151 @@
+"""The `gateway` command as a user runs it, in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.record import Draft, Kind, Record
+from gateway.record.checkpoint import Signer
+from gateway.record.sqlite import SqliteStore
+from tests.conftest import ROOT
+
+ORIGIN = "test.invalid/record"
+
+
+def gateway(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=120, check=False)
+
+
+@pytest.fixture
+async def recorded(tmp_path: Path) -> tuple[Path, Path]:
+    """A record of 25 entries with checkpoints at 10 and 20 and a final one, and its public key."""
+    signer, verifier = Signer.generate(ORIGIN)
+    record = Record(store=SqliteStore(tmp_path / "r.sqlite"), kek=os.urandom(32), signer=signer,
+                    origin=ORIGIN, checkpoint_every=10)
+    await record.open()
+    for i in range(25):
+        await record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{i}", recipient="posti",
+                                  sealed=os.urandom(40)))
+    await record.close()
+    pub = tmp_path / "checkpoint.pub"
+    pub.write_text(verifier + "\n")
+    return tmp_path / "r.sqlite", pub
+
+
+def tamper(db: Path, *sql: str) -> None:
+    conn = sqlite3.connect(db)
+    for name in ("entries_no_update", "entries_no_delete", "entries_in_order",
+                 "entries_only_drop_sealed", "checkpoints_no_delete"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    for statement in sql:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+class TestLogVerify:
+    def test_a_sound_record_verifies_with_only_the_public_key(
+        self, recorded: tuple[Path, Path]
+    ) -> None:
+        """verify exits 0 and reports the entries and checkpoints it checked."""
+        db, pub = recorded
+        result = gateway("log", "verify", "--db", str(db), "--public-key", str(pub))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("OK: 25 entries")
+
+    @pytest.mark.parametrize(
+        ("sql", "position"),
+        [
+            (["UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'posti', 'postX') "
+              "AS BLOB) WHERE seq = 7"], 7),
+            (["UPDATE entries SET sealed = x'00' || substr(sealed, 2) WHERE seq = 3"], 3),
+            (["DELETE FROM entries WHERE seq = 12"], 12),
+            (["UPDATE entries SET seq = 100 WHERE seq = 5", "UPDATE entries SET seq = 5 WHERE "
+              "seq = 6", "UPDATE entries SET seq = 6 WHERE seq = 100"], 5),
+            (["DELETE FROM entries WHERE seq >= 22"], 22),
+        ],
+        ids=["flipped-body", "flipped-ciphertext", "deleted", "reordered", "truncated"],
+    )
+    def test_tampering_is_named_at_its_position(
+        self, recorded: tuple[Path, Path], sql: list[str], position: int
+    ) -> None:
+        """A changed, deleted, reordered or truncated entry fails verify at its position."""
+        db, pub = recorded
+        tamper(db, *sql)
+        result = gateway("log", "verify", "--db", str(db), "--public-key", str(pub))
+        assert result.returncode == 1
+        assert f"FAILED at position {position}" in result.stdout
+
+    def test_a_rolled_back_record_fails_against_a_kept_checkpoint(
+        self, recorded: tuple[Path, Path], tmp_path: Path
+    ) -> None:
+        """A record cut back to an older checkpoint fails against a newer checkpoint kept
+        elsewhere."""
+        db, pub = recorded
+        kept = tmp_path / "kept.note"
+        kept.write_text(sqlite3.connect(db).execute(
+            "SELECT note FROM checkpoints ORDER BY size DESC").fetchone()[0])
+        tamper(db, "DELETE FROM entries WHERE seq >= 20", "DELETE FROM checkpoints WHERE size > 20")
+        assert gateway("log", "verify", "--db", str(db), "--public-key", str(pub)).returncode == 0
+        result = gateway("log", "verify", "--db", str(db), "--public-key", str(pub),
+                         "--checkpoint", str(kept))
+        assert result.returncode == 1
+        assert "truncated" in result.stdout
+
+    def test_another_key_fails(self, recorded: tuple[Path, Path], tmp_path: Path) -> None:
+        """Checkpoints do not verify under a key that did not sign them."""
+        db, _ = recorded
+        other = tmp_path / "other.pub"
+        other.write_text(Signer.generate(ORIGIN)[1])
+        result = gateway("log", "verify", "--db", str(db), "--public-key", str(other))
+        assert result.returncode == 1
+        assert "not validly signed" in result.stdout
+
+
+class TestErrors:
+    def test_a_bad_config_stops_with_one_line(self, tmp_path: Path) -> None:
+        """serve with a broken config exits non-zero with a one-line message."""
+        config = tmp_path / "config.toml"
+        config.write_text("[gateway]\norigin = 'x'\n")
+        result = gateway("--config", str(config), "serve")
+        assert result.returncode == 1
+        assert result.stderr.startswith("gateway: ")
+        assert len(result.stderr.strip().splitlines()) == 1
+
+    def test_verify_of_a_missing_record_fails_clearly(self, tmp_path: Path) -> None:
+        """verify on a path with no record says so."""
+        pub = tmp_path / "k.pub"
+        pub.write_text(Signer.generate(ORIGIN)[1])
+        result = gateway("log", "verify", "--db", str(tmp_path / "none.sqlite"),
+                         "--public-key", str(pub))
+        assert result.returncode == 1
+        assert "no record" in result.stdout
+
+
+class TestDemo:
+    def test_the_demo_runs_and_ends_verified(self, tmp_path: Path) -> None:
+        """`gateway demo` books sample orders at the sandboxes and ends with the record verified;
+        its process log holds none of the sample customers' values."""
+        shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
+        result = gateway("--config", "config.toml", "demo", "--dir", "var/demo", cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "verify: OK" in result.stdout
+        assert "same answer: True, new carrier requests: 0" in result.stdout
+        log = (tmp_path / "var/demo/gateway.log").read_text()
+        assert "disclosure.intent" in log
+        from gateway.demo import sample_orders  # noqa: PLC0415
+
+        for event in sample_orders():
+            customer = event["data"]["customer"]
+            for key in ("last_name", "street", "phone", "email"):
+                if customer[key]:
+                    assert customer[key] not in log

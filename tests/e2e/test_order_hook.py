@@ -1,0 +1,246 @@
+"""POST /v1/hooks/orders end to end: signed hook -> policy -> durable intent -> carrier sandbox
+over HTTP -> durable outcome -> answer."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import sqlite3
+import time
+import tomllib
+from pathlib import Path
+
+import orjson
+import pytest
+
+from carriers.sandbox import CONTROL
+from gateway.record.checkpoint import Signer
+from gateway.record.verify import verify_sqlite
+from gateway.webhooks import HookSecret
+from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, Harness, order_event
+
+POLICY = tomllib.loads((ROOT / "config.toml").read_text())["policy"]
+SERVICES = [(carrier, service) for carrier, services in POLICY.items() for service in services]
+
+
+def delivery_for(carrier: str, service: str) -> dict[str, str]:
+    return {"pickup_point_id": "PP-1001"} if "point" in service else {}
+
+
+def entries(harness: Harness) -> list[dict[str, object]]:
+    db = sqlite3.connect(harness.config.record.path)
+    return [orjson.loads(b) for (b,) in db.execute("SELECT body FROM entries ORDER BY seq")]
+
+
+class TestDisclosure:
+    @pytest.mark.parametrize(("carrier", "service"), SERVICES)
+    async def test_books_and_sends_exactly_the_allowed_fields(
+        self, gateway: Harness, carrier: str, service: str
+    ) -> None:
+        """Each configured service books at its sandbox; exactly the policy's fields arrive."""
+        status, answer, headers = await gateway.post(
+            order_event(carrier, service, **delivery_for(carrier, service)))
+        assert status == 201, answer
+        assert headers["content-type"].startswith("application/json")
+        assert answer["tracking_number"]
+        assert base64.b64decode(answer["label"]["data"]).startswith(b"%PDF") or (
+            answer["label"]["format"] == "zpl")
+        rule = POLICY[carrier][service]
+        sent = "\n".join(r.text() for r in gateway.received(carrier))
+        allowed = set(rule["allow"])
+        for field, value in CANARY_FIELDS.items():
+            assert (value in sent) == (field in allowed), field
+        assert CANARY_CUSTOMER["id"] not in sent
+        assert "marketing" not in sent.lower()
+        assert set(answer["fields"]) == allowed & set(CANARY_FIELDS) | (
+            allowed & {"postal_code", "country"})
+
+    async def test_records_intent_then_outcome(self, gateway: Harness) -> None:
+        """A disclosure leaves an intent and an outcome entry, linked by its id, naming the fields
+        and the rule's digest, holding no personal value in the clear."""
+        status, answer, _ = await gateway.post(
+            order_event("posti", "pickup_point", pickup_point_id="PP-1"))
+        assert status == 201
+        intent, outcome = entries(gateway)
+        assert (intent["kind"], outcome["kind"]) == ("disclosure.intent", "disclosure.outcome")
+        assert intent["disclosure"] == outcome["disclosure"] == answer["disclosure_id"]
+        assert intent["fields"] == answer["fields"]
+        assert intent["policy"] == gateway.config.policy.rule("posti", "pickup_point").digest
+        assert outcome["data"]["result"] == "booked"
+        raw = b"".join(r for (r,) in sqlite3.connect(gateway.config.record.path).execute(
+            "SELECT body FROM entries"))
+        for value in (*CANARY_FIELDS.values(), CANARY_CUSTOMER["id"], answer["tracking_number"]):
+            assert value.encode() not in raw
+
+    async def test_the_intent_is_durable_before_the_carrier_answers(
+        self, gateway: Harness
+    ) -> None:
+        """While the carrier is still holding the request, the intent is already on disk."""
+        gateway.sandboxes["posti"][CONTROL].delay = 0.5
+        task = asyncio.create_task(gateway.post(
+            order_event("posti", "pickup_point", pickup_point_id="PP-1")))
+        while not gateway.received("posti"):
+            await asyncio.sleep(0.01)
+        kinds = [e["kind"] for e in entries(gateway)]
+        assert kinds == ["disclosure.intent"]
+        status, _, _ = await task
+        assert status == 201
+
+
+class TestIdempotency:
+    async def test_a_retried_hook_gets_the_first_answer(self, gateway: Harness) -> None:
+        """The same webhook id sent again answers the same, with no second booking."""
+        event = order_event("posti", "home_delivery")
+        first = await gateway.post(event, msg_id="msg_same")
+        second = await gateway.post(event, msg_id="msg_same")
+        assert first[0] == second[0] == 201
+        assert first[1] == second[1]
+        assert len(gateway.bookings("posti")) == 1
+
+    async def test_concurrent_copies_of_a_hook_book_once(self, gateway: Harness) -> None:
+        """Copies of one hook arriving together produce one booking and one answer."""
+        gateway.sandboxes["posti"][CONTROL].delay = 0.2
+        event = order_event("posti", "home_delivery")
+        results = await asyncio.gather(*(gateway.post(event, msg_id="msg_dup") for _ in range(5)))
+        assert {r[0] for r in results} == {201}
+        assert len({r[1]["tracking_number"] for r in results}) == 1
+        assert len(gateway.bookings("posti")) == 1
+
+    async def test_a_hook_answered_after_a_restart_replays_from_the_record(
+        self, tmp_path: Path, carrier_env: None
+    ) -> None:
+        """The first answer survives a restart of the gateway."""
+        from tests.conftest import run_gateway  # noqa: PLC0415
+
+        event = order_event("posti", "home_delivery")
+        async with run_gateway(tmp_path) as first:
+            one = await first.post(event, msg_id="msg_restart")
+        async with run_gateway(tmp_path) as second:
+            two = await second.post(event, msg_id="msg_restart")
+            assert not second.received("posti")
+        assert one[1] == two[1]
+
+
+class TestRefusals:
+    async def assert_nothing_left(self, gateway: Harness) -> None:
+        assert not gateway.received()
+        assert entries(gateway) == []
+
+    async def test_unsigned_and_badly_signed_hooks_answer_401(self, gateway: Harness) -> None:
+        """A hook signed with an unknown key, or out of the replay window, gets one 401
+        problem and nothing leaves."""
+        event = order_event("posti", "home_delivery")
+        for kwargs in ({"secret": HookSecret(b"x" * 32)},
+                       {"timestamp": int(time.time()) - 3600}):
+            status, problem, headers = await gateway.post(event, **kwargs)  # type: ignore[arg-type]
+            assert status == 401
+            assert headers["content-type"] == "application/problem+json"
+            assert problem["status"] == 401
+        async with gateway.http.post(gateway.url + "/v1/hooks/orders", data=b"{}",
+                                     headers={"content-type": "application/json"}) as resp:
+            assert resp.status == 401
+        await self.assert_nothing_left(gateway)
+
+    async def test_policy_refusal_answers_422_and_discloses_nothing(
+        self, gateway: Harness
+    ) -> None:
+        """An order lacking a required phone is refused before anything is recorded or sent."""
+        status, problem, _ = await gateway.post(
+            order_event("posti", "pickup_point", pickup_point_id="PP-1", phone=None))
+        assert status == 422
+        assert "phone" in problem["detail"]
+        await self.assert_nothing_left(gateway)
+
+    @pytest.mark.parametrize(("carrier", "service"), [("posti", "express"), ("ups", "home")])
+    async def test_unknown_carrier_or_service_is_refused(
+        self, gateway: Harness, carrier: str, service: str
+    ) -> None:
+        """Default deny: a recipient or service with no rule is refused."""
+        status, _, _ = await gateway.post(order_event(carrier, service))
+        assert status == 422
+        await self.assert_nothing_left(gateway)
+
+    @pytest.mark.parametrize(
+        ("body", "content_type", "expected"),
+        [
+            (b"{not json", "application/json", 400),
+            (b'{"type": "order.ready_to_ship", "data": []}', "application/json", 400),
+            (b"\xff\xfe\x00", "application/json", 400),
+            (b"{}", "text/plain", 415),
+            (b"{" + b" " * 70_000 + b"}", "application/json", 413),
+        ],
+    )
+    async def test_bad_input_answers_a_problem(
+        self, gateway: Harness, body: bytes, content_type: str, expected: int
+    ) -> None:
+        """Malformed, mistyped or oversized bodies get a problem+json 4xx and nothing leaves."""
+        status, problem, headers = await gateway.post(None, body=body, content_type=content_type)
+        assert status == expected
+        assert headers["content-type"] == "application/problem+json"
+        assert problem["status"] == expected
+        await self.assert_nothing_left(gateway)
+
+
+class TestFailures:
+    async def test_store_failure_answers_503_and_sends_nothing(self, gateway: Harness) -> None:
+        """When the record cannot be written, the hook answers 503 and no carrier is called."""
+        db = sqlite3.connect(gateway.config.record.path)
+        db.execute("CREATE TRIGGER broken BEFORE INSERT ON entries "
+                   "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+        db.commit()
+        status, problem, _ = await gateway.post(order_event("posti", "home_delivery"))
+        assert status == 503
+        assert problem["type"].endswith("record-unavailable")
+        assert not gateway.received()
+
+    async def test_carrier_outage_records_not_sent_and_allows_a_retry(
+        self, gateway: Harness
+    ) -> None:
+        """A carrier answering 5xx gives a 503 recorded as not sent; the same hook retried after
+        the outage books."""
+        control = gateway.sandboxes["posti"][CONTROL]
+        control.fail_status = 503
+        event = order_event("posti", "home_delivery")
+        status, problem, _ = await gateway.post(event, msg_id="msg_outage")
+        assert (status, problem["result"]) == (503, "not_sent")
+        control.fail_status = None
+        status, answer, _ = await gateway.post(event, msg_id="msg_outage")
+        assert status == 201
+        results = [e["data"].get("result") for e in entries(gateway)
+                   if e["kind"] == "disclosure.outcome"]
+        assert results == ["not_sent", "booked"]
+
+    async def test_a_carrier_too_slow_to_answer_is_recorded_unknown_and_not_retried(
+        self, tmp_path: Path, carrier_env: None
+    ) -> None:
+        """A timeout after sending is recorded as unknown; the same hook is not booked again."""
+        from tests.conftest import run_gateway  # noqa: PLC0415
+
+        def short_timeout(raw: dict[str, dict[str, dict[str, object]]]) -> None:
+            raw["carriers"]["posti"]["timeout"] = 0.3
+
+        async with run_gateway(tmp_path, short_timeout) as gw:
+            gw.sandboxes["posti"][CONTROL].delay = 1.0
+            event = order_event("posti", "home_delivery")
+            first = await gw.post(event, msg_id="msg_slow")
+            second = await gw.post(event, msg_id="msg_slow")
+            assert first[0] == second[0] == 504
+            assert first[1]["result"] == "unknown"
+            assert len(gw.bookings("posti")) == 1
+
+
+class TestRecordVerifies:
+    async def test_the_record_verifies_after_traffic(self, tmp_path: Path, carrier_env: None) -> None:
+        """After a mix of bookings and refusals and a shutdown, the record verifies offline with
+        only the public key, every entry under a signed checkpoint."""
+        from tests.conftest import run_gateway  # noqa: PLC0415
+
+        async with run_gateway(tmp_path) as gw:
+            for service in ("pickup_point", "home_delivery"):
+                await gw.post(order_event("posti", service, pickup_point_id="P1"))
+            await gw.post(order_event("posti", "pickup_point", phone=None))
+            config = gw.config
+        verifier = Signer.from_key_string(config.keys.checkpoint_signing).verifier()
+        report = verify_sqlite(config.record.path, [verifier], origin=config.origin)
+        assert report.ok, report.summary()
+        assert (report.entries, report.unsigned_tail) == (4, 0)

@@ -1,0 +1,117 @@
+"""The record's group-commit writer, subject keys and checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import RecordError
+from gateway.record import Draft, Kind, Record
+from gateway.record.checkpoint import Signer, parse_and_verify
+from gateway.record.sqlite import SqliteStore
+from gateway.record.verify import verify_sqlite
+
+ORIGIN = "test.invalid/record"
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer.generate(ORIGIN)[0]
+
+
+@pytest.fixture
+async def record(tmp_path: Path, signer: Signer) -> AsyncIterator[Record]:
+    record = Record(store=SqliteStore(tmp_path / "r.sqlite"), kek=os.urandom(32), signer=signer,
+                    origin=ORIGIN, checkpoint_every=50)
+    await record.open()
+    yield record
+    await record.close()
+
+
+class TestAppend:
+    async def test_acknowledged_entries_are_on_disk(self, record: Record, tmp_path: Path) -> None:
+        """Once append returns, another connection sees the entry."""
+        appended = await record.append(Draft(kind=Kind.INTENT, disclosure="d_1"))
+        other = sqlite3.connect(tmp_path / "r.sqlite")
+        assert other.execute("SELECT seq FROM entries").fetchall() == [(appended.seq,)]
+
+    async def test_concurrent_appends_share_commits(self, record: Record) -> None:
+        """Many concurrent appends are committed in fewer transactions than entries, each
+        entry at its own position."""
+        results = await asyncio.gather(*(record.append(Draft(kind=Kind.INTENT, disclosure=str(i)))
+                                         for i in range(300)))
+        assert sorted(r.seq for r in results) == list(range(300))
+        assert record.batches < 300  # noqa: PLR2004
+
+    async def test_a_store_failure_is_reported_to_every_waiter(self, record: Record) -> None:
+        """When the store cannot write, each waiting append raises RecordError; later appends
+        work once the store can write again."""
+        record.store.db.execute("CREATE TRIGGER fail BEFORE INSERT ON entries "
+                                "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        results = await asyncio.gather(
+            *(record.append(Draft(kind=Kind.INTENT)) for _ in range(5)), return_exceptions=True)
+        assert all(isinstance(r, RecordError) for r in results)
+        record.store.db.execute("DROP TRIGGER fail")
+        assert (await record.append(Draft(kind=Kind.INTENT))).seq == 0
+
+    async def test_checkpoints_are_signed_as_the_record_grows(
+        self, record: Record, signer: Signer
+    ) -> None:
+        """Every checkpoint_every entries a signed checkpoint of the current tree is stored."""
+        for _ in range(3):
+            await asyncio.gather(*(record.append(Draft(kind=Kind.INTENT)) for _ in range(50)))
+        note = await record.latest_checkpoint()
+        assert note is not None
+        cp = parse_and_verify(note, [signer.verifier()])
+        assert cp.origin == ORIGIN
+        assert cp.size >= 50  # noqa: PLR2004
+
+
+class TestClose:
+    async def test_close_flushes_and_signs_a_final_checkpoint(
+        self, tmp_path: Path, signer: Signer
+    ) -> None:
+        """Closing the record commits what is queued and signs a checkpoint of everything."""
+        record = Record(store=SqliteStore(tmp_path / "r.sqlite"), kek=os.urandom(32),
+                        signer=signer, origin=ORIGIN, checkpoint_every=10_000)
+        await record.open()
+        pending = [asyncio.create_task(record.append(Draft(kind=Kind.INTENT))) for _ in range(20)]
+        await asyncio.sleep(0)
+        await record.close()
+        assert all(t.done() and not t.exception() for t in pending)
+        report = verify_sqlite(tmp_path / "r.sqlite", [signer.verifier()], origin=ORIGIN)
+        assert report.ok, report.summary()
+        assert (report.entries, report.unsigned_tail) == (20, 0)
+
+
+class TestSubjectKeys:
+    async def test_sealed_values_open_with_the_subject_key(self, record: Record) -> None:
+        """A value sealed for a subject opens again for that subject and context only."""
+        sealed = await record.seal("s1", "ctx", {"name": "Canary"})
+        assert b"Canary" not in sealed
+        assert await record.unseal("s1", "ctx", sealed) == {"name": "Canary"}
+
+    async def test_subjects_have_distinct_keys(self, record: Record) -> None:
+        """Each subject gets its own random key."""
+        a = await record.subject_key("a", create=True)
+        b = await record.subject_key("b", create=True)
+        assert a != b
+        assert a is not None
+        assert len(a) == 32  # noqa: PLR2004
+
+    async def test_keys_are_stored_wrapped(self, record: Record, tmp_path: Path) -> None:
+        """The stored key is not the key itself."""
+        key = await record.subject_key("a", create=True)
+        assert key is not None
+        wrapped = record.store.wrapped_key("a")
+        assert wrapped is not None
+        assert key not in wrapped
+
+    async def test_an_unknown_subject_has_no_key(self, record: Record) -> None:
+        """Without create, a subject with no key reads as None (erased or never seen)."""
+        assert await record.subject_key("nobody", create=False) is None

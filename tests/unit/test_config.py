@@ -1,0 +1,98 @@
+"""config.toml validation: the gateway refuses to start on anything it cannot honour."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.config import Config
+from gateway.errors import ConfigError
+from tests.conftest import ROOT, load_config
+
+Change = Callable[[dict[str, Any]], None]
+
+
+def urls() -> dict[str, str]:
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
+    return {name: "http://127.0.0.1:1" for name in raw["carriers"]}
+
+
+def set_(path: str, value: object) -> Change:
+    def change(raw: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target = raw
+        for key in parents:
+            target = target.setdefault(key, {})
+        if value is ...:
+            del target[last]
+        else:
+            target[last] = value
+
+    return change
+
+
+class TestLoad:
+    def test_the_shipped_config_loads(self, tmp_path: Path, carrier_env: None) -> None:
+        """config.toml as shipped loads, with a rule for every carrier service it names."""
+        config = load_config(tmp_path, urls())
+        assert config.policy.rule("posti", "pickup_point").needs_pickup_point
+        assert "street" not in config.policy.rule("posti", "pickup_point").allow
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            (set_("carriers.ups", {"base_url": "http://x"}), "unknown carrier"),
+            (set_("policy.posti.express", {"allow": ["name"]}), "unknown service"),
+            (set_("policy.posti.pickup_point.allow", ["name", "shoe_size"]), "unknown field"),
+            (set_("policy.posti.home_delivery.allow",
+                  ["name", "street", "postal_code", "town", "country", "phone",
+                   "marketing_consent"]), "marketing_consent never leaves"),
+            (set_("policy.posti.home_delivery", {"allow": ["name", "postal_code", "town",
+                                                            "country", "phone"]}),
+             "requires street"),
+            (set_("policy.posti.home_delivery.require", ["door_code"]), "require names fields"),
+            (set_("policy.posti.pickup_point.notice", ["pigeon"]), "notice channel"),
+            (set_("gateway.secrets.hooks", "whsec_abc"), "not written in config.toml"),
+            (set_("gateway.secrets.record_kek", {"env": "GATEWAY_TEST_UNSET_VAR"}), "not set"),
+            (set_("gateway.secrets.subject_hmac", {"file": "no/such/file"}), "cannot read"),
+            (set_("gateway.secrets.checkpoint_signing", ...), "checkpoint_signing is missing"),
+            (set_("record.store", "mongodb"), "unknown store"),
+            (set_("gateway.colour", "blue"), "unknown key"),
+            (set_("policy", {}), "allows nothing"),
+        ],
+    )
+    def test_refuses_a_config_it_cannot_honour(
+        self, tmp_path: Path, carrier_env: None, change: Change, message: str
+    ) -> None:
+        """Each wrong setting stops the load with a message naming it."""
+        with pytest.raises(ConfigError, match=message):
+            load_config(tmp_path, urls(), change)
+
+    def test_refuses_a_carrier_credential_missing_from_the_environment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A carrier credential read from an unset environment variable stops the load."""
+        monkeypatch.delenv("POSTI_API_KEY", raising=False)
+        with pytest.raises(ConfigError, match="POSTI_API_KEY is not set"):
+            load_config(tmp_path, urls())
+
+    def test_refuses_an_unreadable_or_invalid_file(self, tmp_path: Path) -> None:
+        """A missing file or broken TOML is refused with its name."""
+        with pytest.raises(ConfigError, match="cannot read"):
+            Config.from_toml(tmp_path / "absent.toml")
+        bad = tmp_path / "bad.toml"
+        bad.write_text("[gateway\n")
+        with pytest.raises(ConfigError, match="not valid TOML"):
+            Config.from_toml(bad)
+
+    def test_secrets_do_not_show_in_the_config_repr(self, tmp_path: Path,
+                                                    carrier_env: None) -> None:
+        """Printing the config shows where secrets come from, never their values."""
+        config = load_config(tmp_path, urls())
+        text = repr(config)
+        assert "sandbox-secret" not in text
+        assert config.keys.kek.hex() not in text
