@@ -5,16 +5,25 @@ from __future__ import annotations
 from carriers._core import Carrier as Carrier
 from carriers._core import CarrierFactory as CarrierFactory
 from carriers._core import ServiceSpec as ServiceSpec
+from carriers.budbee import Budbee as Budbee
+from carriers.dhl_express import DhlExpress as DhlExpress
 from carriers.matkahuolto import Matkahuolto as Matkahuolto
 from carriers.posti import Posti as Posti
 from carriers.postnord import PostNord as PostNord
 
 __all__ = [
-    "ADAPTERS", "Carrier", "CarrierFactory", "Matkahuolto", "Posti", "PostNord", "ServiceSpec",
+    "ADAPTERS",
+    "Budbee",
+    "Carrier",
+    "CarrierFactory",
+    "DhlExpress",
+    "Matkahuolto",
+    "PostNord",
+    "Posti",
+    "ServiceSpec",
 ]
 
 #: Carrier name -> adapter class; config and the app build adapters from this.
 ADAPTERS: dict[str, CarrierFactory] = {
-    adapter.name: adapter
-    for adapter in (Posti, Matkahuolto, PostNord)
+    adapter.name: adapter for adapter in (Posti, Matkahuolto, PostNord, DhlExpress, Budbee)
 }

@@ -99,6 +99,10 @@ class Reply:
         return parse_xml(self.body)
 
 
+#: Failures before the request left: nothing can have been booked.
+_NOT_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
+
+
 async def exchange(  # noqa: PLR0913 - one request, described in full
     session: aiohttp.ClientSession,
     method: str,
@@ -129,7 +133,7 @@ async def exchange(  # noqa: PLR0913 - one request, described in full
         ) as response:
             body = await response.read()
             status, content_type = response.status, response.content_type
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL) as exc:
+    except _NOT_CONNECTED as exc:
         raise CarrierUnavailable(
             f"{carrier}: could not connect ({type(exc).__name__}); nothing was sent"
         ) from None
@@ -154,7 +158,8 @@ def parse_xml(body: bytes) -> ET.Element | None:
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         return None
     try:
-        return ET.fromstring(body)  # noqa: S314 - DTDs refused above; expat expands no external entities
+        # DTDs are refused above, and expat does not fetch external entities.
+        return ET.fromstring(body)  # noqa: S314
     except ET.ParseError:
         return None
 

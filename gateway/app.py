@@ -17,6 +17,7 @@ from gateway.problems import problem_middleware
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sqlite import SqliteStore
+from gateway.record.store import ThreadedStore
 
 CONFIG = web.AppKey("config", Config)
 RECORD = web.AppKey("record", Record)
@@ -26,7 +27,7 @@ HOOKS = web.AppKey("hooks", OrderHooks)
 def build_record(config: Config) -> Record:
     rc = config.record
     return Record(
-        store=SqliteStore(rc.path),
+        store=ThreadedStore(SqliteStore(rc.path)),
         kek=config.keys.kek,
         signer=Signer.from_key_string(config.keys.checkpoint_signing),
         origin=config.origin,

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from carriers.sandbox import matkahuolto, posti, postnord
+from carriers.sandbox import budbee, dhl_express, matkahuolto, posti, postnord
 from carriers.sandbox._core import BOOKINGS as BOOKINGS
 from carriers.sandbox._core import CONTROL as CONTROL
 from carriers.sandbox._core import RECEIVED as RECEIVED
@@ -29,6 +29,8 @@ SANDBOXES: dict[str, Callable[..., web.Application]] = {
     "posti": posti.create_app,
     "matkahuolto": matkahuolto.create_app,
     "postnord": postnord.create_app,
+    "dhl_express": dhl_express.create_app,
+    "budbee": budbee.create_app,
 }
 
 #: Path under the host where each carrier's API lives (the adapter's base_url ends with it).
@@ -36,6 +38,8 @@ BASE_PATHS: Mapping[str, str] = {
     "posti": posti.BASE_PATH,
     "matkahuolto": matkahuolto.BASE_PATH,
     "postnord": postnord.BASE_PATH,
+    "dhl_express": dhl_express.BASE_PATH,
+    "budbee": budbee.BASE_PATH,
 }
 
 

@@ -1,6 +1,7 @@
 """The credentials each sandbox accepts by default, by the adapter's credential names.
 
-The demo and the tests point config.toml's credential environment variables at these."""
+The demo and the tests point config.toml's credential environment variables at these; every
+sandbox's ``create_app`` takes the same names as keywords, defaulting to these values."""
 
 from __future__ import annotations
 
@@ -9,4 +10,12 @@ from collections.abc import Mapping
 SANDBOX_CREDENTIALS: Mapping[str, Mapping[str, str]] = {
     "posti": {"api_key": "sandbox-client", "secret": "sandbox-secret"},
     "matkahuolto": {"user_id": "9430023", "password": "sandbox-secret"},
+    "postnord": {"api_key": "sandbox-client", "customer_number": "1111111111"},
+    "dhl_express": {
+        "api_key": "sandbox-client", "api_secret": "sandbox-secret",
+        "account_number": "123456789",
+    },
+    "budbee": {
+        "api_key": "sandbox-client", "api_secret": "sandbox-secret", "collection_id": "1001",
+    },
 }

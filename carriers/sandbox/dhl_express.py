@@ -27,6 +27,7 @@ from carriers.sandbox._core import (
     same,
     sandbox_app,
 )
+from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
 
 __all__ = [
     "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",
@@ -52,14 +53,15 @@ _REQUIRED = {
     "": ("plannedShippingDateAndTime", "productCode", "accounts"),
 }  # fmt: skip
 
+_DEFAULT = SANDBOX_CREDENTIALS["dhl_express"]
 CREDENTIALS = web.AppKey("dhl_credentials", tuple[str, str, str])
 
 
 def create_app(
     *,
-    api_key: str = "sandbox-client",
-    api_secret: str = "sandbox-secret",
-    account_number: str = "123456789",
+    api_key: str = _DEFAULT["api_key"],
+    api_secret: str = _DEFAULT["api_secret"],
+    account_number: str = _DEFAULT["account_number"],
 ) -> web.Application:
     """The DHL Express sandbox; it accepts the adapter's api_key, api_secret, account_number."""
     app = sandbox_app()

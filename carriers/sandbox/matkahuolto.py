@@ -27,6 +27,7 @@ from carriers.sandbox._core import (
     same,
     sandbox_app,
 )
+from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
 
 __all__ = [
     "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",
@@ -45,11 +46,12 @@ _PRODUCT_NEEDS: Mapping[str, tuple[str, ...]] = {
 }
 _NOTICE = ("ReceiverContactNumber", "ReceiverEmail")
 
+_DEFAULT = SANDBOX_CREDENTIALS["matkahuolto"]
 CREDENTIALS = web.AppKey("matkahuolto_credentials", tuple[str, str])
 
 
 def create_app(
-    *, user_id: str = "sandbox-client", password: str = "sandbox-secret"
+    *, user_id: str = _DEFAULT["user_id"], password: str = _DEFAULT["password"]
 ) -> web.Application:
     """The Matkahuolto sandbox; it accepts ``user_id`` / ``password`` (the adapter's)."""
     app = sandbox_app()

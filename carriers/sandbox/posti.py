@@ -27,6 +27,7 @@ from carriers.sandbox._core import (
     same,
     sandbox_app,
 )
+from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
 
 __all__ = [
     "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",
@@ -47,13 +48,14 @@ _PRODUCT_NEEDS: Mapping[str, tuple[str, ...]] = {
     "2104": ("Recipient.Addr1", "Recipient.Phone"),
 }
 
+_DEFAULT = SANDBOX_CREDENTIALS["posti"]
 CREDENTIALS = web.AppKey("posti_credentials", tuple[str, str])
 #: Tracking codes of every parcel, by the first one (the booking's).
 _NUMBERS = web.AppKey("posti_numbers", dict[str, list[str]])
 
 
 def create_app(
-    *, api_key: str = "sandbox-client", secret: str = "sandbox-secret"
+    *, api_key: str = _DEFAULT["api_key"], secret: str = _DEFAULT["secret"]
 ) -> web.Application:
     """The Posti sandbox; it accepts ``api_key`` / ``secret`` (the adapter's credentials)."""
     app = sandbox_app()

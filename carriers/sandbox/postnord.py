@@ -25,6 +25,7 @@ from carriers.sandbox._core import (
     same,
     sandbox_app,
 )
+from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
 
 __all__ = [
     "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",
@@ -53,11 +54,12 @@ _NEEDS_19 = (
     "totalGrossWeight.value",
 )
 
+_DEFAULT = SANDBOX_CREDENTIALS["postnord"]
 CREDENTIALS = web.AppKey("postnord_credentials", tuple[str, str])
 
 
 def create_app(
-    *, api_key: str = "sandbox-client", customer_number: str = "sandbox-customer"
+    *, api_key: str = _DEFAULT["api_key"], customer_number: str = _DEFAULT["customer_number"]
 ) -> web.Application:
     """The PostNord sandbox; it accepts ``api_key`` and ``customer_number`` (the adapter's)."""
     app = sandbox_app()

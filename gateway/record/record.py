@@ -12,9 +12,8 @@ import contextlib
 import time as _time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
@@ -22,9 +21,9 @@ from gateway.errors import RecordError
 from gateway.record import sealing
 from gateway.record.checkpoint import Checkpoint, Signer, sign_checkpoint
 from gateway.record.entry import Appended, Draft
-from gateway.record.sqlite import HookOp, HookRow, SqliteStore
+from gateway.record.sqlite import HookOp, HookRow
+from gateway.record.store import Store
 
-T = TypeVar("T")
 log = structlog.get_logger("gateway.record")
 
 _STOP = object()
@@ -38,7 +37,7 @@ class Record:
     def __init__(  # noqa: PLR0913 - all keyword-only collaborators and settings
         self,
         *,
-        store: SqliteStore,
+        store: Store,
         kek: bytes,
         signer: Signer,
         origin: str,
@@ -57,19 +56,15 @@ class Record:
         self._checkpoint_every = checkpoint_every
         self._checkpoint_interval = checkpoint_interval
         self._clock = clock
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
         self._keys: OrderedDict[str, bytes] = OrderedDict()
         self._writer: asyncio.Task[None] | None = None
         self._checkpointed = (0, _time.monotonic())
         self.batches = 0
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:  # noqa: ANN401
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
-
     # -- life cycle ------------------------------------------------------------------------
     async def open(self) -> None:
-        await self._run(self.store.open)
-        latest = await self._run(self.store.latest_checkpoint)
+        await self.store.open()
+        latest = await self.store.latest_checkpoint()
         self._checkpointed = (latest[0] if latest else 0, _time.monotonic())
         self._writer = asyncio.create_task(self._write_loop(), name="record-writer")
 
@@ -81,8 +76,7 @@ class Record:
             self._writer = None
             with contextlib.suppress(RecordError):
                 await self.checkpoint()
-        await self._run(self.store.close)
-        self._thread.shutdown(wait=True)
+        await self.store.close()
 
     # -- appending -------------------------------------------------------------------------
     async def append(self, draft: Draft, hook: HookOp | None = None) -> Appended:
@@ -114,7 +108,7 @@ class Record:
         drafts = [d for d, _, _ in batch]
         hooks = [h for _, h, _ in batch]
         try:
-            appended = await self._run(self.store.append_batch, drafts, hooks, self._clock())
+            appended = await self.store.append_batch(drafts, hooks, self._clock())
         except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
             log.error("record.batch_failed", size=len(batch), error=type(exc).__name__)
             error = exc if isinstance(exc, RecordError) else RecordError("the record failed")
@@ -126,7 +120,7 @@ class Record:
         for (_, _, future), result in zip(batch, appended, strict=True):
             if not future.done():
                 future.set_result(result)
-        size = self.store.size
+        size = appended[-1].seq + 1
         last, at = self._checkpointed
         if size - last >= self._checkpoint_every or (
             size > last and _time.monotonic() - at >= self._checkpoint_interval
@@ -137,17 +131,11 @@ class Record:
     async def checkpoint(self) -> str | None:
         """Sign and store a checkpoint of the record as it stands; returns the note."""
 
-        def sign() -> str | None:
-            size = self.store.size
-            if size == 0:
-                return None
-            note = sign_checkpoint(Checkpoint(self._origin, size, self.store.root()), self._signer)
-            self.store.add_checkpoint(size, self._clock(), note)
-            return note
+        def sign(size: int, root: bytes) -> str:
+            self._checkpointed = (size, _time.monotonic())
+            return sign_checkpoint(Checkpoint(self._origin, size, root), self._signer)
 
-        note = await self._run(sign)
-        self._checkpointed = (self.store.size, _time.monotonic())
-        return note
+        return await self.store.sign_checkpoint(sign, self._clock())
 
     # -- subject keys ----------------------------------------------------------------------
     async def subject_key(self, subject: str, *, create: bool) -> bytes | None:
@@ -156,15 +144,12 @@ class Record:
             self._keys.move_to_end(subject)
             return self._keys[subject]
 
-        def load() -> bytes | None:
-            wrapped = self.store.wrapped_key(subject)
-            if wrapped is None and create:
-                wrapped = self.store.add_key(
-                    subject, sealing.wrap(self._kek, subject, sealing.new_key()), self._clock()
-                )
-            return None if wrapped is None else sealing.unwrap(self._kek, subject, wrapped)
-
-        key = await self._run(load)
+        wrapped = await self.store.wrapped_key(subject)
+        if wrapped is None and create:
+            wrapped = await self.store.add_key(
+                subject, sealing.wrap(self._kek, subject, sealing.new_key()), self._clock()
+            )
+        key = None if wrapped is None else sealing.unwrap(self._kek, subject, wrapped)
         if key is not None:
             self._keys[subject] = key
             if len(self._keys) > 10_000:  # noqa: PLR2004 - a bounded cache
@@ -182,8 +167,8 @@ class Record:
 
     # -- idempotency -----------------------------------------------------------------------
     async def hook(self, webhook_id: str) -> HookRow | None:
-        return await self._run(self.store.hook, webhook_id)
+        return await self.store.hook(webhook_id)
 
     async def latest_checkpoint(self) -> str | None:
-        latest = await self._run(self.store.latest_checkpoint)
+        latest = await self.store.latest_checkpoint()
         return None if latest is None else latest[1]

@@ -19,6 +19,9 @@ import pytest
 from carriers import ADAPTERS
 from carriers._core import Carrier
 from carriers.sandbox import run_sandbox
+from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
+from carriers.sandbox import budbee as budbee_sandbox
+from carriers.sandbox import dhl_express as dhl_sandbox
 from carriers.sandbox import matkahuolto as mh_sandbox
 from carriers.sandbox import posti as posti_sandbox
 from carriers.sandbox import postnord as postnord_sandbox
@@ -44,11 +47,7 @@ SENDER = Party(
     business_id="1234567-8",
 )  # fmt: skip
 
-CREDENTIALS: Mapping[str, Mapping[str, str]] = {
-    "posti": {"api_key": "sandbox-client", "secret": "sandbox-secret"},
-    "matkahuolto": {"user_id": "9430023", "password": "sandbox-secret"},
-    "postnord": {"api_key": "sandbox-client", "customer_number": "1111111111"},
-}
+CREDENTIALS = SANDBOX_CREDENTIALS
 
 
 @attrs.frozen
@@ -92,6 +91,18 @@ CASES = (
     Case("postnord", "service_point", postnord_sandbox,
          ("name", "postal_code", "town", "country", "phone"), "phone", "smsNo",
          pickup_point_id="588462"),
+    Case("dhl_express", "express", dhl_sandbox,
+         ("name", "street", "postal_code", "town", "country", "phone", "email"), "phone",
+         "phone"),
+    Case("budbee", "home", budbee_sandbox,
+         ("name", "street", "postal_code", "town", "country", "phone", "door_code"), "street",
+         "street"),
+    Case("budbee", "home", budbee_sandbox,
+         ("name", "street", "postal_code", "town", "country", "phone"), "phone",
+         "telephoneNumber", variant="no-door-code"),
+    Case("budbee", "box", budbee_sandbox,
+         ("name", "postal_code", "town", "country", "phone"), "name", "name",
+         pickup_point_id="BOX0042"),
 )  # fmt: skip
 
 

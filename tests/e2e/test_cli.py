@@ -14,6 +14,7 @@ import pytest
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sqlite import SqliteStore
+from gateway.record.store import ThreadedStore
 from tests.conftest import ROOT
 
 ORIGIN = "test.invalid/record"
@@ -29,7 +30,7 @@ def gateway(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 async def recorded(tmp_path: Path) -> tuple[Path, Path]:
     """A record of 25 entries with checkpoints at 10 and 20 and a final one, and its public key."""
     signer, verifier = Signer.generate(ORIGIN)
-    record = Record(store=SqliteStore(tmp_path / "r.sqlite"), kek=os.urandom(32), signer=signer,
+    record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32), signer=signer,
                     origin=ORIGIN, checkpoint_every=10)
     await record.open()
     for i in range(25):

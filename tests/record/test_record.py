@@ -14,6 +14,7 @@ from gateway.errors import RecordError
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer, parse_and_verify
 from gateway.record.sqlite import SqliteStore
+from gateway.record.store import ThreadedStore
 from gateway.record.verify import verify_sqlite
 
 ORIGIN = "test.invalid/record"
@@ -26,7 +27,7 @@ def signer() -> Signer:
 
 @pytest.fixture
 async def record(tmp_path: Path, signer: Signer) -> AsyncIterator[Record]:
-    record = Record(store=SqliteStore(tmp_path / "r.sqlite"), kek=os.urandom(32), signer=signer,
+    record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32), signer=signer,
                     origin=ORIGIN, checkpoint_every=50)
     await record.open()
     yield record
@@ -51,12 +52,12 @@ class TestAppend:
     async def test_a_store_failure_is_reported_to_every_waiter(self, record: Record) -> None:
         """When the store cannot write, each waiting append raises RecordError; later appends
         work once the store can write again."""
-        record.store.db.execute("CREATE TRIGGER fail BEFORE INSERT ON entries "
+        record.store.sync.db.execute("CREATE TRIGGER fail BEFORE INSERT ON entries "
                                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
         results = await asyncio.gather(
             *(record.append(Draft(kind=Kind.INTENT)) for _ in range(5)), return_exceptions=True)
         assert all(isinstance(r, RecordError) for r in results)
-        record.store.db.execute("DROP TRIGGER fail")
+        record.store.sync.db.execute("DROP TRIGGER fail")
         assert (await record.append(Draft(kind=Kind.INTENT))).seq == 0
 
     async def test_checkpoints_are_signed_as_the_record_grows(
@@ -77,7 +78,7 @@ class TestClose:
         self, tmp_path: Path, signer: Signer
     ) -> None:
         """Closing the record commits what is queued and signs a checkpoint of everything."""
-        record = Record(store=SqliteStore(tmp_path / "r.sqlite"), kek=os.urandom(32),
+        record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32),
                         signer=signer, origin=ORIGIN, checkpoint_every=10_000)
         await record.open()
         pending = [asyncio.create_task(record.append(Draft(kind=Kind.INTENT))) for _ in range(20)]
@@ -108,7 +109,7 @@ class TestSubjectKeys:
         """The stored key is not the key itself."""
         key = await record.subject_key("a", create=True)
         assert key is not None
-        wrapped = record.store.wrapped_key("a")
+        wrapped = record.store.sync.wrapped_key("a")
         assert wrapped is not None
         assert key not in wrapped
 

@@ -1,43 +1,22 @@
-"""`gateway serve | demo | keygen | log verify | log show`.
-
-Errors end the command with a one-line message on stderr and a non-zero exit.
-"""
+"""`gateway log verify | show`: read and verify the disclosure record."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sqlite3
 import sys
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
-from aiohttp import web
 
-from gateway import logs
 from gateway.errors import GatewayError
 from gateway.record.checkpoint import Verifier
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=Path("config.toml"),
-                        help="configuration file (default: ./config.toml)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    sub.add_parser("serve", help="run the gateway")
-    demo = sub.add_parser("demo", help="run the gateway against the carrier sandboxes with "
-                                       "sample orders, then verify the record")
-    demo.add_argument("--dir", type=Path, default=Path("var/demo"),
-                      help="where the demo keeps its record (emptied first)")
-    keygen = sub.add_parser("keygen", help="create missing secret files")
-    keygen.add_argument("--dir", type=Path, default=Path("var/secrets"))
-    keygen.add_argument("--origin", default="jerone.fi/disclosure-record")
-
+def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
     log = sub.add_parser("log", help="read and verify the disclosure record")
     log_sub = log.add_subparsers(dest="log_command", required=True)
     verify = log_sub.add_parser("verify", help="verify the record offline")
@@ -47,50 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--checkpoint", type=Path, action="append", default=[],
                         help="a checkpoint note kept elsewhere that the record must match")
     verify.add_argument("--quiet", action="store_true", help="no progress lines")
+    verify.set_defaults(run=_verify)
     show = log_sub.add_parser("show", help="print entries (no personal values)")
     show.add_argument("--db", type=Path)
     show.add_argument("--from", dest="start", type=int, default=0)
     show.add_argument("--limit", type=int, default=50)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logs.configure()
-    try:
-        return _dispatch(args)
-    except GatewayError as exc:
-        print(f"gateway: {exc.detail}", file=sys.stderr)  # noqa: T201 - the CLI's own voice
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "keygen":
-        from gateway.keygen import keygen  # noqa: PLC0415 - only this command needs it
-
-        for path in keygen(args.dir, origin=args.origin):
-            print(f"wrote {path}")  # noqa: T201
-        return 0
-    if args.command == "demo":
-        from gateway.demo import run_demo  # noqa: PLC0415
-
-        return asyncio.run(run_demo(args.config, args.dir))
-    if args.command == "serve":
-        return _serve(args.config)
-    if args.log_command == "verify":
-        return _verify(args)
-    return _show(args)
-
-
-def _serve(config_path: Path) -> int:
-    from gateway.app import create_app  # noqa: PLC0415
-    from gateway.config import Config  # noqa: PLC0415
-
-    config = Config.from_toml(config_path)
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
-    return 0
+    show.set_defaults(run=_show)
 
 
 def _db_path(args: argparse.Namespace) -> Path:
@@ -146,7 +87,3 @@ def _show(args: argparse.Namespace) -> int:
             f"{doc['service'] or '-':<14} order={doc['order'] or '-'} fields={fields} {result}"
         )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,35 @@
+"""`gateway serve` and `gateway demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+
+def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.set_defaults(run=_serve)
+    demo = sub.add_parser("demo", help="run the gateway against the carrier sandboxes with "
+                                       "sample orders, then verify the record")
+    demo.add_argument("--dir", type=Path, default=Path("var/demo"),
+                      help="where the demo keeps its record (emptied first)")
+    demo.set_defaults(run=_demo)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway.app import create_app  # noqa: PLC0415 - only this command needs the app
+    from gateway.config import Config  # noqa: PLC0415
+
+    config = Config.from_toml(args.config)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo  # noqa: PLC0415
+
+    return asyncio.run(run_demo(args.config, args.dir))

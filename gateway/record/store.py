@@ -1,0 +1,89 @@
+"""The interface every record store implements, and the adapter that runs a blocking store
+(SQLite) on one dedicated thread.
+
+A store keeps the entries, checkpoints, wrapped subject keys and hook idempotency rows, and
+enforces append-only itself. ``append_batch`` is one transaction: when it returns, the batch is
+durable; if it raises, none of it was kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from gateway.record.entry import Appended, Draft
+from gateway.record.sqlite import HookOp, HookRow, SqliteStore
+
+T = TypeVar("T")
+
+#: Signs a checkpoint for (size, root); returns the note text.
+SignHead = Callable[[int, bytes], str]
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def append_batch(
+        self, drafts: Sequence[Draft], hooks: Sequence[HookOp | None], time: str
+    ) -> list[Appended]: ...
+    async def head(self) -> tuple[int, bytes]:
+        """(size, root) of the record as committed."""
+        ...
+    async def sign_checkpoint(self, sign: SignHead, time: str) -> str | None:
+        """Sign the committed head with ``sign`` and store the note; None for an empty record."""
+        ...
+    async def latest_checkpoint(self) -> tuple[int, str] | None: ...
+    async def wrapped_key(self, subject: str) -> bytes | None: ...
+    async def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes: ...
+    async def hook(self, webhook_id: str) -> HookRow | None: ...
+
+
+class ThreadedStore:
+    """Runs a blocking store's calls, one at a time, on its own thread."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.sync = store
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-store")
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:  # noqa: ANN401
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def open(self) -> None:
+        await self._run(self.sync.open)
+
+    async def close(self) -> None:
+        await self._run(self.sync.close)
+        self._thread.shutdown(wait=True)
+
+    async def append_batch(
+        self, drafts: Sequence[Draft], hooks: Sequence[HookOp | None], time: str
+    ) -> list[Appended]:
+        return await self._run(self.sync.append_batch, drafts, hooks, time)
+
+    async def head(self) -> tuple[int, bytes]:
+        return await self._run(lambda: (self.sync.size, self.sync.root()))
+
+    async def sign_checkpoint(self, sign: SignHead, time: str) -> str | None:
+        def run() -> str | None:
+            size = self.sync.size
+            if size == 0:
+                return None
+            note = sign(size, self.sync.root())
+            self.sync.add_checkpoint(size, time, note)
+            return note
+
+        return await self._run(run)
+
+    async def latest_checkpoint(self) -> tuple[int, str] | None:
+        return await self._run(self.sync.latest_checkpoint)
+
+    async def wrapped_key(self, subject: str) -> bytes | None:
+        return await self._run(self.sync.wrapped_key, subject)
+
+    async def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes:
+        return await self._run(self.sync.add_key, subject, wrapped, time)
+
+    async def hook(self, webhook_id: str) -> HookRow | None:
+        return await self._run(self.sync.hook, webhook_id)
