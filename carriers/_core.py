@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import aiohttp
 import attrs
 import orjson
 
 from gateway.errors import CarrierOutcomeUnknown, CarrierRejected, CarrierUnavailable
-from gateway.models import Parcel, Receiver, Shipment, ShipmentResult
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from gateway.models import Parcel, Receiver, Shipment, ShipmentResult
 
 
 @attrs.frozen
@@ -60,9 +63,16 @@ class Carrier(Protocol):
 
 
 class CarrierFactory(Protocol):
-    name: ClassVar[str]
-    services: ClassVar[Mapping[str, ServiceSpec]]
-    credential_names: ClassVar[tuple[str, ...]]
+    """An adapter class: its class attributes, and its constructor.
+
+    The attributes are plain (not ClassVar) members here: a class object can only match a
+    protocol through non-ClassVar members (mypy: "ClassVar protocol member ... can never be
+    matched by a class object"). On the adapter classes they are ClassVars.
+    """
+
+    name: str
+    services: Mapping[str, ServiceSpec]
+    credential_names: tuple[str, ...]
 
     def __call__(
         self,
@@ -109,7 +119,7 @@ async def exchange(  # noqa: PLR0913 - one request, described in full
     url: str,
     *,
     carrier: str,
-    timeout: float,
+    timeout: float,  # noqa: ASYNC109 - the carrier's configured budget, handed to aiohttp
     may_book: bool,
     headers: Mapping[str, str] | None = None,
     data: bytes | None = None,
@@ -172,14 +182,8 @@ def sub(parent: ET.Element, tag: str, text: object = None, **attrib: str) -> ET.
     return child
 
 
-def sub_if(parent: ET.Element, tag: str, text: str | None) -> None:
-    """Append a child element only when there is a value: absent data is never padded."""
-    if text is not None:
-        sub(parent, tag, text)
-
-
 def xml_bytes(root: ET.Element) -> bytes:
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def xml_text(root: ET.Element | None, path: str) -> str | None:
@@ -203,11 +207,7 @@ def code(value: object) -> str:
 def fields_named(text: str, known: Iterable[str]) -> tuple[str, ...]:
     """The ``known`` field names that occur in ``text``; nothing else of ``text`` survives."""
     return tuple(
-        sorted(
-            name
-            for name in set(known)
-            if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text)
-        )
+        sorted(name for name in set(known) if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text))
     )
 
 

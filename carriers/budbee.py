@@ -19,8 +19,7 @@ goes out only when the customer gave one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -29,6 +28,9 @@ import orjson
 from carriers._core import ServiceSpec, code, exchange, fields_named, refused
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
 from gateway.models import Receiver, Shipment, ShipmentResult
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 MEDIA_TYPE = "application/vnd.budbee.multiple.orders-v2+json"
 BOX_PRODUCT = "DLVBOX"

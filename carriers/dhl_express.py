@@ -26,10 +26,9 @@ from __future__ import annotations
 import time
 import uuid
 from base64 import b64decode
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiohttp
 import orjson
@@ -37,6 +36,9 @@ import orjson
 from carriers._core import ServiceSpec, exchange, fields_named, given, refused
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
 from gateway.models import Shipment, ShipmentResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 #: Our receiver field -> (MyDHL object under receiverDetails, key). The name goes twice.
 RECEIVER: Mapping[str, str] = {
@@ -66,7 +68,7 @@ class DhlExpress:
     }
     credential_names: ClassVar[tuple[str, ...]] = ("api_key", "api_secret", "account_number")
 
-    def __init__(  # noqa: PLR0913 - keyword-only collaborators
+    def __init__(
         self,
         *,
         session: aiohttp.ClientSession,

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import aiohttp
 
@@ -50,6 +49,9 @@ from carriers._core import (
 )
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
 from gateway.models import Shipment, ShipmentResult
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 #: Our receiver field -> MHShipmentRequest element.
 RECEIVER: Mapping[str, str] = {
@@ -103,8 +105,13 @@ class Matkahuolto:
 
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
         reply = await exchange(
-            self._session, "POST", self._base_url + "/mhshipmentxml", carrier=self.name,
-            timeout=self._timeout, may_book=True, data=self.shipment_xml(shipment),
+            self._session,
+            "POST",
+            self._base_url + "/mhshipmentxml",
+            carrier=self.name,
+            timeout=self._timeout,
+            may_book=True,
+            data=self.shipment_xml(shipment),
             headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"},
         )
         answer = self._answer(reply)
@@ -173,8 +180,10 @@ class Matkahuolto:
             return answer
         if error in SYSTEM_FAILURE:
             raise CarrierUnavailable(f"{self.name}: system error (ErrorNbr {code(error)})")
-        message = (xml_text(answer, "ErrorMsg") or "") + " " + (
-            xml_text(answer, "Shipment/ErrorMsg") or ""
+        message = (
+            (xml_text(answer, "ErrorMsg") or "")
+            + " "
+            + (xml_text(answer, "Shipment/ErrorMsg") or "")
         )
         raise refused(self.name, reply.status, [error] if error else [],
                       fields_named(message, _KNOWN_ELEMENTS))  # fmt: skip

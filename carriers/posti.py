@@ -33,11 +33,8 @@ import hashlib
 import hmac
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import ClassVar
-
-import aiohttp
+from typing import TYPE_CHECKING, ClassVar
 
 from carriers._core import (
     Reply,
@@ -48,13 +45,17 @@ from carriers._core import (
     given,
     refused,
     sub,
-    sub_if,
     volume_m3,
     xml_bytes,
     xml_text,
 )
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
 from gateway.models import Shipment, ShipmentResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    import aiohttp
 
 #: Our receiver field -> Prinetti recipient element.
 RECIPIENT: Mapping[str, str] = {
@@ -95,7 +96,7 @@ class Posti:
     }
     credential_names: ClassVar[tuple[str, ...]] = ("api_key", "secret")
 
-    def __init__(  # noqa: PLR0913 - keyword-only collaborators
+    def __init__(
         self,
         *,
         session: aiohttp.ClientSession,
@@ -112,8 +113,9 @@ class Posti:
         self._clock = clock
 
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
-        reply = await self._post("/prinetti/create-shipment", self.shipment_xml(shipment),
-                                 may_book=True)
+        reply = await self._post(
+            "/prinetti/create-shipment", self.shipment_xml(shipment), may_book=True
+        )
         answer = self._answer(reply)
         tracking = [e.text.strip() for e in answer.iter("response.trackingcode") if e.text]
         if not tracking:
@@ -121,7 +123,9 @@ class Posti:
         uuid = answer.find("response.reference")
         label = await self._label_after_booking(tracking)
         return ShipmentResult(
-            tracking_number=tracking[0], label=label, label_format="pdf",
+            tracking_number=tracking[0],
+            label=label,
+            label_format="pdf",
             carrier_reference=uuid.get("uuid") if uuid is not None else None,
         )
 
@@ -167,8 +171,12 @@ class Posti:
         if shipment.pickup_point_id is not None:
             service = sub(consignment, "Consignment.AdditionalService")
             sub(service, "AdditionalService.ServiceCode", PICKUP_POINT_SERVICE)
-            sub(service, "AdditionalService.Specifier", shipment.pickup_point_id,
-                name="pickup_point_id")
+            sub(
+                service,
+                "AdditionalService.Specifier",
+                shipment.pickup_point_id,
+                name="pickup_point_id",
+            )
         for parcel in shipment.parcels:
             element = sub(consignment, "Consignment.Parcel")
             sub(element, "Parcel.Packagetype", "PC")
@@ -188,7 +196,7 @@ class Posti:
         sub(routing, "Routing.Id", routing_id)
         sub(routing, "Routing.Version", "2")
         sub(routing, "Routing.Key", key.hexdigest())
-        sub_if(routing, "Routing.Name", "disclosure-gateway")
+        sub(routing, "Routing.Name", "disclosure-gateway")
         sub(routing, "Routing.Time", datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S"))
         return root
 
@@ -196,8 +204,13 @@ class Posti:
 
     async def _post(self, path: str, body: bytes, *, may_book: bool) -> Reply:
         return await exchange(
-            self._session, "POST", self._base_url + path, carrier=self.name,
-            timeout=self._timeout, may_book=may_book, data=body,
+            self._session,
+            "POST",
+            self._base_url + path,
+            carrier=self.name,
+            timeout=self._timeout,
+            may_book=may_book,
+            data=body,
             headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"},
         )
 
@@ -210,8 +223,12 @@ class Posti:
         if status in SYSTEM_FAILURE:
             raise CarrierUnavailable(f"{self.name}: system failure (status {code(status)})")
         message = xml_text(answer, "response.message") or ""
-        raise refused(self.name, reply.status, [status] if status else [],
-                      fields_named(message, _KNOWN_ELEMENTS))
+        raise refused(
+            self.name,
+            reply.status,
+            [status] if status else [],
+            fields_named(message, _KNOWN_ELEMENTS),
+        )
 
     async def _label_after_booking(self, tracking: list[str]) -> bytes:
         """Fetch the label of a shipment that is already booked: failing now is no refusal."""
@@ -220,8 +237,9 @@ class Posti:
         for number in tracking:
             sub(request, "TrackingCode", number)
         try:
-            reply = await self._post("/prinetti/get-shipping-label", xml_bytes(root),
-                                     may_book=False)
+            reply = await self._post(
+                "/prinetti/get-shipping-label", xml_bytes(root), may_book=False
+            )
         except CarrierUnavailable:
             raise CarrierOutcomeUnknown(
                 f"{self.name}: booked as {tracking[0]} but the label could not be fetched"

@@ -30,16 +30,19 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import aiohttp
 import orjson
 
 from carriers._core import ServiceSpec, exchange, fields_named, refused, total_weight
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
 from gateway.models import Receiver, Shipment, ShipmentResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    import aiohttp
 
 BASIC_SERVICES: Mapping[str, str] = {"service_point": "19"}
 CHOSEN_SERVICE_POINT = "A7"
@@ -64,7 +67,7 @@ class PostNord:
     }
     credential_names: ClassVar[tuple[str, ...]] = ("api_key", "customer_number")
 
-    def __init__(  # noqa: PLR0913 - keyword-only collaborators
+    def __init__(
         self,
         *,
         session: aiohttp.ClientSession,
@@ -102,7 +105,9 @@ class PostNord:
         if not ids or not label:
             raise CarrierOutcomeUnknown(f"{self.name}: booking answer lacked item id or label")
         return ShipmentResult(
-            tracking_number=str(ids[0]), label=base64.b64decode(label), label_format="pdf",
+            tracking_number=str(ids[0]),
+            label=base64.b64decode(label),
+            label_format="pdf",
             carrier_reference=answer["bookingResponse"].get("bookingId"),
         )
 
@@ -121,7 +126,9 @@ class PostNord:
             items = found.get("items") or []
             if items and items[0].get("itemId"):
                 return ShipmentResult(
-                    tracking_number=str(items[0]["itemId"]), label=b"", label_format="pdf",
+                    tracking_number=str(items[0]["itemId"]),
+                    label=b"",
+                    label_format="pdf",
                     carrier_reference=found.get("shipmentId"),
                 )
         return None
@@ -186,7 +193,7 @@ def _consignee(receiver: Receiver) -> dict[str, Any]:
     party: dict[str, Any] = {}
     if "name" in values:
         party["nameIdentification"] = {"name": values["name"]}
-    address = {key: values[ours] for ours, key in (
+    address: dict[str, Any] = {key: values[ours] for ours, key in (
         ("postal_code", "postalCode"), ("town", "city"), ("country", "countryCode"),
     ) if ours in values}  # fmt: skip
     if "street" in values:

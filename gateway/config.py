@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from carriers import ADAPTERS
+from gateway.erasure import ErasureRules
 from gateway.errors import ConfigError
 from gateway.models import DISCLOSABLE_FIELDS, Party
 from gateway.policy import NOTICE_FIELDS, Policy, Rule
@@ -94,6 +95,7 @@ class Config:
     carriers: Mapping[str, CarrierConfig]
     policy: Policy
     keys: Keys
+    erasure: ErasureRules
 
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
@@ -109,7 +111,7 @@ class Config:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
         base = path.parent
-        _only(raw, {"gateway", "record", "sender", "carriers", "policy"}, "config")
+        _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure"}, "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets"}, "[gateway]")
         carriers = _carriers(_table(raw, "carriers"), base)
@@ -124,6 +126,7 @@ class Config:
             carriers=carriers,
             policy=_policy(_table(raw, "policy"), carriers),
             keys=_keys(_table(gw, "secrets", "[gateway.secrets]"), base),
+            erasure=_erasure(raw.get("erasure", {})),
         )
 
 
@@ -249,6 +252,17 @@ def _fields(values: object, where: str) -> tuple[str, ...]:
             f"(known: {', '.join(DISCLOSABLE_FIELDS)})"
         )
     return tuple(v for v in DISCLOSABLE_FIELDS if v in values)
+
+
+def _erasure(raw: Mapping[str, Any]) -> ErasureRules:
+    _only(raw, {"hold_days", "hold_basis"}, "[erasure]")
+    days = raw.get("hold_days", 0)
+    if not isinstance(days, int) or days < 0:
+        raise ConfigError("[erasure]: hold_days must be a whole number of days, 0 or more")
+    basis = raw.get("hold_basis", "")
+    if days and not basis:
+        raise ConfigError("[erasure]: hold_basis must name the law that requires the hold")
+    return ErasureRules(hold_days=days, hold_basis=str(basis))
 
 
 def _keys(raw: Mapping[str, Any], base: Path) -> Keys:

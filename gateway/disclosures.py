@@ -27,7 +27,7 @@ from gateway.models import Order, Party, Shipment, ShipmentResult
 from gateway.problems import problem_body
 from gateway.policy import Minimised, Policy, minimise
 from gateway.record import Draft, Kind, Record
-from gateway.record.sealing import subject_ref
+from gateway.record.sealing import seal, subject_ref
 from gateway.record.sqlite import HookOp
 
 log = structlog.get_logger("gateway.disclosures")
@@ -76,8 +76,9 @@ class Discloser:
         disclosure = new_disclosure_id()
         subject = subject_ref(self.subject_key, order.customer.id)
         rule = minimised.rule
-        context = f"{Kind.INTENT}:{disclosure}"
-        sealed = await self.record.seal(subject, context, {
+        key = await self.record.subject_key(subject, create=True)
+        assert key is not None
+        sealed = seal(key, f"{Kind.INTENT}:{disclosure}", {
             "receiver": minimised.receiver.fields(),
             "pickup_point_id": order.delivery.pickup_point_id,
         })
@@ -102,21 +103,22 @@ class Discloser:
             )
         except CarrierError as exc:
             result = exc
-        return await self._outcome(order, minimised, disclosure, subject, intent.seq, result,
-                                   webhook_id=webhook_id)
+        return await self._outcome(order, minimised, disclosure, (subject, key), intent.seq,
+                                   result, webhook_id=webhook_id)
 
     async def _outcome(  # noqa: PLR0913 - the facts of one disclosure
         self,
         order: Order,
         minimised: Minimised,
         disclosure: str,
-        subject: str,
+        subject_and_key: tuple[str, bytes],
         intent_seq: int,
         result: ShipmentResult | CarrierError,
         *,
         webhook_id: str,
     ) -> Answer:
         rule = minimised.rule
+        subject, key = subject_and_key
         common = {
             "disclosure_id": disclosure, "order_id": order.id, "carrier": rule.recipient,
             "service": rule.service, "fields": list(minimised.fields),
@@ -142,11 +144,8 @@ class Discloser:
             body = problem_body(result, **common, result=outcome)
             status = result.status
         body["record"] = {"intent": intent_seq}
-        context = f"{Kind.OUTCOME}:{disclosure}"
-        sealed = await self.record.seal(subject, context, secret) if secret else None
-        hook_answer = await self.record.seal(subject, f"hook:{webhook_id}", {
-            "status": status, "body": body,
-        })
+        sealed = seal(key, f"{Kind.OUTCOME}:{disclosure}", secret) if secret else None
+        hook_answer = seal(key, f"hook:{webhook_id}", {"status": status, "body": body})
         outcome_entry = await self.record.append(
             Draft(
                 kind=Kind.OUTCOME, disclosure=disclosure, subject=subject, order=order.id,

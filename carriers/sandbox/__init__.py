@@ -7,9 +7,8 @@ URL, the value an adapter's ``base_url`` takes, and the application (for ``RECEI
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -19,6 +18,9 @@ from carriers.sandbox._core import CONTROL as CONTROL
 from carriers.sandbox._core import RECEIVED as RECEIVED
 from carriers.sandbox._core import Control as Control
 from carriers.sandbox._core import Received as Received
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Mapping
 
 __all__ = [
     "BASE_PATHS", "BOOKINGS", "CONTROL", "RECEIVED", "SANDBOXES", "Control", "Received",
@@ -45,13 +47,19 @@ BASE_PATHS: Mapping[str, str] = {
 
 @asynccontextmanager
 async def run_sandbox(
-    name: str, *, host: str = "127.0.0.1", port: int = 0, **options: Any
+    name: str,
+    *,
+    credentials: Mapping[str, str] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
 ) -> AsyncIterator[tuple[str, web.Application]]:
-    """Serve the ``name`` sandbox; yield (base_url, app). ``options`` go to its create_app."""
-    app = SANDBOXES[name](**options)
-    runner = web.AppRunner(
-        app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
-    )
+    """Serve the ``name`` sandbox; yield (base_url, app).
+
+    ``credentials`` (by the adapter's credential names) are what the sandbox accepts; by
+    default those in carriers.sandbox.credentials. Port 0 picks a free port.
+    """
+    app = SANDBOXES[name](**(credentials or {}))
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -15,7 +15,10 @@ from carriers.sandbox import SANDBOXES, run_sandbox
 
 
 async def _serve(name: str, host: str, port: int, credentials: dict[str, str]) -> None:
-    async with run_sandbox(name, host=host, port=port, **credentials) as (base_url, _app):
+    async with run_sandbox(name, credentials=credentials, host=host, port=port) as (
+        base_url,
+        _app,
+    ):
         print(f"{name} sandbox listening at {base_url}", flush=True)  # noqa: T201 - CLI output
         await asyncio.Event().wait()
 
@@ -34,7 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument(
-        "--credential", type=_credential, action="append", default=[], metavar="NAME=VALUE",
+        "--credential",
+        type=_credential,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a credential the sandbox accepts, by the adapter's credential name",
     )
     args = parser.parse_args(argv)

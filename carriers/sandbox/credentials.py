@@ -5,17 +5,23 @@ sandbox's ``create_app`` takes the same names as keywords, defaulting to these v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 SANDBOX_CREDENTIALS: Mapping[str, Mapping[str, str]] = {
     "posti": {"api_key": "sandbox-client", "secret": "sandbox-secret"},
     "matkahuolto": {"user_id": "9430023", "password": "sandbox-secret"},
     "postnord": {"api_key": "sandbox-client", "customer_number": "1111111111"},
     "dhl_express": {
-        "api_key": "sandbox-client", "api_secret": "sandbox-secret",
+        "api_key": "sandbox-client",
+        "api_secret": "sandbox-secret",
         "account_number": "123456789",
     },
     "budbee": {
-        "api_key": "sandbox-client", "api_secret": "sandbox-secret", "collection_id": "1001",
+        "api_key": "sandbox-client",
+        "api_secret": "sandbox-secret",
+        "collection_id": "1001",
     },
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -28,6 +28,9 @@ from carriers.sandbox._core import (
     sandbox_app,
 )
 from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",
@@ -89,7 +92,7 @@ async def _shipment(request: web.Request) -> web.Response:
     if not (same(_text(root, "UserId"), user_id) and same(_text(root, "Password"), password)):
         return _error("1001", "Login failed")
     shipment = root.find("Shipment")
-    assert shipment is not None  # noqa: S101 - checked above
+    assert shipment is not None  # checked above
     product = _text(shipment, "ProductCode")
     echo = f" (receiver {_text(shipment, 'ReceiverName1')!r})"  # real replies echo data
     needs = (*_MANDATORY, *_PRODUCT_NEEDS.get(product, ()))

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -28,6 +28,9 @@ from carriers.sandbox._core import (
     sandbox_app,
 )
 from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -26,6 +25,9 @@ from carriers.sandbox._core import (
     sandbox_app,
 )
 from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway import logs
-from gateway.cli import keys, log, serve
+from gateway.cli import erasure, keys, log, serve
 from gateway.errors import GatewayError
 
 EXIT_FAILED = 1
 
 #: Command modules, each with ``register(subparsers)``.
-COMMANDS = (serve, keys, log)
+COMMANDS = (serve, keys, log, erasure)
 
 
 def parser() -> argparse.ArgumentParser:

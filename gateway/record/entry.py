@@ -25,6 +25,7 @@ class Kind:
     INTENT = "disclosure.intent"
     OUTCOME = "disclosure.outcome"
     ERASURE = "erasure"
+    ERASURE_DEFERRED = "erasure.deferred"
     REVIEW = "review.read"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time as _time
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from gateway.errors import RecordError
 from gateway.record import sealing
 from gateway.record.checkpoint import Checkpoint, Signer, sign_checkpoint
 from gateway.record.entry import Appended, Draft
-from gateway.record.sqlite import HookOp, HookRow
+from gateway.record.sqlite import HookRow, SideOp
 from gateway.record.store import Store
 
 log = structlog.get_logger("gateway.record")
@@ -56,7 +55,6 @@ class Record:
         self._checkpoint_every = checkpoint_every
         self._checkpoint_interval = checkpoint_interval
         self._clock = clock
-        self._keys: OrderedDict[str, bytes] = OrderedDict()
         self._writer: asyncio.Task[None] | None = None
         self._checkpointed = (0, _time.monotonic())
         self.batches = 0
@@ -79,7 +77,7 @@ class Record:
         await self.store.close()
 
     # -- appending -------------------------------------------------------------------------
-    async def append(self, draft: Draft, hook: HookOp | None = None) -> Appended:
+    async def append(self, draft: Draft, hook: SideOp | None = None) -> Appended:
         """Append one entry; returns once it is durable. Raises RecordError if it is not."""
         if self._writer is None or self._writer.done():
             raise RecordError("the record writer is not running")
@@ -139,22 +137,15 @@ class Record:
 
     # -- subject keys ----------------------------------------------------------------------
     async def subject_key(self, subject: str, *, create: bool) -> bytes | None:
-        """The subject's data key, created on first use if ``create``; None once erased."""
-        if subject in self._keys:
-            self._keys.move_to_end(subject)
-            return self._keys[subject]
+        """The subject's data key, created on first use if ``create``; None once erased.
 
+        Not cached: an erasure made by any process or instance takes effect at once."""
         wrapped = await self.store.wrapped_key(subject)
         if wrapped is None and create:
             wrapped = await self.store.add_key(
                 subject, sealing.wrap(self._kek, subject, sealing.new_key()), self._clock()
             )
-        key = None if wrapped is None else sealing.unwrap(self._kek, subject, wrapped)
-        if key is not None:
-            self._keys[subject] = key
-            if len(self._keys) > 10_000:  # noqa: PLR2004 - a bounded cache
-                self._keys.popitem(last=False)
-        return key
+        return None if wrapped is None else sealing.unwrap(self._kek, subject, wrapped)
 
     async def seal(self, subject: str, context: str, values: dict[str, Any]) -> bytes:
         key = await self.subject_key(subject, create=True)

@@ -59,6 +59,8 @@ BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 
 CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL,
                                          created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_erasures (subject TEXT PRIMARY KEY, requested TEXT NOT NULL,
+                                             due TEXT NOT NULL, basis TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hooks (
     webhook_id TEXT PRIMARY KEY,
     disclosure TEXT NOT NULL,
@@ -81,6 +83,16 @@ class HookOp:
     subject: str | None = None
     status: int | None = None
     answer: bytes | None = None
+
+
+@attrs.frozen
+class KeyErasure:
+    """Delete a subject's key in the same transaction as the erasure entry that records it."""
+
+    subject: str
+
+
+SideOp = HookOp | KeyErasure
 
 
 @attrs.frozen
@@ -152,7 +164,7 @@ class SqliteStore:
         return self._tree.root()
 
     def append_batch(
-        self, drafts: Sequence[Draft], hooks: Sequence[HookOp | None], time: str
+        self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str
     ) -> list[Appended]:
         """Append ``drafts`` in one transaction; durable when this returns."""
         db = self.db
@@ -161,6 +173,7 @@ class SqliteStore:
         out = []
         try:
             db.execute("BEGIN IMMEDIATE")
+            prev = self._catch_up(tree, prev)
             for draft, hook in zip(drafts, hooks, strict=True):
                 seq = tree.size
                 body = encode(draft, seq=seq, prev=prev, time=time)
@@ -170,8 +183,11 @@ class SqliteStore:
                     (seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
                      draft.order, draft.recipient, draft.disclosure),
                 )
-                if hook is not None:
+                if isinstance(hook, HookOp):
                     self._hook(hook)
+                elif isinstance(hook, KeyErasure):
+                    db.execute("DELETE FROM subject_keys WHERE subject=?", (hook.subject,))
+                    db.execute("DELETE FROM pending_erasures WHERE subject=?", (hook.subject,))
                 tree.append(leaf)
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
@@ -183,6 +199,16 @@ class SqliteStore:
             raise RecordError(f"the record could not be written: {why}") from None
         self._tree, self._prev = tree, prev
         return out
+
+    def _catch_up(self, tree: CompactRange, prev: bytes) -> bytes:
+        """Take in entries another process appended since this one last wrote (a CLI command
+        beside a running gateway); returns the newest leaf."""
+        for (leaf,) in self.db.execute(
+            "SELECT leaf FROM entries WHERE seq >= ? ORDER BY seq", (tree.size,)
+        ):
+            tree.append(leaf)
+            prev = leaf
+        return prev
 
     def _hook(self, op: HookOp) -> None:
         if op.status is None:
@@ -243,6 +269,28 @@ class SqliteStore:
         stored = self.wrapped_key(subject)
         assert stored is not None
         return stored
+
+    # -- erasure ---------------------------------------------------------------------------
+    def last_disclosure(self, subject: str) -> str | None:
+        """When the subject's data last went out (time of its newest disclosure entry)."""
+        row = self.db.execute(
+            "SELECT MAX(time) FROM entries WHERE subject=? AND kind LIKE '%disclosure%'",
+            (subject,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None:
+        try:
+            self.db.execute(
+                "INSERT INTO pending_erasures VALUES (?,?,?,?) ON CONFLICT (subject) DO UPDATE "
+                "SET due=excluded.due, basis=excluded.basis", (subject, requested, due, basis))
+        except sqlite3.Error as exc:
+            raise RecordError(f"the erasure could not be deferred: {exc}") from None
+
+    def due_erasures(self, now: str) -> list[str]:
+        rows = self.db.execute(
+            "SELECT subject FROM pending_erasures WHERE due <= ? ORDER BY due", (now,))
+        return [r[0] for r in rows]
 
     # -- idempotency -----------------------------------------------------------------------
     def hook(self, webhook_id: str) -> HookRow | None:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from gateway.record.entry import Appended, Draft
-from gateway.record.sqlite import HookOp, HookRow, SqliteStore
+from gateway.record.sqlite import HookRow, SideOp, SqliteStore
 
 T = TypeVar("T")
 
@@ -26,7 +26,7 @@ class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def append_batch(
-        self, drafts: Sequence[Draft], hooks: Sequence[HookOp | None], time: str
+        self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str
     ) -> list[Appended]: ...
     async def head(self) -> tuple[int, bytes]:
         """(size, root) of the record as committed."""
@@ -38,6 +38,9 @@ class Store(Protocol):
     async def wrapped_key(self, subject: str) -> bytes | None: ...
     async def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes: ...
     async def hook(self, webhook_id: str) -> HookRow | None: ...
+    async def last_disclosure(self, subject: str) -> str | None: ...
+    async def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None: ...
+    async def due_erasures(self, now: str) -> list[str]: ...
 
 
 class ThreadedStore:
@@ -58,7 +61,7 @@ class ThreadedStore:
         self._thread.shutdown(wait=True)
 
     async def append_batch(
-        self, drafts: Sequence[Draft], hooks: Sequence[HookOp | None], time: str
+        self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str
     ) -> list[Appended]:
         return await self._run(self.sync.append_batch, drafts, hooks, time)
 
@@ -87,3 +90,12 @@ class ThreadedStore:
 
     async def hook(self, webhook_id: str) -> HookRow | None:
         return await self._run(self.sync.hook, webhook_id)
+
+    async def last_disclosure(self, subject: str) -> str | None:
+        return await self._run(self.sync.last_disclosure, subject)
+
+    async def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None:
+        await self._run(self.sync.defer_erasure, subject, requested, due, basis)
+
+    async def due_erasures(self, now: str) -> list[str]:
+        return await self._run(self.sync.due_erasures, now)

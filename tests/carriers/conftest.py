@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import aiohttp
 import attrs
@@ -18,14 +18,17 @@ import pytest
 
 from carriers import ADAPTERS
 from carriers._core import Carrier
-from carriers.sandbox import run_sandbox
-from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
 from carriers.sandbox import budbee as budbee_sandbox
 from carriers.sandbox import dhl_express as dhl_sandbox
 from carriers.sandbox import matkahuolto as mh_sandbox
 from carriers.sandbox import posti as posti_sandbox
 from carriers.sandbox import postnord as postnord_sandbox
+from carriers.sandbox import run_sandbox
+from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
 from gateway.models import Parcel, Party, Receiver, Shipment
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 CANARY: Mapping[str, str] = {
     "name": "Canary Virtanen-Q7",
@@ -165,11 +168,13 @@ def make_sandbox_post(
     async def post(
         carrier: str, path: str, body: bytes, content_type: str, **headers: str
     ) -> tuple[int, bytes]:
-        async with run_sandbox(carrier, **CREDENTIALS[carrier]) as (url, _app):
-            async with session.post(
+        async with (
+            run_sandbox(carrier, credentials=CREDENTIALS[carrier]) as (url, _app),
+            session.post(
                 url + path, data=body, headers={"Content-Type": content_type, **headers}
-            ) as response:
-                return response.status, await response.read()
+            ) as response,
+        ):
+            return response.status, await response.read()
 
     return post
 
@@ -180,7 +185,9 @@ def make_adapter(session: aiohttp.ClientSession) -> AdapterMaker:
 
     def make(carrier: str, base_url: str, *, timeout: float = 5.0) -> Carrier:
         return ADAPTERS[carrier](
-            session=session, base_url=base_url, credentials=CREDENTIALS[carrier],
+            session=session,
+            base_url=base_url,
+            credentials=CREDENTIALS[carrier],
             timeout=timeout,
         )
 

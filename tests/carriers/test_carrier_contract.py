@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from carriers import ADAPTERS
 from carriers.sandbox import BASE_PATHS, BOOKINGS, CONTROL, RECEIVED, run_sandbox
@@ -20,10 +20,10 @@ Leaks = Callable[[str], list[str]]
 
 class TestEveryAdapter:
     async def test_books_and_returns_tracking_number_and_pdf_label(
-        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks
+        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker
     ) -> None:
         """A minimised shipment books and comes back with a tracking number and a PDF label."""
-        async with run_sandbox(case.carrier, **case.credentials) as (url, app):
+        async with run_sandbox(case.carrier, credentials=case.credentials) as (url, app):
             shipment = make_shipment(case)
 
             result = await make_adapter(case.carrier, url).create_shipment(shipment)
@@ -37,7 +37,7 @@ class TestEveryAdapter:
         self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks
     ) -> None:
         """The carrier gets the receiver fields policy let out, unchanged, and nothing else."""
-        async with run_sandbox(case.carrier, **case.credentials) as (url, app):
+        async with run_sandbox(case.carrier, credentials=case.credentials) as (url, app):
             shipment = make_shipment(case)
 
             await make_adapter(case.carrier, url).create_shipment(shipment)
@@ -52,10 +52,10 @@ class TestEveryAdapter:
                 assert not leaks(rest)
 
     async def test_fewer_fields_mean_fewer_fields_sent(
-        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks
+        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker
     ) -> None:
         """A field policy withheld is absent from the request: no placeholder stands in."""
-        async with run_sandbox(case.carrier, **case.credentials) as (url, app):
+        async with run_sandbox(case.carrier, credentials=case.credentials) as (url, app):
             fields = tuple(f for f in case.fields if f != case.drop)
             shipment = make_shipment(case, fields)
 
@@ -69,7 +69,7 @@ class TestEveryAdapter:
         self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks
     ) -> None:
         """The carrier's refusal surfaces as CarrierRejected naming the field, not any value."""
-        async with run_sandbox(case.carrier, **case.credentials) as (url, app):
+        async with run_sandbox(case.carrier, credentials=case.credentials) as (url, app):
             fields = tuple(f for f in case.fields if f != case.drop)
             shipment = make_shipment(case, fields)
 
@@ -81,7 +81,11 @@ class TestEveryAdapter:
             assert app[BOOKINGS] == {}
 
     async def test_unreachable_carrier_is_unavailable(
-        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks,
+        self,
+        case: Case,
+        make_adapter: AdapterMaker,
+        make_shipment: ShipmentMaker,
+        leaks: Leaks,
         closed_port: int,
     ) -> None:
         """A carrier that refuses the connection is unavailable: nothing was sent."""
@@ -93,10 +97,10 @@ class TestEveryAdapter:
         assert not leaks(str(caught.value))
 
     async def test_server_error_is_unavailable(
-        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks
+        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker
     ) -> None:
         """A carrier answering 5xx is unavailable, and nothing was booked."""
-        async with run_sandbox(case.carrier, **case.credentials) as (url, app):
+        async with run_sandbox(case.carrier, credentials=case.credentials) as (url, app):
             app[CONTROL].fail_status = 503
 
             with pytest.raises(CarrierUnavailable):
@@ -108,7 +112,7 @@ class TestEveryAdapter:
         self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks
     ) -> None:
         """A timeout after sending is an unknown outcome; the booking is then found by reference."""
-        async with run_sandbox(case.carrier, **case.credentials) as (url, app):
+        async with run_sandbox(case.carrier, credentials=case.credentials) as (url, app):
             app[CONTROL].delay = 1.0
             shipment = make_shipment(case)
 
@@ -122,10 +126,10 @@ class TestEveryAdapter:
             assert found.tracking_number == app[BOOKINGS][shipment.reference].tracking_number
 
     async def test_finds_a_booked_shipment_by_reference(
-        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks
+        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker
     ) -> None:
         """find_shipment returns the booking made under our reference."""
-        async with run_sandbox(case.carrier, **case.credentials) as (url, _app):
+        async with run_sandbox(case.carrier, credentials=case.credentials) as (url, _app):
             adapter = make_adapter(case.carrier, url)
             shipment = make_shipment(case)
             booked = await adapter.create_shipment(shipment)
@@ -136,18 +140,18 @@ class TestEveryAdapter:
             assert found.tracking_number == booked.tracking_number
 
     async def test_finds_nothing_under_an_unknown_reference(
-        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks
+        self, case: Case, make_adapter: AdapterMaker
     ) -> None:
         """find_shipment returns None when nothing was booked under the reference."""
-        async with run_sandbox(case.carrier, **case.credentials) as (url, _app):
+        async with run_sandbox(case.carrier, credentials=case.credentials) as (url, _app):
             assert await make_adapter(case.carrier, url).find_shipment("d_unknown") is None
 
     async def test_wrong_credentials_are_refused(
-        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker, leaks: Leaks
+        self, case: Case, make_adapter: AdapterMaker, make_shipment: ShipmentMaker
     ) -> None:
         """A sandbox expecting other credentials refuses the booking; nothing is booked."""
-        other = {name: "someone-else" for name in case.credentials}
-        async with run_sandbox(case.carrier, **other) as (url, app):
+        other = dict.fromkeys(case.credentials, "someone-else")
+        async with run_sandbox(case.carrier, credentials=other) as (url, app):
             with pytest.raises(CarrierRejected):
                 await make_adapter(case.carrier, url).create_shipment(make_shipment(case))
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import aiohttp
 import pytest
 
 from carriers.matkahuolto import Matkahuolto
 from carriers.sandbox import RECEIVED, run_sandbox
 from gateway.errors import CarrierRejected
 from gateway.models import Parcel, Party, Receiver, Shipment
+
+if TYPE_CHECKING:
+    import aiohttp
 
 CREDENTIALS = {"user_id": "9430023", "password": "sandbox-secret"}
 SENDER = Party(
@@ -45,9 +48,9 @@ def text(root: ET.Element, path: str) -> str | None:
 
 async def sent(session: aiohttp.ClientSession, shipped: Shipment) -> ET.Element:
     """The Shipment element the sandbox received for a successful booking of ``shipped``."""
-    async with run_sandbox("matkahuolto", **CREDENTIALS) as (url, app):
+    async with run_sandbox("matkahuolto", credentials=CREDENTIALS) as (url, app):
         await adapter(session, url).create_shipment(shipped)
-        element = app[RECEIVED][-1].body.find("Shipment")
+        element: ET.Element | None = app[RECEIVED][-1].body.find("Shipment")
         assert element is not None
         return element
 
@@ -89,7 +92,7 @@ class TestMatkahuolto:
     ) -> None:
         """A Lähellä-paketti with neither phone nor e-mail is refused, naming both elements."""
         silent = Receiver(name="Testi Henkilö", postal_code="33100", town="Tampere")
-        async with run_sandbox("matkahuolto", **CREDENTIALS) as (url, _app):
+        async with run_sandbox("matkahuolto", credentials=CREDENTIALS) as (url, _app):
             with pytest.raises(CarrierRejected) as caught:
                 await adapter(session, url).create_shipment(
                     shipment("pickup_point", silent, "5410")
@@ -99,11 +102,9 @@ class TestMatkahuolto:
         assert "ReceiverEmail" in str(caught.value)
         assert "Testi" not in str(caught.value)
 
-    async def test_found_booking_has_no_label_to_give(
-        self, session: aiohttp.ClientSession
-    ) -> None:
+    async def test_found_booking_has_no_label_to_give(self, session: aiohttp.ClientSession) -> None:
         """Matkahuolto cannot re-issue a label: a found booking carries an empty one."""
-        async with run_sandbox("matkahuolto", **CREDENTIALS) as (url, _app):
+        async with run_sandbox("matkahuolto", credentials=CREDENTIALS) as (url, _app):
             booked = await adapter(session, url).create_shipment(shipment("home_delivery", HOME))
             found = await adapter(session, url).find_shipment("d_mh_1")
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from carriers.posti import Posti
 from carriers.sandbox import RECEIVED, run_sandbox
 from gateway.models import Parcel, Party, Receiver, Shipment
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import aiohttp
 
 CREDENTIALS = {"api_key": "sandbox-client", "secret": "sandbox-secret"}
 SENDER = Party(
@@ -44,7 +46,7 @@ def text(root: ET.Element, path: str) -> str | None:
 
 async def book(session: aiohttp.ClientSession, sent: Shipment) -> tuple[ET.Element, Any]:
     """Book ``sent`` with the sandbox; the create-shipment document it got, and the app."""
-    async with run_sandbox("posti", **CREDENTIALS) as (url, app):
+    async with run_sandbox("posti", credentials=CREDENTIALS) as (url, app):
         posti = Posti(session=session, base_url=url, credentials=CREDENTIALS, timeout=5)
         await posti.create_shipment(sent)
         create = next(r for r in app[RECEIVED] if r.path == "/prinetti/create-shipment")

@@ -8,8 +8,8 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
 import pytest
 
 import carriers
@@ -20,7 +20,12 @@ from carriers.sandbox._core import label_pdf
 from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
 from gateway.models import DISCLOSABLE_FIELDS
 
+if TYPE_CHECKING:
+    import aiohttp
+
 CARRIERS = sorted(ADAPTERS)
+#: The directory holding the ``carriers`` package, for the command-line subprocess.
+ROOT = str(Path(carriers.__file__).resolve().parent.parent)
 
 
 class TestRegistry:
@@ -34,7 +39,7 @@ class TestRegistry:
         adapter = ADAPTERS[name]
 
         assert adapter.name == name
-        assert adapter.__name__ in carriers.__all__
+        assert adapter in [getattr(carriers, export) for export in carriers.__all__]
 
     @pytest.mark.parametrize("name", CARRIERS)
     def test_sandbox_takes_the_adapters_credential_names(self, name: str) -> None:
@@ -78,9 +83,8 @@ class TestRunSandbox:
 
     async def test_command_line_serves_one_sandbox(self) -> None:
         """``python -m carriers.sandbox posti --port 0`` serves and prints its base URL."""
-        root = str(Path(carriers.__file__).resolve().parent.parent)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get(
-            "PYTHONPATH"))))}  # fmt: skip
+        paths = (ROOT, os.environ.get("PYTHONPATH"))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "carriers.sandbox", "posti", "--port", "0",
             env=env, stdout=asyncio.subprocess.PIPE,
@@ -105,7 +109,7 @@ class TestLabelPdf:
         assert pdf[start:].startswith(b"xref\n")
         offsets = re.findall(rb"(\d{10}) 00000 n ", pdf)
         for number, offset in enumerate(offsets, start=1):
-            assert pdf[int(offset):].startswith(b"%d 0 obj" % number)
+            assert pdf[int(offset) :].startswith(b"%d 0 obj" % number)
 
 
 class TestErrorHelpers:

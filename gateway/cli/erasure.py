@@ -1,0 +1,60 @@
+"""`gateway erase --customer ID` and `gateway erasure run`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+
+def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
+    erase = sub.add_parser("erase", help="erase a customer's values from the record")
+    erase.add_argument("--customer", required=True, help="the store's customer id")
+    erase.add_argument("--reason", default=None, help="why (default: the customer's request)")
+    erase.set_defaults(run=_erase)
+    erasure = sub.add_parser("erasure", help="deferred erasures")
+    erasure_sub = erasure.add_subparsers(dest="erasure_command", required=True)
+    run = erasure_sub.add_parser("run", help="carry out deferred erasures whose hold has ended")
+    run.set_defaults(run=_run_due)
+
+
+async def _with_record(args: argparse.Namespace, work: Any) -> int:  # noqa: ANN401
+    from gateway.app import build_record  # noqa: PLC0415 - only these commands need it
+    from gateway.config import Config  # noqa: PLC0415
+
+    config = Config.from_toml(args.config)
+    record = build_record(config)
+    await record.open()
+    try:
+        return int(await work(config, record))
+    finally:
+        await record.close()
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from gateway.erasure import CUSTOMER_REQUEST, request_erasure  # noqa: PLC0415
+
+    async def work(config: Any, record: Any) -> int:  # noqa: ANN401
+        result = await request_erasure(
+            record, customer_id=args.customer, hmac_key=config.keys.subject_hmac,
+            rules=config.erasure, now=datetime.now(UTC), reason=args.reason or CUSTOMER_REQUEST)
+        if result.status == "erased":
+            print(f"erased: subject {result.subject[:16]}…, recorded at position {result.seq}")  # noqa: T201
+        else:
+            print(f"deferred until {result.due} ({config.erasure.hold_basis}); "  # noqa: T201
+                  f"recorded at position {result.seq}")
+        return 0
+
+    return asyncio.run(_with_record(args, work))
+
+
+def _run_due(args: argparse.Namespace) -> int:
+    from gateway.erasure import run_due  # noqa: PLC0415
+
+    async def work(_config: Any, record: Any) -> int:  # noqa: ANN401
+        done = await run_due(record, now=datetime.now(UTC))
+        print(f"carried out {len(done)} deferred erasure(s)")  # noqa: T201
+        return 0
+
+    return asyncio.run(_with_record(args, work))

@@ -1,0 +1,158 @@
+"""Erasure by key deletion: values become unreadable, every proof and checkpoint still holds."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from gateway.erasure import ErasureRules, request_erasure, run_due
+from gateway.record import Draft, Kind, Record
+from gateway.record.checkpoint import Signer, parse_and_verify
+from gateway.record.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    verify_consistency,
+    verify_inclusion,
+)
+from gateway.record.sealing import seal, subject_ref
+from gateway.record.sqlite import SqliteStore
+from gateway.record.store import ThreadedStore
+from gateway.record.verify import verify_sqlite
+from tests.conftest import CANARY_CUSTOMER, ROOT, order_event, run_gateway
+
+ORIGIN = "test.invalid/record"
+HMAC_KEY = b"h" * 32
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def record(tmp_path: Path) -> Record:
+    signer = Signer.generate(ORIGIN)[0]
+    record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32),
+                    signer=signer, origin=ORIGIN, checkpoint_every=10_000,
+                    clock=lambda: "2026-11-20T10:00:00.000Z")
+    await record.open()
+    yield record
+    await record.close()
+
+
+async def disclose(record: Record, customer: str, n: int = 3) -> list[int]:
+    subject = subject_ref(HMAC_KEY, customer)
+    key = await record.subject_key(subject, create=True)
+    assert key is not None
+    seqs = []
+    for i in range(n):
+        sealed = seal(key, f"{Kind.INTENT}:d_{customer}_{i}", {"name": "Canary"})
+        seqs.append((await record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{customer}_{i}",
+                                               subject=subject, sealed=sealed))).seq)
+    return seqs
+
+
+class TestRequestErasure:
+    async def test_erased_values_no_longer_open_but_the_tree_is_unchanged(
+        self, record: Record
+    ) -> None:
+        """After erasure the customer's values read as erased, other customers' still open, and
+        an inclusion proof made before the erasure verifies against the later tree."""
+        mine = await disclose(record, "C-1")
+        await disclose(record, "C-2")
+        before_note = await record.checkpoint()
+        assert before_note is not None
+        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+                                       rules=ErasureRules(), now=NOW)
+        assert result.status == "erased"
+        assert await record.subject_key(subject_ref(HMAC_KEY, "C-1"), create=False) is None
+        assert await record.subject_key(subject_ref(HMAC_KEY, "C-2"), create=False) is not None
+        after_note = await record.checkpoint()
+        assert after_note is not None
+        verifier = record._signer.verifier()  # noqa: SLF001 - the test's own key
+        old = parse_and_verify(before_note, [verifier])
+        new = parse_and_verify(after_note, [verifier])
+        leaves = [r.leaf for r in record.store.sync.rows()]  # type: ignore[attr-defined]
+        proof = inclusion_proof(mine[0], new.size, leaves)
+        assert verify_inclusion(leaves[mine[0]], mine[0], new.size, proof, new.root)
+        assert verify_consistency(old.size, new.size, old.root, new.root,
+                                  consistency_proof(old.size, new.size, leaves))
+
+    async def test_the_erasure_is_an_entry_naming_only_the_reference(self, record: Record) -> None:
+        """The erasure entry names the customer by HMAC reference, never by id."""
+        await disclose(record, "C-1")
+        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+                                       rules=ErasureRules(), now=NOW)
+        row = list(record.store.sync.rows(result.seq))[0]  # type: ignore[attr-defined]
+        body = orjson.loads(row.body)
+        assert (body["kind"], body["subject"]) == ("erasure", subject_ref(HMAC_KEY, "C-1"))
+        assert b"C-1" not in row.body
+
+    async def test_a_legal_hold_defers_the_erasure_until_it_ends(self, record: Record) -> None:
+        """With a hold, the request is recorded as deferred, the key stays, and run_due erases it
+        once the hold has ended, not before."""
+        await disclose(record, "C-1")
+        rules = ErasureRules(hold_days=30, hold_basis="Consumer Protection Act 38/1978")
+        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+                                       rules=rules, now=NOW)
+        assert result.status == "deferred"
+        assert result.due == "2026-12-20T10:00:00.000Z"
+        subject = subject_ref(HMAC_KEY, "C-1")
+        assert await run_due(record, now=NOW + timedelta(days=10)) == []
+        assert await record.subject_key(subject, create=False) is not None
+        done = await run_due(record, now=NOW + timedelta(days=30))
+        assert [e.status for e in done] == ["erased"]
+        assert await record.subject_key(subject, create=False) is None
+
+    async def test_a_hold_that_has_passed_does_not_defer(self, record: Record) -> None:
+        """Disclosures older than the hold period do not delay the erasure."""
+        await disclose(record, "C-1")
+        rules = ErasureRules(hold_days=1, hold_basis="x")
+        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+                                       rules=rules, now=NOW)
+        assert result.status == "erased"
+
+
+class TestEraseThroughTheGateway:
+    async def test_erasing_a_customer_keeps_the_record_verifiable(
+        self, tmp_path: Path, carrier_env: None
+    ) -> None:
+        """Disclose through the gateway, erase with the CLI beside the running gateway: the
+        record verifies, the customer's hook answers can no longer be replayed, and later
+        disclosures still work."""
+        event = order_event("posti", "home_delivery")
+        async with run_gateway(tmp_path) as gw:
+            status, _, _ = await gw.post(event, msg_id="msg_erase")
+            assert status == 201
+            config_file = tmp_path / "config.toml"
+            config_file.write_text(_config_for(tmp_path))
+            result = subprocess.run(
+                [sys.executable, "-m", "gateway.cli", "--config", str(config_file), "erase",
+                 "--customer", CANARY_CUSTOMER["id"]],
+                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                timeout=60, check=False)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout.startswith("erased:")
+            status, problem, _ = await gw.post(event, msg_id="msg_erase")
+            assert status == 409
+            assert "erased" in problem["detail"]
+            status, _, _ = await gw.post(order_event("posti", "home_delivery"))
+            assert status == 201
+            config = gw.config
+        verifier = Signer.from_key_string(config.keys.checkpoint_signing).verifier()
+        report = verify_sqlite(config.record.path, [verifier], origin=config.origin)
+        assert report.ok, report.summary()
+        kinds = [orjson.loads(b)["kind"] for (b,) in sqlite3.connect(config.record.path).execute(
+            "SELECT body FROM entries ORDER BY seq")]
+        assert kinds == ["disclosure.intent", "disclosure.outcome", "erasure",
+                         "disclosure.intent", "disclosure.outcome"]
+
+
+def _config_for(tmp_path: Path) -> str:
+    """The shipped config.toml with the paths the test harness uses under ``tmp_path``."""
+    text = (ROOT / "config.toml").read_text()
+    return text.replace('path = "var/record.sqlite"', 'path = "record.sqlite"').replace(
+        "var/secrets/", "secrets/")
