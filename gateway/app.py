@@ -35,6 +35,7 @@ def build_record(config: Config) -> Record:
         queue_max=rc.queue_max,
         checkpoint_every=rc.checkpoint_every,
         checkpoint_interval=rc.checkpoint_interval,
+        witness=rc.path.with_name(rc.path.name + ".checkpoint"),
     )
 
 

@@ -4,6 +4,8 @@ carrier sandboxes over HTTP, a real aiohttp server on 127.0.0.1:0 and a real SQL
 from __future__ import annotations
 
 import copy
+import io
+import re
 import tomllib
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -18,6 +20,7 @@ import pytest
 from aiohttp import web
 
 from carriers.sandbox import BOOKINGS, RECEIVED, Received, run_sandbox
+from gateway import logs
 from gateway.app import create_app
 from gateway.config import Config
 from gateway.demo import sandbox_credentials
@@ -120,6 +123,21 @@ def load_config(tmp_path: Path, urls: Mapping[str, str],
     return Config.from_mapping(raw, path=tmp_path / "config.toml")
 
 
+def write_config(tmp_path: Path, urls: Mapping[str, str], *, port: int = 0) -> Path:
+    """Write the shipped config.toml under ``tmp_path`` for a gateway process: sandbox URLs,
+    its own port, a fresh record and fresh secret files. Returns the file's path."""
+    text = (ROOT / "config.toml").read_text()
+    keygen(tmp_path / "secrets", origin="jerone.fi/disclosure-record")
+    text = text.replace('path = "var/record.sqlite"', 'path = "record.sqlite"')
+    text = text.replace("var/secrets/", "secrets/")
+    text = re.sub(r"(?m)^port = \d+$", f"port = {port}", text, count=1)
+    for name, url in urls.items():
+        text = re.sub(rf'(\[carriers\.{name}\][^\[]*?base_url = )"[^"]*"', rf'\g<1>"{url}"', text)
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
 @pytest.fixture
 def carrier_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment variables config.toml names for carrier credentials, set to the values
@@ -141,6 +159,8 @@ def run_gateway(tmp_path: Path, change: Any = None) -> Any:  # noqa: ANN401
     class _Run:
         async def __aenter__(self) -> Harness:
             self.stack = AsyncExitStack()
+            self.log = io.StringIO()
+            logs.configure(stream=self.log)
             raw = tomllib.loads((ROOT / "config.toml").read_text())
             urls, apps = {}, {}
             for name in raw["carriers"]:
@@ -161,5 +181,8 @@ def run_gateway(tmp_path: Path, change: Any = None) -> Any:  # noqa: ANN401
 
         async def __aexit__(self, *exc: object) -> None:
             await self.stack.aclose()
+            text = self.log.getvalue()
+            leaked = [v for v in (*CANARY_FIELDS.values(), CANARY_CUSTOMER["id"]) if v in text]
+            assert not leaked, f"personal data in the process log: {leaked}"
 
     return _Run()

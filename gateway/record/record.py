@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from pathlib import Path
 import time as _time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,9 +18,9 @@ from typing import Any
 
 import structlog
 
-from gateway.errors import RecordError
+from gateway.errors import RecordCorrupt, RecordError
 from gateway.record import sealing
-from gateway.record.checkpoint import Checkpoint, Signer, sign_checkpoint
+from gateway.record.checkpoint import Checkpoint, Signer, parse_and_verify, sign_checkpoint
 from gateway.record.entry import Appended, Draft
 from gateway.record.sqlite import HookRow, SideOp
 from gateway.record.store import Store
@@ -26,6 +28,21 @@ from gateway.record.store import Store
 log = structlog.get_logger("gateway.record")
 
 _STOP = object()
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically and durably (write, fsync, rename, fsync dir)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def utc_now() -> str:
@@ -45,6 +62,7 @@ class Record:
         checkpoint_every: int = 1000,
         checkpoint_interval: float = 10.0,
         clock: Callable[[], str] = utc_now,
+        witness: Path | None = None,
     ) -> None:
         self.store = store
         self._kek = kek
@@ -55,6 +73,7 @@ class Record:
         self._checkpoint_every = checkpoint_every
         self._checkpoint_interval = checkpoint_interval
         self._clock = clock
+        self._witness = witness
         self._writer: asyncio.Task[None] | None = None
         self._checkpointed = (0, _time.monotonic())
         self.batches = 0
@@ -62,6 +81,12 @@ class Record:
     # -- life cycle ------------------------------------------------------------------------
     async def open(self) -> None:
         await self.store.open()
+        if self._witness is not None and self._witness.exists():
+            try:
+                await self._check_witness(self._witness.read_text(encoding="utf-8"))
+            except BaseException:
+                await self.store.close()
+                raise
         latest = await self.store.latest_checkpoint()
         self._checkpointed = (latest[0] if latest else 0, _time.monotonic())
         self._writer = asyncio.create_task(self._write_loop(), name="record-writer")
@@ -133,7 +158,25 @@ class Record:
             self._checkpointed = (size, _time.monotonic())
             return sign_checkpoint(Checkpoint(self._origin, size, root), self._signer)
 
-        return await self.store.sign_checkpoint(sign, self._clock())
+        note = await self.store.sign_checkpoint(sign, self._clock())
+        if note is not None and self._witness is not None:
+            await asyncio.to_thread(_write_durably, self._witness, note)
+        return note
+
+    async def _check_witness(self, note: str) -> None:
+        """Refuse a record that lost or changed entries its last checkpoint covered (a torn or
+        rolled-back database): the checkpoint is kept in a file beside it."""
+        expected = parse_and_verify(note, [self._signer.verifier()])
+        size, _ = await self.store.head()
+        if size < expected.size:
+            raise RecordCorrupt(
+                f"the record holds {size} entries but its last checkpoint covers "
+                f"{expected.size}: it was truncated or rolled back; refusing to use it"
+            )
+        if await self.store.root_at(expected.size) != expected.root:
+            raise RecordCorrupt(
+                f"the record's first {expected.size} entries do not match its last checkpoint"
+            )
 
     # -- subject keys ----------------------------------------------------------------------
     async def subject_key(self, subject: str, *, create: bool) -> bytes | None:

@@ -163,6 +163,13 @@ class SqliteStore:
     def root(self) -> bytes:
         return self._tree.root()
 
+    def root_at(self, size: int) -> bytes:
+        tree = CompactRange()
+        for (leaf,) in self.db.execute("SELECT leaf FROM entries WHERE seq < ? ORDER BY seq",
+                                       (size,)):
+            tree.append(leaf)
+        return tree.root()
+
     def append_batch(
         self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str
     ) -> list[Appended]:

@@ -31,6 +31,9 @@ class Store(Protocol):
     async def head(self) -> tuple[int, bytes]:
         """(size, root) of the record as committed."""
         ...
+    async def root_at(self, size: int) -> bytes:
+        """The Merkle root of the first ``size`` entries."""
+        ...
     async def sign_checkpoint(self, sign: SignHead, time: str) -> str | None:
         """Sign the committed head with ``sign`` and store the note; None for an empty record."""
         ...
@@ -67,6 +70,9 @@ class ThreadedStore:
 
     async def head(self) -> tuple[int, bytes]:
         return await self._run(lambda: (self.sync.size, self.sync.root()))
+
+    async def root_at(self, size: int) -> bytes:
+        return await self._run(self.sync.root_at, size)
 
     async def sign_checkpoint(self, sign: SignHead, time: str) -> str | None:
         def run() -> str | None:
