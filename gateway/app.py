@@ -13,6 +13,7 @@ from carriers._core import Carrier
 from gateway.config import Config
 from gateway.disclosures import Discloser
 from gateway.hooks import OrderHooks
+from gateway.metrics import CONTENT_TYPE, METRICS, Metrics
 from gateway.problems import problem_middleware
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
@@ -24,7 +25,7 @@ RECORD = web.AppKey("record", Record)
 HOOKS = web.AppKey("hooks", OrderHooks)
 
 
-def build_record(config: Config) -> Record:
+def build_record(config: Config, metrics: Metrics | None = None) -> Record:
     rc = config.record
     return Record(
         store=ThreadedStore(SqliteStore(rc.path)),
@@ -36,15 +37,17 @@ def build_record(config: Config) -> Record:
         checkpoint_every=rc.checkpoint_every,
         checkpoint_interval=rc.checkpoint_interval,
         witness=rc.path.with_name(rc.path.name + ".checkpoint"),
+        observer=metrics,
     )
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
     app[CONFIG] = config
+    app[METRICS] = Metrics()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        record = build_record(config)
+        record = build_record(config, app[METRICS])
         await record.open()
         session = aiohttp.ClientSession(raise_for_status=False)
         carriers: dict[str, Carrier] = {
@@ -72,6 +75,8 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     app.cleanup_ctx.append(resources)
     app.router.add_post("/v1/hooks/orders", _order_hook)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
     app.router.add_get("/v1/record/checkpoint", _checkpoint)
     return app
 
@@ -82,6 +87,23 @@ async def _order_hook(request: web.Request) -> web.StreamResponse:
 
 async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    """Ready when the record takes writes and its checkpoints are fresh."""
+    record = request.app[RECORD]
+    checks = {
+        "record_writable": record.writing,
+        "checkpoint_fresh": record.checkpoint_age() <= 3 * record.checkpoint_interval + 60,
+    }
+    ready = all(checks.values())
+    return web.json_response({"status": "ready" if ready else "not ready", "checks": checks},
+                             status=200 if ready else 503)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def _checkpoint(request: web.Request) -> web.Response:

@@ -130,6 +130,18 @@ class Config:
         )
 
 
+def load_policy(path: Path) -> Policy:
+    """Only the [policy] of a config file, validated against its [carriers] names; reads no
+    secrets (for `gateway policy diff`)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return _policy(_table(raw, "policy"), dict.fromkeys(_table(raw, "carriers")))
+
+
 def _table(raw: Mapping[str, Any], key: str, where: str | None = None) -> Mapping[str, Any]:
     value = raw.get(key)
     if not isinstance(value, Mapping):
@@ -195,7 +207,7 @@ def _carriers(raw: Mapping[str, Any], base: Path) -> dict[str, CarrierConfig]:
     return out
 
 
-def _policy(raw: Mapping[str, Any], carriers: Mapping[str, CarrierConfig]) -> Policy:
+def _policy(raw: Mapping[str, Any], carriers: Mapping[str, object]) -> Policy:
     rules = {}
     for recipient, services in raw.items():
         if recipient not in carriers:

@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from gateway.errors import GatewayError
+from gateway.metrics import METRICS
 
 PROBLEM_TYPE = "application/problem+json"
 TYPE_BASE = "https://disclosure-gateway.invalid/problems/"
@@ -35,6 +36,12 @@ def from_error(exc: GatewayError, **extra: Any) -> web.Response:  # noqa: ANN401
                         content_type=PROBLEM_TYPE)
 
 
+def _count(request: web.Request, reason: str) -> None:
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        metrics.rejections.labels(reason).inc()
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -42,10 +49,12 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except GatewayError as exc:
         log.info("http.refused", path=request.path, status=exc.status, problem=exc.type_slug,
                  reason=getattr(exc, "reason", None))
+        _count(request, exc.type_slug)
         return from_error(exc)
     except web.HTTPException as exc:
         if exc.status < 400:  # noqa: PLR2004 - redirects pass through
             raise
+        _count(request, f"http-{exc.status}")
         return problem(exc.status, exc.reason, exc.reason, slug=f"http-{exc.status}")
     except Exception as exc:  # noqa: BLE001 - the edge answers every failure as a problem
         log.error("http.internal_error", path=request.path, error=type(exc).__name__)

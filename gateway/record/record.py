@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from pathlib import Path
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import structlog
 
@@ -28,6 +28,11 @@ from gateway.record.store import Store
 log = structlog.get_logger("gateway.record")
 
 _STOP = object()
+
+
+class Observer(Protocol):
+    def committed(self, drafts: Sequence[Draft], seconds: float) -> None: ...
+    def checkpointed(self) -> None: ...
 
 
 def _write_durably(path: Path, text: str) -> None:
@@ -63,6 +68,7 @@ class Record:
         checkpoint_interval: float = 10.0,
         clock: Callable[[], str] = utc_now,
         witness: Path | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
         self._kek = kek
@@ -74,6 +80,8 @@ class Record:
         self._checkpoint_interval = checkpoint_interval
         self._clock = clock
         self._witness = witness
+        self._observer = observer
+        self.last_error: str | None = None
         self._writer: asyncio.Task[None] | None = None
         self._checkpointed = (0, _time.monotonic())
         self.batches = 0
@@ -130,16 +138,21 @@ class Record:
     async def _commit(self, batch: list[Any]) -> None:
         drafts = [d for d, _, _ in batch]
         hooks = [h for _, h, _ in batch]
+        started = _time.perf_counter()
         try:
             appended = await self.store.append_batch(drafts, hooks, self._clock())
         except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
             log.error("record.batch_failed", size=len(batch), error=type(exc).__name__)
+            self.last_error = type(exc).__name__
             error = exc if isinstance(exc, RecordError) else RecordError("the record failed")
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
         self.batches += 1
+        self.last_error = None
+        if self._observer is not None:
+            self._observer.committed(drafts, _time.perf_counter() - started)
         for (_, _, future), result in zip(batch, appended, strict=True):
             if not future.done():
                 future.set_result(result)
@@ -159,6 +172,8 @@ class Record:
             return sign_checkpoint(Checkpoint(self._origin, size, root), self._signer)
 
         note = await self.store.sign_checkpoint(sign, self._clock())
+        if self._observer is not None:
+            self._observer.checkpointed()
         if note is not None and self._witness is not None:
             await asyncio.to_thread(_write_durably, self._witness, note)
         return note
@@ -202,6 +217,18 @@ class Record:
     # -- idempotency -----------------------------------------------------------------------
     async def hook(self, webhook_id: str) -> HookRow | None:
         return await self.store.hook(webhook_id)
+
+    @property
+    def writing(self) -> bool:
+        """The writer runs and its last batch, if any, was committed."""
+        return self._writer is not None and not self._writer.done() and self.last_error is None
+
+    def checkpoint_age(self) -> float:
+        return _time.monotonic() - self._checkpointed[1]
+
+    @property
+    def checkpoint_interval(self) -> float:
+        return self._checkpoint_interval
 
     async def latest_checkpoint(self) -> str | None:
         latest = await self.store.latest_checkpoint()

@@ -1,0 +1,63 @@
+"""Prometheus metrics, one registry per application (so several gateways in one process, as in
+tests, do not share counters). Labels carry recipients, results and reasons, never personal
+data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gateway.record.entry import Draft, Kind
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.disclosures = Counter(
+            "gateway_disclosures", "Disclosures by recipient and outcome",
+            ["recipient", "result"], registry=r)
+        self.rejections = Counter(
+            "gateway_http_rejections", "Requests answered with a problem, by reason",
+            ["reason"], registry=r)
+        self.batch_size = Histogram(
+            "gateway_record_batch_size", "Entries per record commit",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), registry=r)
+        self.commit_seconds = Histogram(
+            "gateway_record_commit_seconds", "Record commit latency",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0), registry=r)
+        self.carrier_seconds = Histogram(
+            "gateway_carrier_seconds", "Carrier call latency", ["carrier", "operation"],
+            registry=r)
+        self.breaker_open = Gauge(
+            "gateway_carrier_breaker_open", "1 while the carrier's circuit breaker is open",
+            ["carrier"], registry=r)
+        self.checkpoint_age = Gauge(
+            "gateway_checkpoint_age_seconds", "Seconds since the last signed checkpoint",
+            registry=r)
+        self.last_checkpoint = time.monotonic()
+        self.checkpoint_age.set_function(lambda: time.monotonic() - self.last_checkpoint)
+
+    def committed(self, drafts: Sequence[Draft], seconds: float) -> None:
+        """Called by the record writer after each durable batch."""
+        self.batch_size.observe(len(drafts))
+        self.commit_seconds.observe(seconds)
+        for draft in drafts:
+            if draft.kind == Kind.OUTCOME:
+                self.disclosures.labels(draft.recipient or "-",
+                                        str(draft.data.get("result", "-"))).inc()
+
+    def checkpointed(self) -> None:
+        self.last_checkpoint = time.monotonic()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+METRICS = web.AppKey("metrics", Metrics)
