@@ -30,6 +30,8 @@ def build_record(config: Config, metrics: Metrics | None = None) -> Record:
     return Record(
         store=ThreadedStore(SqliteStore(rc.path)),
         kek=config.keys.kek,
+        previous_keks=config.keys.previous_keks,
+        verifiers=config.previous_checkpoint_keys,
         signer=Signer.from_key_string(config.keys.checkpoint_signing),
         origin=config.origin,
         batch_max=rc.batch_max,

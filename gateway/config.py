@@ -19,6 +19,7 @@ from gateway.erasure import ErasureRules
 from gateway.errors import ConfigError
 from gateway.models import DISCLOSABLE_FIELDS, Party
 from gateway.policy import NOTICE_FIELDS, Policy, Rule
+from gateway.record.checkpoint import Signer, Verifier
 from gateway.webhooks import HookSecret
 
 
@@ -76,6 +77,7 @@ class RecordConfig:
 class Keys:
     hooks: tuple[HookSecret, ...]
     kek: bytes
+    previous_keks: tuple[bytes, ...]
     subject_hmac: bytes
     checkpoint_signing: str
 
@@ -96,6 +98,7 @@ class Config:
     policy: Policy
     keys: Keys
     erasure: ErasureRules
+    previous_checkpoint_keys: tuple[Verifier, ...] = ()
 
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
@@ -113,7 +116,8 @@ class Config:
         base = path.parent
         _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure"}, "config")
         gw = _table(raw, "gateway")
-        _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets"}, "[gateway]")
+        _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
+                   "previous_checkpoint_keys"}, "[gateway]")
         carriers = _carriers(_table(raw, "carriers"), base)
         return cls(
             path=path,
@@ -127,7 +131,13 @@ class Config:
             policy=_policy(_table(raw, "policy"), carriers),
             keys=_keys(_table(gw, "secrets", "[gateway.secrets]"), base),
             erasure=_erasure(raw.get("erasure", {})),
+            previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
         )
+
+    def verifiers(self) -> list[Verifier]:
+        """The checkpoint public keys: the current signing key's, then retired ones."""
+        current = Signer.from_key_string(self.keys.checkpoint_signing).verifier()
+        return [current, *self.previous_checkpoint_keys]
 
 
 def load_policy(path: Path) -> Policy:
@@ -266,6 +276,20 @@ def _fields(values: object, where: str) -> tuple[str, ...]:
     return tuple(v for v in DISCLOSABLE_FIELDS if v in values)
 
 
+def _public_keys(paths: object, base: Path) -> tuple[Verifier, ...]:
+    """Retired checkpoint public keys (not secret), so old checkpoints still verify."""
+    where = "[gateway] previous_checkpoint_keys"
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ConfigError(f"{where}: expected a list of file paths")
+    out = []
+    for name in paths:
+        try:
+            out.append(Verifier.from_key_string((base / name).read_text(encoding="utf-8").strip()))
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read {base / name} ({exc.strerror})") from None
+    return tuple(out)
+
+
 def _erasure(raw: Mapping[str, Any]) -> ErasureRules:
     _only(raw, {"hold_days", "hold_basis"}, "[erasure]")
     days = raw.get("hold_days", 0)
@@ -279,7 +303,8 @@ def _erasure(raw: Mapping[str, Any]) -> ErasureRules:
 
 def _keys(raw: Mapping[str, Any], base: Path) -> Keys:
     where = "[gateway.secrets]"
-    _only(raw, {"hooks", "record_kek", "subject_hmac", "checkpoint_signing"}, where)
+    _only(raw, {"hooks", "record_kek", "record_kek_previous", "subject_hmac",
+                "checkpoint_signing"}, where)
     for key in ("hooks", "record_kek", "subject_hmac", "checkpoint_signing"):
         if key not in raw:
             raise ConfigError(f"{where}: {key} is missing")
@@ -293,6 +318,11 @@ def _keys(raw: Mapping[str, Any], base: Path) -> Keys:
     return Keys(
         hooks=hooks,
         kek=_key_bytes(_secret(raw["record_kek"], f"{where} record_kek", base), where),
+        previous_keks=tuple(
+            _key_bytes(Secret(part.strip(), f"{where} record_kek_previous"), where)
+            for part in _secret(raw["record_kek_previous"], f"{where} record_kek_previous",
+                                base).value.split(",") if part.strip()
+        ) if "record_kek_previous" in raw else (),
         subject_hmac=_key_bytes(_secret(raw["subject_hmac"], f"{where} subject_hmac", base), where),
         checkpoint_signing=_secret(raw["checkpoint_signing"], f"{where} checkpoint_signing", base).value,
     )

@@ -21,8 +21,9 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     log_sub = log.add_subparsers(dest="log_command", required=True)
     verify = log_sub.add_parser("verify", help="verify the record offline")
     verify.add_argument("--db", type=Path, help="record database (default: from the config)")
-    verify.add_argument("--public-key", type=Path,
-                        help="checkpoint verifier key file (default: derived from the config)")
+    verify.add_argument("--public-key", type=Path, action="append", default=[],
+                        help="checkpoint verifier key file; repeat for retired keys "
+                             "(default: the config's keys)")
     verify.add_argument("--checkpoint", type=Path, action="append", default=[],
                         help="a checkpoint note kept elsewhere that the record must match")
     verify.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -45,18 +46,17 @@ def _db_path(args: argparse.Namespace) -> Path:
 def _verify(args: argparse.Namespace) -> int:
     from gateway.record.verify import verify_sqlite  # noqa: PLC0415
 
-    if args.public_key is not None:
+    if args.public_key:
         try:
-            verifier = Verifier.from_key_string(args.public_key.read_text().strip())
+            verifiers = [Verifier.from_key_string(p.read_text().strip()) for p in args.public_key]
         except OSError as exc:
-            raise GatewayError(f"cannot read {args.public_key}: {exc.strerror}") from None
+            raise GatewayError(f"cannot read {exc.filename}: {exc.strerror}") from None
         db, origin = _db_path(args), None
     else:
         from gateway.config import Config  # noqa: PLC0415
-        from gateway.record.checkpoint import Signer  # noqa: PLC0415
 
         config = Config.from_toml(args.config)
-        verifier = Signer.from_key_string(config.keys.checkpoint_signing).verifier()
+        verifiers = config.verifiers()
         db = args.db or config.record.path
         origin = config.origin
     trusted = [p.read_text() for p in args.checkpoint]
@@ -65,7 +65,7 @@ def _verify(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  verified {n:,} entries", file=sys.stderr)  # noqa: T201
 
-    report = verify_sqlite(db, [verifier], origin=origin, trusted=trusted, progress=progress)
+    report = verify_sqlite(db, verifiers, origin=origin, trusted=trusted, progress=progress)
     print(report.summary())  # noqa: T201
     return 0 if report.ok else EXIT_FAILED
 

@@ -20,7 +20,13 @@ import structlog
 
 from gateway.errors import RecordCorrupt, RecordError
 from gateway.record import sealing
-from gateway.record.checkpoint import Checkpoint, Signer, parse_and_verify, sign_checkpoint
+from gateway.record.checkpoint import (
+    Checkpoint,
+    Signer,
+    Verifier,
+    parse_and_verify,
+    sign_checkpoint,
+)
 from gateway.record.entry import Appended, Draft
 from gateway.record.sqlite import HookRow, SideOp
 from gateway.record.store import Store
@@ -60,6 +66,8 @@ class Record:
         *,
         store: Store,
         kek: bytes,
+        previous_keks: Sequence[bytes] = (),
+        verifiers: Sequence[Verifier] = (),
         signer: Signer,
         origin: str,
         batch_max: int = 512,
@@ -72,7 +80,9 @@ class Record:
     ) -> None:
         self.store = store
         self._kek = kek
+        self._keks = (kek, *previous_keks)
         self._signer = signer
+        self._verifiers = (signer.verifier(), *verifiers)
         self._origin = origin
         self._batch_max = batch_max
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_max)
@@ -181,7 +191,7 @@ class Record:
     async def _check_witness(self, note: str) -> None:
         """Refuse a record that lost or changed entries its last checkpoint covered (a torn or
         rolled-back database): the checkpoint is kept in a file beside it."""
-        expected = parse_and_verify(note, [self._signer.verifier()])
+        expected = parse_and_verify(note, self._verifiers)
         size, _ = await self.store.head()
         if size < expected.size:
             raise RecordCorrupt(
@@ -203,7 +213,19 @@ class Record:
             wrapped = await self.store.add_key(
                 subject, sealing.wrap(self._kek, subject, sealing.new_key()), self._clock()
             )
-        return None if wrapped is None else sealing.unwrap(self._kek, subject, wrapped)
+        return None if wrapped is None else sealing.unwrap(self._keks, subject, wrapped)
+
+    async def rewrap(self) -> int:
+        """Wrap every subject key with the current key-encryption key; returns how many were
+        rewrapped. Run after rotating the KEK, with the old one still configured as previous."""
+        current = sealing.kek_id(self._kek)
+        changed = [
+            (subject, sealing.wrap(self._kek, subject, sealing.unwrap(self._keks, subject, w)))
+            for subject, w in await self.store.wrapped_keys()
+            if sealing.wrapped_by(w) != current
+        ]
+        await self.store.replace_keys(changed)
+        return len(changed)
 
     async def seal(self, subject: str, context: str, values: dict[str, Any]) -> bytes:
         key = await self.subject_key(subject, create=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -30,16 +31,37 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
+_KEK_ID = 8
+
+
+def kek_id(kek: bytes) -> bytes:
+    """Names a key-encryption key inside what it wraps, so several can be valid during a
+    rotation."""
+    return hashlib.sha256(b"gateway kek id\x00" + kek).digest()[:_KEK_ID]
+
+
 def wrap(kek: bytes, subject: str, key: bytes) -> bytes:
+    """kek id (8 bytes) || nonce (12) || AES-GCM(kek, key, aad=subject)."""
     nonce = os.urandom(_NONCE)
-    return nonce + AESGCM(kek).encrypt(nonce, key, subject.encode())
+    return kek_id(kek) + nonce + AESGCM(kek).encrypt(nonce, key, subject.encode())
 
 
-def unwrap(kek: bytes, subject: str, wrapped: bytes) -> bytes:
-    try:
-        return AESGCM(kek).decrypt(wrapped[:_NONCE], wrapped[_NONCE:], subject.encode())
-    except InvalidTag:
-        raise RecordCorrupt("a subject key cannot be unwrapped with this key-encryption key") from None
+def wrapped_by(wrapped: bytes) -> bytes:
+    return wrapped[:_KEK_ID]
+
+
+def unwrap(keks: Sequence[bytes], subject: str, wrapped: bytes) -> bytes:
+    """Unwrap with whichever of ``keks`` wrapped it (current first, then previous ones)."""
+    wanted = wrapped_by(wrapped)
+    for kek in keks:
+        if kek_id(kek) == wanted:
+            try:
+                body = wrapped[_KEK_ID:]
+                return AESGCM(kek).decrypt(body[:_NONCE], body[_NONCE:], subject.encode())
+            except InvalidTag:
+                break
+    raise RecordCorrupt("a subject key cannot be unwrapped with the configured key-encryption "
+                        "keys")
 
 
 def seal(key: bytes, context: str, values: dict[str, Any]) -> bytes:

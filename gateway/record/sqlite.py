@@ -277,6 +277,22 @@ class SqliteStore:
         assert stored is not None
         return stored
 
+    def wrapped_keys(self) -> list[tuple[str, bytes]]:
+        return [(r[0], bytes(r[1])) for r in
+                self.db.execute("SELECT subject, wrapped FROM subject_keys")]
+
+    def replace_keys(self, rows: Sequence[tuple[str, bytes]]) -> None:
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("UPDATE subject_keys SET wrapped=? WHERE subject=?",
+                           [(w, s) for s, w in rows])
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise RecordError(f"subject keys could not be rewrapped: {exc}") from None
+
     # -- erasure ---------------------------------------------------------------------------
     def last_disclosure(self, subject: str) -> str | None:
         """When the subject's data last went out (time of its newest disclosure entry)."""
