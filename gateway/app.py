@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -12,6 +14,7 @@ from carriers import ADAPTERS
 from carriers._core import Carrier
 from gateway.config import Config
 from gateway.disclosures import Discloser
+from gateway.erasure import run_periodically
 from gateway.hooks import OrderHooks
 from gateway.metrics import CONTENT_TYPE, METRICS, Metrics
 from gateway.problems import problem_middleware
@@ -70,7 +73,14 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             discloser=discloser, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
         )
+        periodic = None
+        if config.erasure.run_every_hours:
+            periodic = asyncio.create_task(run_periodically(record, config.erasure))
         yield
+        if periodic is not None:
+            periodic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await periodic
         await session.close()
         await record.close()
 

@@ -15,8 +15,22 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     erase.set_defaults(run=_erase)
     erasure = sub.add_parser("erasure", help="deferred erasures")
     erasure_sub = erasure.add_subparsers(dest="erasure_command", required=True)
-    run = erasure_sub.add_parser("run", help="carry out deferred erasures whose hold has ended")
+    run = erasure_sub.add_parser("run", help="carry out deferred erasures whose hold has ended "
+                                             "and erase customers past the retention period")
     run.set_defaults(run=_run_due)
+    hold = erasure_sub.add_parser("hold", help="put a legal hold on a customer's values")
+    hold.add_argument("--customer", required=True)
+    hold.add_argument("--until", required=True, type=_date, help="YYYY-MM-DD (UTC)")
+    hold.add_argument("--basis", required=True, help="the law or matter that requires it")
+    hold.set_defaults(run=_hold)
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        msg = f"expected YYYY-MM-DD, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 async def _with_record(args: argparse.Namespace, work: Any) -> int:  # noqa: ANN401
@@ -50,11 +64,28 @@ def _erase(args: argparse.Namespace) -> int:
 
 
 def _run_due(args: argparse.Namespace) -> int:
-    from gateway.erasure import run_due  # noqa: PLC0415
+    from gateway.erasure import apply_retention, run_due  # noqa: PLC0415
 
-    async def work(_config: Any, record: Any) -> int:  # noqa: ANN401
-        done = await run_due(record, now=datetime.now(UTC))
-        print(f"carried out {len(done)} deferred erasure(s)")  # noqa: T201
+    async def work(config: Any, record: Any) -> int:  # noqa: ANN401
+        now = datetime.now(UTC)
+        due = await run_due(record, now=now, rules=config.erasure)
+        kept = await apply_retention(record, rules=config.erasure, now=now)
+        erased = [e for e in due + kept if e.status == "erased"]
+        held = [e for e in due + kept if e.status != "erased"]
+        print(f"erased {len(erased)} customer(s); {len(held)} still under a legal hold")  # noqa: T201
+        return 0
+
+    return asyncio.run(_with_record(args, work))
+
+
+def _hold(args: argparse.Namespace) -> int:
+    from gateway.erasure import place_hold  # noqa: PLC0415
+
+    async def work(config: Any, record: Any) -> int:  # noqa: ANN401
+        seq = await place_hold(record, customer_id=args.customer,
+                               hmac_key=config.keys.subject_hmac, until=args.until,
+                               basis=args.basis, now=datetime.now(UTC))
+        print(f"hold placed until {args.until:%Y-%m-%d}; recorded at position {seq}")  # noqa: T201
         return 0
 
     return asyncio.run(_with_record(args, work))

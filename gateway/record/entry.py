@@ -26,6 +26,7 @@ class Kind:
     OUTCOME = "disclosure.outcome"
     ERASURE = "erasure"
     ERASURE_DEFERRED = "erasure.deferred"
+    LEGAL_HOLD = "erasure.hold"
     REVIEW = "review.read"
 
 

@@ -59,6 +59,9 @@ BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 
 CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL,
                                          created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS legal_holds (subject TEXT NOT NULL, until TEXT NOT NULL,
+                                        basis TEXT NOT NULL, created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS legal_holds_subject ON legal_holds (subject, until);
 CREATE TABLE IF NOT EXISTS pending_erasures (subject TEXT PRIMARY KEY, requested TEXT NOT NULL,
                                              due TEXT NOT NULL, basis TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hooks (
@@ -309,6 +312,27 @@ class SqliteStore:
                 "SET due=excluded.due, basis=excluded.basis", (subject, requested, due, basis))
         except sqlite3.Error as exc:
             raise RecordError(f"the erasure could not be deferred: {exc}") from None
+
+    def add_hold(self, subject: str, until: str, basis: str, created: str) -> None:
+        try:
+            self.db.execute("INSERT INTO legal_holds VALUES (?,?,?,?)",
+                            (subject, until, basis, created))
+        except sqlite3.Error as exc:
+            raise RecordError(f"the legal hold could not be stored: {exc}") from None
+
+    def hold_until(self, subject: str, now: str) -> tuple[str, str] | None:
+        """The latest end of a legal hold on ``subject`` still running at ``now``, and its basis."""
+        row = self.db.execute(
+            "SELECT until, basis FROM legal_holds WHERE subject=? AND until > ? "
+            "ORDER BY until DESC LIMIT 1", (subject, now)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def stale_subjects(self, before: str) -> list[str]:
+        """Subjects that still have a key but no disclosure since ``before``."""
+        rows = self.db.execute(
+            "SELECT k.subject FROM subject_keys k WHERE NOT EXISTS (SELECT 1 FROM entries e "
+            "WHERE e.subject = k.subject AND e.time >= ?)", (before,))
+        return [r[0] for r in rows]
 
     def due_erasures(self, now: str) -> list[str]:
         rows = self.db.execute(

@@ -49,6 +49,9 @@ class Store(Protocol):
     async def last_disclosure(self, subject: str) -> str | None: ...
     async def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None: ...
     async def due_erasures(self, now: str) -> list[str]: ...
+    async def add_hold(self, subject: str, until: str, basis: str, created: str) -> None: ...
+    async def hold_until(self, subject: str, now: str) -> tuple[str, str] | None: ...
+    async def stale_subjects(self, before: str) -> list[str]: ...
 
 
 class ThreadedStore:
@@ -116,3 +119,12 @@ class ThreadedStore:
 
     async def due_erasures(self, now: str) -> list[str]:
         return await self._run(self.sync.due_erasures, now)
+
+    async def add_hold(self, subject: str, until: str, basis: str, created: str) -> None:
+        await self._run(self.sync.add_hold, subject, until, basis, created)
+
+    async def hold_until(self, subject: str, now: str) -> tuple[str, str] | None:
+        return await self._run(self.sync.hold_until, subject, now)
+
+    async def stale_subjects(self, before: str) -> list[str]:
+        return await self._run(self.sync.stale_subjects, before)

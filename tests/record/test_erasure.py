@@ -156,3 +156,38 @@ def _config_for(tmp_path: Path) -> str:
     text = (ROOT / "config.toml").read_text()
     return text.replace('path = "var/record.sqlite"', 'path = "record.sqlite"').replace(
         "var/secrets/", "secrets/")
+
+
+class TestHoldsAndRetention:
+    async def test_a_placed_hold_defers_a_request_until_it_ends(self, record: Record) -> None:
+        """A hold on one customer defers their erasure; run_due erases after the hold ends."""
+        from gateway.erasure import place_hold  # noqa: PLC0415
+
+        await disclose(record, "C-1")
+        await place_hold(record, customer_id="C-1", hmac_key=HMAC_KEY,
+                         until=NOW + timedelta(days=5), basis="Accounting Act 1336/1997",
+                         now=NOW)
+        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+                                       rules=ErasureRules(), now=NOW)
+        assert (result.status, result.due) == ("deferred", "2026-11-27T12:00:00.000Z")
+        assert await run_due(record, now=NOW + timedelta(days=4)) == []
+        assert [e.status for e in await run_due(record, now=NOW + timedelta(days=6))] == [
+            "erased"]
+
+    async def test_retention_erases_inactive_customers_unless_held(self, record: Record) -> None:
+        """Customers with no disclosure within retention_days are erased; a held one is not."""
+        from gateway.erasure import apply_retention, place_hold  # noqa: PLC0415
+
+        for customer in ("C-1", "C-2"):
+            await disclose(record, customer, n=1)
+        later = NOW + timedelta(days=400)
+        await place_hold(record, customer_id="C-2", hmac_key=HMAC_KEY,
+                         until=later + timedelta(days=30), basis="dispute", now=NOW)
+        rules = ErasureRules(retention_days=365)
+        assert await apply_retention(record, rules=rules, now=NOW) == []
+        result = {e.subject: e.status for e in await apply_retention(record, rules=rules,
+                                                                      now=later)}
+        assert result == {subject_ref(HMAC_KEY, "C-1"): "erased",
+                          subject_ref(HMAC_KEY, "C-2"): "held"}
+        assert await record.subject_key(subject_ref(HMAC_KEY, "C-1"), create=False) is None
+        assert await record.subject_key(subject_ref(HMAC_KEY, "C-2"), create=False) is not None
