@@ -296,6 +296,14 @@ class SqliteStore:
                 db.execute("ROLLBACK")
             raise RecordError(f"subject keys could not be rewrapped: {exc}") from None
 
+    def disclosure_counts(self) -> dict[tuple[str, str], int]:
+        """Booked disclosures per (recipient, service)."""
+        rows = self.db.execute(
+            "SELECT recipient, json_extract(body, '$.service'), COUNT(*) FROM entries "
+            "WHERE kind = 'disclosure.outcome' AND json_extract(body, '$.data.result') = 'booked' "
+            "GROUP BY 1, 2")
+        return {(r[0], r[1]): r[2] for r in rows}
+
     # -- erasure ---------------------------------------------------------------------------
     def last_disclosure(self, subject: str) -> str | None:
         """When the subject's data last went out (time of its newest disclosure entry)."""

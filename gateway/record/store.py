@@ -42,6 +42,9 @@ class Store(Protocol):
     async def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes: ...
     async def hook(self, webhook_id: str) -> HookRow | None: ...
     async def wrapped_keys(self) -> list[tuple[str, bytes]]: ...
+    async def disclosure_counts(self) -> dict[tuple[str, str], int]:
+        """Booked disclosures per (recipient, service)."""
+        ...
     async def replace_keys(self, rows: Sequence[tuple[str, bytes]]) -> None:
         """Replace wrapped keys (a KEK rotation) in one transaction; a key erased meanwhile
         stays erased."""
@@ -107,6 +110,9 @@ class ThreadedStore:
 
     async def wrapped_keys(self) -> list[tuple[str, bytes]]:
         return await self._run(self.sync.wrapped_keys)
+
+    async def disclosure_counts(self) -> dict[tuple[str, str], int]:
+        return await self._run(self.sync.disclosure_counts)
 
     async def replace_keys(self, rows: Sequence[tuple[str, bytes]]) -> None:
         await self._run(self.sync.replace_keys, rows)

@@ -206,3 +206,29 @@ class TestTornWrites:
             assert report.ok, report.summary()
             outcomes["recovered"] += 1
         assert outcomes["refused"] > 0, outcomes
+
+
+class TestGracefulShutdown:
+    async def test_sigterm_finishes_in_flight_disclosures_and_signs_a_final_checkpoint(
+        self, setup: dict[str, Any]
+    ) -> None:
+        """A SIGTERM while a carrier is still answering lets that disclosure finish with its
+        answer and outcome, then the process exits 0 with every entry under a checkpoint."""
+        config = Config.from_toml(setup["config"])
+        http: aiohttp.ClientSession = setup["http"]
+        gateway = Gateway(setup["config"], setup["port"])
+        url = f"http://127.0.0.1:{setup['port']}/v1/hooks/orders"
+        await gateway.start(http)
+        setup["apps"]["posti"][CONTROL].delay = 1.0
+        pending = asyncio.create_task(send(http, url, config.keys.hooks[0],
+                                           order_event("posti", "home_delivery"), "msg_term"))
+        while not setup["apps"]["posti"][BOOKINGS]:
+            await asyncio.sleep(0.02)
+        await gateway.stop()
+        result = await pending
+        assert result is not None
+        assert result[0] == 201  # noqa: PLR2004
+        verifier = Signer.from_key_string(config.keys.checkpoint_signing).verifier()
+        report = verify_sqlite(config.record.path, [verifier], origin=config.origin)
+        assert report.ok, report.summary()
+        assert (report.entries, report.unsigned_tail) == (2, 0)
