@@ -150,7 +150,7 @@ class Record:
         hooks = [h for _, h, _ in batch]
         started = _time.perf_counter()
         try:
-            appended = await self.store.append_batch(drafts, hooks, self._clock())
+            appended = await self.store.append_batch(drafts, hooks, self._clock(), self._sign)
         except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
             log.error("record.batch_failed", size=len(batch), error=type(exc).__name__)
             self.last_error = type(exc).__name__
@@ -173,6 +173,9 @@ class Record:
         ):
             with contextlib.suppress(RecordError):
                 await self.checkpoint()
+
+    def _sign(self, size: int, root: bytes) -> str:
+        return sign_checkpoint(Checkpoint(self._origin, size, root), self._signer)
 
     async def checkpoint(self) -> str | None:
         """Sign and store a checkpoint of the record as it stands; returns the note."""

@@ -8,7 +8,7 @@ deleted, positions have no gaps, and the one allowed change is dropping an entry
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
@@ -57,6 +57,9 @@ BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 
+-- The signed tree head of the record as last committed (one row, replaced by every batch).
+CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL,
+                                 note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL,
                                          created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS legal_holds (subject TEXT NOT NULL, until TEXT NOT NULL,
@@ -174,9 +177,15 @@ class SqliteStore:
         return tree.root()
 
     def append_batch(
-        self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str
+        self,
+        drafts: Sequence[Draft],
+        hooks: Sequence[SideOp | None],
+        time: str,
+        sign_head: Callable[[int, bytes], str] | None = None,
     ) -> list[Appended]:
-        """Append ``drafts`` in one transaction; durable when this returns."""
+        """Append ``drafts`` in one transaction; durable when this returns. With ``sign_head``,
+        the signed tree head is replaced in the same transaction, so no committed entry is ever
+        outside a signature."""
         db = self.db
         tree = self._tree.copy()
         prev = self._prev
@@ -201,6 +210,12 @@ class SqliteStore:
                 tree.append(leaf)
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
+            if sign_head is not None:
+                db.execute(
+                    "INSERT INTO head VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE "
+                    "SET size=excluded.size, note=excluded.note",
+                    (tree.size, sign_head(tree.size, tree.root())),
+                )
             db.execute("COMMIT")
         except Exception as exc:
             if db.in_transaction:

@@ -26,8 +26,11 @@ class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def append_batch(
-        self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str
-    ) -> list[Appended]: ...
+        self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str,
+        sign_head: SignHead | None = None,
+    ) -> list[Appended]:
+        """One transaction; with ``sign_head``, also replaces the signed tree head in it."""
+        ...
     async def head(self) -> tuple[int, bytes]:
         """(size, root) of the record as committed."""
         ...
@@ -75,9 +78,10 @@ class ThreadedStore:
         self._thread.shutdown(wait=True)
 
     async def append_batch(
-        self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str
+        self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str,
+        sign_head: SignHead | None = None,
     ) -> list[Appended]:
-        return await self._run(self.sync.append_batch, drafts, hooks, time)
+        return await self._run(self.sync.append_batch, drafts, hooks, time, sign_head)
 
     async def head(self) -> tuple[int, bytes]:
         return await self._run(lambda: (self.sync.size, self.sync.root()))

@@ -88,6 +88,12 @@ def verify_sqlite(
         checkpoints: list[tuple[int, Checkpoint, str]] = []
         for size, note in notes:
             checkpoints.append((size, _checkpoint(note, verifiers, origin, size), "stored"))
+        head = _head(db)
+        limit = None
+        if head is not None:
+            cp = _checkpoint(head[1], verifiers, origin, head[0])
+            checkpoints.append((cp.size, cp, "signed head"))
+            limit = cp.size
         for note in trusted:
             cp = _checkpoint(note, verifiers, origin, None)
             checkpoints.append((cp.size, cp, "trusted"))
@@ -98,6 +104,9 @@ def verify_sqlite(
             nxt = next(pending, None)
         prev = GENESIS
         for seq, body, leaf, sealed in _rows(db):
+            if limit is not None and tree.size >= limit:
+                raise _Bad(tree.size, f"entries from position {limit} on are not under the "
+                                      "signed head: they were added outside the gateway")
             _check_entry(tree.size, seq, body, leaf, sealed, prev)
             tree.append(leaf)
             prev = leaf
@@ -121,6 +130,15 @@ def verify_sqlite(
                       first_bad=tree.size, problem=f"the database cannot be read: {exc}")
     return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=True,
                   unsigned_tail=tree.size - last)
+
+
+def _head(db: sqlite3.Connection) -> tuple[int, str] | None:
+    """The signed tree head, if this record keeps one."""
+    try:
+        row = db.execute("SELECT size, note FROM head WHERE id = 1").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return None if row is None else (row[0], bytes(row[1]).decode("utf-8", "replace"))
 
 
 def _checkpoint(

@@ -73,8 +73,12 @@ class TestLogVerify:
             (["UPDATE entries SET seq = 100 WHERE seq = 5", "UPDATE entries SET seq = 5 WHERE "
               "seq = 6", "UPDATE entries SET seq = 6 WHERE seq = 100"], 5),
             (["DELETE FROM entries WHERE seq >= 22"], 22),
+            (["UPDATE entries SET leaf = x'00' || substr(leaf, 2) WHERE seq = 9"], 9),
+            (["INSERT INTO entries SELECT 25, body, leaf, sealed, kind, time, subject, order_ref, "
+              "recipient, disclosure FROM entries WHERE seq = 24"], 25),
         ],
-        ids=["flipped-body", "flipped-ciphertext", "deleted", "reordered", "truncated"],
+        ids=["flipped-body", "flipped-ciphertext", "deleted", "reordered", "truncated",
+             "flipped-leaf", "appended"],
     )
     def test_tampering_is_named_at_its_position(
         self, recorded: tuple[Path, Path], sql: list[str], position: int
@@ -95,12 +99,24 @@ class TestLogVerify:
         kept = tmp_path / "kept.note"
         kept.write_text(sqlite3.connect(db).execute(
             "SELECT note FROM checkpoints ORDER BY size DESC").fetchone()[0])
-        tamper(db, "DELETE FROM entries WHERE seq >= 20", "DELETE FROM checkpoints WHERE size > 20")
+        tamper(db, "DELETE FROM entries WHERE seq >= 20", "DELETE FROM checkpoints WHERE size > 20",
+               "UPDATE head SET size = 20, note = (SELECT note FROM checkpoints WHERE size = 20)")
         assert gateway("log", "verify", "--db", str(db), "--public-key", str(pub)).returncode == 0
         result = gateway("log", "verify", "--db", str(db), "--public-key", str(pub),
                          "--checkpoint", str(kept))
         assert result.returncode == 1
         assert "truncated" in result.stdout
+
+    def test_a_flipped_checkpoint_fails(self, recorded: tuple[Path, Path]) -> None:
+        """A checkpoint whose root was changed no longer verifies."""
+        db, pub = recorded
+        tamper(db, "DROP TRIGGER IF EXISTS checkpoints_no_update",
+               "UPDATE checkpoints SET note = substr(note, 1, 40) || "
+               "(CASE substr(note, 41, 1) WHEN 'A' THEN 'B' ELSE 'A' END) || substr(note, 42) "
+               "WHERE size = 10")
+        result = gateway("log", "verify", "--db", str(db), "--public-key", str(pub))
+        assert result.returncode == 1
+        assert "not validly signed" in result.stdout
 
     def test_another_key_fails(self, recorded: tuple[Path, Path], tmp_path: Path) -> None:
         """Checkpoints do not verify under a key that did not sign them."""
