@@ -35,8 +35,11 @@ class OrderHooks:
     _inflight: dict[str, asyncio.Future[Answer]] = attrs.field(factory=dict)
 
     async def handle(self, request: web.Request) -> web.Response:
-        if request.content_type != "application/json":
-            raise web.HTTPUnsupportedMediaType(reason="Send the order event as application/json")
+        if request.content_type != "application/json" or (
+            request.charset not in (None, "utf-8")
+        ):
+            raise web.HTTPUnsupportedMediaType(
+                reason="Send the order event as application/json in UTF-8")
         body = await _read(request, self.max_body)
         hook = verify(request.headers, body, self.secrets, now=self.clock())
         answer = await self._once(hook.msg_id, body)

@@ -193,6 +193,22 @@ class TestFailures:
         assert problem["type"].endswith("record-unavailable")
         assert not gateway.received()
 
+    async def test_a_full_disk_answers_503_and_sends_nothing(self, gateway: Harness) -> None:
+        """When the database cannot grow (disk full), hooks answer 503 and nothing goes to a
+        carrier without a durable intent; once space is back, hooks are served again."""
+        from gateway.app import RECORD  # noqa: PLC0415
+
+        db = gateway.app[RECORD].store.sync.db  # type: ignore[attr-defined]
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        big = order_event("posti", "home_delivery", order_id="O-" + "9" * 150)
+        statuses = [(await gateway.post(big))[0] for _ in range(30)]
+        assert statuses.count(503) > 20  # noqa: PLR2004
+        intents = {e["disclosure"] for e in entries(gateway) if e["kind"] == "disclosure.intent"}
+        assert set(gateway.bookings("posti")) <= intents
+        db.execute("PRAGMA max_page_count = 1073741823")
+        assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201  # noqa: PLR2004
+
     async def test_carrier_outage_records_not_sent_and_allows_a_retry(
         self, gateway: Harness
     ) -> None:
