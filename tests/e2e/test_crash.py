@@ -152,6 +152,9 @@ class TestKill:
         report = verify_sqlite(config.record.path, [verifier], origin=config.origin)
         assert report.ok, report.summary()
         assert report.unsigned_tail == 0
+        print(f"\ncrash loop: {KILLS} SIGKILLs, {len(acknowledged)} hooks acknowledged, "  # noqa: T201
+              f"{len(unanswered)} unanswered hooks retried, {len(booked_orders)} bookings, "
+              f"{report.entries} entries verified")
 
 
 class TestTornWrites:
