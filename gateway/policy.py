@@ -107,3 +107,9 @@ def _notice_field(order: Order, rule: Rule) -> str | None:
         f"{rule.recipient}/{rule.service} needs a contact for the arrival notice "
         f"({' or '.join(NOTICE_FIELDS[c] for c in rule.notice)}); the order has none"
     )
+
+
+def select(values: Mapping[str, str], rule: Rule) -> dict[str, str]:
+    """Default deny for a recipient with no delivery notice (an authority request): only the
+    fields the rule allows, in canonical order, and only those the record holds."""
+    return {name: values[name] for name in rule.allow if values.get(name)}

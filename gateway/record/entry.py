@@ -28,6 +28,12 @@ class Kind:
     ERASURE_DEFERRED = "erasure.deferred"
     LEGAL_HOLD = "erasure.hold"
     REVIEW = "review.read"
+    AUTHORITY_RECEIVED = "authority.received"
+    AUTHORITY_APPROVED = "authority.approved"
+    AUTHORITY_REJECTED = "authority.rejected"
+    AUTHORITY_INTENT = "authority.intent"
+    AUTHORITY_DISCLOSURE = "authority.disclosure"
+    AUTHORITY_CLOSED = "authority.closed"
 
 
 @attrs.frozen(repr=False)

@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS legal_holds (subject TEXT NOT NULL, until TEXT NOT NU
 CREATE INDEX IF NOT EXISTS legal_holds_subject ON legal_holds (subject, until);
 CREATE TABLE IF NOT EXISTS pending_erasures (subject TEXT PRIMARY KEY, requested TEXT NOT NULL,
                                              due TEXT NOT NULL, basis TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS authority_requests (id TEXT PRIMARY KEY, state TEXT NOT NULL,
+                                               deadline TEXT NOT NULL, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS hooks (
     webhook_id TEXT PRIMARY KEY,
     disclosure TEXT NOT NULL,
@@ -318,6 +320,46 @@ class SqliteStore:
             "WHERE kind = 'disclosure.outcome' AND json_extract(body, '$.data.result') = 'booked' "
             "GROUP BY 1, 2")
         return {(r[0], r[1]): r[2] for r in rows}
+
+    def subject_rows(self, subject: str) -> list[Row]:
+        """Every entry naming ``subject``, in position order."""
+        return [Row(*r) for r in self.db.execute(
+            "SELECT seq, body, leaf, sealed FROM entries WHERE subject=? ORDER BY seq", (subject,))]
+
+    def subject_of_order(self, order: str) -> str | None:
+        row = self.db.execute(
+            "SELECT subject FROM entries WHERE order_ref=? AND subject IS NOT NULL LIMIT 1",
+            (order,)).fetchone()
+        return None if row is None else row[0]
+
+    # -- authority requests ----------------------------------------------------------------
+    def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,
+                    expected: str | None) -> None:
+        """Insert (``expected`` None) or move a request from state ``expected``; refuses a
+        transition from any other state (two approvers at once, say)."""
+        db = self.db
+        try:
+            if expected is None:
+                db.execute("INSERT INTO authority_requests VALUES (?,?,?,?)",
+                           (request_id, state, deadline, doc))
+                return
+            done = db.execute("UPDATE authority_requests SET state=?, doc=? WHERE id=? AND "
+                              "state=?", (state, doc, request_id, expected)).rowcount
+        except sqlite3.Error as exc:
+            raise RecordError(f"the request could not be stored: {exc}") from None
+        if done != 1:
+            raise RecordError(f"request {request_id} is no longer {expected}")
+
+    def get_request(self, request_id: str) -> tuple[str, bytes] | None:
+        row = self.db.execute("SELECT state, doc FROM authority_requests WHERE id=?",
+                              (request_id,)).fetchone()
+        return None if row is None else (row[0], bytes(row[1]))
+
+    def list_requests(self, states: Sequence[str]) -> list[tuple[str, str, bytes]]:
+        marks = ",".join("?" * len(states))
+        return [(r[0], r[1], bytes(r[2])) for r in self.db.execute(
+            f"SELECT id, state, doc FROM authority_requests WHERE state IN ({marks}) "  # noqa: S608
+            "ORDER BY deadline, id", tuple(states))]
 
     # -- erasure ---------------------------------------------------------------------------
     def last_disclosure(self, subject: str) -> str | None:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from gateway.record.entry import Appended, Draft
-from gateway.record.sqlite import HookRow, SideOp, SqliteStore
+from gateway.record.sqlite import HookRow, Row, SideOp, SqliteStore
 
 T = TypeVar("T")
 
@@ -45,6 +45,15 @@ class Store(Protocol):
     async def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes: ...
     async def hook(self, webhook_id: str) -> HookRow | None: ...
     async def wrapped_keys(self) -> list[tuple[str, bytes]]: ...
+    async def subject_rows(self, subject: str) -> list[Row]: ...
+    async def subject_of_order(self, order: str) -> str | None: ...
+    async def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,
+                          expected: str | None) -> None:
+        """Insert an authority request (``expected`` None), or move it from state
+        ``expected`` (RecordError if it is no longer in that state)."""
+        ...
+    async def get_request(self, request_id: str) -> tuple[str, bytes] | None: ...
+    async def list_requests(self, states: Sequence[str]) -> list[tuple[str, str, bytes]]: ...
     async def disclosure_counts(self) -> dict[tuple[str, str], int]:
         """Booked disclosures per (recipient, service)."""
         ...
@@ -114,6 +123,22 @@ class ThreadedStore:
 
     async def wrapped_keys(self) -> list[tuple[str, bytes]]:
         return await self._run(self.sync.wrapped_keys)
+
+    async def subject_rows(self, subject: str) -> list[Row]:
+        return await self._run(self.sync.subject_rows, subject)
+
+    async def subject_of_order(self, order: str) -> str | None:
+        return await self._run(self.sync.subject_of_order, order)
+
+    async def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,
+                          expected: str | None) -> None:
+        await self._run(self.sync.put_request, request_id, state, deadline, doc, expected)
+
+    async def get_request(self, request_id: str) -> tuple[str, bytes] | None:
+        return await self._run(self.sync.get_request, request_id)
+
+    async def list_requests(self, states: Sequence[str]) -> list[tuple[str, str, bytes]]:
+        return await self._run(self.sync.list_requests, states)
 
     async def disclosure_counts(self) -> dict[tuple[str, str], int]:
         return await self._run(self.sync.disclosure_counts)

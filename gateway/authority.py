@@ -1,0 +1,262 @@
+"""Authority requests: intake -> approval by a second person, or reasoned rejection -> one
+disclosure minimised to what was asked -> closed. Every step is an entry in the record.
+
+An authority request is one more recipient with its own allow-list: the categories it asked
+for, turned into a policy Rule and applied with the same default-deny selection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+import orjson
+
+from gateway.errors import BadRequest, Conflict, Forbidden, NotFound
+from gateway.policy import Rule
+from gateway.record import Draft, Kind, Record
+from gateway.record.sealing import seal, subject_ref, unseal
+
+#: Data categories of the privacy policy, and the record fields each one covers.
+CATEGORIES: Mapping[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "address": ("street", "postal_code", "town", "country"),
+    "phone": ("phone",),
+    "email": ("email",),
+    "orders": (),
+    "deliveries": (),
+    "marketing_consent": (),
+}
+OPEN = ("received", "approved")
+
+
+@attrs.frozen
+class Intake:
+    """What the intake officer records. Customer ids and order ids name the subjects."""
+
+    authority: str
+    reference: str
+    legal_basis: str
+    kind: str
+    categories: tuple[str, ...]
+    deadline: date
+    customers: tuple[str, ...] = ()
+    orders: tuple[str, ...] = ()
+    defer_until: date | None = None
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Intake:
+        """Validate an intake form; messages name fields, never values."""
+        def text(key: str, *, minimum: int = 1) -> str:
+            value = doc.get(key)
+            if not isinstance(value, str) or len(value.strip()) < minimum or len(value) > 500:  # noqa: PLR2004
+                raise BadRequest(f"{key} is required (text of {minimum} to 500 characters)")
+            return value.strip()
+
+        def ids(key: str) -> tuple[str, ...]:
+            value = doc.get(key, [])
+            if not isinstance(value, list) or not all(
+                    isinstance(v, str) and 0 < len(v) <= 200 for v in value):  # noqa: PLR2004
+                raise BadRequest(f"{key} must be a list of ids")
+            return tuple(dict.fromkeys(v.strip() for v in value))
+
+        def day(key: str, *, required: bool) -> date | None:
+            value = doc.get(key)
+            if value in (None, "") and not required:
+                return None
+            try:
+                return date.fromisoformat(str(value))
+            except ValueError:
+                raise BadRequest(f"{key} must be a date (YYYY-MM-DD)") from None
+
+        categories = ids("categories")
+        unknown = [c for c in categories if c not in CATEGORIES]
+        if not categories or unknown:
+            raise BadRequest(f"categories must name one or more of {', '.join(CATEGORIES)}")
+        customers, orders = ids("customers"), ids("orders")
+        if not customers and not orders:
+            raise BadRequest("name the customers concerned, by customer id or order id")
+        deadline = day("deadline", required=True)
+        assert deadline is not None
+        return cls(
+            authority=text("authority", minimum=2), reference=text("reference"),
+            legal_basis=text("legal_basis", minimum=5), kind=text("kind"),
+            categories=categories, deadline=deadline, customers=customers, orders=orders,
+            defer_until=day("defer_until", required=False),
+        )
+
+
+@attrs.frozen
+class Request:
+    id: str
+    state: str
+    intake: Intake
+    subjects: tuple[str, ...]
+    unresolved_orders: tuple[str, ...]
+    received_by: str
+    received_at: str
+    decided_by: str | None = None
+    reason: str | None = None
+    package_sha256: str | None = None
+
+    @property
+    def rule(self) -> Rule:
+        """This request's own allow-list: the fields of the categories it asked for."""
+        fields = tuple(f for c in self.intake.categories for f in CATEGORIES[c])
+        return Rule(recipient=f"authority:{self.intake.authority}", service=self.id,
+                    allow=fields, require=())
+
+    def to_json(self) -> dict[str, Any]:
+        i = self.intake
+        return {
+            "id": self.id, "state": self.state, "authority": i.authority,
+            "reference": i.reference, "legal_basis": i.legal_basis, "kind": i.kind,
+            "categories": list(i.categories), "deadline": i.deadline.isoformat(),
+            "defer_until": i.defer_until.isoformat() if i.defer_until else None,
+            "subjects": list(self.subjects), "unresolved_orders": list(self.unresolved_orders),
+            "received_by": self.received_by, "received_at": self.received_at,
+            "decided_by": self.decided_by, "reason": self.reason,
+            "package_sha256": self.package_sha256,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Request:
+        intake = Intake(
+            authority=doc["authority"], reference=doc["reference"],
+            legal_basis=doc["legal_basis"], kind=doc["kind"],
+            categories=tuple(doc["categories"]), deadline=date.fromisoformat(doc["deadline"]),
+            defer_until=date.fromisoformat(doc["defer_until"]) if doc["defer_until"] else None,
+        )
+        return cls(id=doc["id"], state=doc["state"], intake=intake,
+                   subjects=tuple(doc["subjects"]),
+                   unresolved_orders=tuple(doc["unresolved_orders"]),
+                   received_by=doc["received_by"], received_at=doc["received_at"],
+                   decided_by=doc["decided_by"], reason=doc["reason"],
+                   package_sha256=doc["package_sha256"])
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Authority:
+    """The workflow over the record. ``actor`` is the staff member's username."""
+
+    def __init__(self, *, record: Record, hmac_key: bytes) -> None:
+        self.record = record
+        self.hmac_key = hmac_key
+
+    async def get(self, request_id: str) -> Request:
+        found = await self.record.store.get_request(request_id)
+        if found is None:
+            raise NotFound(f"no authority request {request_id}")
+        return Request.from_json(orjson.loads(found[1]))
+
+    async def list(self, states: Sequence[str] = (*OPEN, "rejected", "disclosed", "closed"),
+                   ) -> list[Request]:
+        return [Request.from_json(orjson.loads(doc))
+                for _, _, doc in await self.record.store.list_requests(states)]
+
+    async def intake(self, form: Intake, *, actor: str, now: datetime) -> Request:
+        subjects = [subject_ref(self.hmac_key, c) for c in form.customers]
+        unresolved = []
+        for order in form.orders:
+            subject = await self.record.store.subject_of_order(order)
+            if subject is None:
+                unresolved.append(order)
+            elif subject not in subjects:
+                subjects.append(subject)
+        request = Request(id="ar_" + uuid.uuid4().hex[:16], state="received", intake=form,
+                          subjects=tuple(subjects), unresolved_orders=tuple(unresolved),
+                          received_by=actor, received_at=_iso(now))
+        ids = {subject_ref(self.hmac_key, c): c for c in form.customers}
+        sealed = {}
+        for subject in subjects:
+            key = await self.record.subject_key(subject, create=True)
+            assert key is not None
+            sealed[subject] = seal(key, f"authority-subject:{request.id}",
+                                   {"customer_id": ids.get(subject)}).hex()
+        doc = {**request.to_json(), "sealed_ids": sealed}
+        await self.record.store.put_request(request.id, request.state,
+                                            form.deadline.isoformat(), orjson.dumps(doc), None)
+        await self.record.append(Draft(
+            kind=Kind.AUTHORITY_RECEIVED, disclosure=request.id, recipient=form.authority,
+            data={k: v for k, v in request.to_json().items() if k != "state"},
+        ))
+        return request
+
+    async def _move(self, request: Request, expected: str, **changes: Any) -> Request:  # noqa: ANN401
+        moved = attrs.evolve(request, **changes)
+        stored = await self.record.store.get_request(request.id)
+        assert stored is not None
+        doc = {**orjson.loads(stored[1]), **moved.to_json()}
+        await self.record.store.put_request(moved.id, moved.state,
+                                            moved.intake.deadline.isoformat(),
+                                            orjson.dumps(doc), expected)
+        return moved
+
+    async def approve(self, request_id: str, *, actor: str, now: datetime) -> Request:
+        return await self._decide(request_id, actor=actor, now=now, approve=True, reason=None)
+
+    async def reject(self, request_id: str, *, actor: str, reason: str,
+                     now: datetime) -> Request:
+        if not reason or len(reason.strip()) < 5:  # noqa: PLR2004
+            raise BadRequest("a rejection needs its reason")
+        return await self._decide(request_id, actor=actor, now=now, approve=False,
+                                  reason=reason.strip())
+
+    async def _decide(self, request_id: str, *, actor: str, now: datetime, approve: bool,
+                      reason: str | None) -> Request:
+        request = await self.get(request_id)
+        if request.state != "received":
+            raise Conflict(f"request {request_id} is {request.state}, not awaiting a decision")
+        if actor == request.received_by:
+            raise Forbidden("a request is decided by a second person, not the one who took "
+                            "it in")
+        state = "approved" if approve else "rejected"
+        moved = await self._move(request, "received", state=state, decided_by=actor,
+                                 reason=reason)
+        await self.record.append(Draft(
+            kind=Kind.AUTHORITY_APPROVED if approve else Kind.AUTHORITY_REJECTED,
+            disclosure=request_id, recipient=request.intake.authority,
+            data={"request": request_id, "by": actor, "reason": reason, "at": _iso(now)},
+        ))
+        return moved
+
+    async def close(self, request_id: str, *, actor: str, now: datetime) -> Request:
+        request = await self.get(request_id)
+        if request.state not in ("disclosed", "rejected"):
+            raise Conflict(f"request {request_id} is {request.state}; close it after it is "
+                           "disclosed or rejected")
+        moved = await self._move(request, request.state, state="closed")
+        await self.record.append(Draft(
+            kind=Kind.AUTHORITY_CLOSED, disclosure=request_id,
+            recipient=request.intake.authority,
+            data={"request": request_id, "by": actor, "at": _iso(now)},
+        ))
+        return moved
+
+    async def deadlines(self, *, today: date, soon_days: int = 3) -> list[dict[str, Any]]:
+        """Open requests by deadline, marked overdue, due soon or open."""
+        out = []
+        for request in await self.list(OPEN):
+            left = (request.intake.deadline - today).days
+            status = "overdue" if left < 0 else "due soon" if left <= soon_days else "open"
+            out.append({"id": request.id, "authority": request.intake.authority,
+                        "reference": request.intake.reference, "state": request.state,
+                        "deadline": request.intake.deadline.isoformat(), "days_left": left,
+                        "status": status})
+        return out
+
+    async def customer_id(self, request: Request, subject: str) -> str | None:
+        stored = await self.record.store.get_request(request.id)
+        assert stored is not None
+        sealed = orjson.loads(stored[1]).get("sealed_ids", {}).get(subject)
+        key = await self.record.subject_key(subject, create=False)
+        if sealed is None or key is None:
+            return None
+        value = unseal(key, f"authority-subject:{request.id}", bytes.fromhex(sealed))
+        return value.get("customer_id")
