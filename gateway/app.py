@@ -12,6 +12,7 @@ from aiohttp import web
 
 from carriers import ADAPTERS
 from carriers._core import Carrier
+from gateway import openapi
 from gateway.config import Config
 from gateway.disclosures import Discloser
 from gateway.erasure import run_periodically
@@ -89,6 +90,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/openapi.json", openapi.serve)
     app.router.add_get("/v1/record/checkpoint", _checkpoint)
     return app
 

@@ -1,0 +1,146 @@
+"""The gateway's OpenAPI 3.1 document. Each HTTP feature adds its paths to ``PATHS`` (and its
+schemas to ``SCHEMAS``); a test checks every route the application serves is documented here
+and schemathesis checks the gateway answers as documented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.payload import ORDER_EVENT
+
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def problems(*codes: int) -> dict[str, Any]:
+    return {str(code): {"description": "A problem (RFC 9457)", "content": PROBLEM}
+            for code in codes}
+
+
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
+_OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 200}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status"],
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                       "status": {"type": "integer"}, "detail": {"type": "string"}},
+    },
+    "OrderEvent": {
+        "type": "object",
+        "required": ["type", "data"],
+        "properties": {
+            "type": {"const": ORDER_EVENT},
+            "timestamp": {"type": "string"},
+            "data": {
+                "type": "object",
+                "required": ["order_id", "customer", "delivery", "parcels"],
+                "properties": {
+                    "order_id": _TEXT,
+                    "customer": {
+                        "type": "object",
+                        "required": ["id", "first_name", "last_name", "postal_code", "town"],
+                        "properties": {
+                            "id": _TEXT, "first_name": _TEXT, "last_name": _TEXT,
+                            "street": _OPTIONAL_TEXT, "postal_code": _TEXT, "town": _TEXT,
+                            "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+                            "phone": _OPTIONAL_TEXT, "email": _OPTIONAL_TEXT,
+                            "marketing_consent": {"type": "boolean"},
+                        },
+                    },
+                    "delivery": {
+                        "type": "object",
+                        "required": ["carrier", "service"],
+                        "properties": {
+                            "carrier": _TEXT, "service": _TEXT,
+                            "pickup_point_id": _OPTIONAL_TEXT,
+                            "notice": {"enum": ["sms", "email", None]},
+                            "door_code": _OPTIONAL_TEXT,
+                        },
+                    },
+                    "parcels": {
+                        "type": "array", "minItems": 1, "maxItems": 50,
+                        "items": {
+                            "type": "object", "required": ["weight_kg"],
+                            "properties": {k: {"type": "number", "exclusiveMinimum": 0,
+                                               "exclusiveMaximum": 10000}
+                                           for k in ("weight_kg", "length_cm", "width_cm",
+                                                     "height_cm")},
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "ShipmentAnswer": {
+        "type": "object",
+        "required": ["disclosure_id", "carrier", "service", "result", "fields"],
+        "properties": {
+            "disclosure_id": {"type": "string"}, "order_id": {"type": "string"},
+            "carrier": {"type": "string"}, "service": {"type": "string"},
+            "result": {"type": "string"}, "tracking_number": {"type": "string"},
+            "fields": {"type": "array", "items": {"type": "string"}},
+            "label": {"type": "object", "properties": {
+                "format": {"enum": ["pdf", "zpl"]}, "data": {"type": "string"}}},
+            "record": {"type": "object"},
+        },
+    },
+}
+
+_SIGNATURE_HEADERS = [
+    {"name": name, "in": "header", "required": True, "schema": {"type": "string"},
+     "description": description}
+    for name, description in (
+        ("webhook-id", "Standard Webhooks message id; a retry reuses it"),
+        ("webhook-timestamp", "Unix seconds; accepted within five minutes"),
+        ("webhook-signature", "v1,<base64 HMAC-SHA256> entries, space-separated"),
+    )
+]
+
+PATHS: dict[str, Any] = {
+    "/v1/hooks/orders": {"post": {
+        "summary": "Ship an order: minimise, record, book with the carrier",
+        "description": "Signed by the order pipeline (Standard Webhooks). Idempotent on "
+                       "webhook-id: a retry gets the first answer.",
+        "parameters": _SIGNATURE_HEADERS,
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/OrderEvent"}}}},
+        "responses": {
+            "201": {"description": "Booked", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/ShipmentAnswer"}}}},
+            **problems(400, 401, 409, 413, 415, 422, 502, 503, 504),
+        },
+    }},
+    "/healthz": {"get": {"summary": "The process is up", "security": [],
+                         "responses": {"200": {"description": "Up"}}}},
+    "/readyz": {"get": {"summary": "The record takes writes and checkpoints are fresh",
+                        "security": [],
+                        "responses": {"200": {"description": "Ready"},
+                                      "503": {"description": "Not ready"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics",
+                         "responses": {"200": {"description": "Metrics in text format"}}}},
+    "/v1/record/checkpoint": {"get": {
+        "summary": "The latest signed checkpoint (C2SP signed note)", "security": [],
+        "responses": {"200": {"description": "The note", "content": {"text/plain": {
+            "schema": {"type": "string"}}}}, **problems(404)},
+    }},
+    "/openapi.json": {"get": {"summary": "This document", "security": [],
+                              "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Disclosure gateway", "version": "0.1.0",
+                 "description": "Minimises customer data for carriers and authorities and "
+                                "keeps a tamper-evident record of every disclosure."},
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS},
+    }
+
+
+async def serve(_request: web.Request) -> web.Response:
+    return web.json_response(document())
