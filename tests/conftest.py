@@ -90,6 +90,9 @@ class Harness:
         async with self.http.post(self.url + "/v1/hooks/orders", data=raw,
                                   headers=headers) as resp:
             text = await resp.read()
+            if resp.status >= 400:  # noqa: PLR2004 - error answers carry no personal value
+                leaked = [v for v in CANARY_FIELDS.values() if v.encode() in text]
+                assert not leaked, f"personal data in an error answer: {leaked}"
             doc = orjson.loads(text) if text else {}
             return resp.status, doc, resp.headers
 
