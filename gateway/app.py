@@ -12,7 +12,9 @@ from aiohttp import web
 
 from carriers import ADAPTERS
 from carriers._core import Carrier
-from gateway import openapi
+from gateway import openapi, pages, review
+from gateway.access import STAFF, access_middleware, public, signed_hook
+from gateway.access import routes as session_routes
 from gateway.config import Config
 from gateway.disclosures import Discloser
 from gateway.erasure import run_periodically
@@ -23,6 +25,7 @@ from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sqlite import SqliteStore
 from gateway.record.store import ThreadedStore
+from gateway.staff import Staff
 
 CONFIG = web.AppKey("config", Config)
 RECORD = web.AppKey("record", Record)
@@ -48,7 +51,8 @@ def build_record(config: Config, metrics: Metrics | None = None) -> Record:
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
+    app = web.Application(middlewares=[problem_middleware, access_middleware],
+                          client_max_size=config.max_body_bytes)
     app[CONFIG] = config
     app[METRICS] = Metrics()
 
@@ -70,6 +74,8 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             subject_key=config.keys.subject_hmac,
         )
         app[RECORD] = record
+        app[STAFF] = Staff(store=record.store, clock=clock)
+        app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)
         app[HOOKS] = OrderHooks(
             discloser=discloser, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
@@ -90,19 +96,23 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
-    app.router.add_get("/openapi.json", openapi.serve)
+    app.router.add_get("/openapi.json", public(openapi.serve))
     app.router.add_get("/v1/record/checkpoint", _checkpoint)
+    app.add_routes([*session_routes, *review.routes, *pages.routes])
     return app
 
 
+@signed_hook
 async def _order_hook(request: web.Request) -> web.StreamResponse:
     return await request.app[HOOKS].handle(request)
 
 
+@public
 async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@public
 async def _readyz(request: web.Request) -> web.Response:
     """Ready when the record takes writes and its checkpoints are fresh."""
     record = request.app[RECORD]
@@ -115,11 +125,13 @@ async def _readyz(request: web.Request) -> web.Response:
                              status=200 if ready else 503)
 
 
+@public
 async def _metrics(request: web.Request) -> web.Response:
     body = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+@public
 async def _checkpoint(request: web.Request) -> web.Response:
     """The latest signed checkpoint, as a C2SP signed note (public: it holds no personal data)."""
     latest = await request.app[RECORD].latest_checkpoint()

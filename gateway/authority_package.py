@@ -35,7 +35,8 @@ async def subject_package(authority: Authority, request: Request, subject: str,
     values: dict[str, str] = {}
     orders: list[str] = []
     deliveries: list[dict[str, Any]] = []
-    rows = await record.store.subject_rows(subject)
+    rows = [r for r in await record.store.subject_rows(subject)
+            if decode(r.body)["kind"] != Kind.REVIEW]  # staff reads are not the customer's data
     for row in rows:
         body = decode(row.body)
         opened = None

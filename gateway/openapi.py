@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.openapi_review import REVIEW_PATHS, SECURITY_SCHEMES
 from gateway.payload import ORDER_EVENT
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -131,6 +132,9 @@ PATHS: dict[str, Any] = {
 }
 
 
+PATHS.update(REVIEW_PATHS)
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -138,7 +142,7 @@ def document() -> dict[str, Any]:
                  "description": "Minimises customer data for carriers and authorities and "
                                 "keeps a tamper-evident record of every disclosure."},
         "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }
 
 

@@ -51,6 +51,10 @@ CANARY_FIELDS: Mapping[str, str] = {
     "email": "kanariina.q9@example.invalid",
 }
 
+#: The password of staff accounts the tests create.
+STAFF_PASSWORD = "correct horse battery staple"
+
+
 def order_event(carrier: str, service: str, *, order_id: str | None = None,
                 **delivery: Any) -> dict[str, Any]:  # noqa: ANN401
     """A pipeline order event for the canary customer."""
@@ -95,6 +99,27 @@ class Harness:
                 assert not leaked, f"personal data in an error answer: {leaked}"
             doc = orjson.loads(text) if text else {}
             return resp.status, doc, resp.headers
+
+    async def add_staff(self, username: str, *roles: str, password: str = STAFF_PASSWORD,
+                        ) -> None:
+        """A staff account, hashed with a cheap scrypt cost to keep tests fast."""
+        from gateway.app import RECORD  # noqa: PLC0415
+        from gateway.staff import Staff  # noqa: PLC0415
+
+        await Staff(store=self.app[RECORD].store, log_n=10).add(username, password, roles)
+
+    async def login(self, username: str, password: str = STAFF_PASSWORD) -> dict[str, str]:
+        """Log in over HTTP; the Authorization header of the new session."""
+        async with self.http.post(self.url + "/v1/session",
+                                  json={"username": username, "password": password}) as resp:
+            assert resp.status == 201, await resp.text()  # noqa: PLR2004
+            return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+    async def as_staff(self, *roles: str) -> dict[str, str]:
+        """Headers of a new staff member holding ``roles`` (named after them)."""
+        username = "-".join(sorted(roles)).replace("_", "") + f"-{uuid.uuid4().hex[:6]}"
+        await self.add_staff(username, *roles)
+        return await self.login(username)
 
     def bookings(self, carrier: str) -> list[str]:
         """The references the carrier's sandbox booked."""

@@ -10,10 +10,12 @@ from typing import Any
 
 import orjson
 
+from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.errors import GatewayError
 from gateway.record.checkpoint import Verifier
 
 EXIT_FAILED = 1
+FILTERS = ("customer", "order", "recipient", "kind")
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -28,10 +30,21 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
                         help="a checkpoint note kept elsewhere that the record must match")
     verify.add_argument("--quiet", action="store_true", help="no progress lines")
     verify.set_defaults(run=_verify)
-    show = log_sub.add_parser("show", help="print entries (no personal values)")
-    show.add_argument("--db", type=Path)
-    show.add_argument("--from", dest="start", type=int, default=0)
+    show = log_sub.add_parser(
+        "show", help="print entries (no personal values); with a filter it is a review search "
+                     "of the live record, made as a staff account and recorded")
+    show.add_argument("--db", type=Path, help="list this record file offline (no filters; "
+                                              "not recorded)")
+    show.add_argument("--start", type=int, default=0, help="first position to list")
     show.add_argument("--limit", type=int, default=50)
+    for name in FILTERS:
+        show.add_argument(f"--{name}", help=f"only entries with this {name}")
+    show.add_argument("--from", dest="since", help="period start: YYYY, YYYY-MM, YYYY-MM-DD or "
+                                                   "an ISO time")
+    show.add_argument("--to", dest="until", help="period end (a day or month includes all "
+                                                 "of it)")
+    show.add_argument("--newest", action="store_true", help="newest first")
+    add_reader_arguments(show)
     show.set_defaults(run=_show)
 
 
@@ -70,7 +83,16 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_FAILED
 
 
+def _line(doc: dict[str, Any]) -> str:
+    fields = ",".join(doc["fields"]) or "-"
+    result = doc["data"].get("result", "")
+    return (f"{doc['seq']:>6} {doc['time']} {doc['kind']:<19} {doc['recipient'] or '-':<12} "
+            f"{doc['service'] or '-':<14} order={doc['order'] or '-'} fields={fields} {result}")
+
+
 def _show(args: argparse.Namespace) -> int:
+    if any(getattr(args, name) for name in (*FILTERS, "since", "until")) or args.newest:
+        return _search(args)
     db = _db_path(args)
     if not db.exists():
         raise GatewayError(f"no record at {db}")
@@ -79,11 +101,34 @@ def _show(args: argparse.Namespace) -> int:
         "SELECT body FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?", (args.start, args.limit)
     )
     for (body,) in rows:
-        doc = orjson.loads(body)
-        fields = ",".join(doc["fields"]) or "-"
-        result = doc["data"].get("result", "")
-        print(  # noqa: T201
-            f"{doc['seq']:>6} {doc['time']} {doc['kind']:<19} {doc['recipient'] or '-':<12} "
-            f"{doc['service'] or '-':<14} order={doc['order'] or '-'} fields={fields} {result}"
-        )
+        print(_line(orjson.loads(body)))  # noqa: T201
     return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    """A filtered listing: a review search through the live record, recorded."""
+    import asyncio  # noqa: PLC0415
+
+    from gateway.review import SEARCHERS  # noqa: PLC0415
+
+    if args.db is not None:
+        raise GatewayError("filters search the live record named by the config; --db lists a "
+                           "record file offline, without filters")
+    params = {name: getattr(args, name) or "" for name in FILTERS}
+    params.update({"from": args.since or "", "to": args.until or "",
+                   "limit": str(args.limit), "sort": "newest" if args.newest else "oldest"})
+    if args.start:
+        params["cursor"] = str(args.start + 1 if args.newest else args.start - 1)
+
+    async def run() -> int:
+        async with reviewing(args, SEARCHERS) as (reviewer, member, _):
+            found = await reviewer.search(member, reviewer.search_of(params), via="cli")
+        for entry in found["entries"]:
+            print(_line(entry))  # noqa: T201
+        more = found["next_cursor"]
+        tail = "" if more is None else f"; more with --start {more + (-1 if args.newest else 1)}"
+        print(f"{len(found['entries'])} entries; this search is recorded at position "  # noqa: T201
+              f"{found['read_recorded_at']}{tail}", file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())

@@ -16,6 +16,8 @@ import attrs
 from gateway.errors import RecordError
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
+from gateway.record.sqlite_search import SEARCH_SCHEMA, SqliteSearch
+from gateway.record.sqlite_staff import STAFF_SCHEMA, SqliteStaff
 
 SCHEMA_VERSION = 1
 
@@ -120,7 +122,7 @@ class Row:
     sealed: bytes | None
 
 
-class SqliteStore:
+class SqliteStore(SqliteSearch, SqliteStaff):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
@@ -142,7 +144,7 @@ class SqliteStore:
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA secure_delete=ON")
             db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + SEARCH_SCHEMA + STAFF_SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if version is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -393,10 +395,12 @@ class SqliteStore:
         return None if row is None else (row[0], row[1])
 
     def stale_subjects(self, before: str) -> list[str]:
-        """Subjects that still have a key but no disclosure since ``before``."""
+        """Subjects that still have a key but no disclosure since ``before`` (a staff member
+        reading their entries is no reason to keep them)."""
         rows = self.db.execute(
             "SELECT k.subject FROM subject_keys k WHERE NOT EXISTS (SELECT 1 FROM entries e "
-            "WHERE e.subject = k.subject AND e.time >= ?)", (before,))
+            "WHERE e.subject = k.subject AND e.time >= ? AND e.kind <> 'review.read')",
+            (before,))
         return [r[0] for r in rows]
 
     def due_erasures(self, now: str) -> list[str]:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from gateway.record.entry import Appended, Draft
+from gateway.record.queries import CheckpointRow, CountRow, Search, StaffRow
 from gateway.record.sqlite import HookRow, Row, SideOp, SqliteStore
 
 T = TypeVar("T")
@@ -67,6 +68,39 @@ class Store(Protocol):
     async def add_hold(self, subject: str, until: str, basis: str, created: str) -> None: ...
     async def hold_until(self, subject: str, now: str) -> tuple[str, str] | None: ...
     async def stale_subjects(self, before: str) -> list[str]: ...
+    # -- review (read side) ----------------------------------------------------------------
+    async def search(self, query: Search) -> list[Row]:
+        """One keyset page of entries matching every filter of ``query``."""
+        ...
+    async def entry(self, seq: int) -> Row | None: ...
+    async def leaves(self, start: int, end: int) -> list[bytes]:
+        """The leaf hashes of the entries at positions [start, end), in position order."""
+        ...
+    async def checkpoint_row(self) -> CheckpointRow | None:
+        """The latest checkpoint with the time it was signed."""
+        ...
+    async def disclosure_counts_by(self, since: str | None, until: str | None,
+                                   ) -> list[CountRow]:
+        """Carrier outcomes and authority disclosures in [since, until), grouped."""
+        ...
+    # -- staff accounts and sessions -------------------------------------------------------
+    async def add_staff(self, username: str, password: str, roles: Sequence[str],
+                        created: str) -> bool:
+        """Create an account (``password`` is the KDF string); False if the name is taken."""
+        ...
+    async def staff_member(self, username: str) -> StaffRow | None: ...
+    async def list_staff(self) -> list[StaffRow]: ...
+    async def disable_staff(self, username: str) -> bool:
+        """Disable an account and end its sessions; False if there is no such account."""
+        ...
+    async def add_session(self, token_hash: str, username: str, created: str,
+                          expires: str) -> None:
+        """Store a session (drops sessions expired by ``created``)."""
+        ...
+    async def session_user(self, token_hash: str, now: str) -> str | None:
+        """The username of the unexpired session with this token hash."""
+        ...
+    async def end_session(self, token_hash: str) -> None: ...
 
 
 class ThreadedStore:
@@ -163,3 +197,42 @@ class ThreadedStore:
 
     async def stale_subjects(self, before: str) -> list[str]:
         return await self._run(self.sync.stale_subjects, before)
+
+    async def search(self, query: Search) -> list[Row]:
+        return await self._run(self.sync.search, query)
+
+    async def entry(self, seq: int) -> Row | None:
+        return await self._run(self.sync.entry, seq)
+
+    async def leaves(self, start: int, end: int) -> list[bytes]:
+        return await self._run(self.sync.leaves, start, end)
+
+    async def checkpoint_row(self) -> CheckpointRow | None:
+        return await self._run(self.sync.checkpoint_row)
+
+    async def disclosure_counts_by(self, since: str | None, until: str | None,
+                                   ) -> list[CountRow]:
+        return await self._run(self.sync.disclosure_counts_by, since, until)
+
+    async def add_staff(self, username: str, password: str, roles: Sequence[str],
+                        created: str) -> bool:
+        return await self._run(self.sync.add_staff, username, password, roles, created)
+
+    async def staff_member(self, username: str) -> StaffRow | None:
+        return await self._run(self.sync.staff_member, username)
+
+    async def list_staff(self) -> list[StaffRow]:
+        return await self._run(self.sync.list_staff)
+
+    async def disable_staff(self, username: str) -> bool:
+        return await self._run(self.sync.disable_staff, username)
+
+    async def add_session(self, token_hash: str, username: str, created: str,
+                          expires: str) -> None:
+        await self._run(self.sync.add_session, token_hash, username, created, expires)
+
+    async def session_user(self, token_hash: str, now: str) -> str | None:
+        return await self._run(self.sync.session_user, token_hash, now)
+
+    async def end_session(self, token_hash: str) -> None:
+        await self._run(self.sync.end_session, token_hash)

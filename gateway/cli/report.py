@@ -1,0 +1,112 @@
+"""`gateway report access --customer ID [--html FILE]` and
+`gateway report transparency [--from P] [--to P] [--html FILE]`.
+
+A CLI read is a review read like any other: it is recorded, naming the staff account it was
+made as. That account is ``--as USER`` or, by default, the OS login name; it must be an enabled
+staff account holding a role the read allows (as in the API). The OS user is recorded beside
+it. No password is asked: whoever runs the CLI can already read the configuration's keys and
+the record file, so the OS account is the authentication, and the record says who used it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.errors import Forbidden, GatewayError
+from gateway.staff import Member, Role
+
+
+def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
+    report = sub.add_parser("report", help="access and transparency reports (recorded reads)")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    access = report_sub.add_parser("access", help="a customer's access report (GDPR Art. 15)")
+    access.add_argument("--customer", required=True, help="the store's customer id")
+    access.add_argument("--view", choices=["customer", "full"],
+                        help="full (admins only) shows deferred authority disclosures, marked")
+    access.set_defaults(run=_access)
+    transparency = report_sub.add_parser("transparency", help="disclosures counted per "
+                                         "recipient, authority, legal basis and month")
+    transparency.add_argument("--from", dest="since", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    transparency.add_argument("--to", dest="until", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    transparency.set_defaults(run=_transparency)
+    for command in (access, transparency):
+        add_reader_arguments(command)
+        command.add_argument("--html", type=Path, help="write a printable HTML page here "
+                                                       "instead of JSON to stdout")
+
+
+def add_reader_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as", dest="as_user", metavar="USER",
+                        help="the staff account this read is made as (default: the OS user)")
+
+
+@asynccontextmanager
+async def reviewing(args: argparse.Namespace, roles: Iterable[Role]) -> AsyncIterator[Any]:
+    """(reviewer, member, config) over the configured record, for a staff account allowed
+    ``roles``; the record is closed (and a checkpoint signed) afterwards."""
+    from gateway.app import build_record  # noqa: PLC0415 - only reads need the record
+    from gateway.config import Config  # noqa: PLC0415
+    from gateway.review import Reviewer  # noqa: PLC0415
+    from gateway.staff import Staff  # noqa: PLC0415
+
+    config = Config.from_toml(args.config)
+    os_user = getpass.getuser()
+    username = args.as_user or os_user
+    record = build_record(config)
+    await record.open()
+    try:
+        member: Member = await Staff(store=record.store).member(username)
+        if not member.holds_any(roles):
+            raise Forbidden(f"staff account {username} holds no role that allows this read")
+        yield Reviewer(record=record, config=config, os_user=os_user), member, config
+    finally:
+        await record.close()
+
+
+def _write(args: argparse.Namespace, doc: dict[str, Any], template: str,
+           **context: Any) -> None:  # noqa: ANN401
+    if args.html is None:
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    from gateway.web import render_text  # noqa: PLC0415
+
+    try:
+        args.html.write_text(render_text(template, report=doc, **context), encoding="utf-8")
+    except OSError as exc:
+        raise GatewayError(f"cannot write {args.html}: {exc.strerror}") from None
+    print(f"wrote {args.html}; the read is recorded at position "  # noqa: T201
+          f"{doc['read_recorded_at']}")
+
+
+def _access(args: argparse.Namespace) -> int:
+    from gateway.review import REPORTERS  # noqa: PLC0415
+
+    async def run() -> int:
+        async with reviewing(args, REPORTERS) as (reviewer, member, config):
+            doc = await reviewer.access_report(member, args.customer, via="cli", view=args.view)
+        _write(args, doc, "access.html", customer=args.customer, controller=config.sender)
+        return 0
+
+    return asyncio.run(run())
+
+
+def _transparency(args: argparse.Namespace) -> int:
+    from gateway.review import TRANSPARENCY  # noqa: PLC0415
+
+    async def run() -> int:
+        async with reviewing(args, TRANSPARENCY) as (reviewer, member, _):
+            params = {k: v for k, v in (("from", args.since), ("to", args.until)) if v}
+            doc = await reviewer.transparency_report(member, params, via="cli")
+        _write(args, doc, "transparency.html", params=params, error=None)
+        return 0
+
+    return asyncio.run(run())

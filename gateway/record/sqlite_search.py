@@ -1,0 +1,128 @@
+"""The SQLite store's read side for review: searches, single entries, the leaves an inclusion
+proof needs, the latest checkpoint with its time, and disclosure counts.
+
+A search is a keyset page on ``seq`` through one index: (subject, seq), (order_ref, seq),
+(recipient, seq) or (kind, seq). Unless a customer or an order narrows it already, a period is
+first turned into the range of positions its entries hold (their smallest and largest position,
+read from the time index), so a period search is an index range too, whichever filter comes
+with it; the exact time condition is still applied to each row, so clocks that stepped back do
+not matter.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from gateway.record.queries import CheckpointRow, CountRow, Search
+
+if TYPE_CHECKING:
+    from gateway.record.sqlite import Row
+
+#: Indexes the review searches need beyond those of the base schema.
+SEARCH_SCHEMA = """
+CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind, seq);
+CREATE INDEX IF NOT EXISTS entries_recipient_seq ON entries (recipient, seq)
+    WHERE recipient IS NOT NULL;
+"""
+
+_OUTCOME = "disclosure.outcome"
+_AUTHORITY = "authority.disclosure"
+
+
+class SqliteSearch:
+    """Mixed into SqliteStore; every method runs on the store's database thread."""
+
+    @property
+    def db(self) -> sqlite3.Connection:  # pragma: no cover - provided by SqliteStore
+        raise NotImplementedError
+
+    def search(self, query: Search) -> list[Row]:
+        """One page of entries matching ``query``, newest or oldest first, at most
+        ``query.limit`` of them."""
+        conditions, params = [], []
+        for column, value in (("subject", query.subject), ("order_ref", query.order),
+                              ("recipient", query.recipient), ("kind", query.kind)):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        # A customer or an order has few entries: its index finds them and the time is checked
+        # on each. Otherwise the period becomes a position range first.
+        selective = query.subject is not None or query.order is not None
+        low, high = (0, 2**63 - 1) if selective else self._positions(query.since, query.until)
+        if low is None or high is None:
+            return []
+        if query.cursor is not None:
+            if query.newest_first:
+                high = min(high, query.cursor - 1)
+            else:
+                low = max(low, query.cursor + 1)
+        conditions.append("seq BETWEEN ? AND ?")
+        params += [low, high]
+        # The exact period check; '+' keeps the planner on the position range, not the time
+        # index.
+        if query.since is not None:
+            conditions.append("+time >= ?")
+            params.append(query.since)
+        if query.until is not None:
+            conditions.append("+time < ?")
+            params.append(query.until)
+        sql = (f"SELECT seq, body, leaf, sealed FROM entries WHERE {' AND '.join(conditions)} "  # noqa: S608 - column names are fixed
+               f"ORDER BY {query.order_by} LIMIT ?")
+        return _rows(self.db.execute(sql, [*params, query.limit]))
+
+    def _positions(self, since: str | None, until: str | None) -> tuple[int | None, int | None]:
+        """The smallest and largest positions of the entries in the period (None, None when
+        it holds none): one scan of the period's stretch of the time index. Exact even if times
+        are not in position order."""
+        if since is None and until is None:
+            return 0, 2**63 - 1
+        conditions = [c for c, v in (("time >= ?", since), ("time < ?", until)) if v is not None]
+        low, high = self.db.execute(
+            f"SELECT MIN(seq), MAX(seq) FROM entries WHERE {' AND '.join(conditions)}",  # noqa: S608
+            [v for v in (since, until) if v is not None]).fetchone()
+        return low, high
+
+    def entry(self, seq: int) -> Row | None:
+        row = self.db.execute("SELECT seq, body, leaf, sealed FROM entries WHERE seq = ?",
+                              (seq,)).fetchone()
+        return None if row is None else _rows([row])[0]
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        """The leaf hashes of the entries at positions [start, end), in position order."""
+        return [_bytes(r[0]) for r in self.db.execute(
+            "SELECT leaf FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end))]
+
+    def checkpoint_row(self) -> CheckpointRow | None:
+        row = self.db.execute(
+            "SELECT size, time, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return None if row is None else CheckpointRow(size=row[0], time=row[1], note=row[2])
+
+    def disclosure_counts_by(self, since: str | None, until: str | None) -> list[CountRow]:
+        """Carrier outcomes and authority disclosures in the period, counted per recipient,
+        month, result, legal basis and authority request."""
+        low, high = self._positions(since, until)
+        if low is None or high is None:
+            return []
+        rows = self.db.execute(
+            "SELECT kind, recipient, substr(time, 1, 7), json_extract(body, '$.data.result'), "
+            "json_extract(body, '$.data.legal_basis'), json_extract(body, '$.data.request'), "
+            "COUNT(*) FROM entries WHERE kind IN (?, ?) AND seq BETWEEN ? AND ? "
+            "AND +time >= ? AND +time < ? GROUP BY 1, 2, 3, 4, 5, 6",
+            (_OUTCOME, _AUTHORITY, low, high, since or "", until or "\U0010ffff"))
+        return [CountRow(kind=r[0], recipient=r[1] or "-", month=r[2], result=r[3],
+                         legal_basis=r[4], request=r[5], count=r[6]) for r in rows]
+
+
+def _rows(rows: Iterable[tuple[int, bytes, bytes, bytes | None]]) -> list[Row]:
+    from gateway.record.sqlite import Row  # noqa: PLC0415 - sqlite.py mixes this module in
+
+    return [Row(r[0], _bytes(r[1]), _bytes(r[2]), None if r[3] is None else _bytes(r[3]))
+            for r in rows]
+
+
+def _bytes(value: bytes | str) -> bytes:
+    """A BLOB column as bytes, even where tampering stored it as TEXT (then it fails checks
+    rather than the read)."""
+    return value.encode() if isinstance(value, str) else bytes(value)

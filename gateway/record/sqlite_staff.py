@@ -1,0 +1,93 @@
+"""The SQLite store's staff tables: accounts (username, KDF string, roles, disabled) and login
+sessions (only a hash of each token is kept). They live in the record's database, beside the
+entries, but outside the tree: accounts and sessions change, entries never do."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from gateway.errors import RecordError
+from gateway.record.queries import StaffRow
+
+STAFF_SCHEMA = """
+CREATE TABLE IF NOT EXISTS staff (username TEXT PRIMARY KEY, password TEXT NOT NULL,
+                                  roles TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,
+                                  created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staff_sessions (token_hash TEXT PRIMARY KEY,
+                                           username TEXT NOT NULL REFERENCES staff (username),
+                                           created TEXT NOT NULL, expires TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS staff_sessions_expires ON staff_sessions (expires);
+"""
+
+
+class SqliteStaff:
+    """Mixed into SqliteStore; every method runs on the store's database thread."""
+
+    @property
+    def db(self) -> sqlite3.Connection:  # pragma: no cover - provided by SqliteStore
+        raise NotImplementedError
+
+    def add_staff(self, username: str, password: str, roles: Sequence[str],
+                  created: str) -> bool:
+        """Create an account; False if the username is taken."""
+        try:
+            done = self.db.execute(
+                "INSERT OR IGNORE INTO staff VALUES (?,?,?,0,?)",
+                (username, password, ",".join(roles), created)).rowcount
+        except sqlite3.Error as exc:
+            raise RecordError(f"the staff account could not be stored: {exc}") from None
+        return done == 1
+
+    def staff_member(self, username: str) -> StaffRow | None:
+        row = self.db.execute(
+            "SELECT username, password, roles, disabled, created FROM staff WHERE username=?",
+            (username,)).fetchone()
+        return None if row is None else _staff(row)
+
+    def list_staff(self) -> list[StaffRow]:
+        return [_staff(r) for r in self.db.execute(
+            "SELECT username, password, roles, disabled, created FROM staff ORDER BY username")]
+
+    def disable_staff(self, username: str) -> bool:
+        """Disable an account and end its sessions; False if there is no such account."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            done = db.execute("UPDATE staff SET disabled=1 WHERE username=?",
+                              (username,)).rowcount
+            db.execute("DELETE FROM staff_sessions WHERE username=?", (username,))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise RecordError(f"the staff account could not be changed: {exc}") from None
+        return done == 1
+
+    def add_session(self, token_hash: str, username: str, created: str, expires: str) -> None:
+        """Store a session; sessions that have expired by ``created`` are dropped."""
+        try:
+            self.db.execute("DELETE FROM staff_sessions WHERE expires <= ?", (created,))
+            self.db.execute("INSERT INTO staff_sessions VALUES (?,?,?,?)",
+                            (token_hash, username, created, expires))
+        except sqlite3.Error as exc:
+            raise RecordError(f"the session could not be stored: {exc}") from None
+
+    def session_user(self, token_hash: str, now: str) -> str | None:
+        """The username of an unexpired session, if there is one."""
+        row = self.db.execute(
+            "SELECT username FROM staff_sessions WHERE token_hash=? AND expires > ?",
+            (token_hash, now)).fetchone()
+        return None if row is None else row[0]
+
+    def end_session(self, token_hash: str) -> None:
+        try:
+            self.db.execute("DELETE FROM staff_sessions WHERE token_hash=?", (token_hash,))
+        except sqlite3.Error as exc:
+            raise RecordError(f"the session could not be ended: {exc}") from None
+
+
+def _staff(row: tuple[str, str, str, int, str]) -> StaffRow:
+    return StaffRow(username=row[0], password=row[1],
+                    roles=tuple(r for r in row[2].split(",") if r), disabled=bool(row[3]),
+                    created=row[4])

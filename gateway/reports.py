@@ -1,0 +1,163 @@
+"""Reports built from the record: a customer's access report (GDPR Art. 15(1)(c): every
+recipient, which fields each received, when and why) and the transparency report (counts per
+recipient, authority, legal basis and month). Pure: entries in, documents out.
+
+An authority disclosure whose notification is deferred (``defer_until`` still ahead) is left
+out of the customer's report, and shown, marked, in the full view for the data protection
+officer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any, Literal
+
+from gateway.record import Kind
+from gateway.record.queries import CountRow
+
+View = Literal["customer", "full"]
+#: Carrier outcomes after which the data had reached, or may have reached, the carrier.
+LEFT = ("booked", "rejected", "unknown")
+PENDING = "pending"
+
+
+def _deferred(data: Mapping[str, Any], today: date) -> bool:
+    until = data.get("defer_until")
+    if not until:
+        return False
+    try:
+        return date.fromisoformat(str(until)[:10]) > today
+    except ValueError:
+        return True  # an unreadable deferral is kept hidden rather than told too early
+
+
+def _carrier(intent: Mapping[str, Any] | None, outcome: Mapping[str, Any] | None,
+             ) -> dict[str, Any] | None:
+    first = intent or outcome
+    assert first is not None
+    result = (outcome or {}).get("data", {}).get("result", PENDING)
+    if result not in (*LEFT, PENDING):
+        return None
+    last = outcome or intent
+    assert last is not None
+    return {
+        "time": last["time"], "recipient": first["recipient"], "kind": "carrier",
+        "service": first["service"], "fields": list(first["fields"]), "order": first["order"],
+        "result": result, "disclosure": first["disclosure"],
+        "purpose": f"Delivery of order {first['order']} by {first['recipient']} "
+                   f"({first['service']})",
+    }
+
+
+def _authority(entry: Mapping[str, Any], today: date) -> dict[str, Any]:
+    data = entry["data"]
+    shown = {
+        "time": entry["time"], "recipient": entry["recipient"], "kind": "authority",
+        "service": entry["service"], "fields": list(entry["fields"]), "order": None,
+        "result": data.get("status"), "disclosure": entry["disclosure"],
+        "legal_basis": data.get("legal_basis"), "reference": data.get("reference"),
+        "purpose": f"Request by {entry['recipient']} ({data.get('reference')}) under "
+                   f"{data.get('legal_basis')}",
+    }
+    if _deferred(data, today):
+        shown.update(deferred=True, defer_until=data.get("defer_until"))
+    return shown
+
+
+def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: View,
+                  today: date, produced_at: str, erased: bool) -> dict[str, Any]:
+    """The access report for one customer from the decoded entries naming them."""
+    intents: dict[str, Mapping[str, Any]] = {}
+    outcomes: dict[str, Mapping[str, Any]] = {}
+    disclosures: list[dict[str, Any]] = []
+    for entry in entries:
+        if entry["kind"] == Kind.INTENT:
+            intents[entry["disclosure"]] = entry
+        elif entry["kind"] == Kind.OUTCOME:
+            outcomes[entry["disclosure"]] = entry
+        elif entry["kind"] == Kind.AUTHORITY_DISCLOSURE:
+            shown = _authority(entry, today)
+            if shown.get("deferred") and view == "customer":
+                continue
+            disclosures.append(shown)
+    for disclosure in dict.fromkeys([*intents, *outcomes]):
+        shown = _carrier(intents.get(disclosure), outcomes.get(disclosure))
+        if shown is not None:
+            disclosures.append(shown)
+    disclosures.sort(key=lambda d: (d["time"], d["disclosure"]))
+    return {
+        "customer": customer, "view": view, "produced_at": produced_at,
+        "values_erased": erased,
+        "recipients": _per_recipient(disclosures),
+        "disclosures": disclosures,
+        "note": "Fields are the categories of personal data each recipient received. "
+                "Marketing consent is never disclosed.",
+    }
+
+
+def _per_recipient(disclosures: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for d in disclosures:
+        grouped[(d["kind"], d["recipient"])].append(d)
+    out = []
+    for (kind, recipient), items in sorted(grouped.items()):
+        fields = dict.fromkeys(f for d in items for f in d["fields"])
+        out.append({
+            "recipient": recipient, "kind": kind, "fields": list(fields),
+            "disclosures": len(items), "first": items[0]["time"], "last": items[-1]["time"],
+            "purposes": list(dict.fromkeys(
+                "delivery of orders" if kind == "carrier" else f"authority request under "
+                f"{d.get('legal_basis')}" for d in items)),
+            "deferred": any(d.get("deferred") for d in items),
+        })
+    return out
+
+
+def transparency_report(rows: Iterable[CountRow], *, since: str | None, until: str | None,
+                        produced_at: str) -> dict[str, Any]:
+    """Counts of disclosures: per recipient, per authority, per legal basis, per month."""
+    recipients: Counter[tuple[str, str]] = Counter()
+    months: dict[str, Counter[str]] = defaultdict(Counter)
+    results: Counter[str] = Counter()
+    authority_requests: dict[str, set[str]] = defaultdict(set)
+    authority_disclosures: Counter[str] = Counter()
+    basis_requests: dict[str, set[str]] = defaultdict(set)
+    basis_disclosures: Counter[str] = Counter()
+    for row in rows:
+        if row.kind == Kind.OUTCOME:
+            if row.result not in LEFT:
+                continue
+            recipients[("carrier", row.recipient)] += row.count
+            months[row.month]["carrier"] += row.count
+            results[row.result] += row.count
+        else:
+            recipients[("authority", row.recipient)] += row.count
+            months[row.month]["authority"] += row.count
+            basis = row.legal_basis or "(not recorded)"
+            authority_disclosures[row.recipient] += row.count
+            basis_disclosures[basis] += row.count
+            if row.request:
+                authority_requests[row.recipient].add(row.request)
+                basis_requests[basis].add(row.request)
+    all_requests = set().union(*authority_requests.values()) if authority_requests else set()
+    return {
+        "period": {"from": since, "to": until}, "produced_at": produced_at,
+        "totals": {"carrier_disclosures": sum(results.values()),
+                   "authority_disclosures": sum(authority_disclosures.values()),
+                   "authority_requests": len(all_requests)},
+        "carrier_results": dict(sorted(results.items())),
+        "per_recipient": [{"recipient": r, "kind": k, "disclosures": n}
+                          for (k, r), n in sorted(recipients.items(),
+                                                  key=lambda kv: (-kv[1], kv[0]))],
+        "per_authority": [{"authority": a, "requests": len(authority_requests[a]),
+                           "disclosures": n} for a, n in sorted(authority_disclosures.items())],
+        "per_legal_basis": [{"legal_basis": b, "requests": len(basis_requests[b]),
+                             "disclosures": n} for b, n in sorted(basis_disclosures.items())],
+        "per_month": [{"month": m, "carrier": c["carrier"], "authority": c["authority"]}
+                      for m, c in sorted(months.items())],
+        "note": "A disclosure to a carrier is counted once the request reached it (booked, "
+                "refused by the carrier, or outcome unknown). An authority request can cover "
+                "several customers; each customer's package is one disclosure.",
+    }

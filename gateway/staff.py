@@ -1,0 +1,232 @@
+"""Staff: roles, per-person accounts, passwords and login sessions.
+
+Roles are what every endpoint names when it declares who may call it (see ``gateway.access``):
+
+- ``pipeline``: the order pipeline. It holds no staff account: the order hook is authenticated
+  by its Standard Webhooks signature, and that is all the role opens.
+- ``reviewer``: customer-service staff answering access requests: searches the record, sees the
+  customers' values, produces access reports.
+- ``intake_officer`` and ``approver``: take in and decide authority requests.
+- ``admin``: the data protection officer: everything a reviewer can, plus the full view of
+  access reports (authority disclosures whose notification is deferred).
+
+Passwords are kept as scrypt strings (per-account random salt, parameters written alongside so
+they can be raised later) and compared in constant time. Session tokens are random, handed out
+once, and stored only as their SHA-256.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Final
+
+import attrs
+from aiohttp import web
+
+from gateway.errors import BadRequest, Conflict, NotFound, Unauthorized
+from gateway.record.queries import StaffRow
+from gateway.record.store import Store
+
+
+class Role(StrEnum):
+    PIPELINE = "pipeline"
+    REVIEWER = "reviewer"
+    INTAKE_OFFICER = "intake_officer"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+
+#: Roles a person's staff account may hold (the pipeline signs its hooks instead).
+STAFF_ROLES: Final = frozenset(Role) - {Role.PIPELINE}
+#: Roles that see customers' personal values when they read the record.
+SEES_VALUES: Final = frozenset({Role.REVIEWER, Role.ADMIN})
+
+SESSION_SECONDS: Final = 8 * 3600
+MIN_PASSWORD: Final = 12
+MAX_PASSWORD: Final = 1024
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,62}")
+
+#: scrypt cost as log2(N); r=8, p=1. 2**17 with r=8 is OWASP's recommended minimum.
+LOG_N: Final = 17
+_R, _P, _DKLEN, _SALT = 8, 1, 32, 16
+
+
+def _scrypt(password: str, salt: bytes, log_n: int, r: int, p: int) -> bytes:
+    n = 1 << log_n
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p,
+                          maxmem=256 * r * n + 1024 * 1024, dklen=_DKLEN)
+
+
+def hash_password(password: str, *, log_n: int = LOG_N) -> str:
+    """``scrypt$<log2 N>$<r>$<p>$<salt b64>$<key b64>`` for ``password``, with a fresh salt."""
+    salt = secrets.token_bytes(_SALT)
+    key = _scrypt(password, salt, log_n, _R, _P)
+    return "$".join(("scrypt", str(log_n), str(_R), str(_P),
+                     base64.b64encode(salt).decode(), base64.b64encode(key).decode()))
+
+
+def check_password(stored: str, password: str) -> bool:
+    """Whether ``password`` matches the scrypt string ``stored`` (constant-time compare)."""
+    try:
+        scheme, log_n, r, p, salt, key = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(key)
+        actual = _scrypt(password, base64.b64decode(salt), int(log_n), int(r), int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+#: Checked when the username is unknown, so a login takes as long whether or not it exists.
+_DUMMY = "$".join(("scrypt", str(LOG_N), str(_R), str(_P), base64.b64encode(bytes(_SALT)).decode(),
+                   base64.b64encode(bytes(_DKLEN)).decode()))
+
+
+def check_username(username: str) -> str:
+    if not _USERNAME.fullmatch(username):
+        raise BadRequest("a username is 2 to 63 characters: a-z, 0-9, '.', '_', '-', starting "
+                         "with a letter or digit")
+    return username
+
+
+def parse_roles(names: Iterable[str]) -> frozenset[Role]:
+    """Staff roles by name; refuses unknown names and the pipeline's role."""
+    roles = set()
+    for name in names:
+        try:
+            role = Role(name)
+        except ValueError:
+            raise BadRequest(f"unknown role {name!r} (known: "
+                             f"{', '.join(sorted(STAFF_ROLES))})") from None
+        if role not in STAFF_ROLES:
+            raise BadRequest("the pipeline role is held by the order pipeline's webhook "
+                             "signature, not by a staff account")
+        roles.add(role)
+    if not roles:
+        raise BadRequest("give a staff account at least one role")
+    return frozenset(roles)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_token(session_token: str) -> str:
+    """The anti-forgery token of a web session: derived from its secret, so nothing more is
+    stored, and useless without the session cookie."""
+    return hmac.new(session_token.encode(), b"gateway csrf", hashlib.sha256).hexdigest()
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+@attrs.frozen
+class Member:
+    """A staff member as the rest of the gateway sees them: a name and roles."""
+
+    username: str
+    roles: frozenset[Role]
+    disabled: bool = False
+    created: str = ""
+
+    @classmethod
+    def from_row(cls, row: StaffRow) -> Member:
+        return cls(username=row.username, roles=frozenset(Role(r) for r in row.roles),
+                   disabled=row.disabled, created=row.created)
+
+    def holds_any(self, roles: Iterable[Role]) -> bool:
+        return not self.disabled and bool(self.roles & set(roles))
+
+    @property
+    def sees_values(self) -> bool:
+        return self.holds_any(SEES_VALUES)
+
+
+@attrs.frozen(repr=False)
+class Session:
+    token: str
+    member: Member
+    expires: str
+
+    def __repr__(self) -> str:
+        return f"Session({self.member.username!r}, expires={self.expires!r})"
+
+
+#: The member a request was authenticated as, and the web session's token (pages only).
+MEMBER: Final = web.RequestKey("member", Member)
+SESSION_TOKEN: Final = web.RequestKey("session_token", str)
+
+
+class Staff:
+    """Accounts and sessions, kept in the record's store."""
+
+    def __init__(self, *, store: Store, clock: Callable[[], float] = time.time,
+                 session_seconds: int = SESSION_SECONDS, log_n: int = LOG_N) -> None:
+        self.store = store
+        self.clock = clock
+        self.session_seconds = session_seconds
+        self.log_n = log_n
+
+    async def add(self, username: str, password: str, roles: Iterable[str]) -> Member:
+        check_username(username)
+        wanted = parse_roles(roles)
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise BadRequest(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        stored = await asyncio.to_thread(hash_password, password, log_n=self.log_n)
+        ordered = tuple(r.value for r in Role if r in wanted)
+        if not await self.store.add_staff(username, stored, ordered, _iso(self.clock())):
+            raise Conflict(f"there is already a staff account {username}")
+        return Member(username=username, roles=wanted)
+
+    async def list(self) -> list[Member]:
+        return [Member.from_row(r) for r in await self.store.list_staff()]
+
+    async def disable(self, username: str) -> None:
+        if not await self.store.disable_staff(username):
+            raise NotFound(f"no staff account {username}")
+
+    async def member(self, username: str) -> Member:
+        """An enabled account by name (Unauthorized otherwise)."""
+        row = await self.store.staff_member(username)
+        if row is None or row.disabled:
+            raise Unauthorized("unknown or disabled staff account")
+        return Member.from_row(row)
+
+    async def login(self, username: str, password: str) -> Session:
+        """A new session for the right password of an enabled account; one Unauthorized for
+        every failure, after the same work."""
+        if not (_USERNAME.fullmatch(username) and MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
+            raise Unauthorized("unknown user or wrong password")
+        row = await self.store.staff_member(username)
+        ok = await asyncio.to_thread(check_password, row.password if row else _DUMMY, password)
+        if row is None or row.disabled or not ok:
+            raise Unauthorized("unknown user or wrong password")
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        expires = _iso(now + self.session_seconds)
+        await self.store.add_session(token_hash(token), username, _iso(now), expires)
+        return Session(token=token, member=Member.from_row(row), expires=expires)
+
+    async def resolve(self, token: str) -> Member:
+        """The enabled member whose unexpired session ``token`` is."""
+        if not token or len(token) > 128:  # noqa: PLR2004 - tokens are 43 characters
+            raise Unauthorized("no valid session")
+        username = await self.store.session_user(token_hash(token), _iso(self.clock()))
+        if username is None:
+            raise Unauthorized("no valid session")
+        return await self.member(username)
+
+    async def logout(self, token: str) -> None:
+        await self.store.end_session(token_hash(token))

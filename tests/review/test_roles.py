@@ -1,0 +1,250 @@
+"""Who may call what: every endpoint against every role and an anonymous caller, over HTTP
+against a running gateway; default deny for an endpoint that declares nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+import pytest
+from aiohttp import web
+
+from gateway.access import access_middleware, access_of
+from gateway.app import RECORD, create_app
+from gateway.problems import problem_middleware
+from gateway.staff import Role, csrf_token
+from gateway.webhooks import sign_headers
+from tests.conftest import STAFF_PASSWORD, Harness, load_config, order_event
+from tests.review.conftest import call, cookie_of, ship
+
+STAFF = (Role.REVIEWER, Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
+EVERYONE = frozenset(Role)
+CALLERS = ("anonymous", *Role)
+
+
+@attrs.frozen
+class Endpoint:
+    method: str
+    path: str
+    allowed: frozenset[str]
+    ok: int = 200
+    kind: str = "api"  # api | page | public | hook
+
+    @property
+    def route(self) -> str:
+        return self.path.split("?")[0].replace("/0", "/{seq}") if "entries/0" in self.path \
+            else self.path.split("?")[0]
+
+
+def _e(method: str, path: str, roles: tuple[str, ...] | frozenset[str], ok: int = 200,
+       kind: str = "api") -> Endpoint:
+    return Endpoint(method, path, frozenset(roles), ok, kind)
+
+
+REPORT = ("reviewer", "admin")
+ALL_STAFF = tuple(r.value for r in STAFF)
+ENDPOINTS = [
+    _e("GET", "/healthz", EVERYONE | {"anonymous"}, kind="public"),
+    _e("GET", "/readyz", EVERYONE | {"anonymous"}, kind="public"),
+    _e("GET", "/metrics", EVERYONE | {"anonymous"}, kind="public"),
+    _e("GET", "/openapi.json", EVERYONE | {"anonymous"}, kind="public"),
+    _e("GET", "/v1/record/checkpoint", EVERYONE | {"anonymous"}, kind="public"),
+    _e("POST", "/v1/hooks/orders", ("pipeline",), 201, kind="hook"),
+    _e("POST", "/v1/session", EVERYONE | {"anonymous"}, 201, kind="public"),
+    _e("GET", "/v1/session", ALL_STAFF),
+    _e("DELETE", "/v1/session", ALL_STAFF, 204),
+    _e("GET", "/v1/review/entries?customer=CUST-CANARY-1", ALL_STAFF),
+    _e("GET", "/v1/review/entries/0", ALL_STAFF),
+    _e("GET", "/v1/review/checkpoint", ALL_STAFF),
+    _e("GET", "/v1/reports/access?customer=CUST-CANARY-1", REPORT),
+    _e("GET", "/v1/reports/transparency", ("reviewer", "approver", "admin")),
+    _e("GET", "/review/login", EVERYONE | {"anonymous"}, kind="public"),
+    _e("POST", "/review/login", EVERYONE | {"anonymous"}, 303, kind="public"),
+    _e("POST", "/review/logout", ALL_STAFF, 303, kind="page"),
+    _e("GET", "/review", ALL_STAFF, kind="page"),
+    _e("GET", "/review/search?customer=CUST-CANARY-1", ALL_STAFF, kind="page"),
+    _e("GET", "/review/entries/0", ALL_STAFF, kind="page"),
+    _e("GET", "/review/access?customer=CUST-CANARY-1", REPORT, kind="page"),
+    _e("GET", "/review/transparency", ("reviewer", "approver", "admin"), kind="page"),
+    _e("GET", "/review/checkpoint", ALL_STAFF, kind="page"),
+]
+
+
+async def _request(gateway: Harness, endpoint: Endpoint, caller: str,
+                   sessions: Mapping[str, Mapping[str, str]]) -> int:
+    """Call ``endpoint`` as ``caller`` the way that kind of endpoint is called."""
+    headers: dict[str, str] = {}
+    kwargs: dict[str, Any] = {}
+    if endpoint.kind == "hook":  # the same order for everyone; only the pipeline signs it
+        kwargs["data"] = orjson.dumps(order_event("posti", "home_delivery"))
+        headers["content-type"] = "application/json"
+    if caller == "pipeline":
+        headers.update(sign_headers(gateway.secret, f"msg_{uuid.uuid4().hex}", kwargs["data"])
+                       if endpoint.kind == "hook" else {})
+    elif caller != "anonymous":
+        bearer = sessions[caller]
+        headers.update(cookie_of(bearer) if endpoint.kind == "page" else bearer)
+        if endpoint.kind == "page" and endpoint.method == "POST":
+            kwargs["data"] = {"csrf": csrf_token(bearer["Authorization"][7:])}
+    if endpoint.path == "/v1/session" and endpoint.method == "POST":
+        name = f"login-{uuid.uuid4().hex[:8]}"
+        await gateway.add_staff(name, "reviewer")
+        kwargs = {"json": {"username": name, "password": STAFF_PASSWORD}}
+    if endpoint.path == "/review/login" and endpoint.method == "POST":
+        status, _, answer = await call(gateway, "GET", "/review/login")
+        token = answer["Set-Cookie"].split("gateway_login=")[1].split(";")[0]
+        name = f"form-{uuid.uuid4().hex[:8]}"
+        await gateway.add_staff(name, "approver")
+        headers = {**headers, "Cookie": f"gateway_login={token}"}
+        kwargs = {"data": {"csrf": token, "username": name, "password": STAFF_PASSWORD}}
+    status, _, _ = await call(gateway, endpoint.method, endpoint.path, headers=headers,
+                              **kwargs)
+    return status
+
+
+def _denied(endpoint: Endpoint, caller: str) -> int:
+    """What a caller the endpoint does not allow gets."""
+    staff = caller not in ("anonymous", "pipeline")
+    if endpoint.kind == "hook":
+        return 401  # no valid signature
+    if endpoint.kind == "page":
+        return 403 if staff else 303  # the login form
+    return 403 if staff else 401
+
+
+@pytest.fixture
+async def sessions(gateway: Harness) -> AsyncIterator[Callable[[], Any]]:
+    async def fresh() -> dict[str, Mapping[str, str]]:
+        return {role.value: await gateway.as_staff(role.value) for role in STAFF}
+
+    await ship(gateway, order_id="J-ROLE-1")
+    await gateway.app[RECORD].checkpoint()
+    yield fresh
+
+
+class TestRoleMatrix:
+    @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
+    async def test_exactly_the_allowed_callers_succeed(
+        self, gateway: Harness, sessions: Callable[[], Any], endpoint: Endpoint
+    ) -> None:
+        """Each allowed role succeeds; every other role, the pipeline and an anonymous caller
+        are refused (401 without staff credentials, 403 with the wrong role; a page sends a
+        caller without a session to the login form)."""
+        logged_in = await sessions()
+        outcome = {caller: await _request(gateway, endpoint, caller, logged_in)
+                   for caller in CALLERS}
+        expected = {caller: endpoint.ok if caller in endpoint.allowed
+                    else _denied(endpoint, caller) for caller in CALLERS}
+        assert outcome == expected
+
+    def test_the_matrix_covers_every_route(self, tmp_path: Path, carrier_env: None) -> None:
+        """Every route the application serves is in the matrix above."""
+        app = create_app(load_config(tmp_path, {}))
+        served = {(r.method, r.resource.canonical) for r in app.router.routes()
+                  if r.method != "HEAD" and r.resource is not None}
+        covered = {(e.method, e.route) for e in ENDPOINTS}
+        assert served == covered
+
+    def test_every_route_declares_its_roles(self, tmp_path: Path, carrier_env: None) -> None:
+        """No handler is left without a declaration."""
+        app = create_app(load_config(tmp_path, {}))
+        undeclared = [r.resource.canonical for r in app.router.routes()
+                      if r.method != "HEAD" and r.resource is not None
+                      and access_of(r.handler) is None]
+        assert undeclared == []
+
+
+class TestDefaultDeny:
+    async def test_an_endpoint_without_a_declaration_is_refused(self) -> None:
+        """A handler with no declaration answers 403 problem+json and never runs."""
+        ran = []
+
+        async def undeclared(_request: web.Request) -> web.Response:
+            ran.append(True)
+            return web.Response(text="secret")
+
+        app = web.Application(middlewares=[problem_middleware, access_middleware])
+        app.router.add_get("/undeclared", undeclared)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            import aiohttp  # noqa: PLC0415
+
+            port = runner.addresses[0][1]
+            async with aiohttp.ClientSession() as http, http.get(
+                    f"http://127.0.0.1:{port}/undeclared") as resp:
+                assert resp.status == 403
+                assert resp.headers["content-type"] == "application/problem+json"
+                assert b"secret" not in await resp.read()
+        finally:
+            await runner.cleanup()
+        assert ran == []
+
+
+class TestSessions:
+    async def test_a_bad_password_and_an_unknown_user_get_the_same_401(
+        self, gateway: Harness
+    ) -> None:
+        """Login failures answer one problem whatever the cause."""
+        await gateway.add_staff("rita", "reviewer")
+        answers = []
+        for body in ({"username": "rita", "password": "wrong password here"},
+                     {"username": "nobody", "password": STAFF_PASSWORD}):
+            status, text, headers = await call(gateway, "POST", "/v1/session", json=body)
+            assert status == 401
+            assert headers["content-type"] == "application/problem+json"
+            answers.append(orjson.loads(text)["detail"])
+        assert answers[0] == answers[1]
+
+    async def test_a_disabled_account_loses_its_sessions(self, gateway: Harness) -> None:
+        """Disabling an account ends its sessions and refuses new logins."""
+        from gateway.app import RECORD  # noqa: PLC0415
+        from gateway.staff import Staff  # noqa: PLC0415
+
+        await gateway.add_staff("dora", "reviewer")
+        bearer = await gateway.login("dora")
+        assert (await call(gateway, "GET", "/v1/session", headers=bearer))[0] == 200
+        await Staff(store=gateway.app[RECORD].store).disable("dora")
+        assert (await call(gateway, "GET", "/v1/session", headers=bearer))[0] == 401
+        status, _, _ = await call(gateway, "POST", "/v1/session",
+                                  json={"username": "dora", "password": STAFF_PASSWORD})
+        assert status == 401
+
+    async def test_logout_ends_the_session(self, gateway: Harness) -> None:
+        """After DELETE /v1/session the token no longer works."""
+        bearer = await gateway.as_staff("admin")
+        assert (await call(gateway, "DELETE", "/v1/session", headers=bearer))[0] == 204
+        assert (await call(gateway, "GET", "/v1/session", headers=bearer))[0] == 401
+
+    async def test_the_form_login_sets_a_strict_httponly_cookie(self, gateway: Harness) -> None:
+        """The web session cookie is HttpOnly and SameSite=Strict; a login form posted
+        without its anti-forgery token is refused."""
+        await gateway.add_staff("webby", "reviewer")
+        _, _, form = await call(gateway, "GET", "/review/login")
+        token = form["Set-Cookie"].split("gateway_login=")[1].split(";")[0]
+        creds = {"username": "webby", "password": STAFF_PASSWORD}
+        status, _, _ = await call(gateway, "POST", "/review/login", data=creds,
+                                  headers={"Cookie": f"gateway_login={token}"})
+        assert status == 403
+        status, _, answer = await call(gateway, "POST", "/review/login",
+                                       data={**creds, "csrf": token, "next": "/review/search"},
+                                       headers={"Cookie": f"gateway_login={token}"})
+        assert status == 303
+        assert answer["Location"] == "/review/search"
+        cookie = next(c for c in answer.getall("Set-Cookie") if "gateway_session=" in c)
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+
+    async def test_a_page_post_without_the_csrf_token_is_refused(self, gateway: Harness) -> None:
+        """Logging out from another site (no CSRF token) fails; the session stays."""
+        bearer = await gateway.as_staff("reviewer")
+        status, _, _ = await call(gateway, "POST", "/review/logout", headers=cookie_of(bearer),
+                                  data={"csrf": "0" * 64})
+        assert status == 403
+        assert (await call(gateway, "GET", "/v1/session", headers=bearer))[0] == 200

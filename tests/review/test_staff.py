@@ -1,0 +1,131 @@
+"""Staff accounts, passwords and sessions over a real SQLite record store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import BadRequest, Conflict, NotFound, Unauthorized
+from gateway.record.sqlite import SqliteStore
+from gateway.record.store import ThreadedStore
+from gateway.staff import Role, Staff, check_password, hash_password, parse_roles
+
+PASSWORD = "a long enough passphrase"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[ThreadedStore]:
+    store = ThreadedStore(SqliteStore(tmp_path / "record.sqlite"))
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def staff(store: ThreadedStore, clock: Clock) -> Staff:
+    return Staff(store=store, clock=clock, log_n=10)
+
+
+class TestPasswords:
+    def test_a_hash_verifies_only_its_password(self) -> None:
+        """The scrypt string checks the right password and no other."""
+        stored = hash_password(PASSWORD, log_n=10)
+        assert check_password(stored, PASSWORD)
+        assert not check_password(stored, PASSWORD + "x")
+
+    def test_each_hash_has_its_own_salt_and_names_its_parameters(self) -> None:
+        """Two hashes of one password differ; the string carries scrypt's parameters."""
+        one, two = hash_password(PASSWORD, log_n=10), hash_password(PASSWORD, log_n=10)
+        assert one != two
+        assert one.startswith("scrypt$10$8$1$")
+        assert PASSWORD not in one
+
+    def test_the_default_cost_is_scrypt_2_17(self) -> None:
+        """Production hashes use N = 2**17, r = 8, p = 1."""
+        assert hash_password(PASSWORD).startswith("scrypt$17$8$1$")
+
+    @pytest.mark.parametrize("stored", ["", "bcrypt$x", "scrypt$10$8$1$!!$!!", "scrypt$a$b$c$d$e"])
+    def test_a_malformed_hash_never_verifies(self, stored: str) -> None:
+        assert not check_password(stored, PASSWORD)
+
+
+class TestAccounts:
+    async def test_an_account_is_created_listed_and_disabled(self, staff: Staff) -> None:
+        """add, list and disable; a taken name is refused."""
+        await staff.add("ritva", PASSWORD, ["reviewer", "admin"])
+        with pytest.raises(Conflict):
+            await staff.add("ritva", PASSWORD, ["reviewer"])
+        (member,) = await staff.list()
+        assert (member.username, member.roles, member.disabled) == (
+            "ritva", frozenset({Role.REVIEWER, Role.ADMIN}), False)
+        await staff.disable("ritva")
+        assert (await staff.list())[0].disabled
+        with pytest.raises(NotFound):
+            await staff.disable("nobody")
+
+    @pytest.mark.parametrize(("username", "roles", "password"), [
+        ("Bad Name", ["reviewer"], PASSWORD),
+        ("ok", ["pipeline"], PASSWORD),
+        ("ok", ["superuser"], PASSWORD),
+        ("ok", [], PASSWORD),
+        ("ok", ["reviewer"], "short"),
+    ])
+    async def test_bad_accounts_are_refused(self, staff: Staff, username: str,
+                                            roles: list[str], password: str) -> None:
+        """Names, roles and passwords are checked; the pipeline role is not a staff role."""
+        with pytest.raises(BadRequest):
+            await staff.add(username, password, roles)
+
+    def test_roles_parse_by_name(self) -> None:
+        assert parse_roles(["approver", "intake_officer"]) == {Role.APPROVER,
+                                                                Role.INTAKE_OFFICER}
+
+
+class TestSessions:
+    async def test_a_session_resolves_until_it_expires(self, staff: Staff, clock: Clock,
+                                                       store: ThreadedStore) -> None:
+        """A login's token names its member for eight hours, then no longer; only its hash is
+        stored."""
+        await staff.add("ritva", PASSWORD, ["reviewer"])
+        session = await staff.login("ritva", PASSWORD)
+        assert (await staff.resolve(session.token)).username == "ritva"
+        rows = store.sync.db.execute("SELECT token_hash FROM staff_sessions").fetchall()
+        assert session.token not in str(rows)
+        clock.now += 8 * 3600 + 1
+        with pytest.raises(Unauthorized):
+            await staff.resolve(session.token)
+
+    async def test_logout_ends_a_session(self, staff: Staff) -> None:
+        await staff.add("ritva", PASSWORD, ["reviewer"])
+        session = await staff.login("ritva", PASSWORD)
+        await staff.logout(session.token)
+        with pytest.raises(Unauthorized):
+            await staff.resolve(session.token)
+
+    @pytest.mark.parametrize(("username", "password"), [
+        ("ritva", "wrong passphrase!"), ("nobody", PASSWORD), ("x", PASSWORD), ("ritva", "")])
+    async def test_every_failed_login_is_one_unauthorized(self, staff: Staff, username: str,
+                                                          password: str) -> None:
+        await staff.add("ritva", PASSWORD, ["reviewer"])
+        with pytest.raises(Unauthorized, match="unknown user or wrong password"):
+            await staff.login(username, password)
+
+    async def test_random_tokens_resolve_to_nobody(self, staff: Staff) -> None:
+        for token in ("", "x" * 500, "not-a-token"):
+            with pytest.raises(Unauthorized):
+                await staff.resolve(token)
