@@ -1,0 +1,1 @@
+"""Benchmarks: the gateway against a bare aiohttp proxy, in one run (``python -m bench``)."""
