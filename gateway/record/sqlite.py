@@ -102,7 +102,33 @@ class KeyErasure:
     subject: str
 
 
-SideOp = HookOp | KeyErasure
+@attrs.frozen(repr=False)
+class NewKey:
+    """Store a subject's first data key in the same transaction as the entry sealed with it.
+
+    Inserted if the subject has no key; if another writer stored a different one meanwhile,
+    the batch fails (nothing sealed with a key that is not kept can be committed)."""
+
+    subject: str
+    wrapped: bytes
+    time: str
+
+    def __repr__(self) -> str:
+        return "NewKey(...)"
+
+
+@attrs.frozen
+class SideOps:
+    """Several side operations for one entry."""
+
+    ops: tuple[HookOp | KeyErasure | NewKey, ...]
+
+
+class KeyConflict(Exception):  # noqa: N818 - internal signal, never leaves this module
+    """Another writer stored a different first key for the subject."""
+
+
+SideOp = HookOp | KeyErasure | NewKey | SideOps
 
 
 @attrs.frozen
@@ -206,11 +232,8 @@ class SqliteStore(SqliteSearch, SqliteStaff):
                     (seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
                      draft.order, draft.recipient, draft.disclosure),
                 )
-                if isinstance(hook, HookOp):
-                    self._hook(hook)
-                elif isinstance(hook, KeyErasure):
-                    db.execute("DELETE FROM subject_keys WHERE subject=?", (hook.subject,))
-                    db.execute("DELETE FROM pending_erasures WHERE subject=?", (hook.subject,))
+                if hook is not None:
+                    self._side_op(hook)
                 tree.append(leaf)
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
@@ -224,6 +247,8 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         except Exception as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
+            if isinstance(exc, KeyConflict):
+                raise RecordError("a subject key was stored concurrently; try again") from None
             why = str(exc) if isinstance(exc, sqlite3.Error) else type(exc).__name__
             raise RecordError(f"the record could not be written: {why}") from None
         self._tree, self._prev = tree, prev
@@ -238,6 +263,22 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             tree.append(leaf)
             prev = leaf
         return prev
+
+    def _side_op(self, op: SideOp) -> None:
+        db = self.db
+        if isinstance(op, SideOps):
+            for one in op.ops:
+                self._side_op(one)
+        elif isinstance(op, HookOp):
+            self._hook(op)
+        elif isinstance(op, KeyErasure):
+            db.execute("DELETE FROM subject_keys WHERE subject=?", (op.subject,))
+            db.execute("DELETE FROM pending_erasures WHERE subject=?", (op.subject,))
+        else:
+            db.execute("INSERT OR IGNORE INTO subject_keys VALUES (?,?,?)",
+                       (op.subject, op.wrapped, op.time))
+            if self.wrapped_key(op.subject) != op.wrapped:
+                raise KeyConflict
 
     def _hook(self, op: HookOp) -> None:
         if op.status is None:
