@@ -25,8 +25,20 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.config import Config  # noqa: PLC0415
 
     config = Config.from_toml(args.config)
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+    loop = _new_loop()
+    asyncio.set_event_loop(loop)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None, loop=loop)
     return 0
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (a dependency on Linux and macOS), else
+    asyncio's."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -152,6 +152,9 @@ class SqliteStore(SqliteSearch, SqliteStaff):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        # A second connection for the hot path's point reads (a hook, a subject key), used from
+        # another thread: in WAL mode it reads the last commit without waiting for the writer's.
+        self._reader: sqlite3.Connection | None = None
         self._tree = CompactRange()
         self._prev = GENESIS
 
@@ -179,6 +182,13 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
         self._db = db
+        try:
+            self._reader = sqlite3.connect(self.path, isolation_level=None,
+                                           check_same_thread=False)
+            self._reader.execute("PRAGMA query_only=ON")
+            self._reader.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
         tree = CompactRange()
         prev = GENESIS
         for (leaf,) in db.execute("SELECT leaf FROM entries ORDER BY seq"):
@@ -187,6 +197,9 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         self._tree, self._prev = tree, prev
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -322,8 +335,11 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             seq = chunk[-1][0] + 1
 
     # -- subject keys ----------------------------------------------------------------------
-    def wrapped_key(self, subject: str) -> bytes | None:
-        row = self.db.execute(
+    def wrapped_key(self, subject: str, *, reader: bool = False) -> bytes | None:
+        """The subject's stored key; ``reader`` reads on the second connection (another
+        thread than the writer's)."""
+        db = self._reader if reader and self._reader is not None else self.db
+        row = db.execute(
             "SELECT wrapped FROM subject_keys WHERE subject=?", (subject,)
         ).fetchone()
         return None if row is None else bytes(row[0])
@@ -450,8 +466,9 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         return [r[0] for r in rows]
 
     # -- idempotency -----------------------------------------------------------------------
-    def hook(self, webhook_id: str) -> HookRow | None:
-        row = self.db.execute(
+    def hook(self, webhook_id: str, *, reader: bool = False) -> HookRow | None:
+        db = self._reader if reader and self._reader is not None else self.db
+        row = db.execute(
             "SELECT webhook_id, disclosure, subject, status, answer FROM hooks WHERE webhook_id=?",
             (webhook_id,),
         ).fetchone()
