@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -186,7 +187,7 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             self._reader = sqlite3.connect(self.path, isolation_level=None,
                                            check_same_thread=False)
             self._reader.execute("PRAGMA query_only=ON")
-            self._reader.execute("PRAGMA busy_timeout=5000")
+            self._reader.execute("PRAGMA busy_timeout=1000")
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
         tree = CompactRange()
@@ -338,11 +339,17 @@ class SqliteStore(SqliteSearch, SqliteStaff):
     def wrapped_key(self, subject: str, *, reader: bool = False) -> bytes | None:
         """The subject's stored key; ``reader`` reads on the second connection (another
         thread than the writer's)."""
-        db = self._reader if reader and self._reader is not None else self.db
-        row = db.execute(
-            "SELECT wrapped FROM subject_keys WHERE subject=?", (subject,)
-        ).fetchone()
+        row = self._point_read(reader, "SELECT wrapped FROM subject_keys WHERE subject=?",
+                               subject)
         return None if row is None else bytes(row[0])
+
+    def _point_read(self, reader: bool, sql: str, key: str) -> tuple[Any, ...] | None:  # noqa: FBT001
+        db = self._reader if reader and self._reader is not None else self.db
+        try:
+            row: tuple[Any, ...] | None = db.execute(sql, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise RecordError(f"the record could not be read: {exc}") from None
+        return row
 
     def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes:
         """Store a new wrapped key unless one exists; return the one that is stored."""
@@ -467,9 +474,7 @@ class SqliteStore(SqliteSearch, SqliteStaff):
 
     # -- idempotency -----------------------------------------------------------------------
     def hook(self, webhook_id: str, *, reader: bool = False) -> HookRow | None:
-        db = self._reader if reader and self._reader is not None else self.db
-        row = db.execute(
-            "SELECT webhook_id, disclosure, subject, status, answer FROM hooks WHERE webhook_id=?",
-            (webhook_id,),
-        ).fetchone()
+        row = self._point_read(
+            reader, "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
+                    "WHERE webhook_id=?", webhook_id)
         return None if row is None else HookRow(*row)
