@@ -59,6 +59,18 @@ class Conflict(GatewayError):
     type_slug = "conflict"
 
 
+class TooManyRequests(GatewayError):
+    """Refused for now; ``retry_after`` seconds until it may be tried again."""
+
+    status = 429
+    title = "Too many requests"
+    type_slug = "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class PolicyError(GatewayError):
     """The policy refuses the disclosure (unknown recipient or service, missing required data)."""
 
