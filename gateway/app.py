@@ -12,6 +12,7 @@ from aiohttp import web
 
 from carriers import ADAPTERS
 from carriers._core import Carrier
+from carriers._resilience import Guarded
 from gateway import openapi, pages, review
 from gateway.access import STAFF, access_middleware, public, signed_hook
 from gateway.access import routes as session_routes
@@ -59,14 +60,17 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     async def resources(app: web.Application) -> AsyncIterator[None]:
         record = build_record(config, app[METRICS])
         await record.open()
-        session = aiohttp.ClientSession(raise_for_status=False)
+        # No pool-wide connection limit: each carrier's own max_concurrent bounds its share, so
+        # a slow carrier cannot take connections another one needs.
+        session = aiohttp.ClientSession(raise_for_status=False,
+                                        connector=aiohttp.TCPConnector(limit=0))
         carriers: dict[str, Carrier] = {
-            name: ADAPTERS[name](
+            name: Guarded(ADAPTERS[name](
                 session=session,
                 base_url=cc.base_url,
                 credentials={k: s.value for k, s in cc.credentials.items()},
                 timeout=cc.timeout,
-            )
+            ), policy=cc.resilience, observer=app[METRICS])
             for name, cc in config.carriers.items()
         }
         discloser = Discloser(

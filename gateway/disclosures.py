@@ -133,9 +133,10 @@ class Discloser:
                       "carrier_reference": result.carrier_reference}
             body: dict[str, Any] = {
                 **common, "result": "booked", "tracking_number": result.tracking_number,
-                "label": {"format": result.label_format,
-                          "data": base64.b64encode(result.label).decode()},
             }
+            if result.label:  # a booking found again by reference may come without one
+                body["label"] = {"format": result.label_format,
+                                 "data": base64.b64encode(result.label).decode()}
             status = 201
         else:
             outcome = next(v for k, v in _RESULTS.items() if isinstance(result, k))
