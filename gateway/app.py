@@ -26,6 +26,7 @@ from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sqlite import SqliteStore
 from gateway.record.store import ThreadedStore
+from gateway.recovery import recover
 from gateway.staff import Staff
 
 CONFIG = web.AppKey("config", Config)
@@ -77,6 +78,12 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             policy=config.policy, record=record, carriers=carriers, sender=config.sender,
             subject_key=config.keys.subject_hmac,
         )
+        try:
+            await recover(discloser=discloser, record=record)
+        except BaseException:
+            await session.close()
+            await record.close()
+            raise
         app[RECORD] = record
         app[STAFF] = Staff(store=record.store, clock=clock)
         app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)

@@ -9,6 +9,8 @@ test faults, each applied to the next ``times`` requests (or to all while ``time
   (nothing booked) or ``"after"`` (booked, the answer lost);
 - ``delay`` holds the answer back after the request was handled (a slow carrier: the booking
   exists, the answer comes late); ``hold``, an event, holds it until the test sets it;
+  ``hold_before``, an event, holds the request before it is handled (nothing booked yet; if
+  the client goes away meanwhile, it never is);
 - ``slow_body`` sends the status line at once and then the body in small pieces, that many
   seconds apart (a carrier that starts answering and stalls).
 """
@@ -61,6 +63,7 @@ class Control:
     reset: Literal["before", "after"] | None = None
     slow_body: float = 0.0
     hold: asyncio.Event | None = None
+    hold_before: asyncio.Event | None = None
     times: int | None = None
 
     def take(self) -> bool:
@@ -123,6 +126,8 @@ async def _control(request: web.Request, handler: Handler) -> web.StreamResponse
         return web.Response(status=control.fail_status, text="sandbox: simulated failure")
     if control.reset == "before":
         _reset(request)
+    if control.hold_before is not None:
+        await control.hold_before.wait()
     response = await handler(request)
     if control.reset == "after":
         _reset(request)
