@@ -24,8 +24,8 @@ from gateway.errors import (
     CarrierUnavailable,
 )
 from gateway.models import Order, Party, Shipment, ShipmentResult
-from gateway.problems import problem_body
 from gateway.policy import Minimised, Policy, minimise
+from gateway.problems import problem_body
 from gateway.record import Draft, Kind, Record
 from gateway.record.sealing import seal, subject_ref
 from gateway.record.sqlite import HookOp
