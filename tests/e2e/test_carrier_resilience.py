@@ -8,6 +8,7 @@ import asyncio
 import re
 import socket
 import sqlite3
+import tomllib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import orjson
 import pytest
 
 from carriers.sandbox import BOOKINGS, CONTROL, RECEIVED
-from tests.conftest import Harness, order_event, run_gateway
+from tests.conftest import ROOT, Harness, order_event, run_gateway
 
 Tables = dict[str, dict[str, dict[str, Any]]]
 
@@ -233,3 +234,31 @@ class TestIsolation:
             assert [r[0] for r in results] == [201, 201, 201]
             assert len(gw.bookings("posti")) == 3  # noqa: PLR2004
             assert len(gw.sandboxes["posti"][RECEIVED]) == 6  # noqa: PLR2004 - 3 x (create, label)
+
+
+class TestCredentials:
+    @pytest.mark.parametrize(("carrier", "service", "delivery"), [
+        ("posti", "home_delivery", {}), ("matkahuolto", "home_delivery", {}),
+        ("postnord", "service_point", {"pickup_point_id": "1"}),
+        ("dhl_express", "express", {}), ("budbee", "home", {}),
+    ])
+    async def test_a_wrong_credential_is_refused_once_and_books_nothing(
+        self, tmp_path: Path, carrier_env: None, monkeypatch: pytest.MonkeyPatch,
+        carrier: str, service: str, delivery: dict[str, str],
+    ) -> None:
+        """Each carrier's own authentication (Posti's HMAC key, Matkahuolto's password in the
+        XML, PostNord's apikey, Basic for DHL Express and Budbee) refuses a wrong secret; the
+        gateway records the refusal as rejected (502), does not retry it, and the breaker does
+        not count it as the carrier being down."""
+        raw = tomllib.loads((ROOT / "config.toml").read_text())
+        credentials = raw["carriers"][carrier]["credentials"]
+        secret = next(ref["env"] for name, ref in credentials.items()
+                      if name in ("secret", "password", "api_key", "api_secret"))
+        monkeypatch.setenv(secret, "not-the-right-one")
+        async with run_gateway(tmp_path, tune(retries=2, breaker_failures=1)) as gw:
+            status, problem, _ = await gw.post(order_event(carrier, service, **delivery))
+            assert (status, problem["result"]) == (502, "rejected")
+            assert len(gw.received(carrier)) == 1
+            assert gw.bookings(carrier) == []
+            assert await metric(gw, "gateway_carrier_breaker_open", carrier=carrier) == 0
+            assert [o["result"] for o in outcomes(gw)] == ["rejected"]
