@@ -123,3 +123,19 @@ class CarrierOutcomeUnknown(CarrierError):
     status = 504
     title = "Carrier outcome unknown"
     type_slug = "carrier-outcome-unknown"
+
+
+class CarrierUnreachable(CarrierUnavailable):
+    """The connection to the carrier could not be made: the request never left, so a retry
+    cannot book twice."""
+
+    title = "Carrier unreachable"
+    type_slug = "carrier-unreachable"
+
+
+class CarrierHeldBack(CarrierUnavailable):
+    """The gateway did not call the carrier: its circuit breaker is open, or too many calls to
+    it are in flight. Nothing was sent."""
+
+    title = "Carrier calls held back"
+    type_slug = "carrier-held-back"
