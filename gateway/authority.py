@@ -59,9 +59,9 @@ class Intake:
 
         def ids(key: str) -> tuple[str, ...]:
             value = doc.get(key, [])
-            if not isinstance(value, list) or not all(
-                    isinstance(v, str) and 0 < len(v) <= 200 for v in value):  # noqa: PLR2004
-                raise Unprocessable(f"{key} must be a list of ids", field=key)
+            if not isinstance(value, list) or len(value) > 100 or not all(  # noqa: PLR2004
+                    isinstance(v, str) and 0 < len(v.strip()) <= 200 for v in value):  # noqa: PLR2004
+                raise Unprocessable(f"{key} must be a list of up to 100 ids", field=key)
             return tuple(dict.fromkeys(v.strip() for v in value))
 
         def day(key: str, *, required: bool) -> date | None:

@@ -113,7 +113,7 @@ _LIST = {"application/json": {"schema": {"type": "object", "properties": {
 AUTHORITY_PATHS: dict[str, Any] = {
     "/v1/authority/requests": {
         "post": _op("Take in an authority request (recorded)", "intake_officer, admin",
-                    ok="201", params=[], codes=(400, 401, 403, 422, 503),
+                    ok="201", params=[], codes=(400, 401, 403, 413, 422, 503),
                     body={"required": True, "content": {"application/json": {"schema": {
                         "$ref": "#/components/schemas/AuthorityIntake"}}}},
                     note=" A missing or invalid field answers 422 naming it in `field`."),
@@ -130,7 +130,7 @@ AUTHORITY_PATHS: dict[str, Any] = {
     },
     "/v1/authority/requests/{id}/reject": {
         "post": _op("Reject a request, with its reason", "approver",
-                    codes=(400, 401, 403, 404, 409, 422, 503),
+                    codes=(400, 401, 403, 404, 409, 413, 422, 503),
                     body={"required": True, "content": {"application/json": {"schema": {
                         "type": "object", "required": ["reason"],
                         "properties": {"reason": {"type": "string", "minLength": 5,

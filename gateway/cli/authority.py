@@ -135,7 +135,6 @@ def _disclose(args: argparse.Namespace) -> int:
                                f"but {out} could not be written: {exc.strerror}; download it "
                                "with the API") from None
         print(f"wrote {out}", file=sys.stderr)  # noqa: T201
-        answer_: dict[str, Any] = answer
-        return answer_
+        return dict(answer)
 
     return _with_desk(args, step)
