@@ -31,6 +31,8 @@ CATEGORIES: Mapping[str, tuple[str, ...]] = {
     "marketing_consent": (),
 }
 OPEN = ("received", "approved")
+#: How many customer or order ids one request may name, and how long each may be.
+MAX_IDS, MAX_ID = 100, 200
 
 
 @attrs.frozen
@@ -59,9 +61,9 @@ class Intake:
 
         def ids(key: str) -> tuple[str, ...]:
             value = doc.get(key, [])
-            if not isinstance(value, list) or len(value) > 100 or not all(  # noqa: PLR2004
-                    isinstance(v, str) and 0 < len(v.strip()) <= 200 for v in value):  # noqa: PLR2004
-                raise Unprocessable(f"{key} must be a list of up to 100 ids", field=key)
+            if not isinstance(value, list) or len(value) > MAX_IDS or not all(
+                    isinstance(v, str) and 0 < len(v.strip()) <= MAX_ID for v in value):
+                raise Unprocessable(f"{key} must be a list of up to {MAX_IDS} ids", field=key)
             return tuple(dict.fromkeys(v.strip() for v in value))
 
         def day(key: str, *, required: bool) -> date | None:

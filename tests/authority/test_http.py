@@ -194,6 +194,7 @@ class TestRefused:
         ({"legal_basis": "§ 3"}, "legal_basis"),
         ({"categories": ["shoe_size"]}, "categories"),
         ({"customers": []}, "customers"),
+        ({"orders": [f"J-{i}" for i in range(101)]}, "orders"),
         ({"deadline": "next week"}, "deadline"),
         ({"defer_until": "2027-13-01"}, "defer_until"),
     ])
