@@ -12,9 +12,10 @@ from aiohttp import web
 
 from carriers import ADAPTERS
 from carriers._resilience import Guarded
-from gateway import openapi, pages, review
+from gateway import authority_api, authority_pages, openapi, pages, review
 from gateway.access import STAFF, access_middleware, public, signed_hook
 from gateway.access import routes as session_routes
+from gateway.authority_desk import DESK, Desk
 from gateway.config import Config
 from gateway.disclosures import Discloser
 from gateway.erasure import run_periodically
@@ -88,6 +89,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         app[CARRIERS] = carriers
         app[STAFF] = Staff(store=record.store, clock=clock)
         app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)
+        app[DESK] = Desk.for_config(config, reviewer=app[review.REVIEWER], clock=clock)
         app[HOOKS] = OrderHooks(
             discloser=discloser, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
@@ -111,6 +113,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     app.router.add_get("/openapi.json", public(openapi.serve))
     app.router.add_get("/v1/record/checkpoint", _checkpoint)
     app.add_routes([*session_routes, *review.routes, *pages.routes])
+    app.add_routes([*authority_api.routes, *authority_pages.routes])
     return app
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import orjson
 
-from gateway.errors import BadRequest, Conflict, Forbidden, NotFound
+from gateway.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gateway.policy import Rule
 from gateway.record import Draft, Kind, Record
 from gateway.record.sealing import seal, subject_ref, unseal
@@ -31,6 +31,8 @@ CATEGORIES: Mapping[str, tuple[str, ...]] = {
     "marketing_consent": (),
 }
 OPEN = ("received", "approved")
+#: How many customer or order ids one request may name, and how long each may be.
+MAX_IDS, MAX_ID = 100, 200
 
 
 @attrs.frozen
@@ -53,14 +55,15 @@ class Intake:
         def text(key: str, *, minimum: int = 1) -> str:
             value = doc.get(key)
             if not isinstance(value, str) or len(value.strip()) < minimum or len(value) > 500:  # noqa: PLR2004
-                raise BadRequest(f"{key} is required (text of {minimum} to 500 characters)")
+                raise Unprocessable(f"{key} is required (text of {minimum} to 500 characters)",
+                                    field=key)
             return value.strip()
 
         def ids(key: str) -> tuple[str, ...]:
             value = doc.get(key, [])
-            if not isinstance(value, list) or not all(
-                    isinstance(v, str) and 0 < len(v) <= 200 for v in value):  # noqa: PLR2004
-                raise BadRequest(f"{key} must be a list of ids")
+            if not isinstance(value, list) or len(value) > MAX_IDS or not all(
+                    isinstance(v, str) and 0 < len(v.strip()) <= MAX_ID for v in value):
+                raise Unprocessable(f"{key} must be a list of up to {MAX_IDS} ids", field=key)
             return tuple(dict.fromkeys(v.strip() for v in value))
 
         def day(key: str, *, required: bool) -> date | None:
@@ -70,15 +73,17 @@ class Intake:
             try:
                 return date.fromisoformat(str(value))
             except ValueError:
-                raise BadRequest(f"{key} must be a date (YYYY-MM-DD)") from None
+                raise Unprocessable(f"{key} must be a date (YYYY-MM-DD)", field=key) from None
 
         categories = ids("categories")
         unknown = [c for c in categories if c not in CATEGORIES]
         if not categories or unknown:
-            raise BadRequest(f"categories must name one or more of {', '.join(CATEGORIES)}")
+            raise Unprocessable(f"categories must name one or more of {', '.join(CATEGORIES)}",
+                                field="categories")
         customers, orders = ids("customers"), ids("orders")
         if not customers and not orders:
-            raise BadRequest("name the customers concerned, by customer id or order id")
+            raise Unprocessable("name the customers concerned, by customer id or order id",
+                                field="customers")
         deadline = day("deadline", required=True)
         assert deadline is not None
         return cls(
@@ -175,8 +180,12 @@ class Authority:
         ids = {subject_ref(self.hmac_key, c): c for c in form.customers}
         sealed = {}
         for subject in subjects:
-            key = await self.record.subject_key(subject, create=True)
-            assert key is not None
+            key = await self.record.subject_key(subject, create=False)
+            if key is None and await self.record.store.subject_rows(subject):
+                continue  # erased: no new key, so the old entries keep reading as erased
+            if key is None:
+                key = await self.record.subject_key(subject, create=True)
+                assert key is not None
             sealed[subject] = seal(key, f"authority-subject:{request.id}",
                                    {"customer_id": ids.get(subject)}).hex()
         doc = {**request.to_json(), "sealed_ids": sealed}
@@ -203,8 +212,9 @@ class Authority:
 
     async def reject(self, request_id: str, *, actor: str, reason: str,
                      now: datetime) -> Request:
-        if not reason or len(reason.strip()) < 5:  # noqa: PLR2004
-            raise BadRequest("a rejection needs its reason")
+        if not reason or not 5 <= len(reason.strip()) <= 1000:  # noqa: PLR2004
+            raise Unprocessable("a rejection needs its reason (5 to 1000 characters)",
+                                field="reason")
         return await self._decide(request_id, actor=actor, now=now, approve=False,
                                   reason=reason.strip())
 

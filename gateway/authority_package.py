@@ -95,10 +95,14 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
     common = {"request": request.id, "reference": intake.reference,
               "legal_basis": intake.legal_basis, "categories": list(intake.categories),
               "defer_until": intake.defer_until.isoformat() if intake.defer_until else None}
-    for i, subject in enumerate(request.subjects):
+    # A request whose orders the record never saw still gets its intent/outcome pair, with no
+    # subject and no field: the authority is told the gateway holds nothing.
+    slots: list[str | None] = [*request.subjects] or [None]
+    for i, subject in enumerate(slots):
         await record.append(Draft(
             kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:{i}", subject=subject,
-            recipient=intake.authority, service=intake.kind, fields=rule.allow,
+            recipient=intake.authority, service=intake.kind,
+            fields=rule.allow if subject is not None else (),
             policy=rule.digest, data={**common, "by": actor},
         ))
     parts = [await subject_package(authority, request, s) for s in request.subjects]
@@ -123,12 +127,13 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
         f.write(content)
         f.flush()
         os.fsync(f.fileno())
-    for i, (subject, (part, fields)) in enumerate(zip(request.subjects, parts, strict=True)):
+    outcomes = [(fields, part["status"]) for part, fields in parts] or [((), "not held")]
+    for i, (subject, (fields, status)) in enumerate(zip(slots, outcomes, strict=True)):
         await record.append(Draft(
             kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"{request.id}:{i}", subject=subject,
             recipient=intake.authority, service=intake.kind, fields=fields,
             policy=rule.digest,
-            data={**common, "package_sha256": digest, "status": part["status"]},
+            data={**common, "package_sha256": digest, "status": status, "by": actor},
         ))
     moved = await authority._move(request, "approved", state="disclosed",  # noqa: SLF001
                                   package_sha256=digest)

@@ -17,6 +17,10 @@ class GatewayError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    def members(self) -> dict[str, str]:
+        """Extension members of the problem (RFC 9457 section 3.2); never personal values."""
+        return {}
+
 
 class ConfigError(GatewayError):
     """config.toml, or a secret it names, is missing or wrong."""
@@ -31,6 +35,21 @@ class BadRequest(GatewayError):
     status = 400
     title = "Bad request"
     type_slug = "bad-request"
+
+
+class Unprocessable(BadRequest):
+    """A readable request with a missing or invalid field; the problem names the field."""
+
+    status = 422
+    title = "Invalid field"
+    type_slug = "invalid-field"
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+    def members(self) -> dict[str, str]:
+        return {"field": self.field}
 
 
 class Unauthorized(GatewayError):
@@ -69,6 +88,20 @@ class TooManyRequests(GatewayError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class AlreadyDisclosed(Conflict):
+    """An authority request's package is produced once; the problem names its SHA-256."""
+
+    title = "Package already produced"
+    type_slug = "already-disclosed"
+
+    def __init__(self, detail: str, *, package_sha256: str) -> None:
+        super().__init__(detail)
+        self.package_sha256 = package_sha256
+
+    def members(self) -> dict[str, str]:
+        return {"package_sha256": self.package_sha256}
 
 
 class PolicyError(GatewayError):

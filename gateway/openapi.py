@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.openapi_authority import AUTHORITY_PATHS, AUTHORITY_SCHEMAS
 from gateway.openapi_review import REVIEW_PATHS, SECURITY_SCHEMES
 from gateway.payload import ORDER_EVENT
 
@@ -133,6 +134,8 @@ PATHS: dict[str, Any] = {
 
 
 PATHS.update(REVIEW_PATHS)
+PATHS.update(AUTHORITY_PATHS)
+SCHEMAS.update(AUTHORITY_SCHEMAS)
 
 
 def document() -> dict[str, Any]:

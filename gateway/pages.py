@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from gateway.access import COOKIE, STAFF, page, public
+from gateway.authority_desk import READERS as AUTHORITY_READERS
 from gateway.errors import BadRequest, GatewayError, TooManyRequests, Unauthorized
 from gateway.review import CHECKPOINT, REPORTERS, REVIEWER, SEARCHERS, TRANSPARENCY
 from gateway.staff import MEMBER, SESSION_SECONDS, SESSION_TOKEN, STAFF_ROLES, Member
@@ -35,12 +36,17 @@ def _can(member: Member | None) -> dict[str, bool]:
         return {}
     return {"search": member.holds_any(SEARCHERS), "access": member.holds_any(REPORTERS),
             "transparency": member.holds_any(TRANSPARENCY),
-            "checkpoint": member.holds_any(CHECKPOINT)}
+            "checkpoint": member.holds_any(CHECKPOINT),
+            "authority": member.holds_any(AUTHORITY_READERS)}
 
 
-def _page(request: web.Request, template: str, *, status: int = 200,
-          **context: Any) -> web.Response:  # noqa: ANN401
+def render_page(request: web.Request, template: str, *, status: int = 200,
+                **context: Any) -> web.Response:  # noqa: ANN401
+    """A review page with the navigation the member's roles open."""
     return render(request, template, status=status, can=_can(request.get(MEMBER)), **context)
+
+
+_page = render_page
 
 
 def _next(target: str | None) -> str:

@@ -28,7 +28,7 @@ def problem(
 
 def problem_body(exc: GatewayError, **extra: Any) -> dict[str, Any]:  # noqa: ANN401
     return {"type": TYPE_BASE + exc.type_slug, "title": exc.title, "status": exc.status,
-            "detail": exc.detail, **extra}
+            "detail": exc.detail, **exc.members(), **extra}
 
 
 def from_error(exc: GatewayError, **extra: Any) -> web.Response:  # noqa: ANN401

@@ -6,9 +6,10 @@ from __future__ import annotations
 import copy
 import io
 import re
+import time
 import tomllib
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -181,8 +182,10 @@ async def gateway(tmp_path: Path, carrier_env: None) -> AsyncIterator[Harness]:
         yield harness
 
 
-def run_gateway(tmp_path: Path, change: Any = None) -> Any:  # noqa: ANN401
-    """Start sandboxes for every configured carrier and the gateway in front of them."""
+def run_gateway(tmp_path: Path, change: Any = None,  # noqa: ANN401
+                clock: Callable[[], float] = time.time) -> Any:  # noqa: ANN401
+    """Start sandboxes for every configured carrier and the gateway in front of them; the
+    gateway reads the time from ``clock`` (the application's clock seam)."""
 
     class _Run:
         async def __aenter__(self) -> Harness:
@@ -195,7 +198,7 @@ def run_gateway(tmp_path: Path, change: Any = None) -> Any:  # noqa: ANN401
                 url, app = await self.stack.enter_async_context(run_sandbox(name))
                 urls[name], apps[name] = url, app
             config = load_config(tmp_path, urls, change)
-            app = create_app(config)
+            app = create_app(config, clock=clock)
             runner = web.AppRunner(app)
             await runner.setup()
             self.stack.push_async_callback(runner.cleanup)

@@ -184,3 +184,27 @@ class TestDeadlines:
         listed = await authority.deadlines(today=date(2026, 11, 22))
         assert [(d["deadline"], d["status"]) for d in listed] == [
             ("2026-11-20", "overdue"), ("2026-11-24", "due soon"), ("2026-12-30", "open")]
+
+
+class TestNothingHeld:
+    async def test_a_request_for_orders_never_seen_still_records_its_answer(
+        self, gateway: Harness, authority: Authority, tmp_path: Path
+    ) -> None:
+        """A request whose orders the record never saw is answered with a package saying so,
+        and its hash is in an intent/outcome pair that names no customer and no field."""
+        form = {**FORM, "customers": [], "orders": ["J-NEVER"]}
+        request = await authority.intake(Intake.from_json(form), actor="olli", now=NOW)
+        await authority.approve(request.id, actor="ada", now=NOW)
+        done, path = await disclose(authority, request.id, actor="olli", now=NOW,
+                                    out_dir=tmp_path / "p")
+        package = orjson.loads(path.read_bytes())
+        assert package["customers"] == []
+        assert package["unresolved_orders"] == [
+            {"order": "J-NEVER", "note": "the record holds no disclosure for this order"}]
+        intent, outcome = entries(gateway)[-2:]
+        assert (intent["kind"], outcome["kind"]) == ("authority.intent", "authority.disclosure")
+        assert intent["subject"] is None
+        assert outcome["subject"] is None
+        assert outcome["fields"] == []
+        assert outcome["data"]["status"] == "not held"
+        assert outcome["data"]["package_sha256"] == done.package_sha256

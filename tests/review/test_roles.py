@@ -4,6 +4,7 @@ against a running gateway; default deny for an endpoint that declares nothing.""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,14 @@ from typing import Any
 import attrs
 import orjson
 import pytest
+import aiohttp
 from aiohttp import web
 
 from gateway.access import access_middleware, access_of
 from gateway.app import RECORD, create_app
+from gateway.authority import Intake
+from gateway.authority_desk import DESK
+from gateway.authority_package import disclose
 from gateway.problems import problem_middleware
 from gateway.staff import Role, csrf_token
 from gateway.webhooks import sign_headers
@@ -33,6 +38,8 @@ class Endpoint:
     allowed: frozenset[str]
     ok: int = 200
     kind: str = "api"  # api | page | public | hook
+    state: str | None = None  # a fresh authority request in this state fills in {id}
+    body: Any = None  # JSON for the API; a list of form fields for a page
 
     @property
     def route(self) -> str:
@@ -41,12 +48,43 @@ class Endpoint:
 
 
 def _e(method: str, path: str, roles: tuple[str, ...] | frozenset[str], ok: int = 200,
-       kind: str = "api") -> Endpoint:
-    return Endpoint(method, path, frozenset(roles), ok, kind)
+       kind: str = "api", state: str | None = None, body: Any = None) -> Endpoint:  # noqa: ANN401
+    return Endpoint(method, path, frozenset(roles), ok, kind, state, body)
 
 
 REPORT = ("reviewer", "admin")
 ALL_STAFF = tuple(r.value for r in STAFF)
+INTAKE = ("intake_officer", "admin")
+READERS = ("intake_officer", "approver", "admin")
+HANDLERS = ("intake_officer", "approver")
+FORM = {"authority": "Tulli", "reference": "T-1/26", "legal_basis": "Customs Act 304/2016 s. 1",
+        "kind": "customs inquiry", "customers": ["CUST-CANARY-1"], "categories": ["name"],
+        "deadline": "2030-01-01"}
+FORM_FIELDS = [(k, v) for k, v in FORM.items() if k not in ("customers", "categories")] + [
+    ("customers", "CUST-CANARY-1"), ("categories", "name")]
+REQUEST = "/v1/authority/requests"
+PAGE = "/review/authority"
+AUTHORITY_ENDPOINTS = [
+    _e("POST", REQUEST, INTAKE, 201, body=FORM),
+    _e("GET", REQUEST + "?due_within=3", READERS),
+    _e("GET", REQUEST + "/{id}", READERS, state="received"),
+    _e("POST", REQUEST + "/{id}/approve", ("approver",), state="received"),
+    _e("POST", REQUEST + "/{id}/reject", ("approver",), state="received",
+       body={"reason": "outside the cited section"}),
+    _e("POST", REQUEST + "/{id}/disclose", HANDLERS, 201, state="approved"),
+    _e("GET", REQUEST + "/{id}/package", HANDLERS, state="disclosed"),
+    _e("POST", REQUEST + "/{id}/close", READERS, state="disclosed"),
+    _e("GET", PAGE, READERS, kind="page"),
+    _e("GET", PAGE + "/new", INTAKE, kind="page"),
+    _e("POST", PAGE + "/new", INTAKE, 303, kind="page", body=FORM_FIELDS),
+    _e("GET", PAGE + "/{id}", READERS, kind="page", state="received"),
+    _e("POST", PAGE + "/{id}/approve", ("approver",), 303, kind="page", state="received"),
+    _e("POST", PAGE + "/{id}/reject", ("approver",), 303, kind="page", state="received",
+       body=[("reason", "outside the cited section")]),
+    _e("POST", PAGE + "/{id}/disclose", HANDLERS, 303, kind="page", state="approved"),
+    _e("GET", PAGE + "/{id}/package", HANDLERS, kind="page", state="disclosed"),
+    _e("POST", PAGE + "/{id}/close", READERS, 303, kind="page", state="disclosed"),
+]
 ENDPOINTS = [
     _e("GET", "/healthz", EVERYONE | {"anonymous"}, kind="public"),
     _e("GET", "/readyz", EVERYONE | {"anonymous"}, kind="public"),
@@ -71,6 +109,7 @@ ENDPOINTS = [
     _e("GET", "/review/access?customer=CUST-CANARY-1", REPORT, kind="page"),
     _e("GET", "/review/transparency", ("reviewer", "approver", "admin"), kind="page"),
     _e("GET", "/review/checkpoint", ALL_STAFF, kind="page"),
+    *AUTHORITY_ENDPOINTS,
 ]
 
 
@@ -79,6 +118,11 @@ async def _request(gateway: Harness, endpoint: Endpoint, caller: str,
     """Call ``endpoint`` as ``caller`` the way that kind of endpoint is called."""
     headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {}
+    path = endpoint.path
+    if endpoint.state is not None:
+        path = path.replace("{id}", await _authority_request(gateway, endpoint.state))
+    if endpoint.kind == "api" and endpoint.body is not None:
+        kwargs["json"] = endpoint.body
     if endpoint.kind == "hook":  # the same order for everyone; only the pipeline signs it
         kwargs["data"] = orjson.dumps(order_event("posti", "home_delivery"))
         headers["content-type"] = "application/json"
@@ -89,7 +133,8 @@ async def _request(gateway: Harness, endpoint: Endpoint, caller: str,
         bearer = sessions[caller]
         headers.update(cookie_of(bearer) if endpoint.kind == "page" else bearer)
         if endpoint.kind == "page" and endpoint.method == "POST":
-            kwargs["data"] = {"csrf": csrf_token(bearer["Authorization"][7:])}
+            kwargs["data"] = aiohttp.FormData([("csrf", csrf_token(bearer["Authorization"][7:])),
+                                               *(endpoint.body or [])])
     if endpoint.path == "/v1/session" and endpoint.method == "POST":
         name = f"login-{uuid.uuid4().hex[:8]}"
         await gateway.add_staff(name, "reviewer")
@@ -101,9 +146,21 @@ async def _request(gateway: Harness, endpoint: Endpoint, caller: str,
         await gateway.add_staff(name, "approver")
         headers = {**headers, "Cookie": f"gateway_login={token}"}
         kwargs = {"data": {"csrf": token, "username": name, "password": STAFF_PASSWORD}}
-    status, _, _ = await call(gateway, endpoint.method, endpoint.path, headers=headers,
-                              **kwargs)
+    status, _, _ = await call(gateway, endpoint.method, path, headers=headers, **kwargs)
     return status
+
+
+async def _authority_request(gateway: Harness, state: str) -> str:
+    """A new authority request, taken in and decided by people outside the matrix."""
+    desk = gateway.app[DESK]
+    now = datetime.now(UTC)
+    request = await desk.authority.intake(Intake.from_json(FORM), actor="matrix-in", now=now)
+    if state in ("approved", "disclosed"):
+        await desk.authority.approve(request.id, actor="matrix-ok", now=now)
+    if state == "disclosed":
+        await disclose(desk.authority, request.id, actor="matrix-ok", now=now,
+                       out_dir=desk.packages)
+    return request.id
 
 
 def _denied(endpoint: Endpoint, caller: str) -> int:

@@ -1,0 +1,195 @@
+"""The authority-request desk: the workflow of ``gateway.authority`` as staff use it from the
+API, the pages and the CLI alike, with the clock, the package directory and the acting staff
+member.
+
+Who may do what (each API route and page declares the same roles; the desk checks them again):
+
+- take a request in: intake officer, admin;
+- list and open requests: intake officer, approver, admin;
+- approve or reject: approver, never the person who took the request in;
+- produce the package and download it: intake officer, approver (the people on the case);
+- close: intake officer, approver, admin.
+
+A request's view holds no personal value: customers appear by count and record reference.
+Downloading the package is a read of personal values, recorded (``review.read``) per customer
+before the bytes are handed out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from gateway.authority import OPEN, Authority, Intake, Request
+from gateway.authority_package import disclose
+from gateway.config import Config
+from gateway.errors import AlreadyDisclosed, BadRequest, Conflict, Forbidden, RecordCorrupt
+from gateway.review import Reviewer, Via
+from gateway.staff import Member, Role
+
+INTAKE: Final = (Role.INTAKE_OFFICER, Role.ADMIN)
+READERS: Final = (Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
+DECIDERS: Final = (Role.APPROVER,)
+HANDLERS: Final = (Role.INTAKE_OFFICER, Role.APPROVER)
+CLOSERS: Final = (Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
+
+STATES: Final = ("received", "approved", "rejected", "disclosed", "closed")
+#: Open requests due within this many days are "due soon".
+SOON_DAYS: Final = 3
+MAX_DAYS: Final = 3660
+
+
+def package_dir(config: Config) -> Path:
+    """Where produced packages are kept (0700): beside the record's database."""
+    return config.record.path.parent / "authority-packages"
+
+
+def parse_states(text: str | None) -> tuple[str, ...]:
+    """``received,approved`` -> the states; empty means every state."""
+    if not text:
+        return STATES
+    states = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    if not states or not set(states) <= set(STATES):
+        raise BadRequest(f"state must be one or more of {', '.join(STATES)}")
+    return states
+
+
+def parse_days(text: str | None, name: str) -> int | None:
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if not text.isdigit() or int(text) > MAX_DAYS:
+        raise BadRequest(f"{name} must be a whole number of days from 0 to {MAX_DAYS}")
+    return int(text)
+
+
+def due(request: Request, today: date) -> dict[str, Any]:
+    """How an open request stands against its deadline; a decided one is not due."""
+    if request.state not in OPEN:
+        return {"days_left": None, "due": None}
+    left = (request.intake.deadline - today).days
+    status = "overdue" if left < 0 else "due soon" if left <= SOON_DAYS else "open"
+    return {"days_left": left, "due": status}
+
+
+class Desk:
+    """Authority requests over one record; keyword-only collaborators, clock injected."""
+
+    def __init__(self, *, authority: Authority, reviewer: Reviewer, packages: Path,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.authority = authority
+        self.reviewer = reviewer
+        self.packages = packages
+        self.clock = clock
+        self._disclosing = asyncio.Lock()
+
+    @classmethod
+    def for_config(cls, config: Config, *, reviewer: Reviewer,
+                   clock: Callable[[], float] = time.time) -> Desk:
+        return cls(authority=Authority(record=reviewer.record, hmac_key=config.keys.subject_hmac),
+                   reviewer=reviewer, packages=package_dir(config), clock=clock)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def view(self, request: Request) -> dict[str, Any]:
+        """A request as staff see it: no customer id, no personal value."""
+        doc = request.to_json()
+        doc["customers"] = len(request.subjects)
+        doc.update(due(request, self.now().date()))
+        return doc
+
+    async def intake(self, member: Member, doc: object) -> dict[str, Any]:
+        _allowed(member, INTAKE, "take in authority requests")
+        if not isinstance(doc, Mapping):
+            raise BadRequest("send the request as a JSON object")
+        form = Intake.from_json(doc)
+        return self.view(await self.authority.intake(form, actor=member.username,
+                                                     now=self.now()))
+
+    async def list(self, member: Member, *, states: Sequence[str] = STATES,
+                   due_within: int | None = None) -> dict[str, Any]:
+        """Requests by deadline. With ``due_within``, only open requests whose deadline is at
+        most that many days away, overdue ones included."""
+        _allowed(member, READERS, "list authority requests")
+        shown = [self.view(r) for r in await self.authority.list(states)]
+        if due_within is not None:
+            shown = [r for r in shown if r["days_left"] is not None
+                     and r["days_left"] <= due_within]
+        return {"today": self.now().date().isoformat(), "soon_days": SOON_DAYS,
+                "requests": shown}
+
+    async def show(self, member: Member, request_id: str) -> dict[str, Any]:
+        _allowed(member, READERS, "open authority requests")
+        return self.view(await self.authority.get(request_id))
+
+    async def approve(self, member: Member, request_id: str) -> dict[str, Any]:
+        _allowed(member, DECIDERS, "decide authority requests")
+        return self.view(await self.authority.approve(request_id, actor=member.username,
+                                                      now=self.now()))
+
+    async def reject(self, member: Member, request_id: str, reason: object) -> dict[str, Any]:
+        _allowed(member, DECIDERS, "decide authority requests")
+        return self.view(await self.authority.reject(
+            request_id, actor=member.username, now=self.now(),
+            reason=reason if isinstance(reason, str) else ""))
+
+    async def close(self, member: Member, request_id: str) -> dict[str, Any]:
+        _allowed(member, CLOSERS, "close authority requests")
+        return self.view(await self.authority.close(request_id, actor=member.username,
+                                                    now=self.now()))
+
+    async def disclose(self, member: Member, request_id: str) -> tuple[dict[str, Any], Path]:
+        """Produce the request's one package; a second call is refused, naming its hash."""
+        _allowed(member, HANDLERS, "produce authority packages")
+        async with self._disclosing:  # two clicks at once must not record two intents
+            request = await self.authority.get(request_id)
+            if request.package_sha256 is not None:
+                raise AlreadyDisclosed(f"the package of {request_id} was already produced",
+                                       package_sha256=request.package_sha256)
+            done, path = await disclose(self.authority, request_id, actor=member.username,
+                                        now=self.now(), out_dir=self.packages)
+        package = orjson.loads(path.read_bytes())
+        answer = self.view(done)
+        answer["package"] = {
+            "sha256": done.package_sha256, "bytes": path.stat().st_size,
+            "customers": [{k: c.get(k) for k in ("reference", "status", "note")}
+                          for c in package["customers"]],
+            "unresolved_orders": len(package["unresolved_orders"]),
+        }
+        return answer, path
+
+    async def package(self, member: Member, request_id: str, *, via: Via) -> bytes:
+        """The produced package's bytes, checked against the hash in the record; the read is
+        recorded for each customer in it first."""
+        _allowed(member, HANDLERS, "read authority packages")
+        request = await self.authority.get(request_id)
+        if request.package_sha256 is None:
+            raise Conflict(f"request {request_id} is {request.state}; it has no package")
+        try:
+            content = (self.packages / f"{request.id}.json").read_bytes()
+        except OSError:
+            raise RecordCorrupt(f"the package file of {request_id} is missing") from None
+        if hashlib.sha256(content).hexdigest() != request.package_sha256:
+            raise RecordCorrupt(f"the package file of {request_id} does not match the hash "
+                                "in the record")
+        for subject in request.subjects or (None,):
+            await self.reviewer.record_read(member, via, what="authority_package",
+                                            subject=subject, request=request.id)
+        return content
+
+
+def _allowed(member: Member, roles: Sequence[Role], what: str) -> None:
+    if not member.holds_any(roles):
+        raise Forbidden(f"your roles do not allow you to {what}")
+
+
+DESK: Final = web.AppKey("authority_desk", Desk)

@@ -1,0 +1,140 @@
+"""`gateway authority intake FILE.json | list [--state S] [--due-within DAYS] | show ID |
+approve ID | reject ID --reason TEXT | disclose ID --out FILE | close ID`, each made
+``--as USER`` (by default the OS login name), an enabled staff account holding a role the step
+allows, as in the API (see ``gateway.authority_desk``).
+
+The package is produced once, kept beside the record like one produced over HTTP, and copied
+to ``--out``; its SHA-256 is printed and is in the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.cli.report import add_reader_arguments, reviewing
+from gateway.errors import BadRequest, GatewayError
+from gateway.staff import Member, Role
+
+Step = Callable[[Any, Member], Awaitable[Any]]
+
+
+def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
+    authority = sub.add_parser("authority", help="authority requests: intake, decision, "
+                                                 "package, deadlines")
+    steps = authority.add_subparsers(dest="authority_command", required=True)
+    intake = steps.add_parser("intake", help="take in a request from a JSON file")
+    intake.add_argument("file", type=Path, help="the request as JSON (authority, reference, "
+                        "legal_basis, kind, customers/orders, categories, deadline, "
+                        "defer_until)")
+    intake.set_defaults(run=_intake)
+    listing = steps.add_parser("list", help="requests by deadline")
+    listing.add_argument("--state", help="comma-separated states (default: all)")
+    listing.add_argument("--due-within", type=int, metavar="DAYS",
+                         help="only open requests due within DAYS days, overdue included")
+    listing.set_defaults(run=_list)
+    show = steps.add_parser("show", help="one request as JSON")
+    approve = steps.add_parser("approve", help="approve (a second person, role approver)")
+    reject = steps.add_parser("reject", help="reject with a reason (role approver)")
+    reject.add_argument("--reason", required=True)
+    disclose = steps.add_parser("disclose", help="produce the package (once)")
+    disclose.add_argument("--out", type=Path, required=True, help="write the package here")
+    close = steps.add_parser("close", help="close a disclosed or rejected request")
+    for parser, run in ((show, _show), (approve, _approve), (reject, _reject),
+                        (disclose, _disclose), (close, _close)):
+        parser.add_argument("id", help="the request id (ar_...)")
+        parser.set_defaults(run=run)
+    for parser in (intake, listing, show, approve, reject, disclose, close):
+        add_reader_arguments(parser)
+
+
+def _print(doc: object) -> None:
+    sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _with_desk(args: argparse.Namespace, step: Step) -> int:
+    """Run ``step(desk, member)`` over the configured record; the desk checks the roles."""
+    from gateway.authority_desk import Desk  # noqa: PLC0415 - only these commands need it
+
+    async def run() -> int:
+        async with reviewing(args, tuple(Role)) as (reviewer, member, config):
+            result = await step(Desk.for_config(config, reviewer=reviewer), member)
+        if result is not None:
+            _print(result)
+        return 0
+
+    return asyncio.run(run())
+
+
+def _intake(args: argparse.Namespace) -> int:
+    try:
+        doc = orjson.loads(args.file.read_bytes())
+    except OSError as exc:
+        raise GatewayError(f"cannot read {args.file}: {exc.strerror}") from None
+    except orjson.JSONDecodeError:
+        raise BadRequest(f"{args.file} is not JSON") from None
+    return _with_desk(args, lambda desk, member: desk.intake(member, doc))
+
+
+def _list(args: argparse.Namespace) -> int:
+    from gateway.authority_desk import MAX_DAYS, parse_states  # noqa: PLC0415
+
+    states = parse_states(args.state)
+    if args.due_within is not None and not 0 <= args.due_within <= MAX_DAYS:
+        raise BadRequest(f"--due-within must be 0 to {MAX_DAYS} days")
+
+    async def step(desk: Any, member: Member) -> None:  # noqa: ANN401
+        listing = await desk.list(member, states=states, due_within=args.due_within)
+        for r in listing["requests"]:
+            due = f"{r['due']} ({r['days_left']:+d} d)" if r["due"] else "-"
+            print(f"{r['id']}  {r['state']:<9}  {r['deadline']}  {due:<18}  "  # noqa: T201
+                  f"{r['authority']} / {r['reference']}")
+
+    return _with_desk(args, step)
+
+
+def _show(args: argparse.Namespace) -> int:
+    return _with_desk(args, lambda desk, member: desk.show(member, args.id))
+
+
+def _approve(args: argparse.Namespace) -> int:
+    return _with_desk(args, lambda desk, member: desk.approve(member, args.id))
+
+
+def _reject(args: argparse.Namespace) -> int:
+    return _with_desk(args, lambda desk, member: desk.reject(member, args.id, args.reason))
+
+
+def _close(args: argparse.Namespace) -> int:
+    return _with_desk(args, lambda desk, member: desk.close(member, args.id))
+
+
+def _disclose(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if out.exists():
+        raise BadRequest(f"{out} exists; name a new file for the package")
+    if not out.parent.is_dir():
+        raise BadRequest(f"{out.parent} is not a directory")
+
+    async def step(desk: Any, member: Member) -> dict[str, Any]:  # noqa: ANN401
+        answer, path = await desk.disclose(member, args.id)
+        content = path.read_bytes()
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+        except OSError as exc:
+            raise GatewayError(f"the package was produced (sha256 {answer['package_sha256']}) "
+                               f"but {out} could not be written: {exc.strerror}; download it "
+                               "with the API") from None
+        print(f"wrote {out}", file=sys.stderr)  # noqa: T201
+        return dict(answer)
+
+    return _with_desk(args, step)

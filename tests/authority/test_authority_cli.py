@@ -1,0 +1,243 @@
+"""`gateway authority …` run as a user runs it, in a subprocess, on a record that real hooks
+were disclosed into: every path, the record's entries and the exact package."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.authority_package import ERASED
+from gateway.config import Config
+from gateway.record.sealing import subject_ref
+from tests.authority.conftest import authority_trail, record_entries
+from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, run_gateway, write_config
+from tests.review.conftest import ship
+
+CUSTOMER = CANARY_CUSTOMER["id"]
+
+
+def day(offset: int) -> str:
+    return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """One `gateway` command. What `gateway authority` prints (the package goes to its file)
+    and every error carry no customer id or value."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120, check=False, stdin=subprocess.DEVNULL)
+    for value in (*CANARY_FIELDS.values(), CUSTOMER):
+        assert value not in result.stderr
+        assert value not in result.stdout or args[0] != "authority"
+    return result
+
+
+def ok(config: Path, *args: str) -> Any:  # noqa: ANN401
+    result = cli(config, *args)
+    assert result.returncode == 0, result.stderr
+    return orjson.loads(result.stdout) if result.stdout.startswith("{") else result.stdout
+
+
+def refused(config: Path, *args: str) -> str:
+    """A refused command: exit 1 and one line on stderr, which it returns."""
+    result = cli(config, *args)
+    assert result.returncode == 1, result.stdout
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("gateway: ")
+    return line
+
+
+@pytest.fixture
+async def config(tmp_path: Path, carrier_env: None) -> Path:
+    """A record with the canary customer's home delivery J-CLI-1 and another customer's
+    order, made through the gateway; staff olli (intake officer), ada (approver), pia (both),
+    rea (reviewer) and dpo (admin); the config file the CLI reads."""
+    async with run_gateway(tmp_path) as harness:
+        await ship(harness, order_id="J-CLI-1")
+        await ship(harness, order_id="J-CLI-OTHER", customer="CUST-SOMEONE-ELSE")
+        for name, roles in (("olli", ["intake_officer"]), ("ada", ["approver"]),
+                            ("pia", ["intake_officer", "approver"]), ("rea", ["reviewer"]),
+                            ("dpo", ["admin"])):
+            await harness.add_staff(name, *roles)
+    return write_config(tmp_path, {})
+
+
+def intake_file(config: Path, name: str = "request.json", **change: Any) -> Path:  # noqa: ANN401
+    doc = {
+        "authority": "Tulli / Customs", "reference": "TULLI-77/26",
+        "legal_basis": "Customs Act 304/2016, section 105",
+        "kind": "customs crime investigation", "customers": [CUSTOMER],
+        "categories": ["name", "address", "orders"], "deadline": day(14), **change,
+    }
+    path = config.parent / name
+    path.write_bytes(orjson.dumps({k: v for k, v in doc.items() if v is not None}))
+    return path
+
+
+def take_in(config: Path, who: str, **change: Any) -> str:  # noqa: ANN401
+    view = ok(config, "authority", "intake", str(intake_file(config, **change)), "--as", who)
+    request_id: str = view["id"]
+    return request_id
+
+
+def db(config: Path) -> Path:
+    return config.parent / "record.sqlite"
+
+
+class TestApproved:
+    def test_intake_approval_disclosure_and_close(self, config: Path) -> None:
+        """Taken in by olli, approved by ada, the package written once to --out with exactly
+        the requested categories, closed; each step recorded with who."""
+        rid = take_in(config, "olli")
+        view = ok(config, "authority", "approve", rid, "--as", "ada")
+        assert (view["state"], view["decided_by"]) == ("approved", "ada")
+        out = config.parent / "package.json"
+        done = ok(config, "authority", "disclose", rid, "--out", str(out), "--as", "olli")
+        content = out.read_bytes()
+        assert done["package_sha256"] == hashlib.sha256(content).hexdigest()
+        assert out.stat().st_mode & 0o777 == 0o600
+        package = orjson.loads(content)
+        subject = subject_ref(Config.from_toml(config).keys.subject_hmac, CUSTOMER)
+        assert package["customers"] == [{
+            "customer_id": CUSTOMER, "reference": subject[:16], "status": "held",
+            "data": {"name": CANARY_FIELDS["name"],
+                     "address": {"street": CANARY_FIELDS["street"], "postal_code": "33100",
+                                 "town": CANARY_FIELDS["town"], "country": "FI"},
+                     "orders": ["J-CLI-1"]},
+        }]
+        assert package["request"]["categories"] == ["name", "address", "orders"]
+        assert package["unresolved_orders"] == []
+        for absent in (CANARY_FIELDS["phone"], CANARY_FIELDS["email"], "J-CLI-OTHER"):
+            assert absent not in content.decode()
+
+        again = refused(config, "authority", "disclose", rid, "--out",
+                        str(config.parent / "again.json"), "--as", "ada")
+        assert "already produced" in again
+        assert not (config.parent / "again.json").exists()
+        assert ok(config, "authority", "show", rid, "--as", "ada")["state"] == "disclosed"
+        assert ok(config, "authority", "close", rid, "--as", "olli")["state"] == "closed"
+        assert authority_trail(db(config), rid) == [
+            ("authority.received", "olli"), ("authority.approved", "ada"),
+            ("authority.intent", "olli"), ("authority.disclosure", "olli"),
+            ("authority.closed", "olli")]
+        disclosure = next(e for e in record_entries(db(config))
+                          if e["kind"] == "authority.disclosure")
+        assert disclosure["data"]["package_sha256"] == done["package_sha256"]
+        assert disclosure["fields"] == ["name", "street", "postal_code", "town", "country"]
+
+
+class TestRefused:
+    def test_a_rejection_needs_its_reason(self, config: Path) -> None:
+        """A too-short reason is refused in one line; with a reason the request is rejected and
+        cannot be disclosed."""
+        rid = take_in(config, "olli")
+        assert "reason" in refused(config, "authority", "reject", rid, "--reason", "no",
+                                   "--as", "ada")
+        reason = "Customs may not ask for this without a court order"
+        view = ok(config, "authority", "reject", rid, "--reason", reason, "--as", "ada")
+        assert (view["state"], view["reason"]) == ("rejected", reason)
+        assert "only an approved request" in refused(
+            config, "authority", "disclose", rid, "--out", str(config.parent / "p.json"),
+            "--as", "olli")
+        ok(config, "authority", "close", rid, "--as", "olli")
+        assert authority_trail(db(config), rid) == [
+            ("authority.received", "olli"), ("authority.rejected", "ada"),
+            ("authority.closed", "olli")]
+
+    def test_the_person_who_took_it_in_cannot_decide_it(self, config: Path) -> None:
+        """pia took the request in: approving or rejecting it as pia is refused; olli may not
+        decide at all."""
+        rid = take_in(config, "pia")
+        assert "second person" in refused(config, "authority", "approve", rid, "--as", "pia")
+        assert "second person" in refused(config, "authority", "reject", rid, "--reason",
+                                          "conflict of interest", "--as", "pia")
+        assert "roles do not allow" in refused(config, "authority", "approve", rid,
+                                               "--as", "olli")
+        assert authority_trail(db(config), rid) == [("authority.received", "pia")]
+
+    @pytest.mark.parametrize("legal_basis", [None, "", "   "])
+    def test_a_request_without_its_legal_basis_is_refused(
+        self, config: Path, legal_basis: str | None
+    ) -> None:
+        """Without a legal basis nothing is taken in or recorded; the message names the
+        field."""
+        before = len(record_entries(db(config)))
+        path = intake_file(config, legal_basis=legal_basis)
+        line = refused(config, "authority", "intake", str(path), "--as", "olli")
+        assert "legal_basis is required" in line
+        assert len(record_entries(db(config))) == before
+        assert ok(config, "authority", "list", "--as", "olli") == ""
+
+    def test_a_file_that_is_not_json_is_refused(self, config: Path) -> None:
+        path = config.parent / "broken.json"
+        path.write_text("{legal_basis: ")
+        assert "is not JSON" in refused(config, "authority", "intake", str(path), "--as", "olli")
+
+
+class TestDeadlines:
+    def test_open_requests_nearing_or_past_their_deadline_are_listed(self, config: Path
+                                                                     ) -> None:
+        """--due-within lists open requests due within that many days, the overdue first;
+        later ones and decided ones are left out."""
+        late = take_in(config, "olli", deadline=day(-1))
+        soon = take_in(config, "olli", deadline=day(2))
+        take_in(config, "olli", deadline=day(30))
+        decided = take_in(config, "olli", deadline=day(0))
+        ok(config, "authority", "reject", decided, "--reason", "not our customer", "--as",
+           "ada")
+        lines = ok(config, "authority", "list", "--due-within", "3", "--as", "ada").splitlines()
+        assert [line.split()[:4] for line in lines] == [
+            [late, "received", day(-1), "overdue"], [soon, "received", day(2), "due"]]
+        assert "(-1 d)" in lines[0]
+        assert "due soon (+2 d)" in lines[1]
+        every = ok(config, "authority", "list", "--as", "olli").splitlines()
+        assert len(every) == 4  # noqa: PLR2004
+
+
+class TestDeferral:
+    def test_a_disclosure_is_hidden_while_its_deferral_runs_and_shown_after(
+        self, config: Path
+    ) -> None:
+        """Two disclosures to the same customer: the one whose deferral ended yesterday is in
+        the customer's access report, the one deferred for another month is not (the admin's
+        full view shows it, marked)."""
+        for reference, until in (("ENDED-1", day(-1)), ("RUNNING-2", day(30))):
+            rid = take_in(config, "olli", reference=reference, defer_until=until)
+            ok(config, "authority", "approve", rid, "--as", "ada")
+            ok(config, "authority", "disclose", rid, "--out",
+               str(config.parent / f"{reference}.json"), "--as", "olli")
+
+        def authority_rows(*args: str) -> list[dict[str, Any]]:
+            report = ok(config, "report", "access", "--customer", CUSTOMER, *args)
+            return [d for d in report["disclosures"] if d["kind"] == "authority"]
+
+        shown = authority_rows("--as", "rea")
+        assert [(d["reference"], d.get("deferred")) for d in shown] == [("ENDED-1", None)]
+        full = authority_rows("--view", "full", "--as", "dpo")
+        assert [(d["reference"], d.get("deferred")) for d in full] == [
+            ("ENDED-1", None), ("RUNNING-2", True)]
+
+
+class TestErased:
+    def test_an_erased_customer_is_answered_from_metadata(self, config: Path) -> None:
+        """After `gateway erase`, a request by order gets the order without values and says
+        the values were erased."""
+        ok(config, "erase", "--customer", CUSTOMER)
+        rid = take_in(config, "olli", customers=None, orders=["J-CLI-1"])
+        ok(config, "authority", "approve", rid, "--as", "ada")
+        out = config.parent / "erased.json"
+        done = ok(config, "authority", "disclose", rid, "--out", str(out), "--as", "olli")
+        assert [c["status"] for c in done["package"]["customers"]] == ["erased"]
+        (customer,) = orjson.loads(out.read_bytes())["customers"]
+        assert (customer["customer_id"], customer["status"], customer["note"]) == (
+            None, "erased", ERASED)
+        assert customer["data"] == {"orders": ["J-CLI-1"]}

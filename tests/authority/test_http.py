@@ -1,0 +1,325 @@
+"""Authority requests over HTTP, against a running gateway whose disclosures were made through
+the posti sandbox: every path, the record's entries, and the exact package."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.app import RECORD
+from gateway.authority_package import ERASED, NOT_HELD
+from gateway.erasure import ErasureRules, request_erasure
+from gateway.record.sealing import subject_ref
+from tests.authority.conftest import Clock, authority_trail, form, record_entries
+from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness
+from tests.review.conftest import call, ship
+
+BASE = "/v1/authority/requests"
+CUSTOMER = CANARY_CUSTOMER["id"]
+
+
+async def json_call(gateway: Harness, method: str, path: str, headers: Mapping[str, str],
+                    body: Any = None) -> tuple[int, dict[str, Any]]:  # noqa: ANN401
+    kwargs = {} if body is None else {"data": orjson.dumps(body),
+                                      "headers": {**headers, "Content-Type": "application/json"}}
+    status, text, answer = await call(gateway, method, path, **({"headers": headers} | kwargs))
+    if path.startswith(BASE) and not path.endswith("/package"):  # views name no customer
+        assert CUSTOMER.encode() not in text
+    if status >= 400:  # noqa: PLR2004
+        assert answer["Content-Type"] == "application/problem+json"
+        for value in (*CANARY_FIELDS.values(), CUSTOMER):
+            assert value.encode() not in text
+    return status, orjson.loads(text) if text else {}
+
+
+@pytest.fixture
+async def staff(gateway: Harness) -> dict[str, dict[str, str]]:
+    """Sessions of olli (intake officer), ada (approver), pia (both), rea (reviewer) and dpo
+    (admin)."""
+    for name, roles in (("olli", ["intake_officer"]), ("ada", ["approver"]),
+                        ("pia", ["intake_officer", "approver"]), ("rea", ["reviewer"]),
+                        ("dpo", ["admin"])):
+        await gateway.add_staff(name, *roles)
+    return {name: await gateway.login(name) for name in ("olli", "ada", "pia", "rea", "dpo")}
+
+
+async def take_in(gateway: Harness, headers: Mapping[str, str], doc: dict[str, Any],
+                  ) -> dict[str, Any]:
+    status, view = await json_call(gateway, "POST", BASE, headers, doc)
+    assert status == 201, view
+    return view
+
+
+class TestApproved:
+    async def test_intake_approval_disclosure_and_close(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """Taken in by one person, approved by a second, disclosed once as a package holding
+        exactly the requested categories of the named customer, closed; each step recorded
+        with who and when."""
+        answer = await ship(gateway, order_id="J-1")
+        await ship(gateway, order_id="J-OTHER", customer="CUST-SOMEONE-ELSE")
+        olli, ada = staff["olli"], staff["ada"]
+        view = await take_in(gateway, olli, form(clock))
+        assert (view["state"], view["received_by"], view["customers"]) == ("received", "olli", 1)
+        assert (view["due"], view["days_left"]) == ("open", 14)
+        rid = view["id"]
+
+        status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/approve", ada)
+        assert (status, view["state"], view["decided_by"]) == (200, "approved", "ada")
+        status, done = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", olli)
+        assert status == 201, done
+        digest = done["package_sha256"]
+        subject = subject_ref(gateway.config.keys.subject_hmac, CUSTOMER)
+        assert done["package"]["customers"] == [
+            {"reference": subject[:16], "status": "held", "note": None}]
+
+        status, content, headers = await call(gateway, "GET", f"{BASE}/{rid}/package",
+                                              headers=ada)
+        assert status == 200
+        assert hashlib.sha256(content).hexdigest() == digest
+        assert headers["Repr-Digest"] == (
+            f"sha-256=:{base64.b64encode(hashlib.sha256(content).digest()).decode()}:")
+        outcome = next(e for e in record_entries(gateway.config.record.path)
+                       if e["kind"] == "disclosure.outcome" and e["order"] == "J-1")
+        assert orjson.loads(content) == {
+            "request": {"id": rid, "authority": form(clock)["authority"],
+                        "reference": "5500/R/12345/26",
+                        "legal_basis": "Police Act 872/2011, chapter 4, section 3",
+                        "kind": "criminal investigation",
+                        "categories": ["name", "phone", "deliveries"],
+                        "deadline": clock.day(14)},
+            "produced_at": clock.iso(),
+            "customers": [{
+                "customer_id": CUSTOMER, "reference": subject[:16], "status": "held",
+                "data": {"name": CANARY_FIELDS["name"], "phone": CANARY_FIELDS["phone"],
+                         "deliveries": [{"order": "J-1", "carrier": "posti",
+                                         "service": "home_delivery", "time": outcome["time"],
+                                         "result": "booked",
+                                         "tracking_number": answer["tracking_number"]}]},
+            }],
+            "unresolved_orders": [],
+        }
+
+        status, again = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", ada)
+        assert (status, again["package_sha256"]) == (409, digest)
+        status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/close", olli)
+        assert (status, view["state"], view["due"]) == (200, "closed", None)
+
+        assert authority_trail(gateway.config.record.path, rid) == [
+            ("authority.received", "olli"), ("authority.approved", "ada"),
+            ("authority.intent", "olli"), ("authority.disclosure", "olli"),
+            ("review.read:authority_package", "ada"), ("authority.closed", "olli")]
+        entries = [e for e in record_entries(gateway.config.record.path)
+                   if (e["disclosure"] or "").startswith(rid)]
+        assert {e["data"].get("at", e["data"].get("received_at")) for e in entries
+                if e["kind"] != "authority.intent" and e["kind"] != "authority.disclosure"} \
+            == {clock.iso()}
+        disclosure = next(e for e in entries if e["kind"] == "authority.disclosure")
+        assert disclosure["subject"] == subject
+        assert disclosure["fields"] == ["name", "phone"]
+        assert disclosure["data"]["package_sha256"] == digest
+
+    async def test_the_package_is_only_for_the_people_on_the_case(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """A reviewer and the admin may not download the package; before disclosure there is
+        none."""
+        rid = (await take_in(gateway, staff["olli"], form(clock)))["id"]
+        status, _ = await json_call(gateway, "GET", f"{BASE}/{rid}/package", staff["olli"])
+        assert status == 409
+        await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
+        await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", staff["olli"])
+        for who in ("rea", "dpo"):
+            assert (await call(gateway, "GET", f"{BASE}/{rid}/package",
+                               headers=staff[who]))[0] == 403
+
+
+class TestRefused:
+    async def test_rejection_needs_a_reason_and_ends_the_path_to_disclosure(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """A rejection without its reason answers 422 naming the field; with one the request
+        is rejected, cannot be disclosed, and can be closed."""
+        rid = (await take_in(gateway, staff["olli"], form(clock)))["id"]
+        status, problem = await json_call(gateway, "POST", f"{BASE}/{rid}/reject",
+                                          staff["ada"], {"reason": " "})
+        assert (status, problem["field"]) == (422, "reason")
+        reason = "The cited section does not cover delivery data"
+        status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/reject", staff["ada"],
+                                       {"reason": reason})
+        assert (status, view["state"], view["reason"]) == (200, "rejected", reason)
+        status, _ = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", staff["olli"])
+        assert status == 409
+        status, _ = await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
+        assert status == 409
+        status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/close", staff["olli"])
+        assert view["state"] == "closed"
+        assert authority_trail(gateway.config.record.path, rid) == [
+            ("authority.received", "olli"), ("authority.rejected", "ada"),
+            ("authority.closed", "olli")]
+        rejected = [e for e in record_entries(gateway.config.record.path)
+                    if e["kind"] == "authority.rejected"]
+        assert rejected[0]["data"]["reason"] == reason
+
+    async def test_the_person_who_took_it_in_cannot_decide_it(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """pia holds both roles: she takes a request in and is refused (403) approving or
+        rejecting it; an intake officer may not decide at all; ada then approves."""
+        rid = (await take_in(gateway, staff["pia"], form(clock)))["id"]
+        for step, body in (("approve", None), ("reject", {"reason": "changed my mind"})):
+            status, problem = await json_call(gateway, "POST", f"{BASE}/{rid}/{step}",
+                                              staff["pia"], body)
+            assert status == 403
+            assert "second person" in problem["detail"]
+        status, _ = await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["olli"])
+        assert status == 403
+        status, view = await json_call(gateway, "GET", f"{BASE}/{rid}", staff["olli"])
+        assert view["state"] == "received"
+        status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
+        assert view["decided_by"] == "ada"
+        assert authority_trail(gateway.config.record.path, rid) == [
+            ("authority.received", "pia"), ("authority.approved", "ada")]
+
+    @pytest.mark.parametrize(("change", "field"), [
+        ({"legal_basis": None}, "legal_basis"),
+        ({"legal_basis": ""}, "legal_basis"),
+        ({"legal_basis": "§ 3"}, "legal_basis"),
+        ({"categories": ["shoe_size"]}, "categories"),
+        ({"customers": []}, "customers"),
+        ({"orders": [f"J-{i}" for i in range(101)]}, "orders"),
+        ({"deadline": "next week"}, "deadline"),
+        ({"defer_until": "2027-13-01"}, "defer_until"),
+    ])
+    async def test_an_incomplete_request_is_refused_naming_the_field(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock,
+        change: dict[str, Any], field: str,
+    ) -> None:
+        """Without its legal basis (or with another field missing or wrong) the intake answers
+        422 naming the field, echoes no value, and records nothing."""
+        doc = {k: v for k, v in {**form(clock), **change}.items() if v is not None}
+        before = len(record_entries(gateway.config.record.path))
+        status, problem = await json_call(gateway, "POST", BASE, staff["olli"], doc)
+        assert (status, problem["field"]) == (422, field)
+        assert problem["type"].endswith("/invalid-field")
+        assert len(record_entries(gateway.config.record.path)) == before
+        assert (await json_call(gateway, "GET", BASE, staff["olli"]))[1]["requests"] == []
+
+    async def test_bad_bodies_and_ids(self, gateway: Harness,
+                                      staff: dict[str, dict[str, str]]) -> None:
+        """Not JSON, not an object: 400; an unknown request: 404."""
+        status, _, _ = await call(gateway, "POST", BASE, headers=staff["olli"], data=b"{nope")
+        assert status == 400
+        assert (await json_call(gateway, "POST", BASE, staff["olli"], ["a"]))[0] == 400
+        assert (await json_call(gateway, "GET", f"{BASE}/ar_{'0' * 16}", staff["olli"]))[0] \
+            == 404
+        assert (await json_call(gateway, "GET", f"{BASE}/../x", staff["olli"]))[0] == 404
+
+
+class TestDeadlines:
+    async def test_open_requests_nearing_or_past_their_deadline_are_listed(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """due_within lists open requests due within that many days; when the clock passes a
+        deadline the request is listed overdue; decided requests are not due."""
+        olli = staff["olli"]
+        soon = (await take_in(gateway, olli, form(clock, deadline=clock.day(2))))["id"]
+        later = (await take_in(gateway, olli, form(clock, deadline=clock.day(20))))["id"]
+        decided = (await take_in(gateway, olli, form(clock, deadline=clock.day(1))))["id"]
+        await json_call(gateway, "POST", f"{BASE}/{decided}/reject", staff["ada"],
+                        {"reason": "not a customer of ours"})
+
+        _, listing = await json_call(gateway, "GET", f"{BASE}?due_within=3", olli)
+        assert [(r["id"], r["due"], r["days_left"]) for r in listing["requests"]] == [
+            (soon, "due soon", 2)]
+        clock.advance(days=5)
+        olli = await gateway.login("olli")  # the old session expired with the clock
+        _, listing = await json_call(gateway, "GET", f"{BASE}?due_within=3", olli)
+        assert [(r["id"], r["due"], r["days_left"]) for r in listing["requests"]] == [
+            (soon, "overdue", -3)]
+        _, listing = await json_call(gateway, "GET", f"{BASE}?state=received", olli)
+        assert [r["id"] for r in listing["requests"]] == [soon, later]
+        _, listing = await json_call(gateway, "GET", f"{BASE}?state=rejected", olli)
+        assert [(r["id"], r["due"]) for r in listing["requests"]] == [(decided, None)]
+        assert (await json_call(gateway, "GET", f"{BASE}?state=lost", olli))[0] == 400
+        assert (await json_call(gateway, "GET", f"{BASE}?due_within=-1", olli))[0] == 400
+
+
+class TestDeferral:
+    async def test_a_deferred_disclosure_appears_in_the_access_report_after_its_end_date(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """While the deferral runs, the customer's access report does not show the authority
+        disclosure (the admin's full view shows it marked); after the end date it is there,
+        with nothing done but time passing."""
+        await ship(gateway, order_id="J-DEF")
+        doc = form(clock, defer_until=clock.day(30), categories=["name"])
+        rid = (await take_in(gateway, staff["olli"], doc))["id"]
+        await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
+        await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", staff["olli"])
+
+        async def authority_rows(who: str, view: str = "") -> list[dict[str, Any]]:
+            headers = await gateway.login(who)
+            status, report = await json_call(
+                gateway, "GET", f"/v1/reports/access?customer={CUSTOMER}{view}", headers)
+            assert status == 200
+            return [d for d in report["disclosures"] if d["kind"] == "authority"]
+
+        assert await authority_rows("rea") == []
+        (marked,) = await authority_rows("dpo", "&view=full")
+        assert (marked["deferred"], marked["defer_until"]) == (True, clock.day(30))
+        clock.advance(days=29)
+        assert await authority_rows("rea") == []
+        clock.advance(days=1)
+        (shown,) = await authority_rows("rea")
+        assert (shown["recipient"], shown["fields"], shown["reference"]) == (
+            doc["authority"], ["name"], doc["reference"])
+        assert "deferred" not in shown
+
+
+class TestErased:
+    async def test_an_erased_customer_is_answered_from_metadata_and_says_so(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """A request naming an erased customer's order gets the orders and deliveries the
+        record still holds, no value, and the note that the values were erased."""
+        await ship(gateway, order_id="J-ERASED")
+        await request_erasure(gateway.app[RECORD], customer_id=CUSTOMER,
+                              hmac_key=gateway.config.keys.subject_hmac, rules=ErasureRules(),
+                              now=datetime.fromtimestamp(clock(), UTC))
+        doc = form(clock, customers=[], orders=["J-ERASED", "J-NEVER"],
+                   categories=["name", "address", "orders", "deliveries", "marketing_consent"])
+        rid = (await take_in(gateway, staff["olli"], doc))["id"]
+        await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
+        status, done = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose",
+                                       staff["olli"])
+        assert status == 201
+        subject = subject_ref(gateway.config.keys.subject_hmac, CUSTOMER)
+        assert done["package"]["customers"] == [
+            {"reference": subject[:16], "status": "erased", "note": ERASED}]
+        assert done["package"]["unresolved_orders"] == 1
+        _, content, _ = await call(gateway, "GET", f"{BASE}/{rid}/package",
+                                   headers=staff["olli"])
+        outcome = next(e for e in record_entries(gateway.config.record.path)
+                       if e["kind"] == "disclosure.outcome")
+        package = orjson.loads(content)
+        assert package["customers"] == [{
+            "customer_id": None, "reference": subject[:16], "status": "erased",
+            "note": ERASED,
+            "data": {"orders": ["J-ERASED"], "marketing_consent": NOT_HELD,
+                     "deliveries": [{"order": "J-ERASED", "carrier": "posti",
+                                     "service": "home_delivery", "time": outcome["time"],
+                                     "result": "booked"}]},
+        }]
+        assert package["unresolved_orders"] == [
+            {"order": "J-NEVER", "note": "the record holds no disclosure for this order"}]
+        disclosure = next(e for e in record_entries(gateway.config.record.path)
+                          if e["kind"] == "authority.disclosure")
+        assert (disclosure["fields"], disclosure["data"]["status"]) == ([], "erased")
