@@ -41,7 +41,7 @@ class Report:
                 f"root {self.root.hex()}{tail}")
 
 
-class _Bad(Exception):  # noqa: N818 - internal control flow
+class Bad(Exception):  # noqa: N818 - internal control flow
     def __init__(self, position: int | None, problem: str) -> None:
         super().__init__(problem)
         self.position = position
@@ -50,7 +50,7 @@ class _Bad(Exception):  # noqa: N818 - internal control flow
 
 def _open_ro(path: Path) -> sqlite3.Connection:
     if not path.exists():
-        raise _Bad(None, f"no record at {path}")
+        raise Bad(None, f"no record at {path}")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     db.text_factory = bytes  # a value stored with the wrong type is tampering, not a crash
     return db
@@ -69,6 +69,78 @@ def _rows(db: sqlite3.Connection, batch: int = 8192) -> Iterator[tuple[int, byte
         seq = chunk[-1][0]
 
 
+class Walk:
+    """The checks, fed one entry at a time in position order (a store streams them in):
+    ``feed`` raises Bad at the first bad entry, ``finish`` answers the report."""
+
+    def __init__(
+        self,
+        notes: Sequence[tuple[int, str]],
+        head: tuple[int, str] | None,
+        verifiers: Sequence[Verifier],
+        *,
+        origin: str | None = None,
+        trusted: Sequence[str] = (),
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.tree = CompactRange()
+        self.checkpoints_ok = 0
+        self._progress = progress
+        checkpoints: list[tuple[int, Checkpoint, str]] = []
+        for size, note in notes:
+            checkpoints.append((size, _checkpoint(note, verifiers, origin, size), "stored"))
+        self._limit = None
+        if head is not None:
+            cp = _checkpoint(head[1], verifiers, origin, head[0])
+            checkpoints.append((cp.size, cp, "signed head"))
+            self._limit = cp.size
+        for note in trusted:
+            cp = _checkpoint(note, verifiers, origin, None)
+            checkpoints.append((cp.size, cp, "trusted"))
+        checkpoints.sort(key=lambda c: c[0])
+        self._last = checkpoints[-1][0] if checkpoints else 0
+        self._pending = iter(checkpoints)
+        self._next = next(self._pending, None)
+        while self._next is not None and self._next[0] == 0:
+            self._next = next(self._pending, None)
+        self._prev = GENESIS
+
+    def feed(self, seq: int, body: bytes, leaf: bytes, sealed: bytes | None) -> None:
+        tree = self.tree
+        if self._limit is not None and tree.size >= self._limit:
+            raise Bad(tree.size, f"entries from position {self._limit} on are not under the "
+                                  "signed head: they were added outside the gateway")
+        _check_entry(tree.size, seq, body, leaf, sealed, self._prev)
+        tree.append(leaf)
+        self._prev = leaf
+        while self._next is not None and self._next[0] == tree.size:
+            if self._next[1].root != tree.root():
+                raise Bad(seq, f"the {self._next[2]} checkpoint at size {self._next[0]} does "
+                                "not match the entries")
+            self.checkpoints_ok += 1
+            self._next = next(self._pending, None)
+        if self._progress is not None and tree.size % 100_000 == 0:
+            self._progress(tree.size)
+
+    def finish(self) -> Report:
+        if self._next is not None:
+            raise Bad(self.tree.size, f"a {self._next[2]} checkpoint covers {self._next[0]} "
+                                       f"entries but the record holds {self.tree.size}: "
+                                       "entries were truncated or deleted")
+        return Report(entries=self.tree.size, checkpoints=self.checkpoints_ok,
+                      root=self.tree.root(), ok=True, unsigned_tail=self.tree.size - self._last)
+
+    def failed(self, position: int | None, problem: str) -> Report:
+        return Report(entries=self.tree.size, checkpoints=self.checkpoints_ok,
+                      root=self.tree.root(), ok=False, first_bad=position, problem=problem)
+
+
+def refused(bad: Bad) -> Report:
+    """The report of a record found bad before its entries were read."""
+    return Report(entries=0, checkpoints=0, root=CompactRange().root(), ok=False,
+                  first_bad=bad.position, problem=bad.problem)
+
+
 def verify_sqlite(
     path: Path,
     verifiers: Sequence[Verifier],
@@ -79,57 +151,25 @@ def verify_sqlite(
 ) -> Report:
     """Verify the record at ``path``. ``trusted`` are checkpoint notes kept elsewhere (a witness's
     copy): each must match the record too, which catches a record rolled back or rewritten."""
-    tree = CompactRange()
-    count_cp = 0
     try:
         db = _open_ro(path)
-        notes = [(size, bytes(note).decode("utf-8", "replace")) for size, note in
-                 db.execute("SELECT size, note FROM checkpoints ORDER BY size")]
-        checkpoints: list[tuple[int, Checkpoint, str]] = []
-        for size, note in notes:
-            checkpoints.append((size, _checkpoint(note, verifiers, origin, size), "stored"))
-        head = _head(db)
-        limit = None
-        if head is not None:
-            cp = _checkpoint(head[1], verifiers, origin, head[0])
-            checkpoints.append((cp.size, cp, "signed head"))
-            limit = cp.size
-        for note in trusted:
-            cp = _checkpoint(note, verifiers, origin, None)
-            checkpoints.append((cp.size, cp, "trusted"))
-        checkpoints.sort(key=lambda c: c[0])
-        pending = iter(checkpoints)
-        nxt = next(pending, None)
-        while nxt is not None and nxt[0] == 0:
-            nxt = next(pending, None)
-        prev = GENESIS
+        try:
+            notes = [(size, bytes(note).decode("utf-8", "replace")) for size, note in
+                     db.execute("SELECT size, note FROM checkpoints ORDER BY size")]
+            head = _head(db)
+        except sqlite3.Error as exc:
+            raise Bad(0, f"the database cannot be read: {exc}") from None
+        walk = Walk(notes, head, verifiers, origin=origin, trusted=trusted, progress=progress)
+    except Bad as bad:
+        return refused(bad)
+    try:
         for seq, body, leaf, sealed in _rows(db):
-            if limit is not None and tree.size >= limit:
-                raise _Bad(tree.size, f"entries from position {limit} on are not under the "
-                                      "signed head: they were added outside the gateway")
-            _check_entry(tree.size, seq, body, leaf, sealed, prev)
-            tree.append(leaf)
-            prev = leaf
-            while nxt is not None and nxt[0] == tree.size:
-                if nxt[1].root != tree.root():
-                    raise _Bad(seq, f"the {nxt[2]} checkpoint at size {nxt[0]} does not match "
-                                    "the entries")
-                count_cp += 1
-                nxt = next(pending, None)
-            if progress is not None and tree.size % 100_000 == 0:
-                progress(tree.size)
-        if nxt is not None:
-            raise _Bad(tree.size, f"a {nxt[2]} checkpoint covers {nxt[0]} entries but the record "
-                                  f"holds {tree.size}: entries were truncated or deleted")
-        last = checkpoints[-1][0] if checkpoints else 0
-    except _Bad as bad:
-        return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
-                      first_bad=bad.position, problem=bad.problem)
+            walk.feed(seq, bytes(body), bytes(leaf), None if sealed is None else bytes(sealed))
+        return walk.finish()
+    except Bad as bad:
+        return walk.failed(bad.position, bad.problem)
     except sqlite3.Error as exc:
-        return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
-                      first_bad=tree.size, problem=f"the database cannot be read: {exc}")
-    return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=True,
-                  unsigned_tail=tree.size - last)
+        return walk.failed(walk.tree.size, f"the database cannot be read: {exc}")
 
 
 def _head(db: sqlite3.Connection) -> tuple[int, str] | None:
@@ -147,11 +187,11 @@ def _checkpoint(
     try:
         cp = parse_and_verify(note, verifiers)
     except CheckpointInvalid as exc:
-        raise _Bad(size, f"a checkpoint is not validly signed ({exc})") from None
+        raise Bad(size, f"a checkpoint is not validly signed ({exc})") from None
     if origin is not None and cp.origin != origin:
-        raise _Bad(size, f"a checkpoint names origin {cp.origin!r}, not {origin!r}")
+        raise Bad(size, f"a checkpoint names origin {cp.origin!r}, not {origin!r}")
     if size is not None and cp.size != size:
-        raise _Bad(size, "a checkpoint is stored under a size it does not state")
+        raise Bad(size, "a checkpoint is stored under a size it does not state")
     return cp
 
 
@@ -159,16 +199,16 @@ def _check_entry(  # noqa: PLR0913 - the facts of one row
     expected: int, seq: int, body: bytes, leaf: bytes, sealed: bytes | None, prev: bytes
 ) -> None:
     if seq != expected:
-        raise _Bad(expected, f"position {expected} is missing (next stored position is {seq})")
+        raise Bad(expected, f"position {expected} is missing (next stored position is {seq})")
     if leaf_of(bytes(body)) != bytes(leaf):
-        raise _Bad(seq, "the entry does not match its leaf hash")
+        raise Bad(seq, "the entry does not match its leaf hash")
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise _Bad(seq, "the entry is not valid JSON") from None
+        raise Bad(seq, "the entry is not valid JSON") from None
     if doc.get("seq") != seq:
-        raise _Bad(seq, "the entry states another position")
+        raise Bad(seq, "the entry states another position")
     if doc.get("prev") != prev.hex():
-        raise _Bad(seq, "the entry does not link to the entry before it")
+        raise Bad(seq, "the entry does not link to the entry before it")
     if sealed is not None and hashlib.sha256(bytes(sealed)).hexdigest() != doc.get("sealed"):
-        raise _Bad(seq, "the sealed value does not match the hash the entry commits to")
+        raise Bad(seq, "the sealed value does not match the hash the entry commits to")
