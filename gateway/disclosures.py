@@ -76,8 +76,7 @@ class Discloser:
         disclosure = new_disclosure_id()
         subject = subject_ref(self.subject_key, order.customer.id)
         rule = minimised.rule
-        key = await self.record.subject_key(subject, create=True)
-        assert key is not None
+        key, new_key = await self.record.key_for(subject)
         sealed = seal(key, f"{Kind.INTENT}:{disclosure}", {
             "receiver": minimised.receiver.fields(),
             "pickup_point_id": order.delivery.pickup_point_id,
@@ -89,6 +88,7 @@ class Discloser:
                 policy=rule.digest, data={"webhook_id": webhook_id}, sealed=sealed,
             ),
             HookOp(webhook_id=webhook_id, disclosure=disclosure, subject=subject),
+            new_key,
         )
         log.info("disclosure.intent", disclosure=disclosure, recipient=rule.recipient,
                  service=rule.service, fields=list(minimised.fields), seq=intent.seq)

@@ -1,5 +1,6 @@
 """`gateway report access --customer ID [--html FILE]` and
-`gateway report transparency [--from P] [--to P] [--html FILE]`.
+`gateway report transparency [--from P] [--to P] [--html FILE]`,
+`gateway report processing [--json]`.
 
 A CLI read is a review read like any other: it is recorded, naming the staff account it was
 made as. That account is ``--as USER`` or, by default, the OS login name; it must be an enabled
@@ -38,6 +39,11 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     transparency.add_argument("--from", dest="since", help="YYYY, YYYY-MM or YYYY-MM-DD")
     transparency.add_argument("--to", dest="until", help="YYYY, YYYY-MM or YYYY-MM-DD")
     transparency.set_defaults(run=_transparency)
+    processing = report_sub.add_parser(
+        "processing", help="the record of processing activities (GDPR Art. 30) for disclosures, "
+                           "from config.toml and the record's counts")
+    processing.add_argument("--json", action="store_true", help="JSON instead of text")
+    processing.set_defaults(run=_processing)
     for command in (access, transparency):
         add_reader_arguments(command)
         command.add_argument("--html", type=Path, help="write a printable HTML page here "
@@ -107,6 +113,29 @@ def _transparency(args: argparse.Namespace) -> int:
             params = {k: v for k, v in (("from", args.since), ("to", args.until)) if v}
             doc = await reviewer.transparency_report(member, params, via="cli")
         _write(args, doc, "transparency.html", params=params, error=None)
+        return 0
+
+    return asyncio.run(run())
+
+
+def _processing(args: argparse.Namespace) -> int:
+    """Counts per recipient and service only: no customer is read, so this is not a review
+    read and names no staff account."""
+    from gateway.app import build_record  # noqa: PLC0415
+    from gateway.config import Config  # noqa: PLC0415
+    from gateway.processing import processing_record, render_text  # noqa: PLC0415
+
+    async def run() -> int:
+        config = Config.from_toml(args.config)
+        record = build_record(config)
+        await record.open()
+        try:
+            counts = await record.store.disclosure_counts()
+        finally:
+            await record.close()
+        doc = processing_record(config, counts)
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+                         if args.json else render_text(doc))
         return 0
 
     return asyncio.run(run())

@@ -33,9 +33,21 @@ def _serve(args: argparse.Namespace) -> int:
         from gateway.cli.workers import run_workers  # noqa: PLC0415
 
         return run_workers(args.config, args.workers)
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None,
+    loop = _new_loop()
+    asyncio.set_event_loop(loop)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None, loop=loop,
                 reuse_port=args.reuse_port or None)
     return 0
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (a dependency on Linux and macOS), else
+    asyncio's."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.postgres_review import PostgresReview, row_of
 from gateway.record.postgres_schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
-from gateway.record.sqlite import HookOp, HookRow, KeyErasure, SideOp
+from gateway.record.sqlite import HookOp, HookRow, KeyErasure, NewKey, SideOp, SideOps
 from gateway.record.store import SignHead
 
 _INSERT = """
@@ -43,11 +43,21 @@ ON CONFLICT (webhook_id) DO UPDATE SET disclosure = excluded.disclosure,
     subject = excluded.subject, status = NULL, answer = NULL WHERE hooks.status = 503
 RETURNING webhook_id
 """
+_NEW_KEYS = """
+INSERT INTO subject_keys (subject, wrapped, created)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[]) ON CONFLICT DO NOTHING
+"""
 _CLOSE_HOOKS = """
 UPDATE hooks SET status = u.status, answer = u.answer
 FROM unnest($1::text[], $2::int[], $3::bytea[]) AS u (webhook_id, status, answer)
 WHERE hooks.webhook_id = u.webhook_id
 """
+
+
+def _flatten(op: SideOp | None) -> tuple[HookOp | KeyErasure | NewKey, ...]:
+    if op is None:
+        return ()
+    return op.ops if isinstance(op, SideOps) else (op,)
 
 
 def failure(what: str, exc: BaseException) -> RecordError:
@@ -188,8 +198,11 @@ class PostgresStore(PostgresReview):
             return out
 
     async def _side_ops(self, c: asyncpg.Connection, ops: Sequence[SideOp | None]) -> None:
-        opening = [(i, op) for i, op in enumerate(ops)
-                   if isinstance(op, HookOp) and op.status is None]
+        """The drafts' side operations, in bulk where order cannot matter: hooks opened (a hook
+        held by another attempt refuses its draft), new subject keys, key erasures, hooks
+        closed."""
+        flat = [(i, one) for i, op in enumerate(ops) for one in _flatten(op)]
+        opening = [(i, op) for i, op in flat if isinstance(op, HookOp) and op.status is None]
         if opening:
             taken = {r[0] for r in await c.fetch(
                 _OPEN_HOOKS, [op.webhook_id for _, op in opening],
@@ -197,14 +210,35 @@ class PostgresStore(PostgresReview):
             for i, op in opening:
                 if op.webhook_id not in taken:
                     raise SideOpRefused(i, HookTaken())
-        closing = [op for op in ops if isinstance(op, HookOp) and op.status is not None]
+        keyed = [op for _, op in flat if isinstance(op, NewKey | KeyErasure)]
+        if any(isinstance(op, KeyErasure) for op in keyed):
+            for op in keyed:  # in entry order: an erasure and a new key of one subject
+                await (self._erase(c, op) if isinstance(op, KeyErasure)
+                       else self._new_keys(c, [op]))
+        elif keyed:
+            await self._new_keys(c, [op for op in keyed if isinstance(op, NewKey)])
+        closing = [op for _, op in flat if isinstance(op, HookOp) and op.status is not None]
         if closing:
             await c.execute(_CLOSE_HOOKS, [op.webhook_id for op in closing],
                             [op.status for op in closing], [op.answer for op in closing])
-        for op in ops:
-            if isinstance(op, KeyErasure):
-                await c.execute("DELETE FROM subject_keys WHERE subject = $1", op.subject)
-                await c.execute("DELETE FROM pending_erasures WHERE subject = $1", op.subject)
+
+    @staticmethod
+    async def _new_keys(c: asyncpg.Connection, keys: Sequence[NewKey]) -> None:
+        """Store first keys; if another writer stored a different key for a subject first,
+        the batch fails (nothing sealed under a key that is not kept may commit)."""
+        wanted = {k.subject: k for k in keys}
+        await c.execute(_NEW_KEYS, list(wanted), [k.wrapped for k in wanted.values()],
+                        [k.time for k in wanted.values()])
+        stored = await c.fetch("SELECT subject, wrapped FROM subject_keys "
+                               "WHERE subject = ANY($1::text[])", list(wanted))
+        if len(stored) != len(wanted) or any(
+                bytes(r[1]) != wanted[r[0]].wrapped for r in stored):
+            raise RecordError("a subject key was stored concurrently; try again")
+
+    @staticmethod
+    async def _erase(c: asyncpg.Connection, op: KeyErasure) -> None:
+        await c.execute("DELETE FROM subject_keys WHERE subject = $1", op.subject)
+        await c.execute("DELETE FROM pending_erasures WHERE subject = $1", op.subject)
 
     async def head(self) -> tuple[int, bytes]:
         """(size, root) of the record as committed by every instance."""

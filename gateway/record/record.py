@@ -28,7 +28,7 @@ from gateway.record.checkpoint import (
     sign_checkpoint,
 )
 from gateway.record.entry import Appended, Draft
-from gateway.record.sqlite import HookRow, SideOp
+from gateway.record.sqlite import HookRow, NewKey, SideOp, SideOps
 from gateway.record.store import Store
 
 log = structlog.get_logger("gateway.record")
@@ -54,6 +54,14 @@ def _write_durably(path: Path, text: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _new_keys(op: SideOp | None) -> list[NewKey]:
+    if isinstance(op, NewKey):
+        return [op]
+    if isinstance(op, SideOps):
+        return [o for o in op.ops if isinstance(o, NewKey)]
+    return []
 
 
 def utc_now() -> str:
@@ -95,6 +103,8 @@ class Record:
         self._writer: asyncio.Task[None] | None = None
         self._checkpointed = (0, _time.monotonic())
         self.batches = 0
+        # subject -> (its NewKey op, data key): created here, not yet committed.
+        self._pending_keys: dict[str, tuple[NewKey, bytes]] = {}
 
     # -- life cycle ------------------------------------------------------------------------
     async def open(self) -> None:
@@ -120,12 +130,19 @@ class Record:
         await self.store.close()
 
     # -- appending -------------------------------------------------------------------------
-    async def append(self, draft: Draft, hook: SideOp | None = None) -> Appended:
-        """Append one entry; returns once it is durable. Raises RecordError if it is not."""
+    async def append(self, draft: Draft, *ops: SideOp | None) -> Appended:
+        """Append one entry with the side operations written in its transaction (hook
+        bookkeeping, a new subject key, a key erasure); returns once it is durable. Raises
+        RecordError if it is not."""
         if self._writer is None or self._writer.done():
             raise RecordError("the record writer is not running")
+        present = tuple(op for op in ops if op is not None)
+        side: SideOp | None = (
+            None if not present else present[0] if len(present) == 1
+            else SideOps(tuple(o for op in present
+                               for o in (op.ops if isinstance(op, SideOps) else (op,)))))
         future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        await self._queue.put((draft, hook, future))
+        await self._queue.put((draft, side, future))
         return await future
 
     async def _write_loop(self) -> None:
@@ -163,12 +180,20 @@ class Record:
             log.error("record.batch_failed", size=len(batch), error=type(exc).__name__)
             self.last_error = type(exc).__name__
             error = exc if isinstance(exc, RecordError) else RecordError("the record failed")
+            # A new key that did not commit is forgotten: the next attempt reads what is stored.
+            for op in hooks:
+                for key in _new_keys(op):
+                    self._pending_keys.pop(key.subject, None)
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
         self.batches += 1
         self.last_error = None
+        for op in hooks:
+            for key in _new_keys(op):
+                if (pending := self._pending_keys.get(key.subject)) and pending[0] is key:
+                    del self._pending_keys[key.subject]
         if self._observer is not None:
             self._observer.committed(drafts, _time.perf_counter() - started)
         for (_, _, future), result in zip(batch, appended, strict=True):
@@ -218,13 +243,32 @@ class Record:
     async def subject_key(self, subject: str, *, create: bool) -> bytes | None:
         """The subject's data key, created on first use if ``create``; None once erased.
 
-        Not cached: an erasure made by any process or instance takes effect at once."""
+        Not cached: an erasure made by any process or instance takes effect at once. A key
+        created here is stored at once, in its own transaction; on the hot path use
+        ``key_for``, which stores it with the entry sealed under it."""
+        if create:
+            key, op = await self.key_for(subject)
+            if op is not None:
+                await self.store.add_key(subject, op.wrapped, op.time)
+                self._pending_keys.pop(subject, None)
+                return await self.subject_key(subject, create=False)
+            return key
         wrapped = await self.store.wrapped_key(subject)
-        if wrapped is None and create:
-            wrapped = await self.store.add_key(
-                subject, sealing.wrap(self._kek, subject, sealing.new_key()), self._clock()
-            )
         return None if wrapped is None else sealing.unwrap(self._keks, subject, wrapped)
+
+    async def key_for(self, subject: str) -> tuple[bytes, NewKey | None]:
+        """The key to seal a new entry of ``subject`` with, and, for a subject without one, the
+        side operation that stores it: pass it to ``append`` with the first entry sealed under
+        it, so the key costs no transaction of its own. Until that entry commits, other entries
+        of the subject get the same key and operation."""
+        wrapped = await self.store.wrapped_key(subject)
+        if wrapped is not None:
+            return sealing.unwrap(self._keks, subject, wrapped), None
+        if (pending := self._pending_keys.get(subject)) is None:
+            key = sealing.new_key()
+            op = NewKey(subject, sealing.wrap(self._kek, subject, key), self._clock())
+            pending = self._pending_keys[subject] = (op, key)
+        return pending[1], pending[0]
 
     async def rewrap(self) -> int:
         """Wrap every subject key with the current key-encryption key; returns how many were
@@ -239,6 +283,7 @@ class Record:
         return len(changed)
 
     async def seal(self, subject: str, context: str, values: dict[str, Any]) -> bytes:
+        """Seal with the subject's key, storing a new key at once (see ``key_for``)."""
         key = await self.subject_key(subject, create=True)
         assert key is not None
         return sealing.seal(key, context, values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -102,7 +103,33 @@ class KeyErasure:
     subject: str
 
 
-SideOp = HookOp | KeyErasure
+@attrs.frozen(repr=False)
+class NewKey:
+    """Store a subject's first data key in the same transaction as the entry sealed with it.
+
+    Inserted if the subject has no key; if another writer stored a different one meanwhile,
+    the batch fails (nothing sealed with a key that is not kept can be committed)."""
+
+    subject: str
+    wrapped: bytes
+    time: str
+
+    def __repr__(self) -> str:
+        return "NewKey(...)"
+
+
+@attrs.frozen
+class SideOps:
+    """Several side operations for one entry."""
+
+    ops: tuple[HookOp | KeyErasure | NewKey, ...]
+
+
+class KeyConflict(Exception):  # noqa: N818 - internal signal, never leaves this module
+    """Another writer stored a different first key for the subject."""
+
+
+SideOp = HookOp | KeyErasure | NewKey | SideOps
 
 
 @attrs.frozen
@@ -126,6 +153,9 @@ class SqliteStore(SqliteSearch, SqliteStaff):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        # A second connection for the hot path's point reads (a hook, a subject key), used from
+        # another thread: in WAL mode it reads the last commit without waiting for the writer's.
+        self._reader: sqlite3.Connection | None = None
         self._tree = CompactRange()
         self._prev = GENESIS
 
@@ -153,6 +183,13 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
         self._db = db
+        try:
+            self._reader = sqlite3.connect(self.path, isolation_level=None,
+                                           check_same_thread=False)
+            self._reader.execute("PRAGMA query_only=ON")
+            self._reader.execute("PRAGMA busy_timeout=1000")
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
         tree = CompactRange()
         prev = GENESIS
         for (leaf,) in db.execute("SELECT leaf FROM entries ORDER BY seq"):
@@ -161,6 +198,9 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         self._tree, self._prev = tree, prev
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -206,11 +246,8 @@ class SqliteStore(SqliteSearch, SqliteStaff):
                     (seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
                      draft.order, draft.recipient, draft.disclosure),
                 )
-                if isinstance(hook, HookOp):
-                    self._hook(hook, len(out))
-                elif isinstance(hook, KeyErasure):
-                    db.execute("DELETE FROM subject_keys WHERE subject=?", (hook.subject,))
-                    db.execute("DELETE FROM pending_erasures WHERE subject=?", (hook.subject,))
+                if hook is not None:
+                    self._side_op(hook, len(out))
                 tree.append(leaf)
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
@@ -226,6 +263,8 @@ class SqliteStore(SqliteSearch, SqliteStaff):
                 db.execute("ROLLBACK")
             if isinstance(exc, SideOpRefused):
                 raise
+            if isinstance(exc, KeyConflict):
+                raise RecordError("a subject key was stored concurrently; try again") from None
             why = str(exc) if isinstance(exc, sqlite3.Error) else type(exc).__name__
             raise RecordError(f"the record could not be written: {why}") from None
         self._tree, self._prev = tree, prev
@@ -245,6 +284,22 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             tree.append(leaf)
             prev = leaf
         return prev
+
+    def _side_op(self, op: SideOp, index: int) -> None:
+        db = self.db
+        if isinstance(op, SideOps):
+            for one in op.ops:
+                self._side_op(one, index)
+        elif isinstance(op, HookOp):
+            self._hook(op, index)
+        elif isinstance(op, KeyErasure):
+            db.execute("DELETE FROM subject_keys WHERE subject=?", (op.subject,))
+            db.execute("DELETE FROM pending_erasures WHERE subject=?", (op.subject,))
+        else:
+            db.execute("INSERT OR IGNORE INTO subject_keys VALUES (?,?,?)",
+                       (op.subject, op.wrapped, op.time))
+            if self.wrapped_key(op.subject) != op.wrapped:
+                raise KeyConflict
 
     def _hook(self, op: HookOp, index: int) -> None:
         if op.status is None:
@@ -291,11 +346,20 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             seq = chunk[-1][0] + 1
 
     # -- subject keys ----------------------------------------------------------------------
-    def wrapped_key(self, subject: str) -> bytes | None:
-        row = self.db.execute(
-            "SELECT wrapped FROM subject_keys WHERE subject=?", (subject,)
-        ).fetchone()
+    def wrapped_key(self, subject: str, *, reader: bool = False) -> bytes | None:
+        """The subject's stored key; ``reader`` reads on the second connection (another
+        thread than the writer's)."""
+        row = self._point_read(reader, "SELECT wrapped FROM subject_keys WHERE subject=?",
+                               subject)
         return None if row is None else bytes(row[0])
+
+    def _point_read(self, reader: bool, sql: str, key: str) -> tuple[Any, ...] | None:  # noqa: FBT001
+        db = self._reader if reader and self._reader is not None else self.db
+        try:
+            row: tuple[Any, ...] | None = db.execute(sql, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise RecordError(f"the record could not be read: {exc}") from None
+        return row
 
     def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes:
         """Store a new wrapped key unless one exists; return the one that is stored."""
@@ -419,9 +483,8 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         return [r[0] for r in rows]
 
     # -- idempotency -----------------------------------------------------------------------
-    def hook(self, webhook_id: str) -> HookRow | None:
-        row = self.db.execute(
-            "SELECT webhook_id, disclosure, subject, status, answer FROM hooks WHERE webhook_id=?",
-            (webhook_id,),
-        ).fetchone()
+    def hook(self, webhook_id: str, *, reader: bool = False) -> HookRow | None:
+        row = self._point_read(
+            reader, "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
+                    "WHERE webhook_id=?", webhook_id)
         return None if row is None else HookRow(*row)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
+
 from gateway.app import RECORD
 from gateway.processing import processing_record, render_text
-from tests.conftest import Harness, order_event
+from tests.conftest import Harness, order_event, write_config
+from tests.e2e.test_cli import gateway as run_cli
 
 
 class TestProcessingRecord:
@@ -28,3 +33,30 @@ class TestProcessingRecord:
         text = render_text(doc)
         assert "posti/home_delivery: name, street" in text
         assert "[2 recorded;" in text
+
+
+class TestProcessingCommand:
+    async def test_report_processing_prints_the_record_of_processing(
+        self, gateway: Harness, tmp_path: Path
+    ) -> None:
+        """`gateway report processing` renders the same record as text, and as JSON with
+        --json, counting the bookings in the record the config names."""
+        status, _, _ = await gateway.post(order_event("posti", "pickup_point", pickup_point_id="905253201"))
+        assert status == 201  # noqa: PLR2004
+        urls = {name: "http://127.0.0.1:9" for name in gateway.config.carriers}
+        config = write_config(tmp_path, urls)  # the harness's record and secrets
+        text = run_cli("--config", str(config), "report", "processing")
+        assert text.returncode == 0, text.stderr
+        assert text.stdout.startswith("Record of processing activities (GDPR Art. 30(1))")
+        assert "posti/pickup_point: name, postal_code" in text.stdout
+        as_json = run_cli("--config", str(config), "report", "processing", "--json")
+        doc = orjson.loads(as_json.stdout)
+        rows = {(r["recipient"], r["service"]): r for r in doc["recipients"]}
+        assert rows[("posti", "pickup_point")]["disclosures_recorded"] == 1
+        assert rows[("posti", "home_delivery")]["disclosures_recorded"] == 0
+
+    def test_a_missing_config_is_one_line(self, tmp_path: Path) -> None:
+        """Without a readable config the command fails with one line, not a traceback."""
+        result = run_cli("--config", str(tmp_path / "nope.toml"), "report", "processing")
+        assert result.returncode != 0
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.errors import RecordError
-from gateway.record import Draft, Kind, Record
+from gateway.record import Draft, Kind, Record, sealing
 from gateway.record.checkpoint import Signer, parse_and_verify
 from gateway.record.postgres_verify import verify_postgres
 from gateway.record.verify import Report, verify_sqlite
@@ -133,3 +133,49 @@ class TestSubjectKeys:
     async def test_an_unknown_subject_has_no_key(self, record: Record) -> None:
         """Without create, a subject with no key reads as None (erased or never seen)."""
         assert await record.subject_key("nobody", create=False) is None
+
+
+class TestNewKeysTravelWithTheirEntry:
+    async def test_a_new_key_is_stored_by_the_entry_sealed_with_it(self, record: Record) -> None:
+        """key_for hands out a new key without storing it; the append that carries its side
+        operation stores it in the entry's transaction, and later calls read the stored key."""
+        key, op = await record.key_for("s1")
+        assert op is not None
+        assert await record.subject_key("s1", create=False) is None
+        await record.append(Draft(kind=Kind.INTENT, subject="s1"), op)
+        assert await record.subject_key("s1", create=False) == key
+        assert await record.key_for("s1") == (key, None)
+
+    async def test_concurrent_first_entries_share_one_key(self, record: Record) -> None:
+        """Entries of a new subject sealed before the first one commits use the same key."""
+        firsts = [await record.key_for("s1") for _ in range(3)]
+        assert len({k for k, _ in firsts}) == 1
+        await asyncio.gather(*(record.append(Draft(kind=Kind.INTENT, subject="s1"), op)
+                               for _, op in firsts))
+        assert await record.subject_key("s1", create=False) == firsts[0][0]
+
+    async def test_a_key_stored_meanwhile_by_another_writer_fails_the_entry(
+        self, backend: Backend, signer: Signer
+    ) -> None:
+        """If another process stored a different key for the subject first, the entry sealed
+        with the lost key is refused (nothing unreadable is committed), and the next attempt
+        uses the stored key."""
+        kek = os.urandom(32)
+        record = Record(store=backend.make(), kek=kek, signer=signer, origin=ORIGIN)
+        await record.open()
+        try:
+            lost, op = await record.key_for("s1")
+            kept = os.urandom(32)
+            other = backend.make()
+            await other.open()
+            try:
+                await other.add_key("s1", sealing.wrap(kek, "s1", kept), "2026-01-01T00:00:00Z")
+            finally:
+                await other.close()
+            with pytest.raises(RecordError, match="concurrently"):
+                await record.append(Draft(kind=Kind.INTENT, subject="s1"), op)
+            assert await record.key_for("s1") == (kept, None)
+            assert lost != kept
+            assert (await record.store.head())[0] == 0
+        finally:
+            await record.close()
