@@ -16,7 +16,12 @@ import aiohttp
 import attrs
 import orjson
 
-from gateway.errors import CarrierOutcomeUnknown, CarrierRejected, CarrierUnavailable
+from gateway.errors import (
+    CarrierOutcomeUnknown,
+    CarrierRejected,
+    CarrierUnavailable,
+    CarrierUnreachable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -127,9 +132,10 @@ async def exchange(  # noqa: PLR0913 - one request, described in full
 ) -> Reply:
     """Send one request and translate every transport failure into the CarrierError tree.
 
-    Not connected -> CarrierUnavailable (nothing was sent). Sent but no answer (timeout, reset,
-    disconnect) -> CarrierOutcomeUnknown when the request ``may_book``, else CarrierUnavailable
-    (a look-up or a token request books nothing). An answer of 500 or more -> CarrierUnavailable.
+    Not connected -> CarrierUnreachable, a CarrierUnavailable (nothing was sent). Sent but no
+    answer (timeout, reset, disconnect) -> CarrierOutcomeUnknown when the request ``may_book``,
+    else CarrierUnavailable (a look-up or a token request books nothing). An answer of 500 or
+    more -> CarrierUnavailable.
     """
     try:
         async with session.request(
@@ -144,7 +150,7 @@ async def exchange(  # noqa: PLR0913 - one request, described in full
             body = await response.read()
             status, content_type = response.status, response.content_type
     except _NOT_CONNECTED as exc:
-        raise CarrierUnavailable(
+        raise CarrierUnreachable(
             f"{carrier}: could not connect ({type(exc).__name__}); nothing was sent"
         ) from None
     except (TimeoutError, aiohttp.ClientError) as exc:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from carriers import ADAPTERS
 from carriers._core import Carrier
+from carriers._resilience import Guarded
 from gateway import openapi, pages, review
 from gateway.access import STAFF, access_middleware, public, signed_hook
 from gateway.access import routes as session_routes
@@ -25,6 +26,7 @@ from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sqlite import SqliteStore
 from gateway.record.store import Store, ThreadedStore
+from gateway.recovery import recover
 from gateway.staff import Staff
 
 CONFIG = web.AppKey("config", Config)
@@ -67,20 +69,29 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     async def resources(app: web.Application) -> AsyncIterator[None]:
         record = build_record(config, app[METRICS])
         await record.open()
-        session = aiohttp.ClientSession(raise_for_status=False)
+        # No pool-wide connection limit: each carrier's own max_concurrent bounds its share, so
+        # a slow carrier cannot take connections another one needs.
+        session = aiohttp.ClientSession(raise_for_status=False,
+                                        connector=aiohttp.TCPConnector(limit=0))
         carriers: dict[str, Carrier] = {
-            name: ADAPTERS[name](
+            name: Guarded(ADAPTERS[name](
                 session=session,
                 base_url=cc.base_url,
                 credentials={k: s.value for k, s in cc.credentials.items()},
                 timeout=cc.timeout,
-            )
+            ), policy=cc.resilience, observer=app[METRICS])
             for name, cc in config.carriers.items()
         }
         discloser = Discloser(
             policy=config.policy, record=record, carriers=carriers, sender=config.sender,
             subject_key=config.keys.subject_hmac,
         )
+        try:
+            await recover(discloser=discloser, record=record)
+        except BaseException:
+            await session.close()
+            await record.close()
+            raise
         app[RECORD] = record
         app[STAFF] = Staff(store=record.store, clock=clock)
         app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from carriers import ADAPTERS
+from carriers._resilience import Resilience
 from gateway.erasure import ErasureRules
 from gateway.errors import ConfigError
 from gateway.models import DISCLOSABLE_FIELDS, Party
@@ -62,6 +63,7 @@ class CarrierConfig:
     base_url: str
     timeout: float
     credentials: Mapping[str, Secret]
+    resilience: Resilience = attrs.field(factory=Resilience)
 
 
 @attrs.frozen
@@ -232,7 +234,8 @@ def _carriers(raw: Mapping[str, Any], base: Path) -> dict[str, CarrierConfig]:
         where = f"[carriers.{name}]"
         if name not in ADAPTERS:
             raise ConfigError(f"{where}: unknown carrier (known: {', '.join(sorted(ADAPTERS))})")
-        _only(table, {"base_url", "timeout", "credentials"}, where)
+        _only(table, {"base_url", "credentials", *Resilience.KEYS}, where)
+        resilience = Resilience.from_table(table, where)
         creds_raw = table.get("credentials", {})
         needed = set(ADAPTERS[name].credential_names)
         if set(creds_raw) != needed:
@@ -240,7 +243,8 @@ def _carriers(raw: Mapping[str, Any], base: Path) -> dict[str, CarrierConfig]:
         out[name] = CarrierConfig(
             name=name,
             base_url=_str(table, "base_url", where).rstrip("/"),
-            timeout=float(table.get("timeout", 10.0)),
+            timeout=resilience.timeout,
+            resilience=resilience,
             credentials={
                 key: _secret(ref, f"{where} credentials.{key}", base)
                 for key, ref in creds_raw.items()

@@ -55,14 +55,17 @@ def sample_orders() -> list[dict[str, Any]]:
         {"carrier": "matkahuolto", "service": "pickup_point", "pickup_point_id": "6340",
          "notice": "email"},
         {"carrier": "matkahuolto", "service": "home_delivery"},
+        {"carrier": "postnord", "service": "service_point", "pickup_point_id": "588462"},
+        {"carrier": "dhl_express", "service": "express", "notice": "email"},
+        {"carrier": "budbee", "service": "home", "door_code": "4321"},
+        {"carrier": "budbee", "service": "box", "pickup_point_id": "BOX0042"},
     ]
     return [
         {"type": "order.ready_to_ship", "timestamp": "2026-11-22T10:00:00Z", "data": {
-            "order_id": f"J-{1000 + i}", "customer": person, "delivery": delivery,
+            "order_id": f"J-{1000 + i}", "customer": people[i % 3], "delivery": delivery,
             "parcels": [{"weight_kg": 1.2 + i, "length_cm": 30, "width_cm": 20,
                          "height_cm": 10}]}}
-        for i, (person, delivery) in enumerate(zip(people[:3] + people[:1], deliveries,
-                                                   strict=True))
+        for i, delivery in enumerate(deliveries)
     ]
 
 

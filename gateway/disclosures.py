@@ -24,8 +24,8 @@ from gateway.errors import (
     CarrierUnavailable,
 )
 from gateway.models import Order, Party, Shipment, ShipmentResult
-from gateway.problems import problem_body
 from gateway.policy import Minimised, Policy, minimise
+from gateway.problems import problem_body
 from gateway.record import Draft, Kind, Record
 from gateway.record.sealing import seal, subject_ref
 from gateway.record.sqlite import HookOp
@@ -54,6 +54,22 @@ class Answer:
     def retryable(self) -> bool:
         """Nothing was booked and a retry may try again."""
         return self.body.get("result") == "not_sent"
+
+
+@attrs.frozen
+class Facts:
+    """What an intent entry fixed about one disclosure; its outcome repeats them."""
+
+    disclosure: str
+    subject: str
+    order: str
+    recipient: str
+    service: str
+    fields: tuple[str, ...]
+    policy: str
+    intent: int
+    webhook_id: str
+    recovered: bool = False
 
 
 def new_disclosure_id() -> str:
@@ -103,58 +119,62 @@ class Discloser:
             )
         except CarrierError as exc:
             result = exc
-        return await self._outcome(order, minimised, disclosure, (subject, key), intent.seq,
-                                   result, webhook_id=webhook_id)
+        facts = Facts(
+            disclosure=disclosure, subject=subject, order=order.id, recipient=rule.recipient,
+            service=rule.service, fields=minimised.fields, policy=rule.digest,
+            intent=intent.seq, webhook_id=webhook_id,
+        )
+        return await self.outcome(facts, key, result)
 
-    async def _outcome(  # noqa: PLR0913 - the facts of one disclosure
-        self,
-        order: Order,
-        minimised: Minimised,
-        disclosure: str,
-        subject_and_key: tuple[str, bytes],
-        intent_seq: int,
-        result: ShipmentResult | CarrierError,
-        *,
-        webhook_id: str,
+    async def outcome(
+        self, facts: Facts, key: bytes | None, result: ShipmentResult | CarrierError
     ) -> Answer:
-        rule = minimised.rule
-        subject, key = subject_and_key
+        """Record the outcome of the disclosure ``facts`` describe and close its hook with the
+        answer (sealed under the subject's ``key``; None once erased: nothing sealed)."""
         common = {
-            "disclosure_id": disclosure, "order_id": order.id, "carrier": rule.recipient,
-            "service": rule.service, "fields": list(minimised.fields),
+            "disclosure_id": facts.disclosure, "order_id": facts.order,
+            "carrier": facts.recipient, "service": facts.service, "fields": list(facts.fields),
         }
         if isinstance(result, ShipmentResult):
             data = {
                 "result": "booked", "label_format": result.label_format,
                 "label_sha256": hashlib.sha256(result.label).hexdigest(),
-                "intent": intent_seq,
+                "intent": facts.intent,
             }
             secret = {"tracking_number": result.tracking_number,
                       "carrier_reference": result.carrier_reference}
             body: dict[str, Any] = {
                 **common, "result": "booked", "tracking_number": result.tracking_number,
-                "label": {"format": result.label_format,
-                          "data": base64.b64encode(result.label).decode()},
             }
+            if result.label:  # a booking found again by reference may come without one
+                body["label"] = {"format": result.label_format,
+                                 "data": base64.b64encode(result.label).decode()}
             status = 201
         else:
             outcome = next(v for k, v in _RESULTS.items() if isinstance(result, k))
-            data = {"result": outcome, "error": result.type_slug, "intent": intent_seq}
+            data = {"result": outcome, "error": result.type_slug, "intent": facts.intent}
             secret = {}
             body = problem_body(result, **common, result=outcome)
             status = result.status
-        body["record"] = {"intent": intent_seq}
-        sealed = seal(key, f"{Kind.OUTCOME}:{disclosure}", secret) if secret else None
-        hook_answer = seal(key, f"hook:{webhook_id}", {"status": status, "body": body})
+        if facts.recovered:
+            data["recovered"] = True
+        body["record"] = {"intent": facts.intent}
+        context = f"{Kind.OUTCOME}:{facts.disclosure}"
+        sealed = seal(key, context, secret) if secret and key is not None else None
+        hook = None
+        if key is not None:
+            hook = HookOp(webhook_id=facts.webhook_id, disclosure=facts.disclosure,
+                          status=status,
+                          answer=seal(key, f"hook:{facts.webhook_id}",
+                                      {"status": status, "body": body}))
         outcome_entry = await self.record.append(
             Draft(
-                kind=Kind.OUTCOME, disclosure=disclosure, subject=subject, order=order.id,
-                recipient=rule.recipient, service=rule.service, fields=minimised.fields,
-                policy=rule.digest, data=data, sealed=sealed,
+                kind=Kind.OUTCOME, disclosure=facts.disclosure, subject=facts.subject,
+                order=facts.order, recipient=facts.recipient, service=facts.service,
+                fields=facts.fields, policy=facts.policy, data=data, sealed=sealed,
             ),
-            HookOp(webhook_id=webhook_id, disclosure=disclosure, status=status,
-                   answer=hook_answer),
+            hook,
         )
-        log.info("disclosure.outcome", disclosure=disclosure, recipient=rule.recipient,
+        log.info("disclosure.outcome", disclosure=facts.disclosure, recipient=facts.recipient,
                  result=data["result"], seq=outcome_entry.seq)
         return Answer(status=status, body=body)

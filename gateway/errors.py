@@ -59,6 +59,18 @@ class Conflict(GatewayError):
     type_slug = "conflict"
 
 
+class TooManyRequests(GatewayError):
+    """Refused for now; ``retry_after`` seconds until it may be tried again."""
+
+    status = 429
+    title = "Too many requests"
+    type_slug = "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class PolicyError(GatewayError):
     """The policy refuses the disclosure (unknown recipient or service, missing required data)."""
 
@@ -111,6 +123,22 @@ class CarrierOutcomeUnknown(CarrierError):
     status = 504
     title = "Carrier outcome unknown"
     type_slug = "carrier-outcome-unknown"
+
+
+class CarrierUnreachable(CarrierUnavailable):
+    """The connection to the carrier could not be made: the request never left, so a retry
+    cannot book twice."""
+
+    title = "Carrier unreachable"
+    type_slug = "carrier-unreachable"
+
+
+class CarrierHeldBack(CarrierUnavailable):
+    """The gateway did not call the carrier: its circuit breaker is open, or too many calls to
+    it are in flight. Nothing was sent."""
+
+    title = "Carrier calls held back"
+    type_slug = "carrier-held-back"
 
 
 class HookTaken(Conflict):

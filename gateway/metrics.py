@@ -8,7 +8,14 @@ import time
 from collections.abc import Sequence
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Enum,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gateway.record.entry import Draft, Kind
@@ -38,6 +45,16 @@ class Metrics:
         self.breaker_open = Gauge(
             "gateway_carrier_breaker_open", "1 while the carrier's circuit breaker is open",
             ["carrier"], registry=r)
+        self.breaker_state = Enum(
+            "gateway_carrier_breaker", "The carrier's circuit breaker state", ["carrier"],
+            states=["closed", "open", "half_open"], registry=r)
+        self.carrier_calls = Counter(
+            "gateway_carrier_calls", "Carrier calls by operation and result "
+            "(ok, rejected, unavailable, unknown, held_back)",
+            ["carrier", "operation", "result"], registry=r)
+        self.carrier_retries = Counter(
+            "gateway_carrier_retries", "Carrier calls made again, by reason",
+            ["carrier", "operation", "reason"], registry=r)
         self.checkpoint_age = Gauge(
             "gateway_checkpoint_age_seconds", "Seconds since the last signed checkpoint",
             registry=r)
@@ -52,6 +69,18 @@ class Metrics:
             if draft.kind == Kind.OUTCOME:
                 self.disclosures.labels(draft.recipient or "-",
                                         str(draft.data.get("result", "-"))).inc()
+
+    def carrier_call(self, carrier: str, operation: str, result: str, seconds: float) -> None:
+        self.carrier_calls.labels(carrier, operation, result).inc()
+        if result != "held_back":
+            self.carrier_seconds.labels(carrier, operation).observe(seconds)
+
+    def carrier_retry(self, carrier: str, operation: str, reason: str) -> None:
+        self.carrier_retries.labels(carrier, operation, reason).inc()
+
+    def carrier_breaker(self, carrier: str, state: str) -> None:
+        self.breaker_state.labels(carrier).state(str(state))
+        self.breaker_open.labels(carrier).set(1 if state == "open" else 0)
 
     def checkpointed(self) -> None:
         self.last_checkpoint = time.monotonic()

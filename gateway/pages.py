@@ -19,7 +19,7 @@ import structlog
 from aiohttp import web
 
 from gateway.access import COOKIE, STAFF, page, public
-from gateway.errors import BadRequest, GatewayError, Unauthorized
+from gateway.errors import BadRequest, GatewayError, TooManyRequests, Unauthorized
 from gateway.review import CHECKPOINT, REPORTERS, REVIEWER, SEARCHERS, TRANSPARENCY
 from gateway.staff import MEMBER, SESSION_SECONDS, SESSION_TOKEN, STAFF_ROLES, Member
 from gateway.web import render
@@ -77,6 +77,11 @@ async def _login(request: web.Request) -> web.Response:
     except Unauthorized:
         return _page(request, "login.html", status=401, login_csrf=expected, next=target,
                      error="Unknown user or wrong password.")
+    except TooManyRequests as exc:
+        page = _page(request, "login.html", status=429, login_csrf=expected, next=target,
+                     error="Too many failed logins for this account; try again later.")
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     log.info("session.started", username=session.member.username, via="web")
     response = web.HTTPSeeOther(target)
     response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict",

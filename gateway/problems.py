@@ -32,8 +32,10 @@ def problem_body(exc: GatewayError, **extra: Any) -> dict[str, Any]:  # noqa: AN
 
 
 def from_error(exc: GatewayError, **extra: Any) -> web.Response:  # noqa: ANN401
+    retry_after = getattr(exc, "retry_after", None)
     return web.Response(status=exc.status, body=orjson.dumps(problem_body(exc, **extra)),
-                        content_type=PROBLEM_TYPE)
+                        content_type=PROBLEM_TYPE,
+                        headers=None if retry_after is None else {"Retry-After": str(retry_after)})
 
 
 def _count(request: web.Request, reason: str) -> None:

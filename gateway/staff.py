@@ -32,7 +32,7 @@ from typing import Final
 import attrs
 from aiohttp import web
 
-from gateway.errors import BadRequest, Conflict, NotFound, Unauthorized
+from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 from gateway.record.queries import StaffRow
 from gateway.record.store import Store
 
@@ -169,8 +169,18 @@ MEMBER: Final = web.RequestKey("member", Member)
 SESSION_TOKEN: Final = web.RequestKey("session_token", str)
 
 
+#: Failed logins of one account allowed within LOGIN_WINDOW seconds; past them, the account's
+#: logins are refused (429, Retry-After) until the oldest failure leaves the window.
+LOGIN_FAILURES = 5
+LOGIN_WINDOW = 15 * 60
+_MAX_TRACKED = 10_000
+
+
 class Staff:
-    """Accounts and sessions, kept in the record's store."""
+    """Accounts and sessions, kept in the record's store.
+
+    Failed logins are counted per username in this process (each gateway instance counts its
+    own), so a password cannot be guessed faster than LOGIN_FAILURES per LOGIN_WINDOW."""
 
     def __init__(self, *, store: Store, clock: Callable[[], float] = time.time,
                  session_seconds: int = SESSION_SECONDS, log_n: int = LOG_N) -> None:
@@ -178,6 +188,7 @@ class Staff:
         self.clock = clock
         self.session_seconds = session_seconds
         self.log_n = log_n
+        self._failures: dict[str, list[float]] = {}
 
     async def add(self, username: str, password: str, roles: Iterable[str]) -> Member:
         check_username(username)
@@ -209,15 +220,37 @@ class Staff:
         every failure, after the same work."""
         if not (_USERNAME.fullmatch(username) and MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
             raise Unauthorized("unknown user or wrong password")
+        self._throttle(username)
         row = await self.store.staff_member(username)
         ok = await asyncio.to_thread(check_password, row.password if row else _DUMMY, password)
         if row is None or row.disabled or not ok:
+            self._failed(username)
             raise Unauthorized("unknown user or wrong password")
+        self._failures.pop(username, None)
         token = secrets.token_urlsafe(32)
         now = self.clock()
         expires = _iso(now + self.session_seconds)
         await self.store.add_session(token_hash(token), username, _iso(now), expires)
         return Session(token=token, member=Member.from_row(row), expires=expires)
+
+    def _failed(self, username: str) -> None:
+        now = self.clock()
+        self._failures.setdefault(username, []).append(now)
+        if len(self._failures) > _MAX_TRACKED:  # many names tried: forget the stale ones
+            self._failures = {u: ts for u, ts in self._failures.items()
+                              if now - ts[-1] < LOGIN_WINDOW}
+
+    def _throttle(self, username: str) -> None:
+        now = self.clock()
+        recent = [t for t in self._failures.get(username, ()) if now - t < LOGIN_WINDOW]
+        if recent:
+            self._failures[username] = recent
+        else:
+            self._failures.pop(username, None)
+        if len(recent) >= LOGIN_FAILURES:
+            wait = int(recent[-LOGIN_FAILURES] + LOGIN_WINDOW - now) + 1
+            raise TooManyRequests("too many failed logins for this account; try again later",
+                                  retry_after=wait)
 
     async def resolve(self, token: str) -> Member:
         """The enabled member whose unexpired session ``token`` is."""

@@ -1,10 +1,18 @@
 """What every carrier sandbox shares: the request log, test knobs, bookings, and a PDF label.
 
 A sandbox keeps every request it received (parsed body, headers, raw bytes) under
-``RECEIVED`` so tests can assert exactly which personal fields arrived. ``CONTROL`` holds two
-test hooks: ``fail_status`` answers every request with that status before anything is
-handled (an outage), and ``delay`` holds every answer back after the request was handled (a
-slow carrier: the booking exists, the answer comes late).
+``RECEIVED`` so tests can assert exactly which personal fields arrived. ``CONTROL`` holds the
+test faults, each applied to the next ``times`` requests (or to all while ``times`` is None):
+
+- ``fail_status`` answers with that status before anything is handled (an outage);
+- ``reset`` drops the connection with a TCP reset, ``"before"`` the request is handled
+  (nothing booked) or ``"after"`` (booked, the answer lost);
+- ``delay`` holds the answer back after the request was handled (a slow carrier: the booking
+  exists, the answer comes late); ``hold``, an event, holds it until the test sets it;
+  ``hold_before``, an event, holds the request before it is handled (nothing booked yet; if
+  the client goes away meanwhile, it never is);
+- ``slow_body`` sends the status line at once and then the body in small pieces, that many
+  seconds apart (a carrier that starts answering and stalls).
 """
 
 from __future__ import annotations
@@ -13,9 +21,11 @@ import asyncio
 import base64
 import hmac
 import secrets
+import socket
+import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import orjson
@@ -46,10 +56,24 @@ class Received:
 
 @attrs.define
 class Control:
-    """Test hooks, changeable while the sandbox runs."""
+    """Test faults, changeable while the sandbox runs (see the module docstring)."""
 
     delay: float = 0.0
     fail_status: int | None = None
+    reset: Literal["before", "after"] | None = None
+    slow_body: float = 0.0
+    hold: asyncio.Event | None = None
+    hold_before: asyncio.Event | None = None
+    times: int | None = None
+
+    def take(self) -> bool:
+        """Whether the faults apply to this request (counts ``times`` down)."""
+        if self.times is None:
+            return True
+        if self.times <= 0:
+            return False
+        self.times -= 1
+        return True
 
 
 @attrs.frozen(repr=False)
@@ -96,12 +120,50 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
 @web.middleware
 async def _control(request: web.Request, handler: Handler) -> web.StreamResponse:
     control = request.app[CONTROL]
+    if not control.take():
+        return await handler(request)
     if control.fail_status is not None:
         return web.Response(status=control.fail_status, text="sandbox: simulated failure")
+    if control.reset == "before":
+        _reset(request)
+    if control.hold_before is not None:
+        await control.hold_before.wait()
     response = await handler(request)
+    if control.reset == "after":
+        _reset(request)
     if control.delay:
         await asyncio.sleep(control.delay)
+    if control.hold is not None:
+        await control.hold.wait()
+    if control.slow_body and isinstance(response, web.Response) and response.body is not None:
+        return await _trickle(request, response, control.slow_body)
     return response
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the connection with a TCP RST (SO_LINGER 0) and stop handling the request."""
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    raise asyncio.CancelledError
+
+
+async def _trickle(
+    request: web.Request, response: web.Response, pause: float
+) -> web.StreamResponse:
+    """Send ``response`` with its status at once and its body 16 bytes at a time."""
+    body = bytes(response.body)  # type: ignore[arg-type]
+    stream = web.StreamResponse(status=response.status, headers=response.headers)
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    for start in range(0, len(body), 16):
+        await stream.write(body[start:start + 16])
+        await asyncio.sleep(pause)
+    await stream.write_eof()
+    return stream
 
 
 def _parse(raw: bytes, content_type: str) -> Any:  # noqa: ANN401 - JSON or XML

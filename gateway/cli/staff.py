@@ -2,7 +2,11 @@
 `gateway staff disable USER`.
 
 Passwords never come from the command line (argv is visible to every user of the machine): from
-``--password-file``, the ``GATEWAY_STAFF_PASSWORD`` environment variable, or a prompt."""
+``--password-file``, the ``GATEWAY_STAFF_PASSWORD`` environment variable, or a prompt.
+
+Adding and disabling an account are appended to the record (kind ``staff.changed``: the
+account, its roles, the action and the OS user who ran the command), so the record says who
+could act when."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import BadRequest, GatewayError
+from gateway.record import Draft, Kind, Record
 from gateway.staff import STAFF_ROLES, Staff
 
 PASSWORD_ENV = "GATEWAY_STAFF_PASSWORD"
@@ -56,35 +61,44 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
-def _with_staff(args: argparse.Namespace, work: Callable[[Staff], Awaitable[int]]) -> int:
+def _with_staff(args: argparse.Namespace,
+                work: Callable[[Staff, Record], Awaitable[int]]) -> int:
     from gateway.app import build_record  # noqa: PLC0415 - only these commands need it
     from gateway.config import Config  # noqa: PLC0415
 
-    store = build_record(Config.from_toml(args.config)).store
+    record = build_record(Config.from_toml(args.config))
 
     async def run() -> int:
-        await store.open()
+        await record.open()
         try:
-            return await work(Staff(store=store))
+            return await work(Staff(store=record.store), record)
         finally:
-            await store.close()
+            await record.close()
 
     return asyncio.run(run())
+
+
+async def _recorded(record: Record, action: str, username: str, roles: list[str]) -> int:
+    appended = await record.append(Draft(kind=Kind.STAFF, data={
+        "action": action, "username": username, "roles": roles, "os_user": getpass.getuser()}))
+    return appended.seq
 
 
 def _add(args: argparse.Namespace) -> int:
     password = _password(args)
 
-    async def work(staff: Staff) -> int:
+    async def work(staff: Staff, record: Record) -> int:
         member = await staff.add(args.username, password, args.roles)
-        print(f"added {member.username}: {', '.join(sorted(member.roles))}")  # noqa: T201
+        roles = sorted(member.roles)
+        seq = await _recorded(record, "added", member.username, roles)
+        print(f"added {member.username}: {', '.join(roles)} (recorded at position {seq})")  # noqa: T201
         return 0
 
     return _with_staff(args, work)
 
 
 def _list(args: argparse.Namespace) -> int:
-    async def work(staff: Staff) -> int:
+    async def work(staff: Staff, _: Record) -> int:
         for m in await staff.list():
             state = "disabled" if m.disabled else "active"
             print(f"{m.username:<24} {state:<9} {','.join(sorted(m.roles)):<40} {m.created}")  # noqa: T201
@@ -94,9 +108,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _disable(args: argparse.Namespace) -> int:
-    async def work(staff: Staff) -> int:
+    async def work(staff: Staff, record: Record) -> int:
+        member = await staff.member(args.username)
         await staff.disable(args.username)
-        print(f"disabled {args.username}; their sessions are ended")  # noqa: T201
+        seq = await _recorded(record, "disabled", args.username, sorted(member.roles))
+        print(f"disabled {args.username}; their sessions are ended (recorded at position "  # noqa: T201
+              f"{seq})")
         return 0
 
     return _with_staff(args, work)

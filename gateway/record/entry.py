@@ -28,6 +28,7 @@ class Kind:
     ERASURE_DEFERRED = "erasure.deferred"
     LEGAL_HOLD = "erasure.hold"
     REVIEW = "review.read"
+    STAFF = "staff.changed"
     AUTHORITY_RECEIVED = "authority.received"
     AUTHORITY_APPROVED = "authority.approved"
     AUTHORITY_REJECTED = "authority.rejected"

@@ -21,14 +21,17 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
+import structlog
 
 from gateway.errors import HookTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.postgres_review import PostgresReview, row_of
 from gateway.record.postgres_schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
-from gateway.record.sqlite import HookOp, HookRow, KeyErasure, NewKey, SideOp, SideOps
+from gateway.record.sqlite import HookOp, HookRow, KeyErasure, NewKey, Row, SideOp, SideOps
 from gateway.record.store import SignHead
+
+log = structlog.get_logger("gateway.record")
 
 _INSERT = """
 INSERT INTO entries (seq, body, leaf, sealed, kind, time, subject, order_ref, recipient,
@@ -54,6 +57,9 @@ WHERE hooks.webhook_id = u.webhook_id
 """
 
 
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
 def _flatten(op: SideOp | None) -> tuple[HookOp | KeyErasure | NewKey, ...]:
     if op is None:
         return ()
@@ -75,6 +81,7 @@ class PostgresStore(PostgresReview):
         self._tree = CompactRange()
         self._prev = GENESIS
         self._tree_lock = asyncio.Lock()
+        self._presence: asyncpg.Connection | None = None
 
     # -- connections -----------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -85,7 +92,7 @@ class PostgresStore(PostgresReview):
         try:
             async with self._pool.acquire() as conn:
                 yield conn
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except _DRIVER_ERRORS as exc:
             raise failure(what, exc) from None
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:  # noqa: ANN401
@@ -110,11 +117,19 @@ class PostgresStore(PostgresReview):
                 self.url, min_size=1, max_size=self._pool_size,
                 server_settings={"search_path": self.schema, "synchronous_commit": "on",
                                  "application_name": "disclosure-gateway"})
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except _DRIVER_ERRORS as exc:
             raise failure("cannot connect to the record's database", exc) from None
         try:
             async with self.conn("cannot migrate the record's schema") as c:
                 await self._migrate(c)
+            # Held while this instance runs: recovery resolves intents only when no other
+            # instance holds it (their intents may be in flight, not crashed).
+            try:
+                self._presence = await asyncpg.connect(self.url)
+                await self._presence.execute("SELECT pg_advisory_lock_shared($1, hashtext($2))",
+                                             LOCK_CLASS + 2, self.schema)
+            except _DRIVER_ERRORS as exc:
+                raise failure("cannot connect to the record's database", exc) from None
             self._tree, self._prev = CompactRange(), GENESIS
             async with self._tree_lock, self.conn("cannot read the record") as c:
                 self._prev = await self._catch_up(c, self._tree, self._prev)
@@ -142,6 +157,10 @@ class PostgresStore(PostgresReview):
                 await c.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
 
     async def close(self) -> None:
+        if self._presence is not None:
+            presence, self._presence = self._presence, None
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await presence.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -374,3 +393,26 @@ class PostgresStore(PostgresReview):
                                   "FROM hooks WHERE webhook_id = $1", webhook_id)
         return None if row is None else HookRow(
             row[0], row[1], row[2], row[3], None if row[4] is None else bytes(row[4]))
+
+    # -- crash recovery --------------------------------------------------------------------
+    async def pending_intents(self) -> list[Row]:
+        """Disclosure intents with no outcome entry, oldest first; none while another
+        instance runs (its intents may be in flight), so start-up recovery never resolves a
+        disclosure a live instance is still making."""
+        if self._presence is None:
+            raise RecordError("the record is not open")
+        try:
+            alone = await self._presence.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", LOCK_CLASS + 2, self.schema)
+            if alone:
+                await self._presence.execute("SELECT pg_advisory_unlock($1, hashtext($2))",
+                                             LOCK_CLASS + 2, self.schema)
+        except _DRIVER_ERRORS as exc:
+            raise failure("the record could not be read", exc) from None
+        if not alone:
+            log.info("recovery.deferred", reason="other instances are running")
+            return []
+        return [row_of(r) for r in await self.fetch(
+            "SELECT seq, body, leaf, sealed FROM entries i WHERE i.kind = 'disclosure.intent' "
+            "AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.disclosure = i.disclosure "
+            "AND o.kind = 'disclosure.outcome') ORDER BY seq")]

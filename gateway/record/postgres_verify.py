@@ -1,18 +1,22 @@
-"""Verification of a PostgreSQL record: the same checks as ``verify_sqlite`` (``verify.Walk``),
+"""Verification of a PostgreSQL record: the same checks as ``verify_sqlite`` (``verify_rows``),
 over entries streamed from one read-only, repeatable-read snapshot, so gateways may keep
-appending while it runs. Needs the connection URL, the schema and the checkpoint public keys."""
+appending while it runs. Needs the connection URL, the schema and the checkpoint public keys.
+
+The checks run on a worker thread; each chunk of entries is fetched on the event loop."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
 
 import asyncpg
 
 from gateway.record.checkpoint import Verifier
 from gateway.record.postgres import failure
-from gateway.record.verify import Bad, Report, Walk, refused
+from gateway.record.verify import Report, refused, verify_rows
 
 _BATCH = 8192
+_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 async def verify_postgres(  # noqa: PLR0913 - where the record is, and what to trust
@@ -26,40 +30,37 @@ async def verify_postgres(  # noqa: PLR0913 - where the record is, and what to t
 ) -> Report:
     try:
         conn = await asyncpg.connect(url, server_settings={"search_path": schema})
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-        return refused(Bad(None, failure("cannot connect to the record's database", exc).detail))
+    except _ERRORS as exc:
+        return refused(None, failure("cannot connect to the record's database", exc).detail)
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             try:
                 notes = [(r[0], r[1]) for r in await conn.fetch(
                     "SELECT size, note FROM checkpoints ORDER BY size")]
                 row = await conn.fetchrow("SELECT size, note FROM head WHERE id = 1")
-                head = None if row is None else (row[0], row[1])
-                walk = Walk(notes, head, verifiers, origin=origin, trusted=trusted,
-                            progress=progress)
-            except asyncpg.PostgresError as exc:
-                return refused(Bad(0, failure("the record cannot be read", exc).detail))
-            except Bad as bad:
-                return refused(bad)
-            return await _stream(conn, walk)
+            except _ERRORS as exc:
+                return refused(0, failure("the record cannot be read", exc).detail)
+            head = None if row is None else (row[0], row[1])
+            rows = _rows(conn, asyncio.get_running_loop())
+            return await asyncio.to_thread(verify_rows, rows, notes, head, verifiers,
+                                           origin=origin, trusted=trusted, progress=progress)
     finally:
         await conn.close()
 
 
-async def _stream(conn: asyncpg.Connection, walk: Walk) -> Report:
+def _rows(conn: asyncpg.Connection, loop: asyncio.AbstractEventLoop,
+          ) -> Iterator[tuple[int, bytes, bytes, bytes | None]]:
+    """The entries in position order, a chunk at a time (called from the worker thread)."""
     seq = -1
-    try:
-        while True:
-            chunk = await conn.fetch(
-                "SELECT seq, body, leaf, sealed FROM entries WHERE seq > $1 ORDER BY seq "
-                "LIMIT $2", seq, _BATCH)
-            if not chunk:
-                return walk.finish()
-            for r in chunk:
-                walk.feed(r[0], bytes(r[1]), bytes(r[2]), None if r[3] is None else bytes(r[3]))
-            seq = chunk[-1][0]
-    except Bad as bad:
-        return walk.failed(bad.position, bad.problem)
-    except asyncpg.PostgresError as exc:
-        return walk.failed(walk.tree.size, failure("the record cannot be read", exc).detail)
-
+    while True:
+        fetch = conn.fetch("SELECT seq, body, leaf, sealed FROM entries WHERE seq > $1 "
+                           "ORDER BY seq LIMIT $2", seq, _BATCH)
+        try:
+            chunk = asyncio.run_coroutine_threadsafe(fetch, loop).result()
+        except _ERRORS as exc:
+            raise failure("the record cannot be read", exc) from None
+        if not chunk:
+            return
+        for r in chunk:
+            yield r[0], bytes(r[1]), bytes(r[2]), None if r[3] is None else bytes(r[3])
+        seq = chunk[-1][0]

@@ -488,3 +488,12 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             reader, "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
                     "WHERE webhook_id=?", webhook_id)
         return None if row is None else HookRow(*row)
+
+    # -- crash recovery --------------------------------------------------------------------
+    def pending_intents(self) -> list[Row]:
+        """Disclosure intents with no outcome entry (a crash between the two), oldest first."""
+        rows = self.db.execute(
+            "SELECT seq, body, leaf, sealed FROM entries i WHERE i.kind = 'disclosure.intent' "
+            "AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.disclosure = i.disclosure "
+            "AND o.kind = 'disclosure.outcome') ORDER BY seq")
+        return [Row(*row) for row in rows]

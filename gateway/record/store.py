@@ -101,6 +101,10 @@ class Store(Protocol):
         """The username of the unexpired session with this token hash."""
         ...
     async def end_session(self, token_hash: str) -> None: ...
+    # -- crash recovery --------------------------------------------------------------------
+    async def pending_intents(self) -> list[Row]:
+        """Disclosure intents with no outcome entry, oldest first."""
+        ...
 
 
 class ThreadedStore:
@@ -246,3 +250,6 @@ class ThreadedStore:
 
     async def end_session(self, token_hash: str) -> None:
         await self._run(self.sync.end_session, token_hash)
+
+    async def pending_intents(self) -> list[Row]:
+        return await self._run(self.sync.pending_intents)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
 import orjson
 
+from gateway.errors import RecordError
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.entry import GENESIS, leaf_of
 from gateway.record.merkle import CompactRange
@@ -41,7 +42,7 @@ class Report:
                 f"root {self.root.hex()}{tail}")
 
 
-class Bad(Exception):  # noqa: N818 - internal control flow
+class _Bad(Exception):  # noqa: N818 - internal control flow
     def __init__(self, position: int | None, problem: str) -> None:
         super().__init__(problem)
         self.position = position
@@ -50,7 +51,7 @@ class Bad(Exception):  # noqa: N818 - internal control flow
 
 def _open_ro(path: Path) -> sqlite3.Connection:
     if not path.exists():
-        raise Bad(None, f"no record at {path}")
+        raise _Bad(None, f"no record at {path}")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     db.text_factory = bytes  # a value stored with the wrong type is tampering, not a crash
     return db
@@ -69,78 +70,6 @@ def _rows(db: sqlite3.Connection, batch: int = 8192) -> Iterator[tuple[int, byte
         seq = chunk[-1][0]
 
 
-class Walk:
-    """The checks, fed one entry at a time in position order (a store streams them in):
-    ``feed`` raises Bad at the first bad entry, ``finish`` answers the report."""
-
-    def __init__(
-        self,
-        notes: Sequence[tuple[int, str]],
-        head: tuple[int, str] | None,
-        verifiers: Sequence[Verifier],
-        *,
-        origin: str | None = None,
-        trusted: Sequence[str] = (),
-        progress: Callable[[int], None] | None = None,
-    ) -> None:
-        self.tree = CompactRange()
-        self.checkpoints_ok = 0
-        self._progress = progress
-        checkpoints: list[tuple[int, Checkpoint, str]] = []
-        for size, note in notes:
-            checkpoints.append((size, _checkpoint(note, verifiers, origin, size), "stored"))
-        self._limit = None
-        if head is not None:
-            cp = _checkpoint(head[1], verifiers, origin, head[0])
-            checkpoints.append((cp.size, cp, "signed head"))
-            self._limit = cp.size
-        for note in trusted:
-            cp = _checkpoint(note, verifiers, origin, None)
-            checkpoints.append((cp.size, cp, "trusted"))
-        checkpoints.sort(key=lambda c: c[0])
-        self._last = checkpoints[-1][0] if checkpoints else 0
-        self._pending = iter(checkpoints)
-        self._next = next(self._pending, None)
-        while self._next is not None and self._next[0] == 0:
-            self._next = next(self._pending, None)
-        self._prev = GENESIS
-
-    def feed(self, seq: int, body: bytes, leaf: bytes, sealed: bytes | None) -> None:
-        tree = self.tree
-        if self._limit is not None and tree.size >= self._limit:
-            raise Bad(tree.size, f"entries from position {self._limit} on are not under the "
-                                  "signed head: they were added outside the gateway")
-        _check_entry(tree.size, seq, body, leaf, sealed, self._prev)
-        tree.append(leaf)
-        self._prev = leaf
-        while self._next is not None and self._next[0] == tree.size:
-            if self._next[1].root != tree.root():
-                raise Bad(seq, f"the {self._next[2]} checkpoint at size {self._next[0]} does "
-                                "not match the entries")
-            self.checkpoints_ok += 1
-            self._next = next(self._pending, None)
-        if self._progress is not None and tree.size % 100_000 == 0:
-            self._progress(tree.size)
-
-    def finish(self) -> Report:
-        if self._next is not None:
-            raise Bad(self.tree.size, f"a {self._next[2]} checkpoint covers {self._next[0]} "
-                                       f"entries but the record holds {self.tree.size}: "
-                                       "entries were truncated or deleted")
-        return Report(entries=self.tree.size, checkpoints=self.checkpoints_ok,
-                      root=self.tree.root(), ok=True, unsigned_tail=self.tree.size - self._last)
-
-    def failed(self, position: int | None, problem: str) -> Report:
-        return Report(entries=self.tree.size, checkpoints=self.checkpoints_ok,
-                      root=self.tree.root(), ok=False, first_bad=position, problem=problem)
-
-
-def refused(bad: Bad) -> Report:
-    """The report of a record found bad before its entries were read."""
-    return Report(entries=0, checkpoints=0, root=CompactRange().root(), ok=False,
-                  first_bad=bad.position, problem=bad.problem)
-
-
 def verify_sqlite(
     path: Path,
     verifiers: Sequence[Verifier],
@@ -153,23 +82,115 @@ def verify_sqlite(
     copy): each must match the record too, which catches a record rolled back or rewritten."""
     try:
         db = _open_ro(path)
-        try:
-            notes = [(size, bytes(note).decode("utf-8", "replace")) for size, note in
-                     db.execute("SELECT size, note FROM checkpoints ORDER BY size")]
-            head = _head(db)
-        except sqlite3.Error as exc:
-            raise Bad(0, f"the database cannot be read: {exc}") from None
-        walk = Walk(notes, head, verifiers, origin=origin, trusted=trusted, progress=progress)
-    except Bad as bad:
-        return refused(bad)
-    try:
-        for seq, body, leaf, sealed in _rows(db):
-            walk.feed(seq, bytes(body), bytes(leaf), None if sealed is None else bytes(sealed))
-        return walk.finish()
-    except Bad as bad:
-        return walk.failed(bad.position, bad.problem)
+        notes = [(size, bytes(note).decode("utf-8", "replace")) for size, note in
+                 db.execute("SELECT size, note FROM checkpoints ORDER BY size")]
+        head = _head(db)
+    except _Bad as bad:
+        return refused(bad.position, bad.problem)
     except sqlite3.Error as exc:
-        return walk.failed(walk.tree.size, f"the database cannot be read: {exc}")
+        return refused(0, f"the database cannot be read: {exc}")
+    return verify_rows(_rows(db), notes, head, verifiers, origin=origin, trusted=trusted,
+                       progress=progress)
+
+
+def refused(position: int | None, problem: str) -> Report:
+    """The report on a record found bad before any entry was read."""
+    return Report(entries=0, checkpoints=0, root=CompactRange().root(), ok=False,
+                  first_bad=position, problem=problem)
+
+
+def verify_rows(  # noqa: PLR0913 - the record's parts, and what to trust
+    rows: Iterable[tuple[int, bytes, bytes, bytes | None]],
+    notes: Sequence[tuple[int, str]],
+    head: tuple[int, str] | None,
+    verifiers: Sequence[Verifier],
+    *,
+    origin: str | None = None,
+    trusted: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """The checks over any store's entries, streamed in position order, its stored checkpoint
+    notes (size, note) and its signed head. A failing read raises sqlite3.Error or RecordError
+    (whose message holds no row data)."""
+    tree = CompactRange()
+    count_cp = 0
+    try:
+        checkpoints: list[tuple[int, Checkpoint, str]] = []
+        for size, note in notes:
+            checkpoints.append((size, _checkpoint(note, verifiers, origin, size), "stored"))
+        limit = None
+        if head is not None:
+            cp = _checkpoint(head[1], verifiers, origin, head[0])
+            checkpoints.append((cp.size, cp, "signed head"))
+            limit = cp.size
+        for note in trusted:
+            cp = _checkpoint(note, verifiers, origin, None)
+            checkpoints.append((cp.size, cp, "trusted"))
+        checkpoints.sort(key=lambda c: c[0])
+        pending = iter(checkpoints)
+        nxt = next(pending, None)
+        while nxt is not None and nxt[0] == 0:
+            nxt = next(pending, None)
+        prev = GENESIS.hex()
+        # The loop is the cost of a verify: it stays flat (no call per entry, no copies) and
+        # stops at the next checkpoint, progress report or the signed head's limit to do the
+        # rest; the checks are those of _check_entry, which names what failed.
+        append, loads, sha256 = tree.append, orjson.loads, hashlib.sha256
+        stop_at = _next_stop(tree.size, nxt, limit)
+        for seq, body, leaf, sealed in rows:
+            size = tree.size
+            if limit is not None and size >= limit:
+                raise _Bad(size, f"entries from position {limit} on are not under the "
+                                 "signed head: they were added outside the gateway")
+            try:
+                doc = loads(body)
+                ok = (seq == size and leaf_of(body) == leaf and doc["seq"] == seq
+                      and doc["prev"] == prev and (sealed is None
+                                                   or sha256(sealed).hexdigest() == doc["sealed"]))
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                ok = False
+            if not ok:
+                _check_entry(size, seq, body, leaf, sealed, bytes.fromhex(prev))
+                raise _Bad(seq, "the entry is malformed")
+            append(leaf)
+            prev = leaf.hex()
+            if tree.size < stop_at:
+                continue
+            while nxt is not None and nxt[0] == tree.size:
+                if nxt[1].root != tree.root():
+                    raise _Bad(seq, f"the {nxt[2]} checkpoint at size {nxt[0]} does not match "
+                                    "the entries")
+                count_cp += 1
+                nxt = next(pending, None)
+            if progress is not None and tree.size % _PROGRESS == 0:
+                progress(tree.size)
+            stop_at = _next_stop(tree.size, nxt, limit)
+        if nxt is not None:
+            raise _Bad(tree.size, f"a {nxt[2]} checkpoint covers {nxt[0]} entries but the record "
+                                  f"holds {tree.size}: entries were truncated or deleted")
+        last = checkpoints[-1][0] if checkpoints else 0
+    except _Bad as bad:
+        return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
+                      first_bad=bad.position, problem=bad.problem)
+    except (sqlite3.Error, RecordError) as exc:
+        return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
+                      first_bad=tree.size, problem=f"the database cannot be read: {exc}")
+    return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=True,
+                  unsigned_tail=tree.size - last)
+
+
+_PROGRESS = 100_000
+
+
+def _next_stop(size: int, nxt: tuple[int, Checkpoint, str] | None, limit: int | None) -> int:
+    """The next size at which the loop must look up from the entries: a checkpoint, a progress
+    report, or one past the signed head (to refuse entries beyond it)."""
+    stops = [(size // _PROGRESS + 1) * _PROGRESS]
+    if nxt is not None:
+        stops.append(nxt[0])
+    if limit is not None:
+        stops.append(limit)
+    return min(s for s in stops if s > size) if any(s > size for s in stops) else size + 1
 
 
 def _head(db: sqlite3.Connection) -> tuple[int, str] | None:
@@ -187,11 +208,11 @@ def _checkpoint(
     try:
         cp = parse_and_verify(note, verifiers)
     except CheckpointInvalid as exc:
-        raise Bad(size, f"a checkpoint is not validly signed ({exc})") from None
+        raise _Bad(size, f"a checkpoint is not validly signed ({exc})") from None
     if origin is not None and cp.origin != origin:
-        raise Bad(size, f"a checkpoint names origin {cp.origin!r}, not {origin!r}")
+        raise _Bad(size, f"a checkpoint names origin {cp.origin!r}, not {origin!r}")
     if size is not None and cp.size != size:
-        raise Bad(size, "a checkpoint is stored under a size it does not state")
+        raise _Bad(size, "a checkpoint is stored under a size it does not state")
     return cp
 
 
@@ -199,16 +220,19 @@ def _check_entry(  # noqa: PLR0913 - the facts of one row
     expected: int, seq: int, body: bytes, leaf: bytes, sealed: bytes | None, prev: bytes
 ) -> None:
     if seq != expected:
-        raise Bad(expected, f"position {expected} is missing (next stored position is {seq})")
-    if leaf_of(bytes(body)) != bytes(leaf):
-        raise Bad(seq, "the entry does not match its leaf hash")
+        raise _Bad(expected, f"position {expected} is missing (next stored position is {seq})")
+    if not isinstance(body, bytes) or not isinstance(leaf, bytes) or not (
+            sealed is None or isinstance(sealed, bytes)):
+        raise _Bad(seq, "the entry's stored values have the wrong type")
+    if leaf_of(body) != leaf:
+        raise _Bad(seq, "the entry does not match its leaf hash")
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise Bad(seq, "the entry is not valid JSON") from None
+        raise _Bad(seq, "the entry is not valid JSON") from None
     if doc.get("seq") != seq:
-        raise Bad(seq, "the entry states another position")
+        raise _Bad(seq, "the entry states another position")
     if doc.get("prev") != prev.hex():
-        raise Bad(seq, "the entry does not link to the entry before it")
-    if sealed is not None and hashlib.sha256(bytes(sealed)).hexdigest() != doc.get("sealed"):
-        raise Bad(seq, "the sealed value does not match the hash the entry commits to")
+        raise _Bad(seq, "the entry does not link to the entry before it")
+    if sealed is not None and hashlib.sha256(sealed).hexdigest() != doc.get("sealed"):
+        raise _Bad(seq, "the sealed value does not match the hash the entry commits to")

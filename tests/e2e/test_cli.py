@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -150,8 +151,9 @@ class TestErrors:
 
 class TestDemo:
     def test_the_demo_runs_and_ends_verified(self, tmp_path: Path) -> None:
-        """`gateway demo` books sample orders at the sandboxes and ends with the record verified;
-        its process log holds none of the sample customers' values."""
+        """`gateway demo` books a sample order with every carrier service at the sandboxes and
+        ends with the record verified; its process log holds none of the sample customers'
+        values."""
         shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
         result = gateway("--config", "config.toml", "demo", "--dir", "var/demo", cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -161,6 +163,12 @@ class TestDemo:
         assert "disclosure.intent" in log
         from gateway.demo import sample_orders  # noqa: PLC0415
 
+        lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()
+                 if line.startswith("J-")}
+        booked = {tuple(lines[e["data"]["order_id"]][1].split("/")) for e in sample_orders()
+                  if lines[e["data"]["order_id"]][2] == "201"}
+        policy = tomllib.loads((ROOT / "config.toml").read_text())["policy"]
+        assert booked == {(c, s) for c, services in policy.items() for s in services}
         for event in sample_orders():
             customer = event["data"]["customer"]
             for key in ("last_name", "street", "phone", "email"):

@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 import pytest
 
-from carriers.sandbox import BOOKINGS, CONTROL, run_sandbox
+from carriers.sandbox import BOOKINGS, CONTROL, RECEIVED, run_sandbox
 from gateway.config import Config
 from gateway.record.checkpoint import Signer
 from gateway.record.verify import verify_sqlite
@@ -238,3 +238,82 @@ class TestGracefulShutdown:
         report = verify_sqlite(config.record.path, [verifier], origin=config.origin)
         assert report.ok, report.summary()
         assert (report.entries, report.unsigned_tail) == (2, 0)
+
+
+def record_docs(path: Path) -> list[dict[str, Any]]:
+    db = sqlite3.connect(path)
+    try:
+        return [orjson.loads(b) for (b,) in db.execute("SELECT body FROM entries ORDER BY seq")]
+    finally:
+        db.close()
+
+
+class TestRecovery:
+    @pytest.mark.parametrize(("moment", "recovered", "retried"), [
+        ("booked", "booked", 201),         # killed while the carrier held its answer
+        ("not_booked", "not_sent", 201),   # killed while the carrier held the request
+        ("carrier_down", "unknown", 504),  # booked, and the carrier is down at the restart
+    ])
+    async def test_a_kill_between_intent_and_outcome_is_resolved_at_start_up(
+        self, setup: dict[str, Any], moment: str, recovered: str, retried: int
+    ) -> None:
+        """SIGKILL after the intent is durable and before the outcome: on restart the gateway
+        asks the carrier by our reference and records the outcome (booked / not_sent /
+        unknown); the pipeline's retry of the hook gets that answer, and the carrier never
+        holds two bookings for it."""
+        config = Config.from_toml(setup["config"])
+        http: aiohttp.ClientSession = setup["http"]
+        app = setup["apps"]["posti"]
+        gateway = Gateway(setup["config"], setup["port"])
+        url = f"http://127.0.0.1:{setup['port']}/v1/hooks/orders"
+        secret = config.keys.hooks[0]
+        event = order_event("posti", "home_delivery")
+        await gateway.start(http)
+        held = asyncio.Event()
+        if moment == "not_booked":
+            app[CONTROL].hold_before = held
+        else:
+            app[CONTROL].hold = held
+        pending = asyncio.create_task(send(http, url, secret, event, "msg_crash"))
+        while not app[RECEIVED]:
+            await asyncio.sleep(0.01)
+        await gateway.kill()
+        assert await pending is None
+        kinds = [d["kind"] for d in record_docs(config.record.path)]
+        assert kinds == ["disclosure.intent"]
+        app[CONTROL].hold = app[CONTROL].hold_before = None
+        held.set()
+        if moment == "carrier_down":
+            app[CONTROL].fail_status = 503
+        bookings_before = dict(app[BOOKINGS])
+
+        await gateway.start(http)
+
+        docs = record_docs(config.record.path)
+        intent, outcome = docs
+        assert (outcome["kind"], outcome["disclosure"]) == ("disclosure.outcome",
+                                                            intent["disclosure"])
+        assert outcome["data"]["result"] == recovered
+        assert outcome["data"]["recovered"] is True
+        creates_before = sum(r.path.endswith("create-shipment") for r in app[RECEIVED])
+
+        result = await send(http, url, secret, event, "msg_crash")
+        again = await send(http, url, secret, event, "msg_crash")
+        await gateway.stop()
+
+        assert result is not None
+        assert again == result
+        status, answer = result
+        assert status == retried
+        assert len(app[BOOKINGS]) == 1  # exactly one booking, whatever happened
+        if moment != "not_booked":
+            assert list(app[BOOKINGS]) == [intent["disclosure"]]
+        if moment == "booked":
+            booking = bookings_before[intent["disclosure"]]
+            assert answer["tracking_number"] == booking.tracking_number
+            assert answer["disclosure_id"] == intent["disclosure"]
+        creates_after = sum(r.path.endswith("create-shipment") for r in app[RECEIVED])
+        assert creates_after - creates_before == (1 if moment == "not_booked" else 0)
+        booked = [d["order"] for d in record_docs(config.record.path)
+                  if d["kind"] == "disclosure.outcome" and d["data"]["result"] == "booked"]
+        assert booked == ([] if moment == "carrier_down" else [event["data"]["order_id"]])

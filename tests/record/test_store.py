@@ -377,3 +377,30 @@ class TestStaff:
         assert [m.username for m in await store.list_staff()] == ["rea"]
         assert (await store.list_staff())[0].disabled
 
+
+
+class TestPendingIntents:
+    async def test_intents_without_outcomes_oldest_first(self, store: Store) -> None:
+        """Recovery's work list: intents whose disclosure has no outcome entry."""
+        await store.append_batch(
+            [Draft(kind=Kind.INTENT, disclosure="d1"), Draft(kind=Kind.INTENT, disclosure="d2"),
+             Draft(kind=Kind.OUTCOME, disclosure="d1"), Draft(kind=Kind.INTENT, disclosure="d3")],
+            [None] * 4, T)
+        assert [r.seq for r in await store.pending_intents()] == [1, 3]
+
+    async def test_postgres_leaves_them_while_another_instance_runs(self,
+                                                                    pg_schema: str) -> None:
+        """With a second instance open, its intents may be in flight: none is handed to
+        recovery until this instance is the only one."""
+        first = PostgresStore(PG_URL, schema=pg_schema)
+        second = PostgresStore(PG_URL, schema=pg_schema)
+        await first.open()
+        await second.open()
+        try:
+            await first.append_batch([Draft(kind=Kind.INTENT, disclosure="d1")], [None], T)
+            assert await first.pending_intents() == []
+            await second.close()
+            assert [r.seq for r in await first.pending_intents()] == [0]
+        finally:
+            await first.close()
+            await second.close()

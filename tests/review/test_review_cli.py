@@ -67,6 +67,31 @@ class TestStaff:
         assert PASSWORD not in stored
         assert stored.count("scrypt$17$8$1$") == 2  # noqa: PLR2004
 
+    def test_account_changes_are_recorded(self, config: Path) -> None:
+        """Adding and disabling an account each append a staff.changed entry naming the
+        account, its roles, the action and the OS user; listing appends nothing; the record
+        still verifies."""
+        added = gateway(config, "staff", "add", "dpo", "--role", "admin",
+                        GATEWAY_STAFF_PASSWORD=PASSWORD)
+        assert added.returncode == 0, added.stderr
+        first = last_entry(config)
+        assert first["kind"] == "staff.changed"
+        assert first["data"] == {"action": "added", "username": "dpo", "roles": ["admin"],
+                                 "os_user": getpass.getuser()}
+        assert f"recorded at position {first['seq']}" in added.stdout
+        assert gateway(config, "staff", "list").returncode == 0
+        assert last_entry(config)["seq"] == first["seq"]
+        assert gateway(config, "staff", "disable", "dpo").returncode == 0
+        second = last_entry(config)
+        assert (second["seq"], second["data"]["action"]) == (first["seq"] + 1, "disabled")
+        verified = gateway(config, "log", "verify")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    def test_disabling_an_unknown_account_fails_in_one_line(self, config: Path) -> None:
+        result = gateway(config, "staff", "disable", "nobody")
+        assert result.returncode != 0
+        assert len(result.stderr.strip().splitlines()) == 1
+
     def test_no_password_source_is_refused(self, config: Path) -> None:
         """Without a file, the variable or a terminal, staff add stops and creates nothing."""
         result = gateway(config, "staff", "add", "eve", "--role", "reviewer")

@@ -202,6 +202,23 @@ class TestSessions:
             answers.append(orjson.loads(text)["detail"])
         assert answers[0] == answers[1]
 
+    async def test_repeated_failed_logins_answer_429_with_retry_after(
+        self, gateway: Harness
+    ) -> None:
+        """Past five failed logins of an account, the API refuses its logins with a 429 problem
+        naming when to retry, the right password included."""
+        await gateway.add_staff("rita", "reviewer")
+        wrong = {"username": "rita", "password": "wrong password here"}
+        for _ in range(5):
+            assert (await call(gateway, "POST", "/v1/session", json=wrong))[0] == 401
+        status, text, headers = await call(
+            gateway, "POST", "/v1/session",
+            json={"username": "rita", "password": STAFF_PASSWORD})
+        assert status == 429
+        assert headers["content-type"] == "application/problem+json"
+        assert orjson.loads(text)["status"] == 429
+        assert 0 < int(headers["Retry-After"]) <= 15 * 60
+
     async def test_a_disabled_account_loses_its_sessions(self, gateway: Harness) -> None:
         """Disabling an account ends its sessions and refuses new logins."""
         from gateway.app import RECORD  # noqa: PLC0415

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import BadRequest, Conflict, NotFound, Unauthorized
+from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 from gateway.record.store import Store
-from gateway.staff import Role, Staff, check_password, hash_password, parse_roles
+from gateway.staff import (
+    LOGIN_FAILURES,
+    LOGIN_WINDOW,
+    Role,
+    Staff,
+    check_password,
+    hash_password,
+    parse_roles,
+)
 from tests.stores import Backend
 
 PASSWORD = "a long enough passphrase"
@@ -113,6 +121,33 @@ class TestSessions:
         await staff.add("ritva", PASSWORD, ["reviewer"])
         with pytest.raises(Unauthorized, match="unknown user or wrong password"):
             await staff.login(username, password)
+
+    async def test_failed_logins_of_an_account_are_throttled(self, staff: Staff,
+                                                             clock: Clock) -> None:
+        """After five failed logins within fifteen minutes the account's logins are refused,
+        even with the right password, until the oldest failure is fifteen minutes old; other
+        accounts are not affected."""
+        await staff.add("ritva", PASSWORD, ["reviewer"])
+        await staff.add("olli", PASSWORD, ["reviewer"])
+        for _ in range(LOGIN_FAILURES):
+            with pytest.raises(Unauthorized):
+                await staff.login("ritva", "wrong passphrase!")
+            clock.now += 60
+        with pytest.raises(TooManyRequests) as refused:
+            await staff.login("ritva", PASSWORD)
+        assert 0 < refused.value.retry_after <= LOGIN_WINDOW
+        assert (await staff.login("olli", PASSWORD)).member.username == "olli"
+        clock.now += refused.value.retry_after
+        assert (await staff.login("ritva", PASSWORD)).member.username == "ritva"
+
+    async def test_a_successful_login_clears_the_count(self, staff: Staff) -> None:
+        """Failures before a successful login do not count towards the next throttle."""
+        await staff.add("ritva", PASSWORD, ["reviewer"])
+        for _ in range(2):
+            for _ in range(LOGIN_FAILURES - 1):
+                with pytest.raises(Unauthorized):
+                    await staff.login("ritva", "wrong passphrase!")
+            await staff.login("ritva", PASSWORD)
 
     async def test_random_tokens_resolve_to_nobody(self, staff: Staff) -> None:
         for token in ("", "x" * 500, "not-a-token"):
