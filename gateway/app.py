@@ -11,7 +11,6 @@ import aiohttp
 from aiohttp import web
 
 from carriers import ADAPTERS
-from carriers._core import Carrier
 from carriers._resilience import Guarded
 from gateway import openapi, pages, review
 from gateway.access import STAFF, access_middleware, public, signed_hook
@@ -32,6 +31,7 @@ from gateway.staff import Staff
 CONFIG = web.AppKey("config", Config)
 RECORD = web.AppKey("record", Record)
 HOOKS = web.AppKey("hooks", OrderHooks)
+CARRIERS = web.AppKey("carriers", dict[str, Guarded])
 
 
 def build_store(rc: RecordConfig) -> Store:
@@ -73,7 +73,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         # a slow carrier cannot take connections another one needs.
         session = aiohttp.ClientSession(raise_for_status=False,
                                         connector=aiohttp.TCPConnector(limit=0))
-        carriers: dict[str, Carrier] = {
+        carriers: dict[str, Guarded] = {
             name: Guarded(ADAPTERS[name](
                 session=session,
                 base_url=cc.base_url,
@@ -93,6 +93,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             await record.close()
             raise
         app[RECORD] = record
+        app[CARRIERS] = carriers
         app[STAFF] = Staff(store=record.store, clock=clock)
         app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)
         app[HOOKS] = OrderHooks(
@@ -133,14 +134,20 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 @public
 async def _readyz(request: web.Request) -> web.Response:
-    """Ready when the record takes writes and its checkpoints are fresh."""
+    """Ready when the record takes writes, its checkpoints are fresh, and at least one carrier's
+    breaker lets calls through. One carrier's open breaker does not make the instance unready:
+    every instance shares the carrier, and the other carriers still ship."""
     record = request.app[RECORD]
+    breakers = {name: c.breaker.state.value for name, c in request.app[CARRIERS].items()}
     checks = {
         "record_writable": record.writing,
         "checkpoint_fresh": record.checkpoint_age() <= 3 * record.checkpoint_interval + 60,
+        "a_carrier_available": not breakers or any(
+            not c.breaker.rejecting() for c in request.app[CARRIERS].values()),
     }
     ready = all(checks.values())
-    return web.json_response({"status": "ready" if ready else "not ready", "checks": checks},
+    return web.json_response({"status": "ready" if ready else "not ready", "checks": checks,
+                              "carrier_breakers": breakers},
                              status=200 if ready else 503)
 
 

@@ -207,6 +207,37 @@ class TestBreaker:
             assert results == ["not_sent", "not_sent", "not_sent", "booked", "booked"]
 
 
+    async def test_readyz_names_breakers_and_fails_only_when_every_carrier_is_held(
+        self, tmp_path: Path, carrier_env: None
+    ) -> None:
+        """/readyz lists each carrier's breaker; one open breaker leaves the instance ready
+        (the other carriers still ship), every breaker open makes it not ready."""
+        orders = [order_event("posti", "home_delivery"),
+                  order_event("matkahuolto", "home_delivery"),
+                  order_event("postnord", "service_point", pickup_point_id="588462"),
+                  order_event("dhl_express", "express"), order_event("budbee", "home")]
+        async with run_gateway(tmp_path, tune(retries=0, breaker_failures=1,
+                                              breaker_cooldown=600)) as gw:
+            assert {e["data"]["delivery"]["carrier"] for e in orders} == set(gw.sandboxes)
+            for app in gw.sandboxes.values():
+                app[CONTROL].fail_status = 503
+            assert (await gw.post(orders[0]))[0] == 503
+
+            async with gw.http.get(gw.url + "/readyz") as resp:
+                one_open = (resp.status, await resp.json())
+            for order in orders[1:]:
+                assert (await gw.post(order))[0] == 503
+            async with gw.http.get(gw.url + "/readyz") as resp:
+                all_open = (resp.status, await resp.json())
+
+        assert one_open[0] == 200
+        assert one_open[1]["carrier_breakers"]["posti"] == "open"
+        assert one_open[1]["carrier_breakers"]["budbee"] == "closed"
+        assert all_open[0] == 503
+        assert all_open[1]["checks"]["a_carrier_available"] is False
+        assert set(all_open[1]["carrier_breakers"].values()) == {"open"}
+
+
 class TestIsolation:
     async def test_a_held_carrier_does_not_hold_up_the_others(
         self, tmp_path: Path, carrier_env: None
