@@ -8,6 +8,7 @@ another's bookings, queues or caches.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import sys
@@ -108,8 +109,14 @@ def py_spy() -> str | None:
 def run_point(server: str, *, rate: float | None, settings: Settings,
               profile: Path | None = None) -> Point:
     """Saturation (closed loop, ``rate`` None) or a fixed offered ``rate`` (open loop)."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{server}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{server}-") as tmp, \
+            contextlib.ExitStack() as stack:
         directory = Path(tmp)
+        if server == "gateway-postgres":  # a fresh schema of its own, dropped afterwards
+            from bench.instances import fresh_schema, postgres_record  # noqa: PLC0415
+
+            schema = stack.enter_context(fresh_schema())
+            settings = attrs.evolve(settings, record_extra=postgres_record(schema))
         sandbox, posti_url = procs.start_sandbox("posti", untrimmed=settings.untrimmed_sandbox)
         server_proc = loadgen = spy = None
         try:
@@ -177,20 +184,6 @@ def _spawn_py_spy(pid: int, out: Path, duration: float) -> Any:  # noqa: ANN401 
 
 def postgres_unavailable() -> str | None:
     """Why the gateway cannot be benchmarked on PostgreSQL here, or None if it can."""
-    from gateway.config import Config  # noqa: PLC0415
-    from gateway.errors import ConfigError  # noqa: PLC0415
+    from bench.instances import postgres_unavailable as unavailable  # noqa: PLC0415
 
-    try:
-        import gateway.record.postgres  # noqa: F401, PLC0415
-    except ImportError:
-        return "gateway/record/postgres.py is not there"
-    with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp:
-        path, _env = write_gateway_config(Path(tmp), "http://127.0.0.1:9", 9,
-                                           store="postgres")
-        try:
-            Config.from_toml(path)
-        except ConfigError as exc:
-            if "unknown store" in str(exc):
-                return 'config.py does not accept [record] store = "postgres"'
-            return f"the postgres store needs settings this benchmark does not give: {exc}"
-    return "the postgres store exists, but this benchmark does not start PostgreSQL for it yet"
+    return unavailable()

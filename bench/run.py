@@ -222,6 +222,16 @@ def run(args: argparse.Namespace) -> int:
         missed = [t for t in targets if not t.met]
         if missed and args.profile:
             out += _profiles(missed, settings, Path(tmp), generated[-1])
+    if args.instances:
+        from bench import instances  # noqa: PLC0415
+
+        _say(f"PostgreSQL instances: {args.instances}")
+        scaled = [instances.run_instances(n, concurrency=settings.concurrency,
+                                          warmup=settings.warmup, duration=settings.duration)
+                  for n in args.instances]
+        out += ["", "several instances on one PostgreSQL record (gateway serve --workers N)",
+                *instances.lines(scaled)]
+        results["instances"] = scaled
     out += ["", f"whole run: {time.monotonic() - started:.0f} s"]
     text = "\n".join(out)
     print(text)  # noqa: T201
@@ -250,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="serve the sandbox exactly as shipped (its cost grows with its bookings)")
     p.add_argument("--no-profile", dest="profile", action="store_false",
                    help="skip the py-spy profiles of missed targets")
+    p.add_argument("--instances", type=int, nargs="*", default=[],
+                   help="also measure durable disclosures/s for N gateway instances on one "
+                        "PostgreSQL record (e.g. --instances 1 2 4)")
     p.add_argument("--quick", action="store_true",
                    help="a short smoke run: 1 s warm-up, 3 s points, records of 10k and 50k")
     args = p.parse_args(argv)

@@ -16,7 +16,7 @@ from gateway import authority_api, authority_pages, openapi, pages, review
 from gateway.access import STAFF, access_middleware, public, signed_hook
 from gateway.access import routes as session_routes
 from gateway.authority_desk import DESK, Desk
-from gateway.config import Config
+from gateway.config import Config, RecordConfig
 from gateway.disclosures import Discloser
 from gateway.erasure import run_periodically
 from gateway.hooks import OrderHooks
@@ -25,7 +25,7 @@ from gateway.problems import problem_middleware
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sqlite import SqliteStore
-from gateway.record.store import ThreadedStore
+from gateway.record.store import Store, ThreadedStore
 from gateway.recovery import recover
 from gateway.staff import Staff
 
@@ -35,10 +35,18 @@ HOOKS = web.AppKey("hooks", OrderHooks)
 CARRIERS = web.AppKey("carriers", dict[str, Guarded])
 
 
+def build_store(rc: RecordConfig) -> Store:
+    if rc.store == "postgres" and rc.url is not None:
+        from gateway.record.postgres import PostgresStore  # noqa: PLC0415 - only if configured
+
+        return PostgresStore(rc.url.value, schema=rc.schema)
+    return ThreadedStore(SqliteStore(rc.path))
+
+
 def build_record(config: Config, metrics: Metrics | None = None) -> Record:
     rc = config.record
     return Record(
-        store=ThreadedStore(SqliteStore(rc.path)),
+        store=build_store(rc),
         kek=config.keys.kek,
         previous_keks=config.keys.previous_keks,
         verifiers=config.previous_checkpoint_keys,

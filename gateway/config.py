@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,12 +68,18 @@ class CarrierConfig:
 
 @attrs.frozen
 class RecordConfig:
+    """``path`` is the SQLite file; with PostgreSQL, the checkpoint witness file is kept beside
+    it (``path`` + ``.checkpoint``), one per machine. ``url`` and ``schema`` name the PostgreSQL
+    record."""
+
     store: str
     path: Path
     batch_max: int
     queue_max: int
     checkpoint_every: int
     checkpoint_interval: float
+    url: Secret | None = None
+    schema: str = "gateway"
 
 
 @attrs.frozen(repr=False)
@@ -181,19 +188,44 @@ def _sender(raw: Mapping[str, Any]) -> Party:
 
 
 def _record(raw: Mapping[str, Any], base: Path) -> RecordConfig:
-    allowed = {"store", "path", "batch_max", "queue_max", "checkpoint_every", "checkpoint_interval"}
+    allowed = {"store", "path", "batch_max", "queue_max", "checkpoint_every", "checkpoint_interval",
+               "url", "schema"}
     _only(raw, allowed, "[record]")
     store = raw.get("store", "sqlite")
-    if store != "sqlite":
-        raise ConfigError(f"[record]: unknown store {store!r} (known: sqlite)")
+    if store not in ("sqlite", "postgres"):
+        raise ConfigError(f"[record]: unknown store {store!r} (known: sqlite, postgres)")
+    url = _postgres_url(raw["url"], base) if store == "postgres" and "url" in raw else None
+    if store == "postgres" and url is None:
+        raise ConfigError("[record]: store = \"postgres\" needs url")
     return RecordConfig(
         store=store,
-        path=base / _str(raw, "path", "[record]"),
+        url=url,
+        schema=_str(raw, "schema", "[record]") if "schema" in raw else "gateway",
+        path=base / (_str(raw, "path", "[record]") if store == "sqlite" or "path" in raw
+                     else "var/record-postgres"),
         batch_max=int(raw.get("batch_max", 512)),
         queue_max=int(raw.get("queue_max", 8192)),
         checkpoint_every=int(raw.get("checkpoint_every", 1000)),
         checkpoint_interval=float(raw.get("checkpoint_interval", 10.0)),
     )
+
+
+def _postgres_url(ref: object, base: Path) -> Secret:
+    """A connection URL written in config.toml must hold no password (give it in PGPASSWORD or
+    ~/.pgpass, or name the whole URL as a secret: ``{ env = "NAME" }`` or ``{ file = "path" }``)."""
+    if not isinstance(ref, str):
+        return _secret(ref, "[record] url", base)
+    try:
+        parts = urllib.parse.urlsplit(ref)
+        password = parts.password
+    except ValueError:
+        raise ConfigError("[record] url: not a URL") from None
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ConfigError("[record] url: expected postgresql://...")
+    if password is not None or "password=" in parts.query:
+        raise ConfigError('[record] url: no password in config.toml; use PGPASSWORD or '
+                          '~/.pgpass, or url = { env = "NAME" }')
+    return Secret(ref, "config")
 
 
 def _carriers(raw: Mapping[str, Any], base: Path) -> dict[str, CarrierConfig]:

@@ -172,3 +172,24 @@ class CarrierHeldBack(CarrierUnavailable):
 
     title = "Carrier calls held back"
     type_slug = "carrier-held-back"
+
+
+class HookTaken(Conflict):
+    """Another attempt holds this hook id (another instance is answering it, or answered it)."""
+
+    title = "Hook already being answered"
+    type_slug = "hook-taken"
+
+    def __init__(self, detail: str = "another attempt of this hook is being answered or was "
+                                     "answered; retry it later for its answer") -> None:
+        super().__init__(detail)
+
+
+class SideOpRefused(RecordError):
+    """A store refused one draft's side operation and kept nothing of the batch; the writer
+    fails that draft with ``error`` and commits the others again."""
+
+    def __init__(self, index: int, error: GatewayError) -> None:
+        super().__init__(error.detail)
+        self.index = index
+        self.error = error

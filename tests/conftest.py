@@ -30,6 +30,9 @@ from gateway.webhooks import HookSecret, sign_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: The record store fixtures (SQLite and PostgreSQL), for every test directory.
+pytest_plugins = ["tests.stores"]
+
 #: Customer values distinctive enough to search for in anything that left the gateway.
 CANARY_CUSTOMER: Mapping[str, Any] = {
     "id": "CUST-CANARY-1",

@@ -28,6 +28,10 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
                              "(default: the config's keys)")
     verify.add_argument("--checkpoint", type=Path, action="append", default=[],
                         help="a checkpoint note kept elsewhere that the record must match")
+    verify.add_argument("--url", help="verify a PostgreSQL record at this connection URL "
+                                      "(no password in it: use PGPASSWORD or ~/.pgpass)")
+    verify.add_argument("--schema", default=None,
+                        help="the PostgreSQL record's schema (default: the config's, or gateway)")
     verify.add_argument("--quiet", action="store_true", help="no progress lines")
     verify.set_defaults(run=_verify)
     show = log_sub.add_parser(
@@ -59,12 +63,13 @@ def _db_path(args: argparse.Namespace) -> Path:
 def _verify(args: argparse.Namespace) -> int:
     from gateway.record.verify import verify_sqlite  # noqa: PLC0415
 
+    url, schema = args.url, args.schema or "gateway"
     if args.public_key:
         try:
             verifiers = [Verifier.from_key_string(p.read_text().strip()) for p in args.public_key]
         except OSError as exc:
             raise GatewayError(f"cannot read {exc.filename}: {exc.strerror}") from None
-        db, origin = _db_path(args), None
+        db, origin = (None if url else _db_path(args)), None
     else:
         from gateway.config import Config  # noqa: PLC0415
 
@@ -72,13 +77,24 @@ def _verify(args: argparse.Namespace) -> int:
         verifiers = config.verifiers()
         db = args.db or config.record.path
         origin = config.origin
+        if config.record.url is not None and args.db is None:
+            url = url or config.record.url.value
+            schema = args.schema or config.record.schema
     trusted = [p.read_text() for p in args.checkpoint]
 
     def progress(n: int) -> None:
         if not args.quiet:
             print(f"  verified {n:,} entries", file=sys.stderr)  # noqa: T201
 
-    report = verify_sqlite(db, verifiers, origin=origin, trusted=trusted, progress=progress)
+    if url is not None:
+        import asyncio  # noqa: PLC0415
+
+        from gateway.record.postgres_verify import verify_postgres  # noqa: PLC0415
+
+        report = asyncio.run(verify_postgres(url, schema, verifiers, origin=origin,
+                                             trusted=trusted, progress=progress))
+    else:
+        report = verify_sqlite(db, verifiers, origin=origin, trusted=trusted, progress=progress)
     print(report.summary())  # noqa: T201
     return 0 if report.ok else EXIT_FAILED
 

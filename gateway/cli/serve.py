@@ -12,6 +12,10 @@ from aiohttp import web
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
     serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="run N gateway processes sharing the port (SO_REUSEPORT) and the "
+                            "record (default: 1)")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
     demo = sub.add_parser("demo", help="run the gateway against the carrier sandboxes with "
                                        "sample orders, then verify the record")
@@ -25,9 +29,14 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.config import Config  # noqa: PLC0415
 
     config = Config.from_toml(args.config)
+    if args.workers > 1:
+        from gateway.cli.workers import run_workers  # noqa: PLC0415
+
+        return run_workers(args.config, args.workers)
     loop = _new_loop()
     asyncio.set_event_loop(loop)
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None, loop=loop)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None, loop=loop,
+                reuse_port=args.reuse_port or None)
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from gateway.errors import RecordCorrupt, RecordError
+from gateway.errors import RecordCorrupt, RecordError, SideOpRefused
 from gateway.record import sealing
 from gateway.record.checkpoint import (
     Checkpoint,
@@ -43,7 +43,7 @@ class Observer(Protocol):
 
 def _write_durably(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically and durably (write, fsync, rename, fsync dir)."""
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # several workers may write it
     with tmp.open("w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
@@ -168,6 +168,14 @@ class Record:
         started = _time.perf_counter()
         try:
             appended = await self.store.append_batch(drafts, hooks, self._clock(), self._sign)
+        except SideOpRefused as refused:
+            # One draft's side operation was refused (its hook is held by another attempt):
+            # that draft fails alone, the rest are committed again.
+            batch[refused.index][2].set_exception(refused.error)
+            del batch[refused.index]
+            if batch:
+                await self._commit(batch)
+            return
         except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
             log.error("record.batch_failed", size=len(batch), error=type(exc).__name__)
             self.last_error = type(exc).__name__

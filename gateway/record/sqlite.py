@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from gateway.errors import RecordError
+from gateway.errors import HookTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.sqlite_search import SEARCH_SCHEMA, SqliteSearch
@@ -247,7 +247,7 @@ class SqliteStore(SqliteSearch, SqliteStaff):
                      draft.order, draft.recipient, draft.disclosure),
                 )
                 if hook is not None:
-                    self._side_op(hook)
+                    self._side_op(hook, len(out))
                 tree.append(leaf)
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
@@ -261,12 +261,19 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         except Exception as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
+            if isinstance(exc, SideOpRefused):
+                raise
             if isinstance(exc, KeyConflict):
                 raise RecordError("a subject key was stored concurrently; try again") from None
             why = str(exc) if isinstance(exc, sqlite3.Error) else type(exc).__name__
             raise RecordError(f"the record could not be written: {why}") from None
         self._tree, self._prev = tree, prev
         return out
+
+    def refresh(self) -> None:
+        """Take in entries other processes committed (the head as committed, not as this
+        process last wrote it)."""
+        self._prev = self._catch_up(self._tree, self._prev)
 
     def _catch_up(self, tree: CompactRange, prev: bytes) -> bytes:
         """Take in entries another process appended since this one last wrote (a CLI command
@@ -278,13 +285,13 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             prev = leaf
         return prev
 
-    def _side_op(self, op: SideOp) -> None:
+    def _side_op(self, op: SideOp, index: int) -> None:
         db = self.db
         if isinstance(op, SideOps):
             for one in op.ops:
-                self._side_op(one)
+                self._side_op(one, index)
         elif isinstance(op, HookOp):
-            self._hook(op)
+            self._hook(op, index)
         elif isinstance(op, KeyErasure):
             db.execute("DELETE FROM subject_keys WHERE subject=?", (op.subject,))
             db.execute("DELETE FROM pending_erasures WHERE subject=?", (op.subject,))
@@ -294,15 +301,18 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             if self.wrapped_key(op.subject) != op.wrapped:
                 raise KeyConflict
 
-    def _hook(self, op: HookOp) -> None:
+    def _hook(self, op: HookOp, index: int) -> None:
         if op.status is None:
-            # A hook whose attempt sent nothing (answered 503) may be tried again.
-            self.db.execute(
+            # A hook whose attempt sent nothing (answered 503) may be tried again; one held by
+            # another attempt (another process answering it) refuses this draft.
+            opened = self.db.execute(
                 "INSERT INTO hooks (webhook_id, disclosure, subject) VALUES (?,?,?) "
                 "ON CONFLICT (webhook_id) DO UPDATE SET disclosure=excluded.disclosure, "
                 "subject=excluded.subject, status=NULL, answer=NULL WHERE hooks.status = 503",
                 (op.webhook_id, op.disclosure, op.subject),
-            )
+            ).rowcount
+            if opened != 1:
+                raise SideOpRefused(index, HookTaken())
         else:
             self.db.execute(
                 "UPDATE hooks SET status=?, answer=? WHERE webhook_id=?",

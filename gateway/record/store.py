@@ -136,13 +136,18 @@ class ThreadedStore:
         return await self._run(self.sync.append_batch, drafts, hooks, time, sign_head)
 
     async def head(self) -> tuple[int, bytes]:
-        return await self._run(lambda: (self.sync.size, self.sync.root()))
+        def run() -> tuple[int, bytes]:
+            self.sync.refresh()
+            return self.sync.size, self.sync.root()
+
+        return await self._run(run)
 
     async def root_at(self, size: int) -> bytes:
         return await self._run(self.sync.root_at, size)
 
     async def sign_checkpoint(self, sign: SignHead, time: str) -> str | None:
         def run() -> str | None:
+            self.sync.refresh()
             size = self.sync.size
             if size == 0:
                 return None

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
 import orjson
 
+from gateway.errors import RecordError
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.entry import GENESIS, leaf_of
 from gateway.record.merkle import CompactRange
@@ -79,16 +80,44 @@ def verify_sqlite(
 ) -> Report:
     """Verify the record at ``path``. ``trusted`` are checkpoint notes kept elsewhere (a witness's
     copy): each must match the record too, which catches a record rolled back or rewritten."""
-    tree = CompactRange()
-    count_cp = 0
     try:
         db = _open_ro(path)
         notes = [(size, bytes(note).decode("utf-8", "replace")) for size, note in
                  db.execute("SELECT size, note FROM checkpoints ORDER BY size")]
+        head = _head(db)
+    except _Bad as bad:
+        return refused(bad.position, bad.problem)
+    except sqlite3.Error as exc:
+        return refused(0, f"the database cannot be read: {exc}")
+    return verify_rows(_rows(db), notes, head, verifiers, origin=origin, trusted=trusted,
+                       progress=progress)
+
+
+def refused(position: int | None, problem: str) -> Report:
+    """The report on a record found bad before any entry was read."""
+    return Report(entries=0, checkpoints=0, root=CompactRange().root(), ok=False,
+                  first_bad=position, problem=problem)
+
+
+def verify_rows(  # noqa: PLR0913 - the record's parts, and what to trust
+    rows: Iterable[tuple[int, bytes, bytes, bytes | None]],
+    notes: Sequence[tuple[int, str]],
+    head: tuple[int, str] | None,
+    verifiers: Sequence[Verifier],
+    *,
+    origin: str | None = None,
+    trusted: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """The checks over any store's entries, streamed in position order, its stored checkpoint
+    notes (size, note) and its signed head. A failing read raises sqlite3.Error or RecordError
+    (whose message holds no row data)."""
+    tree = CompactRange()
+    count_cp = 0
+    try:
         checkpoints: list[tuple[int, Checkpoint, str]] = []
         for size, note in notes:
             checkpoints.append((size, _checkpoint(note, verifiers, origin, size), "stored"))
-        head = _head(db)
         limit = None
         if head is not None:
             cp = _checkpoint(head[1], verifiers, origin, head[0])
@@ -108,7 +137,7 @@ def verify_sqlite(
         # rest; the checks are those of _check_entry, which names what failed.
         append, loads, sha256 = tree.append, orjson.loads, hashlib.sha256
         stop_at = _next_stop(tree.size, nxt, limit)
-        for seq, body, leaf, sealed in _rows(db):
+        for seq, body, leaf, sealed in rows:
             size = tree.size
             if limit is not None and size >= limit:
                 raise _Bad(size, f"entries from position {limit} on are not under the "
@@ -143,7 +172,7 @@ def verify_sqlite(
     except _Bad as bad:
         return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
                       first_bad=bad.position, problem=bad.problem)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, RecordError) as exc:
         return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
                       first_bad=tree.size, problem=f"the database cannot be read: {exc}")
     return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=True,

@@ -50,6 +50,9 @@ class Gateway:
             sys.executable, "-m", "gateway.cli", "--config", str(self.config), "serve",
             env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=self.config.parent,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await self.wait_healthy(http)
+
+    async def wait_healthy(self, http: aiohttp.ClientSession) -> None:
         for _ in range(300):
             try:
                 async with http.get(f"http://127.0.0.1:{self.port}/healthz") as resp:

@@ -22,10 +22,9 @@ from gateway.record.merkle import (
     verify_inclusion,
 )
 from gateway.record.sealing import seal, subject_ref
-from gateway.record.sqlite import SqliteStore
-from gateway.record.store import ThreadedStore
 from gateway.record.verify import verify_sqlite
 from tests.conftest import CANARY_CUSTOMER, ROOT, order_event, run_gateway
+from tests.stores import Backend
 
 ORIGIN = "test.invalid/record"
 HMAC_KEY = b"h" * 32
@@ -33,9 +32,9 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def record(tmp_path: Path) -> Record:
+async def record(backend: Backend) -> Record:
     signer = Signer.generate(ORIGIN)[0]
-    record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32),
+    record = Record(store=backend.make(), kek=os.urandom(32),
                     signer=signer, origin=ORIGIN, checkpoint_every=10_000,
                     clock=lambda: "2026-11-20T10:00:00.000Z")
     await record.open()
@@ -75,7 +74,7 @@ class TestRequestErasure:
         verifier = record._signer.verifier()  # noqa: SLF001 - the test's own key
         old = parse_and_verify(before_note, [verifier])
         new = parse_and_verify(after_note, [verifier])
-        leaves = [r.leaf for r in record.store.sync.rows()]  # type: ignore[attr-defined]
+        leaves = await record.store.leaves(0, new.size)
         proof = inclusion_proof(mine[0], new.size, leaves)
         assert verify_inclusion(leaves[mine[0]], mine[0], new.size, proof, new.root)
         assert verify_consistency(old.size, new.size, old.root, new.root,
@@ -86,7 +85,8 @@ class TestRequestErasure:
         await disclose(record, "C-1")
         result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
                                        rules=ErasureRules(), now=NOW)
-        row = list(record.store.sync.rows(result.seq))[0]  # type: ignore[attr-defined]
+        row = await record.store.entry(result.seq)
+        assert row is not None
         body = orjson.loads(row.body)
         assert (body["kind"], body["subject"]) == ("erasure", subject_ref(HMAC_KEY, "C-1"))
         assert b"C-1" not in row.body

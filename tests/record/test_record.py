@@ -1,21 +1,19 @@
-"""The record's group-commit writer, subject keys and checkpoints."""
+"""The record's group-commit writer, subject keys and checkpoints, on either store."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from gateway.errors import RecordError
 from gateway.record import Draft, Kind, Record, sealing
 from gateway.record.checkpoint import Signer, parse_and_verify
-from gateway.record.sqlite import SqliteStore
-from gateway.record.store import ThreadedStore
-from gateway.record.verify import verify_sqlite
+from gateway.record.postgres_verify import verify_postgres
+from gateway.record.verify import Report, verify_sqlite
+from tests.stores import PG_URL, Backend
 
 ORIGIN = "test.invalid/record"
 
@@ -25,9 +23,26 @@ def signer() -> Signer:
     return Signer.generate(ORIGIN)[0]
 
 
+async def verify(backend: Backend, signer: Signer) -> Report:
+    """Verify the backend's record offline, as `gateway log verify` does."""
+    store = backend.make()
+    if backend.name == "sqlite":
+        return verify_sqlite(store.sync.path, [signer.verifier()], origin=ORIGIN)  # type: ignore[attr-defined]
+    return await verify_postgres(PG_URL, store.schema, [signer.verifier()], origin=ORIGIN)  # type: ignore[attr-defined]
+
+
+#: A statement making every insert into entries fail, and the one removing it again.
+FAIL_INSERTS = {
+    "sqlite": ("CREATE TRIGGER fail BEFORE INSERT ON entries "
+               "BEGIN SELECT RAISE(ABORT, 'disk full'); END", "DROP TRIGGER fail"),
+    "postgres": ("CREATE TRIGGER fail BEFORE INSERT ON entries FOR EACH ROW "
+                 "EXECUTE FUNCTION append_only()", "DROP TRIGGER fail ON entries"),
+}
+
+
 @pytest.fixture
-async def record(tmp_path: Path, signer: Signer) -> AsyncIterator[Record]:
-    record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32), signer=signer,
+async def record(backend: Backend, signer: Signer) -> AsyncIterator[Record]:
+    record = Record(store=backend.make(), kek=os.urandom(32), signer=signer,
                     origin=ORIGIN, checkpoint_every=50)
     await record.open()
     yield record
@@ -35,11 +50,12 @@ async def record(tmp_path: Path, signer: Signer) -> AsyncIterator[Record]:
 
 
 class TestAppend:
-    async def test_acknowledged_entries_are_on_disk(self, record: Record, tmp_path: Path) -> None:
+    async def test_acknowledged_entries_are_on_disk(self, record: Record,
+                                                    backend: Backend) -> None:
         """Once append returns, another connection sees the entry."""
         appended = await record.append(Draft(kind=Kind.INTENT, disclosure="d_1"))
-        other = sqlite3.connect(tmp_path / "r.sqlite")
-        assert other.execute("SELECT seq FROM entries").fetchall() == [(appended.seq,)]
+        rows = await backend.sql("SELECT seq FROM entries")
+        assert [r[0] for r in rows] == [appended.seq]
 
     async def test_concurrent_appends_share_commits(self, record: Record) -> None:
         """Many concurrent appends are committed in fewer transactions than entries, each
@@ -49,15 +65,16 @@ class TestAppend:
         assert sorted(r.seq for r in results) == list(range(300))
         assert record.batches < 300  # noqa: PLR2004
 
-    async def test_a_store_failure_is_reported_to_every_waiter(self, record: Record) -> None:
+    async def test_a_store_failure_is_reported_to_every_waiter(self, record: Record,
+                                                               backend: Backend) -> None:
         """When the store cannot write, each waiting append raises RecordError; later appends
         work once the store can write again."""
-        record.store.sync.db.execute("CREATE TRIGGER fail BEFORE INSERT ON entries "
-                                "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        fail, heal = FAIL_INSERTS[backend.name]
+        await backend.sql(fail)
         results = await asyncio.gather(
             *(record.append(Draft(kind=Kind.INTENT)) for _ in range(5)), return_exceptions=True)
         assert all(isinstance(r, RecordError) for r in results)
-        record.store.sync.db.execute("DROP TRIGGER fail")
+        await backend.sql(heal)
         assert (await record.append(Draft(kind=Kind.INTENT))).seq == 0
 
     async def test_checkpoints_are_signed_as_the_record_grows(
@@ -75,17 +92,17 @@ class TestAppend:
 
 class TestClose:
     async def test_close_flushes_and_signs_a_final_checkpoint(
-        self, tmp_path: Path, signer: Signer
+        self, backend: Backend, signer: Signer
     ) -> None:
         """Closing the record commits what is queued and signs a checkpoint of everything."""
-        record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32),
+        record = Record(store=backend.make(), kek=os.urandom(32),
                         signer=signer, origin=ORIGIN, checkpoint_every=10_000)
         await record.open()
         pending = [asyncio.create_task(record.append(Draft(kind=Kind.INTENT))) for _ in range(20)]
         await asyncio.sleep(0)
         await record.close()
         assert all(t.done() and not t.exception() for t in pending)
-        report = verify_sqlite(tmp_path / "r.sqlite", [signer.verifier()], origin=ORIGIN)
+        report = await verify(backend, signer)
         assert report.ok, report.summary()
         assert (report.entries, report.unsigned_tail) == (20, 0)
 
@@ -105,11 +122,11 @@ class TestSubjectKeys:
         assert a is not None
         assert len(a) == 32  # noqa: PLR2004
 
-    async def test_keys_are_stored_wrapped(self, record: Record, tmp_path: Path) -> None:
+    async def test_keys_are_stored_wrapped(self, record: Record) -> None:
         """The stored key is not the key itself."""
         key = await record.subject_key("a", create=True)
         assert key is not None
-        wrapped = record.store.sync.wrapped_key("a")
+        wrapped = await record.store.wrapped_key("a")
         assert wrapped is not None
         assert key not in wrapped
 
@@ -138,24 +155,23 @@ class TestNewKeysTravelWithTheirEntry:
         assert await record.subject_key("s1", create=False) == firsts[0][0]
 
     async def test_a_key_stored_meanwhile_by_another_writer_fails_the_entry(
-        self, tmp_path: Path, signer: Signer
+        self, backend: Backend, signer: Signer
     ) -> None:
         """If another process stored a different key for the subject first, the entry sealed
         with the lost key is refused (nothing unreadable is committed), and the next attempt
         uses the stored key."""
         kek = os.urandom(32)
-        record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=kek,
-                        signer=signer, origin=ORIGIN)
+        record = Record(store=backend.make(), kek=kek, signer=signer, origin=ORIGIN)
         await record.open()
         try:
             lost, op = await record.key_for("s1")
             kept = os.urandom(32)
-            other = SqliteStore(tmp_path / "r.sqlite")
-            other.open()
+            other = backend.make()
+            await other.open()
             try:
-                other.add_key("s1", sealing.wrap(kek, "s1", kept), "2026-01-01T00:00:00Z")
+                await other.add_key("s1", sealing.wrap(kek, "s1", kept), "2026-01-01T00:00:00Z")
             finally:
-                other.close()
+                await other.close()
             with pytest.raises(RecordError, match="concurrently"):
                 await record.append(Draft(kind=Kind.INTENT, subject="s1"), op)
             assert await record.key_for("s1") == (kept, None)

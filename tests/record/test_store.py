@@ -1,133 +1,406 @@
-"""The SQLite store: durable batches, and append-only enforced by the database itself."""
+"""The record stores, SQLite and PostgreSQL, through the one Store interface: durable batches,
+one tree across processes or instances, append-only enforced by the database itself, and the
+side tables (hooks, keys, requests, erasure, staff) kept the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from gateway.errors import RecordError
+from gateway.errors import HookTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Draft, Kind, decode
 from gateway.record.merkle import leaf_hash, root
-from gateway.record.sqlite import HookOp, SqliteStore
+from gateway.record.postgres import PostgresStore
+from gateway.record.queries import Search
+from gateway.record.sqlite import HookOp, KeyErasure, SqliteStore
+from gateway.record.store import Store
+from tests.stores import PG_URL, Backend, pg_sql
 
 T = "2026-11-22T10:00:00.000Z"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    store = SqliteStore(tmp_path / "record.sqlite")
-    store.open()
-    yield store
-    store.close()
-
-
-def drafts(n: int) -> list[Draft]:
-    return [Draft(kind=Kind.INTENT, disclosure=f"d_{i}", subject="s", sealed=b"x" * i)
+def drafts(n: int, subject: str = "s") -> list[Draft]:
+    return [Draft(kind=Kind.INTENT, disclosure=f"d_{i}", subject=subject, sealed=b"x" * i)
             for i in range(n)]
 
 
+def sign(size: int, tree_root: bytes) -> str:
+    return f"{size} {tree_root.hex()}"
+
+
+async def append(store: Store, n: int, subject: str = "s") -> list[int]:
+    return [a.seq for a in await store.append_batch(drafts(n, subject), [None] * n, T, sign)]
+
+
+async def chain_holds(store: Store) -> bool:
+    """Every entry names the leaf before it and states its own position."""
+    size, _ = await store.head()
+    prev = GENESIS
+    for seq in range(size):
+        row = await store.entry(seq)
+        assert row is not None
+        doc = decode(row.body)
+        if (doc["seq"], doc["prev"], row.leaf) != (seq, prev.hex(), leaf_hash(row.body)):
+            return False
+        prev = row.leaf
+    return True
+
+
 class TestAppendBatch:
-    def test_assigns_consecutive_positions_and_chains_leaves(self, store: SqliteStore) -> None:
+    async def test_assigns_consecutive_positions_and_chains_leaves(self, store: Store) -> None:
         """Entries get positions 0.. in order, each naming the previous leaf."""
-        out = store.append_batch(drafts(3), [None] * 3, T)
-        assert [a.seq for a in out] == [0, 1, 2]
-        rows = list(store.rows())
-        assert decode(rows[0].body)["prev"] == GENESIS.hex()
-        assert decode(rows[2].body)["prev"] == rows[1].leaf.hex()
-        assert rows[1].leaf == leaf_hash(rows[1].body)
+        assert await append(store, 3) == [0, 1, 2]
+        first, second, third = [await store.entry(i) for i in range(3)]
+        assert first is not None and second is not None and third is not None
+        assert decode(first.body)["prev"] == GENESIS.hex()
+        assert decode(third.body)["prev"] == second.leaf.hex()
+        assert second.leaf == leaf_hash(second.body)
 
-    def test_tracks_the_rfc9162_root(self, store: SqliteStore) -> None:
-        """The store's root equals the Merkle tree hash over its leaves."""
-        store.append_batch(drafts(5), [None] * 5, T)
-        store.append_batch(drafts(2), [None] * 2, T)
-        assert store.root() == root([r.leaf for r in store.rows()])
+    async def test_tracks_the_rfc9162_root(self, store: Store) -> None:
+        """The store's head is the Merkle tree hash over its leaves, and root_at any size too."""
+        await append(store, 5)
+        await append(store, 2)
+        size, head_root = await store.head()
+        assert size == 7  # noqa: PLR2004
+        assert head_root == root(await store.leaves(0, 7))
+        assert await store.root_at(3) == root(await store.leaves(0, 3))
 
-    def test_reopening_resumes_the_tree(self, tmp_path: Path) -> None:
+    async def test_signs_the_head_in_the_batch(self, store: Store, backend: Backend) -> None:
+        """The signed tree head is replaced in each batch's own transaction."""
+        await append(store, 4)
+        _, head_root = await store.head()
+        rows = await backend.sql("SELECT size, note FROM head")
+        assert (rows[0][0], rows[0][1]) == (4, sign(4, head_root))
+
+    async def test_reopening_resumes_the_tree(self, backend: Backend) -> None:
         """After reopening, the size, root and chain carry on where they were."""
-        path = tmp_path / "r.sqlite"
-        first = SqliteStore(path)
-        first.open()
-        first.append_batch(drafts(4), [None] * 4, T)
-        expected = first.root()
-        first.close()
-        second = SqliteStore(path)
-        second.open()
-        assert (second.size, second.root()) == (4, expected)
-        second.append_batch(drafts(1), [None], T)
-        assert decode(list(second.rows(4))[0].body)["prev"] == list(second.rows(3))[0].leaf.hex()
-        second.close()
+        first = backend.make()
+        await first.open()
+        await append(first, 4)
+        expected = await first.head()
+        await first.close()
+        second = backend.make()
+        await second.open()
+        assert await second.head() == expected
+        await append(second, 1)
+        assert await chain_holds(second)
+        await second.close()
 
-    def test_a_failed_batch_leaves_nothing_behind(self, store: SqliteStore) -> None:
+    async def test_a_failed_batch_leaves_nothing_behind(self, store: Store,
+                                                        backend: Backend) -> None:
         """If one entry of a batch fails, none of the batch is kept and the tree is as before."""
-        store.append_batch(drafts(1), [None], T)
-        before = (store.size, store.root())
+        await append(store, 1)
+        before = await store.head()
         bad = [*drafts(1), Draft(kind=Kind.INTENT, data={"x": object()})]
         with pytest.raises(RecordError):
-            store.append_batch(bad, [None, None], T)
-        assert (store.size, store.root()) == before
-        assert store.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 1
-        store.append_batch(drafts(1), [None], T)
-        assert store.size == 2  # noqa: PLR2004
+            await store.append_batch(bad, [None, None], T, sign)
+        assert await store.head() == before
+        assert (await backend.sql("SELECT COUNT(*) FROM entries"))[0][0] == 1
+        assert await append(store, 1) == [1]
+
+
+class TestSeveralWriters:
+    async def test_two_writers_share_one_tree(self, backend: Backend) -> None:
+        """Two stores over one record (two processes or instances) appending in turns build one
+        tree: each takes in the other's entries before writing its own."""
+        a, b = backend.make(), backend.make()
+        await a.open()
+        await b.open()
+        try:
+            assert await append(a, 2) == [0, 1]
+            assert await append(b, 3) == [2, 3, 4]
+            assert await append(a, 1) == [5]
+            assert await a.head() == await b.head()
+            assert (await a.head())[1] == root(await a.leaves(0, 6))
+            assert await chain_holds(b)
+        finally:
+            await a.close()
+            await b.close()
+
+    async def test_concurrent_writers_never_fork(self, backend: Backend) -> None:
+        """Three stores appending at once: every position taken once, no gap, one chain."""
+        stores = [backend.make() for _ in range(3)]
+        for s in stores:
+            await s.open()
+        try:
+            results = await asyncio.gather(*(append(s, 5) for s in stores for _ in range(8)))
+            seqs = sorted(seq for batch in results for seq in batch)
+            assert seqs == list(range(120))
+            assert all(batch == list(range(batch[0], batch[0] + 5)) for batch in results)
+            assert await chain_holds(stores[0])
+            heads = {await s.head() for s in stores}
+            assert heads == {(120, root(await stores[0].leaves(0, 120)))}
+        finally:
+            for s in stores:
+                await s.close()
 
 
 class TestAppendOnly:
-    def test_refuses_update_and_delete(self, store: SqliteStore) -> None:
+    async def test_refuses_update_and_delete(self, store: Store, backend: Backend) -> None:
         """The database refuses to change or delete an entry, whoever asks."""
-        store.append_batch(drafts(2), [None] * 2, T)
-        for sql in ("UPDATE entries SET body = x'00' WHERE seq = 0",
+        await append(store, 2)
+        for sql in ("UPDATE entries SET body = leaf WHERE seq = 0",
                     "UPDATE entries SET kind = 'x' WHERE seq = 0",
                     "DELETE FROM entries WHERE seq = 1",
-                    "UPDATE entries SET sealed = x'01' WHERE seq = 1"):
-            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-                store.db.execute(sql)
+                    "UPDATE entries SET sealed = leaf WHERE seq = 1"):
+            with pytest.raises(backend.refused, match="append-only"):
+                await backend.sql(sql)
 
-    def test_refuses_gaps_and_rewrites_of_positions(self, store: SqliteStore) -> None:
+    async def test_refuses_gaps_and_rewrites_of_positions(self, store: Store,
+                                                          backend: Backend) -> None:
         """An insert must take the next position: no gap, no second entry at a position."""
-        store.append_batch(drafts(1), [None], T)
-        for seq in (0, 5):
-            with pytest.raises(sqlite3.IntegrityError):
-                store.db.execute(
-                    "INSERT INTO entries VALUES (?, x'00', x'00', NULL, 'k', 't', NULL, NULL, "
-                    "NULL, NULL)", (seq,))
+        await append(store, 1)
+        for shift in (0, 5):
+            with pytest.raises(backend.refused):
+                await backend.sql(
+                    f"INSERT INTO entries SELECT seq + {shift}, body, leaf, sealed, kind, "  # noqa: S608
+                    "time, subject, order_ref, recipient, disclosure FROM entries")
 
-    def test_allows_dropping_a_sealed_value(self, store: SqliteStore) -> None:
+    async def test_allows_dropping_a_sealed_value(self, store: Store, backend: Backend) -> None:
         """The one allowed change: an erased entry's ciphertext may be dropped."""
-        store.append_batch(drafts(2), [None] * 2, T)
-        store.db.execute("UPDATE entries SET sealed = NULL WHERE seq = 1")
-        assert list(store.rows(1))[0].sealed is None
+        await append(store, 2)
+        await backend.sql("UPDATE entries SET sealed = NULL WHERE seq = 1")
+        row = await store.entry(1)
+        assert row is not None
+        assert row.sealed is None
 
-    def test_checkpoints_are_append_only(self, store: SqliteStore) -> None:
+    async def test_checkpoints_are_append_only(self, store: Store, backend: Backend) -> None:
         """A stored checkpoint cannot be changed or deleted."""
-        store.add_checkpoint(1, T, "note")
-        with pytest.raises(sqlite3.IntegrityError):
-            store.db.execute("DELETE FROM checkpoints")
-        with pytest.raises(sqlite3.IntegrityError):
-            store.db.execute("UPDATE checkpoints SET note = 'x'")
+        await append(store, 1)
+        assert await store.sign_checkpoint(sign, T) is not None
+        assert await store.latest_checkpoint() == (1, sign(1, (await store.head())[1]))
+        for sql in ("DELETE FROM checkpoints", "UPDATE checkpoints SET note = 'x'"):
+            with pytest.raises(backend.refused):
+                await backend.sql(sql)
 
-    def test_uses_wal_and_full_sync(self, store: SqliteStore) -> None:
-        """The store runs in WAL mode with synchronous=FULL."""
+    async def test_postgres_refuses_truncate(self, pg_schema: str) -> None:
+        """PostgreSQL's TRUNCATE, which skips row triggers, is refused as well."""
+        store = PostgresStore(PG_URL, schema=pg_schema)
+        await store.open()
+        await append(store, 1)
+        await store.close()
+        for table in ("entries", "checkpoints"):
+            with pytest.raises(asyncpg.IntegrityConstraintViolationError):
+                await pg_sql(pg_schema, f"TRUNCATE {table}")
+
+
+class TestDurability:
+    def test_sqlite_uses_wal_and_full_sync(self, tmp_path: Path) -> None:
+        """The SQLite store runs in WAL mode with synchronous=FULL."""
+        store = SqliteStore(tmp_path / "r.sqlite")
+        store.open()
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # noqa: PLR2004
+        store.close()
+
+    async def test_postgres_commits_synchronously(self, pg_schema: str) -> None:
+        """The PostgreSQL store's sessions wait for the commit to reach the WAL on disk."""
+        store = PostgresStore(PG_URL, schema=pg_schema)
+        await store.open()
+        row = await store.fetchrow("SHOW synchronous_commit")
+        await store.close()
+        assert row is not None
+        assert row[0] == "on"
+
+    async def test_postgres_records_its_schema_version(self, pg_schema: str) -> None:
+        """Migrations are numbered in schema_version; opening again runs none twice."""
+        for _ in range(2):
+            store = PostgresStore(PG_URL, schema=pg_schema)
+            await store.open()
+            await store.close()
+        assert [r[0] for r in await pg_sql(pg_schema, "SELECT version FROM schema_version")] == [1]
 
 
 class TestHooks:
-    def test_hook_opened_and_closed_with_its_entries(self, store: SqliteStore) -> None:
+    async def test_hook_opened_and_closed_with_its_entries(self, store: Store) -> None:
         """A hook is opened with the intent and closed with the outcome, in their batches."""
-        store.append_batch(drafts(1), [HookOp("h1", "d_0", subject="s")], T)
-        assert store.hook("h1").status is None  # type: ignore[union-attr]
-        store.append_batch(drafts(1), [HookOp("h1", "d_0", status=201, answer=b"a")], T)
-        row = store.hook("h1")
+        await store.append_batch(drafts(1), [HookOp("h1", "d_0", subject="s")], T)
+        assert (await store.hook("h1")).status is None  # type: ignore[union-attr]
+        await store.append_batch(drafts(1), [HookOp("h1", "d_0", status=201, answer=b"a")], T)
+        row = await store.hook("h1")
         assert (row.status, row.answer) == (201, b"a")  # type: ignore[union-attr]
 
-    def test_only_a_hook_that_sent_nothing_may_be_reopened(self, store: SqliteStore) -> None:
-        """A hook answered 503 (nothing sent) may start again; a booked one may not."""
-        store.append_batch(drafts(1), [HookOp("a", "d_1")], T)
-        store.append_batch(drafts(1), [HookOp("a", "d_1", status=503, answer=b"x")], T)
-        store.append_batch(drafts(1), [HookOp("a", "d_2")], T)
-        assert store.hook("a").disclosure == "d_2"  # type: ignore[union-attr]
-        store.append_batch(drafts(1), [HookOp("b", "d_3")], T)
-        store.append_batch(drafts(1), [HookOp("b", "d_3", status=201, answer=b"x")], T)
-        store.append_batch(drafts(1), [HookOp("b", "d_4")], T)
-        assert store.hook("b").disclosure == "d_3"  # type: ignore[union-attr]
+    async def test_only_a_hook_that_sent_nothing_may_be_reopened(self, store: Store) -> None:
+        """A hook answered 503 (nothing sent) may start again; a booked one may not, and the
+        draft that tried is refused alone, nothing of its batch kept."""
+        await store.append_batch(drafts(1), [HookOp("a", "d_1")], T)
+        await store.append_batch(drafts(1), [HookOp("a", "d_1", status=503, answer=b"x")], T)
+        await store.append_batch(drafts(1), [HookOp("a", "d_2")], T)
+        assert (await store.hook("a")).disclosure == "d_2"  # type: ignore[union-attr]
+        await store.append_batch(drafts(1), [HookOp("b", "d_3")], T)
+        await store.append_batch(drafts(1), [HookOp("b", "d_3", status=201, answer=b"x")], T)
+        before = await store.head()
+        with pytest.raises(SideOpRefused) as refused:
+            await store.append_batch(drafts(2), [None, HookOp("b", "d_4")], T)
+        assert refused.value.index == 1
+        assert isinstance(refused.value.error, HookTaken)
+        assert (await store.hook("b")).disclosure == "d_3"  # type: ignore[union-attr]
+        assert await store.head() == before
+
+    async def test_a_hook_held_by_another_writer_is_refused(self, backend: Backend) -> None:
+        """The same hook opened by two instances: the second's draft is refused."""
+        a, b = backend.make(), backend.make()
+        await a.open()
+        await b.open()
+        try:
+            await a.append_batch(drafts(1), [HookOp("h", "d_a", subject="s")], T)
+            with pytest.raises(SideOpRefused):
+                await b.append_batch(drafts(1), [HookOp("h", "d_b", subject="s")], T)
+            assert (await b.hook("h")).disclosure == "d_a"  # type: ignore[union-attr]
+        finally:
+            await a.close()
+            await b.close()
+
+
+class TestSubjectKeys:
+    async def test_the_first_key_stored_stays(self, store: Store) -> None:
+        """add_key keeps the first key for a subject and answers it to later callers."""
+        assert await store.add_key("s", b"first", T) == b"first"
+        assert await store.add_key("s", b"second", T) == b"first"
+        assert await store.wrapped_key("s") == b"first"
+        assert await store.wrapped_key("other") is None
+
+    async def test_rewrap_and_erase(self, store: Store) -> None:
+        """Keys are replaced in one go; an erasure entry deletes the key in its own batch."""
+        await store.add_key("a", b"ka", T)
+        await store.add_key("b", b"kb", T)
+        await store.replace_keys([("a", b"ka2"), ("b", b"kb2")])
+        assert sorted(await store.wrapped_keys()) == [("a", b"ka2"), ("b", b"kb2")]
+        await store.defer_erasure("a", T, T, "basis")
+        await store.append_batch([Draft(kind=Kind.ERASURE, subject="a")], [KeyErasure("a")], T)
+        assert await store.wrapped_key("a") is None
+        assert await store.due_erasures("9999") == []
+
+
+class TestSideTables:
+    async def test_authority_requests_move_only_from_the_expected_state(self,
+                                                                        store: Store) -> None:
+        """A request moves from the state it was read in; a second mover is refused."""
+        await store.put_request("r1", "received", "2026-12-01", b"{}", None)
+        await store.put_request("r2", "approved", "2026-11-30", b"[]", None)
+        await store.put_request("r1", "approved", "2026-12-01", b"{1}", "received")
+        with pytest.raises(RecordError):
+            await store.put_request("r1", "rejected", "2026-12-01", b"{}", "received")
+        assert await store.get_request("r1") == ("approved", b"{1}")
+        assert await store.get_request("nope") is None
+        assert await store.list_requests(["approved"]) == [
+            ("r2", "approved", b"[]"), ("r1", "approved", b"{1}")]
+
+    async def test_erasure_holds_and_deadlines(self, store: Store) -> None:
+        """Deferred erasures fall due, the latest running hold wins, and stale subjects are
+        those with a key and no disclosure since the cut-off."""
+        await store.defer_erasure("s", T, "2026-12-01", "b1")
+        await store.defer_erasure("s", T, "2026-12-05", "b2")
+        assert await store.due_erasures("2026-12-02") == []
+        assert await store.due_erasures("2026-12-06") == ["s"]
+        await store.add_hold("s", "2027-01-01", "law", T)
+        await store.add_hold("s", "2028-01-01", "longer", T)
+        assert await store.hold_until("s", "2026-12-01") == ("2028-01-01", "longer")
+        assert await store.hold_until("s", "2029-01-01") is None
+        await store.add_key("s", b"k", T)
+        await store.add_key("old", b"k", T)
+        await append(store, 2, subject="s")
+        assert await store.last_disclosure("s") == T
+        assert await store.last_disclosure("nobody") is None
+        assert await store.stale_subjects("2026-01-01") == ["old"]
+
+    async def test_entries_by_subject_and_order(self, store: Store) -> None:
+        """A subject's entries come in position order; an order names its subject."""
+        await store.append_batch(
+            [Draft(kind=Kind.INTENT, subject="s1", order="O-1"),
+             Draft(kind=Kind.INTENT, subject="s2", order="O-2"),
+             Draft(kind=Kind.OUTCOME, subject="s1", order="O-1", recipient="posti",
+                   service="home", data={"result": "booked"})], [None] * 3, T)
+        assert [r.seq for r in await store.subject_rows("s1")] == [0, 2]
+        assert await store.subject_of_order("O-2") == "s2"
+        assert await store.subject_of_order("O-3") is None
+        assert await store.disclosure_counts() == {("posti", "home"): 1}
+
+
+class TestReviewReads:
+    async def test_search_pages_by_position(self, store: Store) -> None:
+        """Filters combine; pages follow the cursor newest or oldest first; periods are
+        half-open."""
+        for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
+            await store.append_batch(
+                [Draft(kind=Kind.INTENT, subject="s", recipient="posti"),
+                 Draft(kind=Kind.OUTCOME, subject="s", recipient="posti",
+                       data={"result": "booked"})], [None] * 2, f"{day}T10:00:00.000Z")
+        seqs = [r.seq for r in await store.search(Search(subject="s", limit=4))]
+        assert seqs == [5, 4, 3, 2]
+        page = await store.search(Search(subject="s", cursor=2, limit=4))
+        assert [r.seq for r in page] == [1, 0]
+        oldest = await store.search(Search(kind=Kind.OUTCOME, newest_first=False, cursor=1))
+        assert [r.seq for r in oldest] == [3, 5]
+        period = await store.search(Search(recipient="posti", since="2026-11-21",
+                                           until="2026-11-22"))
+        assert [r.seq for r in period] == [3, 2]
+        assert await store.search(Search(order="nope")) == []
+        counts = await store.disclosure_counts_by("2026-11-21", None)
+        assert [(c.kind, c.month, c.result, c.count) for c in counts] == [
+            (Kind.OUTCOME, "2026-11", "booked", 2)]
+
+    async def test_checkpoint_row(self, store: Store) -> None:
+        """The latest checkpoint comes with the time it was signed."""
+        assert await store.checkpoint_row() is None
+        assert await store.sign_checkpoint(sign, T) is None  # an empty record has none
+        await append(store, 2)
+        await store.sign_checkpoint(sign, T)
+        row = await store.checkpoint_row()
+        assert row is not None
+        assert (row.size, row.time) == (2, T)
+
+
+class TestStaff:
+    async def test_accounts_and_sessions(self, store: Store) -> None:
+        """Names are unique; disabling ends sessions; expired sessions do not count."""
+        assert await store.add_staff("rea", "kdf", ["reviewer", "admin"], T)
+        assert not await store.add_staff("rea", "kdf2", ["admin"], T)
+        member = await store.staff_member("rea")
+        assert member is not None
+        assert (member.roles, member.disabled, member.password) == (
+            ("reviewer", "admin"), False, "kdf")
+        await store.add_session("tok", "rea", "2026-01-01", "2026-01-02")
+        assert await store.session_user("tok", "2026-01-01T12") == "rea"
+        assert await store.session_user("tok", "2026-01-03") is None
+        await store.add_session("tok2", "rea", "2026-01-01", "2026-01-02")
+        await store.end_session("tok2")
+        assert await store.session_user("tok2", "2026-01-01T12") is None
+        await store.add_session("tok3", "rea", "2026-01-01", "2026-01-02")
+        assert await store.disable_staff("rea")
+        assert not await store.disable_staff("nobody")
+        assert await store.session_user("tok3", "2026-01-01T12") is None
+        assert [m.username for m in await store.list_staff()] == ["rea"]
+        assert (await store.list_staff())[0].disabled
+
+
+
+class TestPendingIntents:
+    async def test_intents_without_outcomes_oldest_first(self, store: Store) -> None:
+        """Recovery's work list: intents whose disclosure has no outcome entry."""
+        await store.append_batch(
+            [Draft(kind=Kind.INTENT, disclosure="d1"), Draft(kind=Kind.INTENT, disclosure="d2"),
+             Draft(kind=Kind.OUTCOME, disclosure="d1"), Draft(kind=Kind.INTENT, disclosure="d3")],
+            [None] * 4, T)
+        assert [r.seq for r in await store.pending_intents()] == [1, 3]
+
+    async def test_postgres_leaves_them_while_another_instance_runs(self,
+                                                                    pg_schema: str) -> None:
+        """With a second instance open, its intents may be in flight: none is handed to
+        recovery until this instance is the only one."""
+        first = PostgresStore(PG_URL, schema=pg_schema)
+        second = PostgresStore(PG_URL, schema=pg_schema)
+        await first.open()
+        await second.open()
+        try:
+            await first.append_batch([Draft(kind=Kind.INTENT, disclosure="d1")], [None], T)
+            assert await first.pending_intents() == []
+            await second.close()
+            assert [r.seq for r in await first.pending_intents()] == [0]
+        finally:
+            await first.close()
+            await second.close()

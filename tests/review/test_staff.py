@@ -1,15 +1,11 @@
-"""Staff accounts, passwords and sessions over a real SQLite record store."""
+"""Staff accounts, passwords and sessions over the real record stores (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
-from gateway.record.sqlite import SqliteStore
-from gateway.record.store import ThreadedStore
+from gateway.record.store import Store
 from gateway.staff import (
     LOGIN_FAILURES,
     LOGIN_WINDOW,
@@ -19,6 +15,7 @@ from gateway.staff import (
     hash_password,
     parse_roles,
 )
+from tests.stores import Backend
 
 PASSWORD = "a long enough passphrase"
 
@@ -32,20 +29,12 @@ class Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[ThreadedStore]:
-    store = ThreadedStore(SqliteStore(tmp_path / "record.sqlite"))
-    await store.open()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def staff(store: ThreadedStore, clock: Clock) -> Staff:
+def staff(store: Store, clock: Clock) -> Staff:
     return Staff(store=store, clock=clock, log_n=10)
 
 
@@ -106,13 +95,13 @@ class TestAccounts:
 
 class TestSessions:
     async def test_a_session_resolves_until_it_expires(self, staff: Staff, clock: Clock,
-                                                       store: ThreadedStore) -> None:
+                                                       backend: Backend) -> None:
         """A login's token names its member for eight hours, then no longer; only its hash is
         stored."""
         await staff.add("ritva", PASSWORD, ["reviewer"])
         session = await staff.login("ritva", PASSWORD)
         assert (await staff.resolve(session.token)).username == "ritva"
-        rows = store.sync.db.execute("SELECT token_hash FROM staff_sessions").fetchall()
+        rows = await backend.sql("SELECT token_hash FROM staff_sessions")
         assert session.token not in str(rows)
         clock.now += 8 * 3600 + 1
         with pytest.raises(Unauthorized):

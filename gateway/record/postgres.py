@@ -1,0 +1,418 @@
+"""The shared store: PostgreSQL through asyncpg, for several gateway instances on one record.
+
+Same semantics as the SQLite store: a batch is one transaction (committed with
+``synchronous_commit = on``: acknowledged means durable), the entries are encoded and hashed the
+same way, the signed tree head is replaced in the batch's transaction, and append-only is
+enforced by the database (see ``postgres_schema``).
+
+One sequencer across instances: each batch transaction first takes a transaction-scoped
+advisory lock, then catches up the entries other instances appended since this one last wrote,
+assigns the next positions, inserts, re-signs the head and commits, which releases the lock. So
+all instances' entries form one tree, without gaps and without a fork.
+
+Driver messages can echo row values, so errors name only the exception class and SQLSTATE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+
+from gateway.errors import HookTaken, RecordError, SideOpRefused
+from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
+from gateway.record.merkle import CompactRange
+from gateway.record.postgres_review import PostgresReview, row_of
+from gateway.record.postgres_schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
+from gateway.record.sqlite import HookOp, HookRow, KeyErasure, NewKey, Row, SideOp, SideOps
+from gateway.record.store import SignHead
+
+log = structlog.get_logger("gateway.record")
+
+_INSERT = """
+INSERT INTO entries (seq, body, leaf, sealed, kind, time, subject, order_ref, recipient,
+                     disclosure)
+SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[],
+                     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+"""
+_OPEN_HOOKS = """
+INSERT INTO hooks (webhook_id, disclosure, subject)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+ON CONFLICT (webhook_id) DO UPDATE SET disclosure = excluded.disclosure,
+    subject = excluded.subject, status = NULL, answer = NULL WHERE hooks.status = 503
+RETURNING webhook_id
+"""
+_NEW_KEYS = """
+INSERT INTO subject_keys (subject, wrapped, created)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[]) ON CONFLICT DO NOTHING
+"""
+_CLOSE_HOOKS = """
+UPDATE hooks SET status = u.status, answer = u.answer
+FROM unnest($1::text[], $2::int[], $3::bytea[]) AS u (webhook_id, status, answer)
+WHERE hooks.webhook_id = u.webhook_id
+"""
+
+
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+def _flatten(op: SideOp | None) -> tuple[HookOp | KeyErasure | NewKey, ...]:
+    if op is None:
+        return ()
+    return op.ops if isinstance(op, SideOps) else (op,)
+
+
+def failure(what: str, exc: BaseException) -> RecordError:
+    """A RecordError naming the failure's class and SQLSTATE, never the driver's message."""
+    code = getattr(exc, "sqlstate", None)
+    return RecordError(f"{what}: {type(exc).__name__}" + (f" ({code})" if code else ""))
+
+
+class PostgresStore(PostgresReview):
+    def __init__(self, url: str, *, schema: str = "gateway", pool_size: int = 4) -> None:
+        self.url = url
+        self.schema = schema
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._tree = CompactRange()
+        self._prev = GENESIS
+        self._tree_lock = asyncio.Lock()
+        self._presence: asyncpg.Connection | None = None
+
+    # -- connections -----------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def conn(self, what: str) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; driver and network failures become RecordError."""
+        if self._pool is None:
+            raise RecordError("the record is not open")
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except _DRIVER_ERRORS as exc:
+            raise failure(what, exc) from None
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:  # noqa: ANN401
+        async with self.conn("the record could not be read") as c:
+            rows: list[asyncpg.Record] = await c.fetch(sql, *args)
+            return rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:  # noqa: ANN401
+        async with self.conn("the record could not be read") as c:
+            row: asyncpg.Record | None = await c.fetchrow(sql, *args)
+            return row
+
+    async def execute(self, what: str, sql: str, *args: Any) -> str:  # noqa: ANN401
+        async with self.conn(what) as c:
+            status: str = await c.execute(sql, *args)
+            return status
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self._pool_size,
+                server_settings={"search_path": self.schema, "synchronous_commit": "on",
+                                 "application_name": "disclosure-gateway"})
+        except _DRIVER_ERRORS as exc:
+            raise failure("cannot connect to the record's database", exc) from None
+        try:
+            async with self.conn("cannot migrate the record's schema") as c:
+                await self._migrate(c)
+            # Held while this instance runs: recovery resolves intents only when no other
+            # instance holds it (their intents may be in flight, not crashed).
+            try:
+                self._presence = await asyncpg.connect(self.url)
+                await self._presence.execute("SELECT pg_advisory_lock_shared($1, hashtext($2))",
+                                             LOCK_CLASS + 2, self.schema)
+            except _DRIVER_ERRORS as exc:
+                raise failure("cannot connect to the record's database", exc) from None
+            self._tree, self._prev = CompactRange(), GENESIS
+            async with self._tree_lock, self.conn("cannot read the record") as c:
+                self._prev = await self._catch_up(c, self._tree, self._prev)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _migrate(self, c: asyncpg.Connection) -> None:
+        async with c.transaction():
+            await c.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                            LOCK_CLASS + 1, self.schema)
+            exists = await c.fetchval("SELECT to_regclass($1)",
+                                      f"{quoted(self.schema)}.schema_version")
+            version = 0 if exists is None else await c.fetchval(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            if version > len(MIGRATIONS):
+                raise RecordError(f"record schema {version} is newer than this gateway's "
+                                  f"{len(MIGRATIONS)}")
+            if version == len(MIGRATIONS):
+                return
+            await c.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(self.schema)}")
+            await c.execute(BOOTSTRAP)
+            for number, ddl in enumerate(MIGRATIONS[version:], start=version + 1):
+                await c.execute(ddl)
+                await c.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
+
+    async def close(self) -> None:
+        if self._presence is not None:
+            presence, self._presence = self._presence, None
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await presence.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    # -- the record ------------------------------------------------------------------------
+    async def _catch_up(self, c: asyncpg.Connection, tree: CompactRange, prev: bytes) -> bytes:
+        """Take in entries appended (by any instance) since ``tree``; returns the newest leaf."""
+        for seq, leaf in await c.fetch(
+                "SELECT seq, leaf FROM entries WHERE seq >= $1 ORDER BY seq", tree.size):
+            if seq != tree.size:
+                raise RecordError(f"the record has no entry at position {tree.size}")
+            tree.append(bytes(leaf))
+            prev = bytes(leaf)
+        return prev
+
+    async def append_batch(
+        self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str,
+        sign_head: SignHead | None = None,
+    ) -> list[Appended]:
+        """Append ``drafts`` in one transaction, durable when this returns; raises
+        SideOpRefused (nothing kept) if a draft's hook is held by another attempt."""
+        async with self._tree_lock:
+            tree, prev = self._tree.copy(), self._prev
+            try:
+                async with self.conn("the record could not be written") as c, c.transaction():
+                    await c.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                                    LOCK_CLASS, self.schema)
+                    prev = await self._catch_up(c, tree, prev)
+                    await self._side_ops(c, hooks)
+                    rows: list[list[Any]] = [[] for _ in range(10)]
+                    out = []
+                    for draft in drafts:
+                        seq = tree.size
+                        body = encode(draft, seq=seq, prev=prev, time=time)
+                        leaf = leaf_of(body)
+                        for column, value in zip(rows, (
+                                seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
+                                draft.order, draft.recipient, draft.disclosure), strict=True):
+                            column.append(value)
+                        tree.append(leaf)
+                        prev = leaf
+                        out.append(Appended(seq=seq, leaf=leaf))
+                    await c.execute(_INSERT, *rows)
+                    if sign_head is not None:
+                        await c.execute(
+                            "INSERT INTO head VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE "
+                            "SET size = excluded.size, note = excluded.note",
+                            tree.size, sign_head(tree.size, tree.root()))
+            except (RecordError, SideOpRefused):
+                raise
+            except Exception as exc:  # noqa: BLE001 - encoding errors too; nothing was kept
+                raise failure("the record could not be written", exc) from None
+            self._tree, self._prev = tree, prev
+            return out
+
+    async def _side_ops(self, c: asyncpg.Connection, ops: Sequence[SideOp | None]) -> None:
+        """The drafts' side operations, in bulk where order cannot matter: hooks opened (a hook
+        held by another attempt refuses its draft), new subject keys, key erasures, hooks
+        closed."""
+        flat = [(i, one) for i, op in enumerate(ops) for one in _flatten(op)]
+        opening = [(i, op) for i, op in flat if isinstance(op, HookOp) and op.status is None]
+        if opening:
+            taken = {r[0] for r in await c.fetch(
+                _OPEN_HOOKS, [op.webhook_id for _, op in opening],
+                [op.disclosure for _, op in opening], [op.subject for _, op in opening])}
+            for i, op in opening:
+                if op.webhook_id not in taken:
+                    raise SideOpRefused(i, HookTaken())
+        keyed = [op for _, op in flat if isinstance(op, NewKey | KeyErasure)]
+        if any(isinstance(op, KeyErasure) for op in keyed):
+            for op in keyed:  # in entry order: an erasure and a new key of one subject
+                await (self._erase(c, op) if isinstance(op, KeyErasure)
+                       else self._new_keys(c, [op]))
+        elif keyed:
+            await self._new_keys(c, [op for op in keyed if isinstance(op, NewKey)])
+        closing = [op for _, op in flat if isinstance(op, HookOp) and op.status is not None]
+        if closing:
+            await c.execute(_CLOSE_HOOKS, [op.webhook_id for op in closing],
+                            [op.status for op in closing], [op.answer for op in closing])
+
+    @staticmethod
+    async def _new_keys(c: asyncpg.Connection, keys: Sequence[NewKey]) -> None:
+        """Store first keys; if another writer stored a different key for a subject first,
+        the batch fails (nothing sealed under a key that is not kept may commit)."""
+        wanted = {k.subject: k for k in keys}
+        await c.execute(_NEW_KEYS, list(wanted), [k.wrapped for k in wanted.values()],
+                        [k.time for k in wanted.values()])
+        stored = await c.fetch("SELECT subject, wrapped FROM subject_keys "
+                               "WHERE subject = ANY($1::text[])", list(wanted))
+        if len(stored) != len(wanted) or any(
+                bytes(r[1]) != wanted[r[0]].wrapped for r in stored):
+            raise RecordError("a subject key was stored concurrently; try again")
+
+    @staticmethod
+    async def _erase(c: asyncpg.Connection, op: KeyErasure) -> None:
+        await c.execute("DELETE FROM subject_keys WHERE subject = $1", op.subject)
+        await c.execute("DELETE FROM pending_erasures WHERE subject = $1", op.subject)
+
+    async def head(self) -> tuple[int, bytes]:
+        """(size, root) of the record as committed by every instance."""
+        async with self._tree_lock:
+            async with self.conn("cannot read the record") as c:
+                self._prev = await self._catch_up(c, self._tree, self._prev)
+            return self._tree.size, self._tree.root()
+
+    async def root_at(self, size: int) -> bytes:
+        tree = CompactRange()
+        for (leaf,) in await self.fetch(
+                "SELECT leaf FROM entries WHERE seq < $1 ORDER BY seq", size):
+            tree.append(bytes(leaf))
+        return tree.root()
+
+    async def sign_checkpoint(self, sign: SignHead, time: str) -> str | None:
+        size, root = await self.head()
+        if size == 0:
+            return None
+        note = sign(size, root)
+        await self.execute("the checkpoint could not be written",
+                           "INSERT INTO checkpoints VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                           size, time, note)
+        return note
+
+    async def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = await self.fetchrow("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+        return None if row is None else (row[0], row[1])
+
+    # -- subject keys ----------------------------------------------------------------------
+    async def wrapped_key(self, subject: str) -> bytes | None:
+        row = await self.fetchrow("SELECT wrapped FROM subject_keys WHERE subject = $1", subject)
+        return None if row is None else bytes(row[0])
+
+    async def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes:
+        """Store a new wrapped key unless one exists; return the one that is stored."""
+        async with self.conn("a subject key could not be stored") as c:
+            await c.execute("INSERT INTO subject_keys VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                            subject, wrapped, time)
+            stored = await c.fetchval("SELECT wrapped FROM subject_keys WHERE subject = $1",
+                                      subject)
+        if stored is None:
+            raise RecordError("a subject key was erased while it was being created")
+        return bytes(stored)
+
+    async def wrapped_keys(self) -> list[tuple[str, bytes]]:
+        return [(r[0], bytes(r[1])) for r in
+                await self.fetch("SELECT subject, wrapped FROM subject_keys")]
+
+    async def replace_keys(self, rows: Sequence[tuple[str, bytes]]) -> None:
+        async with self.conn("subject keys could not be rewrapped") as c, c.transaction():
+            await c.executemany("UPDATE subject_keys SET wrapped = $2 WHERE subject = $1", rows)
+
+    async def subject_rows(self, subject: str) -> list[Row]:
+        return [row_of(r) for r in await self.fetch(
+            "SELECT seq, body, leaf, sealed FROM entries WHERE subject = $1 ORDER BY seq",
+            subject)]
+
+    async def subject_of_order(self, order: str) -> str | None:
+        row = await self.fetchrow("SELECT subject FROM entries WHERE order_ref = $1 AND "
+                                  "subject IS NOT NULL LIMIT 1", order)
+        return None if row is None else row[0]
+
+    async def disclosure_counts(self) -> dict[tuple[str, str], int]:
+        rows = await self.fetch(
+            "SELECT recipient, convert_from(body, 'UTF8')::jsonb ->> 'service', COUNT(*) "
+            "FROM entries WHERE kind = 'disclosure.outcome' "
+            "AND convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'result' = 'booked' "
+            "GROUP BY 1, 2")
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    # -- authority requests ----------------------------------------------------------------
+    async def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,
+                          expected: str | None) -> None:
+        what = "the request could not be stored"
+        if expected is None:
+            await self.execute(what, "INSERT INTO authority_requests VALUES ($1, $2, $3, $4)",
+                               request_id, state, deadline, doc)
+            return
+        status = await self.execute(
+            what, "UPDATE authority_requests SET state = $2, doc = $3 WHERE id = $1 "
+                  "AND state = $4", request_id, state, doc, expected)
+        if status != "UPDATE 1":
+            raise RecordError(f"request {request_id} is no longer {expected}")
+
+    async def get_request(self, request_id: str) -> tuple[str, bytes] | None:
+        row = await self.fetchrow("SELECT state, doc FROM authority_requests WHERE id = $1",
+                                  request_id)
+        return None if row is None else (row[0], bytes(row[1]))
+
+    async def list_requests(self, states: Sequence[str]) -> list[tuple[str, str, bytes]]:
+        return [(r[0], r[1], bytes(r[2])) for r in await self.fetch(
+            "SELECT id, state, doc FROM authority_requests WHERE state = ANY($1::text[]) "
+            "ORDER BY deadline, id", list(states))]
+
+    # -- erasure ---------------------------------------------------------------------------
+    async def last_disclosure(self, subject: str) -> str | None:
+        row = await self.fetchrow("SELECT MAX(time) FROM entries WHERE subject = $1 "
+                                  "AND kind LIKE '%disclosure%'", subject)
+        return None if row is None else row[0]
+
+    async def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None:
+        await self.execute(
+            "the erasure could not be deferred",
+            "INSERT INTO pending_erasures VALUES ($1, $2, $3, $4) ON CONFLICT (subject) "
+            "DO UPDATE SET due = excluded.due, basis = excluded.basis",
+            subject, requested, due, basis)
+
+    async def due_erasures(self, now: str) -> list[str]:
+        return [r[0] for r in await self.fetch(
+            "SELECT subject FROM pending_erasures WHERE due <= $1 ORDER BY due", now)]
+
+    async def add_hold(self, subject: str, until: str, basis: str, created: str) -> None:
+        await self.execute("the legal hold could not be stored",
+                           "INSERT INTO legal_holds VALUES ($1, $2, $3, $4)",
+                           subject, until, basis, created)
+
+    async def hold_until(self, subject: str, now: str) -> tuple[str, str] | None:
+        row = await self.fetchrow(
+            "SELECT until, basis FROM legal_holds WHERE subject = $1 AND until > $2 "
+            "ORDER BY until DESC LIMIT 1", subject, now)
+        return None if row is None else (row[0], row[1])
+
+    async def stale_subjects(self, before: str) -> list[str]:
+        return [r[0] for r in await self.fetch(
+            "SELECT k.subject FROM subject_keys k WHERE NOT EXISTS (SELECT 1 FROM entries e "
+            "WHERE e.subject = k.subject AND e.time >= $1 AND e.kind <> 'review.read')",
+            before)]
+
+    # -- idempotency -----------------------------------------------------------------------
+    async def hook(self, webhook_id: str) -> HookRow | None:
+        row = await self.fetchrow("SELECT webhook_id, disclosure, subject, status, answer "
+                                  "FROM hooks WHERE webhook_id = $1", webhook_id)
+        return None if row is None else HookRow(
+            row[0], row[1], row[2], row[3], None if row[4] is None else bytes(row[4]))
+
+    # -- crash recovery --------------------------------------------------------------------
+    async def pending_intents(self) -> list[Row]:
+        """Disclosure intents with no outcome entry, oldest first; none while another
+        instance runs (its intents may be in flight), so start-up recovery never resolves a
+        disclosure a live instance is still making."""
+        if self._presence is None:
+            raise RecordError("the record is not open")
+        try:
+            alone = await self._presence.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", LOCK_CLASS + 2, self.schema)
+            if alone:
+                await self._presence.execute("SELECT pg_advisory_unlock($1, hashtext($2))",
+                                             LOCK_CLASS + 2, self.schema)
+        except _DRIVER_ERRORS as exc:
+            raise failure("the record could not be read", exc) from None
+        if not alone:
+            log.info("recovery.deferred", reason="other instances are running")
+            return []
+        return [row_of(r) for r in await self.fetch(
+            "SELECT seq, body, leaf, sealed FROM entries i WHERE i.kind = 'disclosure.intent' "
+            "AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.disclosure = i.disclosure "
+            "AND o.kind = 'disclosure.outcome') ORDER BY seq")]

@@ -1,0 +1,95 @@
+"""The record stores the store tests run against: SQLite (a file in tmp_path, run on its thread)
+and PostgreSQL (the real server on 127.0.0.1:5432, database ``test``, each test in a fresh
+schema dropped afterwards).
+
+``Backend.make()`` opens another store over the same record (a second process or instance);
+``Backend.sql()`` runs a statement straight on the database as its owner, past the gateway, the
+way an intruder with database access would.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import attrs
+import pytest
+
+from gateway.record.postgres import PostgresStore
+from gateway.record.postgres_schema import quoted
+from gateway.record.sqlite import SqliteStore
+from gateway.record.store import Store, ThreadedStore
+
+#: The PostgreSQL server the tests use (trust auth); other users of ``test`` are left alone.
+PG_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ("sqlite", "postgres")
+
+
+@attrs.frozen
+class Backend:
+    name: str
+    make: Callable[[], Store]
+    sql: Callable[..., Awaitable[Any]]
+    #: What the database raises when a statement breaks the record's append-only rules.
+    refused: tuple[type[Exception], ...]
+
+
+async def pg_sql(schema: str, statement: str, *args: object) -> Any:  # noqa: ANN401
+    conn = await asyncpg.connect(PG_URL, server_settings={"search_path": schema})
+    try:
+        return await conn.fetch(statement, *args)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_schema() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema name, dropped (with everything in it) after the test."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield schema
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {quoted(schema)} CASCADE")
+    finally:
+        await conn.close()
+
+
+def sqlite_backend(path: Path) -> Backend:
+    async def sql(statement: str) -> list[Any]:
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            return db.execute(statement).fetchall()
+        finally:
+            db.close()
+
+    return Backend("sqlite", lambda: ThreadedStore(SqliteStore(path)), sql,
+                   (sqlite3.IntegrityError,))
+
+
+def postgres_backend(schema: str) -> Backend:
+    async def sql(statement: str) -> Any:  # noqa: ANN401
+        return await pg_sql(schema, statement)
+
+    return Backend("postgres", lambda: PostgresStore(PG_URL, schema=schema), sql,
+                   (asyncpg.IntegrityConstraintViolationError,))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return sqlite_backend(tmp_path / "record.sqlite")
+    schema: str = request.getfixturevalue("pg_schema")
+    return postgres_backend(schema)
+
+
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[Store]:
+    store = backend.make()
+    await store.open()
+    yield store
+    await store.close()
