@@ -269,4 +269,4 @@ class Authority:
         if sealed is None or key is None:
             return None
         value = unseal(key, f"authority-subject:{request.id}", bytes.fromhex(sealed))
-        return value.get("customer_id")
+        return None if value is None else value.get("customer_id")

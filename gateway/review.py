@@ -196,7 +196,8 @@ class Reviewer:
         key = keys[subject]
         if key is None:
             return ERASED
-        return unseal(key, f"{body['kind']}:{body['disclosure']}", row.sealed)
+        opened = unseal(key, f"{body['kind']}:{body['disclosure']}", row.sealed)
+        return ERASED if opened is None else opened
 
     async def checkpoint(self) -> dict[str, Any]:
         return await checkpoint_status(self.record, self.verifiers, now=self.clock())

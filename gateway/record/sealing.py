@@ -64,16 +64,36 @@ def unwrap(keks: Sequence[bytes], subject: str, wrapped: bytes) -> bytes:
                         "keys")
 
 
+#: A sealed value: version, the id of the key that sealed it, nonce, AES-GCM ciphertext.
+_SEALED_VERSION = b"\x01"
+_KEY_ID = 8
+
+
+def key_id(key: bytes) -> bytes:
+    """Names a subject key without revealing it. A customer erased and seen again gets a new
+    key; values sealed under the old one are told apart by this id and read as erased."""
+    return hashlib.sha256(b"disclosure-gateway subject key id\x00" + key).digest()[:_KEY_ID]
+
+
 def seal(key: bytes, context: str, values: dict[str, Any]) -> bytes:
     """Encrypt ``values`` (JSON) under a subject key; ``context`` binds it to its use."""
     nonce = os.urandom(_NONCE)
     plaintext = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, context.encode())
+    return (_SEALED_VERSION + key_id(key) + nonce
+            + AESGCM(key).encrypt(nonce, plaintext, context.encode()))
 
 
-def unseal(key: bytes, context: str, sealed: bytes) -> dict[str, Any]:
+def unseal(key: bytes, context: str, sealed: bytes) -> dict[str, Any] | None:
+    """The sealed values, or None if they were sealed under another (an erased) key of the
+    subject. RecordCorrupt if the value is malformed or fails authentication."""
+    head = 1 + _KEY_ID
+    if len(sealed) < head + _NONCE or sealed[:1] != _SEALED_VERSION:
+        raise RecordCorrupt("a sealed value is malformed")
+    if sealed[1:head] != key_id(key):
+        return None
+    body = sealed[head:]
     try:
-        plaintext = AESGCM(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], context.encode())
+        plaintext = AESGCM(key).decrypt(body[:_NONCE], body[_NONCE:], context.encode())
     except InvalidTag:
         raise RecordCorrupt("a sealed value failed authentication") from None
     value: dict[str, Any] = orjson.loads(plaintext)

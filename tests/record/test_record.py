@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.errors import RecordError
+from gateway.errors import RecordCorrupt, RecordError
 from gateway.record import Draft, Kind, Record, sealing
 from gateway.record.checkpoint import Signer, parse_and_verify
 from gateway.record.postgres_verify import verify_postgres
@@ -179,3 +179,20 @@ class TestNewKeysTravelWithTheirEntry:
             assert (await record.store.head())[0] == 0
         finally:
             await record.close()
+
+
+class TestSealedValues:
+    def test_a_value_sealed_under_another_key_reads_as_gone(self) -> None:
+        """A value names the key it was sealed under: under the subject's next key (after an
+        erasure) it opens to None, while a tampered value still fails loudly."""
+        old, new = os.urandom(32), os.urandom(32)
+        sealed = sealing.seal(old, "ctx", {"name": "Canary"})
+        assert sealing.unseal(old, "ctx", sealed) == {"name": "Canary"}
+        assert sealing.unseal(new, "ctx", sealed) is None
+        flipped = sealed[:-1] + bytes([sealed[-1] ^ 1])
+        with pytest.raises(RecordCorrupt):
+            sealing.unseal(old, "ctx", flipped)
+        with pytest.raises(RecordCorrupt):
+            sealing.unseal(old, "other context", sealed)
+        with pytest.raises(RecordCorrupt):
+            sealing.unseal(old, "ctx", b"\x02" + sealed[1:])

@@ -10,7 +10,9 @@ import pytest
 
 from gateway.app import RECORD
 from gateway.erasure import ErasureRules, request_erasure
+from gateway.record.checkpoint import Signer
 from gateway.record.sealing import subject_ref
+from gateway.record.verify import verify_sqlite
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness
 from tests.review.conftest import call, entries, get_json, ship
 
@@ -151,6 +153,29 @@ class TestValues:
         by_order = {e["order"]: e["values"] for e in doc["entries"]}
         assert by_order["J-1"] == by_order["J-2"] == by_order["J-3"] == "erased"
         assert by_order["J-OTHER"]["receiver"]["street"] == CANARY_FIELDS["street"]
+
+    async def test_a_customer_seen_again_after_erasure_keeps_old_values_erased(
+        self, gateway: Harness, shipped: dict[str, str]
+    ) -> None:
+        """An erased customer who orders again gets a new key: the new order's values open,
+        the values sealed under the deleted key still read as erased (not as an error), the
+        access report lists both, and the record verifies."""
+        await request_erasure(gateway.app[RECORD], customer_id=CANARY_CUSTOMER["id"],
+                              hmac_key=gateway.config.keys.subject_hmac, rules=ErasureRules(),
+                              now=datetime.now(UTC))
+        await ship(gateway, order_id="J-AGAIN")
+        status, body, _ = await call(gateway, "GET", "/v1/review/entries?customer="
+                                     f"{CANARY_CUSTOMER['id']}&kind=disclosure.intent",
+                                     headers=shipped)
+        assert status == 200, body
+        by_order = {e["order"]: e["values"] for e in orjson.loads(body)["entries"]}
+        assert by_order["J-1"] == by_order["J-2"] == by_order["J-3"] == "erased"
+        assert by_order["J-AGAIN"]["receiver"]["street"] == CANARY_FIELDS["street"]
+        report = await get_json(gateway, "/v1/reports/access?customer="
+                                f"{CANARY_CUSTOMER['id']}", shipped)
+        assert {"J-1", "J-AGAIN"} <= {d.get("order") for d in report["disclosures"]}
+        verifier = Signer.from_key_string(gateway.config.keys.checkpoint_signing).verifier()
+        assert verify_sqlite(gateway.config.record.path, [verifier]).ok
 
 
 class TestReadsAreRecorded:
