@@ -144,8 +144,11 @@ class Desk:
 
     async def close(self, member: Member, request_id: str) -> dict[str, Any]:
         _allowed(member, CLOSERS, "close authority requests")
-        return self.view(await self.authority.close(request_id, actor=member.username,
-                                                    now=self.now()))
+        closed = await self.authority.close(request_id, actor=member.username, now=self.now())
+        # The package was handed over: its copy here goes (the record keeps its hash), so no
+        # customer's values outlive the case in a file an erasure cannot reach.
+        (self.packages / f"{closed.id}.json").unlink(missing_ok=True)
+        return self.view(closed)
 
     async def disclose(self, member: Member, request_id: str) -> tuple[dict[str, Any], Path]:
         """Produce the request's one package; a second call is refused, naming its hash."""
@@ -174,6 +177,9 @@ class Desk:
         request = await self.authority.get(request_id)
         if request.package_sha256 is None:
             raise Conflict(f"request {request_id} is {request.state}; it has no package")
+        if request.state == "closed":
+            raise Conflict(f"request {request_id} is closed; its package was deleted then (the "
+                           "record keeps its hash)")
         try:
             content = (self.packages / f"{request.id}.json").read_bytes()
         except OSError:

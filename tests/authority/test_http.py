@@ -109,8 +109,13 @@ class TestApproved:
 
         status, again = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", ada)
         assert (status, again["package_sha256"]) == (409, digest)
+        package_file = gateway.config.record.path.parent / "authority-packages" / f"{rid}.json"
+        assert package_file.exists()
         status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/close", olli)
         assert (status, view["state"], view["due"]) == (200, "closed", None)
+        assert not package_file.exists()  # handed over; the record keeps the hash
+        status, gone = await json_call(gateway, "GET", f"{BASE}/{rid}/package", ada)
+        assert (status, gone["type"].endswith("/conflict")) == (409, True)
 
         assert authority_trail(gateway.config.record.path, rid) == [
             ("authority.received", "olli"), ("authority.approved", "ada"),
