@@ -185,6 +185,18 @@ class HookTaken(Conflict):
         super().__init__(detail)
 
 
+class KeyTaken(RecordError):
+    """Another writer stored a different first key for the customer meanwhile; nothing sealed
+    under the lost key is kept, and a retry uses the stored key."""
+
+    title = "Customer key created concurrently"
+    type_slug = "key-taken"
+
+    def __init__(self, detail: str = "the customer's key was created concurrently by another "
+                                     "writer; nothing was sent, retry") -> None:
+        super().__init__(detail)
+
+
 class SideOpRefused(RecordError):
     """A store refused one draft's side operation and kept nothing of the batch; the writer
     fails that draft with ``error`` and commits the others again."""

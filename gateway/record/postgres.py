@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from gateway.errors import HookTaken, RecordError, SideOpRefused
+from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.postgres_review import PostgresReview, row_of
@@ -229,30 +229,34 @@ class PostgresStore(PostgresReview):
             for i, op in opening:
                 if op.webhook_id not in taken:
                     raise SideOpRefused(i, HookTaken())
-        keyed = [op for _, op in flat if isinstance(op, NewKey | KeyErasure)]
-        if any(isinstance(op, KeyErasure) for op in keyed):
-            for op in keyed:  # in entry order: an erasure and a new key of one subject
+        keyed = [(i, op) for i, op in flat if isinstance(op, NewKey | KeyErasure)]
+        if any(isinstance(op, KeyErasure) for _, op in keyed):
+            for i, op in keyed:  # in entry order: an erasure and a new key of one subject
                 await (self._erase(c, op) if isinstance(op, KeyErasure)
-                       else self._new_keys(c, [op]))
+                       else self._new_keys(c, [(i, op)]))
         elif keyed:
-            await self._new_keys(c, [op for op in keyed if isinstance(op, NewKey)])
+            await self._new_keys(c, [(i, op) for i, op in keyed if isinstance(op, NewKey)])
         closing = [op for _, op in flat if isinstance(op, HookOp) and op.status is not None]
         if closing:
             await c.execute(_CLOSE_HOOKS, [op.webhook_id for op in closing],
                             [op.status for op in closing], [op.answer for op in closing])
 
     @staticmethod
-    async def _new_keys(c: asyncpg.Connection, keys: Sequence[NewKey]) -> None:
-        """Store first keys; if another writer stored a different key for a subject first,
-        the batch fails (nothing sealed under a key that is not kept may commit)."""
-        wanted = {k.subject: k for k in keys}
-        await c.execute(_NEW_KEYS, list(wanted), [k.wrapped for k in wanted.values()],
-                        [k.time for k in wanted.values()])
-        stored = await c.fetch("SELECT subject, wrapped FROM subject_keys "
-                               "WHERE subject = ANY($1::text[])", list(wanted))
-        if len(stored) != len(wanted) or any(
-                bytes(r[1]) != wanted[r[0]].wrapped for r in stored):
-            raise RecordError("a subject key was stored concurrently; try again")
+    async def _new_keys(c: asyncpg.Connection, keys: Sequence[tuple[int, NewKey]]) -> None:
+        """Store first keys; if another writer stored a different key for a subject first, the
+        first draft sealed under the lost key is refused (nothing sealed under a key that is not
+        kept may commit) and the writer commits the others again."""
+        wanted: dict[str, tuple[int, NewKey]] = {}
+        for i, k in keys:
+            wanted.setdefault(k.subject, (i, k))
+        await c.execute(_NEW_KEYS, list(wanted), [k.wrapped for _, k in wanted.values()],
+                        [k.time for _, k in wanted.values()])
+        stored = {r[0]: bytes(r[1]) for r in await c.fetch(
+            "SELECT subject, wrapped FROM subject_keys WHERE subject = ANY($1::text[])",
+            list(wanted))}
+        for subject, (i, k) in wanted.items():
+            if stored.get(subject) != k.wrapped:
+                raise SideOpRefused(i, KeyTaken())
 
     @staticmethod
     async def _erase(c: asyncpg.Connection, op: KeyErasure) -> None:

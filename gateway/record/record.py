@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from gateway.errors import RecordCorrupt, RecordError, SideOpRefused
+from gateway.errors import KeyTaken, RecordCorrupt, RecordError, SideOpRefused
 from gateway.record import sealing
 from gateway.record.checkpoint import (
     Checkpoint,
@@ -169,10 +169,18 @@ class Record:
         try:
             appended = await self.store.append_batch(drafts, hooks, self._clock(), self._sign)
         except SideOpRefused as refused:
-            # One draft's side operation was refused (its hook is held by another attempt):
-            # that draft fails alone, the rest are committed again.
-            batch[refused.index][2].set_exception(refused.error)
-            del batch[refused.index]
+            # One draft's side operation was refused (its hook is held by another attempt, or
+            # its new key lost to another writer's): that draft fails alone, with every draft
+            # sealed under the same lost key, and the rest are committed again.
+            lost = {k.subject for k in _new_keys(hooks[refused.index])} if isinstance(
+                refused.error, KeyTaken) else set()
+            for subject in lost:
+                self._pending_keys.pop(subject, None)
+            failed = {refused.index} | {i for i, op in enumerate(hooks)
+                                        if any(k.subject in lost for k in _new_keys(op))}
+            for i in failed:
+                batch[i][2].set_exception(refused.error)
+            batch = [item for i, item in enumerate(batch) if i not in failed]
             if batch:
                 await self._commit(batch)
             return

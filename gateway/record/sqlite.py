@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from gateway.errors import HookTaken, RecordError, SideOpRefused
+from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.sqlite_search import SEARCH_SCHEMA, SqliteSearch
@@ -123,10 +123,6 @@ class SideOps:
     """Several side operations for one entry."""
 
     ops: tuple[HookOp | KeyErasure | NewKey, ...]
-
-
-class KeyConflict(Exception):  # noqa: N818 - internal signal, never leaves this module
-    """Another writer stored a different first key for the subject."""
 
 
 SideOp = HookOp | KeyErasure | NewKey | SideOps
@@ -263,8 +259,6 @@ class SqliteStore(SqliteSearch, SqliteStaff):
                 db.execute("ROLLBACK")
             if isinstance(exc, SideOpRefused):
                 raise
-            if isinstance(exc, KeyConflict):
-                raise RecordError("a subject key was stored concurrently; try again") from None
             why = str(exc) if isinstance(exc, sqlite3.Error) else type(exc).__name__
             raise RecordError(f"the record could not be written: {why}") from None
         self._tree, self._prev = tree, prev
@@ -299,7 +293,7 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             db.execute("INSERT OR IGNORE INTO subject_keys VALUES (?,?,?)",
                        (op.subject, op.wrapped, op.time))
             if self.wrapped_key(op.subject) != op.wrapped:
-                raise KeyConflict
+                raise SideOpRefused(index, KeyTaken())
 
     def _hook(self, op: HookOp, index: int) -> None:
         if op.status is None:

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.errors import RecordCorrupt, RecordError
+from gateway.errors import KeyTaken, RecordCorrupt, RecordError
 from gateway.record import Draft, Kind, Record, sealing
+from gateway.record.entry import Appended
 from gateway.record.checkpoint import Signer, parse_and_verify
 from gateway.record.postgres_verify import verify_postgres
 from gateway.record.verify import Report, verify_sqlite
@@ -157,14 +158,15 @@ class TestNewKeysTravelWithTheirEntry:
     async def test_a_key_stored_meanwhile_by_another_writer_fails_the_entry(
         self, backend: Backend, signer: Signer
     ) -> None:
-        """If another process stored a different key for the subject first, the entry sealed
-        with the lost key is refused (nothing unreadable is committed), and the next attempt
-        uses the stored key."""
+        """If another process stored a different key for the subject first, the entries sealed
+        with the lost key are refused (nothing unreadable is committed) while the other entries
+        of the batch commit, and the next attempt uses the stored key."""
         kek = os.urandom(32)
         record = Record(store=backend.make(), kek=kek, signer=signer, origin=ORIGIN)
         await record.open()
         try:
             lost, op = await record.key_for("s1")
+            _, other_op = await record.key_for("s2")
             kept = os.urandom(32)
             other = backend.make()
             await other.open()
@@ -172,11 +174,18 @@ class TestNewKeysTravelWithTheirEntry:
                 await other.add_key("s1", sealing.wrap(kek, "s1", kept), "2026-01-01T00:00:00Z")
             finally:
                 await other.close()
-            with pytest.raises(RecordError, match="concurrently"):
-                await record.append(Draft(kind=Kind.INTENT, subject="s1"), op)
+            results = await asyncio.gather(
+                record.append(Draft(kind=Kind.INTENT, subject="s1"), op),
+                record.append(Draft(kind=Kind.INTENT, subject="s2"), other_op),
+                record.append(Draft(kind=Kind.OUTCOME, subject="s1"), op),
+                return_exceptions=True)
+            assert isinstance(results[0], KeyTaken)
+            assert isinstance(results[2], KeyTaken)
+            assert isinstance(results[1], Appended)
+            assert isinstance(results[0], RecordError)  # a 503 at the edge: nothing was sent
             assert await record.key_for("s1") == (kept, None)
             assert lost != kept
-            assert (await record.store.head())[0] == 0
+            assert (await record.store.head())[0] == 1
         finally:
             await record.close()
 
