@@ -21,7 +21,7 @@ import attrs
 import pytest
 
 from gateway.record.postgres import PostgresStore
-from gateway.record.postgres_schema import quoted
+from gateway.record.postgres_schema import quoted, writer_grants
 from gateway.record.sqlite import SqliteStore
 from gateway.record.store import Store, ThreadedStore
 
@@ -56,6 +56,27 @@ async def pg_schema() -> AsyncIterator[str]:
     try:
         await conn.execute(f"DROP SCHEMA IF EXISTS {quoted(schema)} CASCADE")
     finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_writer(pg_schema: str) -> AsyncIterator[tuple[str, str]]:
+    """A login role holding only ``writer_grants`` on ``pg_schema``, migrated by the owner
+    first: (its URL, its name). Dropped afterwards."""
+    owner = PostgresStore(PG_URL, schema=pg_schema)
+    await owner.open()
+    await owner.close()
+    role = f"gw_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f"CREATE ROLE {quoted(role)} LOGIN")
+        for statement in writer_grants(pg_schema, role):
+            await conn.execute(statement)
+        yield PG_URL.replace("postgres@", f"{role}@", 1), role
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {quoted(pg_schema)} CASCADE")
+        await conn.execute(f"DROP OWNED BY {quoted(role)}")
+        await conn.execute(f"DROP ROLE {quoted(role)}")
         await conn.close()
 
 

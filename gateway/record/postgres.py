@@ -57,7 +57,10 @@ WHERE hooks.webhook_id = u.webhook_id
 """
 
 
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+# InternalClientError: a connection the server dropped mid-exchange can be left in a state the
+# driver refuses to use; it is a failure of the database connection like the others.
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+                  OSError, TimeoutError)
 
 
 def _flatten(op: SideOp | None) -> tuple[HookOp | KeyErasure | NewKey, ...]:

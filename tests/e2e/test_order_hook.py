@@ -313,3 +313,51 @@ class TestRecordVerifies:
         report = verify_sqlite(config.record.path, [verifier], origin=config.origin)
         assert report.ok, report.summary()
         assert (report.entries, report.unsigned_tail) == (4, 0)
+
+
+class TestDatabaseDown:
+    async def test_a_lost_postgres_answers_503_sends_nothing_and_recovers(
+        self, tmp_path: Path, carrier_env: None, pg_schema: str, pg_writer: tuple[str, str]
+    ) -> None:
+        """With the PostgreSQL record, when the database drops the gateway's connections and
+        refuses new ones (a restart, a failover), hooks answer 503 and nothing reaches a
+        carrier; once it takes connections again the gateway serves hooks without a restart.
+        The gateway connects as its own role, so only its connections are cut."""
+        import asyncpg  # noqa: PLC0415
+
+        from tests.conftest import run_gateway  # noqa: PLC0415
+        from tests.stores import PG_URL  # noqa: PLC0415
+
+        url, role = pg_writer
+
+        def on_postgres(raw: dict[str, Any]) -> None:
+            raw["record"].update({"store": "postgres", "url": url, "schema": pg_schema})
+
+        async def database(*, up: bool) -> None:
+            admin = await asyncpg.connect(PG_URL)
+            try:
+                await admin.execute(f'ALTER ROLE "{role}" {"LOGIN" if up else "NOLOGIN"}')
+                if not up:
+                    await admin.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE usename = $1", role)
+            finally:
+                await admin.close()
+
+        async with run_gateway(tmp_path, on_postgres) as gw:
+            assert (await gw.post(order_event("posti", "home_delivery")))[0] == 201
+            booked = len(gw.bookings("posti"))
+            await database(up=False)
+            try:
+                answers = [await gw.post(order_event("posti", "home_delivery"))
+                           for _ in range(3)]
+            finally:
+                await database(up=True)
+            assert [status for status, _, _ in answers] == [503, 503, 503], answers
+            assert all(a["type"].endswith("record-unavailable") for _, a, _ in answers)
+            assert len(gw.bookings("posti")) == booked
+            statuses = []
+            for _ in range(20):  # the pool reconnects on its own
+                statuses.append((await gw.post(order_event("posti", "home_delivery")))[0])
+                if statuses[-1] == 201:  # noqa: PLR2004
+                    break
+            assert statuses[-1] == 201, statuses  # noqa: PLR2004
