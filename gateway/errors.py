@@ -139,3 +139,12 @@ class CarrierHeldBack(CarrierUnavailable):
 
     title = "Carrier calls held back"
     type_slug = "carrier-held-back"
+
+
+class OperationUnsupported(GatewayError):
+    """The carrier's API offers no such operation (a cancellation, a return label): nothing was
+    sent, and nothing will be until the carrier offers it."""
+
+    status = 501
+    title = "The carrier offers no such operation"
+    type_slug = "carrier-operation-unsupported"
