@@ -33,6 +33,7 @@ class Endpoint:
     allowed: frozenset[str]
     ok: int = 200
     kind: str = "api"  # api | page | public | hook
+    event: str = "order.ready_to_ship"  # a hook's event type
 
     @property
     def route(self) -> str:
@@ -41,8 +42,8 @@ class Endpoint:
 
 
 def _e(method: str, path: str, roles: tuple[str, ...] | frozenset[str], ok: int = 200,
-       kind: str = "api") -> Endpoint:
-    return Endpoint(method, path, frozenset(roles), ok, kind)
+       kind: str = "api", event: str = "order.ready_to_ship") -> Endpoint:
+    return Endpoint(method, path, frozenset(roles), ok, kind, event)
 
 
 REPORT = ("reviewer", "admin")
@@ -54,6 +55,9 @@ ENDPOINTS = [
     _e("GET", "/openapi.json", EVERYONE | {"anonymous"}, kind="public"),
     _e("GET", "/v1/record/checkpoint", EVERYONE | {"anonymous"}, kind="public"),
     _e("POST", "/v1/hooks/orders", ("pipeline",), 201, kind="hook"),
+    _e("POST", "/v1/hooks/orders", ("pipeline",), 201, kind="hook",
+       event="order.return_requested"),
+    _e("POST", "/v1/hooks/orders", ("pipeline",), 200, kind="hook", event="order.cancelled"),
     _e("POST", "/v1/session", EVERYONE | {"anonymous"}, 201, kind="public"),
     _e("GET", "/v1/session", ALL_STAFF),
     _e("DELETE", "/v1/session", ALL_STAFF, 204),
@@ -79,8 +83,8 @@ async def _request(gateway: Harness, endpoint: Endpoint, caller: str,
     """Call ``endpoint`` as ``caller`` the way that kind of endpoint is called."""
     headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {}
-    if endpoint.kind == "hook":  # the same order for everyone; only the pipeline signs it
-        kwargs["data"] = orjson.dumps(order_event("posti", "home_delivery"))
+    if endpoint.kind == "hook":  # the same event for everyone; only the pipeline signs it
+        kwargs["data"] = orjson.dumps(await _event(gateway, endpoint.event))
         headers["content-type"] = "application/json"
     if caller == "pipeline":
         headers.update(sign_headers(gateway.secret, f"msg_{uuid.uuid4().hex}", kwargs["data"])
@@ -106,6 +110,20 @@ async def _request(gateway: Harness, endpoint: Endpoint, caller: str,
     return status
 
 
+async def _event(gateway: Harness, kind: str) -> dict[str, Any]:
+    """A hook event of ``kind``; a cancellation names a fresh booking."""
+    if kind == "order.cancelled":
+        booked = await ship(gateway, order_id=f"J-ROLE-{uuid.uuid4().hex[:6]}")
+        return {"type": kind, "data": {"order_id": booked["order_id"],
+                                       "disclosure_id": booked["disclosure_id"]}}
+    event = order_event("posti", "home_delivery")
+    if kind == "order.return_requested":
+        data = event["data"]
+        del data["delivery"]
+        return {"type": kind, "data": {**data, "return": {"carrier": "posti"}}}
+    return event
+
+
 def _denied(endpoint: Endpoint, caller: str) -> int:
     """What a caller the endpoint does not allow gets."""
     staff = caller not in ("anonymous", "pipeline")
@@ -127,7 +145,9 @@ async def sessions(gateway: Harness) -> AsyncIterator[Callable[[], Any]]:
 
 
 class TestRoleMatrix:
-    @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
+    @pytest.mark.parametrize("endpoint", ENDPOINTS,
+                             ids=lambda e: f"{e.method} {e.path}" + (
+                                 f" {e.event}" if e.kind == "hook" else ""))
     async def test_exactly_the_allowed_callers_succeed(
         self, gateway: Harness, sessions: Callable[[], Any], endpoint: Endpoint
     ) -> None:
