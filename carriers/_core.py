@@ -21,12 +21,24 @@ from gateway.errors import (
     CarrierRejected,
     CarrierUnavailable,
     CarrierUnreachable,
+    OperationUnsupported,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from gateway.models import Parcel, Receiver, Shipment, ShipmentResult
+    from gateway.models import (
+        Cancellation,
+        Parcel,
+        Receiver,
+        ReturnShipment,
+        Shipment,
+        ShipmentResult,
+    )
+
+#: Operations beyond booking a delivery that an adapter may offer (``operations``).
+CANCEL = "cancel"
+RETURN = "return"
 
 
 @attrs.frozen
@@ -53,6 +65,9 @@ class Carrier(Protocol):
 
     name: ClassVar[str]
     services: ClassVar[Mapping[str, ServiceSpec]]
+    #: Which of CANCEL and RETURN the carrier's API offers; the others raise
+    #: OperationUnsupported without sending anything.
+    operations: ClassVar[frozenset[str]]
 
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
         """Book the shipment; raise a CarrierError subclass on failure."""
@@ -63,7 +78,17 @@ class Carrier(Protocol):
 
         ``label`` is empty when the carrier cannot hand the label out again by reference.
         Raises CarrierUnavailable when the carrier cannot be asked (a look-up never books).
+        Finds return bookings too: they are made under their own reference the same way.
         """
+        ...
+
+    async def cancel_shipment(self, cancellation: Cancellation) -> None:
+        """Cancel a booking; cancelling one already cancelled succeeds (idempotent at the
+        carrier). CarrierRejected when the carrier refuses (unknown, already on its way)."""
+        ...
+
+    async def create_return(self, shipment: ReturnShipment) -> ShipmentResult:
+        """Book a return label: the customer sends, the store receives."""
         ...
 
 
@@ -78,6 +103,7 @@ class CarrierFactory(Protocol):
     name: str
     services: Mapping[str, ServiceSpec]
     credential_names: tuple[str, ...]
+    operations: frozenset[str]
 
     def __call__(
         self,
@@ -217,18 +243,25 @@ def fields_named(text: str, known: Iterable[str]) -> tuple[str, ...]:
     )
 
 
-def refused(
-    carrier: str, status: int, codes: Iterable[str], fields: Iterable[str] = ()
+def refused(  # noqa: PLR0913 - the refusal, described in full
+    carrier: str, status: int, codes: Iterable[str], fields: Iterable[str] = (), *,
+    what: str = "the shipment", after: str = "nothing was booked",
 ) -> CarrierRejected:
     """The CarrierRejected for an answered refusal, naming only codes and field names."""
-    detail = f"{carrier} refused the shipment (HTTP {status}"
+    detail = f"{carrier} refused {what} (HTTP {status}"
     code_list = ", ".join(code(c) for c in codes)
     if code_list:
         detail += f"; code {code_list}"
     field_list = ", ".join(fields)
     if field_list:
         detail += f"; fields {field_list}"
-    return CarrierRejected(detail + "); nothing was booked")
+    return CarrierRejected(f"{detail}); {after}")
+
+
+def unsupported(carrier: str, operation: str, why: str) -> OperationUnsupported:
+    """The error for an operation the carrier's API does not offer; nothing was sent."""
+    return OperationUnsupported(f"{carrier} offers no {operation} through its API ({why}); "
+                                "nothing was sent")
 
 
 # -- Small shared mappings -----------------------------------------------------------------

@@ -13,6 +13,11 @@ What may be retried, and why:
   call succeeded; if not, the outcome stays unknown and is never retried here.
 - A refusal (``CarrierRejected``) is an answer: never retried.
 
+A return label books like a delivery and follows the same rule (looked up by its own
+reference before it is sent again). A cancellation cannot book anything and cancelling twice
+is harmless at the carrier, so every unavailability of it may be retried, even an answer lost
+after the request left.
+
 The breaker counts consecutive unavailability (5xx, unreachable, no answer). After
 ``breaker_failures`` of them it opens: calls fail at once with ``CarrierHeldBack`` (nothing
 sent) until ``breaker_cooldown`` has passed; then one probe goes through (half-open), and its
@@ -46,7 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     from carriers._core import Carrier, ServiceSpec
-    from gateway.models import Shipment, ShipmentResult
+    from gateway.models import Cancellation, ReturnShipment, Shipment, ShipmentResult
 
 T = TypeVar("T")
 
@@ -200,31 +205,61 @@ class Guarded:
     def services(self) -> Mapping[str, ServiceSpec]:
         return self.adapter.services
 
+    @property
+    def operations(self) -> frozenset[str]:
+        return self.adapter.operations
+
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
+        return await self._book("create", self.adapter.create_shipment, shipment,
+                                shipment.reference)
+
+    async def create_return(self, shipment: ReturnShipment) -> ShipmentResult:
+        return await self._book("return", self.adapter.create_return, shipment,
+                                shipment.reference)
+
+    async def cancel_shipment(self, cancellation: Cancellation) -> None:
+        """Cancelling twice is harmless: every unavailability may be retried."""
+        attempt = 0
+        while True:
+            try:
+                return await self._call("cancel", self.adapter.cancel_shipment, cancellation)
+            except CarrierHeldBack:
+                raise
+            except (CarrierUnavailable, CarrierOutcomeUnknown) as exc:
+                if attempt >= self.policy.retries:
+                    raise
+                reason = "unreachable" if isinstance(exc, CarrierUnreachable) else (
+                    "no_answer" if isinstance(exc, CarrierOutcomeUnknown) else "server_error")
+            await self._retry("cancel", reason, attempt)
+            attempt += 1
+
+    async def _book(self, operation: str, fn: Callable[[Any], Awaitable[ShipmentResult]],
+                    request: Any, reference: str) -> ShipmentResult:  # noqa: ANN401
+        """Book through ``fn``; before booking again, look the booking up by ``reference``."""
         attempt = 0
         failure: CarrierUnavailable
         while True:
             try:
-                return await self._call("create", self.adapter.create_shipment, shipment)
+                return await self._call(operation, fn, request)
             except CarrierHeldBack:
                 raise
             except CarrierUnreachable as exc:
                 failure, reason = exc, "unreachable"
             except CarrierUnavailable as exc:
-                asked, found = await self._look_up(shipment.reference)
+                asked, found = await self._look_up(reference)
                 if found is not None:
                     return found
                 if not asked:
                     raise
                 failure, reason = exc, "server_error"
             except CarrierOutcomeUnknown:
-                _asked, found = await self._look_up(shipment.reference)
+                _asked, found = await self._look_up(reference)
                 if found is not None:
                     return found
                 raise
             if attempt >= self.policy.retries:
                 raise failure
-            await self._retry("create", reason, attempt)
+            await self._retry(operation, reason, attempt)
             attempt += 1
 
     async def find_shipment(self, reference: str) -> ShipmentResult | None:

@@ -15,6 +15,14 @@ What this mirrors, and from where:
 Assumptions, mirrored by the sandbox: refusals are HTTP 400 with {errors[{code, field,
 message}]}; ``GET /multiple/orders?cartId=...`` finds an order by our cart id. The door code
 goes out only when the customer gave one.
+
+Cancel: OrderApi.removeOrder, ``DELETE /multiple/orders/{id}`` with Budbee's order id (the
+booking answer's ``id``) and the v1 media type; only that id leaves. Removing an order
+already removed is answered as done (the sandbox's assumption).
+
+Not offered: neither the PHP client (OrderApi, BoxesApi, IntervalApi, PostalcodesApi) nor
+the Magento integration shows a return booking; returns answer 501
+``carrier-operation-unsupported`` and send nothing.
 """
 
 from __future__ import annotations
@@ -25,14 +33,15 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
-from carriers._core import ServiceSpec, code, exchange, fields_named, refused
+from carriers._core import CANCEL, ServiceSpec, code, exchange, fields_named, refused, unsupported
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
-from gateway.models import Receiver, Shipment, ShipmentResult
+from gateway.models import Cancellation, Receiver, ReturnShipment, Shipment, ShipmentResult
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MEDIA_TYPE = "application/vnd.budbee.multiple.orders-v2+json"
+MEDIA_TYPE_V1 = "application/vnd.budbee.multiple.orders-v1+json"
 BOX_PRODUCT = "DLVBOX"
 _KNOWN_KEYS = (
     "name", "telephoneNumber", "email", "street", "postalCode", "city", "country",
@@ -54,6 +63,7 @@ class Budbee:
         ),
     }
     credential_names: ClassVar[tuple[str, ...]] = ("api_key", "api_secret", "collection_id")
+    operations: ClassVar[frozenset[str]] = frozenset({CANCEL})
 
     def __init__(
         self,
@@ -99,6 +109,39 @@ class Budbee:
         if not answer.get("parcels"):
             return None
         return await self._result(answer, booked=False)
+
+    async def cancel_shipment(self, cancellation: Cancellation) -> None:
+        order_id = cancellation.carrier_reference
+        if order_id is None:  # a booking found again after a crash: ask for its id
+            order_id = await self._order_id(cancellation.reference)
+        reply = await exchange(
+            self._session, "DELETE", f"{self._base_url}/multiple/orders/{order_id}",
+            carrier=self.name, timeout=self._timeout, may_book=False,
+            headers={**self._headers(), "Content-Type": MEDIA_TYPE_V1, "Accept": MEDIA_TYPE_V1},
+        )  # fmt: skip
+        if reply.status >= 300:  # noqa: PLR2004
+            answer = reply.json()
+            errors = answer.get("errors", []) if isinstance(answer, dict) else []
+            raise refused(self.name, reply.status,
+                          [str(e.get("code", "")) for e in errors if isinstance(e, dict)],
+                          what="the cancellation", after="the order stays booked")
+
+    async def _order_id(self, reference: str) -> str:
+        reply = await exchange(
+            self._session, "GET", self._base_url + "/multiple/orders", carrier=self.name,
+            timeout=self._timeout, may_book=False, params={"cartId": reference},
+            headers=self._headers(),
+        )  # fmt: skip
+        answer = reply.json()
+        if reply.status == 200 and isinstance(answer, dict) and answer.get("id"):  # noqa: PLR2004
+            return str(answer["id"])
+        if reply.status == 404:  # noqa: PLR2004
+            raise refused(self.name, 404, ["NOT_FOUND"], what="the cancellation",
+                          after="it holds no order under our reference")
+        raise CarrierUnavailable(f"{self.name}: look-up failed (HTTP {reply.status})")
+
+    async def create_return(self, shipment: ReturnShipment) -> ShipmentResult:
+        raise unsupported(self.name, "return label", "its API documents no return booking")
 
     def order(self, shipment: Shipment) -> dict[str, Any]:
         """The Budbee order: delivery keys only for given fields, door code only if given."""

@@ -19,6 +19,15 @@ What this mirrors, and from where:
   title, status, detail, additionalDetails[]}; only status and known field names are kept.
 - Look-up: ``GET /tracking?shipmentReference=...&shipperAccountNumber=...`` answering
   {shipments[{shipmentTrackingNumber}]} or 404. No label is re-issued by reference.
+- Return label: the same ``POST /shipments`` with the customer as shipperDetails and the store
+  as receiverDetails, billed to the store's account (accounts typeCode "payer" beside the
+  shipper account, as MyDHL's import/return shipments are). DHL requires a shipper's address
+  line and phone as it does a receiver's.
+
+Not offered: MyDHL API cancels pickups (``DELETE /pickups/{dispatchConfirmationNumber}``),
+not shipments; a shipment booked without a pickup, as these are, has nothing to cancel and is
+charged only once DHL scans it. Cancel answers 501 ``carrier-operation-unsupported`` and sends
+nothing.
 """
 
 from __future__ import annotations
@@ -33,9 +42,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import aiohttp
 import orjson
 
-from carriers._core import ServiceSpec, exchange, fields_named, given, refused
+from carriers._core import RETURN, ServiceSpec, exchange, fields_named, given, refused, unsupported
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
-from gateway.models import Shipment, ShipmentResult
+from gateway.models import Cancellation, Party, Receiver, ReturnShipment, Shipment, ShipmentResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -65,8 +74,12 @@ class DhlExpress:
         "express": ServiceSpec(
             required=frozenset({"name", "street", "postal_code", "town", "country", "phone"}),
         ),
+        "return": ServiceSpec(
+            required=frozenset({"name", "street", "postal_code", "town", "country", "phone"}),
+        ),
     }
     credential_names: ClassVar[tuple[str, ...]] = ("api_key", "api_secret", "account_number")
+    operations: ClassVar[frozenset[str]] = frozenset({RETURN})
 
     def __init__(
         self,
@@ -85,9 +98,19 @@ class DhlExpress:
         self._clock = clock
 
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
+        return await self._book(self.request(shipment))
+
+    async def create_return(self, shipment: ReturnShipment) -> ShipmentResult:
+        return await self._book(self.return_request(shipment))
+
+    async def cancel_shipment(self, cancellation: Cancellation) -> None:
+        raise unsupported(self.name, "cancellation of a shipment",
+                          "MyDHL API cancels pickups only, and none was booked")
+
+    async def _book(self, document: dict[str, Any]) -> ShipmentResult:
         reply = await exchange(
             self._session, "POST", self._base_url + "/shipments", carrier=self.name,
-            timeout=self._timeout, may_book=True, data=orjson.dumps(self.request(shipment)),
+            timeout=self._timeout, may_book=True, data=orjson.dumps(document),
             headers={**self._headers(), "Content-Type": "application/json"},
         )  # fmt: skip
         answer = reply.json()
@@ -123,35 +146,31 @@ class DhlExpress:
 
     def request(self, shipment: Shipment) -> dict[str, Any]:
         """The MyDHL shipment request: receiver keys only for given fields."""
+        domestic = shipment.receiver.country == shipment.sender.country
+        return self._document(shipment.reference, _store(shipment.sender),
+                              _customer(shipment.receiver), shipment, domestic=domestic)
+
+    def return_request(self, shipment: ReturnShipment) -> dict[str, Any]:
+        """A return: the customer's given fields as shipperDetails, the store as receiver,
+        the store's account paying."""
+        domestic = shipment.sender.country == shipment.receiver.country
+        document = self._document(shipment.reference, _customer(shipment.sender),
+                                  _store(shipment.receiver), shipment, domestic=domestic)
+        document["accounts"].append({"typeCode": "payer", "number": self._account})
+        return document
+
+    def _document(self, reference: str, shipper: dict[str, Any], receiver: dict[str, Any],
+                  shipment: Shipment | ReturnShipment, *, domestic: bool) -> dict[str, Any]:
         planned = datetime.fromtimestamp(self._clock(), UTC)
-        sender = shipment.sender
-        receiver: dict[str, dict[str, str]] = {}
-        fields = {**given(shipment.receiver, RECEIVER)}
-        if shipment.receiver.name is not None:
-            fields.update(dict.fromkeys(NAME_KEYS, shipment.receiver.name))
-        for path, value in fields.items():
-            part, key = path.split(".")
-            receiver.setdefault(part, {})[key] = value
-        domestic = shipment.receiver.country == sender.country
         return {
             "plannedShippingDateAndTime": planned.strftime("%Y-%m-%dT%H:%M:%S GMT+00:00"),
             "pickup": {"isRequested": False},
             "productCode": "N" if domestic else "P",
             "accounts": [{"typeCode": "shipper", "number": self._account}],
-            "customerReferences": [{"value": shipment.reference, "typeCode": "CU"}],
+            "customerReferences": [{"value": reference, "typeCode": "CU"}],
             "outputImageProperties": {"encodingFormat": "pdf",
                                       "imageOptions": [{"typeCode": "label"}]},
-            "customerDetails": {
-                "shipperDetails": {
-                    "postalAddress": {"postalCode": sender.postal_code,
-                                      "cityName": sender.town, "countryCode": sender.country,
-                                      "addressLine1": sender.street},
-                    "contactInformation": {"phone": sender.phone, "email": sender.email,
-                                           "companyName": sender.name,
-                                           "fullName": sender.name},
-                },
-                "receiverDetails": receiver,
-            },
+            "customerDetails": {"shipperDetails": shipper, "receiverDetails": receiver},
             "content": {
                 "packages": [_package(p.weight_kg, p.length_cm, p.width_cm, p.height_cm)
                              for p in shipment.parcels],
@@ -165,6 +184,28 @@ class DhlExpress:
         return {"Authorization": self._auth, "Accept": "application/json",
                 "Message-Reference": str(uuid.uuid4()),
                 "Message-Reference-Date": format_datetime(now, usegmt=True)}  # fmt: skip
+
+
+def _store(party: Party) -> dict[str, Any]:
+    return {
+        "postalAddress": {"postalCode": party.postal_code, "cityName": party.town,
+                          "countryCode": party.country, "addressLine1": party.street},
+        "contactInformation": {"phone": party.phone, "email": party.email,
+                               "companyName": party.name, "fullName": party.name},
+    }  # fmt: skip
+
+
+def _customer(customer: Receiver) -> dict[str, dict[str, str]]:
+    """A private party's details with only the keys whose fields were let out; DHL wants the
+    name as companyName too."""
+    details: dict[str, dict[str, str]] = {}
+    fields = {**given(customer, RECEIVER)}
+    if customer.name is not None:
+        fields.update(dict.fromkeys(NAME_KEYS, customer.name))
+    for path, value in fields.items():
+        part, key = path.split(".")
+        details.setdefault(part, {})[key] = value
+    return details
 
 
 def _package(weight: float, *sides: float | None) -> dict[str, Any]:

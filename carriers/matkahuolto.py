@@ -23,6 +23,13 @@ also read as a refusal); a booking is found again through the tracking interface
 (``GET /public/tracking?ids=<our SenderReference>``, Basic auth, ``MHTrackingEvents``), which
 carries SenderReference on each event. Matkahuolto cannot hand a label out again, so
 find_shipment returns an empty label.
+
+Not offered: none of those sources shows a cancellation or a return booking in the shipment
+XML interface (its MessageType N books a new shipment; nothing removes one, and no return
+product is documented for it). Cancel and return therefore answer 501
+``carrier-operation-unsupported`` without sending anything: cancel an unused Matkahuolto
+shipment and book its returns in Matkahuolto's own portal, where an unused shipment is not
+charged.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import aiohttp
 
 from carriers._core import (
     Reply,
+    unsupported,
     ServiceSpec,
     code,
     exchange,
@@ -48,7 +56,7 @@ from carriers._core import (
     xml_text,
 )
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
-from gateway.models import Shipment, ShipmentResult
+from gateway.models import Cancellation, ReturnShipment, Shipment, ShipmentResult
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -88,6 +96,7 @@ class Matkahuolto:
         ),
     }
     credential_names: ClassVar[tuple[str, ...]] = ("user_id", "password")
+    operations: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -141,6 +150,12 @@ class Matkahuolto:
                 if number:
                     return ShipmentResult(tracking_number=number, label=b"", label_format="pdf")
         return None
+
+    async def cancel_shipment(self, cancellation: Cancellation) -> None:
+        raise unsupported(self.name, "cancellation", "mhshipmentxml only books")
+
+    async def create_return(self, shipment: ReturnShipment) -> ShipmentResult:
+        raise unsupported(self.name, "return label", "mhshipmentxml documents no return product")
 
     def shipment_xml(self, shipment: Shipment) -> bytes:
         """The MHShipmentRequest for ``shipment``: receiver elements only for given fields."""

@@ -21,9 +21,18 @@ What this mirrors, and from where:
   HMAC-SHA256(secret, api_key + Routing.Id) in hex. (The older documents show
   md5(account + id + secret); Posti's OAuth token variant puts a Routing.Token instead.)
 
+- Cancel (Pakettikauppa README "Cancel shipment"): ``POST /shipment/cancel`` with form
+  parameters api_key, shipment_id (the booking's response.reference@uuid), timestamp and hash
+  = HMAC-SHA256(secret, the parameter values sorted by name and joined with ``&``), answered
+  ``{"success": true}`` or ``{"success": false}``. Only what the carrier itself issued goes
+  out. Only shipments not yet sent can be cancelled.
+- Return label: create-shipment with product 2108 "Palautus" (the shipping-method list); the
+  customer is ``Shipment.Sender`` and the store ``Shipment.Recipient``.
+
 Assumptions not settled by those sources, and mirrored by the sandbox: refusals come back as
 HTTP 4xx carrying the same ``<Response>`` form; a PrintLabel by Reference also answers the
-shipment's response.trackingcode, which is how a booking is found again after a crash.
+shipment's response.trackingcode and response.reference@uuid, which is how a booking is found
+again after a crash; cancelling a shipment already cancelled answers success.
 """
 
 from __future__ import annotations
@@ -35,8 +44,11 @@ import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import urlencode
 
 from carriers._core import (
+    CANCEL,
+    RETURN,
     Reply,
     ServiceSpec,
     code,
@@ -50,7 +62,14 @@ from carriers._core import (
     xml_text,
 )
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
-from gateway.models import Shipment, ShipmentResult
+from gateway.models import (
+    Cancellation,
+    Party,
+    Receiver,
+    ReturnShipment,
+    Shipment,
+    ShipmentResult,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -68,7 +87,18 @@ RECIPIENT: Mapping[str, str] = {
     "email": "Recipient.Email",
 }
 
-PRODUCTS: Mapping[str, str] = {"pickup_point": "2103", "home_delivery": "2104"}
+#: Our customer field -> Prinetti sender element, for a return (the customer sends).
+SENDER: Mapping[str, str] = {
+    "name": "Sender.Name1",
+    "street": "Sender.Addr1",
+    "postal_code": "Sender.Postcode",
+    "town": "Sender.City",
+    "country": "Sender.Country",
+    "phone": "Sender.Phone",
+    "email": "Sender.Email",
+}
+
+PRODUCTS: Mapping[str, str] = {"pickup_point": "2103", "home_delivery": "2104", "return": "2108"}
 PICKUP_POINT_SERVICE = "2106"
 #: Response statuses that mean the carrier failed on its side rather than refused our data.
 SYSTEM_FAILURE = frozenset({"240"})
@@ -93,8 +123,11 @@ class Posti:
         "home_delivery": ServiceSpec(
             required=frozenset({"name", "street", "postal_code", "town", "country", "phone"}),
         ),
+        # Palautus: the customer drops the parcel at a Posti point; the label names them.
+        "return": ServiceSpec(required=frozenset({"name", "postal_code", "town", "country"})),
     }
     credential_names: ClassVar[tuple[str, ...]] = ("api_key", "secret")
+    operations: ClassVar[frozenset[str]] = frozenset({CANCEL, RETURN})
 
     def __init__(
         self,
@@ -113,9 +146,37 @@ class Posti:
         self._clock = clock
 
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
-        reply = await self._post(
-            "/prinetti/create-shipment", self.shipment_xml(shipment), may_book=True
-        )
+        return await self._book(self.shipment_xml(shipment))
+
+    async def create_return(self, shipment: ReturnShipment) -> ShipmentResult:
+        return await self._book(self.return_xml(shipment))
+
+    async def cancel_shipment(self, cancellation: Cancellation) -> None:
+        if cancellation.carrier_reference is None:
+            found = await self.find_shipment(cancellation.reference)
+            uuid = found.carrier_reference if found is not None else None
+        else:
+            uuid = cancellation.carrier_reference
+        if uuid is None:
+            raise refused(self.name, 404, [], what="the cancellation",
+                          after="it holds no shipment under our reference")
+        params = {"api_key": self._api_key, "shipment_id": uuid,
+                  "timestamp": str(int(self._clock()))}
+        message = "&".join(params[k] for k in sorted(params))
+        params["hash"] = hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+        reply = await exchange(
+            self._session, "POST", self._base_url + "/shipment/cancel", carrier=self.name,
+            timeout=self._timeout, may_book=False, data=urlencode(params).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Accept": "application/json"},
+        )  # fmt: skip
+        answer = reply.json()
+        if reply.status >= 300 or not isinstance(answer, dict) or answer.get("success") is not True:  # noqa: PLR2004
+            raise refused(self.name, reply.status, [], what="the cancellation",
+                          after="the shipment stays booked")
+
+    async def _book(self, document: bytes) -> ShipmentResult:
+        reply = await self._post("/prinetti/create-shipment", document, may_book=True)
         answer = self._answer(reply)
         tracking = [e.text.strip() for e in answer.iter("response.trackingcode") if e.text]
         if not tracking:
@@ -141,10 +202,12 @@ class Posti:
         tracking = xml_text(answer, "response.trackingcode")
         if tracking is None:
             return None
+        uuid = answer.find("response.reference")
         return ShipmentResult(
             tracking_number=tracking,
             label=base64.b64decode(xml_text(answer, "response.file") or ""),
             label_format="pdf",
+            carrier_reference=uuid.get("uuid") if uuid is not None else None,
         )
 
     # -- request ---------------------------------------------------------------------------
@@ -153,18 +216,8 @@ class Posti:
         """The eChannel document for ``shipment``: receiver elements only for given fields."""
         root = self._envelope()
         body = sub(root, "Shipment")
-        sender = sub(body, "Shipment.Sender")
-        party = shipment.sender
-        for tag, value in (
-            ("Sender.Name1", party.name), ("Sender.Addr1", party.street),
-            ("Sender.Postcode", party.postal_code), ("Sender.City", party.town),
-            ("Sender.Country", party.country), ("Sender.Phone", party.phone),
-            ("Sender.Email", party.email), ("Sender.Vatcode", party.business_id),
-        ):  # fmt: skip
-            sub(sender, tag, value)
-        recipient = sub(body, "Shipment.Recipient")
-        for tag, value in given(shipment.receiver, RECIPIENT).items():
-            sub(recipient, tag, value)
+        _store(sub(body, "Shipment.Sender"), shipment.sender, "Sender")
+        _customer(sub(body, "Shipment.Recipient"), shipment.receiver, RECIPIENT)
         consignment = sub(body, "Shipment.Consignment")
         sub(consignment, "Consignment.Reference", shipment.reference)
         sub(consignment, "Consignment.Product", PRODUCTS.get(shipment.service, shipment.service))
@@ -177,13 +230,20 @@ class Posti:
                 shipment.pickup_point_id,
                 name="pickup_point_id",
             )
-        for parcel in shipment.parcels:
-            element = sub(consignment, "Consignment.Parcel")
-            sub(element, "Parcel.Packagetype", "PC")
-            sub(element, "Parcel.Weight", parcel.weight_kg, unit="kg")
-            volume = volume_m3(parcel)
-            if volume is not None:
-                sub(element, "Parcel.Volume", volume, unit="m3")
+        _parcels(consignment, shipment)
+        return xml_bytes(root)
+
+    def return_xml(self, shipment: ReturnShipment) -> bytes:
+        """The eChannel document of a return (product 2108): the customer's given fields as
+        Shipment.Sender, the store as Shipment.Recipient."""
+        root = self._envelope()
+        body = sub(root, "Shipment")
+        _customer(sub(body, "Shipment.Sender"), shipment.sender, SENDER)
+        _store(sub(body, "Shipment.Recipient"), shipment.receiver, "Recipient")
+        consignment = sub(body, "Shipment.Consignment")
+        sub(consignment, "Consignment.Reference", shipment.reference)
+        sub(consignment, "Consignment.Product", PRODUCTS["return"])
+        _parcels(consignment, shipment)
         return xml_bytes(root)
 
     def _envelope(self) -> ET.Element:
@@ -250,3 +310,27 @@ class Posti:
                 f"{self.name}: booked as {tracking[0]} but no label came back"
             )
         return base64.b64decode(label)
+
+
+def _store(element: ET.Element, party: Party, prefix: str) -> None:
+    for tag, value in (
+        ("Name1", party.name), ("Addr1", party.street), ("Postcode", party.postal_code),
+        ("City", party.town), ("Country", party.country), ("Phone", party.phone),
+        ("Email", party.email), ("Vatcode", party.business_id),
+    ):  # fmt: skip
+        sub(element, f"{prefix}.{tag}", value)
+
+
+def _customer(element: ET.Element, customer: Receiver, mapping: Mapping[str, str]) -> None:
+    for tag, value in given(customer, mapping).items():
+        sub(element, tag, value)
+
+
+def _parcels(consignment: ET.Element, shipment: Shipment | ReturnShipment) -> None:
+    for parcel in shipment.parcels:
+        element = sub(consignment, "Consignment.Parcel")
+        sub(element, "Parcel.Packagetype", "PC")
+        sub(element, "Parcel.Weight", parcel.weight_kg, unit="kg")
+        volume = volume_m3(parcel)
+        if volume is not None:
+            sub(element, "Parcel.Volume", volume, unit="m3")

@@ -23,6 +23,13 @@ What this mirrors, and from where:
 - Look-up by our reference: track-and-trace ``GET /rest/shipment/v5/trackandtrace/
   findByReference.json`` (apikey, customerNumber, referenceValue), answered with
   TrackingInformationResponse{shipments[{shipmentId, items[{itemId}]}]}. It carries no label.
+- Cancel: the same EDI instruction with ``updateIndicator: "Deletion"`` (EDI's Original /
+  Update / Deletion), sent to ``POST /rest/shipment/v3/edi``; it names the booking by its
+  item id and our reference and carries no consignee at all. Deleting what is already
+  deleted is answered as done.
+- Return label: basic service 24 (Return Drop Off, "MyPack Return") through the same
+  ``/edi/labels/pdf`` booking; the customer is the consignor's party (the store's customer
+  number stays as the paying party's identification) and the store the consignee.
 """
 
 from __future__ import annotations
@@ -35,16 +42,32 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from carriers._core import ServiceSpec, exchange, fields_named, refused, total_weight
+from carriers._core import (
+    CANCEL,
+    RETURN,
+    Reply,
+    ServiceSpec,
+    exchange,
+    fields_named,
+    refused,
+    total_weight,
+)
 from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
-from gateway.models import Receiver, Shipment, ShipmentResult
+from gateway.models import (
+    Cancellation,
+    Party,
+    Receiver,
+    ReturnShipment,
+    Shipment,
+    ShipmentResult,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     import aiohttp
 
-BASIC_SERVICES: Mapping[str, str] = {"service_point": "19"}
+BASIC_SERVICES: Mapping[str, str] = {"service_point": "19", "return": "24"}
 CHOSEN_SERVICE_POINT = "A7"
 APPLICATION_ID = 1438
 #: JSON keys PostNord's faults may name; nothing else of a fault reaches a message.
@@ -64,8 +87,11 @@ class PostNord:
             required=frozenset({"name", "postal_code", "town", "country", "phone"}),
             needs_pickup_point=True,
         ),
+        # Return Drop Off: the customer hands the parcel in at a service point.
+        "return": ServiceSpec(required=frozenset({"name", "postal_code", "town", "country"})),
     }
     credential_names: ClassVar[tuple[str, ...]] = ("api_key", "customer_number")
+    operations: ClassVar[frozenset[str]] = frozenset({CANCEL, RETURN})
 
     def __init__(
         self,
@@ -84,13 +110,53 @@ class PostNord:
         self._clock = clock
 
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
-        reply = await exchange(
-            self._session, "POST", self._base_url + "/rest/shipment/v3/edi/labels/pdf",
-            carrier=self.name, timeout=self._timeout, may_book=True,
+        return await self._book(self.instruction(shipment))
+
+    async def create_return(self, shipment: ReturnShipment) -> ShipmentResult:
+        return await self._book(self.return_instruction(shipment))
+
+    async def cancel_shipment(self, cancellation: Cancellation) -> None:
+        reply = await self._send("/rest/shipment/v3/edi", self.deletion(cancellation),
+                                 may_book=False)
+        answer = reply.json()
+        if reply.status >= 300 or not isinstance(answer, dict):  # noqa: PLR2004
+            codes, fields = _faults(answer)
+            raise refused(self.name, reply.status, codes, fields, what="the cancellation",
+                          after="the shipment stays booked")
+
+    def deletion(self, cancellation: Cancellation) -> dict[str, Any]:
+        """The EDI deletion of a booking: its ids and our reference, no party but ours."""
+        now = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="seconds")
+        return {
+            "messageDate": now, "messageFunction": "Instruction",
+            "messageId": str(uuid.uuid4()), "updateIndicator": "Deletion",
+            "application": {"applicationId": APPLICATION_ID, "name": "PostNord",
+                            "version": "1.0"},
+            "shipment": [{
+                "shipmentIdentification": {
+                    "shipmentId": cancellation.carrier_reference or "0"},
+                "service": {"basicServiceCode": BASIC_SERVICES.get(
+                    cancellation.service, cancellation.service)},
+                "references": [{"referenceNo": cancellation.reference,
+                                "referenceType": "CU"}],
+                "parties": {"consignor": {"issuerCode": "Z12", "partyIdentification": {
+                    "partyId": self._customer, "partyIdType": "160"}}},
+                "goodsItem": [{"items": [{"itemIdentification": {
+                    "itemId": cancellation.tracking_number}}]}],
+            }],
+        }  # fmt: skip
+
+    async def _send(self, path: str, document: dict[str, Any], *, may_book: bool) -> Reply:
+        return await exchange(
+            self._session, "POST", self._base_url + path,
+            carrier=self.name, timeout=self._timeout, may_book=may_book,
             params={"apikey": self._api_key, "paperSize": "A5"},
-            data=orjson.dumps(self.instruction(shipment)),
+            data=orjson.dumps(document),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )  # fmt: skip
+
+    async def _book(self, document: dict[str, Any]) -> ShipmentResult:
+        reply = await self._send("/rest/shipment/v3/edi/labels/pdf", document, may_book=True)
         answer = reply.json()
         if reply.status >= 300 or not isinstance(answer, dict):  # noqa: PLR2004
             raise refused(self.name, reply.status, *_faults(answer))
@@ -135,19 +201,33 @@ class PostNord:
 
     def instruction(self, shipment: Shipment) -> dict[str, Any]:
         """The EDI instruction for ``shipment``: consignee keys only for given fields."""
-        now = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="seconds")
-        weight = {"value": total_weight(shipment.parcels), "unit": "KGM"}
         service: dict[str, Any] = {
             "basicServiceCode": BASIC_SERVICES.get(shipment.service, shipment.service)
         }
         parties: dict[str, Any] = {
-            "consignor": _consignor(shipment, self._customer),
+            "consignor": _consignor(shipment.sender, self._customer),
             "consignee": {"party": _consignee(shipment.receiver)},
         }
         if shipment.pickup_point_id is not None:
             service["additionalServiceCode"] = [CHOSEN_SERVICE_POINT]
             parties["deliveryParty"] = {"partyIdentification": {
                 "partyId": shipment.pickup_point_id, "partyIdType": "156"}}  # fmt: skip
+        return self._original(shipment, service, parties)
+
+    def return_instruction(self, shipment: ReturnShipment) -> dict[str, Any]:
+        """A return (basic service 24): the customer's given fields as the consignor's party,
+        the store as consignee."""
+        service = {"basicServiceCode": BASIC_SERVICES["return"]}
+        consignor = _consignor(shipment.receiver, self._customer)
+        consignor["party"] = _consignee(shipment.sender)
+        parties = {"consignor": consignor,
+                   "consignee": {"party": _consignor(shipment.receiver, "")["party"]}}
+        return self._original(shipment, service, parties)
+
+    def _original(self, shipment: Shipment | ReturnShipment, service: dict[str, Any],
+                  parties: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="seconds")
+        weight = {"value": total_weight(shipment.parcels), "unit": "KGM"}
         return {
             "messageDate": now, "messageFunction": "Instruction",
             "messageId": str(uuid.uuid4()), "updateIndicator": "Original",
@@ -173,8 +253,7 @@ class PostNord:
         }  # fmt: skip
 
 
-def _consignor(shipment: Shipment, customer: str) -> dict[str, Any]:
-    sender = shipment.sender
+def _consignor(sender: Party, customer: str) -> dict[str, Any]:
     return {
         "issuerCode": "Z12",
         "partyIdentification": {"partyId": customer, "partyIdType": "160"},

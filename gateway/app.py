@@ -16,6 +16,7 @@ from gateway import authority_api, authority_pages, openapi, pages, review
 from gateway.access import STAFF, access_middleware, public, signed_hook
 from gateway.access import routes as session_routes
 from gateway.authority_desk import DESK, Desk
+from gateway.cancels import Canceller
 from gateway.config import Config, RecordConfig
 from gateway.disclosures import Discloser
 from gateway.erasure import run_periodically
@@ -87,8 +88,9 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             policy=config.policy, record=record, carriers=carriers, sender=config.sender,
             subject_key=config.keys.subject_hmac,
         )
+        canceller = Canceller(record=record, carriers=carriers)
         try:
-            await recover(discloser=discloser, record=record)
+            await recover(discloser=discloser, canceller=canceller, record=record)
         except BaseException:
             await session.close()
             await record.close()
@@ -99,7 +101,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)
         app[DESK] = Desk.for_config(config, reviewer=app[review.REVIEWER], clock=clock)
         app[HOOKS] = OrderHooks(
-            discloser=discloser, record=record, secrets=config.keys.hooks,
+            discloser=discloser, canceller=canceller, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
         )
         periodic = None

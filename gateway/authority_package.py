@@ -45,7 +45,8 @@ async def subject_package(authority: Authority, request: Request, subject: str,
         if body["kind"] == Kind.INTENT:
             orders.append(body["order"])
             if opened is not None:
-                values.update(opened.get("receiver", {}))
+                # a delivery's receiver, or a return label's sender: the customer either way
+                values.update(opened.get("receiver", opened.get("sender", {})))
         elif body["kind"] == Kind.OUTCOME:
             delivery = {"order": body["order"], "carrier": body["recipient"],
                         "service": body["service"], "time": body["time"],

@@ -2,7 +2,9 @@
 
 minimise -> durable intent -> carrier -> durable outcome -> answer.
 
-No durable intent, no disclosure: if the record cannot take the intent, nothing is sent.
+No durable intent, no disclosure: if the record cannot take the intent, nothing is sent. A
+return label takes the same path: its rule is the carrier's ``return`` service, the customer
+is the sender, and the intent's data says ``operation: return``.
 """
 
 from __future__ import annotations
@@ -14,18 +16,28 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import orjson
 import structlog
 
-from carriers._core import Carrier
+from carriers._core import RETURN, Carrier, unsupported
 from gateway.errors import (
     CarrierError,
     CarrierOutcomeUnknown,
     CarrierRejected,
     CarrierUnavailable,
+    PolicyError,
 )
-from gateway.models import Order, Party, Shipment, ShipmentResult
+from gateway.models import (
+    RETURN_SERVICE,
+    Order,
+    Party,
+    ReturnOrder,
+    ReturnShipment,
+    Shipment,
+    ShipmentResult,
+)
 from gateway.policy import Minimised, Policy, minimise
-from gateway.problems import problem_body
+from gateway.problems import TYPE_BASE, problem_body
 from gateway.record import Draft, Kind, Record
 from gateway.record.sealing import seal, subject_ref
 from gateway.record.sqlite import HookOp
@@ -38,6 +50,8 @@ _RESULTS: Mapping[type[CarrierError], str] = {
     CarrierUnavailable: "not_sent",
     CarrierOutcomeUnknown: "unknown",
 }
+#: The hook status each recorded result answers.
+STATUS = {"booked": 201, "cancelled": 200, "rejected": 502, "not_sent": 503, "unknown": 504}
 
 
 @attrs.frozen(repr=False)
@@ -85,6 +99,15 @@ class Discloser:
     subject_key: bytes
 
     def minimise(self, order: Order) -> Minimised:
+        """The order's data as its carrier and service's rule lets it out. A return label is
+        asked for by its own event, never as a delivery service; a carrier whose API books no
+        returns refuses one before any rule is read (501)."""
+        returning = order.delivery.service == RETURN_SERVICE
+        if returning and not isinstance(order, ReturnOrder):
+            raise PolicyError("a return label is asked for with order.return_requested")
+        carrier = self.carriers.get(order.delivery.carrier)
+        if returning and carrier is not None and RETURN not in carrier.operations:
+            raise unsupported(carrier.name, "return label", "see the adapter's documentation")
         return minimise(order, self.policy)
 
     async def ship(self, order: Order, minimised: Minimised, *, webhook_id: str) -> Answer:
@@ -92,31 +115,38 @@ class Discloser:
         disclosure = new_disclosure_id()
         subject = subject_ref(self.subject_key, order.customer.id)
         rule = minimised.rule
+        returning = rule.service == RETURN_SERVICE
         key, new_key = await self.record.key_for(subject)
-        sealed = seal(key, f"{Kind.INTENT}:{disclosure}", {
+        values = ({"sender": minimised.receiver.fields()} if returning else {
             "receiver": minimised.receiver.fields(),
             "pickup_point_id": order.delivery.pickup_point_id,
         })
+        sealed = seal(key, f"{Kind.INTENT}:{disclosure}", values)
+        data = {"webhook_id": webhook_id, **({"operation": "return"} if returning else {})}
         intent = await self.record.append(
             Draft(
                 kind=Kind.INTENT, disclosure=disclosure, subject=subject, order=order.id,
                 recipient=rule.recipient, service=rule.service, fields=minimised.fields,
-                policy=rule.digest, data={"webhook_id": webhook_id}, sealed=sealed,
+                policy=rule.digest, data=data, sealed=sealed,
             ),
             HookOp(webhook_id=webhook_id, disclosure=disclosure, subject=subject),
             new_key,
         )
         log.info("disclosure.intent", disclosure=disclosure, recipient=rule.recipient,
                  service=rule.service, fields=list(minimised.fields), seq=intent.seq)
-        shipment = Shipment(
-            reference=disclosure, carrier=rule.recipient, service=rule.service,
-            sender=self.sender, receiver=minimised.receiver, parcels=order.parcels,
-            pickup_point_id=order.delivery.pickup_point_id, notice=order.delivery.notice,
-        )
+        carrier = self.carriers[rule.recipient]
+        result: ShipmentResult | CarrierError
         try:
-            result: ShipmentResult | CarrierError = await self.carriers[rule.recipient].create_shipment(
-                shipment
-            )
+            if returning:
+                result = await carrier.create_return(ReturnShipment(
+                    reference=disclosure, carrier=rule.recipient, sender=minimised.receiver,
+                    receiver=self.sender, parcels=order.parcels))
+            else:
+                result = await carrier.create_shipment(Shipment(
+                    reference=disclosure, carrier=rule.recipient, service=rule.service,
+                    sender=self.sender, receiver=minimised.receiver, parcels=order.parcels,
+                    pickup_point_id=order.delivery.pickup_point_id,
+                    notice=order.delivery.notice))
         except CarrierError as exc:
             result = exc
         facts = Facts(
@@ -130,7 +160,10 @@ class Discloser:
         self, facts: Facts, key: bytes | None, result: ShipmentResult | CarrierError
     ) -> Answer:
         """Record the outcome of the disclosure ``facts`` describe and close its hook with the
-        answer (sealed under the subject's ``key``; None once erased: nothing sealed)."""
+        answer, sealed under the subject's ``key``. Once the customer is erased (``key``
+        None) nothing is sealed: the outcome holds metadata only, and the hook is closed with
+        an answer holding no personal value (no tracking number, no label), so a retry of it
+        is answered rather than refused."""
         common = {
             "disclosure_id": facts.disclosure, "order_id": facts.order,
             "carrier": facts.recipient, "service": facts.service, "fields": list(facts.fields),
@@ -161,12 +194,16 @@ class Discloser:
         body["record"] = {"intent": facts.intent}
         context = f"{Kind.OUTCOME}:{facts.disclosure}"
         sealed = seal(key, context, secret) if secret and key is not None else None
-        hook = None
         if key is not None:
             hook = HookOp(webhook_id=facts.webhook_id, disclosure=facts.disclosure,
-                          status=status,
+                          subject=facts.subject, status=status,
                           answer=seal(key, f"hook:{facts.webhook_id}",
                                       {"status": status, "body": body}))
+        else:
+            plain = {k: v for k, v in body.items() if k not in ("tracking_number", "label")}
+            hook = HookOp(webhook_id=facts.webhook_id, disclosure=facts.disclosure,
+                          status=status, answer=orjson.dumps(
+                              {"status": status, "body": {**plain, "values_erased": True}}))
         outcome_entry = await self.record.append(
             Draft(
                 kind=Kind.OUTCOME, disclosure=facts.disclosure, subject=facts.subject,
@@ -178,3 +215,21 @@ class Discloser:
         log.info("disclosure.outcome", disclosure=facts.disclosure, recipient=facts.recipient,
                  result=data["result"], seq=outcome_entry.seq)
         return Answer(status=status, body=body)
+
+
+def recorded_answer(intent: Mapping[str, Any], outcome: Mapping[str, Any]) -> Answer:
+    """The answer a recorded outcome gives, from its metadata alone (no personal value): for
+    a hook whose outcome was written but whose answer was not kept."""
+    result = str(outcome["data"].get("result"))
+    status = STATUS.get(result, 500)
+    body: dict[str, Any] = {
+        "disclosure_id": outcome["disclosure"], "order_id": outcome["order"],
+        "carrier": outcome["recipient"], "service": outcome["service"],
+        "fields": list(outcome["fields"]), "result": result,
+        "record": {"intent": intent["seq"]}, "values_erased": True,
+    }
+    if status >= 400:  # noqa: PLR2004 - a problem, as the first answer was
+        body = {"type": TYPE_BASE + str(outcome["data"].get("error", "carrier-error")),
+                "title": "Recorded outcome", "status": status,
+                "detail": f"the record holds this disclosure's outcome: {result}", **body}
+    return Answer(status=status, body=body)

@@ -205,3 +205,12 @@ class SideOpRefused(RecordError):
         super().__init__(error.detail)
         self.index = index
         self.error = error
+
+
+class OperationUnsupported(GatewayError):
+    """The carrier's API offers no such operation (a cancellation, a return label): nothing was
+    sent, and nothing will be until the carrier offers it."""
+
+    status = 501
+    title = "The carrier offers no such operation"
+    type_slug = "carrier-operation-unsupported"

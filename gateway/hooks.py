@@ -1,5 +1,8 @@
 """The order hook: verify the signature, answer retries from the first answer, disclose.
 
+Three events arrive here, signed alike: ``order.ready_to_ship`` (book the delivery),
+``order.return_requested`` (book a return label) and ``order.cancelled`` (cancel a booking).
+
 A hook id is served once. A retry while the first is in flight waits for its answer; a retry
 after it gets the stored answer; only an attempt that provably sent nothing may be tried again.
 """
@@ -15,11 +18,14 @@ import orjson
 import structlog
 from aiohttp import web
 
-from gateway.disclosures import Answer, Discloser
+from gateway.cancels import Canceller
+from gateway.disclosures import Answer, Discloser, recorded_answer
 from gateway.errors import BadRequest, Conflict, GatewayError
-from gateway.payload import parse_order_event
+from gateway.payload import CancelRequest, parse_event
 from gateway.problems import PROBLEM_TYPE
-from gateway.record import Record
+from gateway.record import Kind, Record
+from gateway.record.entry import decode
+from gateway.record.sqlite import HookRow
 from gateway.webhooks import HookSecret, verify
 
 log = structlog.get_logger("gateway.hooks")
@@ -28,6 +34,7 @@ log = structlog.get_logger("gateway.hooks")
 @attrs.define
 class OrderHooks:
     discloser: Discloser
+    canceller: Canceller
     record: Record
     secrets: tuple[HookSecret, ...]
     max_body: int
@@ -67,21 +74,45 @@ class OrderHooks:
     async def _first(self, msg_id: str, body: bytes) -> Answer:
         previous = await self.record.hook(msg_id)
         if previous is not None and previous.status is None:
+            settled = await self._settled(previous)
+            if settled is not None:
+                return settled
             raise Conflict(
                 f"disclosure {previous.disclosure} for this hook has no recorded outcome yet; "
                 "it is resolved when the gateway restarts"
             )
-        if previous is not None and previous.answer is not None and previous.subject:
-            stored = await self.record.unseal(previous.subject, f"hook:{msg_id}", previous.answer)
-            if stored is None:
-                raise Conflict("this hook was answered before; the customer's data is erased")
+        if previous is not None and previous.answer is not None:
+            if previous.subject:
+                stored = await self.record.unseal(previous.subject, f"hook:{msg_id}",
+                                                  previous.answer)
+                if stored is None:
+                    raise Conflict("this hook was answered before; the customer's data is "
+                                   "erased")
+            else:  # an answer holding no personal value, kept in the clear
+                stored = orjson.loads(previous.answer)
             answer = Answer(status=stored["status"], body=stored["body"])
             if not answer.retryable:
                 log.info("hook.replayed", webhook_id=msg_id, status=answer.status)
                 return answer
-        order = parse_order_event(body)
-        minimised = self.discloser.minimise(order)
-        return await self.discloser.ship(order, minimised, webhook_id=msg_id)
+        event = parse_event(body)
+        if isinstance(event, CancelRequest):
+            return await self.canceller.cancel(event, webhook_id=msg_id)
+        minimised = self.discloser.minimise(event)
+        return await self.discloser.ship(event, minimised, webhook_id=msg_id)
+
+    async def _settled(self, hook: HookRow) -> Answer | None:
+        """The answer of an open hook whose outcome is recorded nonetheless (a gateway before
+        this one left it open when the customer was erased in between): metadata only."""
+        docs = [decode(row.body) for row in await self.record.store.disclosure_rows(
+            hook.disclosure)]
+        intent = next((d for d in reversed(docs) if d["kind"] == Kind.INTENT
+                       and d["data"].get("webhook_id") == hook.webhook_id), None)
+        outcome = intent and next((d for d in docs if d["kind"] == Kind.OUTCOME
+                                   and d["data"].get("intent") == intent["seq"]), None)
+        if intent is None or outcome is None:
+            return None
+        log.info("hook.settled_from_record", webhook_id=hook.webhook_id)
+        return recorded_answer(intent, outcome)
 
 
 async def _read(request: web.Request, limit: int) -> bytes:

@@ -102,6 +102,12 @@ class Order:
 
 
 @attrs.frozen(repr=False)
+class ReturnOrder(Order):
+    """An ``order.return_requested`` event read as an order: the customer as the store holds
+    them, the delivery naming the carrier and the ``return`` service, the parcels going back."""
+
+
+@attrs.frozen(repr=False)
 class Receiver:
     """The minimised receiver: only the fields the policy let out; every other field is None."""
 
@@ -170,3 +176,39 @@ class ShipmentResult:
 
     def __repr__(self) -> str:
         return f"ShipmentResult(label_format={self.label_format!r}, label_bytes={len(self.label)})"
+
+
+#: The service name of a return label in the policy and in the record.
+RETURN_SERVICE = "return"
+
+
+@attrs.frozen(repr=False)
+class ReturnShipment:
+    """A return label: the customer sends the parcel back, so the customer is the sender,
+    minimised by the carrier's ``return`` rule (only the fields it let out), and the store is
+    the receiver. ``reference`` is the return's own disclosure id."""
+
+    reference: str
+    carrier: str
+    sender: Receiver
+    receiver: Party
+    parcels: tuple[Parcel, ...]
+
+    def __repr__(self) -> str:
+        return (f"ReturnShipment(reference={self.reference!r}, carrier={self.carrier!r}, "
+                f"sender={self.sender!r})")
+
+
+@attrs.frozen(repr=False)
+class Cancellation:
+    """What a carrier needs to cancel one of its bookings: its own ids and our reference (the
+    booking's disclosure id), no personal data. The tracking number is kept sealed in the
+    record, so repr leaves it out."""
+
+    reference: str
+    service: str
+    tracking_number: str
+    carrier_reference: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Cancellation(reference={self.reference!r}, service={self.service!r})"

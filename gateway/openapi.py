@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.openapi_authority import AUTHORITY_PATHS, AUTHORITY_SCHEMAS
 from gateway.openapi_review import REVIEW_PATHS, SECURITY_SCHEMES
-from gateway.payload import ORDER_EVENT
+from gateway.payload import CANCEL_EVENT, ORDER_EVENT, RETURN_EVENT
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -76,6 +76,25 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "CancelEvent": {
+        "type": "object",
+        "required": ["type", "data"],
+        "properties": {
+            "type": {"const": CANCEL_EVENT},
+            "timestamp": {"type": "string"},
+            "data": {"type": "object", "required": ["order_id", "disclosure_id"],
+                     "properties": {"order_id": _TEXT, "disclosure_id": _TEXT}},
+        },
+    },
+    "CancelAnswer": {
+        "type": "object",
+        "required": ["disclosure_id", "carrier", "service", "result"],
+        "properties": {
+            "disclosure_id": {"type": "string"}, "order_id": {"type": "string"},
+            "carrier": {"type": "string"}, "service": {"type": "string"},
+            "result": {"const": "cancelled"}, "record": {"type": "object"},
+        },
+    },
     "ShipmentAnswer": {
         "type": "object",
         "required": ["disclosure_id", "carrier", "service", "result", "fields"],
@@ -87,6 +106,28 @@ SCHEMAS: dict[str, Any] = {
             "label": {"type": "object", "properties": {
                 "format": {"enum": ["pdf", "zpl"]}, "data": {"type": "string"}}},
             "record": {"type": "object"},
+        },
+    },
+}
+
+# A return request: the order event's customer and parcels, and the carrier to return with.
+_RETURN_DATA = SCHEMAS["OrderEvent"]["properties"]["data"]
+SCHEMAS["ReturnEvent"] = {
+    "type": "object",
+    "required": ["type", "data"],
+    "properties": {
+        "type": {"const": RETURN_EVENT},
+        "timestamp": {"type": "string"},
+        "data": {
+            "type": "object",
+            "required": ["order_id", "customer", "return", "parcels"],
+            "properties": {
+                "order_id": _TEXT,
+                "customer": _RETURN_DATA["properties"]["customer"],
+                "return": {"type": "object", "required": ["carrier"],
+                           "properties": {"carrier": _TEXT}},
+                "parcels": _RETURN_DATA["properties"]["parcels"],
+            },
         },
     },
 }
@@ -103,16 +144,25 @@ _SIGNATURE_HEADERS = [
 
 PATHS: dict[str, Any] = {
     "/v1/hooks/orders": {"post": {
-        "summary": "Ship an order: minimise, record, book with the carrier",
+        "summary": "Ship an order, book a return label, or cancel a booking",
         "description": "Signed by the order pipeline (Standard Webhooks). Idempotent on "
-                       "webhook-id: a retry gets the first answer.",
+                       "webhook-id: a retry gets the first answer. order.ready_to_ship books "
+                       "the delivery (201); order.return_requested books a return label, the "
+                       "customer as sender, minimised by the carrier's return rule (201); "
+                       "order.cancelled cancels the booking with the given disclosure_id "
+                       "(200; 404 if the record holds no such booking of the order). A "
+                       "carrier whose API offers no cancellation or return answers 501.",
         "parameters": _SIGNATURE_HEADERS,
         "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/OrderEvent"}}}},
+            "schema": {"oneOf": [{"$ref": "#/components/schemas/OrderEvent"},
+                                 {"$ref": "#/components/schemas/ReturnEvent"},
+                                 {"$ref": "#/components/schemas/CancelEvent"}]}}}},
         "responses": {
+            "200": {"description": "Cancelled", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/CancelAnswer"}}}},
             "201": {"description": "Booked", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/ShipmentAnswer"}}}},
-            **problems(400, 401, 409, 413, 415, 422, 502, 503, 504),
+            **problems(400, 401, 404, 409, 413, 415, 422, 501, 502, 503, 504),
         },
     }},
     "/healthz": {"get": {"summary": "The process is up", "security": [],

@@ -10,26 +10,73 @@ from typing import Any
 
 import orjson
 
+import attrs
+
 from gateway.errors import BadRequest
-from gateway.models import Address, Customer, Delivery, Order, Parcel
+from gateway.models import RETURN_SERVICE, Address, Customer, Delivery, Order, Parcel, ReturnOrder
 
 #: The event type the pipeline sends when an order is ready to hand to a carrier.
 ORDER_EVENT = "order.ready_to_ship"
+#: The order was cancelled: cancel the shipment booked for it (``data.disclosure_id``).
+CANCEL_EVENT = "order.cancelled"
+#: The customer returns the parcel: book a return label (``data.return.carrier``).
+RETURN_EVENT = "order.return_requested"
+EVENTS = (ORDER_EVENT, CANCEL_EVENT, RETURN_EVENT)
 _MAX_TEXT = 200
 _MAX_PARCELS = 50
 
 
-def parse_order_event(body: bytes) -> Order:
+@attrs.frozen
+class CancelRequest:
+    """``order.cancelled``: cancel the booking the gateway answered with ``disclosure_id``."""
+
+    order_id: str
+    disclosure_id: str
+
+
+def parse_event(body: bytes) -> Order | CancelRequest:
+    """Any of the pipeline's events: an order to ship, a return to book (a ReturnOrder), or a
+    cancellation."""
+    event = _event(body)
+    kind = event.get("type")
+    if kind == CANCEL_EVENT:
+        data = _object(event.get("data"), "$.data")
+        return CancelRequest(order_id=_text(data, "order_id", "$.data"),  # type: ignore[arg-type]
+                             disclosure_id=_text(data, "disclosure_id", "$.data"))  # type: ignore[arg-type]
+    if kind == RETURN_EVENT:
+        return _return(_object(event.get("data"), "$.data"))
+    return parse_order_event(body, event)
+
+
+def _event(body: bytes) -> Mapping[str, Any]:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise BadRequest("the body is not valid JSON") from None
     event = _object(doc, "$")
+    if event.get("type") not in EVENTS:
+        raise BadRequest(f"$.type must be one of {', '.join(EVENTS)}")
+    return event
+
+
+def _return(data: Mapping[str, Any]) -> ReturnOrder:
+    returning = _object(data.get("return"), "$.data.return")
+    carrier = _text(returning, "carrier", "$.data.return")
+    order = _order(data, {"carrier": carrier, "service": RETURN_SERVICE})
+    return ReturnOrder(id=order.id, customer=order.customer, delivery=order.delivery,
+                       parcels=order.parcels)
+
+
+def parse_order_event(body: bytes, event: Mapping[str, Any] | None = None) -> Order:
+    event = _event(body) if event is None else event
     if event.get("type") != ORDER_EVENT:
         raise BadRequest(f"$.type must be {ORDER_EVENT!r}")
     data = _object(event.get("data"), "$.data")
+    return _order(data, _object(data.get("delivery"), "$.data.delivery"))
+
+
+def _order(data: Mapping[str, Any], delivery: Mapping[str, Any]) -> Order:
     customer = _object(data.get("customer"), "$.data.customer")
-    delivery = _object(data.get("delivery"), "$.data.delivery")
     parcels = data.get("parcels")
     if not isinstance(parcels, list) or not 1 <= len(parcels) <= _MAX_PARCELS:
         raise BadRequest(f"$.data.parcels must be a list of 1 to {_MAX_PARCELS} parcels")

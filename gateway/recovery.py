@@ -1,48 +1,84 @@
-"""Start-up recovery: every disclosure intent the record holds without an outcome (the process
+"""Start-up recovery: every operation the record holds an intent of but no outcome (the process
 died between the two) is resolved before the gateway takes hooks. Never a second booking.
 
-For each one the carrier is asked for the booking under our reference (the disclosure id):
+The intent of every operation opens its hook in the same transaction, and its outcome closes
+it, so the operations to resolve are those of the open hooks: read through an index that holds
+only those, start-up costs the same on a record of millions of entries as on an empty one.
+
+A booking (a delivery, or a return label) is looked up at the carrier under our reference
+(the disclosure id):
 
 - found -> outcome ``booked`` with the carrier's tracking number;
 - the carrier does not know it -> ``not_sent`` (503): the pipeline's retry of the hook books;
 - the carrier cannot be asked (down, breaker open, no longer configured) -> ``unknown`` (504),
   logged as ``disclosure.unknown`` for a person to check at the carrier; it is never resent.
 
-The hook that opened the disclosure is closed with that answer, so its retry answers it
-instead of 409. Outcomes written here carry ``data.recovered = true``.
+A cancellation is sent again: cancelling twice is harmless at the carrier.
+
+The hook that opened the operation is closed with that answer, so its retry answers it instead
+of 409. If the customer was erased meanwhile, the outcome holds metadata only and the hook is
+closed with an answer carrying no personal value. Outcomes written here carry
+``data.recovered = true``. An open hook whose outcome is already recorded (left so by an
+earlier version when the customer was erased) is answered from the record when retried.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import structlog
 
 from gateway.disclosures import Answer, Discloser, Facts
 from gateway.errors import CarrierError, CarrierOutcomeUnknown, CarrierUnavailable
+from gateway.models import Cancellation
+from gateway.record import Kind
+from gateway.record.entry import decode
+from gateway.record.sealing import unseal
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from gateway.cancels import Canceller
     from gateway.models import ShipmentResult
     from gateway.record import Record
-    from gateway.record.sqlite import Row
+    from gateway.record.sqlite import HookRow, Row
 
 log = structlog.get_logger("gateway.recovery")
 
+_OUTCOME_OF = {Kind.INTENT: Kind.OUTCOME, Kind.CANCEL_INTENT: Kind.CANCEL_OUTCOME}
 
-async def recover(*, discloser: Discloser, record: Record) -> list[tuple[str, str]]:
-    """Resolve every intent without an outcome; (disclosure id, result) for each."""
-    pending = await record.store.pending_intents()
+
+async def recover(*, discloser: Discloser, canceller: Canceller,
+                  record: Record) -> list[tuple[str, str]]:
+    """Resolve every operation left without an outcome; (disclosure id, result) for each."""
+    hooks = await record.store.open_hooks()
+    pending = [p for p in await asyncio.gather(*(_pending(record, h) for h in hooks)) if p]
     if not pending:
         return []
     log.warning("recovery.start", pending=len(pending))
-    answers = await asyncio.gather(*(_resolve(discloser, record, row) for row in pending))
+    answers = await asyncio.gather(*(
+        _resolve(discloser, record, row, doc) if doc["kind"] == Kind.INTENT
+        else _cancel_again(canceller, record, doc) for row, doc in pending))
     return [(str(a.body["disclosure_id"]), str(a.body["result"])) for a in answers]
 
 
-async def _resolve(discloser: Discloser, record: Record, row: Row) -> Answer:
-    doc = orjson.loads(row.body)
+async def _pending(record: Record, hook: HookRow) -> tuple[Row, dict[str, Any]] | None:
+    """The intent the open ``hook`` waits on, unless its outcome is recorded."""
+    rows = [(row, decode(row.body)) for row in await record.store.disclosure_rows(
+        hook.disclosure)]
+    found = next(((r, d) for r, d in reversed(rows) if d["kind"] in _OUTCOME_OF
+                  and d["data"].get("webhook_id") == hook.webhook_id), None)
+    if found is None:
+        return None
+    _, intent = found
+    settled = any(d["kind"] == _OUTCOME_OF[intent["kind"]]
+                  and d["data"].get("intent") == intent["seq"] for _, d in rows)
+    return None if settled else found
+
+
+async def _resolve(discloser: Discloser, record: Record, row: Row,
+                   doc: Mapping[str, Any]) -> Answer:
     facts = Facts(
         disclosure=doc["disclosure"], subject=doc["subject"], order=doc["order"],
         recipient=doc["recipient"], service=doc["service"], fields=tuple(doc["fields"]),
@@ -78,3 +114,36 @@ async def _ask(discloser: Discloser, facts: Facts) -> ShipmentResult | CarrierEr
             "nothing was booked"
         )
     return found
+
+
+async def _cancel_again(canceller: Canceller, record: Record,
+                        intent: Mapping[str, Any]) -> Answer:
+    """Send an interrupted cancellation again (harmless if it had arrived)."""
+    booked = next((d for d in (decode(r.body) for r in await record.store.disclosure_rows(
+        intent["disclosure"])) if d["seq"] == intent["data"]["booking"]))
+    carrier = canceller.carriers.get(booked["recipient"])
+    key = await record.subject_key(booked["subject"], create=False)
+    row = await record.store.entry(booked["seq"])
+    error: CarrierError | None
+    if carrier is None or key is None or row is None or row.sealed is None:
+        error = CarrierOutcomeUnknown(
+            f"the cancellation of {booked['disclosure']} cannot be sent again after a restart; "
+            "check it at the carrier by hand")
+    elif (ids := unseal(key, f"{Kind.OUTCOME}:{booked['disclosure']}", row.sealed)) is None:
+        error = CarrierOutcomeUnknown(
+            f"the cancellation of {booked['disclosure']} cannot be sent again: the customer "
+            "was erased since the booking; check it at the carrier by hand")
+    else:
+        try:
+            await carrier.cancel_shipment(Cancellation(
+                reference=booked["disclosure"], service=booked["service"],
+                tracking_number=ids["tracking_number"],
+                carrier_reference=ids.get("carrier_reference")))
+            error = None
+        except CarrierError as exc:
+            error = exc
+    answer = await canceller.outcome(booked, intent["seq"], intent["data"]["webhook_id"],
+                                     error, recovered=True)
+    log.warning("cancel.recovered", disclosure=booked["disclosure"],
+                result=answer.body["result"])
+    return answer

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from carriers.sandbox import budbee, dhl_express, matkahuolto, posti, postnord
 from carriers.sandbox._core import BOOKINGS as BOOKINGS
+from carriers.sandbox._core import CANCELLED as CANCELLED
 from carriers.sandbox._core import CONTROL as CONTROL
 from carriers.sandbox._core import RECEIVED as RECEIVED
 from carriers.sandbox._core import Control as Control
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
 
 __all__ = [
-    "BASE_PATHS", "BOOKINGS", "CONTROL", "RECEIVED", "SANDBOXES", "Control", "Received",
+    "BASE_PATHS", "BOOKINGS", "CANCELLED", "CONTROL", "RECEIVED", "SANDBOXES", "Control", "Received",
     "run_sandbox",
 ]  # fmt: skip
 

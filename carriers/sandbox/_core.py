@@ -88,6 +88,8 @@ class Booking:
 RECEIVED = web.AppKey("received", list[Received])
 CONTROL = web.AppKey("control", Control)
 BOOKINGS = web.AppKey("bookings", dict[str, Booking])
+#: References (ours) of the bookings cancelled.
+CANCELLED = web.AppKey("cancelled", set[str])
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -98,6 +100,7 @@ def sandbox_app() -> web.Application:
     app[RECEIVED] = []
     app[CONTROL] = Control()
     app[BOOKINGS] = {}
+    app[CANCELLED] = set()
     return app
 
 
@@ -195,6 +198,12 @@ def book(request: web.Request, *, reference: str, tracking_number: str) -> Booki
     )
     request.app[BOOKINGS][reference] = booking
     return booking
+
+
+def booking_by(request: web.Request, **wanted: str) -> Booking | None:
+    """The booking whose attributes (``tracking_number``, ``carrier_id``) match ``wanted``."""
+    return next((b for b in request.app[BOOKINGS].values()
+                 if all(getattr(b, k) == v for k, v in wanted.items())), None)
 
 
 def basic_auth(request: web.Request) -> tuple[str, str] | None:

@@ -2,7 +2,8 @@
 
 Checks Basic auth (401) and the vendor media type (415), refuses an order missing what the
 delivery kind needs with HTTP 400 and {errors[{code, field, message}]}, books with a package
-id and a label URL on this server, and finds orders by cart id.
+id and a label URL on this server, finds orders by cart id, and removes an order on
+``DELETE /multiple/orders/{id}`` (404 for an order it does not hold). It books no returns.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from aiohttp import web
 from carriers.budbee import BOX_PRODUCT, MEDIA_TYPE
 from carriers.sandbox._core import (
     BOOKINGS,
+    CANCELLED,
     CONTROL,
     RECEIVED,
     Booking,
     Received,
     basic_auth,
     book,
+    booking_by,
     digits,
     received_body,
     same,
@@ -66,6 +69,7 @@ def create_app(
     app[_PACKAGES] = {}
     app.router.add_post("/multiple/orders", _create)
     app.router.add_get("/multiple/orders", _find)
+    app.router.add_delete("/multiple/orders/{id}", _remove)
     app.router.add_get("/labels/{package}.pdf", _label)
     return app
 
@@ -120,6 +124,17 @@ async def _find(request: web.Request) -> web.Response:
     if booking is None:
         return _errors(404, [("NOT_FOUND", "cartId", "no order for the cart")])
     return web.json_response(_order(request, booking), content_type=MEDIA_TYPE)
+
+
+async def _remove(request: web.Request) -> web.Response:
+    refusal = _refuse_caller(request, body=False)
+    if refusal is not None:
+        return refusal
+    booking = booking_by(request, carrier_id=request.match_info["id"])
+    if booking is None:
+        return _errors(404, [("NOT_FOUND", "id", "no such order")])
+    request.app[CANCELLED].add(booking.reference)
+    return web.Response(status=204)
 
 
 async def _label(request: web.Request) -> web.Response:

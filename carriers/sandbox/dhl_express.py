@@ -2,8 +2,9 @@
 
 Checks Basic auth (401) and the Message-Reference header, refuses a request missing what DHL
 requires with HTTP 400 and the problem JSON (additionalDetails naming the JSON paths), books
-with a 10-digit waybill number and a base64 PDF label document, and answers ``/tracking`` by
-shipment reference.
+with a 10-digit waybill number and a base64 PDF label document (a return the same way, the
+customer as shipperDetails), and answers ``/tracking`` by shipment reference. Like MyDHL it
+has no shipment cancellation.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
-    "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",
+    "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "SENDER_FIELDS", "create_app",
+    "receiver_part", "rest_text", "return_rest_text", "sender_part",
 ]  # fmt: skip
 
 BASE_PATH = "/mydhlapi"
@@ -51,9 +53,14 @@ _REQUIRED = {
     "/customerDetails/receiverDetails/postalAddress": (
         "postalCode", "cityName", "countryCode", "addressLine1"),
     "/customerDetails/receiverDetails/contactInformation": ("phone", "companyName", "fullName"),
-    "/customerDetails/shipperDetails/postalAddress": ("postalCode", "cityName", "countryCode"),
+    "/customerDetails/shipperDetails/postalAddress": (
+        "postalCode", "cityName", "countryCode", "addressLine1"),
+    "/customerDetails/shipperDetails/contactInformation": ("phone", "companyName", "fullName"),
     "": ("plannedShippingDateAndTime", "productCode", "accounts"),
 }  # fmt: skip
+
+#: shipperDetails key path -> our customer field, for a return.
+SENDER_FIELDS = FIELDS
 
 _DEFAULT = SANDBOX_CREDENTIALS["dhl_express"]
 CREDENTIALS = web.AppKey("dhl_credentials", tuple[str, str, str])
@@ -83,6 +90,23 @@ def receiver_part(received: Received) -> dict[str, str]:
     }
 
 
+def sender_part(received: Received) -> dict[str, str]:
+    """The shipperDetails keys that arrived (a return: the customer's), as dotted paths."""
+    details = (received.body or {}).get("customerDetails", {}).get("shipperDetails", {})
+    return {
+        f"{part}.{key}": str(value)
+        for part, values in details.items()
+        for key, value in (values.items() if isinstance(values, dict) else [("", values)])
+    }
+
+
+def return_rest_text(received: Received) -> str:
+    """Everything of a return booking that arrived except shipperDetails."""
+    body = json.loads(received.raw)
+    del body["customerDetails"]["shipperDetails"]
+    return f"{received.path}?{received.query}\n{received.headers}\n{json.dumps(body)}"
+
+
 def rest_text(received: Received) -> str:
     """Everything that arrived except receiverDetails."""
     body = json.loads(received.raw)
@@ -104,8 +128,9 @@ async def _shipments(request: web.Request) -> web.Response:
         if missing:
             names = ", ".join(f'"{k}"' for k in missing)
             details.append(f"object has missing required properties ([{names}]) at {where or '/'}")
-    account = (body.get("accounts") or [{}])[0].get("number", "")
-    if not same(str(account), request.app[CREDENTIALS][2]):
+    accounts = [a for a in body.get("accounts") or [] if isinstance(a, dict)]
+    if not accounts or not all(same(str(a.get("number", "")), request.app[CREDENTIALS][2])
+                               for a in accounts):
         details.append("invalid shipper account at /accounts/0/number")
     if details:
         echo = _at(body, "/customerDetails/receiverDetails/contactInformation") or {}

@@ -2,7 +2,10 @@
 
 Checks Routing.Key = HMAC-SHA256(secret, account + Routing.Id) like the real service, refuses
 a document missing what the product requires with a ``<Response>`` carrying status 230 and
-the missing element names, books, and answers labels by tracking code or by our reference.
+the missing element names, books (returns too: product 2108, the customer as Shipment.Sender),
+answers labels by tracking code or by our reference, and cancels on ``/shipment/cancel``
+(form parameters signed with the same secret; ``{"success": false}`` for a shipment it does
+not hold).
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from carriers.posti import PICKUP_POINT_SERVICE, RECIPIENT
+from carriers.posti import PICKUP_POINT_SERVICE, RECIPIENT, SENDER
 from carriers.sandbox._core import (
     BOOKINGS,
+    CANCELLED,
     CONTROL,
     RECEIVED,
     Received,
     book,
+    booking_by,
     digits,
     received_body,
     same,
@@ -33,12 +38,15 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
-    "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "create_app", "receiver_part", "rest_text",
+    "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "SENDER_FIELDS", "create_app",
+    "receiver_part", "rest_text", "return_rest_text", "sender_part",
 ]  # fmt: skip
 
 BASE_PATH = ""
 #: Prinetti recipient element -> our receiver field.
 FIELDS: Mapping[str, str] = {theirs: ours for ours, theirs in RECIPIENT.items()}
+#: Prinetti sender element -> our customer field (a return: the customer sends).
+SENDER_FIELDS: Mapping[str, str] = {theirs: ours for ours, theirs in SENDER.items()}
 
 _COMMON = (
     "Sender.Name1", "Sender.Postcode", "Sender.City", "Sender.Country",
@@ -49,6 +57,7 @@ _COMMON = (
 _PRODUCT_NEEDS: Mapping[str, tuple[str, ...]] = {
     "2103": ("Recipient.Phone",),
     "2104": ("Recipient.Addr1", "Recipient.Phone"),
+    "2108": (),
 }
 
 _DEFAULT = SANDBOX_CREDENTIALS["posti"]
@@ -66,6 +75,7 @@ def create_app(
     app[_NUMBERS] = {}
     app.router.add_post("/prinetti/create-shipment", _create_shipment)
     app.router.add_post("/prinetti/get-shipping-label", _get_shipping_label)
+    app.router.add_post("/shipment/cancel", _cancel)
     return app
 
 
@@ -73,6 +83,22 @@ def receiver_part(received: Received) -> dict[str, str]:
     """The Shipment.Recipient elements that arrived, by Prinetti name."""
     recipient = received.body.find("Shipment/Shipment.Recipient")
     return {child.tag: child.text or "" for child in recipient} if recipient is not None else {}
+
+
+def sender_part(received: Received) -> dict[str, str]:
+    """The Shipment.Sender elements that arrived (a return: the customer's), by Prinetti name."""
+    sender = received.body.find("Shipment/Shipment.Sender")
+    return {child.tag: child.text or "" for child in sender} if sender is not None else {}
+
+
+def return_rest_text(received: Received) -> str:
+    """Everything of a return booking that arrived except the Shipment.Sender element."""
+    root = ET.fromstring(received.raw)  # noqa: S314 - our own client's XML
+    shipment = root.find("Shipment")
+    sender = root.find("Shipment/Shipment.Sender")
+    if shipment is not None and sender is not None:
+        shipment.remove(sender)
+    return f"{received.path}\n{received.headers}\n{ET.tostring(root, encoding='unicode')}"
 
 
 def rest_text(received: Received) -> str:
@@ -128,12 +154,34 @@ async def _get_shipping_label(request: web.Request) -> web.Response:
         return _response(404, "100", "Shipment not found")
     answer = _response_root("0", "OK")
     if reference:
+        ET.SubElement(answer, "response.reference", uuid=found.carrier_id).text = reference
         for number in request.app[_NUMBERS][found.tracking_number]:
             ET.SubElement(answer, "response.trackingcode").text = number
     ET.SubElement(answer, "response.file", encode="base64").text = base64.b64encode(
         found.label
     ).decode()
     return _xml(200, answer)
+
+
+async def _cancel(request: web.Request) -> web.Response:
+    form = await request.post()
+    params = {k: str(v) for k, v in form.items()}
+    api_key, secret = request.app[CREDENTIALS]
+    given = params.pop("hash", "")
+    message = "&".join(params[k] for k in sorted(params))
+    expected = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    if not (same(params.get("api_key", ""), api_key) and same(given, expected)):
+        return web.json_response({"success": False, "message": "Authentication failed"},
+                                 status=401)
+    missing = [k for k in ("shipment_id", "timestamp") if not params.get(k)]
+    if missing:
+        return web.json_response(
+            {"success": False, "message": f"Missing {', '.join(missing)}"}, status=400)
+    found = booking_by(request, carrier_id=params["shipment_id"])
+    if found is None:
+        return web.json_response({"success": False})
+    request.app[CANCELLED].add(found.reference)
+    return web.json_response({"success": True})
 
 
 def _required(root: ET.Element) -> list[str]:

@@ -24,6 +24,9 @@ class Kind:
 
     INTENT = "disclosure.intent"
     OUTCOME = "disclosure.outcome"
+    #: A cancellation of a booking: what the carrier got is its own ids, no personal field.
+    CANCEL_INTENT = "shipment.cancel.intent"
+    CANCEL_OUTCOME = "shipment.cancel.outcome"
     ERASURE = "erasure"
     ERASURE_DEFERRED = "erasure.deferred"
     LEGAL_HOLD = "erasure.hold"

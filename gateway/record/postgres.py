@@ -51,8 +51,9 @@ INSERT INTO subject_keys (subject, wrapped, created)
 SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[]) ON CONFLICT DO NOTHING
 """
 _CLOSE_HOOKS = """
-UPDATE hooks SET status = u.status, answer = u.answer
-FROM unnest($1::text[], $2::int[], $3::bytea[]) AS u (webhook_id, status, answer)
+UPDATE hooks SET status = u.status, answer = u.answer, subject = u.subject
+FROM unnest($1::text[], $2::int[], $3::bytea[], $4::text[])
+    AS u (webhook_id, status, answer, subject)
 WHERE hooks.webhook_id = u.webhook_id
 """
 
@@ -242,7 +243,8 @@ class PostgresStore(PostgresReview):
         closing = [op for _, op in flat if isinstance(op, HookOp) and op.status is not None]
         if closing:
             await c.execute(_CLOSE_HOOKS, [op.webhook_id for op in closing],
-                            [op.status for op in closing], [op.answer for op in closing])
+                            [op.status for op in closing], [op.answer for op in closing],
+                            [op.subject for op in closing])
 
     @staticmethod
     async def _new_keys(c: asyncpg.Connection, keys: Sequence[tuple[int, NewKey]]) -> None:
@@ -402,10 +404,11 @@ class PostgresStore(PostgresReview):
             row[0], row[1], row[2], row[3], None if row[4] is None else bytes(row[4]))
 
     # -- crash recovery --------------------------------------------------------------------
-    async def pending_intents(self) -> list[Row]:
-        """Disclosure intents with no outcome entry, oldest first; none while another
-        instance runs (its intents may be in flight), so start-up recovery never resolves a
-        disclosure a live instance is still making."""
+    async def open_hooks(self) -> list[HookRow]:
+        """Hooks whose operation has no recorded answer (a crash between intent and outcome),
+        through the partial index of open hooks; none while another instance runs (its hooks
+        may be in flight, not crashed), so start-up recovery never resolves a disclosure a
+        live instance is still making."""
         if self._presence is None:
             raise RecordError("the record is not open")
         try:
@@ -419,7 +422,13 @@ class PostgresStore(PostgresReview):
         if not alone:
             log.info("recovery.deferred", reason="other instances are running")
             return []
+        return [HookRow(r[0], r[1], r[2], r[3], None if r[4] is None else bytes(r[4]))
+                for r in await self.fetch(
+                    "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
+                    "WHERE status IS NULL ORDER BY webhook_id")]
+
+    async def disclosure_rows(self, disclosure: str) -> list[Row]:
+        """Every entry naming the disclosure id, in position order."""
         return [row_of(r) for r in await self.fetch(
-            "SELECT seq, body, leaf, sealed FROM entries i WHERE i.kind = 'disclosure.intent' "
-            "AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.disclosure = i.disclosure "
-            "AND o.kind = 'disclosure.outcome') ORDER BY seq")]
+            "SELECT seq, body, leaf, sealed FROM entries WHERE disclosure = $1 ORDER BY seq",
+            disclosure)]

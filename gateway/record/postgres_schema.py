@@ -103,7 +103,10 @@ CREATE INDEX staff_sessions_expires ON staff_sessions (expires);
 """.replace("@LOCK@", str(LOCK_CLASS))
 
 #: Migrations in order; ``schema_version`` holds how many have run. Append, never edit.
-MIGRATIONS: Final[tuple[str, ...]] = (_V1,)
+#: Open hooks (no answer yet) are what start-up recovery reads.
+_V2 = "CREATE INDEX hooks_open ON hooks (webhook_id) WHERE status IS NULL;"
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
 
 BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_version (

@@ -7,18 +7,22 @@ deleted, positions have no gaps, and the one allowed change is dropping an entry
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
+import structlog
 
 from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.sqlite_search import SEARCH_SCHEMA, SqliteSearch
 from gateway.record.sqlite_staff import STAFF_SCHEMA, SqliteStaff
+
+log = structlog.get_logger("gateway.record")
 
 SCHEMA_VERSION = 1
 
@@ -79,6 +83,8 @@ CREATE TABLE IF NOT EXISTS hooks (
     status INTEGER,
     answer BLOB
 );
+-- Hooks still waiting for their outcome: start-up recovery reads only these.
+CREATE INDEX IF NOT EXISTS hooks_open ON hooks (webhook_id) WHERE status IS NULL;
 """
 
 
@@ -86,7 +92,9 @@ CREATE TABLE IF NOT EXISTS hooks (
 class HookOp:
     """Idempotency bookkeeping written in the same transaction as an entry.
 
-    ``status`` None opens the hook (pending); a status closes it with its sealed answer.
+    ``status`` None opens the hook (pending); a status closes it with its answer, sealed under
+    the key of ``subject``, or, with ``subject`` None, in the clear (an answer holding no
+    personal value, for a customer erased before the outcome).
     """
 
     webhook_id: str
@@ -152,6 +160,9 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         # A second connection for the hot path's point reads (a hook, a subject key), used from
         # another thread: in WAL mode it reads the last commit without waiting for the writer's.
         self._reader: sqlite3.Connection | None = None
+        # A shared lock on <record>.instances, held while open: recovery runs only in a process
+        # that finds itself alone on the record (another one's hooks may be in flight).
+        self._presence: IO[bytes] | None = None
         self._tree = CompactRange()
         self._prev = GENESIS
 
@@ -180,6 +191,11 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
         self._db = db
         try:
+            self._presence = self.path.with_name(self.path.name + ".instances").open("ab")
+            fcntl.flock(self._presence, fcntl.LOCK_SH)
+        except OSError as exc:
+            raise RecordError(f"cannot open the record at {self.path}: {exc.strerror}") from None
+        try:
             self._reader = sqlite3.connect(self.path, isolation_level=None,
                                            check_same_thread=False)
             self._reader.execute("PRAGMA query_only=ON")
@@ -194,6 +210,9 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         self._tree, self._prev = tree, prev
 
     def close(self) -> None:
+        if self._presence is not None:
+            self._presence.close()  # releases the lock
+            self._presence = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -309,8 +328,8 @@ class SqliteStore(SqliteSearch, SqliteStaff):
                 raise SideOpRefused(index, HookTaken())
         else:
             self.db.execute(
-                "UPDATE hooks SET status=?, answer=? WHERE webhook_id=?",
-                (op.status, op.answer, op.webhook_id),
+                "UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?",
+                (op.status, op.answer, op.subject, op.webhook_id),
             )
 
     def add_checkpoint(self, size: int, time: str, note: str) -> None:
@@ -484,10 +503,31 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         return None if row is None else HookRow(*row)
 
     # -- crash recovery --------------------------------------------------------------------
-    def pending_intents(self) -> list[Row]:
-        """Disclosure intents with no outcome entry (a crash between the two), oldest first."""
-        rows = self.db.execute(
-            "SELECT seq, body, leaf, sealed FROM entries i WHERE i.kind = 'disclosure.intent' "
-            "AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.disclosure = i.disclosure "
-            "AND o.kind = 'disclosure.outcome') ORDER BY seq")
-        return [Row(*row) for row in rows]
+    def open_hooks(self) -> list[HookRow]:
+        """Hooks whose operation has no recorded answer yet (a crash between intent and
+        outcome), through the partial index of open hooks: as cheap on a record of millions
+        of entries as on an empty one. None while another process has the record open (a
+        worker of ``serve --workers``: its hooks may be in flight, not crashed)."""
+        if not self._alone():
+            log.info("recovery.deferred", reason="other processes have the record open")
+            return []
+        return [HookRow(*row) for row in self.db.execute(
+            "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
+            "WHERE status IS NULL ORDER BY webhook_id")]
+
+    def _alone(self) -> bool:
+        if self._presence is None:
+            raise RecordError("the record is not open")
+        try:
+            fcntl.flock(self._presence, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(self._presence, fcntl.LOCK_SH)
+        return True
+
+    def disclosure_rows(self, disclosure: str) -> list[Row]:
+        """Every entry naming the disclosure id, in position order: its intent and outcome,
+        and any cancellation of it."""
+        return [Row(*r) for r in self.db.execute(
+            "SELECT seq, body, leaf, sealed FROM entries WHERE disclosure=? ORDER BY seq",
+            (disclosure,))]

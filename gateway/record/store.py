@@ -101,9 +101,13 @@ class Store(Protocol):
         """The username of the unexpired session with this token hash."""
         ...
     async def end_session(self, token_hash: str) -> None: ...
-    # -- crash recovery --------------------------------------------------------------------
-    async def pending_intents(self) -> list[Row]:
-        """Disclosure intents with no outcome entry, oldest first."""
+    # -- crash recovery, cancellation --------------------------------------------------------
+    async def open_hooks(self) -> list[HookRow]:
+        """Hooks not yet closed with an answer (``status`` NULL); read through an index that
+        holds only those, so start-up does not scan the record."""
+        ...
+    async def disclosure_rows(self, disclosure: str) -> list[Row]:
+        """Every entry naming ``disclosure``, in position order."""
         ...
 
 
@@ -118,6 +122,7 @@ class ThreadedStore:
     def __init__(self, store: SqliteStore) -> None:
         self.sync = store
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-store")
+        self._closed = False
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:  # noqa: ANN401
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -126,6 +131,10 @@ class ThreadedStore:
         await self._run(self.sync.open)
 
     async def close(self) -> None:
+        """Close the store and its thread; closing again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         await self._run(self.sync.close)
         self._thread.shutdown(wait=True)
 
@@ -251,5 +260,8 @@ class ThreadedStore:
     async def end_session(self, token_hash: str) -> None:
         await self._run(self.sync.end_session, token_hash)
 
-    async def pending_intents(self) -> list[Row]:
-        return await self._run(self.sync.pending_intents)
+    async def open_hooks(self) -> list[HookRow]:
+        return await self._run(self.sync.open_hooks)
+
+    async def disclosure_rows(self, disclosure: str) -> list[Row]:
+        return await self._run(self.sync.disclosure_rows, disclosure)

@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 import pytest
 
-from carriers.sandbox import BOOKINGS, CONTROL, RECEIVED, run_sandbox
+from carriers.sandbox import BOOKINGS, CANCELLED, CONTROL, RECEIVED, run_sandbox
 from gateway.config import Config
 from gateway.record.checkpoint import Signer
 from gateway.record.verify import verify_sqlite
@@ -317,3 +317,95 @@ class TestRecovery:
         booked = [d["order"] for d in record_docs(config.record.path)
                   if d["kind"] == "disclosure.outcome" and d["data"]["result"] == "booked"]
         assert booked == ([] if moment == "carrier_down" else [event["data"]["order_id"]])
+
+    async def test_a_customer_erased_before_recovery_gets_an_answer_without_values(
+        self, setup: dict[str, Any]
+    ) -> None:
+        """SIGKILL after the intent, then the customer is erased while the gateway is down: on
+        restart the booking is found and its outcome recorded with metadata only, and the
+        pipeline's retry of the hook is answered (201, no tracking number, no label, no
+        customer value) instead of 409; nothing is booked twice."""
+        config = Config.from_toml(setup["config"])
+        http: aiohttp.ClientSession = setup["http"]
+        app = setup["apps"]["posti"]
+        gateway = Gateway(setup["config"], setup["port"])
+        url = f"http://127.0.0.1:{setup['port']}/v1/hooks/orders"
+        secret = config.keys.hooks[0]
+        event = order_event("posti", "home_delivery")
+        await gateway.start(http)
+        held = asyncio.Event()
+        app[CONTROL].hold = held
+        pending = asyncio.create_task(send(http, url, secret, event, "msg_erased"))
+        while not app[RECEIVED]:
+            await asyncio.sleep(0.01)
+        await gateway.kill()
+        assert await pending is None
+        app[CONTROL].hold = None
+        held.set()
+        erase = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.cli", "--config", str(setup["config"]), "erase",
+            "--customer", event["data"]["customer"]["id"],
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=setup["config"].parent,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        assert await erase.wait() == 0
+
+        await gateway.start(http)
+        result = await send(http, url, secret, event, "msg_erased")
+        again = await send(http, url, secret, event, "msg_erased")
+        await gateway.stop()
+
+        assert result is not None
+        assert again == result
+        status, answer = result
+        assert status == 201
+        assert answer["result"] == "booked"
+        assert answer["values_erased"] is True
+        assert "tracking_number" not in answer
+        assert "label" not in answer
+        assert event["data"]["customer"]["last_name"] not in orjson.dumps(answer).decode()
+        assert len(app[BOOKINGS]) == 1
+        outcome = next(d for d in record_docs(config.record.path)
+                       if d["kind"] == "disclosure.outcome")
+        assert (outcome["data"]["result"], outcome["sealed"]) == ("booked", None)
+        assert outcome["data"]["recovered"] is True
+
+    async def test_a_cancellation_cut_short_is_sent_again_at_start_up(
+        self, setup: dict[str, Any]
+    ) -> None:
+        """SIGKILL while the carrier holds a cancellation's answer: on restart the
+        cancellation is sent again (harmless at the carrier), its outcome recorded, and the
+        retried hook answered with it."""
+        config = Config.from_toml(setup["config"])
+        http: aiohttp.ClientSession = setup["http"]
+        app = setup["apps"]["posti"]
+        gateway = Gateway(setup["config"], setup["port"])
+        url = f"http://127.0.0.1:{setup['port']}/v1/hooks/orders"
+        secret = config.keys.hooks[0]
+        await gateway.start(http)
+        booked = await send(http, url, secret, order_event("posti", "home_delivery"), "msg_b")
+        assert booked is not None
+        assert booked[0] == 201
+        cancel = {"type": "order.cancelled", "data": {
+            "order_id": booked[1]["order_id"], "disclosure_id": booked[1]["disclosure_id"]}}
+        held = asyncio.Event()
+        app[CONTROL].hold = held
+        sent = len(app[RECEIVED])
+        pending = asyncio.create_task(send(http, url, secret, cancel, "msg_cancel"))
+        while len(app[RECEIVED]) == sent:
+            await asyncio.sleep(0.01)
+        await gateway.kill()
+        assert await pending is None
+        app[CONTROL].hold = None
+        held.set()
+
+        await gateway.start(http)
+        result = await send(http, url, secret, cancel, "msg_cancel")
+        await gateway.stop()
+
+        assert result is not None
+        assert result[0] == 200
+        assert result[1]["result"] == "cancelled"
+        kinds = [d["kind"] for d in record_docs(config.record.path)]
+        assert kinds[-2:] == ["shipment.cancel.intent", "shipment.cancel.outcome"]
+        assert record_docs(config.record.path)[-1]["data"]["recovered"] is True
+        assert booked[1]["disclosure_id"] in app[CANCELLED]

@@ -15,6 +15,7 @@ from gateway.errors import HookTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Draft, Kind, decode
 from gateway.record.merkle import leaf_hash, root
 from gateway.record.postgres import PostgresStore
+from gateway.record.postgres_schema import MIGRATIONS
 from gateway.record.queries import Search
 from gateway.record.sqlite import HookOp, KeyErasure, SqliteStore
 from gateway.record.store import Store
@@ -212,7 +213,8 @@ class TestDurability:
             store = PostgresStore(PG_URL, schema=pg_schema)
             await store.open()
             await store.close()
-        assert [r[0] for r in await pg_sql(pg_schema, "SELECT version FROM schema_version")] == [1]
+        versions = [r[0] for r in await pg_sql(pg_schema, "SELECT version FROM schema_version")]
+        assert versions == list(range(1, len(MIGRATIONS) + 1))
 
 
 class TestHooks:
@@ -379,28 +381,33 @@ class TestStaff:
 
 
 
-class TestPendingIntents:
-    async def test_intents_without_outcomes_oldest_first(self, store: Store) -> None:
-        """Recovery's work list: intents whose disclosure has no outcome entry."""
+class TestOpenHooks:
+    async def test_open_hooks_and_their_entries(self, store: Store) -> None:
+        """Recovery's work list: hooks opened by an intent and not yet answered; the entries
+        of a disclosure by its id, in position order."""
         await store.append_batch(
             [Draft(kind=Kind.INTENT, disclosure="d1"), Draft(kind=Kind.INTENT, disclosure="d2"),
-             Draft(kind=Kind.OUTCOME, disclosure="d1"), Draft(kind=Kind.INTENT, disclosure="d3")],
-            [None] * 4, T)
-        assert [r.seq for r in await store.pending_intents()] == [1, 3]
+             Draft(kind=Kind.OUTCOME, disclosure="d1")],
+            [HookOp("h1", "d1", subject="s"), HookOp("h2", "d2", subject="s"),
+             HookOp("h1", "d1", subject="s", status=201, answer=b"a")], T)
+        assert [(h.webhook_id, h.disclosure) for h in await store.open_hooks()] == [("h2", "d2")]
+        assert [r.seq for r in await store.disclosure_rows("d1")] == [0, 2]
+        assert await store.disclosure_rows("d9") == []
 
-    async def test_postgres_leaves_them_while_another_instance_runs(self,
-                                                                    pg_schema: str) -> None:
-        """With a second instance open, its intents may be in flight: none is handed to
-        recovery until this instance is the only one."""
-        first = PostgresStore(PG_URL, schema=pg_schema)
-        second = PostgresStore(PG_URL, schema=pg_schema)
+    async def test_none_while_another_instance_has_the_record_open(
+        self, backend: Backend
+    ) -> None:
+        """With a second process or instance open on the record, its hooks may be in flight:
+        none is handed to recovery until this one is alone."""
+        first, second = backend.make(), backend.make()
         await first.open()
         await second.open()
         try:
-            await first.append_batch([Draft(kind=Kind.INTENT, disclosure="d1")], [None], T)
-            assert await first.pending_intents() == []
+            await first.append_batch([Draft(kind=Kind.INTENT, disclosure="d1")],
+                                     [HookOp("h1", "d1", subject="s")], T)
+            assert await first.open_hooks() == []
             await second.close()
-            assert [r.seq for r in await first.pending_intents()] == [0]
+            assert [h.webhook_id for h in await first.open_hooks()] == ["h1"]
         finally:
             await first.close()
             await second.close()

@@ -40,6 +40,7 @@ class Endpoint:
     kind: str = "api"  # api | page | public | hook
     state: str | None = None  # a fresh authority request in this state fills in {id}
     body: Any = None  # JSON for the API; a list of form fields for a page
+    event: str = "order.ready_to_ship"  # a hook's event type
 
     @property
     def route(self) -> str:
@@ -48,8 +49,9 @@ class Endpoint:
 
 
 def _e(method: str, path: str, roles: tuple[str, ...] | frozenset[str], ok: int = 200,
-       kind: str = "api", state: str | None = None, body: Any = None) -> Endpoint:  # noqa: ANN401
-    return Endpoint(method, path, frozenset(roles), ok, kind, state, body)
+       kind: str = "api", state: str | None = None, body: Any = None,  # noqa: ANN401
+       event: str = "order.ready_to_ship") -> Endpoint:
+    return Endpoint(method, path, frozenset(roles), ok, kind, state, body, event)
 
 
 REPORT = ("reviewer", "admin")
@@ -92,6 +94,9 @@ ENDPOINTS = [
     _e("GET", "/openapi.json", EVERYONE | {"anonymous"}, kind="public"),
     _e("GET", "/v1/record/checkpoint", EVERYONE | {"anonymous"}, kind="public"),
     _e("POST", "/v1/hooks/orders", ("pipeline",), 201, kind="hook"),
+    _e("POST", "/v1/hooks/orders", ("pipeline",), 201, kind="hook",
+       event="order.return_requested"),
+    _e("POST", "/v1/hooks/orders", ("pipeline",), 200, kind="hook", event="order.cancelled"),
     _e("POST", "/v1/session", EVERYONE | {"anonymous"}, 201, kind="public"),
     _e("GET", "/v1/session", ALL_STAFF),
     _e("DELETE", "/v1/session", ALL_STAFF, 204),
@@ -123,8 +128,8 @@ async def _request(gateway: Harness, endpoint: Endpoint, caller: str,
         path = path.replace("{id}", await _authority_request(gateway, endpoint.state))
     if endpoint.kind == "api" and endpoint.body is not None:
         kwargs["json"] = endpoint.body
-    if endpoint.kind == "hook":  # the same order for everyone; only the pipeline signs it
-        kwargs["data"] = orjson.dumps(order_event("posti", "home_delivery"))
+    if endpoint.kind == "hook":  # the same event for everyone; only the pipeline signs it
+        kwargs["data"] = orjson.dumps(await _event(gateway, endpoint.event))
         headers["content-type"] = "application/json"
     if caller == "pipeline":
         headers.update(sign_headers(gateway.secret, f"msg_{uuid.uuid4().hex}", kwargs["data"])
@@ -163,6 +168,20 @@ async def _authority_request(gateway: Harness, state: str) -> str:
     return request.id
 
 
+async def _event(gateway: Harness, kind: str) -> dict[str, Any]:
+    """A hook event of ``kind``; a cancellation names a fresh booking."""
+    if kind == "order.cancelled":
+        booked = await ship(gateway, order_id=f"J-ROLE-{uuid.uuid4().hex[:6]}")
+        return {"type": kind, "data": {"order_id": booked["order_id"],
+                                       "disclosure_id": booked["disclosure_id"]}}
+    event = order_event("posti", "home_delivery")
+    if kind == "order.return_requested":
+        data = event["data"]
+        del data["delivery"]
+        return {"type": kind, "data": {**data, "return": {"carrier": "posti"}}}
+    return event
+
+
 def _denied(endpoint: Endpoint, caller: str) -> int:
     """What a caller the endpoint does not allow gets."""
     staff = caller not in ("anonymous", "pipeline")
@@ -184,7 +203,9 @@ async def sessions(gateway: Harness) -> AsyncIterator[Callable[[], Any]]:
 
 
 class TestRoleMatrix:
-    @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
+    @pytest.mark.parametrize("endpoint", ENDPOINTS,
+                             ids=lambda e: f"{e.method} {e.path}" + (
+                                 f" {e.event}" if e.kind == "hook" else ""))
     async def test_exactly_the_allowed_callers_succeed(
         self, gateway: Harness, sessions: Callable[[], Any], endpoint: Endpoint
     ) -> None:
