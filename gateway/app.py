@@ -27,7 +27,7 @@ from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sqlite import SqliteStore
 from gateway.record.store import Store, ThreadedStore
-from gateway.recovery import recover
+from gateway.recovery import recover, recover_periodically, stale_after
 from gateway.staff import Staff
 
 CONFIG = web.AppKey("config", Config)
@@ -104,14 +104,16 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             discloser=discloser, canceller=canceller, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
         )
-        periodic = None
+        tasks = [asyncio.create_task(recover_periodically(
+            discloser=discloser, canceller=canceller, record=record, clock=time.time,
+            after=config.record.recover_after or stale_after(config)))]  # the record's clock
         if config.erasure.run_every_hours:
-            periodic = asyncio.create_task(run_periodically(record, config.erasure))
+            tasks.append(asyncio.create_task(run_periodically(record, config.erasure)))
         yield
-        if periodic is not None:
-            periodic.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await periodic
+                await task
         await session.close()
         await record.close()
 

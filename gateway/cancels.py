@@ -148,7 +148,7 @@ class Canceller:
                   subject=booked["subject"], order=booked["order"],
                   recipient=booked["recipient"], service=booked["service"], data=data),
             HookOp(webhook_id=webhook_id, disclosure=booked["disclosure"],
-                   status=answer.status, answer=plain(answer)),
+                   status=answer.status, answer=plain(answer), if_open=recovered),
         )
         log.info("cancel.outcome", disclosure=booked["disclosure"], result=result,
                  seq=entry.seq)

@@ -80,6 +80,9 @@ class RecordConfig:
     checkpoint_interval: float
     url: Secret | None = None
     schema: str = "gateway"
+    #: Seconds after which an operation without an outcome is resolved by a running gateway
+    #: (a crashed instance's); None: derived from the carriers' call policy.
+    recover_after: float | None = None
 
 
 @attrs.frozen(repr=False)
@@ -189,7 +192,7 @@ def _sender(raw: Mapping[str, Any]) -> Party:
 
 def _record(raw: Mapping[str, Any], base: Path) -> RecordConfig:
     allowed = {"store", "path", "batch_max", "queue_max", "checkpoint_every", "checkpoint_interval",
-               "url", "schema"}
+               "url", "schema", "recover_after"}
     _only(raw, allowed, "[record]")
     store = raw.get("store", "sqlite")
     if store not in ("sqlite", "postgres"):
@@ -207,7 +210,15 @@ def _record(raw: Mapping[str, Any], base: Path) -> RecordConfig:
         queue_max=int(raw.get("queue_max", 8192)),
         checkpoint_every=int(raw.get("checkpoint_every", 1000)),
         checkpoint_interval=float(raw.get("checkpoint_interval", 10.0)),
+        recover_after=_positive(raw, "recover_after") if "recover_after" in raw else None,
     )
+
+
+def _positive(raw: Mapping[str, Any], key: str) -> float:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"[record] {key}: a number of seconds above 0")
+    return float(value)
 
 
 def _postgres_url(ref: object, base: Path) -> Secret:

@@ -198,12 +198,14 @@ class Discloser:
             hook = HookOp(webhook_id=facts.webhook_id, disclosure=facts.disclosure,
                           subject=facts.subject, status=status,
                           answer=seal(key, f"hook:{facts.webhook_id}",
-                                      {"status": status, "body": body}))
+                                      {"status": status, "body": body}),
+                          if_open=facts.recovered)
         else:
             plain = {k: v for k, v in body.items() if k not in ("tracking_number", "label")}
             hook = HookOp(webhook_id=facts.webhook_id, disclosure=facts.disclosure,
                           status=status, answer=orjson.dumps(
-                              {"status": status, "body": {**plain, "values_erased": True}}))
+                              {"status": status, "body": {**plain, "values_erased": True}}),
+                          if_open=facts.recovered)
         outcome_entry = await self.record.append(
             Draft(
                 kind=Kind.OUTCOME, disclosure=facts.disclosure, subject=facts.subject,

@@ -25,19 +25,28 @@ earlier version when the customer was erased) is answered from the record when r
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from gateway.disclosures import Answer, Discloser, Facts
-from gateway.errors import CarrierError, CarrierOutcomeUnknown, CarrierUnavailable
+from gateway.errors import (
+    CarrierError,
+    CarrierOutcomeUnknown,
+    CarrierUnavailable,
+    GatewayError,
+    HookTaken,
+)
 from gateway.models import Cancellation
 from gateway.record import Kind
 from gateway.record.entry import decode
 from gateway.record.sealing import unseal
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
+
+    from gateway.config import Config
 
     from gateway.cancels import Canceller
     from gateway.models import ShipmentResult
@@ -49,18 +58,57 @@ log = structlog.get_logger("gateway.recovery")
 _OUTCOME_OF = {Kind.INTENT: Kind.OUTCOME, Kind.CANCEL_INTENT: Kind.CANCEL_OUTCOME}
 
 
-async def recover(*, discloser: Discloser, canceller: Canceller,
-                  record: Record) -> list[tuple[str, str]]:
-    """Resolve every operation left without an outcome; (disclosure id, result) for each."""
-    hooks = await record.store.open_hooks()
-    pending = [p for p in await asyncio.gather(*(_pending(record, h) for h in hooks)) if p]
+async def recover(*, discloser: Discloser, canceller: Canceller, record: Record,
+                  stale_before: str | None = None) -> list[tuple[str, str]]:
+    """Resolve every operation left without an outcome; (disclosure id, result) for each.
+
+    At start-up (``stale_before`` None) only a process alone on the record recovers: another
+    one's operations may be in flight. With ``stale_before`` (an ISO time), only operations
+    whose intent is older are taken, whatever else runs: no call in flight lasts that long, so
+    their process died or gave up. Either way a hook another process answered meanwhile is
+    left alone (the outcome is written only if the hook is still open)."""
+    hooks = await record.store.open_hooks(alone_only=stale_before is None)
+    pending = [p for p in await asyncio.gather(*(_pending(record, h) for h in hooks))
+               if p and (stale_before is None or p[1]["time"] < stale_before)]
     if not pending:
         return []
-    log.warning("recovery.start", pending=len(pending))
-    answers = await asyncio.gather(*(
+    log.warning("recovery.start", pending=len(pending), stale=stale_before is not None)
+    answers = await asyncio.gather(*(_settle(
         _resolve(discloser, record, row, doc) if doc["kind"] == Kind.INTENT
-        else _cancel_again(canceller, record, doc) for row, doc in pending))
-    return [(str(a.body["disclosure_id"]), str(a.body["result"])) for a in answers]
+        else _cancel_again(canceller, record, doc), doc["disclosure"]) for row, doc in pending))
+    return [(str(a.body["disclosure_id"]), str(a.body["result"])) for a in answers if a]
+
+
+async def _settle(resolving: Awaitable[Answer], disclosure: str) -> Answer | None:
+    try:
+        return await resolving
+    except HookTaken:
+        log.info("recovery.already_answered", disclosure=disclosure)
+        return None
+
+
+def stale_after(config: Config) -> float:
+    """Seconds after which an operation without an outcome cannot still be in flight: the
+    longest a carrier call may take with its retries and backoff, plus a minute."""
+    longest = max((c.resilience.timeout * (c.resilience.retries + 2)
+                   + c.resilience.backoff_max * c.resilience.retries
+                   for c in config.carriers.values()), default=0.0)
+    return longest + 60.0
+
+
+async def recover_periodically(*, discloser: Discloser, canceller: Canceller, record: Record,
+                               after: float, clock: Callable[[], float]) -> None:
+    """Resolve stale operations every ``after / 2`` seconds (a crashed instance's, when the
+    others keep running); errors are logged and tried again next time."""
+    while True:
+        await asyncio.sleep(after / 2)
+        before = datetime.fromtimestamp(clock() - after, UTC).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+        try:
+            await recover(discloser=discloser, canceller=canceller, record=record,
+                          stale_before=before)
+        except GatewayError as exc:
+            log.warning("recovery.failed", error=type(exc).__name__)
 
 
 async def _pending(record: Record, hook: HookRow) -> tuple[Row, dict[str, Any]] | None:

@@ -240,7 +240,16 @@ class PostgresStore(PostgresReview):
                        else self._new_keys(c, [(i, op)]))
         elif keyed:
             await self._new_keys(c, [(i, op) for i, op in keyed if isinstance(op, NewKey)])
-        closing = [op for _, op in flat if isinstance(op, HookOp) and op.status is not None]
+        for i, op in flat:
+            if isinstance(op, HookOp) and op.status is not None and op.if_open:
+                closed = await c.execute(
+                    "UPDATE hooks SET status = $2, answer = $3, subject = $4 "
+                    "WHERE webhook_id = $1 AND status IS NULL",
+                    op.webhook_id, op.status, op.answer, op.subject)
+                if closed != "UPDATE 1":
+                    raise SideOpRefused(i, HookTaken("another process answered this hook"))
+        closing = [op for _, op in flat
+                   if isinstance(op, HookOp) and op.status is not None and not op.if_open]
         if closing:
             await c.execute(_CLOSE_HOOKS, [op.webhook_id for op in closing],
                             [op.status for op in closing], [op.answer for op in closing],
@@ -404,13 +413,15 @@ class PostgresStore(PostgresReview):
             row[0], row[1], row[2], row[3], None if row[4] is None else bytes(row[4]))
 
     # -- crash recovery --------------------------------------------------------------------
-    async def open_hooks(self) -> list[HookRow]:
+    async def open_hooks(self, *, alone_only: bool = True) -> list[HookRow]:
         """Hooks whose operation has no recorded answer (a crash between intent and outcome),
         through the partial index of open hooks; none while another instance runs (its hooks
         may be in flight, not crashed), so start-up recovery never resolves a disclosure a
         live instance is still making."""
         if self._presence is None:
             raise RecordError("the record is not open")
+        if not alone_only:
+            return await self._open_hooks()
         try:
             alone = await self._presence.fetchval(
                 "SELECT pg_try_advisory_lock($1, hashtext($2))", LOCK_CLASS + 2, self.schema)
@@ -422,6 +433,9 @@ class PostgresStore(PostgresReview):
         if not alone:
             log.info("recovery.deferred", reason="other instances are running")
             return []
+        return await self._open_hooks()
+
+    async def _open_hooks(self) -> list[HookRow]:
         return [HookRow(r[0], r[1], r[2], r[3], None if r[4] is None else bytes(r[4]))
                 for r in await self.fetch(
                     "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "

@@ -102,6 +102,9 @@ class HookOp:
     subject: str | None = None
     status: int | None = None
     answer: bytes | None = None
+    #: Close only a hook still open (recovery): if another process answered it meanwhile, the
+    #: entry is refused (HookTaken) rather than recorded twice.
+    if_open: bool = False
 
 
 @attrs.frozen
@@ -327,10 +330,13 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             if opened != 1:
                 raise SideOpRefused(index, HookTaken())
         else:
-            self.db.execute(
-                "UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?",
+            closed = self.db.execute(
+                "UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?"
+                + (" AND status IS NULL" if op.if_open else ""),
                 (op.status, op.answer, op.subject, op.webhook_id),
-            )
+            ).rowcount
+            if op.if_open and closed != 1:
+                raise SideOpRefused(index, HookTaken("another process answered this hook"))
 
     def add_checkpoint(self, size: int, time: str, note: str) -> None:
         try:
@@ -503,12 +509,13 @@ class SqliteStore(SqliteSearch, SqliteStaff):
         return None if row is None else HookRow(*row)
 
     # -- crash recovery --------------------------------------------------------------------
-    def open_hooks(self) -> list[HookRow]:
+    def open_hooks(self, alone_only: bool = True) -> list[HookRow]:  # noqa: FBT001, FBT002
         """Hooks whose operation has no recorded answer yet (a crash between intent and
         outcome), through the partial index of open hooks: as cheap on a record of millions
         of entries as on an empty one. None while another process has the record open (a
-        worker of ``serve --workers``: its hooks may be in flight, not crashed)."""
-        if not self._alone():
+        worker of ``serve --workers``: its hooks may be in flight, not crashed), unless
+        ``alone_only`` is false (the periodic recovery of stale hooks)."""
+        if alone_only and not self._alone():
             log.info("recovery.deferred", reason="other processes have the record open")
             return []
         return [HookRow(*row) for row in self.db.execute(

@@ -102,9 +102,10 @@ class Store(Protocol):
         ...
     async def end_session(self, token_hash: str) -> None: ...
     # -- crash recovery, cancellation --------------------------------------------------------
-    async def open_hooks(self) -> list[HookRow]:
+    async def open_hooks(self, *, alone_only: bool = True) -> list[HookRow]:
         """Hooks not yet closed with an answer (``status`` NULL); read through an index that
-        holds only those, so start-up does not scan the record."""
+        holds only those, so start-up does not scan the record. With ``alone_only``, none
+        while another process or instance has the record open."""
         ...
     async def disclosure_rows(self, disclosure: str) -> list[Row]:
         """Every entry naming ``disclosure``, in position order."""
@@ -260,8 +261,8 @@ class ThreadedStore:
     async def end_session(self, token_hash: str) -> None:
         await self._run(self.sync.end_session, token_hash)
 
-    async def open_hooks(self) -> list[HookRow]:
-        return await self._run(self.sync.open_hooks)
+    async def open_hooks(self, *, alone_only: bool = True) -> list[HookRow]:
+        return await self._run(self.sync.open_hooks, alone_only)
 
     async def disclosure_rows(self, disclosure: str) -> list[Row]:
         return await self._run(self.sync.disclosure_rows, disclosure)

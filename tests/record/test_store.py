@@ -394,6 +394,23 @@ class TestOpenHooks:
         assert [r.seq for r in await store.disclosure_rows("d1")] == [0, 2]
         assert await store.disclosure_rows("d9") == []
 
+    async def test_a_recovered_answer_closes_only_an_open_hook(self, store: Store) -> None:
+        """A recovery's outcome closes the hook only while it is open: if another process
+        answered it meanwhile, the outcome entry is refused (HookTaken) and nothing of it is
+        kept."""
+        await store.append_batch([Draft(kind=Kind.INTENT, disclosure="d1")],
+                                 [HookOp("h1", "d1", subject="s")], T)
+        await store.append_batch([Draft(kind=Kind.OUTCOME, disclosure="d1")],
+                                 [HookOp("h1", "d1", subject="s", status=201, answer=b"a")], T)
+        with pytest.raises(SideOpRefused) as refused:
+            await store.append_batch(
+                [Draft(kind=Kind.OUTCOME, disclosure="d1")],
+                [HookOp("h1", "d1", subject="s", status=503, answer=b"b", if_open=True)], T)
+        assert isinstance(refused.value.error, HookTaken)
+        assert (await store.head())[0] == 2  # noqa: PLR2004
+        assert (await store.hook("h1")).answer == b"a"  # type: ignore[union-attr]
+        assert await store.open_hooks(alone_only=False) == []
+
     async def test_none_while_another_instance_has_the_record_open(
         self, backend: Backend
     ) -> None:
@@ -406,6 +423,7 @@ class TestOpenHooks:
             await first.append_batch([Draft(kind=Kind.INTENT, disclosure="d1")],
                                      [HookOp("h1", "d1", subject="s")], T)
             assert await first.open_hooks() == []
+            assert [h.webhook_id for h in await first.open_hooks(alone_only=False)] == ["h1"]
             await second.close()
             assert [h.webhook_id for h in await first.open_hooks()] == ["h1"]
         finally:
