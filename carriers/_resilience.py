@@ -102,6 +102,14 @@ class Resilience:
         if self.backoff_max < self.backoff:
             raise ConfigError(f"{where}: backoff_max must be >= backoff")
 
+    @property
+    def budget(self) -> float:
+        """The most one operation may take, retries, look-ups and backoff included: a wait
+        for a slot and up to two requests per attempt, plus a look-up. Enforced: past it the
+        operation ends (its outcome unknown if a booking may have left), so recovery may take
+        any operation older than this as no longer in flight."""
+        return self.timeout * (3 * (self.retries + 1) + 2) + self.backoff_max * self.retries
+
     def pause(self, attempt: int, rng: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(backoff_max, backoff * 2**attempt))."""
         return rng() * min(self.backoff_max, self.backoff * 2.0**attempt)
@@ -210,15 +218,35 @@ class Guarded:
         return self.adapter.operations
 
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
-        return await self._book("create", self.adapter.create_shipment, shipment,
-                                shipment.reference)
+        return await self._within_budget("create", self._book(
+            "create", self.adapter.create_shipment, shipment, shipment.reference))
 
     async def create_return(self, shipment: ReturnShipment) -> ShipmentResult:
-        return await self._book("return", self.adapter.create_return, shipment,
-                                shipment.reference)
+        return await self._within_budget("return", self._book(
+            "return", self.adapter.create_return, shipment, shipment.reference))
 
     async def cancel_shipment(self, cancellation: Cancellation) -> None:
         """Cancelling twice is harmless: every unavailability may be retried."""
+        await self._within_budget("cancel", self._cancel(cancellation))
+
+    async def find_shipment(self, reference: str) -> ShipmentResult | None:
+        """Look-ups book nothing: every unavailability may be retried."""
+        return await self._within_budget("find", self._find(reference))
+
+    async def _within_budget(self, operation: str, work: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.policy.budget):
+                return await work
+        except TimeoutError:
+            self._report(operation, "over_budget", self.policy.budget)
+            if operation == "find":
+                raise CarrierUnavailable(
+                    f"{self.name}: the look-up took longer than its budget") from None
+            raise CarrierOutcomeUnknown(
+                f"{self.name}: the {operation} took longer than its budget of "
+                f"{self.policy.budget:.0f} s; check it at the carrier") from None
+
+    async def _cancel(self, cancellation: Cancellation) -> None:
         attempt = 0
         while True:
             try:
@@ -262,8 +290,7 @@ class Guarded:
             await self._retry(operation, reason, attempt)
             attempt += 1
 
-    async def find_shipment(self, reference: str) -> ShipmentResult | None:
-        """Look-ups book nothing: every unavailability may be retried."""
+    async def _find(self, reference: str) -> ShipmentResult | None:
         attempt = 0
         while True:
             try:

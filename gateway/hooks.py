@@ -79,18 +79,21 @@ class OrderHooks:
                 return settled
             raise Conflict(
                 f"disclosure {previous.disclosure} for this hook has no recorded outcome yet; "
-                "it is resolved when the gateway restarts"
+                "it is resolved by recovery (at the latest once it is older than any carrier "
+                "call can take); retry later"
             )
         if previous is not None and previous.answer is not None:
             if previous.subject:
                 stored = await self.record.unseal(previous.subject, f"hook:{msg_id}",
                                                   previous.answer)
-                if stored is None:
-                    raise Conflict("this hook was answered before; the customer's data is "
-                                   "erased")
             else:  # an answer holding no personal value, kept in the clear
                 stored = orjson.loads(previous.answer)
-            answer = Answer(status=stored["status"], body=stored["body"])
+            if stored is None and previous.status != 503:  # noqa: PLR2004
+                raise Conflict("this hook was answered before; the customer's data is erased")
+            # A 503 answer sent nothing, whatever it said: the hook may be tried again (its
+            # sealed copy is unreadable once the customer was erased).
+            answer = (Answer(status=stored["status"], body=stored["body"]) if stored is not None
+                      else Answer(status=503, body={"result": "not_sent"}))
             if not answer.retryable:
                 log.info("hook.replayed", webhook_id=msg_id, status=answer.status)
                 return answer

@@ -35,7 +35,6 @@ from gateway.errors import (
     CarrierError,
     CarrierOutcomeUnknown,
     CarrierUnavailable,
-    GatewayError,
     HookTaken,
 )
 from gateway.models import Cancellation
@@ -89,11 +88,9 @@ async def _settle(resolving: Awaitable[Answer], disclosure: str) -> Answer | Non
 
 def stale_after(config: Config) -> float:
     """Seconds after which an operation without an outcome cannot still be in flight: the
-    longest a carrier call may take with its retries and backoff, plus a minute."""
-    longest = max((c.resilience.timeout * (c.resilience.retries + 2)
-                   + c.resilience.backoff_max * c.resilience.retries
-                   for c in config.carriers.values()), default=0.0)
-    return longest + 60.0
+    largest carrier budget (enforced on every operation), plus a minute for the record's own
+    waits."""
+    return max((c.resilience.budget for c in config.carriers.values()), default=0.0) + 60.0
 
 
 async def recover_periodically(*, discloser: Discloser, canceller: Canceller, record: Record,
@@ -107,7 +104,7 @@ async def recover_periodically(*, discloser: Discloser, canceller: Canceller, re
         try:
             await recover(discloser=discloser, canceller=canceller, record=record,
                           stale_before=before)
-        except GatewayError as exc:
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
             log.warning("recovery.failed", error=type(exc).__name__)
 
 

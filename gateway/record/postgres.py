@@ -86,6 +86,8 @@ class PostgresStore(PostgresReview):
         self._prev = GENESIS
         self._tree_lock = asyncio.Lock()
         self._presence: asyncpg.Connection | None = None
+        self._regain: asyncio.Task[None] | None = None
+        self._closing = False
 
     # -- connections -----------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -116,6 +118,7 @@ class PostgresStore(PostgresReview):
 
     # -- life cycle ------------------------------------------------------------------------
     async def open(self) -> None:
+        self._closing = False
         try:
             self._pool = await asyncpg.create_pool(
                 self.url, min_size=1, max_size=self._pool_size,
@@ -129,9 +132,7 @@ class PostgresStore(PostgresReview):
             # Held while this instance runs: recovery resolves intents only when no other
             # instance holds it (their intents may be in flight, not crashed).
             try:
-                self._presence = await asyncpg.connect(self.url)
-                await self._presence.execute("SELECT pg_advisory_lock_shared($1, hashtext($2))",
-                                             LOCK_CLASS + 2, self.schema)
+                await self._be_present()
             except _DRIVER_ERRORS as exc:
                 raise failure("cannot connect to the record's database", exc) from None
             self._tree, self._prev = CompactRange(), GENESIS
@@ -160,7 +161,40 @@ class PostgresStore(PostgresReview):
                 await c.execute(ddl)
                 await c.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
 
+    async def _be_present(self) -> None:
+        """Hold the shared presence lock on a connection of its own; if the server drops that
+        connection (a restart, a failover), it is taken again as soon as the server lets us."""
+        conn = await asyncpg.connect(
+            self.url, server_settings={"application_name": "disclosure-gateway-presence"})
+        await conn.execute("SELECT pg_advisory_lock_shared($1, hashtext($2))",
+                           LOCK_CLASS + 2, self.schema)
+        conn.add_termination_listener(self._presence_lost)
+        self._presence = conn
+
+    def _presence_lost(self, conn: asyncpg.Connection) -> None:
+        if self._presence is not conn or self._closing:
+            return
+        self._presence = None
+        log.warning("record.presence_lost")
+        self._regain = asyncio.get_running_loop().create_task(self._regain_presence())
+
+    async def _regain_presence(self) -> None:
+        pause = 0.2
+        while self._presence is None and not self._closing:
+            try:
+                await self._be_present()
+            except _DRIVER_ERRORS:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+        log.info("record.presence_regained")
+
     async def close(self) -> None:
+        self._closing = True
+        if self._regain is not None:
+            self._regain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._regain
+            self._regain = None
         if self._presence is not None:
             presence, self._presence = self._presence, None
             with contextlib.suppress(*_DRIVER_ERRORS):
@@ -418,18 +452,23 @@ class PostgresStore(PostgresReview):
         through the partial index of open hooks; none while another instance runs (its hooks
         may be in flight, not crashed), so start-up recovery never resolves a disclosure a
         live instance is still making."""
-        if self._presence is None:
+        if self._pool is None:
             raise RecordError("the record is not open")
         if not alone_only:
             return await self._open_hooks()
+        if self._presence is None:  # lost with its connection: others may be running
+            log.info("recovery.deferred", reason="presence lock not held")
+            return []
+        presence = self._presence
         try:
-            alone = await self._presence.fetchval(
+            alone = await presence.fetchval(
                 "SELECT pg_try_advisory_lock($1, hashtext($2))", LOCK_CLASS + 2, self.schema)
             if alone:
-                await self._presence.execute("SELECT pg_advisory_unlock($1, hashtext($2))",
-                                             LOCK_CLASS + 2, self.schema)
-        except _DRIVER_ERRORS as exc:
-            raise failure("the record could not be read", exc) from None
+                await presence.execute("SELECT pg_advisory_unlock($1, hashtext($2))",
+                                       LOCK_CLASS + 2, self.schema)
+        except _DRIVER_ERRORS:  # the lock's connection is gone: it is taken again
+            self._presence_lost(presence)
+            alone = False
         if not alone:
             log.info("recovery.deferred", reason="other instances are running")
             return []

@@ -179,7 +179,8 @@ class Record:
             failed = {refused.index} | {i for i, op in enumerate(hooks)
                                         if any(k.subject in lost for k in _new_keys(op))}
             for i in failed:
-                batch[i][2].set_exception(refused.error)
+                if not batch[i][2].done():  # a cancelled waiter needs no answer
+                    batch[i][2].set_exception(refused.error)
             batch = [item for i, item in enumerate(batch) if i not in failed]
             if batch:
                 await self._commit(batch)

@@ -525,9 +525,12 @@ class SqliteStore(SqliteSearch, SqliteStaff):
     def _alone(self) -> bool:
         if self._presence is None:
             raise RecordError("the record is not open")
+        # Converting a flock is not atomic: a refused exclusive try has already let go of the
+        # shared lock, so it is taken again before answering.
         try:
             fcntl.flock(self._presence, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            fcntl.flock(self._presence, fcntl.LOCK_SH)
             return False
         fcntl.flock(self._presence, fcntl.LOCK_SH)
         return True

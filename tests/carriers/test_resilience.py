@@ -11,7 +11,12 @@ import pytest
 
 from carriers._resilience import Breaker, Guarded, Resilience, State
 from carriers.sandbox import CONTROL, RECEIVED, run_sandbox
-from gateway.errors import CarrierHeldBack, ConfigError
+from gateway.errors import (
+    CarrierHeldBack,
+    CarrierOutcomeUnknown,
+    CarrierUnavailable,
+    ConfigError,
+)
 
 
 class Clock:
@@ -162,3 +167,27 @@ class TestConcurrencyLimit:
             assert len(app[RECEIVED]) == 1
             held.set()
             assert (await first).tracking_number
+
+
+class TestBudget:
+    def test_the_budget_covers_every_attempt_and_backoff(self) -> None:
+        """Slot wait and two requests per attempt, a look-up, and the longest backoffs."""
+        policy = Resilience(timeout=10.0, retries=2, backoff_max=5.0)
+        assert policy.budget == 10.0 * (3 * 3 + 2) + 5.0 * 2
+
+    async def test_an_operation_past_its_budget_ends_as_unknown(
+        self, make_adapter: Callable[..., Any], make_shipment: Callable[..., Any]
+    ) -> None:
+        """However long the adapter's own timeout, a booking still unanswered at the budget
+        ends as an unknown outcome (it may have been booked); a look-up as unavailable."""
+        from tests.carriers.conftest import CASES  # noqa: PLC0415
+
+        case = next(c for c in CASES if c.carrier == "posti")
+        async with run_sandbox("posti") as (url, app):
+            app[CONTROL].hold = asyncio.Event()  # never set: the carrier never answers
+            guarded = Guarded(make_adapter("posti", url, timeout=30.0),
+                              policy=Resilience(timeout=0.05, retries=0))
+            with pytest.raises(CarrierOutcomeUnknown, match="budget"):
+                await guarded.create_shipment(make_shipment(case))
+            with pytest.raises(CarrierUnavailable, match="budget"):
+                await guarded.find_shipment("d_unknown")

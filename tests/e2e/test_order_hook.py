@@ -281,6 +281,28 @@ class TestFailures:
                    if e["kind"] == "disclosure.outcome"]
         assert results == ["not_sent", "booked"]
 
+    async def test_a_hook_that_sent_nothing_may_be_retried_after_an_erasure(
+        self, gateway: Harness
+    ) -> None:
+        """A hook answered 503 (nothing sent) stays retryable after the customer's erasure
+        made its sealed answer unreadable; the retry books with the customer's new key."""
+        from datetime import UTC, datetime  # noqa: PLC0415
+
+        from gateway.app import RECORD  # noqa: PLC0415
+        from gateway.erasure import ErasureRules, request_erasure  # noqa: PLC0415
+
+        control = gateway.sandboxes["posti"][CONTROL]
+        control.fail_status = 503
+        event = order_event("posti", "home_delivery")
+        assert (await gateway.post(event, msg_id="msg_erased"))[0] == 503
+        control.fail_status = None
+        await request_erasure(gateway.app[RECORD], customer_id=CANARY_CUSTOMER["id"],
+                              hmac_key=gateway.config.keys.subject_hmac, rules=ErasureRules(),
+                              now=datetime.now(UTC))
+        status, answer, _ = await gateway.post(event, msg_id="msg_erased")
+        assert (status, answer["result"]) == (201, "booked")
+        assert len(gateway.bookings("posti")) == 1
+
     async def test_a_carrier_too_slow_to_answer_is_recorded_unknown_and_not_retried(
         self, tmp_path: Path, carrier_env: None
     ) -> None:

@@ -381,6 +381,39 @@ class TestStaff:
 
 
 
+class TestPresence:
+    async def test_postgres_takes_its_presence_lock_again_after_losing_it(
+        self, pg_schema: str
+    ) -> None:
+        """When the server drops the connection holding an instance's presence lock, the
+        instance takes it again; an instance started afterwards does not think itself alone
+        (it would recover hooks still in flight)."""
+        first = PostgresStore(PG_URL, schema=pg_schema)
+        await first.open()
+        second = PostgresStore(PG_URL, schema=pg_schema)
+        try:
+            await first.append_batch([Draft(kind=Kind.INTENT, disclosure="d1")],
+                                     [HookOp("h1", "d1", subject="s")], T)
+            killed = await pg_sql(pg_schema, "SELECT pg_terminate_backend(pid) FROM "
+                                  "pg_stat_activity WHERE application_name = "
+                                  "'disclosure-gateway-presence'")
+            assert killed
+            assert await first.open_hooks() == []  # lost: not alone, as far as it knows
+            for _ in range(100):
+                held = await pg_sql(pg_schema, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                    "application_name = 'disclosure-gateway-presence'")
+                if held[0][0]:
+                    break
+                await asyncio.sleep(0.05)
+            await second.open()
+            assert await second.open_hooks() == []
+            await first.close()
+            assert [h.webhook_id for h in await second.open_hooks()] == ["h1"]
+        finally:
+            await first.close()
+            await second.close()
+
+
 class TestOpenHooks:
     async def test_open_hooks_and_their_entries(self, store: Store) -> None:
         """Recovery's work list: hooks opened by an intent and not yet answered; the entries
