@@ -264,6 +264,24 @@ class TestFailures:
         db.execute("PRAGMA max_page_count = 1073741823")
         assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201  # noqa: PLR2004
 
+    async def test_a_read_only_record_answers_503_and_sends_nothing(
+        self, gateway: Harness
+    ) -> None:
+        """When the database turns read-only under the gateway (a remount, a full quota; here
+        the writer's connection is switched to query-only, as root ignores file modes), hooks
+        answer 503, nothing reaches a carrier, /readyz says so; writable again, hooks book."""
+        from gateway.app import RECORD  # noqa: PLC0415
+
+        db = gateway.app[RECORD].store.sync.db  # type: ignore[attr-defined]
+        db.execute("PRAGMA query_only = ON")
+        status, problem, _ = await gateway.post(order_event("posti", "home_delivery"))
+        assert (status, problem["type"].endswith("record-unavailable")) == (503, True)
+        assert not gateway.received()
+        async with gateway.http.get(gateway.url + "/readyz") as resp:
+            assert resp.status == 503
+        db.execute("PRAGMA query_only = OFF")
+        assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201
+
     async def test_carrier_outage_records_not_sent_and_allows_a_retry(
         self, gateway: Harness
     ) -> None:
