@@ -42,12 +42,15 @@ def _carrier(intent: Mapping[str, Any] | None, outcome: Mapping[str, Any] | None
         return None
     last = outcome or intent
     assert last is not None
+    purpose = (f"Return of order {first['order']} with {first['recipient']}"
+               if first["data"].get("operation") == "return" else
+               f"Delivery of order {first['order']} by {first['recipient']} "
+               f"({first['service']})")
     return {
         "time": last["time"], "recipient": first["recipient"], "kind": "carrier",
         "service": first["service"], "fields": list(first["fields"]), "order": first["order"],
-        "result": result, "disclosure": first["disclosure"],
-        "purpose": f"Delivery of order {first['order']} by {first['recipient']} "
-                   f"({first['service']})",
+        "result": result, "disclosure": first["disclosure"], "purpose": purpose,
+        "cancelled": None,
     }
 
 
@@ -71,12 +74,15 @@ def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: 
     """The access report for one customer from the decoded entries naming them."""
     intents: dict[str, Mapping[str, Any]] = {}
     outcomes: dict[str, Mapping[str, Any]] = {}
+    cancelled: dict[str, str] = {}
     disclosures: list[dict[str, Any]] = []
     for entry in entries:
         if entry["kind"] == Kind.INTENT:
             intents[entry["disclosure"]] = entry
         elif entry["kind"] == Kind.OUTCOME:
             outcomes[entry["disclosure"]] = entry
+        elif entry["kind"] == Kind.CANCEL_OUTCOME and entry["data"].get("result") == "cancelled":
+            cancelled.setdefault(entry["disclosure"], entry["time"])
         elif entry["kind"] == Kind.AUTHORITY_DISCLOSURE:
             shown = _authority(entry, today)
             if shown.get("deferred") and view == "customer":
@@ -85,6 +91,8 @@ def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: 
     for disclosure in dict.fromkeys([*intents, *outcomes]):
         shown = _carrier(intents.get(disclosure), outcomes.get(disclosure))
         if shown is not None:
+            # The data left when it was booked; a later cancellation is noted, not subtracted.
+            shown["cancelled"] = cancelled.get(disclosure)
             disclosures.append(shown)
     disclosures.sort(key=lambda d: (d["time"], d["disclosure"]))
     return {

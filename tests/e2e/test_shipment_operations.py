@@ -172,7 +172,7 @@ class TestCancel:
     async def test_reports_count_the_delivery_once(self, gateway: Harness) -> None:
         """A cancellation discloses no personal field: the transparency report still counts
         one disclosure to the carrier, and the customer's access report lists the booking's
-        fields once."""
+        fields once, noting when it was cancelled."""
         booked = await book(gateway, "posti")
         assert (await gateway.post(cancel_event(booked["order_id"],
                                                 booked["disclosure_id"])))[0] == 200
@@ -182,6 +182,8 @@ class TestCancel:
         access = await get_json(
             gateway, f"/v1/reports/access?customer={CANARY_CUSTOMER['id']}", headers)
         assert [d["fields"] for d in access["disclosures"]] == [booked["fields"]]
+        assert access["disclosures"][0]["cancelled"] is not None
+        assert access["disclosures"][0]["purpose"].startswith("Delivery of order")
 
 
 class TestReturn:
@@ -261,3 +263,6 @@ class TestReturn:
         assert sorted((d["service"], tuple(d["fields"])) for d in access["disclosures"]) == \
             sorted([("home_delivery", tuple(booked["fields"])),
                     ("return", tuple(returned["fields"]))])
+        purposes = {d["service"]: d["purpose"] for d in access["disclosures"]}
+        assert purposes["return"].startswith("Return of order")
+        assert all(d["cancelled"] is None for d in access["disclosures"])
