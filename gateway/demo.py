@@ -132,9 +132,11 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
             print("order   carrier/service            status  tracking            fields sent")  # noqa: T201
             first_id = "msg_demo_first"
             first_answer: dict[str, Any] = {}
+            booked: list[dict[str, Any]] = []
             for i, event in enumerate(sample_orders()):
                 status, answer = await send(event, first_id if i == 0 else None)
                 first_answer = first_answer or answer
+                booked.append(answer)
                 d = event["data"]["delivery"]
                 print(f"{event['data']['order_id']:<7} {d['carrier'] + '/' + d['service']:<26} "  # noqa: T201
                       f"{status:<7} {answer.get('tracking_number', '-'):<19} "
@@ -157,6 +159,20 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
             status, answer = await send(sample_orders()[1], secret=HookSecret(os.urandom(32)))
             print(f"hook signed with an unknown key: {status} {answer['title']}")  # noqa: T201
 
+            status, answer = await send({
+                "type": "order.cancelled", "timestamp": "2026-11-22T12:00:00Z",
+                "data": {"order_id": "J-1000", "disclosure_id": booked[0]["disclosure_id"]}})
+            print(f"cancel J-1000 at posti: {status} "  # noqa: T201
+                  f"{answer.get('result') or answer.get('detail')}")
+            returned = sample_orders()[1]["data"]
+            del returned["delivery"]
+            status, answer = await send({
+                "type": "order.return_requested", "timestamp": "2026-11-29T09:00:00Z",
+                "data": {**returned, "return": {"carrier": "posti"}}})
+            print(f"return label for J-1001 with posti: {status} "  # noqa: T201
+                  f"{answer.get('tracking_number', '-')}, customer fields sent: "
+                  f"{','.join(answer.get('fields', [])) or answer.get('detail')}")
+
         print("\nwhich customer values each carrier sandbox received:")  # noqa: T201
         for name, app in sandboxes.items():
             for request in app[RECEIVED]:
@@ -169,7 +185,7 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
     print(f"\nthe record at {db}:")  # noqa: T201
     from gateway.cli import main as cli  # noqa: PLC0415
 
-    cli(["--config", str(config_path), "log", "show", "--db", str(db), "--limit", "20"])
+    cli(["--config", str(config_path), "log", "show", "--db", str(db), "--limit", "30"])
     verifier = Verifier.from_key_string(
         (base / SECRETS_DIR / "checkpoint.pub").read_text(encoding="utf-8").strip())
     report = verify_sqlite(db, [verifier], origin=config.origin)

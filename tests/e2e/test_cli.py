@@ -151,14 +151,16 @@ class TestErrors:
 
 class TestDemo:
     def test_the_demo_runs_and_ends_verified(self, tmp_path: Path) -> None:
-        """`gateway demo` books a sample order with every carrier service at the sandboxes and
-        ends with the record verified; its process log holds none of the sample customers'
+        """`gateway demo` books a sample order with every carrier service at the sandboxes,
+        cancels one and books a return label, and ends with the record verified; its process log holds none of the sample customers'
         values."""
         shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
         result = gateway("--config", "config.toml", "demo", "--dir", "var/demo", cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "verify: OK" in result.stdout
         assert "same answer: True, new carrier requests: 0" in result.stdout
+        assert "cancel J-1000 at posti: 200 cancelled" in result.stdout
+        assert "return label for J-1001 with posti: 201 " in result.stdout
         log = (tmp_path / "var/demo/gateway.log").read_text()
         assert "disclosure.intent" in log
         from gateway.demo import sample_orders  # noqa: PLC0415
