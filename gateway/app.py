@@ -15,7 +15,7 @@ from carriers._resilience import Guarded
 from gateway import authority_api, authority_pages, openapi, pages, review
 from gateway.access import STAFF, access_middleware, public, signed_hook
 from gateway.access import routes as session_routes
-from gateway.authority_desk import DESK, Desk
+from gateway.authority_desk import DESK, Desk, package_dir
 from gateway.cancels import Canceller
 from gateway.config import Config, RecordConfig
 from gateway.disclosures import Discloser
@@ -108,7 +108,8 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             discloser=discloser, canceller=canceller, record=record, clock=time.time,
             after=config.record.recover_after or stale_after(config)))]  # the record's clock
         if config.erasure.run_every_hours:
-            tasks.append(asyncio.create_task(run_periodically(record, config.erasure)))
+            tasks.append(asyncio.create_task(run_periodically(
+                record, config.erasure, package_dir(config))))
         yield
         for task in tasks:
             task.cancel()

@@ -182,8 +182,11 @@ class Desk:
                            "record keeps its hash)")
         try:
             content = (self.packages / f"{request.id}.json").read_bytes()
+        except FileNotFoundError:
+            raise Conflict(f"the local copy of {request_id}'s package is gone (deleted after "
+                           "its retention period); the record keeps its hash") from None
         except OSError:
-            raise RecordCorrupt(f"the package file of {request_id} is missing") from None
+            raise RecordCorrupt(f"the package file of {request_id} cannot be read") from None
         if hashlib.sha256(content).hexdigest() != request.package_sha256:
             raise RecordCorrupt(f"the package file of {request_id} does not match the hash "
                                 "in the record")

@@ -338,19 +338,22 @@ def _public_keys(paths: object, base: Path) -> tuple[Verifier, ...]:
 
 
 def _erasure(raw: Mapping[str, Any]) -> ErasureRules:
-    _only(raw, {"hold_days", "hold_basis", "retention_days", "run_every_hours"}, "[erasure]")
+    _only(raw, {"hold_days", "hold_basis", "retention_days", "run_every_hours",
+                "package_retention_days"}, "[erasure]")
     every = raw.get("run_every_hours", 0)
     if not isinstance(every, int | float) or isinstance(every, bool) or every < 0:
         raise ConfigError("[erasure]: run_every_hours must be 0 (off) or a positive number")
     days, retention = raw.get("hold_days", 0), raw.get("retention_days", 0)
-    for name, value in (("hold_days", days), ("retention_days", retention)):
+    packages = raw.get("package_retention_days", 0)
+    for name, value in (("hold_days", days), ("retention_days", retention),
+                        ("package_retention_days", packages)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"[erasure]: {name} must be a whole number of days, 0 or more")
     basis = raw.get("hold_basis", "")
     if days and not basis:
         raise ConfigError("[erasure]: hold_basis must name the law that requires the hold")
     return ErasureRules(hold_days=days, hold_basis=str(basis), retention_days=retention,
-                        run_every_hours=every)
+                        run_every_hours=every, package_retention_days=packages)
 
 
 def _keys(raw: Mapping[str, Any], base: Path) -> Keys:

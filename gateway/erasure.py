@@ -11,6 +11,7 @@ for ``retention_days``.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -34,6 +35,9 @@ class ErasureRules:
     hold_basis: str = ""
     retention_days: int = 0
     run_every_hours: float = 0
+    #: Days a produced authority package's local copy is kept (0: until its request is
+    #: closed, which deletes it); the record keeps the package's hash either way.
+    package_retention_days: int = 0
 
 
 @attrs.frozen
@@ -122,6 +126,26 @@ async def apply_retention(record: Record, *, rules: ErasureRules, now: datetime)
     return done
 
 
+def expire_packages(directory: Path, *, days: int, now: datetime) -> list[str]:
+    """Delete authority package copies produced more than ``days`` ago (0: none); the request
+    ids whose package was deleted. The record keeps each package's hash, and handing the
+    package over is the authority's copy."""
+    if not days or not directory.is_dir():
+        return []
+    before = (now - timedelta(days=days)).timestamp()
+    gone = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            if path.stat().st_mtime < before:
+                path.unlink()
+                gone.append(path.stem)
+        except FileNotFoundError:
+            continue
+    if gone:
+        log.info("retention.packages_deleted", count=len(gone))
+    return gone
+
+
 async def place_hold(record: Record, *, customer_id: str, hmac_key: bytes, until: datetime,
                      basis: str, now: datetime) -> int:
     """Put a legal hold on one customer's values until ``until``; recorded. Returns its position."""
@@ -140,11 +164,15 @@ async def _erase(record: Record, subject: str, reason: str) -> Erasure:
     return Erasure(subject=subject, status="erased", seq=entry.seq)
 
 
-async def run_periodically(record: Record, rules: ErasureRules) -> None:
-    """The optional periodic task: due erasures and retention, every ``run_every_hours``."""
+async def run_periodically(record: Record, rules: ErasureRules,
+                           packages: Path | None = None) -> None:
+    """The optional periodic task: due erasures and retention (customer values and, in
+    ``packages``, authority package copies), every ``run_every_hours``."""
     while True:
         await asyncio.sleep(rules.run_every_hours * 3600)
         now = datetime.now(UTC)
+        if packages is not None:
+            expire_packages(packages, days=rules.package_retention_days, now=now)
         try:
             done = await run_due(record, now=now, rules=rules)
             done += await apply_retention(record, rules=rules, now=now)

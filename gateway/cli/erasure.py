@@ -64,7 +64,8 @@ def _erase(args: argparse.Namespace) -> int:
 
 
 def _run_due(args: argparse.Namespace) -> int:
-    from gateway.erasure import apply_retention, run_due  # noqa: PLC0415
+    from gateway.authority_desk import package_dir  # noqa: PLC0415
+    from gateway.erasure import apply_retention, expire_packages, run_due  # noqa: PLC0415
 
     async def work(config: Any, record: Any) -> int:  # noqa: ANN401
         now = datetime.now(UTC)
@@ -72,7 +73,10 @@ def _run_due(args: argparse.Namespace) -> int:
         kept = await apply_retention(record, rules=config.erasure, now=now)
         erased = [e for e in due + kept if e.status == "erased"]
         held = [e for e in due + kept if e.status != "erased"]
-        print(f"erased {len(erased)} customer(s); {len(held)} still under a legal hold")  # noqa: T201
+        packages = expire_packages(package_dir(config), now=now,
+                                   days=config.erasure.package_retention_days)
+        print(f"erased {len(erased)} customer(s); {len(held)} still under a legal hold; "  # noqa: T201
+              f"deleted {len(packages)} authority package copy(ies) past retention")
         return 0
 
     return asyncio.run(_with_record(args, work))

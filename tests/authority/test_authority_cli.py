@@ -241,3 +241,28 @@ class TestErased:
         assert (customer["customer_id"], customer["status"], customer["note"]) == (
             None, "erased", ERASED)
         assert customer["data"] == {"orders": ["J-CLI-1"]}
+
+
+class TestPackageRetention:
+    def test_erasure_run_deletes_package_copies_past_their_retention(
+        self, config: Path
+    ) -> None:
+        """With [erasure] package_retention_days, `gateway erasure run` deletes the local
+        copy of a package produced longer ago (the record keeps its hash); a younger one stays,
+        and without the setting none goes."""
+        packages = config.parent / "authority-packages"
+        old, young = take_in(config, "olli"), take_in(config, "olli")
+        for rid in (old, young):
+            ok(config, "authority", "approve", rid, "--as", "ada")
+            ok(config, "authority", "disclose", rid, "--out", str(config.parent / f"{rid}.out"),
+               "--as", "olli")
+        ten_days_ago = (datetime.now(UTC) - timedelta(days=10)).timestamp()
+        os.utime(packages / f"{old}.json", (ten_days_ago, ten_days_ago))
+
+        assert "deleted 0 authority package" in ok(config, "erasure", "run")
+        text = config.read_text().replace("[erasure]\n", "[erasure]\npackage_retention_days = 7\n")
+        config.write_text(text)
+        assert "deleted 1 authority package" in ok(config, "erasure", "run")
+
+        assert not (packages / f"{old}.json").exists()
+        assert (packages / f"{young}.json").exists()

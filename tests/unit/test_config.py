@@ -62,6 +62,8 @@ class TestLoad:
             (set_("gateway.secrets.checkpoint_signing", ...), "checkpoint_signing is missing"),
             (set_("record.store", "mongodb"), "unknown store"),
             (set_("record.recover_after", 0), "recover_after: a number of seconds above 0"),
+            (set_("erasure.package_retention_days", -1),
+             "package_retention_days must be a whole number"),
             (set_("record.recover_after", "soon"), "recover_after: a number of seconds"),
             (set_("gateway.colour", "blue"), "unknown key"),
             (set_("policy", {}), "allows nothing"),
