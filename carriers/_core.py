@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 #: Operations beyond booking a delivery that an adapter may offer (``operations``).
 CANCEL = "cancel"
 RETURN = "return"
+#: HTTP 401: the carrier refused the request's credentials before handling any of it.
+AUTHENTICATION_REFUSED = 401
 
 
 @attrs.frozen
