@@ -80,7 +80,7 @@ class TokenProvider:
         token_url: str,
         credentials: ClientCredentials,
         carrier: str,
-        timeout: float,  # noqa: ASYNC109 - the carrier's budget for one request
+        timeout: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session
@@ -129,8 +129,13 @@ class TokenProvider:
             headers={"Authorization": self._credentials.basic(), "Accept": "application/json"},
         )
         if reply.status in _REFUSED:
-            raise refused(self._carrier, reply.status, [], what="the client credentials",
-                          after="no token; nothing was booked")
+            raise refused(
+                self._carrier,
+                reply.status,
+                [],
+                what="the client credentials",
+                after="no token; nothing was booked",
+            )
         answer = reply.json()
         if reply.status >= 300 or not isinstance(answer, dict):  # noqa: PLR2004
             raise CarrierUnavailable(
@@ -139,12 +144,16 @@ class TokenProvider:
             )
         value, lifetime = answer.get("access_token"), answer.get("expires_in")
         kind = str(answer.get("token_type", "bearer")).lower()
-        if (not isinstance(value, str) or not value or kind != "bearer"
-                or isinstance(lifetime, bool) or not isinstance(lifetime, int | float)
-                or lifetime <= 0):
+        if (
+            not isinstance(value, str)
+            or not value
+            or kind != "bearer"
+            or isinstance(lifetime, bool)
+            or not isinstance(lifetime, int | float)
+            or lifetime <= 0
+        ):
             raise CarrierUnavailable(
-                f"{self._carrier}: token answer malformed (HTTP {reply.status}); "
-                "nothing was booked"
+                f"{self._carrier}: token answer malformed (HTTP {reply.status}); nothing was booked"
             )
         self.fetched += 1
         margin = min(REFRESH_MARGIN, lifetime * REFRESH_SHARE)

@@ -38,7 +38,8 @@ What this mirrors, and from where:
 Assumptions not settled by those sources, and mirrored by the sandbox: refusals come back as
 HTTP 4xx carrying the same ``<Response>`` form, an unknown or expired Routing.Token as HTTP 401
 before anything is handled (so one resend with a fresh token cannot book twice); with OAuth,
-a cancel carries the token as ``Authorization: Bearer`` instead of the api_key and hash; a PrintLabel by Reference also answers the
+a cancel carries the token as ``Authorization: Bearer`` instead of the api_key and hash; a
+PrintLabel by Reference also answers the
 shipment's response.trackingcode and response.reference@uuid, which is how a booking is found
 again after a crash; cancelling a shipment already cancelled answers success.
 """
@@ -148,7 +149,7 @@ class Posti:
     }
     operations: ClassVar[frozenset[str]] = frozenset({CANCEL, RETURN})
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators and settings, keyword-only
         self,
         *,
         session: aiohttp.ClientSession,
@@ -232,7 +233,7 @@ class Posti:
         """``send`` with the current token; once more with a new one if the carrier refuses
         the token. Only an authentication refusal is resent: the carrier handled nothing of
         the request, so the second one cannot book or cancel twice."""
-        assert self._tokens is not None  # noqa: S101 - only called in OAuth mode
+        assert self._tokens is not None
         token = await self._tokens.token()
         reply = await send(token)
         if reply.status != AUTHENTICATION_REFUSED:
@@ -355,7 +356,7 @@ class Posti:
         async def send(token: str | None) -> Reply:
             if token is not None:
                 routing = document.find("ROUTING")
-                assert routing is not None  # noqa: S101 - every document has one
+                assert routing is not None
                 self._route(routing, token=token)
             return await exchange(
                 self._session,

@@ -35,10 +35,10 @@ from carriers.sandbox._core import (
     CONTROL,
     RECEIVED,
     Received,
+    basic_auth,
     book,
     booking_by,
     digits,
-    basic_auth,
     received_body,
     same,
     sandbox_app,
@@ -77,7 +77,7 @@ CREDENTIALS = web.AppKey("posti_credentials", tuple[str, str])
 OAUTH_CLIENT = web.AppKey("posti_oauth_client", tuple[str, str])
 #: Issued access token -> (monotonic expiry, CONTROL.token_generation when issued).
 TOKENS = web.AppKey("posti_tokens", dict[str, tuple[float, int]])
-TOKEN_PATH = "/oauth/token"
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 #: Tracking codes of every parcel, by the first one (the booking's).
 _NUMBERS = web.AppKey("posti_numbers", dict[str, list[str]])
 
