@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 #: Operations beyond booking a delivery that an adapter may offer (``operations``).
 CANCEL = "cancel"
 RETURN = "return"
+#: HTTP 401: the carrier refused the request's credentials before handling any of it.
+AUTHENTICATION_REFUSED = 401
 
 
 @attrs.frozen
@@ -98,6 +100,11 @@ class CarrierFactory(Protocol):
     The attributes are plain (not ClassVar) members here: a class object can only match a
     protocol through non-ClassVar members (mypy: "ClassVar protocol member ... can never be
     matched by a class object"). On the adapter classes they are ClassVars.
+
+    Optional, read with getattr by config (only Posti has them today): ``credential_sets``,
+    the alternative credential names config may give instead of ``credential_names`` (the
+    first set); ``options``, further ``[carriers.NAME]`` settings (URLs) handed to the
+    constructor as keywords, each with the credential names it belongs with.
     """
 
     name: str

@@ -20,6 +20,12 @@ What this mirrors, and from where:
   api-library, Client.php): Routing.Version 2 and Routing.Key =
   HMAC-SHA256(secret, api_key + Routing.Id) in hex. (The older documents show
   md5(account + id + secret); Posti's OAuth token variant puts a Routing.Token instead.)
+- The OAuth variant (api.posti.fi "Authentication API", OAuth 2.0 client credentials): with
+  credentials ``client_id`` / ``client_secret`` the adapter fetches a bearer token from
+  ``token_url`` (default ``<base_url>/oauth/token``; Posti's production host is
+  oauth2.posti.com, QA oauth2.barium.posti.com) through carriers/_oauth.py and sends it as
+  Routing.Token in place of Routing.Key; Routing.Account is the client id. Without them the
+  HMAC Routing.Key above is used, unchanged.
 
 - Cancel (Pakettikauppa README "Cancel shipment"): ``POST /shipment/cancel`` with form
   parameters api_key, shipment_id (the booking's response.reference@uuid), timestamp and hash
@@ -30,7 +36,10 @@ What this mirrors, and from where:
   customer is ``Shipment.Sender`` and the store ``Shipment.Recipient``.
 
 Assumptions not settled by those sources, and mirrored by the sandbox: refusals come back as
-HTTP 4xx carrying the same ``<Response>`` form; a PrintLabel by Reference also answers the
+HTTP 4xx carrying the same ``<Response>`` form, an unknown or expired Routing.Token as HTTP 401
+before anything is handled (so one resend with a fresh token cannot book twice); with OAuth,
+a cancel carries the token as ``Authorization: Bearer`` instead of the api_key and hash; a
+PrintLabel by Reference also answers the
 shipment's response.trackingcode and response.reference@uuid, which is how a booking is found
 again after a crash; cancelling a shipment already cancelled answers success.
 """
@@ -47,6 +56,7 @@ from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlencode
 
 from carriers._core import (
+    AUTHENTICATION_REFUSED,
     CANCEL,
     RETURN,
     Reply,
@@ -61,7 +71,8 @@ from carriers._core import (
     xml_bytes,
     xml_text,
 )
-from gateway.errors import CarrierOutcomeUnknown, CarrierUnavailable
+from carriers._oauth import ClientCredentials, TokenProvider
+from gateway.errors import CarrierOutcomeUnknown, CarrierRejected, CarrierUnavailable
 from gateway.models import (
     Cancellation,
     Party,
@@ -72,7 +83,7 @@ from gateway.models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     import aiohttp
 
@@ -107,7 +118,7 @@ _KNOWN_ELEMENTS = (
     "Sender.Name1", "Sender.Addr1", "Sender.Postcode", "Sender.City", "Sender.Country",
     "Sender.Vatcode", "Consignment.Reference", "Consignment.Product", "Parcel.Weight",
     "AdditionalService.ServiceCode", "AdditionalService.Specifier", "pickup_point_id",
-    "Routing.Account", "Routing.Key", "Routing.Id",
+    "Routing.Account", "Routing.Key", "Routing.Token", "Routing.Id",
 )  # fmt: skip
 
 
@@ -127,9 +138,18 @@ class Posti:
         "return": ServiceSpec(required=frozenset({"name", "postal_code", "town", "country"})),
     }
     credential_names: ClassVar[tuple[str, ...]] = ("api_key", "secret")
+    #: The credentials config may name instead: exactly one of these sets (HMAC, or OAuth).
+    credential_sets: ClassVar[tuple[tuple[str, ...], ...]] = (
+        credential_names, ("client_id", "client_secret"),
+    )
+    #: Settings beyond base_url that ``[carriers.posti]`` may hold (URLs, handed in as
+    #: keywords), each with the credentials it belongs with.
+    options: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "token_url": ("client_id", "client_secret"),
+    }
     operations: ClassVar[frozenset[str]] = frozenset({CANCEL, RETURN})
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators and settings, keyword-only
         self,
         *,
         session: aiohttp.ClientSession,
@@ -137,19 +157,38 @@ class Posti:
         credentials: Mapping[str, str],
         timeout: float,
         clock: Callable[[], float] = time.time,
+        token_url: str | None = None,
     ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
-        self._api_key = credentials["api_key"]
-        self._secret = credentials["secret"].encode()
         self._timeout = timeout
         self._clock = clock
+        #: None: HMAC Routing.Key; else OAuth tokens as Routing.Token.
+        self._tokens: TokenProvider | None = None
+        if "client_id" in credentials and "client_secret" in credentials:
+            self._api_key = credentials["client_id"]
+            self._secret = b""
+            self._tokens = TokenProvider(
+                session=session,
+                token_url=token_url or self._base_url + "/oauth/token",
+                credentials=ClientCredentials(credentials["client_id"],
+                                              credentials["client_secret"]),
+                carrier=self.name,
+                timeout=timeout,
+                clock=clock,
+            )
+        else:
+            self._api_key = credentials["api_key"]
+            self._secret = credentials["secret"].encode()
+
+    def __repr__(self) -> str:
+        return f"Posti({self._base_url}, {'oauth' if self._tokens else 'hmac'})"
 
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
-        return await self._book(self.shipment_xml(shipment))
+        return await self._book(self._shipment_document(shipment))
 
     async def create_return(self, shipment: ReturnShipment) -> ShipmentResult:
-        return await self._book(self.return_xml(shipment))
+        return await self._book(self._return_document(shipment))
 
     async def cancel_shipment(self, cancellation: Cancellation) -> None:
         if cancellation.carrier_reference is None:
@@ -160,22 +199,49 @@ class Posti:
         if uuid is None:
             raise refused(self.name, 404, [], what="the cancellation",
                           after="it holds no shipment under our reference")
-        params = {"api_key": self._api_key, "shipment_id": uuid,
-                  "timestamp": str(int(self._clock()))}
-        message = "&".join(params[k] for k in sorted(params))
-        params["hash"] = hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
-        reply = await exchange(
-            self._session, "POST", self._base_url + "/shipment/cancel", carrier=self.name,
-            timeout=self._timeout, may_book=False, data=urlencode(params).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded",
-                     "Accept": "application/json"},
-        )  # fmt: skip
+        reply = await self._cancel(uuid)
         answer = reply.json()
         if reply.status >= 300 or not isinstance(answer, dict) or answer.get("success") is not True:  # noqa: PLR2004
             raise refused(self.name, reply.status, [], what="the cancellation",
                           after="the shipment stays booked")
 
-    async def _book(self, document: bytes) -> ShipmentResult:
+    async def _cancel(self, uuid: str) -> Reply:
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "Accept": "application/json"}
+        if self._tokens is None:
+            params = {"api_key": self._api_key, "shipment_id": uuid,
+                      "timestamp": str(int(self._clock()))}
+            message = "&".join(params[k] for k in sorted(params))
+            params["hash"] = hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+            return await exchange(
+                self._session, "POST", self._base_url + "/shipment/cancel", carrier=self.name,
+                timeout=self._timeout, may_book=False, data=urlencode(params).encode(),
+                headers=headers,
+            )  # fmt: skip
+
+        async def send(token: str) -> Reply:
+            params = {"shipment_id": uuid, "timestamp": str(int(self._clock()))}
+            return await exchange(
+                self._session, "POST", self._base_url + "/shipment/cancel", carrier=self.name,
+                timeout=self._timeout, may_book=False, data=urlencode(params).encode(),
+                headers={**headers, "Authorization": f"Bearer {token}"},
+            )  # fmt: skip
+
+        return await self._with_token(send)
+
+    async def _with_token(self, send: Callable[[str], Awaitable[Reply]]) -> Reply:
+        """``send`` with the current token; once more with a new one if the carrier refuses
+        the token. Only an authentication refusal is resent: the carrier handled nothing of
+        the request, so the second one cannot book or cancel twice."""
+        assert self._tokens is not None
+        token = await self._tokens.token()
+        reply = await send(token)
+        if reply.status != AUTHENTICATION_REFUSED:
+            return reply
+        self._tokens.invalidate(token)
+        return await send(await self._tokens.token())
+
+    async def _book(self, document: ET.Element) -> ShipmentResult:
         reply = await self._post("/prinetti/create-shipment", document, may_book=True)
         answer = self._answer(reply)
         tracking = [e.text.strip() for e in answer.iter("response.trackingcode") if e.text]
@@ -193,7 +259,7 @@ class Posti:
     async def find_shipment(self, reference: str) -> ShipmentResult | None:
         root = self._envelope()
         sub(sub(root, "PrintLabel", responseFormat="File"), "Reference", reference)
-        reply = await self._post("/prinetti/get-shipping-label", xml_bytes(root), may_book=False)
+        reply = await self._post("/prinetti/get-shipping-label", root, may_book=False)
         answer = reply.xml()
         if answer is None or xml_text(answer, "response.status") != "0":
             if reply.status == 404:  # noqa: PLR2004 - not found is an answer, not a failure
@@ -213,7 +279,16 @@ class Posti:
     # -- request ---------------------------------------------------------------------------
 
     def shipment_xml(self, shipment: Shipment) -> bytes:
-        """The eChannel document for ``shipment``: receiver elements only for given fields."""
+        """The eChannel document for ``shipment``: receiver elements only for given fields.
+        With OAuth its ROUTING holds no Routing.Token yet: that is added as it is sent."""
+        return xml_bytes(self._shipment_document(shipment))
+
+    def return_xml(self, shipment: ReturnShipment) -> bytes:
+        """The eChannel document of a return (product 2108): the customer's given fields as
+        Shipment.Sender, the store as Shipment.Recipient."""
+        return xml_bytes(self._return_document(shipment))
+
+    def _shipment_document(self, shipment: Shipment) -> ET.Element:
         root = self._envelope()
         body = sub(root, "Shipment")
         _store(sub(body, "Shipment.Sender"), shipment.sender, "Sender")
@@ -231,11 +306,9 @@ class Posti:
                 name="pickup_point_id",
             )
         _parcels(consignment, shipment)
-        return xml_bytes(root)
+        return root
 
-    def return_xml(self, shipment: ReturnShipment) -> bytes:
-        """The eChannel document of a return (product 2108): the customer's given fields as
-        Shipment.Sender, the store as Shipment.Recipient."""
+    def _return_document(self, shipment: ReturnShipment) -> ET.Element:
         root = self._envelope()
         body = sub(root, "Shipment")
         _customer(sub(body, "Shipment.Sender"), shipment.sender, SENDER)
@@ -244,9 +317,13 @@ class Posti:
         sub(consignment, "Consignment.Reference", shipment.reference)
         sub(consignment, "Consignment.Product", PRODUCTS["return"])
         _parcels(consignment, shipment)
-        return xml_bytes(root)
+        return root
 
     def _envelope(self) -> ET.Element:
+        if self._tokens is not None:
+            root = ET.Element("eChannel")
+            self._route(sub(root, "ROUTING"), token=None)
+            return root
         now = self._clock()
         routing_id = str(int(now * 1_000_000))
         key = hmac.new(self._secret, (self._api_key + routing_id).encode(), hashlib.sha256)
@@ -260,19 +337,41 @@ class Posti:
         sub(routing, "Routing.Time", datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S"))
         return root
 
+    def _route(self, routing: ET.Element, *, token: str | None) -> None:
+        """Fill the OAuth ROUTING: Account, a fresh Id and Time, and the token (none yet
+        while the document is built; each send puts the token it goes out with)."""
+        now = self._clock()
+        routing.clear()
+        sub(routing, "Routing.Account", self._api_key)
+        sub(routing, "Routing.Id", str(int(now * 1_000_000)))
+        sub(routing, "Routing.Version", "2")
+        if token is not None:
+            sub(routing, "Routing.Token", token)
+        sub(routing, "Routing.Name", "disclosure-gateway")
+        sub(routing, "Routing.Time", datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S"))
+
     # -- answers ---------------------------------------------------------------------------
 
-    async def _post(self, path: str, body: bytes, *, may_book: bool) -> Reply:
-        return await exchange(
-            self._session,
-            "POST",
-            self._base_url + path,
-            carrier=self.name,
-            timeout=self._timeout,
-            may_book=may_book,
-            data=body,
-            headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"},
-        )
+    async def _post(self, path: str, document: ET.Element, *, may_book: bool) -> Reply:
+        async def send(token: str | None) -> Reply:
+            if token is not None:
+                routing = document.find("ROUTING")
+                assert routing is not None
+                self._route(routing, token=token)
+            return await exchange(
+                self._session,
+                "POST",
+                self._base_url + path,
+                carrier=self.name,
+                timeout=self._timeout,
+                may_book=may_book,
+                data=xml_bytes(document),
+                headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"},
+            )
+
+        if self._tokens is None:
+            return await send(None)
+        return await self._with_token(send)
 
     def _answer(self, reply: Reply) -> ET.Element:
         """The <Response> of a booking; a refusal raises with codes and element names only."""
@@ -297,10 +396,9 @@ class Posti:
         for number in tracking:
             sub(request, "TrackingCode", number)
         try:
-            reply = await self._post(
-                "/prinetti/get-shipping-label", xml_bytes(root), may_book=False
-            )
-        except CarrierUnavailable:
+            reply = await self._post("/prinetti/get-shipping-label", root, may_book=False)
+        except (CarrierUnavailable, CarrierRejected):
+            # CarrierRejected: the token request was refused; the booking stands regardless.
             raise CarrierOutcomeUnknown(
                 f"{self.name}: booked as {tracking[0]} but the label could not be fetched"
             ) from None

@@ -81,6 +81,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
                 base_url=cc.base_url,
                 credentials={k: s.value for k, s in cc.credentials.items()},
                 timeout=cc.timeout,
+                **cc.options,
             ), policy=cc.resilience, observer=app[METRICS])
             for name, cc in config.carriers.items()
         }

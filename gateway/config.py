@@ -64,6 +64,8 @@ class CarrierConfig:
     timeout: float
     credentials: Mapping[str, Secret]
     resilience: Resilience = attrs.field(factory=Resilience)
+    #: The adapter's own settings (its ``options``, e.g. Posti's token_url), as keywords.
+    options: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -245,13 +247,26 @@ def _carriers(raw: Mapping[str, Any], base: Path) -> dict[str, CarrierConfig]:
         where = f"[carriers.{name}]"
         if name not in ADAPTERS:
             raise ConfigError(f"{where}: unknown carrier (known: {', '.join(sorted(ADAPTERS))})")
-        _only(table, {"base_url", "credentials", *Resilience.KEYS}, where)
+        adapter = ADAPTERS[name]
+        known_options: Mapping[str, tuple[str, ...]] = getattr(adapter, "options", {})
+        _only(table, {"base_url", "credentials", *Resilience.KEYS, *known_options}, where)
         resilience = Resilience.from_table(table, where)
         creds_raw = table.get("credentials", {})
-        needed = set(ADAPTERS[name].credential_names)
-        if set(creds_raw) != needed:
-            raise ConfigError(f"{where}: credentials must name exactly {', '.join(sorted(needed))}")
+        sets = getattr(adapter, "credential_sets", (adapter.credential_names,))
+        if not any(set(creds_raw) == set(names) for names in sets):
+            alternatives = " or ".join(", ".join(sorted(names)) for names in sets)
+            raise ConfigError(f"{where}: credentials must name exactly {alternatives}")
+        options = {}
+        for option, belongs in known_options.items():
+            if option not in table:
+                continue
+            if set(creds_raw) != set(belongs):
+                raise ConfigError(
+                    f"{where}: {option} applies only with credentials {', '.join(belongs)}"
+                )
+            options[option] = _http_url(table[option], f"{where} {option}")
         out[name] = CarrierConfig(
+            options=options,
             name=name,
             base_url=_str(table, "base_url", where).rstrip("/"),
             timeout=resilience.timeout,
@@ -262,6 +277,23 @@ def _carriers(raw: Mapping[str, Any], base: Path) -> dict[str, CarrierConfig]:
             },
         )
     return out
+
+
+def _http_url(value: object, where: str) -> str:
+    """An http(s) URL with a host and without user, password or fragment: credentials
+    are secrets and never written into config.toml, a URL included."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: must be a non-empty string")
+    try:
+        parts = urllib.parse.urlsplit(value)
+        _port = parts.port  # a port that is not a number raises here
+    except ValueError:
+        raise ConfigError(f"{where}: not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: expected an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        raise ConfigError(f"{where}: no user, password or fragment in the URL")
+    return value
 
 
 def _policy(raw: Mapping[str, Any], carriers: Mapping[str, object]) -> Policy:

@@ -21,7 +21,7 @@ import orjson
 from aiohttp import web
 
 from carriers.sandbox import RECEIVED, run_sandbox
-from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
+from carriers.sandbox.credentials import ALTERNATIVE_CREDENTIALS, SANDBOX_CREDENTIALS
 from gateway import logs
 from gateway.app import create_app
 from gateway.config import Config
@@ -74,7 +74,8 @@ def sandbox_credentials(raw_config: Mapping[str, Any]) -> dict[str, str]:
     environment, set to what that carrier's sandbox accepts."""
     out = {}
     for carrier, table in raw_config.get("carriers", {}).items():
-        accepted = SANDBOX_CREDENTIALS.get(carrier, {})
+        accepted = {**SANDBOX_CREDENTIALS.get(carrier, {}),
+                    **ALTERNATIVE_CREDENTIALS.get(carrier, {})}
         for name, ref in table.get("credentials", {}).items():
             if isinstance(ref, Mapping) and "env" in ref and name in accepted:
                 out[str(ref["env"])] = accepted[name]

@@ -1,8 +1,9 @@
 """``python -m carriers.sandbox posti --port 8701``: serve one carrier sandbox until stopped.
 
 The sandbox accepts the credentials its adapter is configured with; each ``create_app``
-takes them by the adapter's credential names (e.g. ``--credential api_key=...``) and has
-defaults such as ``sandbox-client`` / ``sandbox-secret``.
+takes them by the adapter's credential names (e.g. ``--credential api_key=...``, for Posti's
+OAuth client also ``--credential client_id=...``) and has defaults such as ``sandbox-client``
+/ ``sandbox-secret``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ test faults, each applied to the next ``times`` requests (or to all while ``time
   the client goes away meanwhile, it never is);
 - ``slow_body`` sends the status line at once and then the body in small pieces, that many
   seconds apart (a carrier that starts answering and stalls).
+
+For sandboxes that issue OAuth tokens, ``token_ttl`` is the lifetime (seconds) of the tokens
+issued from now on, ``revoke_tokens()`` makes every token issued so far unknown (a
+revocation, or all of them expiring at once), and ``refuse_tokens`` refuses every token while
+it is set (a carrier whose token check is broken).
 """
 
 from __future__ import annotations
@@ -65,6 +70,14 @@ class Control:
     hold: asyncio.Event | None = None
     hold_before: asyncio.Event | None = None
     times: int | None = None
+    token_ttl: float = 3599.0
+    #: Tokens issued under an older generation are refused (see ``revoke_tokens``).
+    token_generation: int = 0
+    refuse_tokens: bool = False
+
+    def revoke_tokens(self) -> None:
+        """Every token issued so far is refused from now on."""
+        self.token_generation += 1
 
     def take(self) -> bool:
         """Whether the faults apply to this request (counts ``times`` down)."""

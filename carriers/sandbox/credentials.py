@@ -1,7 +1,9 @@
 """The credentials each sandbox accepts by default, by the adapter's credential names.
 
 The demo and the tests point config.toml's credential environment variables at these; every
-sandbox's ``create_app`` takes the same names as keywords, defaulting to these values."""
+sandbox's ``create_app`` takes the same names as keywords, defaulting to these values.
+``ALTERNATIVE_CREDENTIALS`` are the other credential sets an adapter may be configured with
+(Posti's OAuth client), accepted by the sandbox at the same time."""
 
 from __future__ import annotations
 
@@ -24,4 +26,8 @@ SANDBOX_CREDENTIALS: Mapping[str, Mapping[str, str]] = {
         "api_secret": "sandbox-secret",
         "collection_id": "1001",
     },
+}
+
+ALTERNATIVE_CREDENTIALS: Mapping[str, Mapping[str, str]] = {
+    "posti": {"client_id": "sandbox-oauth-client", "client_secret": "sandbox-oauth-secret"},
 }

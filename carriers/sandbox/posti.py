@@ -6,6 +6,14 @@ the missing element names, books (returns too: product 2108, the customer as Shi
 answers labels by tracking code or by our reference, and cancels on ``/shipment/cancel``
 (form parameters signed with the same secret; ``{"success": false}`` for a shipment it does
 not hold).
+
+The OAuth variant: ``POST /oauth/token?grant_type=client_credentials`` with Basic auth of the
+client id and secret answers ``{"token_type": "bearer", "access_token", "expires_in"}``
+(lifetime ``CONTROL.token_ttl``); a document whose ROUTING carries Routing.Token instead of
+Routing.Key (and a cancel with ``Authorization: Bearer``) is accepted while the token is
+known, unexpired and not revoked (``CONTROL.revoke_tokens()``), and otherwise refused with
+HTTP 401 and the ``<Response>`` form before anything is handled. ``token_requests(app)``
+counts the token requests, so tests can see a token being reused.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
+import time
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
@@ -25,6 +35,7 @@ from carriers.sandbox._core import (
     CONTROL,
     RECEIVED,
     Received,
+    basic_auth,
     book,
     booking_by,
     digits,
@@ -32,14 +43,14 @@ from carriers.sandbox._core import (
     same,
     sandbox_app,
 )
-from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
+from carriers.sandbox.credentials import ALTERNATIVE_CREDENTIALS, SANDBOX_CREDENTIALS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
     "BASE_PATH", "CONTROL", "FIELDS", "RECEIVED", "SENDER_FIELDS", "create_app",
-    "receiver_part", "rest_text", "return_rest_text", "sender_part",
+    "receiver_part", "rest_text", "return_rest_text", "sender_part", "token_requests",
 ]  # fmt: skip
 
 BASE_PATH = ""
@@ -61,22 +72,63 @@ _PRODUCT_NEEDS: Mapping[str, tuple[str, ...]] = {
 }
 
 _DEFAULT = SANDBOX_CREDENTIALS["posti"]
+_OAUTH = ALTERNATIVE_CREDENTIALS["posti"]
 CREDENTIALS = web.AppKey("posti_credentials", tuple[str, str])
+OAUTH_CLIENT = web.AppKey("posti_oauth_client", tuple[str, str])
+#: Issued access token -> (monotonic expiry, CONTROL.token_generation when issued).
+TOKENS = web.AppKey("posti_tokens", dict[str, tuple[float, int]])
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 #: Tracking codes of every parcel, by the first one (the booking's).
 _NUMBERS = web.AppKey("posti_numbers", dict[str, list[str]])
 
 
 def create_app(
-    *, api_key: str = _DEFAULT["api_key"], secret: str = _DEFAULT["secret"]
+    *, api_key: str = _DEFAULT["api_key"], secret: str = _DEFAULT["secret"],
+    client_id: str = _OAUTH["client_id"], client_secret: str = _OAUTH["client_secret"],
 ) -> web.Application:
-    """The Posti sandbox; it accepts ``api_key`` / ``secret`` (the adapter's credentials)."""
+    """The Posti sandbox; it accepts ``api_key`` / ``secret`` (HMAC Routing.Key) and tokens
+    issued to ``client_id`` / ``client_secret`` (Routing.Token), the adapter's two modes."""
     app = sandbox_app()
     app[CREDENTIALS] = (api_key, secret)
+    app[OAUTH_CLIENT] = (client_id, client_secret)
+    app[TOKENS] = {}
     app[_NUMBERS] = {}
+    app.router.add_post(TOKEN_PATH, _token)
     app.router.add_post("/prinetti/create-shipment", _create_shipment)
     app.router.add_post("/prinetti/get-shipping-label", _get_shipping_label)
     app.router.add_post("/shipment/cancel", _cancel)
     return app
+
+
+def token_requests(app: web.Application) -> int:
+    """How many token requests the sandbox received (answered or not)."""
+    return sum(1 for r in app[RECEIVED] if r.path == TOKEN_PATH)
+
+
+async def _token(request: web.Request) -> web.Response:
+    form = await request.post()
+    grant = request.query.get("grant_type") or str(form.get("grant_type", ""))
+    if grant != "client_credentials":
+        return web.json_response({"error": "unsupported_grant_type"}, status=400)
+    client_id, client_secret = request.app[OAUTH_CLIENT]
+    given = basic_auth(request)
+    if given is None or not (same(given[0], client_id) and same(given[1], client_secret)):
+        return web.json_response({"error": "invalid_client"}, status=401,
+                                 headers={"WWW-Authenticate": "Basic"})
+    control = request.app[CONTROL]
+    token = secrets.token_urlsafe(32)
+    request.app[TOKENS][token] = (time.monotonic() + control.token_ttl, control.token_generation)
+    return web.json_response(
+        {"token_type": "bearer", "access_token": token, "expires_in": control.token_ttl}
+    )
+
+
+def _token_valid(request: web.Request, token: str) -> bool:
+    issued, control = request.app[TOKENS].get(token), request.app[CONTROL]
+    if issued is None or control.refuse_tokens:
+        return False
+    expires, generation = issued
+    return time.monotonic() < expires and generation == control.token_generation
 
 
 def receiver_part(received: Received) -> dict[str, str]:
@@ -116,7 +168,7 @@ async def _create_shipment(request: web.Request) -> web.Response:
     if root is None or root.tag != "eChannel":
         return _response(400, "230", "XML is invalid")
     if not _authentic(request, root):
-        return _response(401, "100", "Authentication failed: Routing.Key")
+        return _response(401, "100", f"Authentication failed: {_auth_element(root)}")
     missing = [tag for tag in _required(root) if not _text(root, tag)]
     if missing:
         # Like real services, the message echoes what it got: adapters must not pass it on.
@@ -142,7 +194,7 @@ async def _get_shipping_label(request: web.Request) -> web.Response:
     if root is None or root.tag != "eChannel":
         return _response(400, "230", "XML is invalid")
     if not _authentic(request, root):
-        return _response(401, "100", "Authentication failed: Routing.Key")
+        return _response(401, "100", f"Authentication failed: {_auth_element(root)}")
     bookings = request.app[BOOKINGS]
     reference = _text(root, "PrintLabel/Reference")
     codes = [e.text for e in root.findall("PrintLabel/TrackingCode") if e.text]
@@ -167,10 +219,15 @@ async def _cancel(request: web.Request) -> web.Response:
     form = await request.post()
     params = {k: str(v) for k, v in form.items()}
     api_key, secret = request.app[CREDENTIALS]
-    given = params.pop("hash", "")
-    message = "&".join(params[k] for k in sorted(params))
-    expected = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-    if not (same(params.get("api_key", ""), api_key) and same(given, expected)):
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        authentic = _token_valid(request, bearer.strip())
+    else:
+        given = params.pop("hash", "")
+        message = "&".join(params[k] for k in sorted(params))
+        expected = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+        authentic = same(params.get("api_key", ""), api_key) and same(given, expected)
+    if not authentic:
         return web.json_response({"success": False, "message": "Authentication failed"},
                                  status=401)
     missing = [k for k in ("shipment_id", "timestamp") if not params.get(k)]
@@ -203,9 +260,17 @@ def _pickup_point(root: ET.Element) -> str:
     return ""
 
 
+def _auth_element(root: ET.Element) -> str:
+    return "Routing.Token" if root.find("ROUTING/Routing.Token") is not None else "Routing.Key"
+
+
 def _authentic(request: web.Request, root: ET.Element) -> bool:
-    api_key, secret = request.app[CREDENTIALS]
     account = _text(root, "ROUTING/Routing.Account")
+    if root.find("ROUTING/Routing.Token") is not None:
+        client_id, _secret = request.app[OAUTH_CLIENT]
+        token = _text(root, "ROUTING/Routing.Token")
+        return same(account, client_id) and _token_valid(request, token)
+    api_key, secret = request.app[CREDENTIALS]
     routing_id = _text(root, "ROUTING/Routing.Id")
     expected = hmac.new(secret.encode(), (account + routing_id).encode(), hashlib.sha256)
     given = _text(root, "ROUTING/Routing.Key")

@@ -17,7 +17,7 @@ from carriers import ADAPTERS
 from carriers._core import code, fields_named, refused
 from carriers.sandbox import BASE_PATHS, CONTROL, RECEIVED, SANDBOXES, run_sandbox
 from carriers.sandbox._core import label_pdf
-from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
+from carriers.sandbox.credentials import ALTERNATIVE_CREDENTIALS, SANDBOX_CREDENTIALS
 from gateway.models import DISCLOSABLE_FIELDS
 
 if TYPE_CHECKING:
@@ -43,11 +43,17 @@ class TestRegistry:
 
     @pytest.mark.parametrize("name", CARRIERS)
     def test_sandbox_takes_the_adapters_credential_names(self, name: str) -> None:
-        """A sandbox's create_app takes exactly the adapter's credential names as keywords."""
+        """A sandbox's create_app takes exactly the adapter's credential names as keywords,
+        those of every credential set the adapter may be configured with (Posti: HMAC, OAuth)."""
+        adapter = ADAPTERS[name]
+        sets = getattr(adapter, "credential_sets", (adapter.credential_names,))
         parameters = inspect.signature(SANDBOXES[name]).parameters
 
-        assert tuple(parameters) == ADAPTERS[name].credential_names
-        assert tuple(SANDBOX_CREDENTIALS[name]) == ADAPTERS[name].credential_names
+        assert tuple(parameters) == tuple(n for names in sets for n in names)
+        assert sets[0] == adapter.credential_names
+        assert tuple(SANDBOX_CREDENTIALS[name]) == adapter.credential_names
+        alternatives = tuple(n for names in sets[1:] for n in names)
+        assert tuple(ALTERNATIVE_CREDENTIALS.get(name, {})) == alternatives
 
     @pytest.mark.parametrize("name", CARRIERS)
     def test_services_name_only_disclosable_fields(self, name: str) -> None:

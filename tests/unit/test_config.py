@@ -100,3 +100,74 @@ class TestLoad:
         text = repr(config)
         assert "sandbox-secret" not in text
         assert config.keys.kek.hex() not in text
+
+
+OAUTH_CREDENTIALS = {"client_id": {"env": "POSTI_CLIENT_ID"},
+                     "client_secret": {"env": "POSTI_CLIENT_SECRET"}}
+
+
+class TestPostiOAuth:
+    """[carriers.posti] names either the HMAC pair or the OAuth client pair (and token_url
+    only with the latter); the other carriers keep their single credential set."""
+
+    @pytest.fixture
+    def oauth_env(self, monkeypatch: pytest.MonkeyPatch, carrier_env: None) -> None:
+        monkeypatch.setenv("POSTI_CLIENT_ID", "client-id")
+        monkeypatch.setenv("POSTI_CLIENT_SECRET", "client-secret")
+
+    def test_client_credentials_and_token_url_load(self, tmp_path: Path,
+                                                   oauth_env: None) -> None:
+        def change(raw: dict[str, Any]) -> None:
+            raw["carriers"]["posti"]["credentials"] = OAUTH_CREDENTIALS
+            raw["carriers"]["posti"]["token_url"] = "https://oauth2.barium.posti.com/oauth/token"
+
+        posti = load_config(tmp_path, urls(), change).carriers["posti"]
+
+        assert set(posti.credentials) == {"client_id", "client_secret"}
+        assert posti.options == {"token_url": "https://oauth2.barium.posti.com/oauth/token"}
+        assert "client-secret" not in repr(posti)
+
+    def test_the_shipped_config_stays_on_hmac(self, tmp_path: Path, carrier_env: None) -> None:
+        posti = load_config(tmp_path, urls()).carriers["posti"]
+        assert set(posti.credentials) == {"api_key", "secret"}
+        assert posti.options == {}
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            (set_("carriers.posti.credentials",
+                  {**OAUTH_CREDENTIALS, "secret": {"env": "POSTI_API_SECRET"}}),
+             "exactly api_key, secret or client_id, client_secret"),
+            (set_("carriers.posti.credentials", {"client_id": {"env": "POSTI_CLIENT_ID"}}),
+             "credentials must name exactly"),
+            (set_("carriers.posti.token_url", "https://oauth2.posti.com/oauth/token"),
+             "token_url applies only with credentials client_id, client_secret"),
+            (set_("carriers.matkahuolto.token_url", "https://x/oauth/token"), "unknown key"),
+            (set_("carriers.matkahuolto.credentials", OAUTH_CREDENTIALS),
+             "exactly password, user_id"),
+        ],
+    )
+    def test_refuses_mixed_or_misplaced_oauth_settings(
+        self, tmp_path: Path, oauth_env: None, change: Change, message: str
+    ) -> None:
+        with pytest.raises(ConfigError, match=message):
+            load_config(tmp_path, urls(), change)
+
+    @pytest.mark.parametrize(
+        ("url", "message"),
+        [
+            ("ftp://oauth2.posti.com/token", "http:// or https://"),
+            ("https:///oauth/token", "with a host"),
+            ("https://client:secret@oauth2.posti.com/oauth/token", "no user, password"),
+            ("https://oauth2.posti.com:port/oauth/token", "not a URL"),
+            (42, "non-empty string"),
+        ],
+    )
+    def test_refuses_a_bad_token_url(self, tmp_path: Path, oauth_env: None, url: object,
+                                     message: str) -> None:
+        def change(raw: dict[str, Any]) -> None:
+            raw["carriers"]["posti"]["credentials"] = OAUTH_CREDENTIALS
+            raw["carriers"]["posti"]["token_url"] = url
+
+        with pytest.raises(ConfigError, match=message):
+            load_config(tmp_path, urls(), change)
