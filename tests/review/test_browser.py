@@ -3,37 +3,14 @@ search a customer, open an entry with its proof verified, produce the access rep
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.app import RECORD
+from tests.browser import SCREENSHOTS, browser  # noqa: F401 - the fixture
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, STAFF_PASSWORD, Harness
 from tests.review.conftest import ship
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(os.environ.get("GATEWAY_SCREENSHOTS", "/tmp"))  # noqa: S108
-
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip("Chromium is not installed at /usr/bin/chromium (.ci/run installs it)",
-                allow_module_level=True)
-playwright = pytest.importorskip("playwright.async_api") if not os.environ.get("CI") else (
-    __import__("playwright.async_api", fromlist=["async_playwright"]))
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with playwright.async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 @pytest.fixture
