@@ -105,10 +105,11 @@ class Resilience:
     @property
     def budget(self) -> float:
         """The most one operation may take, retries, look-ups and backoff included: a wait
-        for a slot and up to two requests per attempt, plus a look-up. Enforced: past it the
+        for a slot and up to five requests per attempt (Posti with OAuth: a token, a refused
+        create, a new token, the create, the label), plus a look-up. Enforced: past it the
         operation ends (its outcome unknown if a booking may have left), so recovery may take
         any operation older than this as no longer in flight."""
-        return self.timeout * (3 * (self.retries + 1) + 2) + self.backoff_max * self.retries
+        return self.timeout * (6 * (self.retries + 1) + 2) + self.backoff_max * self.retries
 
     def pause(self, attempt: int, rng: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(backoff_max, backoff * 2**attempt))."""

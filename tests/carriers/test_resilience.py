@@ -171,9 +171,9 @@ class TestConcurrencyLimit:
 
 class TestBudget:
     def test_the_budget_covers_every_attempt_and_backoff(self) -> None:
-        """Slot wait and two requests per attempt, a look-up, and the longest backoffs."""
+        """Slot wait and five requests per attempt, a look-up, and the longest backoffs."""
         policy = Resilience(timeout=10.0, retries=2, backoff_max=5.0)
-        assert policy.budget == 10.0 * (3 * 3 + 2) + 5.0 * 2
+        assert policy.budget == 10.0 * (6 * 3 + 2) + 5.0 * 2
 
     async def test_an_operation_past_its_budget_ends_as_unknown(
         self, make_adapter: Callable[..., Any], make_shipment: Callable[..., Any]
