@@ -42,7 +42,7 @@ from gateway.problems import problem_body
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode
 from gateway.record.sealing import unseal
-from gateway.record.sqlite import HookOp
+from gateway.record.rows import HookOp
 
 log = structlog.get_logger("gateway.cancels")
 

@@ -40,7 +40,7 @@ from gateway.policy import Minimised, Policy, minimise
 from gateway.problems import TYPE_BASE, problem_body
 from gateway.record import Draft, Kind, Record
 from gateway.record.sealing import seal, subject_ref
-from gateway.record.sqlite import HookOp
+from gateway.record.rows import HookOp
 
 log = structlog.get_logger("gateway.disclosures")
 

@@ -21,7 +21,7 @@ import structlog
 from gateway.errors import GatewayError
 from gateway.record import Draft, Kind, Record
 from gateway.record.sealing import subject_ref
-from gateway.record.sqlite import KeyErasure
+from gateway.record.rows import KeyErasure
 
 log = structlog.get_logger("gateway.erasure")
 CUSTOMER_REQUEST = "customer request (GDPR Art. 17)"

@@ -25,7 +25,7 @@ from gateway.payload import CancelRequest, parse_event
 from gateway.problems import PROBLEM_TYPE
 from gateway.record import Kind, Record
 from gateway.record.entry import decode
-from gateway.record.sqlite import HookRow
+from gateway.record.rows import HookRow
 from gateway.webhooks import HookSecret, verify
 
 log = structlog.get_logger("gateway.hooks")

@@ -26,7 +26,7 @@ from gateway.record import Record
 from gateway.record.checkpoint import CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.entry import leaf_of
 from gateway.record.merkle import node_hash, root, subtree_hash, verify_inclusion
-from gateway.record.sqlite import Row
+from gateway.record.rows import Row
 from gateway.record.store import Store
 
 ALGORITHM: Final = "RFC 9162 section 2.1.3 (inclusion proof), checked as in 2.1.3.2"

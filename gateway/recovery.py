@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from gateway.cancels import Canceller
     from gateway.models import ShipmentResult
     from gateway.record import Record
-    from gateway.record.sqlite import HookRow, Row
+    from gateway.record.rows import HookRow, Row
 
 log = structlog.get_logger("gateway.recovery")
 

@@ -31,7 +31,7 @@ from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode
 from gateway.record.queries import MAX_LIMIT, Search
 from gateway.record.sealing import subject_ref, unseal
-from gateway.record.sqlite import Row
+from gateway.record.rows import Row
 from gateway.staff import MEMBER, Member, Role
 
 Via = Literal["api", "web", "cli"]

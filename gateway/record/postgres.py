@@ -26,9 +26,10 @@ import structlog
 from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
+from gateway.record.postgres_cases import PostgresCases
 from gateway.record.postgres_review import PostgresReview, row_of
 from gateway.record.postgres_schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
-from gateway.record.sqlite import HookOp, HookRow, KeyErasure, NewKey, Row, SideOp, SideOps
+from gateway.record.rows import HookOp, HookRow, KeyErasure, NewKey, Row, SideOp, SideOps
 from gateway.record.store import SignHead
 
 log = structlog.get_logger("gateway.record")
@@ -76,7 +77,7 @@ def failure(what: str, exc: BaseException) -> RecordError:
     return RecordError(f"{what}: {type(exc).__name__}" + (f" ({code})" if code else ""))
 
 
-class PostgresStore(PostgresReview):
+class PostgresStore(PostgresReview, PostgresCases):
     def __init__(self, url: str, *, schema: str = "gateway", pool_size: int = 4) -> None:
         self.url = url
         self.schema = schema
@@ -380,64 +381,6 @@ class PostgresStore(PostgresReview):
             "AND convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'result' = 'booked' "
             "GROUP BY 1, 2")
         return {(r[0], r[1]): r[2] for r in rows}
-
-    # -- authority requests ----------------------------------------------------------------
-    async def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,
-                          expected: str | None) -> None:
-        what = "the request could not be stored"
-        if expected is None:
-            await self.execute(what, "INSERT INTO authority_requests VALUES ($1, $2, $3, $4)",
-                               request_id, state, deadline, doc)
-            return
-        status = await self.execute(
-            what, "UPDATE authority_requests SET state = $2, doc = $3 WHERE id = $1 "
-                  "AND state = $4", request_id, state, doc, expected)
-        if status != "UPDATE 1":
-            raise RecordError(f"request {request_id} is no longer {expected}")
-
-    async def get_request(self, request_id: str) -> tuple[str, bytes] | None:
-        row = await self.fetchrow("SELECT state, doc FROM authority_requests WHERE id = $1",
-                                  request_id)
-        return None if row is None else (row[0], bytes(row[1]))
-
-    async def list_requests(self, states: Sequence[str]) -> list[tuple[str, str, bytes]]:
-        return [(r[0], r[1], bytes(r[2])) for r in await self.fetch(
-            "SELECT id, state, doc FROM authority_requests WHERE state = ANY($1::text[]) "
-            "ORDER BY deadline, id", list(states))]
-
-    # -- erasure ---------------------------------------------------------------------------
-    async def last_disclosure(self, subject: str) -> str | None:
-        row = await self.fetchrow("SELECT MAX(time) FROM entries WHERE subject = $1 "
-                                  "AND kind LIKE '%disclosure%'", subject)
-        return None if row is None else row[0]
-
-    async def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None:
-        await self.execute(
-            "the erasure could not be deferred",
-            "INSERT INTO pending_erasures VALUES ($1, $2, $3, $4) ON CONFLICT (subject) "
-            "DO UPDATE SET due = excluded.due, basis = excluded.basis",
-            subject, requested, due, basis)
-
-    async def due_erasures(self, now: str) -> list[str]:
-        return [r[0] for r in await self.fetch(
-            "SELECT subject FROM pending_erasures WHERE due <= $1 ORDER BY due", now)]
-
-    async def add_hold(self, subject: str, until: str, basis: str, created: str) -> None:
-        await self.execute("the legal hold could not be stored",
-                           "INSERT INTO legal_holds VALUES ($1, $2, $3, $4)",
-                           subject, until, basis, created)
-
-    async def hold_until(self, subject: str, now: str) -> tuple[str, str] | None:
-        row = await self.fetchrow(
-            "SELECT until, basis FROM legal_holds WHERE subject = $1 AND until > $2 "
-            "ORDER BY until DESC LIMIT 1", subject, now)
-        return None if row is None else (row[0], row[1])
-
-    async def stale_subjects(self, before: str) -> list[str]:
-        return [r[0] for r in await self.fetch(
-            "SELECT k.subject FROM subject_keys k WHERE NOT EXISTS (SELECT 1 FROM entries e "
-            "WHERE e.subject = k.subject AND e.time >= $1 AND e.kind <> 'review.read')",
-            before)]
 
     # -- idempotency -----------------------------------------------------------------------
     async def hook(self, webhook_id: str) -> HookRow | None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gateway.record.queries import CheckpointRow, CountRow, Search, StaffRow
-from gateway.record.sqlite import Row
+from gateway.record.rows import Row
 
 if TYPE_CHECKING:
     import asyncpg

@@ -28,7 +28,7 @@ from gateway.record.checkpoint import (
     sign_checkpoint,
 )
 from gateway.record.entry import Appended, Draft
-from gateway.record.sqlite import HookRow, NewKey, SideOp, SideOps
+from gateway.record.rows import HookRow, NewKey, SideOp, SideOps
 from gateway.record.store import Store
 
 log = structlog.get_logger("gateway.record")

@@ -13,12 +13,21 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import attrs
 import structlog
 
 from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
+from gateway.record.rows import (
+    HookOp,
+    HookRow,
+    KeyErasure,
+    NewKey,
+    Row,
+    SideOp,
+    SideOps,
+)
+from gateway.record.sqlite_cases import SqliteCases
 from gateway.record.sqlite_search import SEARCH_SCHEMA, SqliteSearch
 from gateway.record.sqlite_staff import STAFF_SCHEMA, SqliteStaff
 
@@ -88,75 +97,7 @@ CREATE INDEX IF NOT EXISTS hooks_open ON hooks (webhook_id) WHERE status IS NULL
 """
 
 
-@attrs.frozen
-class HookOp:
-    """Idempotency bookkeeping written in the same transaction as an entry.
-
-    ``status`` None opens the hook (pending); a status closes it with its answer, sealed under
-    the key of ``subject``, or, with ``subject`` None, in the clear (an answer holding no
-    personal value, for a customer erased before the outcome).
-    """
-
-    webhook_id: str
-    disclosure: str
-    subject: str | None = None
-    status: int | None = None
-    answer: bytes | None = None
-    #: Close only a hook still open (recovery): if another process answered it meanwhile, the
-    #: entry is refused (HookTaken) rather than recorded twice.
-    if_open: bool = False
-
-
-@attrs.frozen
-class KeyErasure:
-    """Delete a subject's key in the same transaction as the erasure entry that records it."""
-
-    subject: str
-
-
-@attrs.frozen(repr=False)
-class NewKey:
-    """Store a subject's first data key in the same transaction as the entry sealed with it.
-
-    Inserted if the subject has no key; if another writer stored a different one meanwhile,
-    the batch fails (nothing sealed with a key that is not kept can be committed)."""
-
-    subject: str
-    wrapped: bytes
-    time: str
-
-    def __repr__(self) -> str:
-        return "NewKey(...)"
-
-
-@attrs.frozen
-class SideOps:
-    """Several side operations for one entry."""
-
-    ops: tuple[HookOp | KeyErasure | NewKey, ...]
-
-
-SideOp = HookOp | KeyErasure | NewKey | SideOps
-
-
-@attrs.frozen
-class HookRow:
-    webhook_id: str
-    disclosure: str
-    subject: str | None
-    status: int | None
-    answer: bytes | None
-
-
-@attrs.frozen
-class Row:
-    seq: int
-    body: bytes
-    leaf: bytes
-    sealed: bytes | None
-
-
-class SqliteStore(SqliteSearch, SqliteStaff):
+class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
@@ -426,80 +367,6 @@ class SqliteStore(SqliteSearch, SqliteStaff):
             "SELECT subject FROM entries WHERE order_ref=? AND subject IS NOT NULL LIMIT 1",
             (order,)).fetchone()
         return None if row is None else row[0]
-
-    # -- authority requests ----------------------------------------------------------------
-    def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,
-                    expected: str | None) -> None:
-        """Insert (``expected`` None) or move a request from state ``expected``; refuses a
-        transition from any other state (two approvers at once, say)."""
-        db = self.db
-        try:
-            if expected is None:
-                db.execute("INSERT INTO authority_requests VALUES (?,?,?,?)",
-                           (request_id, state, deadline, doc))
-                return
-            done = db.execute("UPDATE authority_requests SET state=?, doc=? WHERE id=? AND "
-                              "state=?", (state, doc, request_id, expected)).rowcount
-        except sqlite3.Error as exc:
-            raise RecordError(f"the request could not be stored: {exc}") from None
-        if done != 1:
-            raise RecordError(f"request {request_id} is no longer {expected}")
-
-    def get_request(self, request_id: str) -> tuple[str, bytes] | None:
-        row = self.db.execute("SELECT state, doc FROM authority_requests WHERE id=?",
-                              (request_id,)).fetchone()
-        return None if row is None else (row[0], bytes(row[1]))
-
-    def list_requests(self, states: Sequence[str]) -> list[tuple[str, str, bytes]]:
-        marks = ",".join("?" * len(states))
-        return [(r[0], r[1], bytes(r[2])) for r in self.db.execute(
-            f"SELECT id, state, doc FROM authority_requests WHERE state IN ({marks}) "  # noqa: S608
-            "ORDER BY deadline, id", tuple(states))]
-
-    # -- erasure ---------------------------------------------------------------------------
-    def last_disclosure(self, subject: str) -> str | None:
-        """When the subject's data last went out (time of its newest disclosure entry)."""
-        row = self.db.execute(
-            "SELECT MAX(time) FROM entries WHERE subject=? AND kind LIKE '%disclosure%'",
-            (subject,),
-        ).fetchone()
-        return None if row is None else row[0]
-
-    def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None:
-        try:
-            self.db.execute(
-                "INSERT INTO pending_erasures VALUES (?,?,?,?) ON CONFLICT (subject) DO UPDATE "
-                "SET due=excluded.due, basis=excluded.basis", (subject, requested, due, basis))
-        except sqlite3.Error as exc:
-            raise RecordError(f"the erasure could not be deferred: {exc}") from None
-
-    def add_hold(self, subject: str, until: str, basis: str, created: str) -> None:
-        try:
-            self.db.execute("INSERT INTO legal_holds VALUES (?,?,?,?)",
-                            (subject, until, basis, created))
-        except sqlite3.Error as exc:
-            raise RecordError(f"the legal hold could not be stored: {exc}") from None
-
-    def hold_until(self, subject: str, now: str) -> tuple[str, str] | None:
-        """The latest end of a legal hold on ``subject`` still running at ``now``, and its basis."""
-        row = self.db.execute(
-            "SELECT until, basis FROM legal_holds WHERE subject=? AND until > ? "
-            "ORDER BY until DESC LIMIT 1", (subject, now)).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    def stale_subjects(self, before: str) -> list[str]:
-        """Subjects that still have a key but no disclosure since ``before`` (a staff member
-        reading their entries is no reason to keep them)."""
-        rows = self.db.execute(
-            "SELECT k.subject FROM subject_keys k WHERE NOT EXISTS (SELECT 1 FROM entries e "
-            "WHERE e.subject = k.subject AND e.time >= ? AND e.kind <> 'review.read')",
-            (before,))
-        return [r[0] for r in rows]
-
-    def due_erasures(self, now: str) -> list[str]:
-        rows = self.db.execute(
-            "SELECT subject FROM pending_erasures WHERE due <= ? ORDER BY due", (now,))
-        return [r[0] for r in rows]
 
     # -- idempotency -----------------------------------------------------------------------
     def hook(self, webhook_id: str, *, reader: bool = False) -> HookRow | None:

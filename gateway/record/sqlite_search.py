@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from gateway.record.queries import CheckpointRow, CountRow, Search
-
-if TYPE_CHECKING:
-    from gateway.record.sqlite import Row
+from gateway.record.rows import Row
 
 #: Indexes the review searches need beyond those of the base schema.
 SEARCH_SCHEMA = """
@@ -116,8 +113,6 @@ class SqliteSearch:
 
 
 def _rows(rows: Iterable[tuple[int, bytes, bytes, bytes | None]]) -> list[Row]:
-    from gateway.record.sqlite import Row  # noqa: PLC0415 - sqlite.py mixes this module in
-
     return [Row(r[0], _bytes(r[1]), _bytes(r[2]), None if r[3] is None else _bytes(r[3]))
             for r in rows]
 

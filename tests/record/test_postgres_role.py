@@ -13,7 +13,7 @@ import pytest
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.postgres import PostgresStore
-from gateway.record.sqlite import HookOp
+from gateway.record.rows import HookOp
 
 ORIGIN = "test.invalid/record"
 
