@@ -72,6 +72,43 @@ class TestSignedGarbage:
             assert json.loads(answer)["status"] == status
 
 
+    @SETTINGS
+    @given(kind=st.sampled_from(["order.cancelled", "order.return_requested"]),
+           path=st.sampled_from([("data", "order_id"), ("data", "disclosure_id"),
+                                 ("data", "return"), ("data", "return", "carrier"),
+                                 ("data", "customer"), ("data", "customer", "street"),
+                                 ("data", "parcels"), ("data",), ("type",)]),
+           value=JSON)
+    def test_mutated_cancels_and_returns_never_answer_5xx(
+        self, live: LiveGateway, kind: str, path: tuple[Any, ...], value: Any  # noqa: ANN401
+    ) -> None:
+        """A cancellation or a return request with one field replaced by arbitrary JSON answers
+        a success or a 4xx problem, never 5xx; a 4xx books nothing."""
+        event = copy.deepcopy(order_event("posti", "return"))
+        data = event["data"]
+        del data["delivery"]
+        if kind == "order.cancelled":
+            event = {"type": kind, "data": {"order_id": data["order_id"],
+                                            "disclosure_id": "d_" + "0" * 32}}
+        else:
+            event = {"type": kind, "data": {**data, "return": {"carrier": "posti"}}}
+        target: Any = event
+        for key in path[:-1]:
+            if not isinstance(target, dict) or key not in target:
+                return
+            target = target[key]
+        if not isinstance(target, dict):
+            return
+        target[path[-1]] = value
+        body = json.dumps(event).encode()
+        before = live.booked()
+        status, answer = live.post(body, signed(live, body))
+        assert status in (200, 201) or 400 <= status < 500, answer  # noqa: PLR2004
+        if status >= 400:  # noqa: PLR2004
+            assert live.booked() == before
+            assert json.loads(answer)["status"] == status
+
+
 class TestHostileShapes:
     @pytest.mark.parametrize(
         ("body", "content_type"),
