@@ -151,7 +151,7 @@ class Reply:
 _NOT_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
 
 
-async def exchange(  # noqa: PLR0913 - one request, described in full
+async def exchange(
     session: aiohttp.ClientSession,
     method: str,
     url: str,
@@ -250,7 +250,7 @@ def fields_named(text: str, known: Iterable[str]) -> tuple[str, ...]:
     )
 
 
-def refused(  # noqa: PLR0913 - the refusal, described in full
+def refused(
     carrier: str, status: int, codes: Iterable[str], fields: Iterable[str] = (), *,
     what: str = "the shipment", after: str = "nothing was booked",
 ) -> CarrierRejected:

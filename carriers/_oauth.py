@@ -73,7 +73,7 @@ class ClientCredentials:
 class TokenProvider:
     """One client's current access token, fetched when needed and shared by every request."""
 
-    def __init__(  # noqa: PLR0913 - collaborators and settings, keyword-only
+    def __init__(
         self,
         *,
         session: aiohttp.ClientSession,

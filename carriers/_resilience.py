@@ -185,7 +185,7 @@ class Breaker:
 class Guarded:
     """A carrier adapter behind its resilience policy; itself a Carrier."""
 
-    def __init__(  # noqa: PLR0913 - collaborators, all keyword-only
+    def __init__(
         self,
         adapter: Carrier,
         *,

@@ -42,7 +42,6 @@ import aiohttp
 
 from carriers._core import (
     Reply,
-    unsupported,
     ServiceSpec,
     code,
     exchange,
@@ -51,6 +50,7 @@ from carriers._core import (
     refused,
     sub,
     total_weight,
+    unsupported,
     volume_m3,
     xml_bytes,
     xml_text,

@@ -149,7 +149,7 @@ class Posti:
     }
     operations: ClassVar[frozenset[str]] = frozenset({CANCEL, RETURN})
 
-    def __init__(  # noqa: PLR0913 - collaborators and settings, keyword-only
+    def __init__(
         self,
         *,
         session: aiohttp.ClientSession,

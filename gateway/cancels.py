@@ -41,8 +41,8 @@ from gateway.payload import CancelRequest
 from gateway.problems import problem_body
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode
-from gateway.record.sealing import unseal
 from gateway.record.rows import HookOp
+from gateway.record.sealing import unseal
 
 log = structlog.get_logger("gateway.cancels")
 

@@ -201,7 +201,7 @@ def _record(raw: Mapping[str, Any], base: Path) -> RecordConfig:
         raise ConfigError(f"[record]: unknown store {store!r} (known: sqlite, postgres)")
     url = _postgres_url(raw["url"], base) if store == "postgres" and "url" in raw else None
     if store == "postgres" and url is None:
-        raise ConfigError("[record]: store = \"postgres\" needs url")
+        raise ConfigError('[record]: store = "postgres" needs url')
     return RecordConfig(
         store=store,
         url=url,
@@ -321,7 +321,8 @@ def _rule(table: Mapping[str, Any], recipient: str, service: str, spec: Any, whe
     notice = tuple(table.get("notice", []))
     bad = [channel for channel in notice if channel not in NOTICE_FIELDS]
     if bad:
-        raise ConfigError(f"{where}: unknown notice channel(s) {', '.join(bad)} (known: sms, email)")
+        raise ConfigError(
+            f"{where}: unknown notice channel(s) {', '.join(bad)} (known: sms, email)")
     notice_fields = {NOTICE_FIELDS[channel] for channel in notice}
     if not set(require) <= set(allow) | notice_fields:
         raise ConfigError(f"{where}: require names fields that allow does not let out")
@@ -411,7 +412,8 @@ def _keys(raw: Mapping[str, Any], base: Path) -> Keys:
                                 base).value.split(",") if part.strip()
         ) if "record_kek_previous" in raw else (),
         subject_hmac=_key_bytes(_secret(raw["subject_hmac"], f"{where} subject_hmac", base), where),
-        checkpoint_signing=_secret(raw["checkpoint_signing"], f"{where} checkpoint_signing", base).value,
+        checkpoint_signing=_secret(raw["checkpoint_signing"], f"{where} checkpoint_signing",
+                                   base).value,
     )
 
 

@@ -39,8 +39,8 @@ from gateway.models import (
 from gateway.policy import Minimised, Policy, minimise
 from gateway.problems import TYPE_BASE, problem_body
 from gateway.record import Draft, Kind, Record
-from gateway.record.sealing import seal, subject_ref
 from gateway.record.rows import HookOp
+from gateway.record.sealing import seal, subject_ref
 
 log = structlog.get_logger("gateway.disclosures")
 

@@ -11,8 +11,8 @@ for ``retention_days``.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 import attrs
@@ -20,8 +20,8 @@ import structlog
 
 from gateway.errors import GatewayError
 from gateway.record import Draft, Kind, Record
-from gateway.record.sealing import subject_ref
 from gateway.record.rows import KeyErasure
+from gateway.record.sealing import subject_ref
 
 log = structlog.get_logger("gateway.erasure")
 CUSTOMER_REQUEST = "customer request (GDPR Art. 17)"
@@ -53,7 +53,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 async def request_erasure(

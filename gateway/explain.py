@@ -46,11 +46,12 @@ def explain(order: Order, policy: Policy) -> Explanation:
         refused = None
     except PolicyError as exc:
         sent, refused = set(), exc.detail
-    decisions = tuple(_decide(order, rule, where, field, sent, refused) for field in CUSTOMER_FIELDS)
+    decisions = tuple(_decide(order, rule, where, field, sent, refused)
+                      for field in CUSTOMER_FIELDS)
     return Explanation(rule.recipient, rule.service, rule.digest, decisions, refused)
 
 
-def _decide(order: Order, rule: Rule, where: str, field: str, sent: set[str],  # noqa: PLR0911
+def _decide(order: Order, rule: Rule, where: str, field: str, sent: set[str],
             refused: str | None) -> FieldDecision:
     if field == "marketing_consent":
         return FieldDecision(field, sent=False, because="marketing consent never leaves")
@@ -68,8 +69,9 @@ def _decide(order: Order, rule: Rule, where: str, field: str, sent: set[str],  #
         return FieldDecision(field, sent=False, because=f"{where} allows it; the order has none")
     notice_channels = [c for c in rule.notice if NOTICE_FIELDS[c] == field]
     if notice_channels:
-        return FieldDecision(field, sent=False, because=f"{where} notice offers {notice_channels[0]}"
-                             "; another contact was used")
+        return FieldDecision(field, sent=False,
+                             because=f"{where} notice offers {notice_channels[0]}; another "
+                                     "contact was used")
     return FieldDecision(field, sent=False, because=f"not in {where} allow: default deny")
 
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 import attrs
+import orjson
 
 from gateway.errors import BadRequest
 from gateway.models import RETURN_SERVICE, Address, Customer, Delivery, Order, Parcel, ReturnOrder

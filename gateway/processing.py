@@ -59,16 +59,16 @@ def render_text(doc: Mapping[str, Any]) -> str:
     lines = [
         "Record of processing activities (GDPR Art. 30(1)): disclosures",
         "",
-        f"Controller: {c['name']} ({c['business_id']}), {c['contact']['address']}, "
-        f"{c['contact']['email']}, {c['contact']['phone']}",
+        (f"Controller: {c['name']} ({c['business_id']}), {c['contact']['address']}, "
+         f"{c['contact']['email']}, {c['contact']['phone']}"),
         f"Data subjects: {doc['data_subjects']}",
         "Purposes: " + "; ".join(doc["purposes"]),
         "",
         "Recipients and data categories:",
     ]
-    for r in doc["recipients"]:
-        lines.append(f"  {r['recipient']}/{r['service']}: {', '.join(r['data_categories'])}"
-                     f"  [{r['disclosures_recorded']} recorded; rule {r['rule_digest'][:12]}]")
+    lines.extend(f"  {r['recipient']}/{r['service']}: {', '.join(r['data_categories'])}"
+                 f"  [{r['disclosures_recorded']} recorded; rule {r['rule_digest'][:12]}]"
+                 for r in doc["recipients"])
     ret = doc["retention"]
     hold = (f"{ret['legal_hold_days']} days after the last disclosure ({ret['legal_hold_basis']})"
             if ret["legal_hold_days"] else "none configured")
@@ -76,8 +76,8 @@ def render_text(doc: Mapping[str, Any]) -> str:
         f"Authorities: {doc['authorities']}",
         f"Never disclosed: {', '.join(doc['never_disclosed'])}",
         f"Transfers to third countries: {doc['third_country_transfers']}",
-        f"Erasure: on request; legal hold {hold}; retention "
-        f"{ret['retention_days'] or 'until erasure'} days; {ret['record_metadata']}",
+        (f"Erasure: on request; legal hold {hold}; retention "
+         f"{ret['retention_days'] or 'until erasure'} days; {ret['record_metadata']}"),
         f"Security measures: {doc['security_measures']}",
     ]
     return "\n".join(lines) + "\n"

@@ -177,7 +177,7 @@ async def checkpoint_status(record: Record, verifiers: Sequence[Verifier], *,
     if latest is None:
         return {"present": False, "verified": False, "record_size": size,
                 "problem": "no checkpoint has been signed yet"}
-    signed = datetime.fromisoformat(latest.time.replace("Z", "+00:00")).timestamp()
+    signed = datetime.fromisoformat(latest.time).timestamp()
     status: dict[str, Any] = {
         "present": True, "size": latest.size, "signed_at": latest.time,
         "age_seconds": round((time.time() if now is None else now) - signed, 1),

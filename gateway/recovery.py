@@ -45,9 +45,8 @@ from gateway.record.sealing import unseal
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
-    from gateway.config import Config
-
     from gateway.cancels import Canceller
+    from gateway.config import Config
     from gateway.models import ShipmentResult
     from gateway.record import Record
     from gateway.record.rows import HookRow, Row
@@ -164,8 +163,8 @@ async def _ask(discloser: Discloser, facts: Facts) -> ShipmentResult | CarrierEr
 async def _cancel_again(canceller: Canceller, record: Record,
                         intent: Mapping[str, Any]) -> Answer:
     """Send an interrupted cancellation again (harmless if it had arrived)."""
-    booked = next((d for d in (decode(r.body) for r in await record.store.disclosure_rows(
-        intent["disclosure"])) if d["seq"] == intent["data"]["booking"]))
+    booked = next(d for d in (decode(r.body) for r in await record.store.disclosure_rows(
+        intent["disclosure"])) if d["seq"] == intent["data"]["booking"])
     carrier = canceller.carriers.get(booked["recipient"])
     key = await record.subject_key(booked["subject"], create=False)
     row = await record.store.entry(booked["seq"])

@@ -30,8 +30,8 @@ from gateway.proof import Prover, check_inclusion, checkpoint_status
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode
 from gateway.record.queries import MAX_LIMIT, Search
-from gateway.record.sealing import subject_ref, unseal
 from gateway.record.rows import Row
+from gateway.record.sealing import subject_ref, unseal
 from gateway.staff import MEMBER, Member, Role
 
 Via = Literal["api", "web", "cli"]
@@ -70,7 +70,7 @@ def parse_period(text: str | None, *, end: bool, name: str) -> str | None:
             if end:
                 day = date.fromordinal(day.toordinal() + 1)
             return f"{day.isoformat()}T00:00:00.000Z"
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"{name} must be YYYY, YYYY-MM, YYYY-MM-DD or an ISO timestamp") from None
     if moment.tzinfo is None:

@@ -24,7 +24,7 @@ TOLERANCE_SECONDS = 5 * 60
 _PREFIX = "whsec_"
 
 
-class InvalidSignature(Unauthorized):  # noqa: N818 - named after what it is, like Fernet's InvalidToken
+class InvalidSignature(Unauthorized):
     """The hook is not signed by the pipeline, or not now. One error for every cause."""
 
     def __init__(self, reason: str) -> None:

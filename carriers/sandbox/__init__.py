@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
 
 __all__ = [
-    "BASE_PATHS", "BOOKINGS", "CANCELLED", "CONTROL", "RECEIVED", "SANDBOXES", "Control", "Received",
-    "run_sandbox",
+    "BASE_PATHS", "BOOKINGS", "CANCELLED", "CONTROL", "RECEIVED", "SANDBOXES", "Control",
+    "Received", "run_sandbox",
 ]  # fmt: skip
 
 SANDBOXES: dict[str, Callable[..., web.Application]] = {

@@ -23,7 +23,7 @@ from gateway.errors import BadRequest, GatewayError
 from gateway.record import Draft, Kind, Record
 from gateway.staff import STAFF_ROLES, Staff
 
-PASSWORD_ENV = "GATEWAY_STAFF_PASSWORD"
+PASSWORD_ENV = "GATEWAY_STAFF_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type

@@ -123,8 +123,8 @@ def writer_grants(schema: str, role: str) -> list[str]:
         f"GRANT SELECT, INSERT ON {s}.entries, {s}.checkpoints, {s}.schema_version TO {r}",
         f"GRANT UPDATE (sealed) ON {s}.entries TO {r}",
         f"GRANT SELECT, INSERT, UPDATE ON {s}.head, {s}.hooks, {s}.staff TO {r}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.subject_keys, {s}.legal_holds, "
-        f"{s}.pending_erasures, {s}.authority_requests, {s}.staff_sessions TO {r}",
+        (f"GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.subject_keys, {s}.legal_holds, "
+         f"{s}.pending_erasures, {s}.authority_requests, {s}.staff_sessions TO {r}"),
     ]
 
 

@@ -19,7 +19,7 @@ _BATCH = 8192
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
-async def verify_postgres(  # noqa: PLR0913 - where the record is, and what to trust
+async def verify_postgres(
     url: str,
     schema: str,
     verifiers: Sequence[Verifier],

@@ -69,7 +69,7 @@ def utc_now() -> str:
 
 
 class Record:
-    def __init__(  # noqa: PLR0913 - all keyword-only collaborators and settings
+    def __init__(
         self,
         *,
         store: Store,

@@ -22,7 +22,6 @@ from gateway.record.rows import (
     HookOp,
     HookRow,
     KeyErasure,
-    NewKey,
     Row,
     SideOp,
     SideOps,
@@ -272,7 +271,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases):
                 raise SideOpRefused(index, HookTaken())
         else:
             closed = self.db.execute(
-                "UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?"
+                "UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?"  # noqa: S608 - fixed text
                 + (" AND status IS NULL" if op.if_open else ""),
                 (op.status, op.answer, op.subject, op.webhook_id),
             ).rowcount

@@ -42,7 +42,7 @@ class Report:
                 f"root {self.root.hex()}{tail}")
 
 
-class _Bad(Exception):  # noqa: N818 - internal control flow
+class _Bad(Exception):
     def __init__(self, position: int | None, problem: str) -> None:
         super().__init__(problem)
         self.position = position
@@ -57,7 +57,8 @@ def _open_ro(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _rows(db: sqlite3.Connection, batch: int = 8192) -> Iterator[tuple[int, bytes, bytes, bytes | None]]:
+def _rows(db: sqlite3.Connection, batch: int = 8192,
+          ) -> Iterator[tuple[int, bytes, bytes, bytes | None]]:
     seq = -1
     while True:
         chunk = db.execute(
@@ -99,7 +100,7 @@ def refused(position: int | None, problem: str) -> Report:
                   first_bad=position, problem=problem)
 
 
-def verify_rows(  # noqa: PLR0913 - the record's parts, and what to trust
+def verify_rows(
     rows: Iterable[tuple[int, bytes, bytes, bytes | None]],
     notes: Sequence[tuple[int, str]],
     head: tuple[int, str] | None,
@@ -216,7 +217,7 @@ def _checkpoint(
     return cp
 
 
-def _check_entry(  # noqa: PLR0913 - the facts of one row
+def _check_entry(
     expected: int, seq: int, body: bytes, leaf: bytes, sealed: bytes | None, prev: bytes
 ) -> None:
     if seq != expected:

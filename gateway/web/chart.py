@@ -18,9 +18,9 @@ def bar_chart(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
     top = max(count for _, count in items) or 1
     height = len(items) * (_BAR + _GAP) + _GAP
     width = _LABEL + _WIDTH + _VALUE
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    parts = [(f'<svg class="chart" role="img" aria-label="{escape(title)}" '
+              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>')]
     for i, (label, count) in enumerate(items):
         y = _GAP + i * (_BAR + _GAP)
         bar = max(2, round(_WIDTH * count / top))
