@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import attrs
@@ -65,11 +65,17 @@ class Carrier(Protocol):
     credentials: Mapping[str, str], timeout: float)``
     """
 
-    name: ClassVar[str]
-    services: ClassVar[Mapping[str, ServiceSpec]]
-    #: Which of CANCEL and RETURN the carrier's API offers; the others raise
-    #: OperationUnsupported without sending anything.
-    operations: ClassVar[frozenset[str]]
+    # Read-only members: the adapters hold them as class variables, the resilience wrapper
+    # passes its adapter's through.
+    @property
+    def name(self) -> str: ...
+    @property
+    def services(self) -> Mapping[str, ServiceSpec]: ...
+    @property
+    def operations(self) -> frozenset[str]:
+        """Which of CANCEL and RETURN the carrier's API offers; the others raise
+        OperationUnsupported without sending anything."""
+        ...
 
     async def create_shipment(self, shipment: Shipment) -> ShipmentResult:
         """Book the shipment; raise a CarrierError subclass on failure."""

@@ -7,6 +7,7 @@ for, turned into a policy Rule and applied with the same default-deny selection.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -249,7 +250,8 @@ class Authority:
         ))
         return moved
 
-    async def deadlines(self, *, today: date, soon_days: int = 3) -> list[dict[str, Any]]:
+    async def deadlines(self, *, today: date, soon_days: int = 3,
+                        ) -> builtins.list[dict[str, Any]]:  # `list` is a method here
         """Open requests by deadline, marked overdue, due soon or open."""
         out = []
         for request in await self.list(OPEN):

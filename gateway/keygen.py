@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.record.checkpoint import Signer
@@ -24,7 +25,7 @@ def keygen(directory: Path, *, origin: str) -> list[Path]:
     Returns the files written."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     written = []
-    values = {
+    values: dict[str, Callable[[], str]] = {
         "hook-secret": lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
         "record-kek": lambda: secrets.token_hex(32),
         "subject-hmac": lambda: secrets.token_hex(32),

@@ -10,7 +10,7 @@ from gateway.authority_desk import STATES
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
-_BEARER = [{"staffSession": []}]
+_BEARER: list[dict[str, list[str]]] = [{"staffSession": []}]
 _REQUEST = {"application/json": {"schema": {"$ref": "#/components/schemas/AuthorityRequest"}}}
 _ID = [{"name": "id", "in": "path", "required": True,
         "schema": {"type": "string", "pattern": "^ar_[0-9a-f]{16}$"}}]

@@ -8,7 +8,7 @@ from typing import Any
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _JSON = {"application/json": {"schema": {"type": "object"}}}
-BEARER = [{"staffSession": []}]
+BEARER: list[dict[str, list[str]]] = [{"staffSession": []}]
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "staffSession": {"type": "http", "scheme": "bearer",

@@ -89,11 +89,11 @@ def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: 
                 continue
             disclosures.append(shown)
     for disclosure in dict.fromkeys([*intents, *outcomes]):
-        shown = _carrier(intents.get(disclosure), outcomes.get(disclosure))
-        if shown is not None:
+        carried = _carrier(intents.get(disclosure), outcomes.get(disclosure))
+        if carried is not None:
             # The data left when it was booked; a later cancellation is noted, not subtracted.
-            shown["cancelled"] = cancelled.get(disclosure)
-            disclosures.append(shown)
+            carried["cancelled"] = cancelled.get(disclosure)
+            disclosures.append(carried)
     disclosures.sort(key=lambda d: (d["time"], d["disclosure"]))
     return {
         "customer": customer, "view": view, "produced_at": produced_at,

@@ -94,6 +94,7 @@ def _verify(args: argparse.Namespace) -> int:
         report = asyncio.run(verify_postgres(url, schema, verifiers, origin=origin,
                                              trusted=trusted, progress=progress))
     else:
+        assert db is not None  # without a URL the record is a SQLite file
         report = verify_sqlite(db, verifiers, origin=origin, trusted=trusted, progress=progress)
     print(report.summary())  # noqa: T201
     return 0 if report.ok else EXIT_FAILED

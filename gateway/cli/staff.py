@@ -15,7 +15,7 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 def _password(args: argparse.Namespace) -> str:
     if args.password_file is not None:
         try:
-            return args.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+            text: str = args.password_file.read_text(encoding="utf-8")
+            return text.rstrip("\r\n")
         except OSError as exc:
             raise GatewayError(f"cannot read {args.password_file}: {exc.strerror}") from None
     if os.environ.get(PASSWORD_ENV):
@@ -78,9 +79,10 @@ def _with_staff(args: argparse.Namespace,
     return asyncio.run(run())
 
 
-async def _recorded(record: Record, action: str, username: str, roles: list[str]) -> int:
+async def _recorded(record: Record, action: str, username: str, roles: Sequence[str]) -> int:
     appended = await record.append(Draft(kind=Kind.STAFF, data={
-        "action": action, "username": username, "roles": roles, "os_user": getpass.getuser()}))
+        "action": action, "username": username, "roles": [str(r) for r in roles],
+        "os_user": getpass.getuser()}))
     return appended.seq
 
 

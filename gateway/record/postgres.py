@@ -268,19 +268,19 @@ class PostgresStore(PostgresReview, PostgresCases):
             for i, op in opening:
                 if op.webhook_id not in taken:
                     raise SideOpRefused(i, HookTaken())
-        keyed = [(i, op) for i, op in flat if isinstance(op, NewKey | KeyErasure)]
-        if any(isinstance(op, KeyErasure) for _, op in keyed):
-            for i, op in keyed:  # in entry order: an erasure and a new key of one subject
-                await (self._erase(c, op) if isinstance(op, KeyErasure)
-                       else self._new_keys(c, [(i, op)]))
+        keyed = [(i, k) for i, k in flat if isinstance(k, NewKey | KeyErasure)]
+        if any(isinstance(k, KeyErasure) for _, k in keyed):
+            for i, k in keyed:  # in entry order: an erasure and a new key of one subject
+                await (self._erase(c, k) if isinstance(k, KeyErasure)
+                       else self._new_keys(c, [(i, k)]))
         elif keyed:
-            await self._new_keys(c, [(i, op) for i, op in keyed if isinstance(op, NewKey)])
-        for i, op in flat:
-            if isinstance(op, HookOp) and op.status is not None and op.if_open:
+            await self._new_keys(c, [(i, k) for i, k in keyed if isinstance(k, NewKey)])
+        for i, one in flat:
+            if isinstance(one, HookOp) and one.status is not None and one.if_open:
                 closed = await c.execute(
                     "UPDATE hooks SET status = $2, answer = $3, subject = $4 "
                     "WHERE webhook_id = $1 AND status IS NULL",
-                    op.webhook_id, op.status, op.answer, op.subject)
+                    one.webhook_id, one.status, one.answer, one.subject)
                 if closed != "UPDATE 1":
                     raise SideOpRefused(i, HookTaken("another process answered this hook"))
         closing = [op for _, op in flat

@@ -191,7 +191,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases):
         db = self.db
         tree = self._tree.copy()
         prev = self._prev
-        out = []
+        out: list[Appended] = []
         try:
             db.execute("BEGIN IMMEDIATE")
             prev = self._catch_up(tree, prev)

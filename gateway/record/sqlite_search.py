@@ -38,7 +38,8 @@ class SqliteSearch:
     def search(self, query: Search) -> list[Row]:
         """One page of entries matching ``query``, newest or oldest first, at most
         ``query.limit`` of them."""
-        conditions, params = [], []
+        conditions: list[str] = []
+        params: list[str | int] = []
         for column, value in (("subject", query.subject), ("order_ref", query.order),
                               ("recipient", query.recipient), ("kind", query.kind)):
             if value is not None:

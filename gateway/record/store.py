@@ -15,7 +15,8 @@ from typing import Any, Protocol, TypeVar
 
 from gateway.record.entry import Appended, Draft
 from gateway.record.queries import CheckpointRow, CountRow, Search, StaffRow
-from gateway.record.sqlite import HookRow, Row, SideOp, SqliteStore
+from gateway.record.rows import HookRow, Row, SideOp
+from gateway.record.sqlite import SqliteStore
 
 T = TypeVar("T")
 
