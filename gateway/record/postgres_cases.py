@@ -4,25 +4,13 @@ erasures and legal holds, beside the entries and outside the tree."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from gateway.errors import RecordError
-
-if TYPE_CHECKING:
-    import asyncpg
+from gateway.record.postgres_review import PooledQueries
 
 
-class PostgresCases:
+class PostgresCases(PooledQueries):
     """Mixed into PostgresStore, which provides the pooled queries."""
-
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:  # noqa: ANN401
-        raise NotImplementedError  # pragma: no cover - provided by PostgresStore
-
-    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:  # noqa: ANN401
-        raise NotImplementedError  # pragma: no cover - provided by PostgresStore
-
-    async def execute(self, what: str, sql: str, *args: Any) -> str:  # noqa: ANN401
-        raise NotImplementedError  # pragma: no cover - provided by PostgresStore
 
     # -- authority requests ----------------------------------------------------------------
     async def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,

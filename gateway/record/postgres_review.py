@@ -21,8 +21,8 @@ _AUTHORITY = "authority.disclosure"
 _DOC = "convert_from(body, 'UTF8')::jsonb -> 'data'"
 
 
-class PostgresReview:
-    """Mixed into PostgresStore, which provides the pooled queries."""
+class PooledQueries:
+    """What the PostgreSQL store's mixins use: the pooled queries PostgresStore provides."""
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:  # noqa: ANN401
         raise NotImplementedError  # pragma: no cover - provided by PostgresStore
@@ -32,6 +32,10 @@ class PostgresReview:
 
     async def execute(self, what: str, sql: str, *args: Any) -> str:  # noqa: ANN401
         raise NotImplementedError  # pragma: no cover - provided by PostgresStore
+
+
+class PostgresReview(PooledQueries):
+    """Mixed into PostgresStore, which provides the pooled queries."""
 
     # -- review ----------------------------------------------------------------------------
     async def search(self, query: Search) -> list[Row]:
