@@ -102,15 +102,13 @@ def sender_part(received: Received) -> dict[str, str]:
 
 def return_rest_text(received: Received) -> str:
     """Everything of a return booking that arrived except shipperDetails."""
-    body = json.loads(received.raw)
-    del body["customerDetails"]["shipperDetails"]
-    return f"{received.path}?{received.query}\n{received.headers}\n{json.dumps(body)}"
+    return rest_text(received, without="shipperDetails")
 
 
-def rest_text(received: Received) -> str:
-    """Everything that arrived except receiverDetails."""
+def rest_text(received: Received, *, without: str = "receiverDetails") -> str:
+    """Everything that arrived except the ``without`` party of customerDetails."""
     body = json.loads(received.raw)
-    del body["customerDetails"]["receiverDetails"]
+    del body["customerDetails"][without]
     return f"{received.path}?{received.query}\n{received.headers}\n{json.dumps(body)}"
 
 

@@ -145,21 +145,17 @@ def sender_part(received: Received) -> dict[str, str]:
 
 def return_rest_text(received: Received) -> str:
     """Everything of a return booking that arrived except the Shipment.Sender element."""
-    root = ET.fromstring(received.raw)  # noqa: S314 - our own client's XML
-    shipment = root.find("Shipment")
-    sender = root.find("Shipment/Shipment.Sender")
-    if shipment is not None and sender is not None:
-        shipment.remove(sender)
-    return f"{received.path}\n{received.headers}\n{ET.tostring(root, encoding='unicode')}"
+    return rest_text(received, without="Shipment.Sender")
 
 
-def rest_text(received: Received) -> str:
-    """Everything that arrived except the Shipment.Recipient element."""
+def rest_text(received: Received, *, without: str = "Shipment.Recipient") -> str:
+    """Everything that arrived except the ``without`` element of the Shipment (the party whose
+    fields a test checks on their own)."""
     root = ET.fromstring(received.raw)  # noqa: S314 - our own client's XML
     shipment = root.find("Shipment")
-    recipient = root.find("Shipment/Shipment.Recipient")
-    if shipment is not None and recipient is not None:
-        shipment.remove(recipient)
+    party = root.find(f"Shipment/{without}")
+    if shipment is not None and party is not None:
+        shipment.remove(party)
     return f"{received.path}\n{received.headers}\n{ET.tostring(root, encoding='unicode')}"
 
 
