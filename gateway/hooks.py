@@ -24,8 +24,8 @@ from gateway.errors import BadRequest, Conflict, GatewayError
 from gateway.payload import CancelRequest, parse_event
 from gateway.problems import PROBLEM_TYPE
 from gateway.record import Kind, Record
-from gateway.record.entry import decode
 from gateway.record.rows import HookRow
+from gateway.recovery import operation
 from gateway.webhooks import HookSecret, verify
 
 log = structlog.get_logger("gateway.hooks")
@@ -106,13 +106,11 @@ class OrderHooks:
     async def _settled(self, hook: HookRow) -> Answer | None:
         """The answer of an open hook whose outcome is recorded nonetheless (a gateway before
         this one left it open when the customer was erased in between): metadata only."""
-        docs = [decode(row.body) for row in await self.record.store.disclosure_rows(
-            hook.disclosure)]
-        intent = next((d for d in reversed(docs) if d["kind"] == Kind.INTENT
-                       and d["data"].get("webhook_id") == hook.webhook_id), None)
-        outcome = intent and next((d for d in docs if d["kind"] == Kind.OUTCOME
-                                   and d["data"].get("intent") == intent["seq"]), None)
-        if intent is None or outcome is None:
+        found = await operation(self.record, hook)
+        if found is None:
+            return None
+        _, intent, outcome = found
+        if intent["kind"] != Kind.INTENT or outcome is None:
             return None
         log.info("hook.settled_from_record", webhook_id=hook.webhook_id)
         return recorded_answer(intent, outcome)

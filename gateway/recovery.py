@@ -107,18 +107,28 @@ async def recover_periodically(*, discloser: Discloser, canceller: Canceller, re
             log.warning("recovery.failed", error=type(exc).__name__)
 
 
-async def _pending(record: Record, hook: HookRow) -> tuple[Row, dict[str, Any]] | None:
-    """The intent the open ``hook`` waits on, unless its outcome is recorded."""
+async def operation(record: Record, hook: HookRow,
+                    ) -> tuple[Row, dict[str, Any], dict[str, Any] | None] | None:
+    """The operation ``hook`` opened: its intent (row and entry) and its outcome entry, if
+    recorded; None if the record holds no intent of the hook."""
     rows = [(row, decode(row.body)) for row in await record.store.disclosure_rows(
         hook.disclosure)]
     found = next(((r, d) for r, d in reversed(rows) if d["kind"] in _OUTCOME_OF
                   and d["data"].get("webhook_id") == hook.webhook_id), None)
     if found is None:
         return None
-    _, intent = found
-    settled = any(d["kind"] == _OUTCOME_OF[intent["kind"]]
-                  and d["data"].get("intent") == intent["seq"] for _, d in rows)
-    return None if settled else found
+    row, intent = found
+    outcome = next((d for _, d in rows if d["kind"] == _OUTCOME_OF[intent["kind"]]
+                    and d["data"].get("intent") == intent["seq"]), None)
+    return row, intent, outcome
+
+
+async def _pending(record: Record, hook: HookRow) -> tuple[Row, dict[str, Any]] | None:
+    """The intent the open ``hook`` waits on, unless its outcome is recorded."""
+    found = await operation(record, hook)
+    if found is None or found[2] is not None:
+        return None
+    return found[0], found[1]
 
 
 async def _resolve(discloser: Discloser, record: Record, row: Row,
