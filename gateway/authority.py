@@ -19,6 +19,7 @@ import orjson
 from gateway.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gateway.policy import Rule
 from gateway.record import Draft, Kind, Record
+from gateway.record.entry import iso_time
 from gateway.record.sealing import seal, subject_ref, unseal
 
 #: Data categories of the privacy policy, and the record fields each one covers.
@@ -144,9 +145,6 @@ class Request:
                    package_sha256=doc["package_sha256"])
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 class Authority:
     """The workflow over the record. ``actor`` is the staff member's username."""
@@ -177,7 +175,7 @@ class Authority:
                 subjects.append(subject)
         request = Request(id="ar_" + uuid.uuid4().hex[:16], state="received", intake=form,
                           subjects=tuple(subjects), unresolved_orders=tuple(unresolved),
-                          received_by=actor, received_at=_iso(now))
+                          received_by=actor, received_at=iso_time(now))
         ids = {subject_ref(self.hmac_key, c): c for c in form.customers}
         sealed = {}
         for subject in subjects:
@@ -233,7 +231,7 @@ class Authority:
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_APPROVED if approve else Kind.AUTHORITY_REJECTED,
             disclosure=request_id, recipient=request.intake.authority,
-            data={"request": request_id, "by": actor, "reason": reason, "at": _iso(now)},
+            data={"request": request_id, "by": actor, "reason": reason, "at": iso_time(now)},
         ))
         return moved
 
@@ -246,7 +244,7 @@ class Authority:
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_CLOSED, disclosure=request_id,
             recipient=request.intake.authority,
-            data={"request": request_id, "by": actor, "at": _iso(now)},
+            data={"request": request_id, "by": actor, "at": iso_time(now)},
         ))
         return moved
 

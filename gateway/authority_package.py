@@ -16,15 +16,12 @@ from gateway.authority import Authority, Request
 from gateway.errors import Conflict
 from gateway.policy import select
 from gateway.record import Draft, Kind
-from gateway.record.entry import decode
+from gateway.record.entry import decode, iso_time
 from gateway.record.sealing import unseal
 
 NOT_HELD = "not held by the disclosure gateway"
 ERASED = "the customer's personal values were erased; only metadata remains"
 
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def subject_package(authority: Authority, request: Request, subject: str,
@@ -111,7 +108,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
         "request": {k: v for k, v in request.to_json().items()
                     if k in ("id", "authority", "reference", "legal_basis", "kind",
                              "categories", "deadline")},
-        "produced_at": _iso(now),
+        "produced_at": iso_time(now),
         "customers": [part for part, _ in parts],
         "unresolved_orders": [{"order": o, "note": "the record holds no disclosure for this "
                                "order"} for o in request.unresolved_orders],

@@ -20,6 +20,7 @@ import structlog
 
 from gateway.errors import GatewayError
 from gateway.record import Draft, Kind, Record
+from gateway.record.entry import iso_time
 from gateway.record.rows import KeyErasure
 from gateway.record.sealing import subject_ref
 
@@ -48,9 +49,6 @@ class Erasure:
     due: str | None = None
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
@@ -78,8 +76,8 @@ async def _hold(record: Record, subject: str, rules: ErasureRules,
     if rules.hold_days and last is not None:
         due = _parse(last) + timedelta(days=rules.hold_days)
         if due > now:
-            holds.append((_iso(due), rules.hold_basis))
-    placed = await record.store.hold_until(subject, _iso(now))
+            holds.append((iso_time(due), rules.hold_basis))
+    placed = await record.store.hold_until(subject, iso_time(now))
     if placed is not None:
         holds.append(placed)
     return max(holds) if holds else None
@@ -91,7 +89,7 @@ async def _erase_or_defer(record: Record, subject: str, rules: ErasureRules, now
     if hold is None:
         return await _erase(record, subject, reason)
     due, basis = hold
-    await record.store.defer_erasure(subject, _iso(now), due, basis)
+    await record.store.defer_erasure(subject, iso_time(now), due, basis)
     entry = await record.append(Draft(
         kind=Kind.ERASURE_DEFERRED, subject=subject,
         data={"reason": reason, "due": due, "basis": basis},
@@ -106,7 +104,7 @@ async def run_due(record: Record, *, now: datetime, rules: ErasureRules | None =
     rules = rules or ErasureRules()
     return [
         await _erase_or_defer(record, subject, rules, now, "deferred request, legal hold ended")
-        for subject in await record.store.due_erasures(_iso(now))
+        for subject in await record.store.due_erasures(iso_time(now))
     ]
 
 
@@ -114,7 +112,7 @@ async def apply_retention(record: Record, *, rules: ErasureRules, now: datetime)
     """Erase customers with no disclosure for ``rules.retention_days``, unless a hold runs."""
     if not rules.retention_days:
         return []
-    before = _iso(now - timedelta(days=rules.retention_days))
+    before = iso_time(now - timedelta(days=rules.retention_days))
     done = []
     for subject in await record.store.stale_subjects(before):
         hold = await _hold(record, subject, rules, now)
@@ -150,9 +148,9 @@ async def place_hold(record: Record, *, customer_id: str, hmac_key: bytes, until
                      basis: str, now: datetime) -> int:
     """Put a legal hold on one customer's values until ``until``; recorded. Returns its position."""
     subject = subject_ref(hmac_key, customer_id)
-    await record.store.add_hold(subject, _iso(until), basis, _iso(now))
+    await record.store.add_hold(subject, iso_time(until), basis, iso_time(now))
     entry = await record.append(Draft(kind=Kind.LEGAL_HOLD, subject=subject,
-                                      data={"until": _iso(until), "basis": basis}))
+                                      data={"until": iso_time(until), "basis": basis}))
     return entry.seq
 
 

@@ -39,7 +39,7 @@ from gateway.errors import (
 )
 from gateway.models import Cancellation
 from gateway.record import Kind
-from gateway.record.entry import decode
+from gateway.record.entry import decode, iso_time
 from gateway.record.sealing import unseal
 
 if TYPE_CHECKING:
@@ -98,8 +98,7 @@ async def recover_periodically(*, discloser: Discloser, canceller: Canceller, re
     others keep running); errors are logged and tried again next time."""
     while True:
         await asyncio.sleep(after / 2)
-        before = datetime.fromtimestamp(clock() - after, UTC).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z")
+        before = iso_time(datetime.fromtimestamp(clock() - after, UTC))
         try:
             await recover(discloser=discloser, canceller=canceller, record=record,
                           stale_before=before)

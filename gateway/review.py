@@ -28,7 +28,7 @@ from gateway.config import Config
 from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.proof import Prover, check_inclusion, checkpoint_status
 from gateway.record import Draft, Kind, Record
-from gateway.record.entry import decode
+from gateway.record.entry import decode, iso_time
 from gateway.record.queries import MAX_LIMIT, Search
 from gateway.record.rows import Row
 from gateway.record.sealing import subject_ref, unseal
@@ -45,9 +45,6 @@ TRANSPARENCY: Final = (Role.REVIEWER, Role.APPROVER, Role.ADMIN)
 CHECKPOINT: Final = (Role.REVIEWER, Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
 _TEXT_MAX = 200
 
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_period(text: str | None, *, end: bool, name: str) -> str | None:
@@ -75,7 +72,7 @@ def parse_period(text: str | None, *, end: bool, name: str) -> str | None:
         raise BadRequest(f"{name} must be YYYY, YYYY-MM, YYYY-MM-DD or an ISO timestamp") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return _iso(moment.astimezone(UTC))
+    return iso_time(moment.astimezone(UTC))
 
 
 def _text(params: Mapping[str, str], name: str) -> str | None:
@@ -222,7 +219,7 @@ class Reviewer:
         report = reports.access_report(
             entries, customer=customer,
             view="full" if view == "full" else "customer", today=now.date(),
-            produced_at=_iso(now), erased=erased)
+            produced_at=iso_time(now), erased=erased)
         report["read_recorded_at"] = await self.record_read(
             member, via, what="access_report", subject=subject, view=view)
         return report
@@ -233,7 +230,7 @@ class Reviewer:
         until = parse_period(_text(params, "to"), end=True, name="to")
         rows = await self.record.store.disclosure_counts_by(since, until)
         report = reports.transparency_report(rows, since=since, until=until,
-                                             produced_at=_iso(self.now()))
+                                             produced_at=iso_time(self.now()))
         report["read_recorded_at"] = await self.record_read(
             member, via, what="transparency_report", period={"from": since, "to": until})
         return report

@@ -33,6 +33,7 @@ import attrs
 from aiohttp import web
 
 from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from gateway.record.entry import iso_time
 from gateway.record.queries import StaffRow
 from gateway.record.store import Store
 
@@ -128,8 +129,7 @@ def csrf_token(session_token: str) -> str:
 
 
 def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return iso_time(datetime.fromtimestamp(moment, UTC))
 
 
 @attrs.frozen

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -63,6 +64,12 @@ class Draft:
 class Appended:
     seq: int
     leaf: bytes
+
+
+def iso_time(moment: datetime) -> str:
+    """The record's time format (UTC, milliseconds, ``Z``): entries, keys, holds and requests
+    are written, and compared as text, in it."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def encode(draft: Draft, *, seq: int, prev: bytes, time: str) -> bytes:

@@ -27,7 +27,7 @@ from gateway.record.checkpoint import (
     parse_and_verify,
     sign_checkpoint,
 )
-from gateway.record.entry import Appended, Draft
+from gateway.record.entry import Appended, Draft, iso_time
 from gateway.record.rows import HookRow, NewKey, SideOp, SideOps
 from gateway.record.store import Store
 
@@ -65,7 +65,7 @@ def _new_keys(op: SideOp | None) -> list[NewKey]:
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_time(datetime.now(UTC))
 
 
 class Record:
