@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import orjson
 import structlog
 
 from carriers._core import CANCEL, Carrier, unsupported
@@ -148,7 +147,7 @@ class Canceller:
                   subject=booked["subject"], order=booked["order"],
                   recipient=booked["recipient"], service=booked["service"], data=data),
             HookOp(webhook_id=webhook_id, disclosure=booked["disclosure"],
-                   status=answer.status, answer=plain(answer), if_open=recovered),
+                   status=answer.status, answer=answer.in_clear(), if_open=recovered),
         )
         log.info("cancel.outcome", disclosure=booked["disclosure"], result=result,
                  seq=entry.seq)
@@ -174,7 +173,3 @@ def _answer(entry: Mapping[str, Any], status: int, result: str,
         body = problem_body(error, **body)
     return Answer(status=status, body=body)
 
-
-def plain(answer: Answer) -> bytes:
-    """An answer holding no personal value, as a hook keeps it in the clear."""
-    return orjson.dumps({"status": answer.status, "body": dict(answer.body)})

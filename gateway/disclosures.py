@@ -69,6 +69,10 @@ class Answer:
         """Nothing was booked and a retry may try again."""
         return self.body.get("result") == "not_sent"
 
+    def in_clear(self) -> bytes:
+        """The answer as a hook keeps it when it holds no personal value (not sealed)."""
+        return orjson.dumps({"status": self.status, "body": dict(self.body)})
+
 
 @attrs.frozen
 class Facts:
@@ -203,9 +207,8 @@ class Discloser:
         else:
             plain = {k: v for k, v in body.items() if k not in ("tracking_number", "label")}
             hook = HookOp(webhook_id=facts.webhook_id, disclosure=facts.disclosure,
-                          status=status, answer=orjson.dumps(
-                              {"status": status, "body": {**plain, "values_erased": True}}),
-                          if_open=facts.recovered)
+                          status=status, if_open=facts.recovered,
+                          answer=Answer(status, {**plain, "values_erased": True}).in_clear())
         outcome_entry = await self.record.append(
             Draft(
                 kind=Kind.OUTCOME, disclosure=facts.disclosure, subject=facts.subject,
