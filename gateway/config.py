@@ -22,7 +22,7 @@ from gateway.errors import ConfigError
 from gateway.models import DISCLOSABLE_FIELDS, Party
 from gateway.policy import NOTICE_FIELDS, Policy, Rule
 from gateway.record.checkpoint import Signer, Verifier
-from gateway.webhooks import HookSecret
+from gateway.webhooks import HookKey, hook_key
 
 
 @attrs.frozen(repr=False)
@@ -89,7 +89,8 @@ class RecordConfig:
 
 @attrs.frozen(repr=False)
 class Keys:
-    hooks: tuple[HookSecret, ...]
+    #: Shared secrets (v1) and senders' public keys (v1a); any of them may sign a hook.
+    hooks: tuple[HookKey, ...]
     kek: bytes
     previous_keks: tuple[bytes, ...]
     subject_hmac: bytes
@@ -398,11 +399,12 @@ def _keys(raw: Mapping[str, Any], base: Path) -> Keys:
             raise ConfigError(f"{where}: {key} is missing")
     hooks_text = _secret(raw["hooks"], f"{where} hooks", base).value
     try:
-        hooks = tuple(HookSecret.from_string(s) for s in hooks_text.split(",") if s.strip())
+        # Separated by commas or whitespace, so key files can simply be concatenated.
+        hooks = tuple(hook_key(s) for s in hooks_text.replace(",", " ").split())
     except ValueError as exc:
         raise ConfigError(f"{where} hooks: {exc}") from None
     if not hooks:
-        raise ConfigError(f"{where} hooks: no secret given")
+        raise ConfigError(f"{where} hooks: no key given (whsec_ secrets or whpk_ public keys)")
     return Keys(
         hooks=hooks,
         kek=_key_bytes(_secret(raw["record_kek"], f"{where} record_kek", base), where),

@@ -26,7 +26,7 @@ from gateway.problems import PROBLEM_TYPE
 from gateway.record import Kind, Record
 from gateway.record.rows import HookRow
 from gateway.recovery import operation
-from gateway.webhooks import HookSecret, verify
+from gateway.webhooks import HookKey, verify
 
 log = structlog.get_logger("gateway.hooks")
 
@@ -36,7 +36,8 @@ class OrderHooks:
     discloser: Discloser
     canceller: Canceller
     record: Record
-    secrets: tuple[HookSecret, ...]
+    #: Shared secrets (v1) and public keys (v1a) accepted for a hook's signature.
+    secrets: tuple[HookKey, ...]
     max_body: int
     clock: Callable[[], float] = time.time
     _inflight: dict[str, asyncio.Future[Answer]] = attrs.field(factory=dict)

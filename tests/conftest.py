@@ -211,7 +211,9 @@ def run_gateway(tmp_path: Path, change: Any = None,  # noqa: ANN401
             http = aiohttp.ClientSession()
             self.stack.push_async_callback(http.close)
             return Harness(url=f"http://127.0.0.1:{port}", http=http, config=config,
-                           secret=config.keys.hooks[0], sandboxes=apps, app=app)
+                           secret=HookSecret.from_string(
+                               (tmp_path / "secrets/hook-secret").read_text()),
+                           sandboxes=apps, app=app)
 
         async def __aexit__(self, *exc: object) -> None:
             await self.stack.aclose()

@@ -11,6 +11,11 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     keygen = sub.add_parser("keygen", help="create missing secret files")
     keygen.add_argument("--dir", type=Path, default=Path("var/secrets"))
     keygen.add_argument("--origin", default="jerone.fi/disclosure-record")
+    keygen.add_argument(
+        "--hook-signing", action="store_true",
+        help="also create an Ed25519 pair for Standard Webhooks v1a hook signatures: "
+             "hook-signing.key (whsk_) for the order pipeline, hook-signing.pub (whpk_) to "
+             "list in the hooks secret")
     keygen.set_defaults(run=_keygen)
     keys = sub.add_parser("keys", help="key rotation")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -23,8 +28,11 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 def _keygen(args: argparse.Namespace) -> int:
     from gateway.keygen import keygen  # noqa: PLC0415
 
-    for path in keygen(args.dir, origin=args.origin):
+    for path in keygen(args.dir, origin=args.origin, hook_signing=args.hook_signing):
         print(f"wrote {path}")  # noqa: T201
+        if path.name == "hook-signing.key":
+            print(f"  move {path.name} to the order pipeline (the gateway needs only the "  # noqa: T201
+                  "public key); add hook-signing.pub's whpk_ key to the hooks secret")
     return 0
 
 
