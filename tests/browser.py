@@ -1,4 +1,4 @@
-"""What the page tests share: Debian's Chromium (/usr/bin/chromium, installed by .ci/run)
+"""What the page tests share: Debian's Chromium (/usr/bin/chromium, installed by scripts/test)
 driven by Playwright, never a downloaded browser build. Importing this module skips the
 importing test module where Chromium is missing outside CI; in CI a missing browser fails."""
 
@@ -18,7 +18,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 SCREENSHOTS = Path(os.environ.get("GATEWAY_SCREENSHOTS", "/tmp"))  # noqa: S108
 
 if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip("Chromium is not installed at /usr/bin/chromium (.ci/run installs it)",
+    pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test installs it)",
                 allow_module_level=True)
 playwright = pytest.importorskip("playwright.async_api") if not os.environ.get("CI") else (
     __import__("playwright.async_api", fromlist=["async_playwright"]))
