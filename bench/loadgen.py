@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.warmup + args.duration > MAX_SECONDS:
         p.error(f"warm-up plus duration must stay under {MAX_SECONDS} s")
-    secret = HookSecret.from_string(args.secret.read_text().split(",")[0])
+    keys = args.secret.read_text().replace(",", " ").split()
+    secret = next(HookSecret.from_string(v) for v in keys if not v.startswith("whpk_"))
     hooks = Hooks(secret, run=os.urandom(4).hex())
     if args.mode == "closed":
         job = closed(args.url, hooks, concurrency=args.concurrency, warmup=args.warmup,

@@ -28,7 +28,7 @@ from gateway.config import Config
 from gateway.keygen import keygen
 from gateway.record.checkpoint import Verifier
 from gateway.record.verify import verify_sqlite
-from gateway.webhooks import sign_headers
+from gateway.webhooks import HookSecret, sign_headers
 
 SECRETS_DIR = Path("var/secrets")
 
@@ -101,7 +101,10 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
     log_file = (directory / "gateway.log").open("w", encoding="utf-8")
     logs.configure(stream=log_file)
     print(f"process log (JSON lines, no personal data): {directory / 'gateway.log'}")  # noqa: T201
-    hook_secret = config.keys.hooks[0]
+    # The demo signs as the pipeline does with a shared secret (v1); public keys only verify.
+    hook_secret = next((k for k in config.keys.hooks if isinstance(k, HookSecret)), None)
+    if hook_secret is None:
+        raise SystemExit("demo: the hooks secret holds no whsec_ secret to sign the orders with")
 
     async with AsyncExitStack() as stack:
         sandboxes = {}
@@ -155,7 +158,6 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
             status, answer = await send(no_phone)
             print(f"order without a phone for a parcel locker: {status} {answer['detail']}")  # noqa: T201
 
-            from gateway.webhooks import HookSecret  # noqa: PLC0415
 
             status, answer = await send(sample_orders()[1], secret=HookSecret(os.urandom(32)))
             print(f"hook signed with an unknown key: {status} {answer['title']}")  # noqa: T201
