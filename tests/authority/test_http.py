@@ -19,7 +19,8 @@ import pytest
 from aiohttp import web
 
 from gateway.app import RECORD, create_app
-from gateway.authority_package import ERASED, NO_DATA, NONE_HELD, NOT_HELD, VALUES_ERASED
+from gateway.authority_desk import DESK
+from gateway.authority_package import ERASED, NO_DATA, NONE_HELD, NOT_HELD, VALUES_ERASED, claim
 from gateway.erasure import ErasureRules, request_erasure
 from gateway.record.entry import decode
 from gateway.record.postgres_schema import quoted
@@ -583,6 +584,26 @@ class TestDisclosingOnce:
             assert kinds.count("authority.disclosure") == 1
             status, again = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", olli)
             assert (status, again["package_sha256"]) == (409, won["package_sha256"])
+
+
+    async def test_while_another_caller_produces_it_the_answer_says_so(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """A request another caller has claimed and not finished: producing it answers 409
+        `being-produced` (no hash is known yet), records nothing, and the request shows its
+        state `disclosing`."""
+        await ship(gateway, order_id="J-CLAIMED")
+        rid = (await take_in(gateway, staff["olli"], form(clock)))["id"]
+        await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
+        await claim(gateway.app[DESK].authority, rid, actor="ada")
+        before = len(record_entries(gateway.config.record.path))
+        status, problem = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose",
+                                          staff["olli"])
+        assert (status, problem["type"].endswith("/being-produced")) == (409, True)
+        assert "package_sha256" not in problem
+        assert len(record_entries(gateway.config.record.path)) == before
+        status, view = await json_call(gateway, "GET", f"{BASE}/{rid}", staff["olli"])
+        assert (view["state"], view["disclosed_by"], view["due"]) == ("disclosing", "ada", "open")
 
 
 async def all_entries(gateway: Harness) -> list[dict[str, Any]]:
