@@ -108,6 +108,7 @@ class Request:
     decided_by: str | None = None
     reason: str | None = None
     package_sha256: str | None = None
+    disclosed_by: str | None = None
 
     @property
     def rule(self) -> Rule:
@@ -126,7 +127,7 @@ class Request:
             "subjects": list(self.subjects), "unresolved_orders": list(self.unresolved_orders),
             "received_by": self.received_by, "received_at": self.received_at,
             "decided_by": self.decided_by, "reason": self.reason,
-            "package_sha256": self.package_sha256,
+            "package_sha256": self.package_sha256, "disclosed_by": self.disclosed_by,
         }
 
     @classmethod
@@ -142,7 +143,8 @@ class Request:
                    unresolved_orders=tuple(doc["unresolved_orders"]),
                    received_by=doc["received_by"], received_at=doc["received_at"],
                    decided_by=doc["decided_by"], reason=doc["reason"],
-                   package_sha256=doc["package_sha256"])
+                   package_sha256=doc["package_sha256"],
+                   disclosed_by=doc.get("disclosed_by"))
 
 
 
@@ -166,13 +168,19 @@ class Authority:
 
     async def intake(self, form: Intake, *, actor: str, now: datetime) -> Request:
         subjects = [subject_ref(self.hmac_key, c) for c in form.customers]
+        # Which of the ids asked each subject answers: its place among the customer ids, and
+        # the orders that led to it (a package gives an order-named customer those orders only).
+        asked: dict[str, dict[str, Any]] = {
+            s: {"customer_no": i + 1, "orders": []} for i, s in enumerate(subjects)}
         unresolved = []
         for order in form.orders:
             subject = await self.record.store.subject_of_order(order)
             if subject is None:
                 unresolved.append(order)
-            elif subject not in subjects:
+                continue
+            if subject not in subjects:
                 subjects.append(subject)
+            asked.setdefault(subject, {"customer_no": None, "orders": []})["orders"].append(order)
         request = Request(id="ar_" + uuid.uuid4().hex[:16], state="received", intake=form,
                           subjects=tuple(subjects), unresolved_orders=tuple(unresolved),
                           received_by=actor, received_at=iso_time(now))
@@ -187,7 +195,7 @@ class Authority:
                 assert key is not None
             sealed[subject] = seal(key, f"authority-subject:{request.id}",
                                    {"customer_id": ids.get(subject)}).hex()
-        doc = {**request.to_json(), "sealed_ids": sealed}
+        doc = {**request.to_json(), "sealed_ids": sealed, "asked": asked}
         await self.record.store.put_request(request.id, request.state,
                                             form.deadline.isoformat(), orjson.dumps(doc), None)
         await self.record.append(Draft(

@@ -7,17 +7,18 @@ Who may do what (each API route and page declares the same roles; the desk check
 - take a request in: intake officer, admin;
 - list and open requests: intake officer, approver, admin;
 - approve or reject: approver, never the person who took the request in;
-- produce the package and download it: intake officer, approver (the people on the case);
+- produce the package and download it: intake officer, approver, and only the people on the
+  case: who took the request in, who decided it, who produced its package. Anyone else (other
+  intake officers and approvers, and the admin, who oversees from the record) is refused;
 - close: intake officer, approver, admin.
 
 A request's view holds no personal value: customers appear by count and record reference.
 Downloading the package is a read of personal values, recorded (``review.read``) per customer
-before the bytes are handed out.
+before the bytes are handed out, on every channel (the CLI's ``disclose --out`` included).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,9 +30,9 @@ import orjson
 from aiohttp import web
 
 from gateway.authority import OPEN, Authority, Intake, Request
-from gateway.authority_package import disclose
+from gateway.authority_package import disclose, refusal
 from gateway.config import Config
-from gateway.errors import AlreadyDisclosed, BadRequest, Conflict, Forbidden, RecordCorrupt
+from gateway.errors import BadRequest, Conflict, Forbidden, RecordCorrupt
 from gateway.review import Reviewer, Via
 from gateway.staff import Member, Role
 
@@ -41,7 +42,9 @@ DECIDERS: Final = (Role.APPROVER,)
 HANDLERS: Final = (Role.INTAKE_OFFICER, Role.APPROVER)
 CLOSERS: Final = (Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
 
-STATES: Final = ("received", "approved", "rejected", "disclosed", "closed")
+STATES: Final = ("received", "approved", "disclosing", "rejected", "disclosed", "closed")
+#: States in which a request still runs against its deadline.
+RUNNING: Final = (*OPEN, "disclosing")
 #: Open requests due within this many days are "due soon".
 SOON_DAYS: Final = 3
 MAX_DAYS: Final = 3660
@@ -73,7 +76,7 @@ def parse_days(text: str | None, name: str) -> int | None:
 
 def due(request: Request, today: date) -> dict[str, Any]:
     """How an open request stands against its deadline; a decided one is not due."""
-    if request.state not in OPEN:
+    if request.state not in RUNNING:
         return {"days_left": None, "due": None}
     left = (request.intake.deadline - today).days
     status = "overdue" if left < 0 else "due soon" if left <= SOON_DAYS else "open"
@@ -89,7 +92,6 @@ class Desk:
         self.reviewer = reviewer
         self.packages = packages
         self.clock = clock
-        self._disclosing = asyncio.Lock()
 
     @classmethod
     def for_config(cls, config: Config, *, reviewer: Reviewer,
@@ -153,13 +155,14 @@ class Desk:
     async def disclose(self, member: Member, request_id: str) -> tuple[dict[str, Any], Path]:
         """Produce the request's one package; a second call is refused, naming its hash."""
         _allowed(member, HANDLERS, "produce authority packages")
-        async with self._disclosing:  # two clicks at once must not record two intents
-            request = await self.authority.get(request_id)
-            if request.package_sha256 is not None:
-                raise AlreadyDisclosed(f"the package of {request_id} was already produced",
-                                       package_sha256=request.package_sha256)
-            done, path = await disclose(self.authority, request_id, actor=member.username,
-                                        now=self.now(), out_dir=self.packages)
+        request = await self.authority.get(request_id)
+        if request.state != "approved":
+            raise refusal(request)
+        _on_case(member, request, "produce")
+        # Two clicks, instances or workers at once: the store's conditional move to
+        # ``disclosing`` lets one through; the others get 409 (with the hash once known).
+        done, path = await disclose(self.authority, request_id, actor=member.username,
+                                    now=self.now(), out_dir=self.packages)
         package = orjson.loads(path.read_bytes())
         answer = self.view(done)
         answer["package"] = {
@@ -175,6 +178,7 @@ class Desk:
         recorded for each customer in it first."""
         _allowed(member, HANDLERS, "read authority packages")
         request = await self.authority.get(request_id)
+        _on_case(member, request, "read")
         if request.package_sha256 is None:
             raise Conflict(f"request {request_id} is {request.state}; it has no package")
         if request.state == "closed":
@@ -194,6 +198,17 @@ class Desk:
             await self.reviewer.record_read(member, via, what="authority_package",
                                             subject=subject, request=request.id)
         return content
+
+
+def on_case(member: Member, request: Request) -> bool:
+    """Whether the member took the request in, decided it or produced its package."""
+    return member.username in (request.received_by, request.decided_by, request.disclosed_by)
+
+
+def _on_case(member: Member, request: Request, what: str) -> None:
+    if not on_case(member, request):
+        raise Forbidden(f"only the people on the case (who took the request in, decided it or "
+                        f"produced it) may {what} its package")
 
 
 def _allowed(member: Member, roles: Sequence[Role], what: str) -> None:

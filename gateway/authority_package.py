@@ -1,19 +1,34 @@
 """The one disclosure an approved authority request gets: a JSON package holding exactly the
 requested categories for the named customers, built from what the record holds, minimised with
-the request's own allow-list. Its SHA-256 goes into the record; it is produced once."""
+the request's own allow-list. Its SHA-256 goes into the record; it is produced once.
+
+A value that varies from order to order (an address, a phone, an e-mail, a name) is given as
+each distinct value the customer gave, whole, with the orders and times it was used for: an
+address is one value, never assembled field by field from several orders. Every category asked
+is answered: with what the record holds, or with a note saying why there is nothing. Each
+customer's part says which of the asked ids it answers; a customer named only by order gets
+those orders, not everything else they ordered.
+
+Across processes one request gets one package: producing it first moves the request from
+``approved`` to ``disclosing`` in the store, a conditional update only one caller wins, and
+only the winner records the intent.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 
-from gateway.authority import Authority, Request
-from gateway.errors import Conflict
+from gateway.authority import CATEGORIES, Authority, Request
+from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordError
 from gateway.policy import select
 from gateway.record import Draft, Kind
 from gateway.record.entry import decode, iso_time
@@ -21,21 +36,72 @@ from gateway.record.sealing import unseal
 
 NOT_HELD = "not held by the disclosure gateway"
 ERASED = "the customer's personal values were erased; only metadata remains"
+#: A customer id the record never saw (or an order-named customer with nothing left to give).
+NO_DATA = "no data held for this id"
+#: An asked category the record holds nothing of for this customer.
+NONE_HELD = "the record holds none for this customer"
+#: An asked value category of an erased customer.
+VALUES_ERASED = "erased; the record no longer holds this customer's values"
+VALUE_CATEGORIES = ("name", "address", "phone", "email")
+#: Entries that are the customer's own data (staff reads and authority steps are not).
+DATA_KINDS = (Kind.INTENT, Kind.OUTCOME)
 
 
+@attrs.frozen
+class Use:
+    """The values one order gave (a delivery's receiver, or a return label's sender)."""
 
-async def subject_package(authority: Authority, request: Request, subject: str,
-                          ) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """One customer's part of the package, and the fields it discloses."""
+    order: str
+    time: str
+    values: Mapping[str, str]
+
+
+def distinct(uses: Iterable[Use], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Each distinct value of ``fields`` (one field: a string; several: one whole object, as
+    an address), with the orders and times it was used for, in the order first used."""
+    grouped: dict[tuple[tuple[str, str], ...], list[dict[str, str]]] = {}
+    for use in uses:
+        value = tuple((f, use.values[f]) for f in fields if f in use.values)
+        if not value:
+            continue
+        used = grouped.setdefault(value, [])
+        if {"order": use.order, "time": use.time} not in used:
+            used.append({"order": use.order, "time": use.time})
+    return [{"value": dict(value) if len(fields) > 1 else value[0][1], "used": used}
+            for value, used in grouped.items()]
+
+
+def answered(asked: Mapping[str, Any] | None, subject: str) -> dict[str, Any]:
+    """Which asked ids a subject answers: its place among the request's customer ids (None if
+    named by order only) and the orders that led to it. A request taken in before this was
+    kept (``asked`` None) answers as if named by customer id."""
+    if asked is None:
+        return {"customer_no": None, "orders": [], "only": None}
+    found = asked.get(subject, {"customer_no": None, "orders": []})
+    # Named by order only: those orders. Named by customer id: all of them.
+    only = None if found["customer_no"] is not None else set(found["orders"])
+    return {**found, "only": only}
+
+
+async def subject_package(authority: Authority, request: Request, subject: str, *,
+                          asked: Mapping[str, Any] | None,
+                          ) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """One customer's part of the package, the fields it discloses and the categories it
+    gives (those answered with data, not with a note). ``asked`` is the request's map of
+    subjects to the ids that named them."""
     record = authority.record
+    ids = answered(asked, subject)
+    only = ids["only"]
     key = await record.subject_key(subject, create=False)
-    values: dict[str, str] = {}
+    uses: list[Use] = []
     orders: list[str] = []
     deliveries: list[dict[str, Any]] = []
-    rows = [r for r in await record.store.subject_rows(subject)
-            if decode(r.body)["kind"] != Kind.REVIEW]  # staff reads are not the customer's data
-    for row in rows:
+    rows = []
+    for row in await record.store.subject_rows(subject):
         body = decode(row.body)
+        if body["kind"] not in DATA_KINDS or (only is not None and body["order"] not in only):
+            continue
+        rows.append(row)
         opened = None
         if key is not None and row.sealed is not None:
             opened = unseal(key, f"{body['kind']}:{body['disclosure']}", bytes(row.sealed))
@@ -43,52 +109,90 @@ async def subject_package(authority: Authority, request: Request, subject: str,
             orders.append(body["order"])
             if opened is not None:
                 # a delivery's receiver, or a return label's sender: the customer either way
-                values.update(opened.get("receiver", opened.get("sender", {})))
-        elif body["kind"] == Kind.OUTCOME:
+                party = opened.get("receiver", opened.get("sender", {}))
+                uses.append(Use(order=body["order"], time=body["time"],
+                                values=select(party, request.rule)))
+        else:
             delivery = {"order": body["order"], "carrier": body["recipient"],
                         "service": body["service"], "time": body["time"],
                         "result": body["data"].get("result")}
             if opened is not None and "tracking_number" in opened:
                 delivery["tracking_number"] = opened["tracking_number"]
             deliveries.append(delivery)
-    chosen = select(values, request.rule)
+    status = "not held" if not rows else "erased" if key is None else "held"
     part: dict[str, Any] = {
         "customer_id": await authority.customer_id(request, subject),
+        "answers": {"customer_no": ids["customer_no"], "orders": ids["orders"]},
         "reference": subject[:16],
-        "status": "erased" if key is None else "held" if rows else "unknown",
+        "status": status,
     }
     data: dict[str, Any] = {}
     for category in request.intake.categories:
-        if category == "name" and "name" in chosen:
-            data["name"] = chosen["name"]
-        elif category == "address":
-            address = {f: chosen[f] for f in ("street", "postal_code", "town", "country")
-                       if f in chosen}
-            if address:
-                data["address"] = address
-        elif category in ("phone", "email") and category in chosen:
-            data[category] = chosen[category]
+        given: list[Any]
+        if category in VALUE_CATEGORIES:
+            if status == "erased":
+                data[category] = VALUES_ERASED
+                continue
+            given = distinct(uses, CATEGORIES[category])
         elif category == "orders":
-            data["orders"] = sorted(set(orders))
+            given = sorted(set(orders))
         elif category == "deliveries":
-            data["deliveries"] = deliveries
-        elif category == "marketing_consent":
-            data["marketing_consent"] = NOT_HELD
+            given = deliveries
+        else:  # marketing_consent never reaches the gateway
+            data[category] = NOT_HELD
+            continue
+        data[category] = given or NONE_HELD
     part["data"] = data
-    if key is None and rows:
+    if status == "erased":
         part["note"] = ERASED
-    elif not rows:
-        part["note"] = "the record holds no disclosure for this customer"
-    return part, tuple(chosen)
+    elif status == "not held":
+        part["note"] = NO_DATA
+    fields = tuple(f for c in VALUE_CATEGORIES if isinstance(data.get(c), list)
+                   for f in CATEGORIES[c] if any(f in u.values for u in uses))
+    given_categories = tuple(c for c, v in data.items() if isinstance(v, list))
+    return part, fields, given_categories
+
+
+def refusal(request: Request) -> Conflict:
+    """Why a request cannot be disclosed now: produced already (naming its hash), being
+    produced by another caller, or not approved."""
+    if request.package_sha256 is not None:
+        return AlreadyDisclosed(f"the package of {request.id} was already produced",
+                                package_sha256=request.package_sha256)
+    if request.state == "disclosing":
+        return BeingProduced(f"the package of {request.id} is being produced; its hash is "
+                             "not known yet")
+    return Conflict(f"request {request.id} is {request.state}; only an approved request is "
+                    "disclosed")
+
+
+async def claim(authority: Authority, request_id: str, *, actor: str) -> Request:
+    """Move the request from approved to disclosing, in one conditional update of the store:
+    of callers in any number of processes, one wins; the others get its refusal."""
+    request = await authority.get(request_id)
+    if request.state != "approved":
+        raise refusal(request)
+    store = authority.record.store
+    stored = await store.get_request(request_id)
+    assert stored is not None
+    claimed = attrs.evolve(request, state="disclosing", disclosed_by=actor)
+    doc = {**orjson.loads(stored[1]), **claimed.to_json()}
+    try:
+        await store.put_request(request_id, "disclosing", request.intake.deadline.isoformat(),
+                                orjson.dumps(doc), "approved")
+    except RecordError:
+        now = await authority.get(request_id)
+        if now.state == "approved":
+            raise  # the store failed; nobody moved it
+        raise refusal(now) from None
+    return claimed
 
 
 async def disclose(authority: Authority, request_id: str, *, actor: str, now: datetime,
                    out_dir: Path) -> tuple[Request, Path]:
-    """Record the intent, produce the package once, record the outcome per customer."""
-    request = await authority.get(request_id)
-    if request.state != "approved":
-        raise Conflict(f"request {request_id} is {request.state}; only an approved request "
-                       "is disclosed")
+    """Claim the request, record the intent, produce the package once, record the outcome per
+    customer."""
+    request = await claim(authority, request_id, actor=actor)
     record, rule, intake = authority.record, request.rule, request.intake
     common = {"request": request.id, "reference": intake.reference,
               "legal_basis": intake.legal_basis, "categories": list(intake.categories),
@@ -96,20 +200,40 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
     # A request whose orders the record never saw still gets its intent/outcome pair, with no
     # subject and no field: the authority is told the gateway holds nothing.
     slots: list[str | None] = [*request.subjects] or [None]
-    for i, subject in enumerate(slots):
+    try:
         await record.append(Draft(
-            kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:{i}", subject=subject,
+            kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:0", subject=slots[0],
             recipient=intake.authority, service=intake.kind,
-            fields=rule.allow if subject is not None else (),
+            fields=rule.allow if slots[0] is not None else (),
             policy=rule.digest, data={**common, "by": actor},
         ))
-    parts = [await subject_package(authority, request, s) for s in request.subjects]
+    except BaseException:
+        # No intent was written: the claim is given back, so producing it can be tried again.
+        with contextlib.suppress(Exception):
+            await authority._move(request, "disclosing", state="approved",  # noqa: SLF001
+                                  disclosed_by=None)
+        raise
+    for i, subject in enumerate(slots[1:], start=1):
+        await record.append(Draft(
+            kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:{i}", subject=subject,
+            recipient=intake.authority, service=intake.kind, fields=rule.allow,
+            policy=rule.digest, data={**common, "by": actor},
+        ))
+    stored = await record.store.get_request(request.id)
+    assert stored is not None
+    asked: dict[str, Any] | None = orjson.loads(stored[1]).get("asked")
+    parts = [await subject_package(authority, request, s, asked=asked)
+             for s in request.subjects]
     package = {
-        "request": {k: v for k, v in request.to_json().items()
-                    if k in ("id", "authority", "reference", "legal_basis", "kind",
-                             "categories", "deadline")},
+        "request": {**{k: v for k, v in request.to_json().items()
+                       if k in ("id", "authority", "reference", "legal_basis", "kind",
+                                "categories", "deadline")},
+                    "customers_named": sum(1 for a in (asked or {}).values()
+                                           if a["customer_no"] is not None),
+                    "orders_named": [o for a in (asked or {}).values() for o in a["orders"]]
+                    + list(request.unresolved_orders)},
         "produced_at": iso_time(now),
-        "customers": [part for part, _ in parts],
+        "customers": [part for part, _, _ in parts],
         "unresolved_orders": [{"order": o, "note": "the record holds no disclosure for this "
                                "order"} for o in request.unresolved_orders],
     }
@@ -120,19 +244,21 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise Conflict(f"the package for {request.id} was already produced") from None
+        raise Conflict(f"a package file for {request.id} already exists") from None
     with os.fdopen(fd, "wb") as f:
         f.write(content)
         f.flush()
         os.fsync(f.fileno())
-    outcomes = [(fields, part["status"]) for part, fields in parts] or [((), "not held")]
-    for i, (subject, (fields, status)) in enumerate(zip(slots, outcomes, strict=True)):
+    outcomes = [(fields, part["status"], given) for part, fields, given in parts] or [
+        ((), "not held", ())]
+    for i, (subject, (fields, status, given)) in enumerate(zip(slots, outcomes, strict=True)):
         await record.append(Draft(
             kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"{request.id}:{i}", subject=subject,
             recipient=intake.authority, service=intake.kind, fields=fields,
             policy=rule.digest,
-            data={**common, "package_sha256": digest, "status": status, "by": actor},
+            data={**common, "package_sha256": digest, "status": status,
+                  "disclosed": list(given), "by": actor},
         ))
-    moved = await authority._move(request, "approved", state="disclosed",  # noqa: SLF001
+    moved = await authority._move(request, "disclosing", state="disclosed",  # noqa: SLF001
                                   package_sha256=digest)
     return moved, path

@@ -87,7 +87,10 @@ async def _intake(request: web.Request) -> web.Response:
 async def _detail(request: web.Request) -> web.Response:
     member = request[MEMBER]
     view = await request.app[DESK].show(member, request.match_info["id"])
-    return render_page(request, "authority_detail.html", r=view, may=_may(member))
+    on_case = member.username in (view["received_by"], view["decided_by"],
+                                  view["disclosed_by"])
+    return render_page(request, "authority_detail.html", r=view,
+                       may={**_may(member), "on_case": on_case})
 
 
 @routes.post(f"{BASE}/{ID}/approve")

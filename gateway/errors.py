@@ -104,6 +104,14 @@ class AlreadyDisclosed(Conflict):
         return {"package_sha256": self.package_sha256}
 
 
+class BeingProduced(Conflict):
+    """An authority request's package is being produced by another caller; its hash is not
+    known yet."""
+
+    title = "Package being produced"
+    type_slug = "being-produced"
+
+
 class PolicyError(GatewayError):
     """The policy refuses the disclosure (unknown recipient or service, missing required data)."""
 

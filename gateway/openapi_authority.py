@@ -93,6 +93,8 @@ AUTHORITY_SCHEMAS: dict[str, Any] = {
             "received_by": {"type": "string"}, "received_at": {"type": "string"},
             "decided_by": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
             "package_sha256": {"type": ["string", "null"]},
+            "disclosed_by": {"type": ["string", "null"],
+                             "description": "Who produced the package"},
             "package": {"type": "object"},
         },
     },
@@ -140,11 +142,16 @@ AUTHORITY_PATHS: dict[str, Any] = {
     "/v1/authority/requests/{id}/disclose": {
         "post": _op("Produce the request's one package (minimised, hashed into the record)",
                     "intake_officer, approver", ok="201",
-                    note=" A second call answers 409 with the package's `package_sha256`."),
+                    note=" Only the people on the case (who took it in or decided it; else "
+                         "403). A second call, from this or any other instance, answers 409 "
+                         "with the package's `package_sha256`, or (type `being-produced`) "
+                         "while another caller is still producing it."),
     },
     "/v1/authority/requests/{id}/package": {
         "get": _op("Download the package (the read is recorded)", "intake_officer, approver",
-                   ok_content={"application/json": {"schema": {"type": "object"}}}),
+                   ok_content={"application/json": {"schema": {"type": "object"}}},
+                   note=" Only the people on the case (who took the request in, decided it or "
+                        "produced the package; else 403)."),
     },
     "/v1/authority/requests/{id}/close": {
         "post": _op("Close a disclosed or rejected request", "intake_officer, approver, admin"),

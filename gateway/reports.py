@@ -21,6 +21,13 @@ View = Literal["customer", "full"]
 #: Carrier outcomes after which the data had reached, or may have reached, the carrier.
 LEFT = ("booked", "rejected", "unknown")
 PENDING = "pending"
+#: Categories an authority package gives besides personal-value fields.
+METADATA = ("orders", "deliveries")
+#: An authority disclosure's status when the record held nothing of the customer named.
+NOTHING_HELD = "not held"
+#: Every state of an authority request, and which outcome each counts as: a closed request
+#: was disclosed if it has a package, else rejected.
+REQUEST_STATES = ("received", "approved", "disclosing", "rejected", "disclosed", "closed")
 
 
 def _deferred(data: Mapping[str, Any], today: date) -> bool:
@@ -54,11 +61,23 @@ def _carrier(intent: Mapping[str, Any] | None, outcome: Mapping[str, Any] | None
     }
 
 
+def _authority_fields(entry: Mapping[str, Any]) -> list[str]:
+    """What an authority received of the customer: each value field, and the orders and
+    deliveries when the package held them (an entry from before ``disclosed`` was recorded:
+    when they were asked and the customer's data was held)."""
+    data = entry["data"]
+    given = data.get("disclosed")
+    if given is None:
+        held = data.get("status") in ("held", "erased")
+        given = [c for c in data.get("categories", []) if held]
+    return [*entry["fields"], *(c for c in METADATA if c in given)]
+
+
 def _authority(entry: Mapping[str, Any], today: date) -> dict[str, Any]:
     data = entry["data"]
     shown = {
         "time": entry["time"], "recipient": entry["recipient"], "kind": "authority",
-        "service": entry["service"], "fields": list(entry["fields"]), "order": None,
+        "service": entry["service"], "fields": _authority_fields(entry), "order": None,
         "result": data.get("status"), "disclosure": entry["disclosure"],
         "legal_basis": data.get("legal_basis"), "reference": data.get("reference"),
         "purpose": f"Request by {entry['recipient']} ({data.get('reference')}) under "
@@ -100,8 +119,9 @@ def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: 
         "values_erased": erased,
         "recipients": _per_recipient(disclosures),
         "disclosures": disclosures,
-        "note": "Fields are the categories of personal data each recipient received. "
-                "Marketing consent is never disclosed.",
+        "note": "Fields are the categories of personal data each recipient received (for "
+                "an authority, also the customer's orders and deliveries when it received "
+                "them). Marketing consent is never disclosed.",
     }
 
 
@@ -123,16 +143,26 @@ def _per_recipient(disclosures: Sequence[Mapping[str, Any]]) -> list[dict[str, A
     return out
 
 
+def request_outcome(doc: Mapping[str, Any]) -> str:
+    """answered (its package was produced), rejected, or open (not decided or not produced
+    yet). A closed request was answered if it has a package, else rejected."""
+    state = doc["state"]
+    if state in ("disclosed", "closed") and doc.get("package_sha256"):
+        return "answered"
+    return "rejected" if state in ("rejected", "closed") else "open"
+
+
 def transparency_report(rows: Iterable[CountRow], *, since: str | None, until: str | None,
-                        produced_at: str) -> dict[str, Any]:
-    """Counts of disclosures: per recipient, per authority, per legal basis, per month."""
+                        produced_at: str, requests: Iterable[Mapping[str, Any]] = (),
+                        ) -> dict[str, Any]:
+    """Counts of disclosures: per recipient, per authority, per legal basis, per month; and
+    the authority requests received in the period (``requests``: their stored documents),
+    answered, rejected or still open."""
     recipients: Counter[tuple[str, str]] = Counter()
     months: dict[str, Counter[str]] = defaultdict(Counter)
     results: Counter[str] = Counter()
-    authority_requests: dict[str, set[str]] = defaultdict(set)
-    authority_disclosures: Counter[str] = Counter()
-    basis_requests: dict[str, set[str]] = defaultdict(set)
-    basis_disclosures: Counter[str] = Counter()
+    per_authority: dict[str, Counter[str]] = defaultdict(Counter)
+    per_basis: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
         if row.kind == Kind.OUTCOME:
             if row.result not in LEFT:
@@ -140,32 +170,54 @@ def transparency_report(rows: Iterable[CountRow], *, since: str | None, until: s
             recipients[("carrier", row.recipient)] += row.count
             months[row.month]["carrier"] += row.count
             results[row.result] += row.count
-        else:
+            continue
+        basis = row.legal_basis or "(not recorded)"
+        # A customer the record held nothing of was answered so; nothing was disclosed.
+        column = "nothing_held" if row.result == NOTHING_HELD else "disclosures"
+        per_authority[row.recipient][column] += row.count
+        per_basis[basis][column] += row.count
+        if column == "disclosures":
             recipients[("authority", row.recipient)] += row.count
             months[row.month]["authority"] += row.count
-            basis = row.legal_basis or "(not recorded)"
-            authority_disclosures[row.recipient] += row.count
-            basis_disclosures[basis] += row.count
-            if row.request:
-                authority_requests[row.recipient].add(row.request)
-                basis_requests[basis].add(row.request)
-    all_requests = set().union(*authority_requests.values()) if authority_requests else set()
+    outcomes: Counter[str] = Counter()
+    for doc in requests:
+        if not (since or "") <= doc["received_at"] < (until or "\U0010ffff"):
+            continue
+        outcome = request_outcome(doc)
+        outcomes[outcome] += 1
+        for counts in (per_authority[doc["authority"]], per_basis[doc["legal_basis"]]):
+            counts["requests"] += 1
+            counts[outcome] += 1
+
+    def counted(counts: Counter[str]) -> dict[str, int]:
+        return {k: counts[k] for k in ("requests", "answered", "rejected", "open",
+                                       "disclosures", "nothing_held")}
+
     return {
         "period": {"from": since, "to": until}, "produced_at": produced_at,
         "totals": {"carrier_disclosures": sum(results.values()),
-                   "authority_disclosures": sum(authority_disclosures.values()),
-                   "authority_requests": len(all_requests)},
+                   "authority_disclosures": sum(c["disclosures"]
+                                                for c in per_authority.values()),
+                   "authority_nothing_held": sum(c["nothing_held"]
+                                                 for c in per_authority.values()),
+                   "authority_requests": sum(outcomes.values()),
+                   "authority_requests_answered": outcomes["answered"],
+                   "authority_requests_rejected": outcomes["rejected"],
+                   "authority_requests_open": outcomes["open"]},
         "carrier_results": dict(sorted(results.items())),
         "per_recipient": [{"recipient": r, "kind": k, "disclosures": n}
                           for (k, r), n in sorted(recipients.items(),
                                                   key=lambda kv: (-kv[1], kv[0]))],
-        "per_authority": [{"authority": a, "requests": len(authority_requests[a]),
-                           "disclosures": n} for a, n in sorted(authority_disclosures.items())],
-        "per_legal_basis": [{"legal_basis": b, "requests": len(basis_requests[b]),
-                             "disclosures": n} for b, n in sorted(basis_disclosures.items())],
+        "per_authority": [{"authority": a, **counted(c)}
+                          for a, c in sorted(per_authority.items())],
+        "per_legal_basis": [{"legal_basis": b, **counted(c)}
+                            for b, c in sorted(per_basis.items())],
         "per_month": [{"month": m, "carrier": c["carrier"], "authority": c["authority"]}
                       for m, c in sorted(months.items())],
         "note": "A disclosure to a carrier is counted once the request reached it (booked, "
-                "refused by the carrier, or outcome unknown). An authority request can cover "
-                "several customers; each customer's package is one disclosure.",
+                "refused by the carrier, or outcome unknown). Authority requests are those "
+                "received in the period: answered (a package was produced), rejected, or "
+                "still open. An authority request can cover several customers; each "
+                "customer's part of a package is one disclosure, unless the record held "
+                "nothing of that customer (counted as nothing held).",
     }

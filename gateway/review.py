@@ -229,8 +229,11 @@ class Reviewer:
         since = parse_period(_text(params, "from"), end=False, name="from")
         until = parse_period(_text(params, "to"), end=True, name="to")
         rows = await self.record.store.disclosure_counts_by(since, until)
+        requests = [orjson.loads(doc) for _, _, doc in
+                    await self.record.store.list_requests(reports.REQUEST_STATES)]
         report = reports.transparency_report(rows, since=since, until=until,
-                                             produced_at=iso_time(self.now()))
+                                             produced_at=iso_time(self.now()),
+                                             requests=requests)
         report["read_recorded_at"] = await self.record_read(
             member, via, what="transparency_report", period={"from": since, "to": until})
         return report

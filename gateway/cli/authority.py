@@ -4,7 +4,8 @@ approve ID | reject ID --reason TEXT | disclose ID --out FILE | close ID`, each 
 allows, as in the API (see ``gateway.authority_desk``).
 
 The package is produced once, kept beside the record like one produced over HTTP, and copied
-to ``--out``; its SHA-256 is printed and is in the record.
+to ``--out`` (a read recorded per customer, as a download is); its SHA-256 is printed and is
+in the record. Only the people on the case produce it.
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ def _disclose(args: argparse.Namespace) -> int:
         raise BadRequest(f"{out.parent} is not a directory")
 
     async def step(desk: Any, member: Member) -> dict[str, Any]:  # noqa: ANN401
-        answer, path = await desk.disclose(member, args.id)
-        content = path.read_bytes()
+        answer, _ = await desk.disclose(member, args.id)
+        # Handing the package out is a read, recorded per customer as a download is.
+        content = await desk.package(member, args.id, via="cli")
         try:
             fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:

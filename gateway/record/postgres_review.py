@@ -78,7 +78,8 @@ class PostgresReview(PooledQueries):
                                    ) -> list[CountRow]:
         """Carrier outcomes and authority disclosures in [since, until), grouped."""
         rows = await self.fetch(
-            f"SELECT kind, recipient, substr(time, 1, 7), {_DOC} ->> 'result', "  # noqa: S608
+            f"SELECT kind, recipient, substr(time, 1, 7), "  # noqa: S608
+            f"COALESCE({_DOC} ->> 'result', {_DOC} ->> 'status'), "
             f"{_DOC} ->> 'legal_basis', {_DOC} ->> 'request', COUNT(*) FROM entries "
             "WHERE kind IN ($1, $2) AND time >= $3 AND time < $4 GROUP BY 1, 2, 3, 4, 5, 6",
             _OUTCOME, _AUTHORITY, since or "", until or "\U0010ffff")

@@ -63,8 +63,8 @@ class CountRow:
     """Disclosures counted for the transparency report, grouped by these columns.
 
     ``kind`` is an outcome or an authority disclosure; ``month`` is ``YYYY-MM``; ``result`` the
-    carrier outcome (None for authorities); ``legal_basis`` and ``request`` are an authority
-    disclosure's (None for carriers)."""
+    carrier outcome, or an authority disclosure's status (held, erased, not held);
+    ``legal_basis`` and ``request`` are an authority disclosure's (None for carriers)."""
 
     kind: str
     recipient: str

@@ -104,7 +104,8 @@ class SqliteSearch:
         if low is None or high is None:
             return []
         rows = self.db.execute(
-            "SELECT kind, recipient, substr(time, 1, 7), json_extract(body, '$.data.result'), "
+            "SELECT kind, recipient, substr(time, 1, 7), COALESCE(json_extract(body, "
+            "'$.data.result'), json_extract(body, '$.data.status')), "
             "json_extract(body, '$.data.legal_basis'), json_extract(body, '$.data.request'), "
             "COUNT(*) FROM entries WHERE kind IN (?, ?) AND seq BETWEEN ? AND ? "
             "AND +time >= ? AND +time < ? GROUP BY 1, 2, 3, 4, 5, 6",

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.authority_package import ERASED
+from gateway.authority_package import ERASED, VALUES_ERASED
 from gateway.config import Config
 from gateway.record.sealing import subject_ref
 from tests.authority.conftest import authority_trail, record_entries
@@ -107,11 +107,17 @@ class TestApproved:
         assert out.stat().st_mode & 0o777 == 0o600
         package = orjson.loads(content)
         subject = subject_ref(Config.from_toml(config).keys.subject_hmac, CUSTOMER)
+        intent = next(e for e in record_entries(db(config))
+                      if e["kind"] == "disclosure.intent" and e["order"] == "J-CLI-1")
+        used = [{"order": "J-CLI-1", "time": intent["time"]}]
         assert package["customers"] == [{
-            "customer_id": CUSTOMER, "reference": subject[:16], "status": "held",
-            "data": {"name": CANARY_FIELDS["name"],
-                     "address": {"street": CANARY_FIELDS["street"], "postal_code": "33100",
-                                 "town": CANARY_FIELDS["town"], "country": "FI"},
+            "customer_id": CUSTOMER, "answers": {"customer_no": 1, "orders": []},
+            "reference": subject[:16], "status": "held",
+            "data": {"name": [{"value": CANARY_FIELDS["name"], "used": used}],
+                     "address": [{"value": {"street": CANARY_FIELDS["street"],
+                                            "postal_code": "33100",
+                                            "town": CANARY_FIELDS["town"], "country": "FI"},
+                                  "used": used}],
                      "orders": ["J-CLI-1"]},
         }]
         assert package["request"]["categories"] == ["name", "address", "orders"]
@@ -128,7 +134,7 @@ class TestApproved:
         assert authority_trail(db(config), rid) == [
             ("authority.received", "olli"), ("authority.approved", "ada"),
             ("authority.intent", "olli"), ("authority.disclosure", "olli"),
-            ("authority.closed", "olli")]
+            ("review.read:authority_package", "olli"), ("authority.closed", "olli")]
         disclosure = next(e for e in record_entries(db(config))
                           if e["kind"] == "authority.disclosure")
         assert disclosure["data"]["package_sha256"] == done["package_sha256"]
@@ -163,6 +169,21 @@ class TestRefused:
         assert "roles do not allow" in refused(config, "authority", "approve", rid,
                                                "--as", "olli")
         assert authority_trail(db(config), rid) == [("authority.received", "pia")]
+
+    def test_only_the_people_on_the_case_produce_the_package(self, config: Path) -> None:
+        """pia holds both handler roles but neither took the request in nor decided it: her
+        `disclose --out` is refused in one line, writes no file and records nothing; ada, who
+        approved it, produces it."""
+        rid = take_in(config, "olli")
+        ok(config, "authority", "approve", rid, "--as", "ada")
+        before = len(record_entries(db(config)))
+        out = config.parent / "pia.json"
+        line = refused(config, "authority", "disclose", rid, "--out", str(out), "--as", "pia")
+        assert "on the case" in line
+        assert not out.exists()
+        assert len(record_entries(db(config))) == before
+        ok(config, "authority", "disclose", rid, "--out", str(out), "--as", "ada")
+        assert authority_trail(db(config), rid)[-1] == ("review.read:authority_package", "ada")
 
     @pytest.mark.parametrize("legal_basis", [None, "", "   "])
     def test_a_request_without_its_legal_basis_is_refused(
@@ -240,7 +261,9 @@ class TestErased:
         (customer,) = orjson.loads(out.read_bytes())["customers"]
         assert (customer["customer_id"], customer["status"], customer["note"]) == (
             None, "erased", ERASED)
-        assert customer["data"] == {"orders": ["J-CLI-1"]}
+        assert customer["data"] == {"name": VALUES_ERASED, "address": VALUES_ERASED,
+                                    "orders": ["J-CLI-1"]}
+        assert customer["answers"] == {"customer_no": None, "orders": ["J-CLI-1"]}
 
 
 class TestPackageRetention:

@@ -3,22 +3,32 @@ the posti sandbox: every path, the record's entries, and the exact package."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
+import uuid
 from datetime import UTC, datetime
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
+from aiohttp import web
 
-from gateway.app import RECORD
-from gateway.authority_package import ERASED, NOT_HELD
+from gateway.app import RECORD, create_app
+from gateway.authority_desk import DESK
+from gateway.authority_package import ERASED, NO_DATA, NONE_HELD, NOT_HELD, VALUES_ERASED, claim
 from gateway.erasure import ErasureRules, request_erasure
+from gateway.record.entry import decode
+from gateway.record.postgres_schema import quoted
 from gateway.record.sealing import subject_ref
 from tests.authority.conftest import Clock, authority_trail, form, record_entries
-from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness
-from tests.review.conftest import call, ship
+from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event, run_gateway
+from tests.review.conftest import call, cookie_of, ship
+from tests.stores import PG_URL
 
 BASE = "/v1/authority/requests"
 CUSTOMER = CANARY_CUSTOMER["id"]
@@ -86,19 +96,23 @@ class TestApproved:
         assert hashlib.sha256(content).hexdigest() == digest
         assert headers["Repr-Digest"] == (
             f"sha-256=:{base64.b64encode(hashlib.sha256(content).digest()).decode()}:")
-        outcome = next(e for e in record_entries(gateway.config.record.path)
-                       if e["kind"] == "disclosure.outcome" and e["order"] == "J-1")
+        intent, outcome = (next(e for e in record_entries(gateway.config.record.path)
+                                if e["kind"] == kind and e["order"] == "J-1")
+                           for kind in ("disclosure.intent", "disclosure.outcome"))
+        used = [{"order": "J-1", "time": intent["time"]}]
         assert orjson.loads(content) == {
             "request": {"id": rid, "authority": form(clock)["authority"],
                         "reference": "5500/R/12345/26",
                         "legal_basis": "Police Act 872/2011, chapter 4, section 3",
                         "kind": "criminal investigation",
                         "categories": ["name", "phone", "deliveries"],
-                        "deadline": clock.day(14)},
+                        "deadline": clock.day(14), "customers_named": 1, "orders_named": []},
             "produced_at": clock.iso(),
             "customers": [{
-                "customer_id": CUSTOMER, "reference": subject[:16], "status": "held",
-                "data": {"name": CANARY_FIELDS["name"], "phone": CANARY_FIELDS["phone"],
+                "customer_id": CUSTOMER, "answers": {"customer_no": 1, "orders": []},
+                "reference": subject[:16], "status": "held",
+                "data": {"name": [{"value": CANARY_FIELDS["name"], "used": used}],
+                         "phone": [{"value": CANARY_FIELDS["phone"], "used": used}],
                          "deliveries": [{"order": "J-1", "carrier": "posti",
                                          "service": "home_delivery", "time": outcome["time"],
                                          "result": "booked",
@@ -316,9 +330,10 @@ class TestErased:
                        if e["kind"] == "disclosure.outcome")
         package = orjson.loads(content)
         assert package["customers"] == [{
-            "customer_id": None, "reference": subject[:16], "status": "erased",
-            "note": ERASED,
-            "data": {"orders": ["J-ERASED"], "marketing_consent": NOT_HELD,
+            "customer_id": None, "answers": {"customer_no": None, "orders": ["J-ERASED"]},
+            "reference": subject[:16], "status": "erased", "note": ERASED,
+            "data": {"name": VALUES_ERASED, "address": VALUES_ERASED,
+                     "orders": ["J-ERASED"], "marketing_consent": NOT_HELD,
                      "deliveries": [{"order": "J-ERASED", "carrier": "posti",
                                      "service": "home_delivery", "time": outcome["time"],
                                      "result": "booked"}]},
@@ -328,3 +343,272 @@ class TestErased:
         disclosure = next(e for e in record_entries(gateway.config.record.path)
                           if e["kind"] == "authority.disclosure")
         assert (disclosure["fields"], disclosure["data"]["status"]) == ([], "erased")
+
+
+async def ship_to(gateway: Harness, order_id: str, service: str, *, street: str | None,
+                  postal_code: str, town: str, **delivery: Any) -> None:  # noqa: ANN401
+    """One canary order to the posti sandbox, the customer living at the given address."""
+    event = order_event("posti", service, order_id=order_id, **delivery)
+    event["data"]["customer"].update(postal_code=postal_code, town=town)
+    if street is not None:
+        event["data"]["customer"]["street"] = street
+    status, answer, _ = await gateway.post(event)
+    assert status == 201, answer
+
+
+async def package_of(gateway: Harness, staff: dict[str, dict[str, str]],
+                     doc: dict[str, Any]) -> dict[str, Any]:
+    """Take ``doc`` in (olli), approve it (ada), produce its package (olli) and download it."""
+    rid = (await take_in(gateway, staff["olli"], doc))["id"]
+    await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
+    status, done = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", staff["olli"])
+    assert status == 201, done
+    status, content, _ = await call(gateway, "GET", f"{BASE}/{rid}/package",
+                                    headers=staff["olli"])
+    assert status == 200
+    package: dict[str, Any] = orjson.loads(content)
+    return package
+
+
+def intent_times(gateway: Harness) -> dict[str, str]:
+    return {e["order"]: e["time"] for e in record_entries(gateway.config.record.path)
+            if e["kind"] == "disclosure.intent"}
+
+
+class TestValuesPerOrder:
+    async def test_each_address_is_given_whole_with_the_order_that_used_it(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """A home delivery in Helsinki, then a pickup-point order in Tampere (no street): the
+        package gives two whole addresses, each with its order and time, never a Helsinki
+        street with a Tampere town; the phone both used is one value used twice."""
+        await ship_to(gateway, "J-HKI", "home_delivery", street="Mannerheimintie 1 A 2",
+                      postal_code="00100", town="Helsinki")
+        await ship_to(gateway, "J-TRE", "pickup_point", street=None, postal_code="33210",
+                      town="Tampere", pickup_point_id="PP-7")
+        package = await package_of(gateway, staff, form(clock, categories=["address", "phone"]))
+        at = intent_times(gateway)
+        (customer,) = package["customers"]
+        assert customer["data"]["address"] == [
+            {"value": {"street": "Mannerheimintie 1 A 2", "postal_code": "00100",
+                       "town": "Helsinki", "country": "FI"},
+             "used": [{"order": "J-HKI", "time": at["J-HKI"]}]},
+            {"value": {"postal_code": "33210", "town": "Tampere", "country": "FI"},
+             "used": [{"order": "J-TRE", "time": at["J-TRE"]}]},
+        ]
+        assert customer["data"]["phone"] == [
+            {"value": CANARY_FIELDS["phone"],
+             "used": [{"order": "J-HKI", "time": at["J-HKI"]},
+                      {"order": "J-TRE", "time": at["J-TRE"]}]}]
+
+    async def test_a_changed_phone_is_listed_as_two_values(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """A customer who changed their phone between orders: both numbers, each with the
+        order it was given for, not only the last one."""
+        await ship(gateway, order_id="J-OLD-PHONE", phone="+358401111111")
+        await ship(gateway, order_id="J-NEW-PHONE", phone="+358402222222")
+        package = await package_of(gateway, staff, form(clock, categories=["phone"]))
+        at = intent_times(gateway)
+        assert package["customers"][0]["data"]["phone"] == [
+            {"value": "+358401111111", "used": [{"order": "J-OLD-PHONE",
+                                                 "time": at["J-OLD-PHONE"]}]},
+            {"value": "+358402222222", "used": [{"order": "J-NEW-PHONE",
+                                                 "time": at["J-NEW-PHONE"]}]}]
+
+
+class TestWhatWasAsked:
+    async def test_every_asked_category_is_answered_even_when_nothing_is_held(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """Asked for e-mail, which no posti home delivery carried: the category is there,
+        saying the record holds none, beside the orders it does hold."""
+        await ship(gateway, order_id="J-NOMAIL")
+        package = await package_of(gateway, staff,
+                                   form(clock, categories=["email", "orders"]))
+        assert package["customers"][0]["data"] == {"email": NONE_HELD,
+                                                   "orders": ["J-NOMAIL"]}
+
+    async def test_naming_one_order_gives_that_order_only(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """Named by one of their two orders, the customer's part holds that order, its
+        delivery and the address it used, and says it answers that order; named by customer
+        id as well, it holds both orders and says it answers the first customer id."""
+        await ship_to(gateway, "J-ASKED", "home_delivery", street="Hämeenkatu 1",
+                      postal_code="33100", town="Tampere")
+        await ship_to(gateway, "J-NOT-ASKED", "home_delivery", street="Aleksanterinkatu 9",
+                      postal_code="00100", town="Helsinki")
+        by_order = await package_of(gateway, staff, form(
+            clock, customers=[], orders=["J-ASKED"],
+            categories=["address", "orders", "deliveries"]))
+        (part,) = by_order["customers"]
+        assert (part["customer_id"], part["answers"]) == (
+            None, {"customer_no": None, "orders": ["J-ASKED"]})
+        assert part["data"]["orders"] == ["J-ASKED"]
+        assert [d["order"] for d in part["data"]["deliveries"]] == ["J-ASKED"]
+        assert [a["value"]["town"] for a in part["data"]["address"]] == ["Tampere"]
+        assert "J-NOT-ASKED" not in orjson.dumps(by_order).decode()
+        assert "Helsinki" not in orjson.dumps(by_order).decode()
+        assert by_order["request"]["orders_named"] == ["J-ASKED"]
+
+        both = await package_of(gateway, staff, form(
+            clock, orders=["J-ASKED"], categories=["orders"]))
+        (part,) = both["customers"]
+        assert (part["customer_id"], part["answers"]) == (
+            CUSTOMER, {"customer_no": 1, "orders": ["J-ASKED"]})
+        assert part["data"]["orders"] == ["J-ASKED", "J-NOT-ASKED"]
+
+    async def test_a_customer_the_record_never_saw_is_answered_no_data_held(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """A customer id with no disclosure: the part says no data is held for this id (not
+        "held"), each category says the record holds none, and the outcome entry records
+        "not held" with no field."""
+        await ship(gateway, order_id="J-SOMEONE")
+        package = await package_of(gateway, staff, form(
+            clock, customers=["C-NEVER-SEEN"], categories=["name", "orders"]))
+        (part,) = package["customers"]
+        assert (part["status"], part["note"]) == ("not held", NO_DATA)
+        assert part["data"] == {"name": NONE_HELD, "orders": NONE_HELD}
+        assert part["customer_id"] == "C-NEVER-SEEN"
+        disclosure = [e for e in record_entries(gateway.config.record.path)
+                      if e["kind"] == "authority.disclosure"][-1]
+        assert (disclosure["data"]["status"], disclosure["fields"],
+                disclosure["data"]["disclosed"]) == ("not held", [], [])
+
+
+class TestOnTheCase:
+    async def test_only_the_people_on_the_case_produce_and_download_the_package(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """pia holds both handler roles but never touched the request: producing it and
+        downloading its package answer 403 problems (API and page) and record no read; olli
+        (took it in) produces it, ada (decided it) downloads it."""
+        await ship(gateway, order_id="J-CASE")
+        rid = (await take_in(gateway, staff["olli"], form(clock)))["id"]
+        await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
+        status, problem = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose",
+                                          staff["pia"])
+        assert (status, problem["type"].endswith("/forbidden")) == (403, True)
+        assert "on the case" in problem["detail"]
+        assert (await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", staff["olli"]))[0] \
+            == 201
+        status, problem = await json_call(gateway, "GET", f"{BASE}/{rid}/package",
+                                          staff["pia"])
+        assert (status, problem["type"].endswith("/forbidden")) == (403, True)
+        status, body, _ = await call(gateway, "GET", f"/review/authority/{rid}/package",
+                                     headers=cookie_of(staff["pia"]))
+        assert status == 403
+        assert CANARY_FIELDS["name"].encode() not in body
+        status, page, _ = await call(gateway, "GET", f"/review/authority/{rid}",
+                                     headers=cookie_of(staff["pia"]))
+        assert (status, b'id="package"' in page, b'id="not-on-case"' in page) == (
+            200, False, True)
+        assert (await call(gateway, "GET", f"{BASE}/{rid}/package", headers=staff["ada"]))[0] \
+            == 200
+        assert authority_trail(gateway.config.record.path, rid) == [
+            ("authority.received", "olli"), ("authority.approved", "ada"),
+            ("authority.intent", "olli"), ("authority.disclosure", "olli"),
+            ("review.read:authority_package", "ada")]
+
+
+@contextlib.asynccontextmanager
+async def another_instance(gateway: Harness, clock: Clock) -> AsyncIterator[str]:
+    """A second gateway instance over the same record and config (as a second process or
+    --workers would run), on its own port; its URL."""
+    runner = web.AppRunner(create_app(gateway.config, clock=clock))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def record_store(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """How run_gateway's config is changed to put the record in each store: None for the
+    shipped SQLite file; for PostgreSQL a fresh schema, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+
+    def change(raw: dict[str, Any]) -> None:
+        raw["record"].update({"store": "postgres", "url": PG_URL, "schema": schema})
+
+    yield change
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {quoted(schema)} CASCADE")
+    finally:
+        await conn.close()
+
+
+class TestDisclosingOnce:
+    async def test_two_instances_disclosing_at_once_record_one_intent(
+        self, tmp_path: Path, carrier_env: None, clock: Clock, record_store: Any,  # noqa: ANN401
+    ) -> None:
+        """Two gateway instances on one record, each asked twice at the same moment to produce
+        the same package: one answers 201; every other answers 409, naming the package's hash
+        once it is known, else saying it is being produced; the record holds one
+        authority.intent and one authority.disclosure."""
+        async with run_gateway(tmp_path, record_store, clock=clock) as gateway:
+            await ship(gateway, order_id="J-RACE")
+            await gateway.add_staff("olli", "intake_officer")
+            await gateway.add_staff("ada", "approver")
+            olli, ada = await gateway.login("olli"), await gateway.login("ada")
+            rid = (await take_in(gateway, olli, form(clock)))["id"]
+            await json_call(gateway, "POST", f"{BASE}/{rid}/approve", ada)
+            async with another_instance(gateway, clock) as other:
+
+                async def disclose(url: str) -> tuple[int, dict[str, Any]]:
+                    async with gateway.http.post(f"{url}{BASE}/{rid}/disclose",
+                                                 headers=olli) as resp:
+                        return resp.status, orjson.loads(await resp.read())
+
+                answers = await asyncio.gather(*(disclose(url) for url in (
+                    gateway.url, other, gateway.url, other)))
+            statuses = sorted(status for status, _ in answers)
+            assert statuses == [201, 409, 409, 409]
+            (won,) = [doc for status, doc in answers if status == 201]
+            for status, doc in answers:
+                if status == 409:
+                    assert doc.get("package_sha256") == won["package_sha256"] or \
+                        doc["type"].endswith("/being-produced"), doc
+            kinds = [e["kind"] for e in await all_entries(gateway)
+                     if (e["disclosure"] or "").split(":")[0] == rid]
+            assert kinds.count("authority.intent") == 1
+            assert kinds.count("authority.disclosure") == 1
+            status, again = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", olli)
+            assert (status, again["package_sha256"]) == (409, won["package_sha256"])
+
+
+    async def test_while_another_caller_produces_it_the_answer_says_so(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """A request another caller has claimed and not finished: producing it answers 409
+        `being-produced` (no hash is known yet), records nothing, and the request shows its
+        state `disclosing`."""
+        await ship(gateway, order_id="J-CLAIMED")
+        rid = (await take_in(gateway, staff["olli"], form(clock)))["id"]
+        await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
+        await claim(gateway.app[DESK].authority, rid, actor="ada")
+        before = len(record_entries(gateway.config.record.path))
+        status, problem = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose",
+                                          staff["olli"])
+        assert (status, problem["type"].endswith("/being-produced")) == (409, True)
+        assert "package_sha256" not in problem
+        assert len(record_entries(gateway.config.record.path)) == before
+        status, view = await json_call(gateway, "GET", f"{BASE}/{rid}", staff["olli"])
+        assert (view["state"], view["disclosed_by"], view["due"]) == ("disclosing", "ada", "open")
+
+
+async def all_entries(gateway: Harness) -> list[dict[str, Any]]:
+    """Every entry of the record, whichever store holds it."""
+    store = gateway.app[RECORD].store
+    size, _ = await store.head()
+    rows = [await store.entry(seq) for seq in range(size)]
+    return [decode(row.body) for row in rows if row is not None]

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.app import RECORD
 from gateway.authority import Authority, Intake
-from gateway.authority_package import ERASED, NOT_HELD, disclose
+from gateway.authority_package import ERASED, NOT_HELD, VALUES_ERASED, disclose
 from gateway.erasure import ErasureRules, request_erasure
 from gateway.errors import BadRequest, Conflict, Forbidden
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
@@ -129,9 +129,11 @@ class TestDisclosure:
         package = orjson.loads(path.read_bytes())
         (customer,) = package["customers"]
         assert customer["customer_id"] == CANARY_CUSTOMER["id"]
+        intent = next(e for e in entries(gateway) if e["kind"] == "disclosure.intent")
+        used = [{"order": "J-1", "time": intent["time"]}]
         assert customer["data"] == {
-            "name": CANARY_FIELDS["name"],
-            "phone": CANARY_FIELDS["phone"],
+            "name": [{"value": CANARY_FIELDS["name"], "used": used}],
+            "phone": [{"value": CANARY_FIELDS["phone"], "used": used}],
             "deliveries": [{"order": "J-1", "carrier": "posti", "service": "home_delivery",
                             "time": customer["data"]["deliveries"][0]["time"],
                             "result": "booked", "tracking_number": answer["tracking_number"]}],
@@ -170,7 +172,8 @@ class TestDisclosure:
         assert customer["data"]["orders"] == ["J-2"]
         assert "tracking_number" not in customer["data"]["deliveries"][0]
         assert customer["data"]["marketing_consent"] == NOT_HELD
-        assert "name" not in customer["data"]
+        assert customer["data"]["name"] == customer["data"]["address"] == VALUES_ERASED
+        assert customer["answers"] == {"customer_no": None, "orders": ["J-2"]}
 
 
 class TestDeadlines:

@@ -98,6 +98,24 @@ class TestAccessReport:
         assert told["legal_basis"] == FORM["legal_basis"]
         assert told["reference"] == FORM["reference"]
 
+    async def test_an_authority_given_orders_and_deliveries_is_listed_with_them(
+        self, gateway: Harness, history: dict[str, str], tmp_path: Path
+    ) -> None:
+        """A package holding only the customer's orders and deliveries names no value field,
+        yet the report lists both categories for that authority, not an empty list."""
+        await authority_disclosure(gateway, tmp_path, authority="Tulli",
+                                   categories=["orders", "deliveries", "email"])
+        headers = await gateway.as_staff("reviewer")
+        report = await get_json(gateway, f"/v1/reports/access?customer={CUSTOMER}", headers)
+        (customs,) = [d for d in report["disclosures"] if d["recipient"] == "Tulli"]
+        assert customs["fields"] == ["orders", "deliveries"]  # no e-mail was held to give
+        (listed,) = [r for r in report["recipients"] if r["recipient"] == "Tulli"]
+        assert listed["fields"] == ["orders", "deliveries"]
+        status, body, _ = await call(gateway, "GET", f"/review/access?customer={CUSTOMER}",
+                                     headers=cookie_of(headers))
+        assert status == 200
+        assert "orders, deliveries" in body.decode()
+
     async def test_a_deferred_disclosure_is_hidden_from_the_customer_view(
         self, gateway: Harness, history: dict[str, str]
     ) -> None:
@@ -167,17 +185,60 @@ class TestTransparencyReport:
         disclosures are counted per recipient, authority, legal basis and month."""
         headers = await gateway.as_staff("approver")
         report = await get_json(gateway, "/v1/reports/transparency", headers)
-        assert report["totals"] == {"carrier_disclosures": 3, "authority_disclosures": 2,
-                                    "authority_requests": 2}
+        assert report["totals"] == {
+            "carrier_disclosures": 3, "authority_disclosures": 2, "authority_nothing_held": 0,
+            "authority_requests": 2, "authority_requests_answered": 2,
+            "authority_requests_rejected": 0, "authority_requests_open": 0}
         assert report["per_recipient"] == [
             {"recipient": "posti", "kind": "carrier", "disclosures": 3},
             {"recipient": FORM["authority"], "kind": "authority", "disclosures": 2}]
         assert report["per_authority"] == [
-            {"authority": FORM["authority"], "requests": 2, "disclosures": 2}]
+            {"authority": FORM["authority"], "requests": 2, "answered": 2, "rejected": 0,
+             "open": 0, "disclosures": 2, "nothing_held": 0}]
         assert {b["legal_basis"]: b["requests"] for b in report["per_legal_basis"]} == {
             FORM["legal_basis"]: 1, "Coercive Measures Act 806/2011, chapter 10": 1}
         assert report["per_month"] == [{"month": NOW.strftime("%Y-%m"), "carrier": 3,
                                         "authority": 2}]
+
+    async def test_rejected_open_and_nothing_held_requests_are_counted_as_such(
+        self, gateway: Harness, history: dict[str, str], tmp_path: Path
+    ) -> None:
+        """Besides the two answered requests: one rejected, one awaiting its decision, one
+        approved but not yet produced, and one answered about a customer the record never
+        saw. Every request received is counted with its outcome; the never-seen customer is
+        counted as nothing held, not as a customer whose data was disclosed."""
+        authority = Authority(record=gateway.app[RECORD],
+                              hmac_key=gateway.config.keys.subject_hmac)
+        customs = {"authority": "Tulli", "legal_basis": "Customs Act 304/2016, s. 105"}
+        rejected = await authority.intake(Intake.from_json({**FORM, **customs}),
+                                          actor="ilona", now=NOW)
+        await authority.reject(rejected.id, actor="aapo", reason="outside the section",
+                               now=NOW)
+        await authority.intake(Intake.from_json({**FORM, **customs}), actor="ilona", now=NOW)
+        approved = await authority.intake(Intake.from_json(FORM), actor="ilona", now=NOW)
+        await authority.approve(approved.id, actor="aapo", now=NOW)
+        await authority_disclosure(gateway, tmp_path, customers=["C-NEVER-SEEN"])
+
+        headers = await gateway.as_staff("admin")
+        report = await get_json(gateway, "/v1/reports/transparency", headers)
+        assert report["totals"] == {
+            "carrier_disclosures": 3, "authority_disclosures": 2, "authority_nothing_held": 1,
+            "authority_requests": 6, "authority_requests_answered": 3,
+            "authority_requests_rejected": 1, "authority_requests_open": 2}
+        assert report["per_authority"] == [
+            {"authority": FORM["authority"], "requests": 4, "answered": 3, "rejected": 0,
+             "open": 1, "disclosures": 2, "nothing_held": 1},
+            {"authority": "Tulli", "requests": 2, "answered": 0, "rejected": 1, "open": 1,
+             "disclosures": 0, "nothing_held": 0}]
+        assert {b["legal_basis"]: (b["requests"], b["rejected"]) for b in
+                report["per_legal_basis"]}[customs["legal_basis"]] == (2, 1)
+        assert report["per_recipient"][1] == {
+            "recipient": FORM["authority"], "kind": "authority", "disclosures": 2}
+        status, body, _ = await call(gateway, "GET", "/review/transparency",
+                                     headers=cookie_of(headers))
+        assert status == 200
+        assert b'id="requests-rejected">1<' in body
+        assert b'id="requests-open">2<' in body
 
     async def test_a_period_with_nothing_counts_nothing(
         self, gateway: Harness, history: dict[str, str]

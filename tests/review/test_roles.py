@@ -24,7 +24,7 @@ from gateway.problems import problem_middleware
 from gateway.staff import Role, csrf_token
 from gateway.webhooks import sign_headers
 from tests.conftest import STAFF_PASSWORD, Harness, load_config, order_event
-from tests.review.conftest import call, cookie_of, ship
+from tests.review.conftest import call, cookie_of, get_json, ship
 
 STAFF = (Role.REVIEWER, Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
 EVERYONE = frozenset(Role)
@@ -125,7 +125,11 @@ async def _request(gateway: Harness, endpoint: Endpoint, caller: str,
     kwargs: dict[str, Any] = {}
     path = endpoint.path
     if endpoint.state is not None:
-        path = path.replace("{id}", await _authority_request(gateway, endpoint.state))
+        # Staff callers are on the case (they decided it): the role is what is tested here.
+        who = None
+        if caller not in ("anonymous", "pipeline"):
+            who = (await get_json(gateway, "/v1/session", sessions[caller]))["username"]
+        path = path.replace("{id}", await _authority_request(gateway, endpoint.state, who))
     if endpoint.kind == "api" and endpoint.body is not None:
         kwargs["json"] = endpoint.body
     if endpoint.kind == "hook":  # the same event for everyone; only the pipeline signs it
@@ -155,13 +159,14 @@ async def _request(gateway: Harness, endpoint: Endpoint, caller: str,
     return status
 
 
-async def _authority_request(gateway: Harness, state: str) -> str:
-    """A new authority request, taken in and decided by people outside the matrix."""
+async def _authority_request(gateway: Harness, state: str, decider: str | None) -> str:
+    """A new authority request, taken in by someone outside the matrix and decided by
+    ``decider`` (else by someone outside it too)."""
     desk = gateway.app[DESK]
     now = datetime.now(UTC)
     request = await desk.authority.intake(Intake.from_json(FORM), actor="matrix-in", now=now)
     if state in ("approved", "disclosed"):
-        await desk.authority.approve(request.id, actor="matrix-ok", now=now)
+        await desk.authority.approve(request.id, actor=decider or "matrix-ok", now=now)
     if state == "disclosed":
         await disclose(desk.authority, request.id, actor="matrix-ok", now=now,
                        out_dir=desk.packages)
