@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from gateway.actor import Actor
 from gateway.authority import Authority, Request
 from gateway.errors import Conflict
 from gateway.policy import select
@@ -82,7 +83,7 @@ async def subject_package(authority: Authority, request: Request, subject: str,
     return part, tuple(chosen)
 
 
-async def disclose(authority: Authority, request_id: str, *, actor: str, now: datetime,
+async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: datetime,
                    out_dir: Path) -> tuple[Request, Path]:
     """Record the intent, produce the package once, record the outcome per customer."""
     request = await authority.get(request_id)
@@ -101,7 +102,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
             kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:{i}", subject=subject,
             recipient=intake.authority, service=intake.kind,
             fields=rule.allow if subject is not None else (),
-            policy=rule.digest, data={**common, "by": actor},
+            policy=rule.digest, data={**common, **actor.to_json()},
         ))
     parts = [await subject_package(authority, request, s) for s in request.subjects]
     package = {
@@ -131,7 +132,8 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
             kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"{request.id}:{i}", subject=subject,
             recipient=intake.authority, service=intake.kind, fields=fields,
             policy=rule.digest,
-            data={**common, "package_sha256": digest, "status": status, "by": actor},
+            data={**common, "package_sha256": digest, "status": status,
+                  **actor.to_json()},
         ))
     moved = await authority._move(request, "approved", state="disclosed",  # noqa: SLF001
                                   package_sha256=digest)

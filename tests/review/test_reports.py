@@ -12,12 +12,15 @@ import orjson
 import pytest
 
 from carriers.sandbox import CONTROL
+from gateway.actor import Actor
 from gateway.app import RECORD
 from gateway.authority import Authority, Intake
 from gateway.authority_package import disclose
 from gateway.record.sealing import subject_ref
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
 from tests.review.conftest import call, cookie_of, entries, get_json, ship
+
+DPO = Actor("dpo", "api")
 
 NOW = datetime.now(UTC)
 CUSTOMER = CANARY_CUSTOMER["id"]
@@ -35,10 +38,10 @@ FORM: dict[str, Any] = {
 async def authority_disclosure(gateway: Harness, tmp_path: Path, **change: Any) -> str:  # noqa: ANN401
     """An authority request taken in, approved by a second person and disclosed."""
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    request = await authority.intake(Intake.from_json({**FORM, **change}), actor="ilona",
+    request = await authority.intake(Intake.from_json({**FORM, **change}), actor=Actor("ilona", "api"),
                                      now=NOW)
-    await authority.approve(request.id, actor="aapo", now=NOW)
-    await disclose(authority, request.id, actor="aapo", now=NOW,
+    await authority.approve(request.id, actor=Actor("aapo", "api"), now=NOW)
+    await disclose(authority, request.id, actor=Actor("aapo", "api"), now=NOW,
                    out_dir=tmp_path / "packages" / request.id)
     return request.id
 
@@ -227,6 +230,6 @@ class TestReadsAreNotDisclosures:
         read_at = entries(gateway)[read["read_recorded_at"]]["time"]
         # One day after the read: the disclosure is older than a day, the read is not.
         now = datetime.fromisoformat(read_at.replace("Z", "+00:00")) + timedelta(days=1)
-        done = await apply_retention(gateway.app[RECORD], rules=ErasureRules(retention_days=1),
+        done = await apply_retention(gateway.app[RECORD], actor=DPO, rules=ErasureRules(retention_days=1),
                                      now=now)
         assert [e.status for e in done] == ["erased"]
