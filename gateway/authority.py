@@ -8,6 +8,8 @@ for, turned into a policy Rule and applied with the same default-deny selection.
 from __future__ import annotations
 
 import builtins
+import hashlib
+import hmac
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -16,10 +18,11 @@ from typing import Any
 import attrs
 import orjson
 
+from gateway.actor import Actor
 from gateway.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gateway.policy import Rule
 from gateway.record import Draft, Kind, Record
-from gateway.record.entry import iso_time
+from gateway.record.entry import decode, iso_time
 from gateway.record.sealing import seal, subject_ref, unseal
 
 #: Data categories of the privacy policy, and the record fields each one covers.
@@ -149,7 +152,8 @@ class Request:
 
 
 class Authority:
-    """The workflow over the record. ``actor`` is the staff member's username."""
+    """The workflow over the record. ``actor`` is the staff member and the door they used;
+    each step's entry carries its fields (``by``, ``channel``, ``os_user``)."""
 
     def __init__(self, *, record: Record, hmac_key: bytes) -> None:
         self.record = record
@@ -166,7 +170,7 @@ class Authority:
         return [Request.from_json(orjson.loads(doc))
                 for _, _, doc in await self.record.store.list_requests(states)]
 
-    async def intake(self, form: Intake, *, actor: str, now: datetime) -> Request:
+    async def intake(self, form: Intake, *, actor: Actor, now: datetime) -> Request:
         subjects = [subject_ref(self.hmac_key, c) for c in form.customers]
         # Which of the ids asked each subject answers: its place among the customer ids, and
         # the orders that led to it (a package gives an order-named customer those orders only).
@@ -183,7 +187,7 @@ class Authority:
             asked.setdefault(subject, {"customer_no": None, "orders": []})["orders"].append(order)
         request = Request(id="ar_" + uuid.uuid4().hex[:16], state="received", intake=form,
                           subjects=tuple(subjects), unresolved_orders=tuple(unresolved),
-                          received_by=actor, received_at=iso_time(now))
+                          received_by=_staff(actor), received_at=iso_time(now))
         ids = {subject_ref(self.hmac_key, c): c for c in form.customers}
         sealed = {}
         for subject in subjects:
@@ -191,8 +195,13 @@ class Authority:
             if key is None and await self.record.store.subject_rows(subject):
                 continue  # erased: no new key, so the old entries keep reading as erased
             if key is None:
-                key = await self.record.subject_key(subject, create=True)
-                assert key is not None
+                # An id the record never saw gets no customer key (a retention run would
+                # then count it as a customer to erase): its id is sealed under the
+                # request's own key, kept only as long as the request is open.
+                sealed[subject] = "r:" + seal(self._request_key(request.id),
+                                              f"authority-subject:{request.id}",
+                                              {"customer_id": ids.get(subject)}).hex()
+                continue
             sealed[subject] = seal(key, f"authority-subject:{request.id}",
                                    {"customer_id": ids.get(subject)}).hex()
         doc = {**request.to_json(), "sealed_ids": sealed, "asked": asked}
@@ -200,24 +209,33 @@ class Authority:
                                             form.deadline.isoformat(), orjson.dumps(doc), None)
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_RECEIVED, disclosure=request.id, recipient=form.authority,
-            data={k: v for k, v in request.to_json().items() if k != "state"},
+            data={**{k: v for k, v in request.to_json().items() if k != "state"},
+                  **actor.to_json()},
         ))
         return request
+
+    def _request_key(self, request_id: str) -> bytes:
+        """The key a request seals the ids of customers the record never saw with."""
+        return hmac.new(self.hmac_key, f"authority-request-key:{request_id}".encode(),
+                        hashlib.sha256).digest()
 
     async def _move(self, request: Request, expected: str, **changes: Any) -> Request:  # noqa: ANN401
         moved = attrs.evolve(request, **changes)
         stored = await self.record.store.get_request(request.id)
         assert stored is not None
         doc = {**orjson.loads(stored[1]), **moved.to_json()}
+        if moved.state == "closed":  # the ids of customers the record never saw go now
+            doc["sealed_ids"] = {s: v for s, v in doc.get("sealed_ids", {}).items()
+                                 if not v.startswith("r:")}
         await self.record.store.put_request(moved.id, moved.state,
                                             moved.intake.deadline.isoformat(),
                                             orjson.dumps(doc), expected)
         return moved
 
-    async def approve(self, request_id: str, *, actor: str, now: datetime) -> Request:
+    async def approve(self, request_id: str, *, actor: Actor, now: datetime) -> Request:
         return await self._decide(request_id, actor=actor, now=now, approve=True, reason=None)
 
-    async def reject(self, request_id: str, *, actor: str, reason: str,
+    async def reject(self, request_id: str, *, actor: Actor, reason: str,
                      now: datetime) -> Request:
         if not reason or not 5 <= len(reason.strip()) <= 1000:  # noqa: PLR2004
             raise Unprocessable("a rejection needs its reason (5 to 1000 characters)",
@@ -225,25 +243,37 @@ class Authority:
         return await self._decide(request_id, actor=actor, now=now, approve=False,
                                   reason=reason.strip())
 
-    async def _decide(self, request_id: str, *, actor: str, now: datetime, approve: bool,
+    async def _decide(self, request_id: str, *, actor: Actor, now: datetime, approve: bool,
                       reason: str | None) -> Request:
         request = await self.get(request_id)
         if request.state != "received":
             raise Conflict(f"request {request_id} is {request.state}, not awaiting a decision")
-        if actor == request.received_by:
+        if actor.username == request.received_by:
             raise Forbidden("a request is decided by a second person, not the one who took "
                             "it in")
+        if await self._acted_under_another_name(request_id, actor):
+            raise Forbidden("a request is decided by a second person: this OS login already "
+                            "acted on it under another staff name")
         state = "approved" if approve else "rejected"
-        moved = await self._move(request, "received", state=state, decided_by=actor,
-                                 reason=reason)
+        moved = await self._move(request, "received", state=state,
+                                 decided_by=_staff(actor), reason=reason)
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_APPROVED if approve else Kind.AUTHORITY_REJECTED,
             disclosure=request_id, recipient=request.intake.authority,
-            data={"request": request_id, "by": actor, "reason": reason, "at": iso_time(now)},
+            data={"request": request_id, **actor.to_json(), "reason": reason,
+                  "at": iso_time(now)},
         ))
         return moved
 
-    async def close(self, request_id: str, *, actor: str, now: datetime) -> Request:
+    async def _acted_under_another_name(self, request_id: str, actor: Actor) -> bool:
+        """Whether the request's recorded steps show ``actor``'s OS login acting on it, on the
+        CLI, as another staff member (``--as`` takes no password)."""
+        if actor.channel != "cli":
+            return False
+        return any(actor.same_login_other_name(decode(row.body)["data"])
+                   for row in await self.record.store.disclosure_rows(request_id))
+
+    async def close(self, request_id: str, *, actor: Actor, now: datetime) -> Request:
         request = await self.get(request_id)
         if request.state not in ("disclosed", "rejected"):
             raise Conflict(f"request {request_id} is {request.state}; close it after it is "
@@ -252,7 +282,7 @@ class Authority:
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_CLOSED, disclosure=request_id,
             recipient=request.intake.authority,
-            data={"request": request_id, "by": actor, "at": iso_time(now)},
+            data={"request": request_id, **actor.to_json(), "at": iso_time(now)},
         ))
         return moved
 
@@ -273,8 +303,21 @@ class Authority:
         stored = await self.record.store.get_request(request.id)
         assert stored is not None
         sealed = orjson.loads(stored[1]).get("sealed_ids", {}).get(subject)
-        key = await self.record.subject_key(subject, create=False)
-        if sealed is None or key is None:
+        if sealed is None:
+            return None
+        if sealed.startswith("r:"):
+            key: bytes | None = self._request_key(request.id)
+            sealed = sealed[2:]
+        else:
+            key = await self.record.subject_key(subject, create=False)
+        if key is None:
             return None
         value = unseal(key, f"authority-subject:{request.id}", bytes.fromhex(sealed))
         return None if value is None else value.get("customer_id")
+
+
+def _staff(actor: Actor) -> str:
+    """The staff account of an authority step: always a person."""
+    if actor.username is None:
+        raise Forbidden("an authority request is handled by a staff member")
+    return actor.username

@@ -68,7 +68,7 @@ async def _intake(request: web.Request) -> web.Response:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise BadRequest("send the request as a JSON object") from None
-    view = await request.app[DESK].intake(request[MEMBER], doc)
+    view = await request.app[DESK].intake(request[MEMBER], doc, channel="api")
     return _json(view, status=201, headers={"Location": f"{BASE}/{view['id']}"})
 
 
@@ -90,7 +90,8 @@ async def _show(request: web.Request) -> web.Response:
 @routes.post(f"{BASE}/{ID}/approve")
 @api(*DECIDERS)
 async def _approve(request: web.Request) -> web.Response:
-    return _json(await request.app[DESK].approve(request[MEMBER], request.match_info["id"]))
+    return _json(await request.app[DESK].approve(request[MEMBER], request.match_info["id"],
+                                                 channel="api"))
 
 
 @routes.post(f"{BASE}/{ID}/reject")
@@ -98,13 +99,14 @@ async def _approve(request: web.Request) -> web.Response:
 async def _reject(request: web.Request) -> web.Response:
     reason = (await _body(request)).get("reason")
     return _json(await request.app[DESK].reject(request[MEMBER], request.match_info["id"],
-                                                reason))
+                                                reason, channel="api"))
 
 
 @routes.post(f"{BASE}/{ID}/disclose")
 @api(*HANDLERS)
 async def _disclose(request: web.Request) -> web.Response:
-    answer, _ = await request.app[DESK].disclose(request[MEMBER], request.match_info["id"])
+    answer, _ = await request.app[DESK].disclose(request[MEMBER], request.match_info["id"],
+                                                 channel="api")
     return _json(answer, status=201,
                  headers={"Location": f"{BASE}/{answer['id']}/package"})
 
@@ -121,7 +123,8 @@ async def _package(request: web.Request) -> web.Response:
 @routes.post(f"{BASE}/{ID}/close")
 @api(*CLOSERS)
 async def _close(request: web.Request) -> web.Response:
-    return _json(await request.app[DESK].close(request[MEMBER], request.match_info["id"]))
+    return _json(await request.app[DESK].close(request[MEMBER], request.match_info["id"],
+                                               channel="api"))
 
 
 def package_headers(request_id: str, content: bytes) -> dict[str, str]:

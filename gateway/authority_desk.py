@@ -29,6 +29,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from gateway.actor import Actor, Channel
 from gateway.authority import OPEN, Authority, Intake, Request
 from gateway.authority_package import disclose, refusal
 from gateway.config import Config
@@ -102,6 +103,12 @@ class Desk:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
+    def actor(self, member: Member, channel: Channel) -> Actor:
+        """Who acts, and through which door; on the CLI, with the OS login the reviewer runs
+        as."""
+        return Actor(username=member.username, channel=channel,
+                     os_user=self.reviewer.os_user if channel == "cli" else None)
+
     def view(self, request: Request) -> dict[str, Any]:
         """A request as staff see it: no customer id, no personal value."""
         doc = request.to_json()
@@ -109,12 +116,12 @@ class Desk:
         doc.update(due(request, self.now().date()))
         return doc
 
-    async def intake(self, member: Member, doc: object) -> dict[str, Any]:
+    async def intake(self, member: Member, doc: object, *, channel: Channel) -> dict[str, Any]:
         _allowed(member, INTAKE, "take in authority requests")
         if not isinstance(doc, Mapping):
             raise BadRequest("send the request as a JSON object")
         form = Intake.from_json(doc)
-        return self.view(await self.authority.intake(form, actor=member.username,
+        return self.view(await self.authority.intake(form, actor=self.actor(member, channel),
                                                      now=self.now()))
 
     async def list(self, member: Member, *, states: Sequence[str] = STATES,
@@ -133,26 +140,30 @@ class Desk:
         _allowed(member, READERS, "open authority requests")
         return self.view(await self.authority.get(request_id))
 
-    async def approve(self, member: Member, request_id: str) -> dict[str, Any]:
+    async def approve(self, member: Member, request_id: str, *, channel: Channel,
+                      ) -> dict[str, Any]:
         _allowed(member, DECIDERS, "decide authority requests")
-        return self.view(await self.authority.approve(request_id, actor=member.username,
-                                                      now=self.now()))
+        return self.view(await self.authority.approve(
+            request_id, actor=self.actor(member, channel), now=self.now()))
 
-    async def reject(self, member: Member, request_id: str, reason: object) -> dict[str, Any]:
+    async def reject(self, member: Member, request_id: str, reason: object, *,
+                     channel: Channel) -> dict[str, Any]:
         _allowed(member, DECIDERS, "decide authority requests")
         return self.view(await self.authority.reject(
-            request_id, actor=member.username, now=self.now(),
+            request_id, actor=self.actor(member, channel), now=self.now(),
             reason=reason if isinstance(reason, str) else ""))
 
-    async def close(self, member: Member, request_id: str) -> dict[str, Any]:
+    async def close(self, member: Member, request_id: str, *, channel: Channel) -> dict[str, Any]:
         _allowed(member, CLOSERS, "close authority requests")
-        closed = await self.authority.close(request_id, actor=member.username, now=self.now())
+        closed = await self.authority.close(request_id, actor=self.actor(member, channel),
+                                            now=self.now())
         # The package was handed over: its copy here goes (the record keeps its hash), so no
         # customer's values outlive the case in a file an erasure cannot reach.
         (self.packages / f"{closed.id}.json").unlink(missing_ok=True)
         return self.view(closed)
 
-    async def disclose(self, member: Member, request_id: str) -> tuple[dict[str, Any], Path]:
+    async def disclose(self, member: Member, request_id: str, *, channel: Channel,
+                       ) -> tuple[dict[str, Any], Path]:
         """Produce the request's one package; a second call is refused, naming its hash."""
         _allowed(member, HANDLERS, "produce authority packages")
         request = await self.authority.get(request_id)
@@ -161,7 +172,7 @@ class Desk:
         _on_case(member, request, "produce")
         # Two clicks, instances or workers at once: the store's conditional move to
         # ``disclosing`` lets one through; the others get 409 (with the hash once known).
-        done, path = await disclose(self.authority, request_id, actor=member.username,
+        done, path = await disclose(self.authority, request_id, actor=self.actor(member, channel),
                                     now=self.now(), out_dir=self.packages)
         package = orjson.loads(path.read_bytes())
         answer = self.view(done)

@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 import orjson
 
+from gateway.actor import Actor
 from gateway.authority import CATEGORIES, Authority, Request
 from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordError
 from gateway.policy import select
@@ -166,7 +167,7 @@ def refusal(request: Request) -> Conflict:
                     "disclosed")
 
 
-async def claim(authority: Authority, request_id: str, *, actor: str) -> Request:
+async def claim(authority: Authority, request_id: str, *, actor: Actor) -> Request:
     """Move the request from approved to disclosing, in one conditional update of the store:
     of callers in any number of processes, one wins; the others get its refusal."""
     request = await authority.get(request_id)
@@ -175,7 +176,7 @@ async def claim(authority: Authority, request_id: str, *, actor: str) -> Request
     store = authority.record.store
     stored = await store.get_request(request_id)
     assert stored is not None
-    claimed = attrs.evolve(request, state="disclosing", disclosed_by=actor)
+    claimed = attrs.evolve(request, state="disclosing", disclosed_by=actor.username)
     doc = {**orjson.loads(stored[1]), **claimed.to_json()}
     try:
         await store.put_request(request_id, "disclosing", request.intake.deadline.isoformat(),
@@ -188,7 +189,7 @@ async def claim(authority: Authority, request_id: str, *, actor: str) -> Request
     return claimed
 
 
-async def disclose(authority: Authority, request_id: str, *, actor: str, now: datetime,
+async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: datetime,
                    out_dir: Path) -> tuple[Request, Path]:
     """Claim the request, record the intent, produce the package once, record the outcome per
     customer."""
@@ -205,7 +206,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
             kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:0", subject=slots[0],
             recipient=intake.authority, service=intake.kind,
             fields=rule.allow if slots[0] is not None else (),
-            policy=rule.digest, data={**common, "by": actor},
+            policy=rule.digest, data={**common, **actor.to_json()},
         ))
     except BaseException:
         # No intent was written: the claim is given back, so producing it can be tried again.
@@ -217,7 +218,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
         await record.append(Draft(
             kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:{i}", subject=subject,
             recipient=intake.authority, service=intake.kind, fields=rule.allow,
-            policy=rule.digest, data={**common, "by": actor},
+            policy=rule.digest, data={**common, **actor.to_json()},
         ))
     stored = await record.store.get_request(request.id)
     assert stored is not None
@@ -257,7 +258,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: str, now: da
             recipient=intake.authority, service=intake.kind, fields=fields,
             policy=rule.digest,
             data={**common, "package_sha256": digest, "status": status,
-                  "disclosed": list(given), "by": actor},
+                  "disclosed": list(given), **actor.to_json()},
         ))
     moved = await authority._move(request, "disclosing", state="disclosed",  # noqa: SLF001
                                   package_sha256=digest)

@@ -76,7 +76,7 @@ async def _intake(request: web.Request) -> web.Response:
                       if v.strip()]
     given["categories"] = [str(v) for v in form.getall("categories", [])]
     try:
-        view = await request.app[DESK].intake(request[MEMBER], given)
+        view = await request.app[DESK].intake(request[MEMBER], given, channel="page")
     except Unprocessable as exc:
         return _intake_form(request, given, error=exc.detail, field=exc.field, status=422)
     raise _see_other(view["id"])
@@ -96,7 +96,8 @@ async def _detail(request: web.Request) -> web.Response:
 @routes.post(f"{BASE}/{ID}/approve")
 @page(*DECIDERS)
 async def _approve(request: web.Request) -> web.Response:
-    view = await request.app[DESK].approve(request[MEMBER], request.match_info["id"])
+    view = await request.app[DESK].approve(request[MEMBER], request.match_info["id"],
+                                           channel="page")
     raise _see_other(view["id"])
 
 
@@ -105,14 +106,15 @@ async def _approve(request: web.Request) -> web.Response:
 async def _reject(request: web.Request) -> web.Response:
     form = await request.post()
     view = await request.app[DESK].reject(request[MEMBER], request.match_info["id"],
-                                          str(form.get("reason", "")))
+                                          str(form.get("reason", "")), channel="page")
     raise _see_other(view["id"])
 
 
 @routes.post(f"{BASE}/{ID}/disclose")
 @page(*HANDLERS)
 async def _disclose(request: web.Request) -> web.Response:
-    view, _ = await request.app[DESK].disclose(request[MEMBER], request.match_info["id"])
+    view, _ = await request.app[DESK].disclose(request[MEMBER], request.match_info["id"],
+                                               channel="page")
     raise _see_other(view["id"])
 
 
@@ -128,5 +130,6 @@ async def _package(request: web.Request) -> web.Response:
 @routes.post(f"{BASE}/{ID}/close")
 @page(*CLOSERS)
 async def _close(request: web.Request) -> web.Response:
-    view = await request.app[DESK].close(request[MEMBER], request.match_info["id"])
+    view = await request.app[DESK].close(request[MEMBER], request.match_info["id"],
+                                         channel="page")
     raise _see_other(view["id"])

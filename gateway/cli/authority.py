@@ -1,7 +1,9 @@
 """`gateway authority intake FILE.json | list [--state S] [--due-within DAYS] | show ID |
 approve ID | reject ID --reason TEXT | disclose ID --out FILE | close ID`, each made
 ``--as USER`` (by default the OS login name), an enabled staff account holding a role the step
-allows, as in the API (see ``gateway.authority_desk``).
+allows, as in the API (see ``gateway.authority_desk``). ``--as`` takes no password: each step's
+entry records the channel ``cli`` and the OS login, and a decision is refused when that login
+already acted on the request under another staff name.
 
 The package is produced once, kept beside the record like one produced over HTTP, and copied
 to ``--out`` (a read recorded per customer, as a download is); its SHA-256 is printed and is
@@ -81,7 +83,7 @@ def _intake(args: argparse.Namespace) -> int:
         raise GatewayError(f"cannot read {args.file}: {exc.strerror}") from None
     except orjson.JSONDecodeError:
         raise BadRequest(f"{args.file} is not JSON") from None
-    return _with_desk(args, lambda desk, member: desk.intake(member, doc))
+    return _with_desk(args, lambda desk, member: desk.intake(member, doc, channel="cli"))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -106,15 +108,16 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
-    return _with_desk(args, lambda desk, member: desk.approve(member, args.id))
+    return _with_desk(args, lambda desk, member: desk.approve(member, args.id, channel="cli"))
 
 
 def _reject(args: argparse.Namespace) -> int:
-    return _with_desk(args, lambda desk, member: desk.reject(member, args.id, args.reason))
+    return _with_desk(args, lambda desk, member: desk.reject(member, args.id, args.reason,
+                                                                channel="cli"))
 
 
 def _close(args: argparse.Namespace) -> int:
-    return _with_desk(args, lambda desk, member: desk.close(member, args.id))
+    return _with_desk(args, lambda desk, member: desk.close(member, args.id, channel="cli"))
 
 
 def _disclose(args: argparse.Namespace) -> int:
@@ -125,7 +128,7 @@ def _disclose(args: argparse.Namespace) -> int:
         raise BadRequest(f"{out.parent} is not a directory")
 
     async def step(desk: Any, member: Member) -> dict[str, Any]:  # noqa: ANN401
-        answer, _ = await desk.disclose(member, args.id)
+        answer, _ = await desk.disclose(member, args.id, channel="cli")
         # Handing the package out is a read, recorded per customer as a download is.
         content = await desk.package(member, args.id, via="cli")
         try:

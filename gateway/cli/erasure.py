@@ -1,11 +1,29 @@
-"""`gateway erase --customer ID` and `gateway erasure run`."""
+"""`gateway erase --customer ID`, `gateway erasure run [--dry-run]`,
+`gateway erasure hold --customer ID --until DAY --basis TEXT`, `gateway erasure list`,
+`gateway erasure release --customer ID (--hold | --erasure) --reason TEXT`.
+
+Erasing, holding, listing and releasing are made ``--as USER`` (by default the OS login name),
+an enabled staff account: a reviewer or admin erases, lists and cancels a deferred erasure; an
+admin (the data protection officer) places and lifts legal holds. Each entry records the staff
+account, the channel (``cli``) and the OS user. ``erasure run`` carries out what was already
+decided (it suits a timer): it needs no staff account and records the OS user who ran it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
+
+from gateway.actor import Actor
+from gateway.cli.report import add_reader_arguments, reviewing
+from gateway.staff import Role
+
+#: Who erases, lists and cancels a deferred erasure; who places and lifts legal holds.
+ERASERS: Final = (Role.REVIEWER, Role.ADMIN)
+HOLDERS: Final = (Role.ADMIN,)
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -13,16 +31,33 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     erase.add_argument("--customer", required=True, help="the store's customer id")
     erase.add_argument("--reason", default=None, help="why (default: the customer's request)")
     erase.set_defaults(run=_erase)
-    erasure = sub.add_parser("erasure", help="deferred erasures")
+    erasure = sub.add_parser("erasure", help="deferred erasures, legal holds, retention")
     erasure_sub = erasure.add_subparsers(dest="erasure_command", required=True)
     run = erasure_sub.add_parser("run", help="carry out deferred erasures whose hold has ended "
                                              "and erase customers past the retention period")
+    run.add_argument("--dry-run", action="store_true",
+                     help="say what would be erased, deferred and deleted; change nothing")
     run.set_defaults(run=_run_due)
     hold = erasure_sub.add_parser("hold", help="put a legal hold on a customer's values")
     hold.add_argument("--customer", required=True)
-    hold.add_argument("--until", required=True, type=_date, help="YYYY-MM-DD (UTC)")
+    hold.add_argument("--until", required=True, type=_date, help="YYYY-MM-DD (UTC), ahead")
     hold.add_argument("--basis", required=True, help="the law or matter that requires it")
     hold.set_defaults(run=_hold)
+    listing = erasure_sub.add_parser("list", help="legal holds and deferred erasures")
+    listing.add_argument("--customer", help="only this customer's")
+    listing.set_defaults(run=_list)
+    release = erasure_sub.add_parser("release", help="lift a customer's legal hold, or cancel "
+                                                     "their deferred erasure")
+    release.add_argument("--customer", required=True)
+    what = release.add_mutually_exclusive_group(required=True)
+    what.add_argument("--hold", dest="what", action="store_const", const="hold",
+                      help="lift the legal holds running on the customer (admin)")
+    what.add_argument("--erasure", dest="what", action="store_const", const="erasure",
+                      help="cancel the customer's deferred erasure")
+    release.add_argument("--reason", required=True, help="why, for the record")
+    release.set_defaults(run=_release)
+    for command in (erase, hold, listing, release):
+        add_reader_arguments(command)
 
 
 def _date(text: str) -> datetime:
@@ -33,63 +68,126 @@ def _date(text: str) -> datetime:
         raise argparse.ArgumentTypeError(msg) from None
 
 
-async def _with_record(args: argparse.Namespace, work: Any) -> int:  # noqa: ANN401
-    from gateway.app import build_record  # noqa: PLC0415 - only these commands need it
-    from gateway.config import Config  # noqa: PLC0415
+Work = Callable[[Any, Any, Actor], Awaitable[int]]
 
-    config = Config.from_toml(args.config)
-    record = build_record(config)
-    await record.open()
-    try:
-        return int(await work(config, record))
-    finally:
-        await record.close()
+
+def _as_staff(args: argparse.Namespace, roles: Iterable[Role], work: Work) -> int:
+    """Run ``work(config, record, actor)`` as the ``--as`` staff account, allowed ``roles``."""
+    async def run() -> int:
+        async with reviewing(args, roles) as (reviewer, member, config):
+            return await work(config, reviewer.record, Actor.on_cli(member.username))
+
+    return asyncio.run(run())
 
 
 def _erase(args: argparse.Namespace) -> int:
     from gateway.erasure import CUSTOMER_REQUEST, request_erasure  # noqa: PLC0415
 
-    async def work(config: Any, record: Any) -> int:  # noqa: ANN401
+    async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         result = await request_erasure(
             record, customer_id=args.customer, hmac_key=config.keys.subject_hmac,
-            rules=config.erasure, now=datetime.now(UTC), reason=args.reason or CUSTOMER_REQUEST)
-        if result.status == "erased":
-            print(f"erased: subject {result.subject[:16]}…, recorded at position {result.seq}")  # noqa: T201
+            rules=config.erasure, now=datetime.now(UTC), actor=actor,
+            reason=args.reason or CUSTOMER_REQUEST)
+        ref = f"subject {result.subject[:16]}…"
+        if result.status == "already erased":
+            print(f"already erased: {ref}; nothing recorded")  # noqa: T201
+        elif result.status == "already deferred":
+            print(f"already deferred until {result.due} ({result.basis}): {ref}; "  # noqa: T201
+                  "nothing recorded")
+        elif result.status == "erased":
+            print(f"erased: {ref}, recorded at position {result.seq}")  # noqa: T201
         else:
-            print(f"deferred until {result.due} ({config.erasure.hold_basis}); "  # noqa: T201
+            print(f"deferred until {result.due} ({result.basis}): {ref}; "  # noqa: T201
                   f"recorded at position {result.seq}")
+        for request_id in result.packages:
+            print(f"note: the package copy of authority request {request_id} holds the "  # noqa: T201
+                  "customer's values until that request is closed")
         return 0
 
-    return asyncio.run(_with_record(args, work))
+    return _as_staff(args, ERASERS, work)
 
 
 def _run_due(args: argparse.Namespace) -> int:
+    from gateway.app import build_record  # noqa: PLC0415 - only these commands need it
     from gateway.authority_desk import package_dir  # noqa: PLC0415
+    from gateway.config import Config  # noqa: PLC0415
     from gateway.erasure import apply_retention, expire_packages, run_due  # noqa: PLC0415
 
-    async def work(config: Any, record: Any) -> int:  # noqa: ANN401
-        now = datetime.now(UTC)
-        due = await run_due(record, now=now, rules=config.erasure)
-        kept = await apply_retention(record, rules=config.erasure, now=now)
-        erased = [e for e in due + kept if e.status == "erased"]
-        held = [e for e in due + kept if e.status != "erased"]
-        packages = expire_packages(package_dir(config), now=now,
+    async def run() -> int:
+        config = Config.from_toml(args.config)
+        record = build_record(config)
+        await record.open()
+        try:
+            now, actor, dry = datetime.now(UTC), Actor.on_cli(None), args.dry_run
+            due = await run_due(record, now=now, rules=config.erasure, actor=actor,
+                                dry_run=dry)
+            kept = await apply_retention(record, rules=config.erasure, now=now, actor=actor,
+                                         dry_run=dry)
+            pending = len(await record.store.pending_erasures())
+        finally:
+            await record.close()
+        erased = len({e.subject for e in due + kept if e.status == "erased"})
+        deferred = sum(e.status == "deferred" for e in due)
+        held = sum(e.status == "held" for e in due + kept)
+        packages = expire_packages(package_dir(config), now=now, dry_run=dry,
                                    days=config.erasure.package_retention_days)
-        print(f"erased {len(erased)} customer(s); {len(held)} still under a legal hold; "  # noqa: T201
-              f"deleted {len(packages)} authority package copy(ies) past retention")
+        if dry:
+            print(f"dry run, nothing changed: would erase {erased} customer(s); would defer "  # noqa: T201
+                  f"{deferred} again under a newer hold; {held} kept under a legal hold or "
+                  f"an open authority request; would delete {len(packages)} authority package "
+                  "copy(ies) past retention")
+        else:
+            print(f"erased {erased} customer(s); {pending} deferred erasure(s) still "  # noqa: T201
+                  f"pending; {held} customer(s) kept under a legal hold or an open authority "
+                  f"request; deleted {len(packages)} authority package copy(ies) past "
+                  "retention")
         return 0
 
-    return asyncio.run(_with_record(args, work))
+    return asyncio.run(run())
 
 
 def _hold(args: argparse.Namespace) -> int:
     from gateway.erasure import place_hold  # noqa: PLC0415
 
-    async def work(config: Any, record: Any) -> int:  # noqa: ANN401
+    async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         seq = await place_hold(record, customer_id=args.customer,
                                hmac_key=config.keys.subject_hmac, until=args.until,
-                               basis=args.basis, now=datetime.now(UTC))
+                               basis=args.basis, now=datetime.now(UTC), actor=actor)
         print(f"hold placed until {args.until:%Y-%m-%d}; recorded at position {seq}")  # noqa: T201
         return 0
 
-    return asyncio.run(_with_record(args, work))
+    return _as_staff(args, HOLDERS, work)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from gateway.erasure import waiting  # noqa: PLC0415
+    from gateway.record.sealing import subject_ref  # noqa: PLC0415
+
+    async def work(config: Any, record: Any, _: Actor) -> int:  # noqa: ANN401
+        subject = (None if args.customer is None
+                   else subject_ref(config.keys.subject_hmac, args.customer))
+        found = await waiting(record, now=datetime.now(UTC), subject=subject)
+        for w in found:
+            label = "hold until" if w.kind == "hold" else "erasure due"
+            print(f"{w.subject[:16]}  {label:<11}  {w.until}  {w.basis}  (since {w.since})")  # noqa: T201
+        if not found:
+            print("no legal hold runs and no erasure is pending")  # noqa: T201
+        return 0
+
+    return _as_staff(args, ERASERS, work)
+
+
+def _release(args: argparse.Namespace) -> int:
+    from gateway.erasure import release  # noqa: PLC0415
+
+    async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
+        seq = await release(record, customer_id=args.customer,
+                            hmac_key=config.keys.subject_hmac, what=args.what,
+                            reason=args.reason, now=datetime.now(UTC), actor=actor)
+        done = ("legal hold lifted (a deferred erasure waiting on it falls due at the next "
+                "`gateway erasure run`)" if args.what == "hold"
+                else "deferred erasure cancelled")
+        print(f"{done}; recorded at position {seq}")  # noqa: T201
+        return 0
+
+    return _as_staff(args, HOLDERS if args.what == "hold" else ERASERS, work)

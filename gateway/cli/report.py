@@ -52,7 +52,8 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 def add_reader_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="as_user", metavar="USER",
-                        help="the staff account this read is made as (default: the OS user)")
+                        help="the staff account this command runs as (default: the OS "
+                             "user)")
 
 
 @asynccontextmanager
@@ -72,7 +73,7 @@ async def reviewing(args: argparse.Namespace, roles: Iterable[Role]) -> AsyncIte
     try:
         member: Member = await Staff(store=record.store).member(username)
         if not member.holds_any(roles):
-            raise Forbidden(f"staff account {username} holds no role that allows this read")
+            raise Forbidden(f"staff account {username} holds no role that allows this command")
         yield Reviewer(record=record, config=config, os_user=os_user), member, config
     finally:
         await record.close()

@@ -5,8 +5,8 @@ Passwords never come from the command line (argv is visible to every user of the
 ``--password-file``, the ``GATEWAY_STAFF_PASSWORD`` environment variable, or a prompt.
 
 Adding and disabling an account are appended to the record (kind ``staff.changed``: the
-account, its roles, the action and the OS user who ran the command), so the record says who
-could act when."""
+account, its roles, the action, the channel ``cli`` and the OS user who ran the command), so the
+record says who could act when."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.actor import Actor
 from gateway.errors import BadRequest, GatewayError
 from gateway.record import Draft, Kind, Record
 from gateway.staff import STAFF_ROLES, Staff
@@ -80,9 +81,10 @@ def _with_staff(args: argparse.Namespace,
 
 
 async def _recorded(record: Record, action: str, username: str, roles: Sequence[str]) -> int:
+    """The change's entry; ``by`` is None: accounts are made from the OS login, not as staff."""
     appended = await record.append(Draft(kind=Kind.STAFF, data={
         "action": action, "username": username, "roles": [str(r) for r in roles],
-        "os_user": getpass.getuser()}))
+        **Actor.on_cli(None).to_json()}))
     return appended.seq
 
 

@@ -31,6 +31,8 @@ class Kind:
     ERASURE = "erasure"
     ERASURE_DEFERRED = "erasure.deferred"
     LEGAL_HOLD = "erasure.hold"
+    #: A legal hold lifted, or a deferred erasure cancelled, with who and why.
+    ERASURE_RELEASED = "erasure.released"
     REVIEW = "review.read"
     STAFF = "staff.changed"
     AUTHORITY_RECEIVED = "authority.received"

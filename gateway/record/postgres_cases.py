@@ -69,3 +69,23 @@ class PostgresCases(PooledQueries):
             "SELECT k.subject FROM subject_keys k WHERE NOT EXISTS (SELECT 1 FROM entries e "
             "WHERE e.subject = k.subject AND e.time >= $1 AND e.kind <> 'review.read')",
             before)]
+
+    async def pending_erasures(self) -> list[tuple[str, str, str, str]]:
+        return [(r[0], r[1], r[2], r[3]) for r in await self.fetch(
+            "SELECT subject, requested, due, basis FROM pending_erasures ORDER BY due, subject")]
+
+    async def legal_holds(self, now: str) -> list[tuple[str, str, str, str]]:
+        return [(r[0], r[1], r[2], r[3]) for r in await self.fetch(
+            "SELECT subject, until, basis, created FROM legal_holds WHERE until > $1 "
+            "ORDER BY until, subject", now)]
+
+    async def release_holds(self, subject: str, now: str) -> int:
+        status = await self.execute("the legal hold could not be released",
+                                    "DELETE FROM legal_holds WHERE subject = $1 AND until > $2",
+                                    subject, now)
+        return int(status.split()[-1])
+
+    async def cancel_erasure(self, subject: str) -> bool:
+        status = await self.execute("the deferred erasure could not be cancelled",
+                                    "DELETE FROM pending_erasures WHERE subject = $1", subject)
+        return status == "DELETE 1"

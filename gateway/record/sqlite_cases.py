@@ -90,3 +90,26 @@ class SqliteCases:
         rows = self.db.execute(
             "SELECT subject FROM pending_erasures WHERE due <= ? ORDER BY due", (now,))
         return [r[0] for r in rows]
+
+    def pending_erasures(self) -> list[tuple[str, str, str, str]]:
+        return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT subject, requested, due, basis FROM pending_erasures ORDER BY due, subject")]
+
+    def legal_holds(self, now: str) -> list[tuple[str, str, str, str]]:
+        return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT subject, until, basis, created FROM legal_holds WHERE until > ? "
+            "ORDER BY until, subject", (now,))]
+
+    def release_holds(self, subject: str, now: str) -> int:
+        try:
+            return self.db.execute("DELETE FROM legal_holds WHERE subject=? AND until > ?",
+                                   (subject, now)).rowcount
+        except sqlite3.Error as exc:
+            raise RecordError(f"the legal hold could not be released: {exc}") from None
+
+    def cancel_erasure(self, subject: str) -> bool:
+        try:
+            return self.db.execute("DELETE FROM pending_erasures WHERE subject=?",
+                                   (subject,)).rowcount == 1
+        except sqlite3.Error as exc:
+            raise RecordError(f"the deferred erasure could not be cancelled: {exc}") from None

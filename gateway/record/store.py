@@ -69,6 +69,18 @@ class Store(Protocol):
     async def add_hold(self, subject: str, until: str, basis: str, created: str) -> None: ...
     async def hold_until(self, subject: str, now: str) -> tuple[str, str] | None: ...
     async def stale_subjects(self, before: str) -> list[str]: ...
+    async def pending_erasures(self) -> list[tuple[str, str, str, str]]:
+        """Deferred erasures: (subject, requested, due, basis), soonest due first."""
+        ...
+    async def legal_holds(self, now: str) -> list[tuple[str, str, str, str]]:
+        """Holds still running at ``now``: (subject, until, basis, placed), soonest end first."""
+        ...
+    async def release_holds(self, subject: str, now: str) -> int:
+        """End every hold on ``subject`` still running at ``now``; how many."""
+        ...
+    async def cancel_erasure(self, subject: str) -> bool:
+        """Drop ``subject``'s deferred erasure; whether there was one."""
+        ...
     # -- review (read side) ----------------------------------------------------------------
     async def search(self, query: Search) -> list[Row]:
         """One keyset page of entries matching every filter of ``query``."""
@@ -222,6 +234,18 @@ class ThreadedStore:
 
     async def stale_subjects(self, before: str) -> list[str]:
         return await self._run(self.sync.stale_subjects, before)
+
+    async def pending_erasures(self) -> list[tuple[str, str, str, str]]:
+        return await self._run(self.sync.pending_erasures)
+
+    async def legal_holds(self, now: str) -> list[tuple[str, str, str, str]]:
+        return await self._run(self.sync.legal_holds, now)
+
+    async def release_holds(self, subject: str, now: str) -> int:
+        return await self._run(self.sync.release_holds, subject, now)
+
+    async def cancel_erasure(self, subject: str) -> bool:
+        return await self._run(self.sync.cancel_erasure, subject)
 
     async def search(self, query: Search) -> list[Row]:
         return await self._run(self.sync.search, query)

@@ -28,28 +28,35 @@ def day(offset: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
 
 
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """One `gateway` command. What `gateway authority` prints (the package goes to its file)
-    and every error carry no customer id or value."""
+def cli(config: Path, *args: str, login: str | None = None) -> subprocess.CompletedProcess[str]:
+    """One `gateway` command, run from the OS login ``login``: by default each staff member
+    (``--as``) on a login of their own, as people at separate desks are. What
+    `gateway authority` prints (the package goes to its file) and every error carry no
+    customer id or value."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if login is None and "--as" in args:
+        login = "os-" + args[args.index("--as") + 1]
+    if login is not None:
+        env.update(LOGNAME=login, USER=login)
     result = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=120, check=False, stdin=subprocess.DEVNULL)
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+        stdin=subprocess.DEVNULL)
     for value in (*CANARY_FIELDS.values(), CUSTOMER):
         assert value not in result.stderr
         assert value not in result.stdout or args[0] != "authority"
     return result
 
 
-def ok(config: Path, *args: str) -> Any:  # noqa: ANN401
-    result = cli(config, *args)
+def ok(config: Path, *args: str, login: str | None = None) -> Any:  # noqa: ANN401
+    result = cli(config, *args, login=login)
     assert result.returncode == 0, result.stderr
     return orjson.loads(result.stdout) if result.stdout.startswith("{") else result.stdout
 
 
-def refused(config: Path, *args: str) -> str:
+def refused(config: Path, *args: str, login: str | None = None) -> str:
     """A refused command: exit 1 and one line on stderr, which it returns."""
-    result = cli(config, *args)
+    result = cli(config, *args, login=login)
     assert result.returncode == 1, result.stdout
     (line,) = result.stderr.splitlines()
     assert line.startswith("gateway: ")
@@ -83,8 +90,10 @@ def intake_file(config: Path, name: str = "request.json", **change: Any) -> Path
     return path
 
 
-def take_in(config: Path, who: str, **change: Any) -> str:  # noqa: ANN401
-    view = ok(config, "authority", "intake", str(intake_file(config, **change)), "--as", who)
+def take_in(config: Path, who: str, *, login: str | None = None,
+            **change: Any) -> str:  # noqa: ANN401
+    view = ok(config, "authority", "intake", str(intake_file(config, **change)), "--as", who,
+              login=login)
     request_id: str = view["id"]
     return request_id
 
@@ -139,6 +148,11 @@ class TestApproved:
                           if e["kind"] == "authority.disclosure")
         assert disclosure["data"]["package_sha256"] == done["package_sha256"]
         assert disclosure["fields"] == ["name", "street", "postal_code", "town", "country"]
+        assert [(e["data"]["by"], e["data"]["channel"], e["data"]["os_user"])
+                for e in record_entries(db(config))
+                if e["kind"].startswith("authority.")] == [
+            ("olli", "cli", "os-olli"), ("ada", "cli", "os-ada"), ("olli", "cli", "os-olli"),
+            ("olli", "cli", "os-olli"), ("olli", "cli", "os-olli")]
 
 
 class TestRefused:
@@ -184,6 +198,23 @@ class TestRefused:
         assert len(record_entries(db(config))) == before
         ok(config, "authority", "disclose", rid, "--out", str(out), "--as", "ada")
         assert authority_trail(db(config), rid)[-1] == ("review.read:authority_package", "ada")
+
+    def test_one_os_login_cannot_take_in_and_decide_under_two_names(self, config: Path
+                                                                     ) -> None:
+        """`--as` takes no password: olli took the request in from the login desk-1, so a
+        decision from desk-1 as ada is refused (approve and reject alike) and nothing is
+        recorded; ada from her own login decides it, and the record shows both logins."""
+        rid = take_in(config, "olli", login="desk-1")
+        for step in (("approve", rid), ("reject", rid, "--reason", "no basis given")):
+            line = refused(config, "authority", *step, "--as", "ada", login="desk-1")
+            assert "this OS login already acted on it under another staff name" in line
+        assert authority_trail(db(config), rid) == [("authority.received", "olli")]
+        view = ok(config, "authority", "approve", rid, "--as", "ada", login="desk-2")
+        assert (view["state"], view["decided_by"]) == ("approved", "ada")
+        steps = [e for e in record_entries(db(config)) if e["disclosure"] == rid]
+        assert [(e["kind"], e["data"]["by"], e["data"]["channel"], e["data"]["os_user"])
+                for e in steps] == [("authority.received", "olli", "cli", "desk-1"),
+                                    ("authority.approved", "ada", "cli", "desk-2")]
 
     @pytest.mark.parametrize("legal_basis", [None, "", "   "])
     def test_a_request_without_its_legal_basis_is_refused(
@@ -252,7 +283,7 @@ class TestErased:
     def test_an_erased_customer_is_answered_from_metadata(self, config: Path) -> None:
         """After `gateway erase`, a request by order gets the order without values and says
         the values were erased."""
-        ok(config, "erase", "--customer", CUSTOMER)
+        ok(config, "erase", "--customer", CUSTOMER, "--as", "dpo")
         rid = take_in(config, "olli", customers=None, orders=["J-CLI-1"])
         ok(config, "authority", "approve", rid, "--as", "ada")
         out = config.parent / "erased.json"

@@ -18,6 +18,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from gateway.actor import Actor
 from gateway.app import RECORD, create_app
 from gateway.authority_desk import DESK
 from gateway.authority_package import ERASED, NO_DATA, NONE_HELD, NOT_HELD, VALUES_ERASED, claim
@@ -25,10 +26,13 @@ from gateway.erasure import ErasureRules, request_erasure
 from gateway.record.entry import decode
 from gateway.record.postgres_schema import quoted
 from gateway.record.sealing import subject_ref
+from gateway.staff import csrf_token
 from tests.authority.conftest import Clock, authority_trail, form, record_entries
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event, run_gateway
 from tests.review.conftest import call, cookie_of, ship
 from tests.stores import PG_URL
+
+DPO = Actor("dpo", "api")
 
 BASE = "/v1/authority/requests"
 CUSTOMER = CANARY_CUSTOMER["id"]
@@ -158,6 +162,33 @@ class TestApproved:
         for who in ("rea", "dpo"):
             assert (await call(gateway, "GET", f"{BASE}/{rid}/package",
                                headers=staff[who]))[0] == 403
+
+
+class TestChannels:
+    async def test_each_step_records_who_and_through_which_door(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """Steps taken through the API record channel api, those through the pages channel
+        page; neither names an OS user (a password proved who acted)."""
+        await ship(gateway, order_id="J-1")
+        rid = (await take_in(gateway, staff["olli"], form(clock)))["id"]
+        for who, step in (("ada", "approve"), ("olli", "disclose")):
+            token = staff[who]["Authorization"].removeprefix("Bearer ")
+            status, body, _ = await call(gateway, "POST", f"/review/authority/{rid}/{step}",
+                                         headers=cookie_of(staff[who]),
+                                         data={"csrf": csrf_token(token)})
+            assert status == 303, body
+        status, _ = await json_call(gateway, "POST", f"{BASE}/{rid}/close", staff["olli"])
+        assert status == 200
+        steps = [e for e in record_entries(gateway.config.record.path)
+                 if (e["disclosure"] or "").split(":")[0] == rid]
+        assert [(e["kind"], e["data"]["by"], e["data"]["channel"], e["data"]["os_user"])
+                for e in steps] == [
+            ("authority.received", "olli", "api", None),
+            ("authority.approved", "ada", "page", None),
+            ("authority.intent", "olli", "page", None),
+            ("authority.disclosure", "olli", "page", None),
+            ("authority.closed", "olli", "api", None)]
 
 
 class TestRefused:
@@ -310,7 +341,7 @@ class TestErased:
         """A request naming an erased customer's order gets the orders and deliveries the
         record still holds, no value, and the note that the values were erased."""
         await ship(gateway, order_id="J-ERASED")
-        await request_erasure(gateway.app[RECORD], customer_id=CUSTOMER,
+        await request_erasure(gateway.app[RECORD], actor=DPO, customer_id=CUSTOMER,
                               hmac_key=gateway.config.keys.subject_hmac, rules=ErasureRules(),
                               now=datetime.fromtimestamp(clock(), UTC))
         doc = form(clock, customers=[], orders=["J-ERASED", "J-NEVER"],
@@ -595,7 +626,7 @@ class TestDisclosingOnce:
         await ship(gateway, order_id="J-CLAIMED")
         rid = (await take_in(gateway, staff["olli"], form(clock)))["id"]
         await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
-        await claim(gateway.app[DESK].authority, rid, actor="ada")
+        await claim(gateway.app[DESK].authority, rid, actor=Actor("ada", "api"))
         before = len(record_entries(gateway.config.record.path))
         status, problem = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose",
                                           staff["olli"])

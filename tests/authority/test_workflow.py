@@ -12,12 +12,15 @@ from typing import Any
 import orjson
 import pytest
 
+from gateway.actor import Actor
 from gateway.app import RECORD
 from gateway.authority import Authority, Intake
 from gateway.authority_package import ERASED, NOT_HELD, VALUES_ERASED, disclose
 from gateway.erasure import ErasureRules, request_erasure
 from gateway.errors import BadRequest, Conflict, Forbidden
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
+
+DPO = Actor("dpo", "api")
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 FORM: dict[str, Any] = {
@@ -57,7 +60,7 @@ class TestIntake:
     async def test_the_intake_is_recorded(self, gateway: Harness, authority: Authority) -> None:
         """The intake is an entry naming the authority, basis, categories and who took it in;
         the customer appears only by reference."""
-        request = await authority.intake(Intake.from_json(FORM), actor="olli", now=NOW)
+        request = await authority.intake(Intake.from_json(FORM), actor=Actor("olli", "api"), now=NOW)
         (entry,) = entries(gateway)
         assert entry["kind"] == "authority.received"
         assert entry["data"]["legal_basis"] == FORM["legal_basis"]
@@ -72,7 +75,7 @@ class TestIntake:
         event = order_event("posti", "home_delivery", order_id="J-777")
         assert (await gateway.post(event))[0] == 201
         form = {**FORM, "customers": [], "orders": ["J-777", "J-404"]}
-        request = await authority.intake(Intake.from_json(form), actor="olli", now=NOW)
+        request = await authority.intake(Intake.from_json(form), actor=Actor("olli", "api"), now=NOW)
         assert len(request.subjects) == 1
         assert request.unresolved_orders == ("J-404",)
 
@@ -80,37 +83,37 @@ class TestIntake:
 class TestDecision:
     async def test_self_approval_is_refused(self, authority: Authority) -> None:
         """The person who took a request in cannot approve or reject it."""
-        request = await authority.intake(Intake.from_json(FORM), actor="olli", now=NOW)
+        request = await authority.intake(Intake.from_json(FORM), actor=Actor("olli", "api"), now=NOW)
         with pytest.raises(Forbidden, match="second person"):
-            await authority.approve(request.id, actor="olli", now=NOW)
+            await authority.approve(request.id, actor=Actor("olli", "api"), now=NOW)
         with pytest.raises(Forbidden):
-            await authority.reject(request.id, actor="olli", reason="no basis", now=NOW)
+            await authority.reject(request.id, actor=Actor("olli", "api"), reason="no basis", now=NOW)
 
     async def test_rejection_needs_a_reason_and_is_recorded(
         self, gateway: Harness, authority: Authority
     ) -> None:
         """A rejection without a reason is refused; with one it is recorded and ends the
         request's path to disclosure."""
-        request = await authority.intake(Intake.from_json(FORM), actor="olli", now=NOW)
+        request = await authority.intake(Intake.from_json(FORM), actor=Actor("olli", "api"), now=NOW)
         with pytest.raises(BadRequest):
-            await authority.reject(request.id, actor="ada", reason="", now=NOW)
-        rejected = await authority.reject(request.id, actor="ada", now=NOW,
+            await authority.reject(request.id, actor=Actor("ada", "api"), reason="", now=NOW)
+        rejected = await authority.reject(request.id, actor=Actor("ada", "api"), now=NOW,
                                           reason="The cited section does not cover this data")
         assert (rejected.state, rejected.decided_by) == ("rejected", "ada")
         with pytest.raises(Conflict):
-            await disclose(authority, request.id, actor="ada", now=NOW,
+            await disclose(authority, request.id, actor=Actor("ada", "api"), now=NOW,
                            out_dir=gateway.config.path.parent / "packages")
         kinds = [e["kind"] for e in entries(gateway)]
         assert kinds == ["authority.received", "authority.rejected"]
-        closed = await authority.close(request.id, actor="ada", now=NOW)
+        closed = await authority.close(request.id, actor=Actor("ada", "api"), now=NOW)
         assert closed.state == "closed"
 
     async def test_a_request_is_decided_once(self, authority: Authority) -> None:
         """An approved request cannot be approved or rejected again."""
-        request = await authority.intake(Intake.from_json(FORM), actor="olli", now=NOW)
-        await authority.approve(request.id, actor="ada", now=NOW)
+        request = await authority.intake(Intake.from_json(FORM), actor=Actor("olli", "api"), now=NOW)
+        await authority.approve(request.id, actor=Actor("ada", "api"), now=NOW)
         with pytest.raises(Conflict):
-            await authority.reject(request.id, actor="eve", reason="changed my mind", now=NOW)
+            await authority.reject(request.id, actor=Actor("eve", "api"), reason="changed my mind", now=NOW)
 
 
 class TestDisclosure:
@@ -122,9 +125,9 @@ class TestDisclosure:
         status, answer, _ = await gateway.post(order_event("posti", "home_delivery",
                                                            order_id="J-1"))
         assert status == 201
-        request = await authority.intake(Intake.from_json(FORM), actor="olli", now=NOW)
-        await authority.approve(request.id, actor="ada", now=NOW)
-        done, path = await disclose(authority, request.id, actor="ada", now=NOW,
+        request = await authority.intake(Intake.from_json(FORM), actor=Actor("olli", "api"), now=NOW)
+        await authority.approve(request.id, actor=Actor("ada", "api"), now=NOW)
+        done, path = await disclose(authority, request.id, actor=Actor("ada", "api"), now=NOW,
                                     out_dir=tmp_path / "packages")
         package = orjson.loads(path.read_bytes())
         (customer,) = package["customers"]
@@ -147,7 +150,7 @@ class TestDisclosure:
         assert last["data"]["package_sha256"] == done.package_sha256
         assert last["fields"] == ["name", "phone"]
         with pytest.raises(Conflict):
-            await disclose(authority, request.id, actor="ada", now=NOW,
+            await disclose(authority, request.id, actor=Actor("ada", "api"), now=NOW,
                            out_dir=tmp_path / "packages")
 
     async def test_an_erased_customer_is_answered_from_metadata(
@@ -158,12 +161,13 @@ class TestDisclosure:
         await gateway.post(order_event("posti", "home_delivery", order_id="J-2"))
         form = {**FORM, "customers": [], "orders": ["J-2"],
                 "categories": ["name", "address", "orders", "deliveries", "marketing_consent"]}
-        request = await authority.intake(Intake.from_json(form), actor="olli", now=NOW)
-        await request_erasure(gateway.app[RECORD], customer_id=CANARY_CUSTOMER["id"],
+        await request_erasure(gateway.app[RECORD], actor=DPO, customer_id=CANARY_CUSTOMER["id"],
                               hmac_key=gateway.config.keys.subject_hmac, rules=ErasureRules(),
                               now=NOW)
-        await authority.approve(request.id, actor="ada", now=NOW)
-        _, path = await disclose(authority, request.id, actor="ada", now=NOW,
+        request = await authority.intake(Intake.from_json(form), actor=Actor("olli", "api"),
+                                         now=NOW)
+        await authority.approve(request.id, actor=Actor("ada", "api"), now=NOW)
+        _, path = await disclose(authority, request.id, actor=Actor("ada", "api"), now=NOW,
                                  out_dir=tmp_path / "p")
         (customer,) = orjson.loads(path.read_bytes())["customers"]
         assert customer["status"] == "erased"
@@ -181,9 +185,9 @@ class TestDeadlines:
         """Open requests are marked overdue, due soon or open; decided ones are left out."""
         for deadline in ("2026-11-20", "2026-11-24", "2026-12-30"):
             await authority.intake(Intake.from_json({**FORM, "deadline": deadline}),
-                                   actor="olli", now=NOW)
-        rejected = await authority.intake(Intake.from_json(FORM), actor="olli", now=NOW)
-        await authority.reject(rejected.id, actor="ada", reason="not our customer", now=NOW)
+                                   actor=Actor("olli", "api"), now=NOW)
+        rejected = await authority.intake(Intake.from_json(FORM), actor=Actor("olli", "api"), now=NOW)
+        await authority.reject(rejected.id, actor=Actor("ada", "api"), reason="not our customer", now=NOW)
         listed = await authority.deadlines(today=date(2026, 11, 22))
         assert [(d["deadline"], d["status"]) for d in listed] == [
             ("2026-11-20", "overdue"), ("2026-11-24", "due soon"), ("2026-12-30", "open")]
@@ -196,9 +200,9 @@ class TestNothingHeld:
         """A request whose orders the record never saw is answered with a package saying so,
         and its hash is in an intent/outcome pair that names no customer and no field."""
         form = {**FORM, "customers": [], "orders": ["J-NEVER"]}
-        request = await authority.intake(Intake.from_json(form), actor="olli", now=NOW)
-        await authority.approve(request.id, actor="ada", now=NOW)
-        done, path = await disclose(authority, request.id, actor="olli", now=NOW,
+        request = await authority.intake(Intake.from_json(form), actor=Actor("olli", "api"), now=NOW)
+        await authority.approve(request.id, actor=Actor("ada", "api"), now=NOW)
+        done, path = await disclose(authority, request.id, actor=Actor("olli", "api"), now=NOW,
                                     out_dir=tmp_path / "p")
         package = orjson.loads(path.read_bytes())
         assert package["customers"] == []

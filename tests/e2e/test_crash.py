@@ -342,12 +342,15 @@ class TestRecovery:
         assert await pending is None
         app[CONTROL].hold = None
         held.set()
-        erase = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.cli", "--config", str(setup["config"]), "erase",
-            "--customer", event["data"]["customer"]["id"],
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=setup["config"].parent,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        assert await erase.wait() == 0
+        env = {**os.environ, "PYTHONPATH": str(ROOT),
+               "GATEWAY_STAFF_PASSWORD": "a long enough passphrase"}
+        for command in (("staff", "add", "dpo", "--role", "admin"),
+                        ("erase", "--customer", event["data"]["customer"]["id"], "--as", "dpo")):
+            done = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gateway.cli", "--config", str(setup["config"]),
+                *command, env=env, cwd=setup["config"].parent,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            assert await done.wait() == 0
 
         await gateway.start(http)
         result = await send(http, url, secret, event, "msg_erased")

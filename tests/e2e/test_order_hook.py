@@ -19,10 +19,13 @@ from carriers.sandbox import dhl_express as dhl_sandbox
 from carriers.sandbox import matkahuolto as mh_sandbox
 from carriers.sandbox import posti as posti_sandbox
 from carriers.sandbox import postnord as postnord_sandbox
+from gateway.actor import Actor
 from gateway.record.checkpoint import Signer
 from gateway.record.verify import verify_sqlite
 from gateway.webhooks import HookSecret
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, Harness, order_event
+
+DPO = Actor("dpo", "api")
 
 POLICY = tomllib.loads((ROOT / "config.toml").read_text())["policy"]
 #: Delivery services; return labels are tested in test_returns.py.
@@ -314,7 +317,7 @@ class TestFailures:
         event = order_event("posti", "home_delivery")
         assert (await gateway.post(event, msg_id="msg_erased"))[0] == 503
         control.fail_status = None
-        await request_erasure(gateway.app[RECORD], customer_id=CANARY_CUSTOMER["id"],
+        await request_erasure(gateway.app[RECORD], actor=DPO, customer_id=CANARY_CUSTOMER["id"],
                               hmac_key=gateway.config.keys.subject_hmac, rules=ErasureRules(),
                               now=datetime.now(UTC))
         status, answer, _ = await gateway.post(event, msg_id="msg_erased")

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from gateway.actor import Actor
 from gateway.erasure import ErasureRules, request_erasure, run_due
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer, parse_and_verify
@@ -25,6 +26,8 @@ from gateway.record.sealing import seal, subject_ref
 from gateway.record.verify import verify_sqlite
 from tests.conftest import CANARY_CUSTOMER, ROOT, order_event, run_gateway
 from tests.stores import Backend
+
+DPO = Actor("dpo", "api")
 
 ORIGIN = "test.invalid/record"
 HMAC_KEY = b"h" * 32
@@ -64,7 +67,7 @@ class TestRequestErasure:
         await disclose(record, "C-2")
         before_note = await record.checkpoint()
         assert before_note is not None
-        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+        result = await request_erasure(record, actor=DPO, customer_id="C-1", hmac_key=HMAC_KEY,
                                        rules=ErasureRules(), now=NOW)
         assert result.status == "erased"
         assert await record.subject_key(subject_ref(HMAC_KEY, "C-1"), create=False) is None
@@ -83,7 +86,7 @@ class TestRequestErasure:
     async def test_the_erasure_is_an_entry_naming_only_the_reference(self, record: Record) -> None:
         """The erasure entry names the customer by HMAC reference, never by id."""
         await disclose(record, "C-1")
-        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+        result = await request_erasure(record, actor=DPO, customer_id="C-1", hmac_key=HMAC_KEY,
                                        rules=ErasureRules(), now=NOW)
         row = await record.store.entry(result.seq)
         assert row is not None
@@ -96,14 +99,14 @@ class TestRequestErasure:
         once the hold has ended, not before."""
         await disclose(record, "C-1")
         rules = ErasureRules(hold_days=30, hold_basis="Consumer Protection Act 38/1978")
-        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+        result = await request_erasure(record, actor=DPO, customer_id="C-1", hmac_key=HMAC_KEY,
                                        rules=rules, now=NOW)
         assert result.status == "deferred"
         assert result.due == "2026-12-20T10:00:00.000Z"
         subject = subject_ref(HMAC_KEY, "C-1")
-        assert await run_due(record, now=NOW + timedelta(days=10)) == []
+        assert await run_due(record, actor=DPO, now=NOW + timedelta(days=10)) == []
         assert await record.subject_key(subject, create=False) is not None
-        done = await run_due(record, now=NOW + timedelta(days=30))
+        done = await run_due(record, actor=DPO, now=NOW + timedelta(days=30))
         assert [e.status for e in done] == ["erased"]
         assert await record.subject_key(subject, create=False) is None
 
@@ -111,7 +114,7 @@ class TestRequestErasure:
         """Disclosures older than the hold period do not delay the erasure."""
         await disclose(record, "C-1")
         rules = ErasureRules(hold_days=1, hold_basis="x")
-        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+        result = await request_erasure(record, actor=DPO, customer_id="C-1", hmac_key=HMAC_KEY,
                                        rules=rules, now=NOW)
         assert result.status == "erased"
 
@@ -129,9 +132,10 @@ class TestEraseThroughTheGateway:
             assert status == 201
             config_file = tmp_path / "config.toml"
             config_file.write_text(_config_for(tmp_path))
+            await gw.add_staff("dpo", "admin")
             result = subprocess.run(
                 [sys.executable, "-m", "gateway.cli", "--config", str(config_file), "erase",
-                 "--customer", CANARY_CUSTOMER["id"]],
+                 "--customer", CANARY_CUSTOMER["id"], "--as", "dpo"],
                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
                 timeout=60, check=False)
             assert result.returncode == 0, result.stderr
@@ -164,14 +168,14 @@ class TestHoldsAndRetention:
         from gateway.erasure import place_hold  # noqa: PLC0415
 
         await disclose(record, "C-1")
-        await place_hold(record, customer_id="C-1", hmac_key=HMAC_KEY,
+        await place_hold(record, actor=DPO, customer_id="C-1", hmac_key=HMAC_KEY,
                          until=NOW + timedelta(days=5), basis="Accounting Act 1336/1997",
                          now=NOW)
-        result = await request_erasure(record, customer_id="C-1", hmac_key=HMAC_KEY,
+        result = await request_erasure(record, actor=DPO, customer_id="C-1", hmac_key=HMAC_KEY,
                                        rules=ErasureRules(), now=NOW)
         assert (result.status, result.due) == ("deferred", "2026-11-27T12:00:00.000Z")
-        assert await run_due(record, now=NOW + timedelta(days=4)) == []
-        assert [e.status for e in await run_due(record, now=NOW + timedelta(days=6))] == [
+        assert await run_due(record, actor=DPO, now=NOW + timedelta(days=4)) == []
+        assert [e.status for e in await run_due(record, actor=DPO, now=NOW + timedelta(days=6))] == [
             "erased"]
 
     async def test_retention_erases_inactive_customers_unless_held(self, record: Record) -> None:
@@ -181,11 +185,11 @@ class TestHoldsAndRetention:
         for customer in ("C-1", "C-2"):
             await disclose(record, customer, n=1)
         later = NOW + timedelta(days=400)
-        await place_hold(record, customer_id="C-2", hmac_key=HMAC_KEY,
+        await place_hold(record, actor=DPO, customer_id="C-2", hmac_key=HMAC_KEY,
                          until=later + timedelta(days=30), basis="dispute", now=NOW)
         rules = ErasureRules(retention_days=365)
-        assert await apply_retention(record, rules=rules, now=NOW) == []
-        result = {e.subject: e.status for e in await apply_retention(record, rules=rules,
+        assert await apply_retention(record, actor=DPO, rules=rules, now=NOW) == []
+        result = {e.subject: e.status for e in await apply_retention(record, actor=DPO, rules=rules,
                                                                       now=later)}
         assert result == {subject_ref(HMAC_KEY, "C-1"): "erased",
                           subject_ref(HMAC_KEY, "C-2"): "held"}

@@ -310,6 +310,25 @@ class TestSideTables:
         assert await store.last_disclosure("nobody") is None
         assert await store.stale_subjects("2026-01-01") == ["old"]
 
+    async def test_holds_and_deferred_erasures_are_listed_and_released(self, store: Store
+                                                                       ) -> None:
+        """Running holds and deferred erasures are listed soonest first; releasing ends only
+        the running holds of one subject, cancelling drops one deferred erasure."""
+        await store.add_hold("s", "2027-01-01", "law", T)
+        await store.add_hold("s", "2026-01-01", "ended", T)
+        await store.add_hold("t", "2026-12-01", "matter", T)
+        await store.defer_erasure("s", T, "2027-01-01", "law")
+        now = "2026-06-01"
+        assert await store.legal_holds(now) == [("t", "2026-12-01", "matter", T),
+                                                ("s", "2027-01-01", "law", T)]
+        assert await store.pending_erasures() == [("s", T, "2027-01-01", "law")]
+        assert await store.release_holds("s", now) == 1
+        assert await store.release_holds("s", now) == 0
+        assert await store.legal_holds(now) == [("t", "2026-12-01", "matter", T)]
+        assert await store.cancel_erasure("s") is True
+        assert await store.cancel_erasure("s") is False
+        assert await store.pending_erasures() == []
+
     async def test_entries_by_subject_and_order(self, store: Store) -> None:
         """A subject's entries come in position order; an order names its subject."""
         await store.append_batch(

@@ -12,12 +12,15 @@ import orjson
 import pytest
 
 from carriers.sandbox import CONTROL
+from gateway.actor import Actor
 from gateway.app import RECORD
 from gateway.authority import Authority, Intake
 from gateway.authority_package import disclose
 from gateway.record.sealing import subject_ref
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
 from tests.review.conftest import call, cookie_of, entries, get_json, ship
+
+DPO = Actor("dpo", "api")
 
 NOW = datetime.now(UTC)
 CUSTOMER = CANARY_CUSTOMER["id"]
@@ -35,10 +38,10 @@ FORM: dict[str, Any] = {
 async def authority_disclosure(gateway: Harness, tmp_path: Path, **change: Any) -> str:  # noqa: ANN401
     """An authority request taken in, approved by a second person and disclosed."""
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    request = await authority.intake(Intake.from_json({**FORM, **change}), actor="ilona",
+    request = await authority.intake(Intake.from_json({**FORM, **change}), actor=Actor("ilona", "api"),
                                      now=NOW)
-    await authority.approve(request.id, actor="aapo", now=NOW)
-    await disclose(authority, request.id, actor="aapo", now=NOW,
+    await authority.approve(request.id, actor=Actor("aapo", "api"), now=NOW)
+    await disclose(authority, request.id, actor=Actor("aapo", "api"), now=NOW,
                    out_dir=tmp_path / "packages" / request.id)
     return request.id
 
@@ -211,12 +214,12 @@ class TestTransparencyReport:
                               hmac_key=gateway.config.keys.subject_hmac)
         customs = {"authority": "Tulli", "legal_basis": "Customs Act 304/2016, s. 105"}
         rejected = await authority.intake(Intake.from_json({**FORM, **customs}),
-                                          actor="ilona", now=NOW)
-        await authority.reject(rejected.id, actor="aapo", reason="outside the section",
+                                          actor=Actor("ilona", "api"), now=NOW)
+        await authority.reject(rejected.id, actor=Actor("aapo", "api"), reason="outside the section",
                                now=NOW)
-        await authority.intake(Intake.from_json({**FORM, **customs}), actor="ilona", now=NOW)
-        approved = await authority.intake(Intake.from_json(FORM), actor="ilona", now=NOW)
-        await authority.approve(approved.id, actor="aapo", now=NOW)
+        await authority.intake(Intake.from_json({**FORM, **customs}), actor=Actor("ilona", "api"), now=NOW)
+        approved = await authority.intake(Intake.from_json(FORM), actor=Actor("ilona", "api"), now=NOW)
+        await authority.approve(approved.id, actor=Actor("aapo", "api"), now=NOW)
         await authority_disclosure(gateway, tmp_path, customers=["C-NEVER-SEEN"])
 
         headers = await gateway.as_staff("admin")
@@ -288,6 +291,6 @@ class TestReadsAreNotDisclosures:
         read_at = entries(gateway)[read["read_recorded_at"]]["time"]
         # One day after the read: the disclosure is older than a day, the read is not.
         now = datetime.fromisoformat(read_at.replace("Z", "+00:00")) + timedelta(days=1)
-        done = await apply_retention(gateway.app[RECORD], rules=ErasureRules(retention_days=1),
+        done = await apply_retention(gateway.app[RECORD], actor=DPO, rules=ErasureRules(retention_days=1),
                                      now=now)
         assert [e.status for e in done] == ["erased"]

@@ -69,21 +69,24 @@ class TestStaff:
 
     def test_account_changes_are_recorded(self, config: Path) -> None:
         """Adding and disabling an account each append a staff.changed entry naming the
-        account, its roles, the action and the OS user; listing appends nothing; the record
-        still verifies."""
+        account, its roles, the action, the channel (cli) and the OS user who ran it (no staff
+        account made the change: ``by`` is null); listing appends nothing; the record still
+        verifies."""
         added = gateway(config, "staff", "add", "dpo", "--role", "admin",
-                        GATEWAY_STAFF_PASSWORD=PASSWORD)
+                        GATEWAY_STAFF_PASSWORD=PASSWORD, LOGNAME="root-of-ops")
         assert added.returncode == 0, added.stderr
         first = last_entry(config)
         assert first["kind"] == "staff.changed"
         assert first["data"] == {"action": "added", "username": "dpo", "roles": ["admin"],
-                                 "os_user": getpass.getuser()}
+                                 "by": None, "channel": "cli", "os_user": "root-of-ops"}
         assert f"recorded at position {first['seq']}" in added.stdout
         assert gateway(config, "staff", "list").returncode == 0
         assert last_entry(config)["seq"] == first["seq"]
         assert gateway(config, "staff", "disable", "dpo").returncode == 0
         second = last_entry(config)
         assert (second["seq"], second["data"]["action"]) == (first["seq"] + 1, "disabled")
+        assert (second["data"]["channel"], second["data"]["os_user"]) == (
+            "cli", getpass.getuser())
         verified = gateway(config, "log", "verify")
         assert verified.returncode == 0, verified.stdout + verified.stderr
 

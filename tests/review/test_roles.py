@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from gateway.access import access_middleware, access_of
+from gateway.actor import Actor
 from gateway.app import RECORD, create_app
 from gateway.authority import Intake
 from gateway.authority_desk import DESK
@@ -164,11 +165,13 @@ async def _authority_request(gateway: Harness, state: str, decider: str | None) 
     ``decider`` (else by someone outside it too)."""
     desk = gateway.app[DESK]
     now = datetime.now(UTC)
-    request = await desk.authority.intake(Intake.from_json(FORM), actor="matrix-in", now=now)
+    request = await desk.authority.intake(Intake.from_json(FORM), actor=Actor("matrix-in", "api"),
+                                          now=now)
     if state in ("approved", "disclosed"):
-        await desk.authority.approve(request.id, actor=decider or "matrix-ok", now=now)
+        await desk.authority.approve(request.id, actor=Actor(decider or "matrix-ok", "api"),
+                                     now=now)
     if state == "disclosed":
-        await disclose(desk.authority, request.id, actor="matrix-ok", now=now,
+        await disclose(desk.authority, request.id, actor=Actor("matrix-ok", "api"), now=now,
                        out_dir=desk.packages)
     return request.id
 

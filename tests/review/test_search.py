@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from gateway.actor import Actor
 from gateway.app import RECORD
 from gateway.erasure import ErasureRules, request_erasure
 from gateway.record.checkpoint import Signer
@@ -15,6 +16,8 @@ from gateway.record.sealing import subject_ref
 from gateway.record.verify import verify_sqlite
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness
 from tests.review.conftest import call, entries, get_json, ship
+
+DPO = Actor("dpo", "api")
 
 TODAY = datetime.now(UTC).date()
 
@@ -143,7 +146,7 @@ class TestValues:
                                                       shipped: dict[str, str]) -> None:
         """After erasure the same search shows the entries with their values erased, while
         another customer's values still open."""
-        await request_erasure(gateway.app[RECORD], customer_id=CANARY_CUSTOMER["id"],
+        await request_erasure(gateway.app[RECORD], actor=DPO, customer_id=CANARY_CUSTOMER["id"],
                               hmac_key=gateway.config.keys.subject_hmac, rules=ErasureRules(),
                               now=datetime.now(UTC))
         status, body, _ = await call(gateway, "GET", "/v1/review/entries?recipient=posti"
@@ -160,7 +163,7 @@ class TestValues:
         """An erased customer who orders again gets a new key: the new order's values open,
         the values sealed under the deleted key still read as erased (not as an error), the
         access report lists both, and the record verifies."""
-        await request_erasure(gateway.app[RECORD], customer_id=CANARY_CUSTOMER["id"],
+        await request_erasure(gateway.app[RECORD], actor=DPO, customer_id=CANARY_CUSTOMER["id"],
                               hmac_key=gateway.config.keys.subject_hmac, rules=ErasureRules(),
                               now=datetime.now(UTC))
         await ship(gateway, order_id="J-AGAIN")
