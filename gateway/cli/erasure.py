@@ -7,11 +7,14 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.text import clean
+
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
     erase = sub.add_parser("erase", help="erase a customer's values from the record")
     erase.add_argument("--customer", required=True, help="the store's customer id")
-    erase.add_argument("--reason", default=None, help="why (default: the customer's request)")
+    erase.add_argument("--reason", default=None, type=_plain,
+                       help="why (default: the customer's request)")
     erase.set_defaults(run=_erase)
     erasure = sub.add_parser("erasure", help="deferred erasures")
     erasure_sub = erasure.add_subparsers(dest="erasure_command", required=True)
@@ -21,8 +24,17 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     hold = erasure_sub.add_parser("hold", help="put a legal hold on a customer's values")
     hold.add_argument("--customer", required=True)
     hold.add_argument("--until", required=True, type=_date, help="YYYY-MM-DD (UTC)")
-    hold.add_argument("--basis", required=True, help="the law or matter that requires it")
+    hold.add_argument("--basis", required=True, type=_plain,
+                      help="the law or matter that requires it")
     hold.set_defaults(run=_hold)
+
+
+def _plain(text: str) -> str:
+    """An argument of staff-entered text: no control or format character (``gateway.text``)."""
+    if not clean(text):
+        msg = "holds a control or format character; type it as plain text"
+        raise argparse.ArgumentTypeError(msg)
+    return text
 
 
 def _date(text: str) -> datetime:

@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,20 @@ def intake_file(config: Path, name: str = "request.json", **change: Any) -> Path
 def take_in(config: Path, who: str, **change: Any) -> str:  # noqa: ANN401
     view = ok(config, "authority", "intake", str(intake_file(config, **change)), "--as", who)
     request_id: str = view["id"]
+    return request_id
+
+
+async def taken_in_days_ago(config: Path, days: int, **change: Any) -> str:  # noqa: ANN401
+    """A request olli took in ``days`` days ago, over the API of a gateway on the same record
+    whose clock read that day: intake refuses a deadline or a deferral already past, so a
+    request now overdue, or whose deferral has ended, is one taken in earlier."""
+    then = time.time() - days * 86400
+    doc = orjson.loads(intake_file(config, **change).read_bytes())
+    async with run_gateway(config.parent, clock=lambda: then) as harness:
+        async with harness.http.post(harness.url + "/v1/authority/requests", json=doc,
+                                     headers=await harness.login("olli")) as resp:
+            assert resp.status == 201, await resp.text()  # noqa: PLR2004
+            request_id: str = (await resp.json())["id"]
     return request_id
 
 
@@ -184,11 +199,12 @@ class TestRefused:
 
 
 class TestDeadlines:
-    def test_open_requests_nearing_or_past_their_deadline_are_listed(self, config: Path
-                                                                     ) -> None:
+    async def test_open_requests_nearing_or_past_their_deadline_are_listed(
+        self, config: Path
+    ) -> None:
         """--due-within lists open requests due within that many days, the overdue first;
         later ones and decided ones are left out."""
-        late = take_in(config, "olli", deadline=day(-1))
+        late = await taken_in_days_ago(config, 5, deadline=day(-1))
         soon = take_in(config, "olli", deadline=day(2))
         take_in(config, "olli", deadline=day(30))
         decided = take_in(config, "olli", deadline=day(0))
@@ -204,14 +220,15 @@ class TestDeadlines:
 
 
 class TestDeferral:
-    def test_a_disclosure_is_hidden_while_its_deferral_runs_and_shown_after(
+    async def test_a_disclosure_is_hidden_while_its_deferral_runs_and_shown_after(
         self, config: Path
     ) -> None:
         """Two disclosures to the same customer: the one whose deferral ended yesterday is in
         the customer's access report, the one deferred for another month is not (the admin's
         full view shows it, marked)."""
-        for reference, until in (("ENDED-1", day(-1)), ("RUNNING-2", day(30))):
-            rid = take_in(config, "olli", reference=reference, defer_until=until)
+        ended = await taken_in_days_ago(config, 5, reference="ENDED-1", defer_until=day(-1))
+        running = take_in(config, "olli", reference="RUNNING-2", defer_until=day(30))
+        for reference, rid in (("ENDED-1", ended), ("RUNNING-2", running)):
             ok(config, "authority", "approve", rid, "--as", "ada")
             ok(config, "authority", "disclose", rid, "--out",
                str(config.parent / f"{reference}.json"), "--as", "olli")
