@@ -15,9 +15,12 @@ from typing import Any
 import orjson
 import pytest
 
+from gateway.authority import Intake
+from gateway.authority_desk import DESK
 from gateway.authority_package import ERASED
 from gateway.config import Config
 from gateway.record.sealing import subject_ref
+from gateway.text import clean
 from tests.authority.conftest import authority_trail, record_entries
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, run_gateway, write_config
 from tests.review.conftest import ship
@@ -242,6 +245,58 @@ class TestDeferral:
         full = authority_rows("--view", "full", "--as", "dpo")
         assert [(d["reference"], d.get("deferred")) for d in full] == [
             ("ENDED-1", None), ("RUNNING-2", True)]
+
+        # `gateway log show` keeps the running one to the admin too: a reviewer's search lists
+        # only the ended request's entries, and the offline listing withholds the other's.
+        def positions(request_id: str) -> list[int]:
+            return [e["seq"] for e in record_entries(db(config))
+                    if (e["disclosure"] or "").startswith(request_id)
+                    or e["data"].get("request") == request_id]
+
+        def listed(*args: str) -> list[str]:
+            result = cli(config, "log", "show", *args)
+            assert result.returncode == 0, result.stderr
+            return result.stdout.splitlines()
+
+        def seqs(lines: list[str]) -> set[int]:
+            return {int(line.split()[0]) for line in lines}
+
+        searched = ("--kind", "authority.received")
+        assert seqs(listed(*searched, "--as", "rea")) == set(positions(ended)[:1])
+        assert seqs(listed(*searched, "--as", "dpo")) == {
+            positions(ended)[0], positions(running)[0]}
+        offline = listed("--limit", "500")
+        withheld = [line for line in offline if "withheld" in line]
+        assert seqs(withheld) == set(positions(running))
+        assert not [line for line in withheld if "Tulli" in line or "RUNNING" in line]
+
+
+class TestOldRecordsAreEscaped:
+    async def test_control_characters_from_before_the_rule_reach_no_terminal(
+        self, config: Path
+    ) -> None:
+        """A request taken in before intake refused control characters (written here through
+        the workflow, as an older gateway did) is listed, shown and found with each such
+        character spelled as an escape: the JSON of `authority show` still reads back as the
+        stored text."""
+        authority_name = "Evil\x1b]0;owned\x07 Police\u202e ecilop"
+        async with run_gateway(config.parent) as harness:
+            desk = harness.app[DESK]
+            old = Intake(authority=authority_name, reference="R-\x9b2J-1",
+                         legal_basis="Police Act 872/2011", kind="x\x00y",
+                         categories=("name",), deadline=datetime.now(UTC).date(),
+                         customers=(CUSTOMER,))
+            rid = (await desk.authority.intake(old, actor="olli", now=datetime.now(UTC))).id
+        for args in (("authority", "list", "--as", "olli"), ("log", "show"),
+                     ("log", "show", "--kind", "authority.received", "--as", "rea"),
+                     ("authority", "show", rid, "--as", "olli")):
+            result = cli(config, *args)
+            assert result.returncode == 0, result.stderr
+            assert clean(result.stdout, multiline=True), args
+            assert "Evil\\u001b]0;owned\\u0007 Police\\u202e ecilop" in result.stdout, args
+        shown = ok(config, "authority", "show", rid, "--as", "olli")
+        assert (shown["authority"], shown["reference"], shown["kind"]) == (
+            authority_name, "R-\x9b2J-1", "x\x00y")
 
 
 class TestErased:
