@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -24,6 +25,7 @@ from gateway.policy import Rule
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
 from gateway.record.sealing import seal, subject_ref, unseal
+from gateway.text import staff_text
 
 #: Data categories of the privacy policy, and the record fields each one covers.
 CATEGORIES: Mapping[str, tuple[str, ...]] = {
@@ -38,6 +40,7 @@ CATEGORIES: Mapping[str, tuple[str, ...]] = {
 OPEN = ("received", "approved")
 #: How many customer or order ids one request may name, and how long each may be.
 MAX_IDS, MAX_ID = 100, 200
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @attrs.frozen
@@ -55,30 +58,39 @@ class Intake:
     defer_until: date | None = None
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> Intake:
-        """Validate an intake form; messages name fields, never values."""
+    def from_json(cls, doc: Mapping[str, Any], *, today: date | None = None) -> Intake:
+        """Validate an intake form; messages name fields, never values. Texts and ids hold no
+        control or format character (``gateway.text``); dates are ``YYYY-MM-DD`` strings, and
+        with ``today`` (the desk's clock) neither the deadline nor ``defer_until`` may be
+        before it."""
         def text(key: str, *, minimum: int = 1) -> str:
             value = doc.get(key)
             if not isinstance(value, str) or len(value.strip()) < minimum or len(value) > 500:  # noqa: PLR2004
                 raise Unprocessable(f"{key} is required (text of {minimum} to 500 characters)",
                                     field=key)
-            return value.strip()
+            return staff_text(value.strip(), key)
 
         def ids(key: str) -> tuple[str, ...]:
             value = doc.get(key, [])
             if not isinstance(value, list) or len(value) > MAX_IDS or not all(
                     isinstance(v, str) and 0 < len(v.strip()) <= MAX_ID for v in value):
                 raise Unprocessable(f"{key} must be a list of up to {MAX_IDS} ids", field=key)
-            return tuple(dict.fromkeys(v.strip() for v in value))
+            return tuple(dict.fromkeys(staff_text(v.strip(), key) for v in value))
 
         def day(key: str, *, required: bool) -> date | None:
             value = doc.get(key)
             if value in (None, "") and not required:
                 return None
             try:
-                return date.fromisoformat(str(value))
+                if not isinstance(value, str) or not _DATE.fullmatch(value):
+                    raise ValueError
+                given = date.fromisoformat(value)
             except ValueError:
                 raise Unprocessable(f"{key} must be a date (YYYY-MM-DD)", field=key) from None
+            if today is not None and given < today:
+                raise Unprocessable(f"{key} is in the past (today is {today.isoformat()})",
+                                    field=key)
+            return given
 
         categories = ids("categories")
         unknown = [c for c in categories if c not in CATEGORIES]
@@ -240,6 +252,7 @@ class Authority:
         if not reason or not 5 <= len(reason.strip()) <= 1000:  # noqa: PLR2004
             raise Unprocessable("a rejection needs its reason (5 to 1000 characters)",
                                 field="reason")
+        staff_text(reason, "reason", multiline=True)
         return await self._decide(request_id, actor=actor, now=now, approve=False,
                                   reason=reason.strip())
 

@@ -120,7 +120,7 @@ class Desk:
         _allowed(member, INTAKE, "take in authority requests")
         if not isinstance(doc, Mapping):
             raise BadRequest("send the request as a JSON object")
-        form = Intake.from_json(doc)
+        form = Intake.from_json(doc, today=self.now().date())
         return self.view(await self.authority.intake(form, actor=self.actor(member, channel),
                                                      now=self.now()))
 

@@ -222,3 +222,17 @@ class OperationUnsupported(GatewayError):
     status = 501
     title = "The carrier offers no such operation"
     type_slug = "carrier-operation-unsupported"
+
+
+class BadParameter(BadRequest):
+    """A query parameter that is unknown, repeated or malformed; the problem names the
+    parameter, never its value."""
+
+    type_slug = "bad-parameter"
+
+    def __init__(self, detail: str, *, parameter: str) -> None:
+        super().__init__(detail)
+        self.parameter = parameter
+
+    def members(self) -> dict[str, str]:
+        return {"parameter": self.parameter}

@@ -82,10 +82,10 @@ REVIEW_PATHS: dict[str, Any] = {
                                "any staff role; values for reviewer and admin", _SEARCH),
     "/v1/review/entries/{seq}": _api(
         "One entry with its RFC 9162 inclusion proof against the latest checkpoint, checked",
-        "any staff role; values for reviewer and admin", _SEQ, (401, 403, 404, 503)),
+        "any staff role; values for reviewer and admin", _SEQ, (400, 401, 403, 404, 503)),
     "/v1/review/checkpoint": _api(
         "The latest checkpoint: signature verified, size, age, and whether the record matches",
-        "reviewer, intake_officer, approver, admin", codes=(401, 403)),
+        "reviewer, intake_officer, approver, admin", codes=(400, 401, 403)),
     "/v1/reports/access": _api(
         "A customer's access report (GDPR Art. 15(1)(c)); view=full for admins",
         "reviewer, admin", _query("customer", "view")),

@@ -22,6 +22,7 @@ from gateway.access import COOKIE, STAFF, page, public
 from gateway.authority_desk import READERS as AUTHORITY_READERS
 from gateway.errors import BadRequest, GatewayError, TooManyRequests, Unauthorized
 from gateway.review import CHECKPOINT, REPORTERS, REVIEWER, SEARCHERS, TRANSPARENCY
+from gateway.review_params import ACCESS_PARAMS, parameters
 from gateway.staff import MEMBER, SESSION_SECONDS, SESSION_TOKEN, STAFF_ROLES, Member
 from gateway.web import render
 
@@ -120,8 +121,9 @@ async def _search(request: web.Request) -> web.Response:
     if "go" in request.query or any(params[k] for k in _FILTERS):
         reviewer = request.app[REVIEWER]
         try:
-            result = await reviewer.search(request[MEMBER], reviewer.search_of(request.query),
-                                           via="web")
+            result = await reviewer.search(
+                request[MEMBER], reviewer.search_of(request.query, also=("go",)),
+                via="web")
         except BadRequest as exc:
             error = exc.detail
     more = None
@@ -135,6 +137,7 @@ async def _search(request: web.Request) -> web.Response:
 @routes.get(r"/review/entries/{seq:\d{1,18}}")
 @page(*SEARCHERS)
 async def _entry(request: web.Request) -> web.Response:
+    parameters(request.query, ())
     shown = await request.app[REVIEWER].entry(request[MEMBER], int(request.match_info["seq"]),
                                               via="web")
     return _page(request, "entry.html", **shown)
@@ -143,11 +146,12 @@ async def _entry(request: web.Request) -> web.Response:
 @routes.get("/review/access")
 @page(*REPORTERS)
 async def _access(request: web.Request) -> web.Response:
-    customer = request.query.get("customer", "").strip()
+    given = parameters(request.query, ACCESS_PARAMS)
+    customer = given.get("customer", "")
     if not customer:
         return _page(request, "access.html", report=None, customer="")
     report = await request.app[REVIEWER].access_report(
-        request[MEMBER], customer, via="web", view=request.query.get("view") or None)
+        request[MEMBER], customer, via="web", view=given.get("view") or None)
     return _page(request, "access.html", report=report, customer=customer,
                  controller=request.app[REVIEWER].controller)
 

@@ -30,7 +30,10 @@ NOTHING_HELD = "not held"
 REQUEST_STATES = ("received", "approved", "disclosing", "rejected", "disclosed", "closed")
 
 
-def _deferred(data: Mapping[str, Any], today: date) -> bool:
+def deferred(data: Mapping[str, Any], today: date) -> bool:
+    """Whether the notification of an authority disclosure with these terms (its entry's data,
+    or its request) is still deferred on ``today``: the same rule for the access report and for
+    who may see its entries."""
     until = data.get("defer_until")
     if not until:
         return False
@@ -38,6 +41,16 @@ def _deferred(data: Mapping[str, Any], today: date) -> bool:
         return date.fromisoformat(str(until)[:10]) > today
     except ValueError:
         return True  # an unreadable deferral is kept hidden rather than told too early
+
+
+def request_of(entry: Mapping[str, Any]) -> str | None:
+    """The authority request a decoded entry belongs to: an ``authority.*`` entry's, or the one
+    a read names (the download of its package); None for any other entry."""
+    data = entry["data"] if isinstance(entry["data"], Mapping) else {}
+    if str(entry["kind"]).startswith("authority."):
+        return str(entry["disclosure"] or data.get("request") or "").split(":")[0] or None
+    request = data.get("request")
+    return request if isinstance(request, str) and request else None
 
 
 def _carrier(intent: Mapping[str, Any] | None, outcome: Mapping[str, Any] | None,
@@ -83,7 +96,7 @@ def _authority(entry: Mapping[str, Any], today: date) -> dict[str, Any]:
         "purpose": f"Request by {entry['recipient']} ({data.get('reference')}) under "
                    f"{data.get('legal_basis')}",
     }
-    if _deferred(data, today):
+    if deferred(data, today):
         shown.update(deferred=True, defer_until=data.get("defer_until"))
     return shown
 

@@ -14,8 +14,8 @@ admin); for the others they read as ``withheld``, and for an erased customer as 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import attrs
@@ -25,13 +25,26 @@ from aiohttp import web
 from gateway import reports
 from gateway.access import api
 from gateway.config import Config
-from gateway.errors import BadRequest, Forbidden, NotFound
+from gateway.errors import Forbidden, NotFound
 from gateway.proof import Prover, check_inclusion, checkpoint_status
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
 from gateway.record.queries import MAX_LIMIT, Search
 from gateway.record.rows import Row
 from gateway.record.sealing import subject_ref, unseal
+from gateway.review_params import (
+    ACCESS_PARAMS,
+    KINDS,
+    SEARCH_PARAMS,
+    SORTS,
+    TRANSPARENCY_PARAMS,
+    VIEWS,
+    customer_id,
+    one_of,
+    parameters,
+    period,
+    whole_number,
+)
 from gateway.staff import MEMBER, Member, Role
 
 Via = Literal["api", "web", "cli"]
@@ -43,53 +56,6 @@ SEARCHERS: Final = (Role.REVIEWER, Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMI
 REPORTERS: Final = (Role.REVIEWER, Role.ADMIN)
 TRANSPARENCY: Final = (Role.REVIEWER, Role.APPROVER, Role.ADMIN)
 CHECKPOINT: Final = (Role.REVIEWER, Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
-_TEXT_MAX = 200
-
-
-
-def parse_period(text: str | None, *, end: bool, name: str) -> str | None:
-    """A period bound in the record's time format. ``YYYY``, ``YYYY-MM`` and ``YYYY-MM-DD``
-    name whole years, months and days (an end bound includes the whole of it); a full ISO
-    timestamp is taken as it is (an end bound is exclusive)."""
-    if not text:
-        return None
-    try:
-        if len(text) == 4 and text.isdigit():  # noqa: PLR2004
-            year = int(text)
-            return f"{year + end:04d}-01-01T00:00:00.000Z"
-        if len(text) == 7:  # noqa: PLR2004
-            first = date.fromisoformat(text + "-01")
-            if end:
-                first = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-            return f"{first.isoformat()}T00:00:00.000Z"
-        if len(text) == 10:  # noqa: PLR2004
-            day = date.fromisoformat(text)
-            if end:
-                day = date.fromordinal(day.toordinal() + 1)
-            return f"{day.isoformat()}T00:00:00.000Z"
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(f"{name} must be YYYY, YYYY-MM, YYYY-MM-DD or an ISO timestamp") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return iso_time(moment.astimezone(UTC))
-
-
-def _text(params: Mapping[str, str], name: str) -> str | None:
-    value = params.get(name, "").strip()
-    if len(value) > _TEXT_MAX:
-        raise BadRequest(f"{name} is longer than {_TEXT_MAX} characters")
-    return value or None
-
-
-def _int(params: Mapping[str, str], name: str, default: int | None, low: int,
-         high: int) -> int | None:
-    value = params.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}")
-    return int(value)
 
 
 class Reviewer:
@@ -108,24 +74,23 @@ class Reviewer:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
-    def search_of(self, params: Mapping[str, str]) -> Search:
+    def search_of(self, params: Mapping[str, str], *, also: Iterable[str] = ()) -> Search:
         """A search from query parameters (customer id, order, recipient, kind, from, to,
-        cursor, limit, sort=newest|oldest)."""
-        sort = params.get("sort", "newest")
-        if sort not in ("newest", "oldest"):
-            raise BadRequest("sort must be newest or oldest")
-        customer = _text(params, "customer")
-        since = parse_period(_text(params, "from"), end=False, name="from")
-        until = parse_period(_text(params, "to"), end=True, name="to")
-        if since and until and since >= until:
-            raise BadRequest("from must come before to")
-        limit = _int(params, "limit", 50, 1, MAX_LIMIT)
+        cursor, limit, sort=newest|oldest; ``also`` names parameters a page adds). Unknown or
+        repeated parameters and unknown values are refused (``gateway.review_params``)."""
+        given = parameters(params, (*SEARCH_PARAMS, *also))
+        sort = one_of(given, "sort", SORTS, default="newest")
+        customer = given.get("customer")
+        since, until = period(given)
+        limit = whole_number(given, "limit", 50, 1, MAX_LIMIT)
         assert limit is not None
         return Search(
             subject=subject_ref(self.hmac_key, customer) if customer else None,
-            order=_text(params, "order"), recipient=_text(params, "recipient"),
-            kind=_text(params, "kind"), since=since, until=until,
-            cursor=_int(params, "cursor", None, 0, 2**62), limit=limit,
+            order=given.get("order") or None, recipient=given.get("recipient") or None,
+            kind=one_of(given, "kind", sorted(KINDS), described="a kind of entry the record "
+                        "holds (disclosure.intent, authority.disclosure, review.read, ...)"),
+            since=since, until=until,
+            cursor=whole_number(given, "cursor", None, 0, 2**62), limit=limit,
             newest_first=sort == "newest")
 
     async def record_read(self, member: Member, via: Via, *, what: str,
@@ -142,7 +107,8 @@ class Reviewer:
         rows = await self.record.store.search(attrs.evolve(query, limit=query.limit + 1))
         more = len(rows) > query.limit
         rows = rows[:query.limit]
-        shown = await self.show(member, rows)
+        hidden = await self.withheld(member, rows)
+        shown = await self.show(member, [r for r in rows if r.seq not in hidden])
         subject = query.subject
         if subject is None and query.order is not None:
             subject = await self.record.store.subject_of_order(query.order)
@@ -156,7 +122,8 @@ class Reviewer:
 
     async def entry(self, member: Member, seq: int, *, via: Via) -> dict[str, Any]:
         row = await self.record.store.entry(seq)
-        if row is None:
+        if row is None or await self.withheld(member, [row]):
+            # A deferred authority entry reads as absent: its position tells nothing more.
             raise NotFound(f"no entry at position {seq}")
         (shown,) = await self.show(member, [row])
         inclusion = await check_inclusion(self.record, self.verifiers, row, self.prover)
@@ -164,6 +131,28 @@ class Reviewer:
                                           seq=seq)
         return {"entry": shown, "inclusion": inclusion.to_json(),
                 "read_recorded_at": recorded}
+
+    async def withheld(self, member: Member, rows: list[Row]) -> set[int]:
+        """Positions among ``rows`` that belong to an authority request whose notification is
+        deferred (``defer_until`` still ahead): its steps, its disclosures and the reads of its
+        package. While the deferral runs only an admin sees them, as in the access report."""
+        if Role.ADMIN in member.roles:
+            return set()
+        today = self.now().date()
+        deferred: dict[str, bool] = {}
+        hidden = set()
+        for row in rows:
+            body = decode(row.body)
+            request = reports.request_of(body)
+            if request is None:
+                continue
+            if request not in deferred:
+                stored = await self.record.store.get_request(request)
+                terms = orjson.loads(stored[1]) if stored is not None else body["data"]
+                deferred[request] = reports.deferred(terms, today)
+            if deferred[request]:
+                hidden.add(row.seq)
+        return hidden
 
     async def show(self, member: Member, rows: list[Row]) -> list[dict[str, Any]]:
         """Entries as a reviewer sees them; sealed values opened for roles that see values."""
@@ -203,12 +192,10 @@ class Reviewer:
                             view: str | None = None) -> dict[str, Any]:
         """A customer's access report. Admins (the DPO) get the full view by default and may
         ask for the customer's; reviewers get the customer's view only."""
-        if not customer or len(customer) > _TEXT_MAX:
-            raise BadRequest("customer (the store's customer id) is required")
+        customer = customer_id(customer)
         full = Role.ADMIN in member.roles
-        view = view or ("full" if full else "customer")
-        if view not in ("customer", "full"):
-            raise BadRequest("view must be customer or full")
+        view = one_of({"view": view or ""}, "view", VIEWS,
+                      default="full" if full else "customer")
         if view == "full" and not full:
             raise Forbidden("only an admin (the data protection officer) sees the full view")
         subject = subject_ref(self.hmac_key, customer)
@@ -226,8 +213,7 @@ class Reviewer:
 
     async def transparency_report(self, member: Member, params: Mapping[str, str], *,
                                   via: Via) -> dict[str, Any]:
-        since = parse_period(_text(params, "from"), end=False, name="from")
-        until = parse_period(_text(params, "to"), end=True, name="to")
+        since, until = period(parameters(params, TRANSPARENCY_PARAMS))
         rows = await self.record.store.disclosure_counts_by(since, until)
         requests = [orjson.loads(doc) for _, _, doc in
                     await self.record.store.list_requests(reports.REQUEST_STATES)]
@@ -254,6 +240,7 @@ async def _search(request: web.Request) -> web.Response:
 @routes.get(r"/v1/review/entries/{seq:\d{1,18}}")
 @api(*SEARCHERS)
 async def _entry(request: web.Request) -> web.Response:
+    parameters(request.query, ())
     seq = int(request.match_info["seq"])
     return _json(await request.app[REVIEWER].entry(request[MEMBER], seq, via="api"))
 
@@ -261,15 +248,16 @@ async def _entry(request: web.Request) -> web.Response:
 @routes.get("/v1/review/checkpoint")
 @api(*CHECKPOINT)
 async def _checkpoint(request: web.Request) -> web.Response:
+    parameters(request.query, ())
     return _json(await request.app[REVIEWER].checkpoint())
 
 
 @routes.get("/v1/reports/access")
 @api(*REPORTERS)
 async def _access(request: web.Request) -> web.Response:
+    given = parameters(request.query, ACCESS_PARAMS)
     return _json(await request.app[REVIEWER].access_report(
-        request[MEMBER], request.query.get("customer", "").strip(), via="api",
-        view=request.query.get("view")))
+        request[MEMBER], given.get("customer", ""), via="api", view=given.get("view")))
 
 
 @routes.get("/v1/reports/transparency")

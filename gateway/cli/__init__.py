@@ -1,12 +1,14 @@
 """`gateway` command line. Each command group lives in its own module with a ``register``
 function that adds its sub-parser and sets ``run`` (args -> exit code).
 
-Errors end the command with a one-line message on stderr and a non-zero exit.
+Errors end the command with a one-line message on stderr and a non-zero exit. A closed
+output pipe (``gateway log show | head``) ends it quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,8 +16,11 @@ from pathlib import Path
 from gateway import logs
 from gateway.cli import authority, erasure, keys, log, policy, report, serve, staff
 from gateway.errors import GatewayError
+from gateway.text import printable
 
 EXIT_FAILED = 1
+#: 128 + SIGPIPE: what a shell reports for a command whose reader closed the pipe.
+EXIT_BROKEN_PIPE = 141
 
 #: Command modules, each with ``register(subparsers)``.
 COMMANDS = (serve, keys, log, erasure, policy, staff, report, authority)
@@ -36,9 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure()
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # here, so a closed pipe is met below and not at exit
     except GatewayError as exc:
-        print(f"gateway: {exc.detail}", file=sys.stderr)  # noqa: T201 - the CLI's own voice
+        print(f"gateway: {printable(exc.detail)}", file=sys.stderr)  # noqa: T201 - the CLI's own voice
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`gateway log show | head`): stop quietly, as a command killed
+        # by SIGPIPE would, and point stdout at /dev/null so the flush at exit cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     return code

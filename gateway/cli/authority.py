@@ -25,6 +25,7 @@ import orjson
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.errors import BadRequest, GatewayError
 from gateway.staff import Member, Role
+from gateway.text import printable
 
 Step = Callable[[Any, Member], Awaitable[Any]]
 
@@ -59,7 +60,8 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 
 def _print(doc: object) -> None:
-    sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+    sys.stdout.write(printable(text, keep="\n") + "\n")
 
 
 def _with_desk(args: argparse.Namespace, step: Step) -> int:
@@ -97,8 +99,8 @@ def _list(args: argparse.Namespace) -> int:
         listing = await desk.list(member, states=states, due_within=args.due_within)
         for r in listing["requests"]:
             due = f"{r['due']} ({r['days_left']:+d} d)" if r["due"] else "-"
-            print(f"{r['id']}  {r['state']:<9}  {r['deadline']}  {due:<18}  "  # noqa: T201
-                  f"{r['authority']} / {r['reference']}")
+            print(printable(f"{r['id']}  {r['state']:<9}  {r['deadline']}  {due:<18}  "  # noqa: T201
+                            f"{r['authority']} / {r['reference']}"))
 
     return _with_desk(args, step)
 

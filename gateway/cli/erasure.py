@@ -20,6 +20,7 @@ from typing import Any, Final
 from gateway.actor import Actor
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.staff import Role
+from gateway.text import clean
 
 #: Who erases, lists and cancels a deferred erasure; who places and lifts legal holds.
 ERASERS: Final = (Role.REVIEWER, Role.ADMIN)
@@ -29,7 +30,8 @@ HOLDERS: Final = (Role.ADMIN,)
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
     erase = sub.add_parser("erase", help="erase a customer's values from the record")
     erase.add_argument("--customer", required=True, help="the store's customer id")
-    erase.add_argument("--reason", default=None, help="why (default: the customer's request)")
+    erase.add_argument("--reason", default=None, type=_plain,
+                       help="why (default: the customer's request)")
     erase.set_defaults(run=_erase)
     erasure = sub.add_parser("erasure", help="deferred erasures, legal holds, retention")
     erasure_sub = erasure.add_subparsers(dest="erasure_command", required=True)
@@ -41,7 +43,8 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     hold = erasure_sub.add_parser("hold", help="put a legal hold on a customer's values")
     hold.add_argument("--customer", required=True)
     hold.add_argument("--until", required=True, type=_date, help="YYYY-MM-DD (UTC), ahead")
-    hold.add_argument("--basis", required=True, help="the law or matter that requires it")
+    hold.add_argument("--basis", required=True, help="the law or matter that requires it "
+                      "(checked with the hold: 3-500 characters, no control character)")
     hold.set_defaults(run=_hold)
     listing = erasure_sub.add_parser("list", help="legal holds and deferred erasures")
     listing.add_argument("--customer", help="only this customer's")
@@ -58,6 +61,14 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     release.set_defaults(run=_release)
     for command in (erase, hold, listing, release):
         add_reader_arguments(command)
+
+
+def _plain(text: str) -> str:
+    """An argument of staff-entered text: no control or format character (``gateway.text``)."""
+    if not clean(text):
+        msg = "holds a control or format character; type it as plain text"
+        raise argparse.ArgumentTypeError(msg)
+    return text
 
 
 def _date(text: str) -> datetime:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from gateway import reports
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.errors import GatewayError
 from gateway.record.checkpoint import Verifier
+from gateway.record.queries import MAX_LIMIT
+from gateway.text import printable
 
 EXIT_FAILED = 1
 FILTERS = ("customer", "order", "recipient", "kind")
@@ -39,8 +43,9 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
                      "of the live record, made as a staff account and recorded")
     show.add_argument("--db", type=Path, help="list this record file offline (no filters; "
                                               "not recorded)")
-    show.add_argument("--start", type=int, default=0, help="first position to list")
-    show.add_argument("--limit", type=int, default=50)
+    show.add_argument("--start", type=_position, default=0, help="first position to list")
+    show.add_argument("--limit", type=_count, default=50,
+                      help=f"how many entries to list, 1 to {MAX_LIMIT} (default: 50)")
     for name in FILTERS:
         show.add_argument(f"--{name}", help=f"only entries with this {name}")
     show.add_argument("--from", dest="since", help="period start: YYYY, YYYY-MM, YYYY-MM-DD or "
@@ -50,6 +55,20 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     show.add_argument("--newest", action="store_true", help="newest first")
     add_reader_arguments(show)
     show.set_defaults(run=_show)
+
+
+def _position(text: str) -> int:
+    if not text.strip().isdigit():
+        msg = "must be a position: a whole number from 0"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        msg = f"must be a whole number from 1 to {MAX_LIMIT}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
 
 
 def _db_path(args: argparse.Namespace) -> Path:
@@ -101,10 +120,23 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _line(doc: dict[str, Any]) -> str:
+    """One entry on one line, metadata only; text from the record is escaped for the terminal
+    (``gateway.text.printable``), as entries written before control characters were refused
+    may hold them."""
     fields = ",".join(doc["fields"]) or "-"
     result = doc["data"].get("result", "")
-    return (f"{doc['seq']:>6} {doc['time']} {doc['kind']:<19} {doc['recipient'] or '-':<12} "
-            f"{doc['service'] or '-':<14} order={doc['order'] or '-'} fields={fields} {result}")
+    return printable(
+        f"{doc['seq']:>6} {doc['time']} {doc['kind']:<19} {doc['recipient'] or '-':<12} "
+        f"{doc['service'] or '-':<14} order={doc['order'] or '-'} fields={fields} {result}")
+
+
+def _deferred_requests(conn: sqlite3.Connection, today: date) -> set[str]:
+    """The authority requests of a record file whose notification is deferred on ``today``."""
+    try:
+        stored = conn.execute("SELECT id, doc FROM authority_requests").fetchall()
+    except sqlite3.OperationalError:  # a record from before authority requests
+        return set()
+    return {rid for rid, doc in stored if reports.deferred(orjson.loads(doc), today)}
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -114,11 +146,28 @@ def _show(args: argparse.Namespace) -> int:
     if not db.exists():
         raise GatewayError(f"no record at {db}")
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    rows = conn.execute(
-        "SELECT body FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?", (args.start, args.limit)
-    )
-    for (body,) in rows:
-        print(_line(orjson.loads(body)))  # noqa: T201
+    rows = conn.execute("SELECT seq, body FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?",
+                        (args.start, args.limit + 1)).fetchall()
+    (size,) = conn.execute("SELECT COUNT(*) FROM entries").fetchone()
+    today = datetime.now(UTC).date()
+    deferred = _deferred_requests(conn, today)
+    shown = rows[:args.limit]
+    for _, body in shown:
+        doc = orjson.loads(body)
+        request = reports.request_of(doc)
+        if request is not None and (request in deferred or reports.deferred(doc["data"], today)):
+            # As in a review search, only an admin sees a deferred authority request's entries.
+            print(f"{doc['seq']:>6} (withheld: an entry of an authority request whose "  # noqa: T201
+                  "notification is deferred; an admin's search shows it)")
+        else:
+            print(_line(doc))  # noqa: T201
+    if not shown:
+        print(f"no entries from position {args.start}; the record holds {size}",  # noqa: T201
+              file=sys.stderr)
+    elif len(rows) > args.limit:
+        last = shown[-1][0]
+        print(f"listed positions {shown[0][0]} to {last} of {size} entries; "  # noqa: T201
+              f"{size - last - 1} more: use --start {last + 1}", file=sys.stderr)
     return 0
 
 

@@ -24,6 +24,7 @@ import orjson
 
 from gateway.errors import Forbidden, GatewayError
 from gateway.staff import Member, Role
+from gateway.text import printable
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -82,7 +83,8 @@ async def reviewing(args: argparse.Namespace, roles: Iterable[Role]) -> AsyncIte
 def _write(args: argparse.Namespace, doc: dict[str, Any], template: str,
            **context: Any) -> None:  # noqa: ANN401
     if args.html is None:
-        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+        text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+        sys.stdout.write(printable(text, keep="\n") + "\n")
         return
     from gateway.web import render_text  # noqa: PLC0415
 

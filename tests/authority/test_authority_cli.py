@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,13 @@ from typing import Any
 import orjson
 import pytest
 
+from gateway.actor import Actor
+from gateway.authority import Intake
+from gateway.authority_desk import DESK
 from gateway.authority_package import ERASED, VALUES_ERASED
 from gateway.config import Config
 from gateway.record.sealing import subject_ref
+from gateway.text import clean
 from tests.authority.conftest import authority_trail, record_entries
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, run_gateway, write_config
 from tests.review.conftest import ship
@@ -95,6 +100,20 @@ def take_in(config: Path, who: str, *, login: str | None = None,
     view = ok(config, "authority", "intake", str(intake_file(config, **change)), "--as", who,
               login=login)
     request_id: str = view["id"]
+    return request_id
+
+
+async def taken_in_days_ago(config: Path, days: int, **change: Any) -> str:  # noqa: ANN401
+    """A request olli took in ``days`` days ago, over the API of a gateway on the same record
+    whose clock read that day: intake refuses a deadline or a deferral already past, so a
+    request now overdue, or whose deferral has ended, is one taken in earlier."""
+    then = time.time() - days * 86400
+    doc = orjson.loads(intake_file(config, **change).read_bytes())
+    async with run_gateway(config.parent, clock=lambda: then) as harness:
+        async with harness.http.post(harness.url + "/v1/authority/requests", json=doc,
+                                     headers=await harness.login("olli")) as resp:
+            assert resp.status == 201, await resp.text()  # noqa: PLR2004
+            request_id: str = (await resp.json())["id"]
     return request_id
 
 
@@ -236,11 +255,12 @@ class TestRefused:
 
 
 class TestDeadlines:
-    def test_open_requests_nearing_or_past_their_deadline_are_listed(self, config: Path
-                                                                     ) -> None:
+    async def test_open_requests_nearing_or_past_their_deadline_are_listed(
+        self, config: Path
+    ) -> None:
         """--due-within lists open requests due within that many days, the overdue first;
         later ones and decided ones are left out."""
-        late = take_in(config, "olli", deadline=day(-1))
+        late = await taken_in_days_ago(config, 5, deadline=day(-1))
         soon = take_in(config, "olli", deadline=day(2))
         take_in(config, "olli", deadline=day(30))
         decided = take_in(config, "olli", deadline=day(0))
@@ -256,14 +276,15 @@ class TestDeadlines:
 
 
 class TestDeferral:
-    def test_a_disclosure_is_hidden_while_its_deferral_runs_and_shown_after(
+    async def test_a_disclosure_is_hidden_while_its_deferral_runs_and_shown_after(
         self, config: Path
     ) -> None:
         """Two disclosures to the same customer: the one whose deferral ended yesterday is in
         the customer's access report, the one deferred for another month is not (the admin's
         full view shows it, marked)."""
-        for reference, until in (("ENDED-1", day(-1)), ("RUNNING-2", day(30))):
-            rid = take_in(config, "olli", reference=reference, defer_until=until)
+        ended = await taken_in_days_ago(config, 5, reference="ENDED-1", defer_until=day(-1))
+        running = take_in(config, "olli", reference="RUNNING-2", defer_until=day(30))
+        for reference, rid in (("ENDED-1", ended), ("RUNNING-2", running)):
             ok(config, "authority", "approve", rid, "--as", "ada")
             ok(config, "authority", "disclose", rid, "--out",
                str(config.parent / f"{reference}.json"), "--as", "olli")
@@ -277,6 +298,58 @@ class TestDeferral:
         full = authority_rows("--view", "full", "--as", "dpo")
         assert [(d["reference"], d.get("deferred")) for d in full] == [
             ("ENDED-1", None), ("RUNNING-2", True)]
+
+        # `gateway log show` keeps the running one to the admin too: a reviewer's search lists
+        # only the ended request's entries, and the offline listing withholds the other's.
+        def positions(request_id: str) -> list[int]:
+            return [e["seq"] for e in record_entries(db(config))
+                    if (e["disclosure"] or "").startswith(request_id)
+                    or e["data"].get("request") == request_id]
+
+        def listed(*args: str) -> list[str]:
+            result = cli(config, "log", "show", *args)
+            assert result.returncode == 0, result.stderr
+            return result.stdout.splitlines()
+
+        def seqs(lines: list[str]) -> set[int]:
+            return {int(line.split()[0]) for line in lines}
+
+        searched = ("--kind", "authority.received")
+        assert seqs(listed(*searched, "--as", "rea")) == set(positions(ended)[:1])
+        assert seqs(listed(*searched, "--as", "dpo")) == {
+            positions(ended)[0], positions(running)[0]}
+        offline = listed("--limit", "500")
+        withheld = [line for line in offline if "withheld" in line]
+        assert seqs(withheld) == set(positions(running))
+        assert not [line for line in withheld if "Tulli" in line or "RUNNING" in line]
+
+
+class TestOldRecordsAreEscaped:
+    async def test_control_characters_from_before_the_rule_reach_no_terminal(
+        self, config: Path
+    ) -> None:
+        """A request taken in before intake refused control characters (written here through
+        the workflow, as an older gateway did) is listed, shown and found with each such
+        character spelled as an escape: the JSON of `authority show` still reads back as the
+        stored text."""
+        authority_name = "Evil\x1b]0;owned\x07 Police\u202e ecilop"
+        async with run_gateway(config.parent) as harness:
+            desk = harness.app[DESK]
+            old = Intake(authority=authority_name, reference="R-\x9b2J-1",
+                         legal_basis="Police Act 872/2011", kind="x\x00y",
+                         categories=("name",), deadline=datetime.now(UTC).date(),
+                         customers=(CUSTOMER,))
+            rid = (await desk.authority.intake(old, actor=Actor("olli", "cli"), now=datetime.now(UTC))).id
+        for args in (("authority", "list", "--as", "olli"), ("log", "show"),
+                     ("log", "show", "--kind", "authority.received", "--as", "rea"),
+                     ("authority", "show", rid, "--as", "olli")):
+            result = cli(config, *args)
+            assert result.returncode == 0, result.stderr
+            assert clean(result.stdout, multiline=True), args
+            assert "Evil\\u001b]0;owned\\u0007 Police\\u202e ecilop" in result.stdout, args
+        shown = ok(config, "authority", "show", rid, "--as", "olli")
+        assert (shown["authority"], shown["reference"], shown["kind"]) == (
+            authority_name, "R-\x9b2J-1", "x\x00y")
 
 
 class TestErased:
