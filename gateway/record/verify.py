@@ -23,7 +23,7 @@ import orjson
 from gateway.errors import RecordError
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.entry import GENESIS, Kind, leaf_of
-from gateway.record.merkle import CompactRange
+from gateway.record.merkle import CompactRange, leaf_hash
 
 
 @attrs.frozen
@@ -181,15 +181,15 @@ def verify_rows(
         # rest; the checks are those of _check_entry, which names what failed.
         append, loads, sha256 = tree.append, orjson.loads, hashlib.sha256
         stop_at = _next_stop(tree.size, nxt, limit)
+        size = tree.size  # the position of the entry at hand
         for row in rows:
             seq, body, leaf, sealed, kind, time, subject, order, recipient, disclosure = row
-            size = tree.size
             if limit is not None and size >= limit:
                 raise _Bad(size, f"entries from position {limit} on are not under the "
                                  "signed head: they were added outside the gateway")
             try:
                 doc = loads(body)  # type: ignore[arg-type]
-                ok = (seq == size and leaf_of(body) == leaf  # type: ignore[arg-type]
+                ok = (seq == size and leaf_hash(body) == leaf  # type: ignore[arg-type]
                       and doc["seq"] == seq and doc["prev"] == prev
                       and doc["kind"] == kind and doc["time"] == time
                       and doc["subject"] == subject and doc["order"] == order
@@ -206,12 +206,13 @@ def verify_rows(
                 dropped.pop(subject, None)
             append(leaf)  # type: ignore[arg-type]
             prev = leaf.hex()  # type: ignore[attr-defined]
-            if tree.size < stop_at:
+            size += 1
+            if size < stop_at:
                 continue
             while nxt is not None and nxt[0] == tree.size:
                 if nxt[1].root != tree.root():
-                    raise _Bad(size, f"the {nxt[2]} checkpoint at size {nxt[0]} does not "
-                                     "match the entries")
+                    raise _Bad(size - 1, f"the {nxt[2]} checkpoint at size {nxt[0]} does "
+                                         "not match the entries")
                 count_cp += 1
                 nxt = next(pending, None)
             if progress is not None and tree.size % _PROGRESS == 0:
