@@ -13,10 +13,11 @@ import asyncpg
 
 from gateway.record.checkpoint import Verifier
 from gateway.record.postgres import failure
-from gateway.record.verify import Report, refused, verify_rows
+from gateway.record.verify import SELECT, Report, StoredRow, refused, verify_rows
 
 _BATCH = 8192
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_CHUNK = f"{SELECT} FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2"
 
 
 async def verify_postgres(
@@ -48,19 +49,17 @@ async def verify_postgres(
         await conn.close()
 
 
-def _rows(conn: asyncpg.Connection, loop: asyncio.AbstractEventLoop,
-          ) -> Iterator[tuple[int, bytes, bytes, bytes | None]]:
-    """The entries in position order, a chunk at a time (called from the worker thread)."""
+def _rows(conn: asyncpg.Connection, loop: asyncio.AbstractEventLoop) -> Iterator[StoredRow]:
+    """The entries in position order with the columns stored beside them, a chunk at a time
+    (called from the worker thread)."""
     seq = -1
     while True:
-        fetch = conn.fetch("SELECT seq, body, leaf, sealed FROM entries WHERE seq > $1 "
-                           "ORDER BY seq LIMIT $2", seq, _BATCH)
+        fetch = conn.fetch(_CHUNK, seq, _BATCH)
         try:
             chunk = asyncio.run_coroutine_threadsafe(fetch, loop).result()
         except _ERRORS as exc:
             raise failure("the record cannot be read", exc) from None
         if not chunk:
             return
-        for r in chunk:
-            yield r[0], bytes(r[1]), bytes(r[2]), None if r[3] is None else bytes(r[3])
+        yield from map(tuple, chunk)
         seq = chunk[-1][0]

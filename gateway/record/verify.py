@@ -1,9 +1,12 @@
 """Offline verification of a record: needs the database file and the checkpoint public key only.
 
 Streams the entries in position order (bounded memory) and checks, for each: its position, its
-link to the previous leaf, its leaf hash, and its sealed value's hash; it rebuilds the Merkle
-tree as it goes and checks every stored checkpoint's signature and root at its size. It stops at
-the first bad position and names it.
+link to the previous leaf, its leaf hash, its sealed value's hash, and every column stored beside
+the body for searches, reports and recovery (``COLUMNS``) against the body; it rebuilds the
+Merkle tree as it goes and checks every stored checkpoint's signature and root at its size. A
+sealed value may be missing only where the record holds an erasure of the entry's customer at a
+later position (erasure deletes the key, after which the ciphertext may be dropped). It stops at
+the first bad position and names it (and the column, where one differs).
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Final
 
 import attrs
 import orjson
 
 from gateway.errors import RecordError
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
-from gateway.record.entry import GENESIS, leaf_of
-from gateway.record.merkle import CompactRange
+from gateway.record.entry import GENESIS, Kind, leaf_of
+from gateway.record.merkle import CompactRange, leaf_hash
 
 
 @attrs.frozen
@@ -42,6 +46,18 @@ class Report:
                 f"root {self.root.hex()}{tail}")
 
 
+#: The columns stored beside an entry's body that searches, reports and recovery read, each with
+#: the body's field it repeats.
+COLUMNS: Final = (("kind", "kind"), ("time", "time"), ("subject", "subject"),
+                  ("order_ref", "order"), ("recipient", "recipient"),
+                  ("disclosure", "disclosure"))
+
+#: An entry as stored: seq, body, leaf, sealed, then the ``COLUMNS``. Values are typed
+#: ``object``: a tampered database may hold any type anywhere.
+StoredRow = tuple[object, ...]
+SELECT: Final = "SELECT seq, body, leaf, sealed, " + ", ".join(c for c, _ in COLUMNS)
+
+
 class _Bad(Exception):
     def __init__(self, position: int | None, problem: str) -> None:
         super().__init__(problem)
@@ -57,18 +73,52 @@ def _open_ro(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _rows(db: sqlite3.Connection, batch: int = 8192,
-          ) -> Iterator[tuple[int, bytes, bytes, bytes | None]]:
+_CHUNK = f"{SELECT} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
+_TYPED = (f"{SELECT}, typeof(body), typeof(leaf), typeof(sealed), "
+          + ", ".join(f"typeof({c})" for c, _ in COLUMNS)
+          + " FROM entries WHERE seq > ? ORDER BY seq LIMIT ?")
+
+
+def _rows(db: sqlite3.Connection, batch: int = 8192) -> Iterator[StoredRow]:
+    """The entries in position order, text columns as str (so a column stored as a BLOB or a
+    number differs from the body's text, as it does for the searches' comparisons)."""
+    db.text_factory = str
     seq = -1
     while True:
-        chunk = db.execute(
-            "SELECT seq, body, leaf, sealed FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
-            (seq, batch),
-        ).fetchall()
+        try:
+            chunk = db.execute(_CHUNK, (seq, batch)).fetchall()
+        except sqlite3.OperationalError:  # a text value that is not UTF-8: tampering
+            chunk = _undecoded(db, seq, batch)
         if not chunk:
             return
         yield from chunk
         seq = chunk[-1][0]
+
+
+def _undecoded(db: sqlite3.Connection, seq: int, batch: int) -> list[StoredRow]:
+    """A chunk read again as bytes, where a text value does not decode: each value comes back
+    as the type it is stored with, one that does not decode as bytes (a column) or text (the
+    body, leaf or sealed value), so it fails its check rather than the read."""
+    db.text_factory = bytes
+    try:
+        rows = db.execute(_TYPED, (seq, batch)).fetchall()
+    finally:
+        db.text_factory = str
+    out: list[StoredRow] = []
+    for r in rows:
+        values, types = r[1:10], r[10:]
+        out.append((r[0], *(_as_stored(v, t, column=i >= 3)  # noqa: PLR2004 - body, leaf, sealed
+                            for i, (v, t) in enumerate(zip(values, types, strict=True)))))
+    return out
+
+
+def _as_stored(value: object, stored: bytes, *, column: bool) -> object:
+    if stored != b"text" or not isinstance(value, bytes):
+        return value
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value if column else value.decode("utf-8", "replace")
 
 
 def verify_sqlite(
@@ -101,7 +151,7 @@ def refused(position: int | None, problem: str) -> Report:
 
 
 def verify_rows(
-    rows: Iterable[tuple[int, bytes, bytes, bytes | None]],
+    rows: Iterable[StoredRow],
     notes: Sequence[tuple[int, str]],
     head: tuple[int, str] | None,
     verifiers: Sequence[Verifier],
@@ -110,57 +160,59 @@ def verify_rows(
     trusted: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """The checks over any store's entries, streamed in position order, its stored checkpoint
-    notes (size, note) and its signed head. A failing read raises sqlite3.Error or RecordError
-    (whose message holds no row data)."""
+    """The checks over any store's entries (``StoredRow``), streamed in position order, its
+    stored checkpoint notes (size, note) and its signed head. A failing read raises
+    sqlite3.Error or RecordError (whose message holds no row data)."""
     tree = CompactRange()
     count_cp = 0
     try:
-        checkpoints: list[tuple[int, Checkpoint, str]] = []
-        for size, note in notes:
-            checkpoints.append((size, _checkpoint(note, verifiers, origin, size), "stored"))
-        limit = None
-        if head is not None:
-            cp = _checkpoint(head[1], verifiers, origin, head[0])
-            checkpoints.append((cp.size, cp, "signed head"))
-            limit = cp.size
-        for note in trusted:
-            cp = _checkpoint(note, verifiers, origin, None)
-            checkpoints.append((cp.size, cp, "trusted"))
-        checkpoints.sort(key=lambda c: c[0])
+        checkpoints, limit = _checkpoints(notes, head, trusted, verifiers, origin)
         pending = iter(checkpoints)
         nxt = next(pending, None)
         while nxt is not None and nxt[0] == 0:
             nxt = next(pending, None)
         prev = GENESIS.hex()
+        # Customers with an entry whose sealed value is missing, each with the first such
+        # position, until an erasure of theirs later in the record allows it.
+        dropped: dict[object, int] = {}
+        erasure = Kind.ERASURE
         # The loop is the cost of a verify: it stays flat (no call per entry, no copies) and
         # stops at the next checkpoint, progress report or the signed head's limit to do the
         # rest; the checks are those of _check_entry, which names what failed.
         append, loads, sha256 = tree.append, orjson.loads, hashlib.sha256
         stop_at = _next_stop(tree.size, nxt, limit)
-        for seq, body, leaf, sealed in rows:
-            size = tree.size
+        size = tree.size  # the position of the entry at hand
+        for row in rows:
+            seq, body, leaf, sealed, kind, time, subject, order, recipient, disclosure = row
             if limit is not None and size >= limit:
                 raise _Bad(size, f"entries from position {limit} on are not under the "
                                  "signed head: they were added outside the gateway")
             try:
-                doc = loads(body)
-                ok = (seq == size and leaf_of(body) == leaf and doc["seq"] == seq
-                      and doc["prev"] == prev and (sealed is None
-                                                   or sha256(sealed).hexdigest() == doc["sealed"]))
+                doc = loads(body)  # type: ignore[arg-type]
+                ok = (seq == size and leaf_hash(body) == leaf  # type: ignore[arg-type]
+                      and doc["seq"] == seq and doc["prev"] == prev
+                      and doc["kind"] == kind and doc["time"] == time
+                      and doc["subject"] == subject and doc["order"] == order
+                      and doc["recipient"] == recipient and doc["disclosure"] == disclosure
+                      and (doc["sealed"] is None if sealed is None
+                           else sha256(sealed).hexdigest() == doc["sealed"]))  # type: ignore[arg-type]
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 ok = False
             if not ok:
-                _check_entry(size, seq, body, leaf, sealed, bytes.fromhex(prev))
-                raise _Bad(seq, "the entry is malformed")
-            append(leaf)
-            prev = leaf.hex()
-            if tree.size < stop_at:
+                # Raises naming what failed, unless the one difference is a dropped value.
+                _check_entry(size, row, bytes.fromhex(prev))
+                dropped.setdefault(subject, size)
+            elif dropped and kind == erasure:
+                dropped.pop(subject, None)
+            append(leaf)  # type: ignore[arg-type]
+            prev = leaf.hex()  # type: ignore[attr-defined]
+            size += 1
+            if size < stop_at:
                 continue
             while nxt is not None and nxt[0] == tree.size:
                 if nxt[1].root != tree.root():
-                    raise _Bad(seq, f"the {nxt[2]} checkpoint at size {nxt[0]} does not match "
-                                    "the entries")
+                    raise _Bad(size - 1, f"the {nxt[2]} checkpoint at size {nxt[0]} does "
+                                         "not match the entries")
                 count_cp += 1
                 nxt = next(pending, None)
             if progress is not None and tree.size % _PROGRESS == 0:
@@ -169,6 +221,9 @@ def verify_rows(
         if nxt is not None:
             raise _Bad(tree.size, f"a {nxt[2]} checkpoint covers {nxt[0]} entries but the record "
                                   f"holds {tree.size}: entries were truncated or deleted")
+        if dropped:
+            raise _Bad(min(dropped.values()), "the entry's sealed value was dropped, but the "
+                       "record holds no erasure of its customer after it")
         last = checkpoints[-1][0] if checkpoints else 0
     except _Bad as bad:
         return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
@@ -181,6 +236,30 @@ def verify_rows(
 
 
 _PROGRESS = 100_000
+
+
+def _checkpoints(
+    notes: Sequence[tuple[int, str]],
+    head: tuple[int, str] | None,
+    trusted: Sequence[str],
+    verifiers: Sequence[Verifier],
+    origin: str | None,
+) -> tuple[list[tuple[int, Checkpoint, str]], int | None]:
+    """Every checkpoint to hold the entries to, verified and by size, and the signed head's size
+    (None without one)."""
+    checkpoints: list[tuple[int, Checkpoint, str]] = []
+    for size, note in notes:
+        checkpoints.append((size, _checkpoint(note, verifiers, origin, size), "stored"))
+    limit = None
+    if head is not None:
+        cp = _checkpoint(head[1], verifiers, origin, head[0])
+        checkpoints.append((cp.size, cp, "signed head"))
+        limit = cp.size
+    for note in trusted:
+        cp = _checkpoint(note, verifiers, origin, None)
+        checkpoints.append((cp.size, cp, "trusted"))
+    checkpoints.sort(key=lambda c: c[0])
+    return checkpoints, limit
 
 
 def _next_stop(size: int, nxt: tuple[int, Checkpoint, str] | None, limit: int | None) -> int:
@@ -217,23 +296,38 @@ def _checkpoint(
     return cp
 
 
-def _check_entry(
-    expected: int, seq: int, body: bytes, leaf: bytes, sealed: bytes | None, prev: bytes
-) -> None:
+def _check_entry(expected: int, row: StoredRow, prev: bytes) -> None:
+    """Names what is wrong with an entry the quick checks refused; returns only if the one
+    difference is a sealed value dropped from an entry that names its customer (allowed once
+    the record holds that customer's erasure, which the caller waits for)."""
+    seq, body, leaf, sealed, *columns = row
     if seq != expected:
         raise _Bad(expected, f"position {expected} is missing (next stored position is {seq})")
     if not isinstance(body, bytes) or not isinstance(leaf, bytes) or not (
             sealed is None or isinstance(sealed, bytes)):
-        raise _Bad(seq, "the entry's stored values have the wrong type")
+        raise _Bad(expected, "the entry's stored values have the wrong type")
     if leaf_of(body) != leaf:
-        raise _Bad(seq, "the entry does not match its leaf hash")
+        raise _Bad(expected, "the entry does not match its leaf hash")
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise _Bad(seq, "the entry is not valid JSON") from None
+        raise _Bad(expected, "the entry is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise _Bad(expected, "the entry is malformed")
     if doc.get("seq") != seq:
-        raise _Bad(seq, "the entry states another position")
+        raise _Bad(expected, "the entry states another position")
     if doc.get("prev") != prev.hex():
-        raise _Bad(seq, "the entry does not link to the entry before it")
-    if sealed is not None and hashlib.sha256(sealed).hexdigest() != doc.get("sealed"):
-        raise _Bad(seq, "the sealed value does not match the hash the entry commits to")
+        raise _Bad(expected, "the entry does not link to the entry before it")
+    for (column, field), value in zip(COLUMNS, columns, strict=True):
+        if field not in doc or doc[field] != value:
+            raise _Bad(expected, f"the stored column {column} differs from the signed entry")
+    committed = doc.get("sealed")
+    if sealed is not None:
+        if hashlib.sha256(sealed).hexdigest() != committed:
+            raise _Bad(expected, "the sealed value does not match the hash the entry commits to")
+    elif committed is not None:
+        if not isinstance(doc.get("subject"), str):
+            raise _Bad(expected, "the entry's sealed value was dropped, but the entry names no "
+                                 "customer whose erasure would allow it")
+        return
+    raise _Bad(expected, "the entry is malformed")
