@@ -17,6 +17,7 @@ import asyncpg
 import attrs
 import pytest
 
+from gateway.actor import Actor
 from gateway.app import RECORD
 from gateway.authority import Authority, Intake
 from gateway.authority_package import disclose
@@ -130,7 +131,7 @@ async def written(backend: Backend, tmp_path: Path) -> Written:
     outcome = await _sealed(record, "A", "J-1", Kind.OUTCOME)
     kept = await _sealed(record, "B", "J-2")
     erasure = await request_erasure(record, customer_id="A", hmac_key=HMAC_KEY,
-                                    rules=ErasureRules(), now=NOW)
+                                    rules=ErasureRules(), now=NOW, actor=Actor("dpo", "cli"))
     assert erasure.status == "erased"
     came_back = await _sealed(record, "A", "J-3")
     no_customer = await _sealed(record, None, "J-4", Kind.OUTCOME)
@@ -238,9 +239,9 @@ async def _authority_disclosure(gateway: Harness, tmp_path: Path) -> None:
     in, approved by a second person and disclosed."""
     assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201  # noqa: PLR2004
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    request = await authority.intake(Intake.from_json(FORM), actor="ilona", now=NOW)
-    await authority.approve(request.id, actor="aapo", now=NOW)
-    await disclose(authority, request.id, actor="aapo", now=NOW,
+    request = await authority.intake(Intake.from_json(FORM), actor=Actor("ilona", "api"), now=NOW)
+    await authority.approve(request.id, actor=Actor("aapo", "api"), now=NOW)
+    await disclose(authority, request.id, actor=Actor("aapo", "api"), now=NOW,
                    out_dir=tmp_path / "packages" / request.id)
 
 
