@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import functools
 import math
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,13 +50,25 @@ class LoginLimits:
         return self.workers + self.waiting
 
 
+#: The pool's threads' nice value: below the event loop's, so hashing takes the cores the
+#: gateway leaves idle and a hook never waits for a core behind a login (Linux, where the nice
+#: value is a thread's own; elsewhere the threads keep the process's).
+NICE: Final = 10
+
+
+def _yield_to_others() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # no per-thread priority here
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+
+
 class PasswordPool:
     """The threads that hash passwords, and the places of the logins in flight."""
 
     def __init__(self, limits: LoginLimits | None = None) -> None:
         self.limits = limits or LoginLimits()
         self._threads = ThreadPoolExecutor(max_workers=self.limits.workers,
-                                           thread_name_prefix=THREAD_PREFIX)
+                                           thread_name_prefix=THREAD_PREFIX,
+                                           initializer=_yield_to_others)
         self._in_flight = 0
         self._by_client: dict[str, int] = {}
         #: How long the last check took (seconds): what a refused login is told to wait for.
