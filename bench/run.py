@@ -7,6 +7,8 @@
    review searches on the 1M one.
 3. Targets, each with how far the figure is from it; where one is missed, py-spy profiles of the
    gateway under load and of verify, with their hot spots.
+4. With --login-flood: order hook latency without and with 100 concurrent wrong logins
+   (bench/login_flood.py).
 
 Progress goes to stderr; the report to stdout, and as JSON to var/bench/results.json.
 """
@@ -232,6 +234,12 @@ def run(args: argparse.Namespace) -> int:
         out += ["", "several instances on one PostgreSQL record (gateway serve --workers N)",
                 *instances.lines(scaled)]
         results["instances"] = scaled
+    if args.login_flood:
+        from bench import login_flood  # noqa: PLC0415
+
+        flood = login_flood.parser().parse_args(
+            ["--rounds", str(args.rounds), "--duration", str(args.duration)])
+        out += ["", *login_flood.run(flood)]
     out += ["", f"whole run: {time.monotonic() - started:.0f} s"]
     text = "\n".join(out)
     print(text)  # noqa: T201
@@ -263,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--instances", type=int, nargs="*", default=[],
                    help="also measure durable disclosures/s for N gateway instances on one "
                         "PostgreSQL record (e.g. --instances 1 2 4)")
+    p.add_argument("--login-flood", action="store_true",
+                   help="also measure order hook latency with and without 100 concurrent "
+                        "wrong logins (bench/login_flood.py)")
     p.add_argument("--quick", action="store_true",
                    help="a short smoke run: 1 s warm-up, 3 s points, records of 10k and 50k")
     args = p.parse_args(argv)

@@ -78,6 +78,11 @@ def access_of(handler: object) -> Access | None:
     return access if isinstance(access, Access) else None
 
 
+def client_address(request: web.Request) -> str:
+    """The caller's address, as far as this gateway can tell: logins are bounded per client."""
+    return request.remote or "unknown"
+
+
 def bearer_token(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -149,7 +154,8 @@ async def _login(request: web.Request) -> web.Response:
     if not isinstance(doc, dict) or not all(
             isinstance(doc.get(k), str) for k in ("username", "password")):
         raise BadRequest('send {"username": ..., "password": ...} as JSON')
-    session = await request.app[STAFF].login(doc["username"], doc["password"])
+    session = await request.app[STAFF].login(doc["username"], doc["password"],
+                                             client=client_address(request))
     log.info("session.started", username=session.member.username, via="api")
     return web.json_response(
         {"token": session.token, "token_type": "Bearer", "expires": session.expires,

@@ -21,6 +21,7 @@ from gateway.config import Config, RecordConfig
 from gateway.disclosures import Discloser
 from gateway.erasure import run_periodically
 from gateway.hooks import OrderHooks
+from gateway.logins import PasswordPool
 from gateway.metrics import CONTENT_TYPE, METRICS, Metrics
 from gateway.problems import problem_middleware
 from gateway.record import Record
@@ -98,7 +99,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             raise
         app[RECORD] = record
         app[CARRIERS] = carriers
-        app[STAFF] = Staff(store=record.store, clock=clock)
+        app[STAFF] = Staff(store=record.store, clock=clock, pool=PasswordPool(config.logins))
         app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)
         app[DESK] = Desk.for_config(config, reviewer=app[review.REVIEWER], clock=clock)
         app[HOOKS] = OrderHooks(
@@ -116,6 +117,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        app[STAFF].pool.close()
         await session.close()
         await record.close()
 

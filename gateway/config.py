@@ -19,6 +19,7 @@ from carriers import ADAPTERS
 from carriers._resilience import Resilience
 from gateway.erasure import ErasureRules
 from gateway.errors import ConfigError
+from gateway.logins import LoginLimits
 from gateway.models import DISCLOSABLE_FIELDS, Party
 from gateway.policy import NOTICE_FIELDS, Policy, Rule
 from gateway.record.checkpoint import Signer, Verifier
@@ -114,6 +115,7 @@ class Config:
     keys: Keys
     erasure: ErasureRules
     previous_checkpoint_keys: tuple[Verifier, ...] = ()
+    logins: LoginLimits = attrs.field(factory=LoginLimits)
 
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
@@ -129,7 +131,8 @@ class Config:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
         base = path.parent
-        _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure"}, "config")
+        _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure", "logins"},
+              "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
                    "previous_checkpoint_keys"}, "[gateway]")
@@ -147,6 +150,7 @@ class Config:
             keys=_keys(_table(gw, "secrets", "[gateway.secrets]"), base),
             erasure=_erasure(raw.get("erasure", {})),
             previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
+            logins=_logins(raw.get("logins", {})),
         )
 
     def verifiers(self) -> list[Verifier]:
@@ -388,6 +392,20 @@ def _erasure(raw: Mapping[str, Any]) -> ErasureRules:
         raise ConfigError("[erasure]: hold_basis must name the law that requires the hold")
     return ErasureRules(hold_days=days, hold_basis=str(basis), retention_days=retention,
                         run_every_hours=every, package_retention_days=packages)
+
+
+def _logins(raw: object) -> LoginLimits:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("[logins] must be a table")
+    _only(raw, {"workers", "waiting", "per_client"}, "[logins]")
+    values = {}
+    for name, low in (("workers", 1), ("waiting", 0), ("per_client", 1)):
+        if name in raw:
+            value = raw[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"[logins]: {name} must be a whole number, {low} or more")
+            values[name] = value
+    return LoginLimits(**values)
 
 
 def _keys(raw: Mapping[str, Any], base: Path) -> Keys:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import structlog
 from aiohttp import web
 
-from gateway.access import COOKIE, STAFF, page, public
+from gateway.access import COOKIE, STAFF, client_address, page, public
 from gateway.authority_desk import READERS as AUTHORITY_READERS
 from gateway.errors import BadRequest, GatewayError, TooManyRequests, Unauthorized
 from gateway.review import CHECKPOINT, REPORTERS, REVIEWER, SEARCHERS, TRANSPARENCY
@@ -80,13 +80,14 @@ async def _login(request: web.Request) -> web.Response:
                      detail="The login form expired or came from elsewhere; open it again.")
     try:
         session = await request.app[STAFF].login(str(form.get("username", "")),
-                                                 str(form.get("password", "")))
+                                                 str(form.get("password", "")),
+                                                 client=client_address(request))
     except Unauthorized:
         return _page(request, "login.html", status=401, login_csrf=expected, next=target,
                      error="Unknown user or wrong password.")
     except TooManyRequests as exc:
         page = _page(request, "login.html", status=429, login_csrf=expected, next=target,
-                     error="Too many failed logins for this account; try again later.")
+                     error=f"{exc.detail[:1].upper()}{exc.detail[1:]}.")
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     log.info("session.started", username=session.member.username, via="web")

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -32,6 +33,7 @@ from gateway.record.store import Store
 ALGORITHM: Final = "RFC 9162 section 2.1.3 (inclusion proof), checked as in 2.1.3.2"
 CHUNK: Final = 1 << 12
 _MEMO_MAX: Final = 1 << 16
+T = TypeVar("T")
 
 
 def _split(n: int) -> int:
@@ -39,10 +41,17 @@ def _split(n: int) -> int:
 
 
 class Prover:
-    """Builds RFC 9162 audit paths over a store, remembering large subtree hashes."""
+    """Builds RFC 9162 audit paths over a store, remembering large subtree hashes. Its hashing
+    runs on a thread of its own: never the default executor, the record writer's or the
+    password pool's, so proofs and logins, hooks and proofs do not queue behind each other."""
 
     def __init__(self) -> None:
         self._memo: dict[tuple[int, int], bytes] = {}
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proofs")
+
+    async def run(self, fn: Callable[..., T], /, *args: object) -> T:
+        """``fn(*args)`` on the prover's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     def _missing(self, start: int, end: int, out: list[tuple[int, int]]) -> None:
         """The leaf ranges (at most CHUNK long) needed to hash [start, end)."""
@@ -104,7 +113,7 @@ class Prover:
             for a, b in needed:
                 if start <= a and b <= end:
                     leaves[a] = fetched[a - start:b - start]
-        return await asyncio.to_thread(lambda: [self._hash(a, b, leaves) for a, b in siblings])
+        return await self.run(lambda: [self._hash(a, b, leaves) for a, b in siblings])
 
 
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -168,7 +177,7 @@ async def check_inclusion(record: Record, verifiers: Sequence[Verifier], row: Ro
                      problem=None if ok else "the proof does not lead to the signed root")
 
 
-async def checkpoint_status(record: Record, verifiers: Sequence[Verifier], *,
+async def checkpoint_status(record: Record, verifiers: Sequence[Verifier], *, prover: Prover,
                             now: float | None = None) -> dict[str, Any]:
     """The latest checkpoint: verified with the public keys, its size and age, and whether the
     record's first ``size`` entries still hash to its root (every leaf rehashed)."""
@@ -189,7 +198,7 @@ async def checkpoint_status(record: Record, verifiers: Sequence[Verifier], *,
         return {**status, "verified": False, "problem": exc.detail}
     leaves = await record.store.leaves(0, checkpoint.size)
     matches = len(leaves) == checkpoint.size and (
-        await asyncio.to_thread(root, leaves)) == checkpoint.root
+        await prover.run(root, leaves)) == checkpoint.root
     return {**status, "verified": True, "origin": checkpoint.origin,
             "root": checkpoint.root.hex(), "keys": sorted({v.name for v in verifiers}),
             "matches_record": matches,

@@ -186,7 +186,8 @@ class Reviewer:
         return ERASED if opened is None else opened
 
     async def checkpoint(self) -> dict[str, Any]:
-        return await checkpoint_status(self.record, self.verifiers, now=self.clock())
+        return await checkpoint_status(self.record, self.verifiers, prover=self.prover,
+                                       now=self.clock())
 
     async def access_report(self, member: Member, customer: str, *, via: Via,
                             view: str | None = None) -> dict[str, Any]:

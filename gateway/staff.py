@@ -17,10 +17,11 @@ once, and stored only as their SHA-256.
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import functools
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import time
@@ -33,6 +34,7 @@ import attrs
 from aiohttp import web
 
 from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from gateway.logins import PasswordPool
 from gateway.record.entry import iso_time
 from gateway.record.queries import StaffRow
 from gateway.record.store import Store
@@ -88,9 +90,12 @@ def check_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-#: Checked when the username is unknown, so a login takes as long whether or not it exists.
-_DUMMY = "$".join(("scrypt", str(LOG_N), str(_R), str(_P), base64.b64encode(bytes(_SALT)).decode(),
-                   base64.b64encode(bytes(_DKLEN)).decode()))
+def _dummy(log_n: int) -> str:
+    """Checked when the username is unknown, so a login costs the same whether or not it
+    exists."""
+    return "$".join(("scrypt", str(log_n), str(_R), str(_P),
+                     base64.b64encode(bytes(_SALT)).decode(),
+                     base64.b64encode(bytes(_DKLEN)).decode()))
 
 
 def check_username(username: str) -> str:
@@ -180,22 +185,30 @@ class Staff:
     """Accounts and sessions, kept in the record's store.
 
     Failed logins are counted per username in this process (each gateway instance counts its
-    own), so a password cannot be guessed faster than LOGIN_FAILURES per LOGIN_WINDOW."""
+    own), so a password cannot be guessed faster than LOGIN_FAILURES per LOGIN_WINDOW. A login
+    counts against its account before its password is checked, as if it failed, so however
+    many arrive at once no more than LOGIN_FAILURES are checked. Passwords are hashed on
+    ``pool``, which also bounds the logins in flight (see ``gateway.logins``)."""
 
     def __init__(self, *, store: Store, clock: Callable[[], float] = time.time,
-                 session_seconds: int = SESSION_SECONDS, log_n: int = LOG_N) -> None:
+                 session_seconds: int = SESSION_SECONDS, log_n: int = LOG_N,
+                 pool: PasswordPool | None = None) -> None:
         self.store = store
         self.clock = clock
         self.session_seconds = session_seconds
         self.log_n = log_n
+        self.pool = pool or PasswordPool()
+        self._dummy = _dummy(log_n)
         self._failures: dict[str, list[float]] = {}
+        self._checking: dict[str, int] = {}
 
     async def add(self, username: str, password: str, roles: Iterable[str]) -> Member:
         check_username(username)
         wanted = parse_roles(roles)
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
             raise BadRequest(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
-        stored = await asyncio.to_thread(hash_password, password, log_n=self.log_n)
+        stored = await self.pool.run(functools.partial(hash_password, log_n=self.log_n),
+                                     password)
         ordered = tuple(r.value for r in Role if r in wanted)
         if not await self.store.add_staff(username, stored, ordered, _iso(self.clock())):
             raise Conflict(f"there is already a staff account {username}")
@@ -215,42 +228,63 @@ class Staff:
             raise Unauthorized("unknown or disabled staff account")
         return Member.from_row(row)
 
-    async def login(self, username: str, password: str) -> Session:
+    async def login(self, username: str, password: str, *, client: str = "local") -> Session:
         """A new session for the right password of an enabled account; one Unauthorized for
-        every failure, after the same work."""
+        every failure, after the same work. TooManyRequests, before any work, for an account
+        whose failures and logins being checked reach LOGIN_FAILURES, and for a login the
+        password pool has no place for (``client``: the caller's address)."""
         if not (_USERNAME.fullmatch(username) and MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
             raise Unauthorized("unknown user or wrong password")
-        self._throttle(username)
-        row = await self.store.staff_member(username)
-        ok = await asyncio.to_thread(check_password, row.password if row else _DUMMY, password)
-        if row is None or row.disabled or not ok:
-            self._failed(username)
+        self._reserve(username)
+        ok: bool | None = None
+        try:
+            async with self.pool.place(client):
+                row = await self.store.staff_member(username)
+                ok = await self.pool.run(check_password, row.password if row else self._dummy,
+                                         password)
+                ok = ok and row is not None and not row.disabled
+        finally:
+            self._settle(username, ok=ok)
+        if not ok or row is None:
             raise Unauthorized("unknown user or wrong password")
-        self._failures.pop(username, None)
         token = secrets.token_urlsafe(32)
         now = self.clock()
         expires = _iso(now + self.session_seconds)
         await self.store.add_session(token_hash(token), username, _iso(now), expires)
         return Session(token=token, member=Member.from_row(row), expires=expires)
 
-    def _failed(self, username: str) -> None:
-        now = self.clock()
-        self._failures.setdefault(username, []).append(now)
-        if len(self._failures) > _MAX_TRACKED:  # many names tried: forget the stale ones
-            self._failures = {u: ts for u, ts in self._failures.items()
-                              if now - ts[-1] < LOGIN_WINDOW}
-
-    def _throttle(self, username: str) -> None:
+    def _reserve(self, username: str) -> None:
+        """Count a login against its account before its password is checked: refused while
+        the account's recent failures and the logins being checked reach LOGIN_FAILURES."""
         now = self.clock()
         recent = [t for t in self._failures.get(username, ()) if now - t < LOGIN_WINDOW]
         if recent:
             self._failures[username] = recent
         else:
             self._failures.pop(username, None)
-        if len(recent) >= LOGIN_FAILURES:
-            wait = int(recent[-LOGIN_FAILURES] + LOGIN_WINDOW - now) + 1
+        checking = self._checking.get(username, 0)
+        if len(recent) + checking >= LOGIN_FAILURES:
+            # the logins being checked would fail now, at the latest
+            counted = sorted([*recent, *[now] * checking])
+            wait = math.ceil(counted[-LOGIN_FAILURES] + LOGIN_WINDOW - now)
             raise TooManyRequests("too many failed logins for this account; try again later",
-                                  retry_after=wait)
+                                  retry_after=max(1, wait))
+        self._checking[username] = checking + 1
+
+    def _settle(self, username: str, *, ok: bool | None) -> None:
+        """The login's outcome: True clears the account's failures, False adds one, None (it
+        was refused or broke before its password was checked) neither."""
+        left = self._checking.pop(username) - 1
+        if left:
+            self._checking[username] = left
+        if ok:
+            self._failures.pop(username, None)
+        elif ok is False:
+            now = self.clock()
+            self._failures.setdefault(username, []).append(now)
+            if len(self._failures) > _MAX_TRACKED:  # many names tried: forget the stale ones
+                self._failures = {u: ts for u, ts in self._failures.items()
+                                  if now - ts[-1] < LOGIN_WINDOW}
 
     async def resolve(self, token: str) -> Member:
         """The enabled member whose unexpired session ``token`` is."""

@@ -12,6 +12,7 @@ import contextlib
 import os
 import time as _time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -98,6 +99,9 @@ class Record:
         self._checkpoint_interval = checkpoint_interval
         self._clock = clock
         self._witness = witness
+        #: The checkpoint file's writes run on a thread of the record's own (opened with it),
+        #: never on the default executor, where other work could hold up the writer.
+        self._files: ThreadPoolExecutor | None = None
         self._observer = observer
         self.last_error: str | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -117,6 +121,7 @@ class Record:
                 raise
         latest = await self.store.latest_checkpoint()
         self._checkpointed = (latest[0] if latest else 0, _time.monotonic())
+        self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-files")
         self._writer = asyncio.create_task(self._write_loop(), name="record-writer")
 
     async def close(self) -> None:
@@ -127,6 +132,9 @@ class Record:
             self._writer = None
             with contextlib.suppress(RecordError):
                 await self.checkpoint()
+        if self._files is not None:
+            self._files.shutdown()
+            self._files = None
         await self.store.close()
 
     # -- appending -------------------------------------------------------------------------
@@ -230,7 +238,8 @@ class Record:
         if self._observer is not None:
             self._observer.checkpointed()
         if note is not None and self._witness is not None:
-            await asyncio.to_thread(_write_durably, self._witness, note)
+            await asyncio.get_running_loop().run_in_executor(
+                self._files, _write_durably, self._witness, note)
         return note
 
     async def _check_witness(self, note: str) -> None:

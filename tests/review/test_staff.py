@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from gateway.logins import LoginLimits, PasswordPool
 from gateway.record.store import Store
 from gateway.staff import (
     LOGIN_FAILURES,
@@ -139,6 +142,38 @@ class TestSessions:
         assert (await staff.login("olli", PASSWORD)).member.username == "olli"
         clock.now += refused.value.retry_after
         assert (await staff.login("ritva", PASSWORD)).member.username == "ritva"
+
+    async def test_parallel_failed_logins_are_counted_before_checking(
+            self, staff: Staff, clock: Clock) -> None:
+        """60 wrong passwords for one account at once: five are checked, 55 refused before
+        any hashing; after the window the right password works again."""
+        await staff.add("ritva", PASSWORD, ["reviewer"])
+        results = await asyncio.gather(
+            *(staff.login("ritva", "wrong passphrase!", client=f"10.0.0.{n}")
+              for n in range(60)), return_exceptions=True)
+        assert sum(isinstance(r, Unauthorized) for r in results) == LOGIN_FAILURES
+        refused = [r for r in results if isinstance(r, TooManyRequests)]
+        assert len(refused) == 60 - LOGIN_FAILURES
+        assert all(0 < r.retry_after <= LOGIN_WINDOW for r in refused)
+        clock.now += LOGIN_WINDOW
+        assert (await staff.login("ritva", PASSWORD)).member.username == "ritva"
+
+    async def test_a_login_refused_by_the_pool_counts_as_no_failure(self, store: Store,
+                                                                    ) -> None:
+        """A login the password pool has no place for is refused (429) without counting
+        against the account, known or not."""
+        pool = PasswordPool(LoginLimits(workers=1, waiting=0, per_client=1))
+        staff = Staff(store=store, log_n=10, pool=pool)
+        await staff.add("ritva", PASSWORD, ["reviewer"])
+        for _ in range(LOGIN_FAILURES - 1):
+            results = await asyncio.gather(
+                staff.login("ritva", "wrong passphrase!", client="a"),
+                staff.login("ritva", "wrong passphrase!", client="a"),
+                staff.login("nobody", PASSWORD, client="b"), return_exceptions=True)
+            assert [type(r) for r in results] == [Unauthorized, TooManyRequests,
+                                                  TooManyRequests]
+            assert pool.in_flight == 0
+        assert (await staff.login("ritva", PASSWORD, client="a")).member.username == "ritva"
 
     async def test_a_successful_login_clears_the_count(self, staff: Staff) -> None:
         """Failures before a successful login do not count towards the next throttle."""

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.config import Config
 from gateway.errors import ConfigError
+from gateway.logins import LoginLimits
 from tests.conftest import ROOT, load_config
 
 Change = Callable[[dict[str, Any]], None]
@@ -169,5 +170,27 @@ class TestPostiOAuth:
             raw["carriers"]["posti"]["credentials"] = OAUTH_CREDENTIALS
             raw["carriers"]["posti"]["token_url"] = url
 
+        with pytest.raises(ConfigError, match=message):
+            load_config(tmp_path, urls(), change)
+
+
+class TestLogins:
+    def test_the_shipped_limits_load(self, tmp_path: Path, carrier_env: None) -> None:
+        """[logins] as shipped: two password threads, 16 waiting, 4 per client address; a
+        config without the table gets the same."""
+        expected = LoginLimits(workers=2, waiting=16, per_client=4)
+        assert load_config(tmp_path, urls()).logins == expected
+        assert load_config(tmp_path, urls(), set_("logins", ...)).logins == expected
+
+    @pytest.mark.parametrize(("change", "message"), [
+        (set_("logins.workers", 0), "workers must be a whole number, 1 or more"),
+        (set_("logins.waiting", -1), "waiting must be a whole number, 0 or more"),
+        (set_("logins.per_client", "four"), "per_client must be a whole number"),
+        (set_("logins.per_client", True), "per_client must be a whole number"),
+        (set_("logins.threads", 2), r"\[logins\]: unknown key"),
+        (set_("logins", 2), r"\[logins\] must be a table"),
+    ])
+    def test_refuses_limits_it_cannot_honour(self, tmp_path: Path, carrier_env: None,
+                                             change: Change, message: str) -> None:
         with pytest.raises(ConfigError, match=message):
             load_config(tmp_path, urls(), change)
