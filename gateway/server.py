@@ -117,6 +117,10 @@ async def serve(app: web.Application, config: Config, *, reuse_port: bool = Fals
     (the application's cleanup signs a final checkpoint). The address is taken before the
     application starts, so a port in use stops nothing half-opened."""
     context = tls_context(config.tls) if config.tls is not None else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # a signal during start-up stops after it
+        loop.add_signal_handler(signum, stop.set)
     sock = listen(config.host, config.port, reuse_port=reuse_port)
     runner = GatewayRunner(app)
     try:
@@ -124,10 +128,6 @@ async def serve(app: web.Application, config: Config, *, reuse_port: bool = Fals
         await web.SockSite(runner, sock, ssl_context=context).start()
         host, port, *_ = sock.getsockname()
         log.info("serve.listening", host=host, port=port, scheme="https" if context else "http")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
         await stop.wait()
         log.info("serve.stopping")
     finally:
