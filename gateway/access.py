@@ -26,6 +26,7 @@ import structlog
 from aiohttp import web
 
 from gateway.errors import BadRequest, Forbidden, GatewayError, Unauthorized
+from gateway.proxies import client_address
 from gateway.staff import MEMBER, SESSION_TOKEN, STAFF_ROLES, Role, Staff, csrf_token
 
 log = structlog.get_logger("gateway.access")
@@ -76,11 +77,6 @@ def access_of(handler: object) -> Access | None:
     """The declaration of a handler, or None if it has none."""
     access = getattr(handler, _ATTR, None)
     return access if isinstance(access, Access) else None
-
-
-def client_address(request: web.Request) -> str:
-    """The caller's address, as far as this gateway can tell: logins are bounded per client."""
-    return request.remote or "unknown"
 
 
 def bearer_token(request: web.Request) -> str:

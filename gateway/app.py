@@ -24,6 +24,8 @@ from gateway.hooks import OrderHooks
 from gateway.logins import PasswordPool
 from gateway.metrics import CONTENT_TYPE, METRICS, Metrics
 from gateway.problems import problem_middleware
+from gateway.proxies import TrustedProxies, strict_transport
+from gateway.proxies import middleware as client_middleware
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sqlite import SqliteStore
@@ -64,8 +66,11 @@ def build_record(config: Config, metrics: Metrics | None = None) -> Record:
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware, access_middleware],
-                          client_max_size=config.max_body_bytes)
+    proxies = TrustedProxies(config.trusted_proxies)
+    app = web.Application(
+        middlewares=[client_middleware(proxies), problem_middleware, access_middleware],
+        client_max_size=config.max_body_bytes)
+    app.on_response_prepare.append(strict_transport)
     app[CONFIG] = config
     app[METRICS] = Metrics()
 

@@ -6,6 +6,7 @@ Secrets never live in config.toml: each is a reference ``{ env = "NAME" }`` or
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 import urllib.parse
@@ -22,6 +23,7 @@ from gateway.errors import ConfigError
 from gateway.logins import LoginLimits
 from gateway.models import DISCLOSABLE_FIELDS, Party
 from gateway.policy import NOTICE_FIELDS, Policy, Rule
+from gateway.proxies import Network
 from gateway.record.checkpoint import Signer, Verifier
 from gateway.webhooks import HookKey, hook_key
 
@@ -88,6 +90,15 @@ class RecordConfig:
     recover_after: float | None = None
 
 
+@attrs.frozen
+class TlsConfig:
+    """The certificate chain and private key ``gateway serve`` answers HTTPS with (PEM files
+    named in config.toml; the key file is a secret and stays out of the config)."""
+
+    cert: Path
+    key: Path
+
+
 @attrs.frozen(repr=False)
 class Keys:
     #: Shared secrets (v1) and senders' public keys (v1a); any of them may sign a hook.
@@ -116,6 +127,10 @@ class Config:
     erasure: ErasureRules
     previous_checkpoint_keys: tuple[Verifier, ...] = ()
     logins: LoginLimits = attrs.field(factory=LoginLimits)
+    #: Peers whose forwarded headers (Forwarded, X-Forwarded-For/-Proto) are believed.
+    trusted_proxies: tuple[Network, ...] = ()
+    #: HTTPS served by the gateway itself; None: plain HTTP (e.g. behind a TLS proxy).
+    tls: TlsConfig | None = None
 
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
@@ -126,7 +141,10 @@ class Config:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        return cls.from_mapping(raw, path=path)
+        try:
+            return cls.from_mapping(raw, path=path)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc.detail}") from None
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
@@ -135,14 +153,18 @@ class Config:
               "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
-                   "previous_checkpoint_keys"}, "[gateway]")
+                   "previous_checkpoint_keys", "trusted_proxies", "tls_cert", "tls_key"},
+              "[gateway]")
         carriers = _carriers(_table(raw, "carriers"), base)
         return cls(
             path=path,
             origin=_str(gw, "origin", "[gateway]"),
-            host=str(gw.get("host", "127.0.0.1")),
-            port=int(gw.get("port", 8080)),
-            max_body_bytes=int(gw.get("max_body_bytes", 64 * 1024)),
+            host=_str(gw, "host", "[gateway]") if "host" in gw else "127.0.0.1",
+            port=_whole(gw, "port", "[gateway]", default=8080, low=0, high=65535),
+            max_body_bytes=_whole(gw, "max_body_bytes", "[gateway]", default=64 * 1024,
+                                  low=1024, high=2**30),
+            trusted_proxies=_networks(gw.get("trusted_proxies", [])),
+            tls=_tls(gw, base),
             sender=_sender(_table(raw, "sender")),
             record=_record(_table(raw, "record"), base),
             carriers=carriers,
@@ -185,6 +207,55 @@ def _str(raw: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
+def _whole(raw: Mapping[str, Any], key: str, where: str, *, default: int, low: int,
+           high: int) -> int:
+    """An integer setting within ``low``..``high``."""
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where} {key}: must be an integer {low}-{high}")
+    return value
+
+
+def _seconds(raw: Mapping[str, Any], key: str, where: str, *, default: float,
+             high: float) -> float:
+    """A number of seconds above 0 and at most ``high``."""
+    value = raw.get(key, default)
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not 0 < value <= high):
+        raise ConfigError(f"{where} {key}: a number of seconds above 0 (at most {high:g})")
+    return float(value)
+
+
+def _networks(values: object) -> tuple[Network, ...]:
+    """``trusted_proxies``: IP addresses or CIDR ranges."""
+    where = "[gateway] trusted_proxies"
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f'{where}: expected a list of addresses or ranges, e.g. ["10.0.0.0/8"]')
+    out = []
+    for value in values:
+        try:
+            out.append(ipaddress.ip_network(value.strip(), strict=True))
+        except ValueError:
+            raise ConfigError(f"{where}: {value!r} is not an IP address or CIDR range") from None
+    return tuple(out)
+
+
+def _tls(raw: Mapping[str, Any], base: Path) -> TlsConfig | None:
+    """``tls_cert`` and ``tls_key``: both or neither, each a readable PEM file."""
+    given = [key for key in ("tls_cert", "tls_key") if key in raw]
+    if not given:
+        return None
+    if len(given) == 1:
+        raise ConfigError("[gateway]: tls_cert and tls_key go together; name both files")
+    paths = {}
+    for key in given:
+        path = base / _str(raw, key, "[gateway]")
+        if not path.is_file():
+            raise ConfigError(f"[gateway] {key}: cannot read {path}")
+        paths[key] = path
+    return TlsConfig(cert=paths["tls_cert"], key=paths["tls_key"])
+
+
 def _only(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(raw) - allowed)
     if unknown:
@@ -213,19 +284,19 @@ def _record(raw: Mapping[str, Any], base: Path) -> RecordConfig:
         schema=_str(raw, "schema", "[record]") if "schema" in raw else "gateway",
         path=base / (_str(raw, "path", "[record]") if store == "sqlite" or "path" in raw
                      else "var/record-postgres"),
-        batch_max=int(raw.get("batch_max", 512)),
-        queue_max=int(raw.get("queue_max", 8192)),
-        checkpoint_every=int(raw.get("checkpoint_every", 1000)),
-        checkpoint_interval=float(raw.get("checkpoint_interval", 10.0)),
-        recover_after=_positive(raw, "recover_after") if "recover_after" in raw else None,
+        batch_max=_whole(raw, "batch_max", "[record]", default=512, low=1, high=100_000),
+        queue_max=_whole(raw, "queue_max", "[record]", default=8192, low=1, high=10_000_000),
+        checkpoint_every=_whole(raw, "checkpoint_every", "[record]", default=1000, low=1,
+                                high=100_000_000),
+        checkpoint_interval=_seconds(raw, "checkpoint_interval", "[record]", default=10.0,
+                                     high=DAY),
+        recover_after=(_seconds(raw, "recover_after", "[record]", default=0, high=DAY)
+                       if "recover_after" in raw else None),
     )
 
 
-def _positive(raw: Mapping[str, Any], key: str) -> float:
-    value = raw[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"[record] {key}: a number of seconds above 0")
-    return float(value)
+#: The longest interval a time setting may name, in seconds.
+DAY = 86_400.0
 
 
 def _postgres_url(ref: object, base: Path) -> Secret:

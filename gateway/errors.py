@@ -29,6 +29,13 @@ class ConfigError(GatewayError):
     type_slug = "config"
 
 
+class ListenError(GatewayError):
+    """``gateway serve`` cannot listen on the configured address (in use, not permitted)."""
+
+    title = "Cannot listen"
+    type_slug = "listen"
+
+
 class BadRequest(GatewayError):
     """The request cannot be understood (not JSON, missing or malformed fields)."""
 

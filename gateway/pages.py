@@ -18,9 +18,10 @@ from urllib.parse import urlencode
 import structlog
 from aiohttp import web
 
-from gateway.access import COOKIE, STAFF, client_address, page, public
+from gateway.access import COOKIE, STAFF, page, public
 from gateway.authority_desk import READERS as AUTHORITY_READERS
 from gateway.errors import BadRequest, GatewayError, TooManyRequests, Unauthorized
+from gateway.proxies import client_address
 from gateway.review import CHECKPOINT, REPORTERS, REVIEWER, SEARCHERS, TRANSPARENCY
 from gateway.review_params import ACCESS_PARAMS, parameters
 from gateway.staff import MEMBER, SESSION_SECONDS, SESSION_TOKEN, STAFF_ROLES, Member

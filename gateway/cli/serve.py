@@ -7,8 +7,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
     serve = sub.add_parser("serve", help="run the gateway")
@@ -27,16 +25,22 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 def _serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app  # noqa: PLC0415 - only this command needs the app
     from gateway.config import Config  # noqa: PLC0415
+    from gateway.server import serve, tls_context  # noqa: PLC0415
 
     config = Config.from_toml(args.config)
+    if config.tls is not None:
+        tls_context(config.tls)  # a bad certificate or key stops here, before any worker
     if args.workers > 1:
         from gateway.cli.workers import run_workers  # noqa: PLC0415
 
         return run_workers(args.config, args.workers)
     loop = _new_loop()
     asyncio.set_event_loop(loop)
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None, loop=loop,
-                reuse_port=args.reuse_port or None)
+    try:
+        loop.run_until_complete(serve(create_app(config), config, reuse_port=args.reuse_port))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
     return 0
 
 

@@ -42,4 +42,7 @@ def run_workers(config: Path, workers: int) -> int:
     if not stopping:  # a worker ended on its own: stop the rest
         stop(signal.SIGTERM, None)
     codes = [proc.wait() for proc in procs]
-    return 0 if stopping and all(code == 0 for code in codes) else EXIT_FAILED
+    # A worker ended by the signal itself had not installed its handlers yet, which it does
+    # before it listens: it was still starting and had taken no request.
+    stopped = {0, -signal.SIGTERM, -signal.SIGINT}
+    return 0 if stopping and all(code in stopped for code in codes) else EXIT_FAILED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 
 import orjson
 import structlog
@@ -34,3 +35,37 @@ class TestConfigure:
         assert line["email"] == REDACTED
         assert line["seq"] == 1
         assert "canary" not in stream.getvalue()
+
+
+class TestLibraryBridge:
+    """aiohttp's and asyncio's standard-library loggers write into the same JSON log, without
+    the values their messages and exceptions carry."""
+
+    def test_templates_are_kept_arguments_and_tracebacks_dropped(self) -> None:
+        stream = io.StringIO()
+        configure(stream=stream)
+        try:
+            raise ValueError("GET /v1/review/entries?customer=Kanariina")  # noqa: TRY301
+        except ValueError:
+            logging.getLogger("aiohttp.server").exception(
+                "Error handling request from %s", "Kanariina's host")
+        lines = stream.getvalue().splitlines()
+        event = orjson.loads(lines[-1])
+        assert event["event"] == "aiohttp.server"
+        assert event["level"] == "error"
+        assert event["message"] == "Error handling request from %s"
+        assert event["error"] == "ValueError"
+        assert "Kanariina" not in stream.getvalue()
+        assert "Traceback" not in stream.getvalue()
+
+    def test_a_message_formatted_beforehand_is_dropped_whole(self) -> None:
+        """asyncio's and aiohttp's access messages arrive formatted (task reprs, request
+        lines): only the logger's name and the level are kept."""
+        stream = io.StringIO()
+        configure(stream=stream)
+        logging.getLogger("asyncio").error("Task exception was never retrieved: Kanariina")
+        logging.getLogger("aiohttp.access").warning('1.2.3.4 "GET /?name=Kanariina HTTP/1.1"')
+        events = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+        assert [(e["event"], e["level"]) for e in events] == [("asyncio", "error"),
+                                                               ("aiohttp.access", "warning")]
+        assert "Kanariina" not in stream.getvalue()
