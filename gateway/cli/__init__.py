@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway import logs
-from gateway.cli import authority, erasure, keys, log, policy, report, serve, staff
+from gateway.cli import authority, erasure, keys, log, policy, report, serve, staff, witness
 from gateway.errors import GatewayError
 
 EXIT_FAILED = 1
 
 #: Command modules, each with ``register(subparsers)``.
-COMMANDS = (serve, keys, log, erasure, policy, staff, report, authority)
+COMMANDS = (serve, keys, log, erasure, policy, staff, report, authority, witness)
 
 
 def parser() -> argparse.ArgumentParser:
