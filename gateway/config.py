@@ -23,6 +23,7 @@ from gateway.models import DISCLOSABLE_FIELDS, Party
 from gateway.policy import NOTICE_FIELDS, Policy, Rule
 from gateway.record.checkpoint import Signer, Verifier
 from gateway.webhooks import HookKey, hook_key
+from gateway.witness.settings import Witnessing, witnessing_from
 
 
 @attrs.frozen(repr=False)
@@ -114,6 +115,8 @@ class Config:
     keys: Keys
     erasure: ErasureRules
     previous_checkpoint_keys: tuple[Verifier, ...] = ()
+    #: The witnesses checkpoints go to, and the quorum that makes one witnessed.
+    witnessing: Witnessing | None = None
 
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
@@ -129,7 +132,8 @@ class Config:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
         base = path.parent
-        _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure"}, "config")
+        _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure",
+                    "witnesses", "witnessing"}, "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
                    "previous_checkpoint_keys"}, "[gateway]")
@@ -147,6 +151,7 @@ class Config:
             keys=_keys(_table(gw, "secrets", "[gateway.secrets]"), base),
             erasure=_erasure(raw.get("erasure", {})),
             previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
+            witnessing=witnessing_from(raw, base),
         )
 
     def verifiers(self) -> list[Verifier]:
