@@ -48,7 +48,7 @@ class TestTheWitnessSigns:
         line = cosigner.cosign(TEXT, TIME)
         assert line.startswith(f"\u2014 {WITNESS_NAME} ") and line.endswith("\n")
         blob = base64.b64decode(line.split(" ")[2])
-        vkey_name, vkey_id, vkey_key = cosigner.public().vkey().split("+")
+        vkey_name, vkey_id, vkey_key = cosigner.public().vkey().split("+", 2)
         public = base64.b64decode(vkey_key)
         assert vkey_name == WITNESS_NAME
         assert public[0] == 0x04
