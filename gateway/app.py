@@ -32,11 +32,13 @@ from gateway.record.sqlite import SqliteStore
 from gateway.record.store import Store, ThreadedStore
 from gateway.recovery import recover, recover_periodically, stale_after
 from gateway.staff import Staff
+from gateway.witness import WitnessSubmitter, witnessing
 
 CONFIG = web.AppKey("config", Config)
 RECORD = web.AppKey("record", Record)
 HOOKS = web.AppKey("hooks", OrderHooks)
 CARRIERS = web.AppKey("carriers", dict[str, Guarded])
+WITNESSING = web.AppKey("witnessing", WitnessSubmitter)
 
 
 def build_store(rc: RecordConfig) -> Store:
@@ -127,6 +129,15 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         await record.close()
 
     app.cleanup_ctx.append(resources)
+
+    async def witnesses(app: web.Application) -> AsyncIterator[None]:
+        async with witnessing(config.witnessing, record=app[RECORD],
+                              registry=app[METRICS].registry) as submitter:
+            if submitter is not None:
+                app[WITNESSING] = submitter
+            yield
+
+    app.cleanup_ctx.append(witnesses)
     app.router.add_post("/v1/hooks/orders", _order_hook)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
@@ -162,8 +173,10 @@ async def _readyz(request: web.Request) -> web.Response:
             not c.breaker.rejecting() for c in request.app[CARRIERS].values()),
     }
     ready = all(checks.values())
+    witnesses = request.app.get(WITNESSING)
     return web.json_response({"status": "ready" if ready else "not ready", "checks": checks,
-                              "carrier_breakers": breakers},
+                              "carrier_breakers": breakers,
+                              **({"witnessing": witnesses.status()} if witnesses else {})},
                              status=200 if ready else 503)
 
 
@@ -175,8 +188,10 @@ async def _metrics(request: web.Request) -> web.Response:
 
 @public
 async def _checkpoint(request: web.Request) -> web.Response:
-    """The latest signed checkpoint, as a C2SP signed note (public: it holds no personal data)."""
-    latest = await request.app[RECORD].latest_checkpoint()
+    """The latest signed checkpoint, as a C2SP signed note (public: it holds no personal data);
+    with witnesses, the newest one they cosigned, their cosignature lines appended."""
+    witnesses = request.app.get(WITNESSING)
+    latest = await (witnesses.served() if witnesses else request.app[RECORD].latest_checkpoint())
     if latest is None:
         raise web.HTTPNotFound(reason="No checkpoint has been signed yet")
     return web.Response(text=latest, content_type="text/plain")

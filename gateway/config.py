@@ -26,6 +26,7 @@ from gateway.policy import NOTICE_FIELDS, Policy, Rule
 from gateway.proxies import Network
 from gateway.record.checkpoint import Signer, Verifier
 from gateway.webhooks import HookKey, hook_key
+from gateway.witness.settings import Witnessing, witnessing_from
 
 
 @attrs.frozen(repr=False)
@@ -131,6 +132,8 @@ class Config:
     trusted_proxies: tuple[Network, ...] = ()
     #: HTTPS served by the gateway itself; None: plain HTTP (e.g. behind a TLS proxy).
     tls: TlsConfig | None = None
+    #: The witnesses checkpoints go to, and the quorum that makes one witnessed.
+    witnessing: Witnessing | None = None
 
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
@@ -149,8 +152,8 @@ class Config:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
         base = path.parent
-        _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure", "logins"},
-              "config")
+        _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure", "logins",
+                    "witnesses", "witnessing"}, "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
                    "previous_checkpoint_keys", "trusted_proxies", "tls_cert", "tls_key"},
@@ -173,6 +176,7 @@ class Config:
             erasure=_erasure(raw.get("erasure", {})),
             previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
             logins=_logins(raw.get("logins", {})),
+            witnessing=witnessing_from(raw, base),
         )
 
     def verifiers(self) -> list[Verifier]:

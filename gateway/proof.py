@@ -97,11 +97,40 @@ class Prover:
         ranges.reverse()
         return ranges
 
+    @staticmethod
+    def _consistency(old: int, new: int) -> list[tuple[int, int]]:
+        """The ranges PROOF(old, D[new]) hashes, in proof order (RFC 9162 2.1.4.1)."""
+        if old in (0, new):
+            return []
+        ranges = []
+        start, end, m, whole = 0, new, old, True
+        while m != end - start:
+            k = _split(end - start)
+            if m <= k:
+                ranges.append((start + k, end))
+                end = start + k
+            else:
+                ranges.append((start, start + k))
+                start, m, whole = start + k, m - k, False
+        if not whole:
+            ranges.append((start, end))
+        ranges.reverse()
+        return ranges
+
     async def path(self, store: Store, index: int, size: int) -> list[bytes]:
         """PATH(index, D[size]) over the leaves ``store`` holds."""
         if not 0 <= index < size:
             raise ValueError(f"no leaf {index} in a tree of {size}")
-        siblings = self._siblings(index, size)
+        return await self._hashes(store, self._siblings(index, size))
+
+    async def consistency(self, store: Store, old: int, new: int) -> list[bytes]:
+        """PROOF(old, D[new]) over the leaves ``store`` holds (empty for 0 or ``new``)."""
+        if not 0 <= old <= new:
+            raise ValueError(f"no consistency from {old} to {new}")
+        return await self._hashes(store, self._consistency(old, new))
+
+    async def _hashes(self, store: Store, siblings: list[tuple[int, int]]) -> list[bytes]:
+        """MTH of each range in ``siblings``, reading only the leaves not yet remembered."""
         needed: list[tuple[int, int]] = []
         for start, end in siblings:
             self._missing(start, end, needed)

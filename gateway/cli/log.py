@@ -13,6 +13,7 @@ import orjson
 
 from gateway import reports
 from gateway.cli.report import add_reader_arguments, reviewing
+from gateway.cli.witness import add_witness_arguments, witness_check
 from gateway.errors import GatewayError
 from gateway.record.checkpoint import Verifier
 from gateway.record.queries import MAX_LIMIT
@@ -37,6 +38,7 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     verify.add_argument("--schema", default=None,
                         help="the PostgreSQL record's schema (default: the config's, or gateway)")
     verify.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_witness_arguments(verify)
     verify.set_defaults(run=_verify)
     show = log_sub.add_parser(
         "show", help="print entries (no personal values); with a filter it is a review search "
@@ -100,6 +102,7 @@ def _verify(args: argparse.Namespace) -> int:
             url = url or config.record.url.value
             schema = args.schema or config.record.schema
     trusted = [p.read_text() for p in args.checkpoint]
+    cosigned = witness_check(args)
 
     def progress(n: int) -> None:
         if not args.quiet:
@@ -111,10 +114,12 @@ def _verify(args: argparse.Namespace) -> int:
         from gateway.record.postgres_verify import verify_postgres  # noqa: PLC0415
 
         report = asyncio.run(verify_postgres(url, schema, verifiers, origin=origin,
-                                             trusted=trusted, progress=progress))
+                                             trusted=trusted, progress=progress,
+                                             cosigned=cosigned))
     else:
         assert db is not None  # without a URL the record is a SQLite file
-        report = verify_sqlite(db, verifiers, origin=origin, trusted=trusted, progress=progress)
+        report = verify_sqlite(db, verifiers, origin=origin, trusted=trusted, progress=progress,
+                               cosigned=cosigned)
     print(report.summary())  # noqa: T201
     return 0 if report.ok else EXIT_FAILED
 

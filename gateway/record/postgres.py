@@ -27,6 +27,7 @@ from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.postgres_cases import PostgresCases
+from gateway.record.postgres_cosignatures import PostgresCosignatures
 from gateway.record.postgres_review import PostgresReview, row_of
 from gateway.record.postgres_schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
 from gateway.record.rows import HookOp, HookRow, KeyErasure, NewKey, Row, SideOp, SideOps
@@ -77,7 +78,7 @@ def failure(what: str, exc: BaseException) -> RecordError:
     return RecordError(f"{what}: {type(exc).__name__}" + (f" ({code})" if code else ""))
 
 
-class PostgresStore(PostgresReview, PostgresCases):
+class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
     def __init__(self, url: str, *, schema: str = "gateway", pool_size: int = 4) -> None:
         self.url = url
         self.schema = schema

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from gateway.record.postgres_cosignatures import COSIGNATURES_DDL
+
 #: Namespace of the advisory lock that sequences appends (the second key is the schema's hash).
 LOCK_CLASS: Final = 0x6777  # "gw"
 
@@ -106,7 +108,7 @@ CREATE INDEX staff_sessions_expires ON staff_sessions (expires);
 #: Open hooks (no answer yet) are what start-up recovery reads.
 _V2 = "CREATE INDEX hooks_open ON hooks (webhook_id) WHERE status IS NULL;"
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, COSIGNATURES_DDL)
 
 BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -121,6 +123,7 @@ def writer_grants(schema: str, role: str) -> list[str]:
     return [
         f"GRANT USAGE ON SCHEMA {s} TO {r}",
         f"GRANT SELECT, INSERT ON {s}.entries, {s}.checkpoints, {s}.schema_version TO {r}",
+        f"GRANT SELECT, INSERT ON {s}.cosignatures TO {r}",
         f"GRANT UPDATE (sealed) ON {s}.entries TO {r}",
         f"GRANT SELECT, INSERT, UPDATE ON {s}.head, {s}.hooks, {s}.staff TO {r}",
         (f"GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.subject_keys, {s}.legal_holds, "

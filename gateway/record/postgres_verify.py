@@ -14,6 +14,7 @@ import asyncpg
 from gateway.record.checkpoint import Verifier
 from gateway.record.postgres import failure
 from gateway.record.verify import SELECT, Report, StoredRow, refused, verify_rows
+from gateway.record.verify_witnessed import witnessed_postgres
 
 _BATCH = 8192
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -28,6 +29,7 @@ async def verify_postgres(
     origin: str | None = None,
     trusted: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
+    cosigned: Callable[[str, str], str | None] | None = None,
 ) -> Report:
     try:
         conn = await asyncpg.connect(url, server_settings={"search_path": schema})
@@ -43,8 +45,10 @@ async def verify_postgres(
                 return refused(0, failure("the record cannot be read", exc).detail)
             head = None if row is None else (row[0], row[1])
             rows = _rows(conn, asyncio.get_running_loop())
-            return await asyncio.to_thread(verify_rows, rows, notes, head, verifiers,
-                                           origin=origin, trusted=trusted, progress=progress)
+            report = await asyncio.to_thread(verify_rows, rows, notes, head, verifiers,
+                                             origin=origin, trusted=trusted, progress=progress)
+            return report if cosigned is None else await witnessed_postgres(
+                report, conn, notes, cosigned)
     finally:
         await conn.close()
 

@@ -59,6 +59,16 @@ class CheckpointRow:
 
 
 @attrs.frozen
+class CosignedRow:
+    """A stored checkpoint and the witnesses' cosignature lines kept for it (each ends in a
+    newline; append them to the note to get the cosigned checkpoint)."""
+
+    size: int
+    note: str
+    lines: str
+
+
+@attrs.frozen
 class CountRow:
     """Disclosures counted for the transparency report, grouped by these columns.
 

@@ -109,6 +109,7 @@ class Record:
         self.batches = 0
         # subject -> (its NewKey op, data key): created here, not yet committed.
         self._pending_keys: dict[str, tuple[NewKey, bytes]] = {}
+        self._listeners: list[Callable[[str], None]] = []
 
     # -- life cycle ------------------------------------------------------------------------
     async def open(self) -> None:
@@ -240,7 +241,14 @@ class Record:
         if note is not None and self._witness is not None:
             await asyncio.get_running_loop().run_in_executor(
                 self._files, _write_durably, self._witness, note)
+        for listener in self._listeners:
+            if note is not None:
+                listener(note)
         return note
+
+    def on_checkpoint(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` with each checkpoint note once it is stored; it must not block."""
+        self._listeners.append(listener)
 
     async def _check_witness(self, note: str) -> None:
         """Refuse a record that lost or changed entries its last checkpoint covered (a torn or

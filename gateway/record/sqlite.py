@@ -27,6 +27,7 @@ from gateway.record.rows import (
     SideOps,
 )
 from gateway.record.sqlite_cases import SqliteCases
+from gateway.record.sqlite_cosignatures import COSIGNATURE_SCHEMA, SqliteCosignatures
 from gateway.record.sqlite_search import SEARCH_SCHEMA, SqliteSearch
 from gateway.record.sqlite_staff import STAFF_SCHEMA, SqliteStaff
 
@@ -96,7 +97,7 @@ CREATE INDEX IF NOT EXISTS hooks_open ON hooks (webhook_id) WHERE status IS NULL
 """
 
 
-class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases):
+class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
@@ -124,7 +125,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases):
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA secure_delete=ON")
             db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(_SCHEMA + SEARCH_SCHEMA + STAFF_SCHEMA)
+            db.executescript(_SCHEMA + SEARCH_SCHEMA + STAFF_SCHEMA + COSIGNATURE_SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if version is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from gateway.record.entry import Appended, Draft
-from gateway.record.queries import CheckpointRow, CountRow, Search, StaffRow
+from gateway.record.queries import CheckpointRow, CosignedRow, CountRow, Search, StaffRow
 from gateway.record.rows import HookRow, Row, SideOp
 from gateway.record.sqlite import SqliteStore
 
@@ -43,6 +43,13 @@ class Store(Protocol):
         """Sign the committed head with ``sign`` and store the note; None for an empty record."""
         ...
     async def latest_checkpoint(self) -> tuple[int, str] | None: ...
+    async def add_cosignatures(self, size: int, lines: Sequence[tuple[str, str]],
+                               time: str) -> None:
+        """Keep witnesses' (key, cosignature line) pairs for the checkpoint at ``size``."""
+        ...
+    async def cosigned(self, limit: int) -> list[CosignedRow]:
+        """The newest ``limit`` checkpoints holding a cosignature, newest first."""
+        ...
     async def wrapped_key(self, subject: str) -> bytes | None: ...
     async def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes: ...
     async def hook(self, webhook_id: str) -> HookRow | None: ...
@@ -182,6 +189,13 @@ class ThreadedStore:
 
     async def latest_checkpoint(self) -> tuple[int, str] | None:
         return await self._run(self.sync.latest_checkpoint)
+
+    async def add_cosignatures(self, size: int, lines: Sequence[tuple[str, str]],
+                               time: str) -> None:
+        await self._run(self.sync.add_cosignatures, size, lines, time)
+
+    async def cosigned(self, limit: int) -> list[CosignedRow]:
+        return await self._run(self.sync.cosigned, limit)
 
     async def wrapped_key(self, subject: str) -> bytes | None:
         return self.sync.wrapped_key(subject, reader=True)

@@ -24,6 +24,7 @@ from gateway.errors import RecordError
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.entry import GENESIS, Kind, leaf_of
 from gateway.record.merkle import CompactRange, leaf_hash
+from gateway.record.verify_witnessed import witnessed_sqlite
 
 
 @attrs.frozen
@@ -128,9 +129,11 @@ def verify_sqlite(
     origin: str | None = None,
     trusted: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
+    cosigned: Callable[[str, str], str | None] | None = None,
 ) -> Report:
     """Verify the record at ``path``. ``trusted`` are checkpoint notes kept elsewhere (a witness's
-    copy): each must match the record too, which catches a record rolled back or rewritten."""
+    copy): each must match the record too, which catches a record rolled back or rewritten.
+    ``cosigned`` checks the newest checkpoint's witness cosignatures (``verify_witnessed``)."""
     try:
         db = _open_ro(path)
         notes = [(size, bytes(note).decode("utf-8", "replace")) for size, note in
@@ -140,8 +143,9 @@ def verify_sqlite(
         return refused(bad.position, bad.problem)
     except sqlite3.Error as exc:
         return refused(0, f"the database cannot be read: {exc}")
-    return verify_rows(_rows(db), notes, head, verifiers, origin=origin, trusted=trusted,
-                       progress=progress)
+    report = verify_rows(_rows(db), notes, head, verifiers, origin=origin, trusted=trusted,
+                         progress=progress)
+    return report if cosigned is None else witnessed_sqlite(report, db, notes, cosigned)
 
 
 def refused(position: int | None, problem: str) -> Report:
