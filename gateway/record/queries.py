@@ -64,7 +64,8 @@ class CountRow:
 
     ``kind`` is an outcome or an authority disclosure; ``month`` is ``YYYY-MM``; ``result`` the
     carrier outcome (None for authorities); ``legal_basis`` and ``request`` are an authority
-    disclosure's (None for carriers)."""
+    disclosure's (None for carriers); ``fields`` the fields the disclosures carried (names,
+    never values), so the report can count per data category."""
 
     kind: str
     recipient: str
@@ -73,3 +74,4 @@ class CountRow:
     legal_basis: str | None
     request: str | None
     count: int
+    fields: tuple[str, ...] = ()
