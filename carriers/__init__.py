@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from carriers._core import AddonSpec as AddonSpec
 from carriers._core import Carrier as Carrier
 from carriers._core import CarrierFactory as CarrierFactory
 from carriers._core import ServiceSpec as ServiceSpec
@@ -13,6 +14,7 @@ from carriers.postnord import PostNord as PostNord
 
 __all__ = [
     "ADAPTERS",
+    "AddonSpec",
     "Budbee",
     "Carrier",
     "CarrierFactory",

@@ -44,18 +44,45 @@ AUTHENTICATION_REFUSED = 401
 
 
 @attrs.frozen
+class AddonSpec:
+    """One additional service a carrier service offers, as the carrier documents it.
+
+    ``name`` is the gateway's name for it (the order's ``data.addons`` and the policy's
+    ``addons.NAME`` table), ``code`` the carrier's own code for it. ``required`` are receiver
+    fields the carrier needs for it and ``any_of`` fields of which it needs one (an arrival
+    notice goes by SMS or e-mail); config validation checks every add-on rule lets them out.
+    ``params`` are the order's parameters it takes (cash on delivery: the amount...), all
+    required; no other parameter leaves.
+    """
+
+    name: str
+    code: str
+    required: frozenset[str] = frozenset()
+    any_of: frozenset[str] = frozenset()
+    params: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class ServiceSpec:
     """What one carrier service needs from the receiver record.
 
     ``required`` are the receiver fields the carrier refuses a booking without; config validation
     checks every policy rule allows them, so a policy can never be unable to book by design.
     ``any_of`` names fields of which the carrier needs at least one (Matkahuolto's arrival
-    notice goes by SMS or e-mail); empty means no such condition.
+    notice goes by SMS or e-mail); empty means no such condition. ``addons`` are the additional
+    services the carrier offers with the service; a policy may list no other. ``items`` are
+    the line-item fields (models.ITEM_FIELDS) the carrier needs on a shipment leaving the EU
+    customs territory; empty: the service takes no line item.
     """
 
     required: frozenset[str]
     needs_pickup_point: bool = False
     any_of: frozenset[str] = frozenset()
+    addons: tuple[AddonSpec, ...] = ()
+    items: frozenset[str] = frozenset()
+
+    def addon(self, name: str) -> AddonSpec | None:
+        return next((a for a in self.addons if a.name == name), None)
 
 
 class Carrier(Protocol):

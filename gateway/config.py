@@ -21,8 +21,9 @@ from carriers._resilience import Resilience
 from gateway.erasure import ErasureRules
 from gateway.errors import ConfigError
 from gateway.logins import LoginLimits
-from gateway.models import DISCLOSABLE_FIELDS, Party
-from gateway.policy import NOTICE_FIELDS, Policy, Rule
+from gateway.models import Party
+from gateway.policy import Policy
+from gateway.policy_config import parse_policy
 from gateway.proxies import Network
 from gateway.record.checkpoint import Signer, Verifier
 from gateway.webhooks import HookKey, hook_key
@@ -159,6 +160,7 @@ class Config:
                    "previous_checkpoint_keys", "trusted_proxies", "tls_cert", "tls_key"},
               "[gateway]")
         carriers = _carriers(_table(raw, "carriers"), base)
+        sender = _sender(_table(raw, "sender"))
         return cls(
             path=path,
             origin=_str(gw, "origin", "[gateway]"),
@@ -168,10 +170,10 @@ class Config:
                                   low=1024, high=2**30),
             trusted_proxies=_networks(gw.get("trusted_proxies", [])),
             tls=_tls(gw, base),
-            sender=_sender(_table(raw, "sender")),
+            sender=sender,
             record=_record(_table(raw, "record"), base),
             carriers=carriers,
-            policy=_policy(_table(raw, "policy"), carriers),
+            policy=parse_policy(_table(raw, "policy"), carriers, origin=sender.country),
             keys=_keys(_table(gw, "secrets", "[gateway.secrets]"), base),
             erasure=_erasure(raw.get("erasure", {})),
             previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
@@ -194,7 +196,10 @@ def load_policy(path: Path) -> Policy:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    return _policy(_table(raw, "policy"), dict.fromkeys(_table(raw, "carriers")))
+    sender = raw.get("sender")
+    origin = sender.get("country") if isinstance(sender, Mapping) else None
+    return parse_policy(_table(raw, "policy"), dict.fromkeys(_table(raw, "carriers")),
+                        origin=origin if isinstance(origin, str) else "FI")
 
 
 def _table(raw: Mapping[str, Any], key: str, where: str | None = None) -> Mapping[str, Any]:
@@ -374,66 +379,6 @@ def _http_url(value: object, where: str) -> str:
     if parts.username is not None or parts.password is not None or parts.fragment:
         raise ConfigError(f"{where}: no user, password or fragment in the URL")
     return value
-
-
-def _policy(raw: Mapping[str, Any], carriers: Mapping[str, object]) -> Policy:
-    rules = {}
-    for recipient, services in raw.items():
-        if recipient not in carriers:
-            raise ConfigError(f"[policy.{recipient}]: no such carrier in [carriers]")
-        specs = ADAPTERS[recipient].services
-        for service, table in services.items():
-            where = f"[policy.{recipient}.{service}]"
-            if service not in specs:
-                raise ConfigError(
-                    f"{where}: unknown service (known for {recipient}: {', '.join(sorted(specs))})"
-                )
-            rules[(recipient, service)] = _rule(table, recipient, service, specs[service], where)
-    if not rules:
-        raise ConfigError("[policy] allows nothing: every disclosure would be refused")
-    return Policy(rules)
-
-
-def _rule(table: Mapping[str, Any], recipient: str, service: str, spec: Any, where: str) -> Rule:  # noqa: ANN401
-    _only(table, {"allow", "require", "notice", "notice_required"}, where)
-    allow = _fields(table.get("allow", []), f"{where} allow")
-    require = _fields(table.get("require", []), f"{where} require")
-    notice = tuple(table.get("notice", []))
-    bad = [channel for channel in notice if channel not in NOTICE_FIELDS]
-    if bad:
-        raise ConfigError(
-            f"{where}: unknown notice channel(s) {', '.join(bad)} (known: sms, email)")
-    notice_fields = {NOTICE_FIELDS[channel] for channel in notice}
-    if not set(require) <= set(allow) | notice_fields:
-        raise ConfigError(f"{where}: require names fields that allow does not let out")
-    missing = sorted(spec.required - set(allow))
-    if missing:
-        raise ConfigError(
-            f"{where}: {recipient} requires {', '.join(missing)} for {service}; allow them"
-        )
-    return Rule(
-        recipient=recipient,
-        service=service,
-        allow=allow,
-        require=require,
-        notice=notice,
-        notice_required=bool(table.get("notice_required", False)),
-        needs_pickup_point=spec.needs_pickup_point,
-    )
-
-
-def _fields(values: object, where: str) -> tuple[str, ...]:
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"{where}: expected a list of field names")
-    if "marketing_consent" in values:
-        raise ConfigError(f"{where}: marketing_consent never leaves the store")
-    unknown = [v for v in values if v not in DISCLOSABLE_FIELDS]
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown field(s) {', '.join(unknown)} "
-            f"(known: {', '.join(DISCLOSABLE_FIELDS)})"
-        )
-    return tuple(v for v in DISCLOSABLE_FIELDS if v in values)
 
 
 def _public_keys(paths: object, base: Path) -> tuple[Verifier, ...]:

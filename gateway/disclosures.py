@@ -121,12 +121,20 @@ class Discloser:
         rule = minimised.rule
         returning = rule.service == RETURN_SERVICE
         key, new_key = await self.record.key_for(subject)
-        values = ({"sender": minimised.receiver.fields()} if returning else {
+        values: dict[str, Any] = ({"sender": minimised.receiver.fields()} if returning else {
             "receiver": minimised.receiver.fields(),
             "pickup_point_id": order.delivery.pickup_point_id,
         })
+        if minimised.addons:
+            values["addons"] = {a.name: dict(a.params) for a in minimised.addons}
+        if minimised.items:
+            values["items"] = [item.fields() for item in minimised.items]
         sealed = seal(key, f"{Kind.INTENT}:{disclosure}", values)
-        data = {"webhook_id": webhook_id, **({"operation": "return"} if returning else {})}
+        data: dict[str, Any] = {"webhook_id": webhook_id,
+                                **({"operation": "return"} if returning else {})}
+        if minimised.addons:
+            # The add-ons by name (what each let out is in ``fields``; parameters are sealed).
+            data["addons"] = list(minimised.addon_names)
         intent = await self.record.append(
             Draft(
                 kind=Kind.INTENT, disclosure=disclosure, subject=subject, order=order.id,
@@ -137,7 +145,8 @@ class Discloser:
             new_key,
         )
         log.info("disclosure.intent", disclosure=disclosure, recipient=rule.recipient,
-                 service=rule.service, fields=list(minimised.fields), seq=intent.seq)
+                 service=rule.service, fields=list(minimised.fields),
+                 addons=list(minimised.addon_names), seq=intent.seq)
         carrier = self.carriers[rule.recipient]
         result: ShipmentResult | CarrierError
         try:
@@ -150,7 +159,8 @@ class Discloser:
                     reference=disclosure, carrier=rule.recipient, service=rule.service,
                     sender=self.sender, receiver=minimised.receiver, parcels=order.parcels,
                     pickup_point_id=order.delivery.pickup_point_id,
-                    notice=order.delivery.notice))
+                    notice=order.delivery.notice, addons=minimised.addons,
+                    items=minimised.items))
         except CarrierError as exc:
             result = exc
         facts = Facts(

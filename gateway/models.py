@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import attrs
 
@@ -20,6 +21,32 @@ DISCLOSABLE_FIELDS: tuple[str, ...] = (
 )
 
 Notice = Literal["sms", "email"]
+
+#: Fields of a commercial-invoice line item a policy may name (``allow_items``): the contents
+#: of the order, the ``orders`` data category. They leave only with a shipment that crosses the
+#: EU customs border, and only those the rule allows.
+ITEM_FIELDS: tuple[str, ...] = (
+    "description",
+    "quantity",
+    "unit_value",
+    "currency",
+    "hs_code",
+    "origin_country",
+    "weight_kg",
+)
+
+#: The EU customs territory by ISO 3166-1 code: the 27 member states, and Monaco (in it through
+#: France). A shipment between two of these needs no customs declaration. Parts of members
+#: outside the customs territory or the VAT area that have no code of their own (the Canary
+#: Islands, Ceuta, Melilla, Heligoland, Büsingen, Livigno, Campione d'Italia, Mount Athos)
+#: cannot be told apart by country code and count as their state. Åland (AX) and the French
+#: outermost regions (GF, GP, MQ, RE, YT, MF) are in the customs union but outside the VAT
+#: area: goods going there are declared, so they are left out here. Norway, Switzerland, the
+#: United Kingdom (since 2021), Iceland and the rest of the world are outside.
+EU_CUSTOMS_TERRITORY: frozenset[str] = frozenset({
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
+    "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "MC",
+})
 
 
 @attrs.frozen
@@ -70,6 +97,42 @@ class Customer:
         raise KeyError(msg)
 
 
+@attrs.frozen(repr=False)
+class LineItem:
+    """One line of the order's contents, as a commercial invoice lists it. What a customer
+    bought is personal data in context: repr shows no value. ``unit_value`` is in ``currency``;
+    ``weight_kg`` is the net weight of the whole line."""
+
+    description: str | None = None
+    quantity: int | None = None
+    unit_value: float | None = None
+    currency: str | None = None
+    hs_code: str | None = None
+    origin_country: str | None = None
+    weight_kg: float | None = None
+
+    def __repr__(self) -> str:
+        return f"LineItem(fields={list(self.fields())!r})"
+
+    def fields(self) -> dict[str, Any]:
+        """The line's given fields and their values, in the canonical field order."""
+        values = attrs.asdict(self)
+        return {name: values[name] for name in ITEM_FIELDS if values[name] is not None}
+
+
+@attrs.frozen(repr=False)
+class Addon:
+    """An additional service the order asks for (``data.addons``), by the gateway's name for
+    it, with the parameters the carrier's service takes (cash on delivery: amount, account...).
+    The parameters describe the order's payment, not the customer: repr shows their names."""
+
+    name: str
+    params: Mapping[str, str] = attrs.field(factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Addon({self.name!r}, params={sorted(self.params)!r})"
+
+
 @attrs.frozen
 class Parcel:
     weight_kg: float
@@ -85,6 +148,8 @@ class Delivery:
     pickup_point_id: str | None = None
     notice: Notice | None = None
     door_code: str | None = None
+    #: The additional services asked for, each refused unless the rule lists it.
+    addons: tuple[Addon, ...] = ()
 
     def __repr__(self) -> str:
         return f"Delivery(carrier={self.carrier!r}, service={self.service!r})"
@@ -96,6 +161,8 @@ class Order:
     customer: Customer
     delivery: Delivery
     parcels: tuple[Parcel, ...]
+    #: The order's contents; only a customs declaration takes any of them out.
+    items: tuple[LineItem, ...] = ()
 
     def __repr__(self) -> str:
         return f"Order(id={self.id!r}, delivery={self.delivery!r})"
@@ -159,6 +226,11 @@ class Shipment:
     parcels: tuple[Parcel, ...]
     pickup_point_id: str | None = None
     notice: Notice | None = None
+    #: Additional services the policy let through, for the adapter to send in its own shape.
+    addons: tuple[Addon, ...] = ()
+    #: Commercial-invoice line items, minimised; only for a shipment leaving the EU customs
+    #: territory, else empty.
+    items: tuple[LineItem, ...] = ()
 
     def __repr__(self) -> str:
         return (

@@ -5,6 +5,7 @@ Error messages name the offending field path, never its value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,17 @@ import attrs
 import orjson
 
 from gateway.errors import BadRequest
-from gateway.models import RETURN_SERVICE, Address, Customer, Delivery, Order, Parcel, ReturnOrder
+from gateway.models import (
+    RETURN_SERVICE,
+    Addon,
+    Address,
+    Customer,
+    Delivery,
+    LineItem,
+    Order,
+    Parcel,
+    ReturnOrder,
+)
 
 #: The event type the pipeline sends when an order is ready to hand to a carrier.
 ORDER_EVENT = "order.ready_to_ship"
@@ -23,6 +34,10 @@ RETURN_EVENT = "order.return_requested"
 EVENTS = (ORDER_EVENT, CANCEL_EVENT, RETURN_EVENT)
 _MAX_TEXT = 200
 _MAX_PARCELS = 50
+_MAX_ADDONS = 10
+_MAX_ITEMS = 100
+#: An add-on's name and its parameters' names: lower-case identifiers.
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 @attrs.frozen
@@ -63,7 +78,7 @@ def _return(data: Mapping[str, Any]) -> ReturnOrder:
     carrier = _text(returning, "carrier", "$.data.return")
     order = _order(data, {"carrier": carrier, "service": RETURN_SERVICE})
     return ReturnOrder(id=order.id, customer=order.customer, delivery=order.delivery,
-                       parcels=order.parcels)
+                       parcels=order.parcels, items=order.items)
 
 
 def parse_order_event(body: bytes, event: Mapping[str, Any] | None = None) -> Order:
@@ -108,8 +123,10 @@ def _order(data: Mapping[str, Any], delivery: Mapping[str, Any]) -> Order:
             pickup_point_id=_text(delivery, "pickup_point_id", "$.data.delivery", required=False),
             notice=notice,  # type: ignore[arg-type]
             door_code=_text(delivery, "door_code", "$.data.delivery", required=False),
+            addons=_addons(data.get("addons")),
         ),
         parcels=tuple(_parcel(p, f"$.data.parcels[{i}]") for i, p in enumerate(parcels)),
+        items=_items(data.get("items")),
     )
 
 
@@ -153,3 +170,83 @@ def _parcel(value: object, path: str) -> Parcel:
             raise BadRequest(f"{path}.{key} must be a positive number")
         dims[key] = float(raw)
     return Parcel(**dims)
+
+
+def _addons(value: object) -> tuple[Addon, ...]:
+    """``data.addons``: each a name (``"id_check"``) or an object naming it with its
+    parameters (``{"name": "cash_on_delivery", "amount": "49.90", ...}``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > _MAX_ADDONS:
+        raise BadRequest(f"$.data.addons must be a list of at most {_MAX_ADDONS} add-ons")
+    out: list[Addon] = []
+    for index, entry in enumerate(value):
+        path = f"$.data.addons[{index}]"
+        raw = {"name": entry} if isinstance(entry, str) else _object(entry, path)
+        name = raw.get("name")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise BadRequest(f"{path}.name must be an add-on name (lower-case letters, digits, _)")
+        if any(a.name == name for a in out):
+            raise BadRequest(f"{path}: add-on {name!r} is named twice")
+        params: dict[str, str] = {}
+        for key, param in raw.items():
+            if key == "name":
+                continue
+            if not _NAME.fullmatch(key):
+                raise BadRequest(f"{path}: parameter names are lower-case identifiers")
+            if isinstance(param, bool) or not isinstance(param, str | int | float):
+                raise BadRequest(f"{path}.{key} must be a string or a number")
+            params[key] = _text({key: str(param)}, key, path) or ""
+        out.append(Addon(name=name, params=params))
+    return tuple(out)
+
+
+def _items(value: object) -> tuple[LineItem, ...]:
+    """``data.items``: the order's contents, one object per line. Every field is optional
+    here; the policy decides which are needed, and refuses a shipment without them."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > _MAX_ITEMS:
+        raise BadRequest(f"$.data.items must be a list of at most {_MAX_ITEMS} lines")
+    items = tuple(_item(_object(v, f"$.data.items[{i}]"), f"$.data.items[{i}]")
+                  for i, v in enumerate(value))
+    currencies = {i.currency for i in items if i.currency}
+    if len(currencies) > 1:
+        raise BadRequest("$.data.items must all be in one currency")
+    return items
+
+
+def _item(obj: Mapping[str, Any], path: str) -> LineItem:
+    currency = _text(obj, "currency", path, required=False)
+    if currency is not None and not re.fullmatch(r"[A-Z]{3}", currency):
+        raise BadRequest(f"{path}.currency must be an ISO 4217 code")
+    hs_code = _text(obj, "hs_code", path, required=False)
+    if hs_code is not None:
+        hs_code = re.sub(r"[ .]", "", hs_code)
+        if not re.fullmatch(r"[0-9]{6,10}", hs_code):
+            raise BadRequest(f"{path}.hs_code must be a tariff code of 6 to 10 digits")
+    origin = _text(obj, "origin_country", path, required=False)
+    if origin is not None and not re.fullmatch(r"[A-Z]{2}", origin):
+        raise BadRequest(f"{path}.origin_country must be an ISO 3166-1 alpha-2 code")
+    quantity = obj.get("quantity")
+    if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)
+                                 or not 0 < quantity < 100_000):  # noqa: PLR2004
+        raise BadRequest(f"{path}.quantity must be a whole number above 0")
+    return LineItem(
+        description=_text(obj, "description", path, required=False),
+        quantity=quantity,
+        unit_value=_number(obj, "unit_value", path, low=0.0),
+        currency=currency,
+        hs_code=hs_code,
+        origin_country=origin,
+        weight_kg=_number(obj, "weight_kg", path, low=0.0),
+    )
+
+
+def _number(obj: Mapping[str, Any], key: str, path: str, *, low: float) -> float | None:
+    raw = obj.get(key)
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not low <= raw < 1_000_000:  # noqa: PLR2004
+        raise BadRequest(f"{path}.{key} must be a number of at least {low:g}")
+    return float(raw)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gateway import vocabulary
 from gateway.config import Config
-from gateway.policy import NOTICE_FIELDS
+from gateway.policy import NOTICE_FIELDS, Rule
 
 PURPOSE = "Delivery of the customer's orders: booking shipments with the chosen carrier"
 SECURITY = (
@@ -27,9 +28,17 @@ def processing_record(config: Config, counts: Mapping[tuple[str, str], int]) -> 
         fields = list(rule.allow)
         notice = [f"{NOTICE_FIELDS[c]} (if the customer chose {c} notice)" for c in rule.notice
                   if NOTICE_FIELDS[c] not in rule.allow]
+        extra = [f"{f} (with {a.name})" for a in rule.addons
+                 for f in _addon_fields(rule, a.name) if f not in rule.allow]
+        customs = "(line items, leaving the EU customs territory only)"
+        items = [f"orders: {', '.join(rule.allow_items)} {customs}"] if rule.allow_items else []
         recipients.append({
             "recipient": recipient, "service": service, "purpose": PURPOSE,
-            "data_categories": fields + notice, "required": list(rule.require),
+            "data_categories": fields + notice + extra + items, "required": list(rule.require),
+            "addons": [a.name for a in rule.addons],
+            "fideslang": {"data_categories": vocabulary.categories(rule.may_leave()),
+                          "data_use": vocabulary.DELIVERY_USE,
+                          "data_subjects": [vocabulary.DATA_SUBJECT]},
             "rule_digest": rule.digest, "disclosures_recorded": counts.get((recipient, service), 0),
         })
     e = config.erasure
@@ -40,6 +49,9 @@ def processing_record(config: Config, counts: Mapping[tuple[str, str], int]) -> 
                                               f"{config.sender.postal_code} {config.sender.town}"}},
         "data_subjects": "customers of the online store",
         "purposes": [PURPOSE, "Disclosures to public authorities where required by law"],
+        "data_uses": {PURPOSE: vocabulary.DELIVERY_USE,
+                      "Disclosures to public authorities where required by law":
+                          vocabulary.AUTHORITY_USE},
         "recipients": recipients,
         "authorities": "disclosed only on a recorded, approved request naming its legal basis",
         "never_disclosed": ["marketing consent"],
@@ -54,6 +66,11 @@ def processing_record(config: Config, counts: Mapping[tuple[str, str], int]) -> 
     }
 
 
+def _addon_fields(rule: Rule, name: str) -> list[str]:
+    wide = rule.with_addons((name,))
+    return [*wide.allow, *(NOTICE_FIELDS[c] for c in wide.notice if c not in rule.notice)]
+
+
 def render_text(doc: Mapping[str, Any]) -> str:
     c = doc["controller"]
     lines = [
@@ -62,13 +79,17 @@ def render_text(doc: Mapping[str, Any]) -> str:
         (f"Controller: {c['name']} ({c['business_id']}), {c['contact']['address']}, "
          f"{c['contact']['email']}, {c['contact']['phone']}"),
         f"Data subjects: {doc['data_subjects']}",
-        "Purposes: " + "; ".join(doc["purposes"]),
+        "Purposes: " + "; ".join(f"{p} ({doc['data_uses'][p]})" for p in doc["purposes"]),
         "",
         "Recipients and data categories:",
     ]
-    lines.extend(f"  {r['recipient']}/{r['service']}: {', '.join(r['data_categories'])}"
-                 f"  [{r['disclosures_recorded']} recorded; rule {r['rule_digest'][:12]}]"
-                 for r in doc["recipients"])
+    for r in doc["recipients"]:
+        lines.append(f"  {r['recipient']}/{r['service']}: {', '.join(r['data_categories'])}"
+                     f"  [{r['disclosures_recorded']} recorded; rule {r['rule_digest'][:12]}]")
+        if r["addons"]:
+            lines.append(f"    additional services: {', '.join(r['addons'])}")
+        fides = r["fideslang"]
+        lines.append(f"    fideslang: {fides['data_use']}: {', '.join(fides['data_categories'])}")
     ret = doc["retention"]
     hold = (f"{ret['legal_hold_days']} days after the last disclosure ({ret['legal_hold_basis']})"
             if ret["legal_hold_days"] else "none configured")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Literal
 
+from gateway import vocabulary
 from gateway.record import Kind
 from gateway.record.queries import CountRow
 
@@ -70,7 +71,8 @@ def _carrier(intent: Mapping[str, Any] | None, outcome: Mapping[str, Any] | None
         "time": last["time"], "recipient": first["recipient"], "kind": "carrier",
         "service": first["service"], "fields": list(first["fields"]), "order": first["order"],
         "result": result, "disclosure": first["disclosure"], "purpose": purpose,
-        "cancelled": None,
+        "cancelled": None, **_categories(first["fields"]),
+        "data_use": vocabulary.DELIVERY_USE,
     }
 
 
@@ -95,6 +97,7 @@ def _authority(entry: Mapping[str, Any], today: date) -> dict[str, Any]:
         "legal_basis": data.get("legal_basis"), "reference": data.get("reference"),
         "purpose": f"Request by {entry['recipient']} ({data.get('reference')}) under "
                    f"{data.get('legal_basis')}",
+        **_categories(entry["fields"]), "data_use": vocabulary.AUTHORITY_USE,
     }
     if deferred(data, today):
         shown.update(deferred=True, defer_until=data.get("defer_until"))
@@ -146,7 +149,7 @@ def _per_recipient(disclosures: Sequence[Mapping[str, Any]]) -> list[dict[str, A
     for (kind, recipient), items in sorted(grouped.items()):
         fields = dict.fromkeys(f for d in items for f in d["fields"])
         out.append({
-            "recipient": recipient, "kind": kind, "fields": list(fields),
+            "recipient": recipient, "kind": kind, "fields": list(fields), **_categories(fields),
             "disclosures": len(items), "first": items[0]["time"], "last": items[-1]["time"],
             "purposes": list(dict.fromkeys(
                 "delivery of orders" if kind == "carrier" else f"authority request under "
@@ -165,6 +168,13 @@ def request_outcome(doc: Mapping[str, Any]) -> str:
     return "rejected" if state in ("rejected", "closed") else "open"
 
 
+def _categories(fields: Iterable[str]) -> dict[str, list[str]]:
+    """The privacy policy's data categories of ``fields`` (``orders`` for line items), and the
+    same in the fideslang taxonomy."""
+    names = list(fields)
+    return {"categories": vocabulary.words(names), "fideslang": vocabulary.categories(names)}
+
+
 def transparency_report(rows: Iterable[CountRow], *, since: str | None, until: str | None,
                         produced_at: str, requests: Iterable[Mapping[str, Any]] = (),
                         ) -> dict[str, Any]:
@@ -176,7 +186,12 @@ def transparency_report(rows: Iterable[CountRow], *, since: str | None, until: s
     results: Counter[str] = Counter()
     per_authority: dict[str, Counter[str]] = defaultdict(Counter)
     per_basis: dict[str, Counter[str]] = defaultdict(Counter)
+    per_category: Counter[tuple[str, str]] = Counter()
     for row in rows:
+        if row.kind != Kind.OUTCOME or row.result in LEFT:
+            kind = "carrier" if row.kind == Kind.OUTCOME else "authority"
+            for word in vocabulary.words(row.fields):
+                per_category[(word, kind)] += row.count
         if row.kind == Kind.OUTCOME:
             if row.result not in LEFT:
                 continue
@@ -227,6 +242,10 @@ def transparency_report(rows: Iterable[CountRow], *, since: str | None, until: s
                             for b, c in sorted(per_basis.items())],
         "per_month": [{"month": m, "carrier": c["carrier"], "authority": c["authority"]}
                       for m, c in sorted(months.items())],
+        "per_category": [{"category": w, "fideslang": vocabulary.WORD_CATEGORIES.get(w),
+                          "carrier": per_category[(w, "carrier")],
+                          "authority": per_category[(w, "authority")]}
+                         for w in dict.fromkeys(w for w, _ in sorted(per_category))],
         "note": "A disclosure to a carrier is counted once the request reached it (booked, "
                 "refused by the carrier, or outcome unknown). Authority requests are those "
                 "received in the period: answered (a package was produced), rejected, or "

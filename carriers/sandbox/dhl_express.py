@@ -5,6 +5,14 @@ requires with HTTP 400 and the problem JSON (additionalDetails naming the JSON p
 with a 10-digit waybill number and a base64 PDF label document (a return the same way, the
 customer as shipperDetails), and answers ``/tracking`` by shipment reference. Like MyDHL it
 has no shipment cancellation.
+
+It also checks what a booking carries beyond the parties: ``valueAddedServices`` must name
+known service codes, each once (TF Verified Delivery, among a few others); a shipment between
+the EU customs territory and outside it must be ``isCustomsDeclarable`` with an
+``exportDeclaration`` whose ``lineItems`` each hold number, description, price,
+quantity{value, unitOfMeasurement}, manufacturerCountry and weight, with an ``invoice``
+{number, date} and a ``declaredValueCurrency``. Anything else is refused with the problem
+JSON naming the JSON path, as MyDHL's schema validation does.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from carriers.sandbox._core import (
     sandbox_app,
 )
 from carriers.sandbox.credentials import SANDBOX_CREDENTIALS
+from gateway.models import EU_CUSTOMS_TERRITORY
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -61,6 +70,11 @@ _REQUIRED = {
 
 #: shipperDetails key path -> our customer field, for a return.
 SENDER_FIELDS = FIELDS
+
+#: Value added service codes the sandbox accepts (karrio's MyDHL mapping): TF Verified
+#: Delivery, SF Direct Signature, II insurance, DD duty and tax paid, AA Saturday delivery.
+VALUE_ADDED_SERVICES = frozenset({"TF", "SF", "II", "DD", "AA"})
+_LINE_ITEM = ("number", "description", "price", "quantity", "manufacturerCountry", "weight")
 
 _DEFAULT = SANDBOX_CREDENTIALS["dhl_express"]
 CREDENTIALS = web.AppKey("dhl_credentials", tuple[str, str, str])
@@ -126,6 +140,7 @@ async def _shipments(request: web.Request) -> web.Response:
         if missing:
             names = ", ".join(f'"{k}"' for k in missing)
             details.append(f"object has missing required properties ([{names}]) at {where or '/'}")
+    details += _services(body) + _customs(body)
     accounts = [a for a in body.get("accounts") or [] if isinstance(a, dict)]
     if not accounts or not all(same(str(a.get("number", "")), request.app[CREDENTIALS][2])
                                for a in accounts):
@@ -155,6 +170,63 @@ async def _tracking(request: web.Request) -> web.Response:
         return _problem(404, "Not Found", ["no shipment found for the reference"])
     return web.json_response({"shipments": [
         {"shipmentTrackingNumber": found.tracking_number, "status": "Success"}]})  # fmt: skip
+
+
+def _services(body: dict[str, Any]) -> list[str]:
+    services = body.get("valueAddedServices", [])
+    if not isinstance(services, list):
+        return ["valueAddedServices must be an array at /valueAddedServices"]
+    codes = [s.get("serviceCode") if isinstance(s, dict) else None for s in services]
+    return [f"invalid value added service at /valueAddedServices/{i}/serviceCode"
+            for i, code in enumerate(codes)
+            if code not in VALUE_ADDED_SERVICES or codes.index(code) != i]
+
+
+def _customs(body: dict[str, Any]) -> list[str]:
+    """What a dutiable shipment lacks: crossing the EU customs border, the line items and
+    invoice of the export declaration."""
+    content = body.get("content")
+    if not isinstance(content, dict):
+        content = {}
+    countries = {_at(body, f"/customerDetails/{p}/postalAddress/countryCode")
+                 for p in ("shipperDetails", "receiverDetails")}
+    inside = {c in EU_CUSTOMS_TERRITORY for c in countries}
+    declared = content.get("isCustomsDeclarable") is True
+    if len(countries) == 2 and inside == {True, False} and not declared:  # noqa: PLR2004
+        return ["dutiable goods need isCustomsDeclarable true at /content/isCustomsDeclarable"]
+    if not declared:
+        return []
+    problems = []
+    if not content.get("declaredValueCurrency"):
+        problems.append('object has missing required properties (["declaredValueCurrency"]) '
+                        "at /content")
+    declaration = content.get("exportDeclaration")
+    where = "/content/exportDeclaration"
+    if not isinstance(declaration, dict):
+        return [*problems, f"object has missing required properties at {where}"]
+    invoice = declaration.get("invoice")
+    if not (isinstance(invoice, dict) and invoice.get("number") and invoice.get("date")):
+        problems.append(f'object has missing required properties (["invoice"]) at {where}')
+    lines = declaration.get("lineItems")
+    if not isinstance(lines, list) or not lines:
+        return [*problems, f'object has missing required properties (["lineItems"]) at {where}']
+    for index, line in enumerate(lines):
+        at = f"{where}/lineItems/{index}"
+        missing = [k for k in _LINE_ITEM if not (isinstance(line, dict) and line.get(k))]
+        if missing:
+            names = ", ".join(f'"{k}"' for k in missing)
+            problems.append(f"object has missing required properties ([{names}]) at {at}")
+            continue
+        quantity = line["quantity"]
+        if not (isinstance(quantity, dict) and isinstance(quantity.get("value"), int)
+                and quantity.get("unitOfMeasurement")):
+            problems.append(f"invalid quantity at {at}/quantity")
+        problems.extend(
+            f"invalid commodity code at {at}/commodityCodes"
+            for code in line.get("commodityCodes", [])
+            if not (isinstance(code, dict) and code.get("typeCode") in ("outbound", "inbound")
+                    and str(code.get("value", "")).isdigit()))
+    return problems
 
 
 def _refuse_caller(request: web.Request) -> web.Response | None:

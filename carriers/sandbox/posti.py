@@ -28,7 +28,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from carriers.posti import PICKUP_POINT_SERVICE, RECIPIENT, SENDER
+from carriers.posti import (
+    ARRIVAL_NOTICE_SERVICE,
+    COD_SERVICE,
+    COD_SPECIFIERS,
+    ID_CHECK_SERVICE,
+    PERSONAL_DELIVERY_SERVICE,
+    PICKUP_POINT_SERVICE,
+    RECIPIENT,
+    SENDER,
+)
 from carriers.sandbox._core import (
     BOOKINGS,
     CANCELLED,
@@ -69,6 +78,22 @@ _PRODUCT_NEEDS: Mapping[str, tuple[str, ...]] = {
     "2103": ("Recipient.Phone",),
     "2104": ("Recipient.Addr1", "Recipient.Phone"),
     "2108": (),
+}
+
+#: The additional services each product takes, as Pakettikauppa's shipping-method list gives
+#: them (3104 Särkyvä, 3143 LQ, 3165 Säilytysajan pidennys and 3174 Suuri too; the ID check's
+#: code is the adapter's assumption), and the specifiers each takes (all required).
+_SERVICES: Mapping[str, frozenset[str]] = {
+    "2103": frozenset({PICKUP_POINT_SERVICE, COD_SERVICE, ARRIVAL_NOTICE_SERVICE,
+                       PERSONAL_DELIVERY_SERVICE, ID_CHECK_SERVICE, "3104", "3143", "3165",
+                       "3174"}),
+    "2104": frozenset({COD_SERVICE, ID_CHECK_SERVICE, "3104", "3143", "3174"}),
+    "2108": frozenset({"3143"}),
+}
+_SPECIFIERS: Mapping[str, tuple[str, ...]] = {
+    PICKUP_POINT_SERVICE: ("pickup_point_id",),
+    COD_SERVICE: COD_SPECIFIERS,
+    "3143": ("lqcount", "lqweight"),
 }
 
 _DEFAULT = SANDBOX_CREDENTIALS["posti"]
@@ -172,6 +197,9 @@ async def _create_shipment(request: web.Request) -> web.Response:
         return _response(
             400, "230", f"XML is invalid: missing {', '.join(missing)} (recipient {echo!r})"
         )
+    wrong = _additional_services(root)
+    if wrong:
+        return _response(400, "230", f"XML is invalid: {wrong}")
     reference = _text(root, "Consignment.Reference")
     parcels = root.findall(".//Consignment.Parcel")
     prefix = "JJFI6" + digits(5)
@@ -245,6 +273,58 @@ def _required(root: ET.Element) -> list[str]:
     if not root.findall(".//Consignment.Parcel/Parcel.Weight"):
         needs.append("Parcel.Weight")
     return needs
+
+
+def _additional_services(root: ET.Element) -> str | None:
+    """What is wrong with the document's additional services, or None: a code the product
+    does not take, a specifier missing or unknown, an ill-formed cash-on-delivery value, or a
+    service whose receiver data is missing (an arrival notice without phone or e-mail)."""
+    product = _text(root, "Consignment.Product")
+    seen: set[str] = set()
+    for service in root.iter("Consignment.AdditionalService"):
+        code = _text(service, "AdditionalService.ServiceCode")
+        if code not in _SERVICES.get(product, frozenset()) or code in seen:
+            return f"AdditionalService.ServiceCode {code} not available for product {product}"
+        seen.add(code)
+        given = {s.get("name", ""): (s.text or "").strip()
+                 for s in service.iter("AdditionalService.Specifier")}
+        expected = _SPECIFIERS.get(code, ())
+        if set(given) != set(expected) or not all(given.values()):
+            return f"AdditionalService.Specifier of {code} must be exactly {', '.join(expected)}"
+        if code == COD_SERVICE and not _cod_valid(given):
+            return f"AdditionalService.Specifier of {code} is ill-formed"
+    if ARRIVAL_NOTICE_SERVICE in seen and not (_text(root, "Recipient.Phone")
+                                               or _text(root, "Recipient.Email")):
+        return (f"AdditionalService {ARRIVAL_NOTICE_SERVICE} needs Recipient.Phone or "
+                "Recipient.Email")
+    named = {PERSONAL_DELIVERY_SERVICE, ID_CHECK_SERVICE} & seen
+    if named and not _text(root, "Recipient.Name1"):
+        return f"AdditionalService {min(named)} needs Recipient.Name1"
+    return None
+
+
+def _cod_valid(given: Mapping[str, str]) -> bool:
+    """Cash on delivery as Pakettikauppa documents it: a positive amount, an IBAN (mod 97), a
+    BIC of 8 or 11 characters, and a Finnish bank reference with its 7-3-1 check digit."""
+    try:
+        amount = float(given["amount"])
+    except ValueError:
+        return False
+    iban = given["account"].replace(" ", "").upper()
+    rearranged = iban[4:] + iban[:4]
+    digits_only = "".join(str(int(c, 36)) for c in rearranged) if rearranged.isalnum() else ""
+    reference = given["reference"].replace(" ", "")
+    body, check = reference[:-1], reference[-1:]
+    weights = (7, 3, 1)
+    total = sum(int(d) * weights[i % 3] for i, d in enumerate(reversed(body))) if \
+        body.isdigit() else -1
+    return (
+        amount > 0
+        and len(iban) >= 15 and digits_only != "" and int(digits_only) % 97 == 1  # noqa: PLR2004
+        and len(given["codbic"]) in (8, 11) and given["codbic"].isalnum()
+        and 3 <= len(reference) <= 20 and total >= 0 and check.isdigit()  # noqa: PLR2004
+        and (10 - total % 10) % 10 == int(check)
+    )
 
 
 def _pickup_point(root: ET.Element) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from gateway.record.queries import CheckpointRow, CountRow, Search, StaffRow
 from gateway.record.rows import Row
 
@@ -80,11 +82,13 @@ class PostgresReview(PooledQueries):
         rows = await self.fetch(
             f"SELECT kind, recipient, substr(time, 1, 7), "  # noqa: S608
             f"COALESCE({_DOC} ->> 'result', {_DOC} ->> 'status'), "
-            f"{_DOC} ->> 'legal_basis', {_DOC} ->> 'request', COUNT(*) FROM entries "
-            "WHERE kind IN ($1, $2) AND time >= $3 AND time < $4 GROUP BY 1, 2, 3, 4, 5, 6",
+            f"{_DOC} ->> 'legal_basis', {_DOC} ->> 'request', COUNT(*), "
+            "convert_from(body, 'UTF8')::jsonb ->> 'fields' FROM entries "
+            "WHERE kind IN ($1, $2) AND time >= $3 AND time < $4 GROUP BY 1, 2, 3, 4, 5, 6, 8",
             _OUTCOME, _AUTHORITY, since or "", until or "\U0010ffff")
         return [CountRow(kind=r[0], recipient=r[1] or "-", month=r[2], result=r[3],
-                         legal_basis=r[4], request=r[5], count=r[6]) for r in rows]
+                         legal_basis=r[4], request=r[5], count=r[6],
+                         fields=tuple(orjson.loads(r[7] or "[]"))) for r in rows]
 
     # -- staff -----------------------------------------------------------------------------
     async def add_staff(self, username: str, password: str, roles: Sequence[str],

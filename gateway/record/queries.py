@@ -74,7 +74,9 @@ class CountRow:
 
     ``kind`` is an outcome or an authority disclosure; ``month`` is ``YYYY-MM``; ``result`` the
     carrier outcome, or an authority disclosure's status (held, erased, not held);
-    ``legal_basis`` and ``request`` are an authority disclosure's (None for carriers)."""
+    ``legal_basis`` and ``request`` are an authority disclosure's (None for carriers);
+    ``fields`` the fields the disclosures carried (names, never values), so the report can
+    count per data category."""
 
     kind: str
     recipient: str
@@ -83,3 +85,4 @@ class CountRow:
     legal_basis: str | None
     request: str | None
     count: int
+    fields: tuple[str, ...] = ()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+import orjson
+
 from gateway.record.queries import CheckpointRow, CountRow, Search
 from gateway.record.rows import Row
 
@@ -107,11 +109,12 @@ class SqliteSearch:
             "SELECT kind, recipient, substr(time, 1, 7), COALESCE(json_extract(body, "
             "'$.data.result'), json_extract(body, '$.data.status')), "
             "json_extract(body, '$.data.legal_basis'), json_extract(body, '$.data.request'), "
-            "COUNT(*) FROM entries WHERE kind IN (?, ?) AND seq BETWEEN ? AND ? "
-            "AND +time >= ? AND +time < ? GROUP BY 1, 2, 3, 4, 5, 6",
+            "COUNT(*), json_extract(body, '$.fields') FROM entries WHERE kind IN (?, ?) "
+            "AND seq BETWEEN ? AND ? AND +time >= ? AND +time < ? GROUP BY 1, 2, 3, 4, 5, 6, 8",
             (_OUTCOME, _AUTHORITY, low, high, since or "", until or "\U0010ffff"))
         return [CountRow(kind=r[0], recipient=r[1] or "-", month=r[2], result=r[3],
-                         legal_basis=r[4], request=r[5], count=r[6]) for r in rows]
+                         legal_basis=r[4], request=r[5], count=r[6],
+                         fields=tuple(orjson.loads(r[7] or "[]"))) for r in rows]
 
 
 def _rows(rows: Iterable[tuple[int, bytes, bytes, bytes | None]]) -> list[Row]:
