@@ -91,14 +91,17 @@ def render_text(doc: Mapping[str, Any]) -> str:
         fides = r["fideslang"]
         lines.append(f"    fideslang: {fides['data_use']}: {', '.join(fides['data_categories'])}")
     ret = doc["retention"]
-    hold = (f"{ret['legal_hold_days']} days after the last disclosure ({ret['legal_hold_basis']})"
+    basis = f" ({ret['legal_hold_basis']})" if ret["legal_hold_basis"] else ""
+    hold = (f"{ret['legal_hold_days']} days after the last disclosure{basis}"
             if ret["legal_hold_days"] else "none configured")
+    kept = (f"{ret['retention_days']} days after the customer's last disclosure"
+            if ret["retention_days"] else "until erasure is asked")
     lines += [
         f"Authorities: {doc['authorities']}",
         f"Never disclosed: {', '.join(doc['never_disclosed'])}",
         f"Transfers to third countries: {doc['third_country_transfers']}",
-        (f"Erasure: on request; legal hold {hold}; retention "
-         f"{ret['retention_days'] or 'until erasure'} days; {ret['record_metadata']}"),
+        (f"Erasure: on request; legal hold {hold}; customers' values kept {kept}; "
+         f"{ret['record_metadata']}"),
         f"Security measures: {doc['security_measures']}",
     ]
     return "\n".join(lines) + "\n"

@@ -43,8 +43,8 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     hold = erasure_sub.add_parser("hold", help="put a legal hold on a customer's values")
     hold.add_argument("--customer", required=True)
     hold.add_argument("--until", required=True, type=_date, help="YYYY-MM-DD (UTC), ahead")
-    hold.add_argument("--basis", required=True, help="the law or matter that requires it "
-                      "(checked with the hold: 3-500 characters, no control character)")
+    hold.add_argument("--basis", required=True, type=_plain,
+                      help="the law or matter that requires it (3-500 characters)")
     hold.set_defaults(run=_hold)
     listing = erasure_sub.add_parser("list", help="legal holds and deferred erasures")
     listing.add_argument("--customer", help="only this customer's")

@@ -47,11 +47,18 @@ def witnessed_sqlite(report: Report, db: sqlite3.Connection,
     lines = ""
     if newest is not None:
         try:
-            lines = "".join(bytes(r[0]).decode("utf-8", "replace") for r in db.execute(
+            lines = "".join(_text(r[0]) for r in db.execute(
                 "SELECT line FROM cosignatures WHERE size = ?", (newest[0],)))
         except sqlite3.OperationalError:  # a record from before witnesses: none kept
             lines = ""
     return witnessed(report, newest, lines, check)
+
+
+def _text(value: object) -> str:
+    """A stored cosignature line, read as text whatever the connection's text factory."""
+    if isinstance(value, str):
+        return value
+    return bytes(value).decode("utf-8", "replace") if isinstance(value, bytes | bytearray) else ""
 
 
 async def witnessed_postgres(report: Report, conn: asyncpg.Connection,

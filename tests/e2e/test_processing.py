@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import orjson
+import pytest
 
 from gateway.app import RECORD
 from gateway.processing import processing_record, render_text
@@ -33,6 +35,26 @@ class TestProcessingRecord:
         text = render_text(doc)
         assert "posti/home_delivery: name, street" in text
         assert "[2 recorded;" in text
+
+    @pytest.mark.parametrize(("retention", "hold", "basis", "clause"), [
+        (0, 0, "", "legal hold none configured; customers' values kept until erasure is asked;"),
+        (730, 0, "", "customers' values kept 730 days after the customer's last disclosure;"),
+        (0, 90, "Consumer Protection Act 5:15", "legal hold 90 days after the last disclosure "
+         "(Consumer Protection Act 5:15); customers' values kept until erasure is asked;"),
+        (0, 90, "", "legal hold 90 days after the last disclosure; customers' values kept"),
+    ])
+    async def test_the_erasure_clause_reads_as_configured(
+        self, gateway: Harness, retention: int, hold: int, basis: str, clause: str
+    ) -> None:
+        """Retention and legal hold read as sentences: days after the last disclosure, or
+        until erasure is asked; no empty brackets, no "until erasure days"."""
+        rules = attrs.evolve(gateway.config.erasure, retention_days=retention, hold_days=hold,
+                             hold_basis=basis)
+        config = attrs.evolve(gateway.config, erasure=rules)
+        text = render_text(processing_record(config, {}))
+        assert clause in text
+        assert "()" not in text
+        assert "until erasure days" not in text
 
 
 class TestProcessingCommand:

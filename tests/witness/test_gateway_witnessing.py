@@ -87,7 +87,7 @@ def with_witness(witness: Witness) -> Any:  # noqa: ANN401
         raw["witnesses"] = [{"name": "auditor", "url": witness.url,
                              "public_key": witness.cosigner.public().vkey()}]
         raw["witnessing"] = {"quorum": 1, "timeout": 5.0}
-        raw["record"]["checkpoint_interval"] = 0.0  # a checkpoint after every batch
+        raw["record"]["checkpoint_interval"] = 0.001  # a checkpoint after every batch
     return change
 
 
