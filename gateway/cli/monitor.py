@@ -26,7 +26,7 @@ from gateway.transparency.monitor import Alarm, MonitorFailed, State, TileClient
 
 EXIT_ALARM: Final = 3
 TOKEN_ENV: Final = "GATEWAY_TOKEN"  # noqa: S105 - a variable's name, not a secret
-_PROGRESS_FROM: Final = 10_000  # new entries from which a catch-up reports progress
+_PROGRESS_FROM: Final = 1_000  # new entries from which a catch-up reports progress
 
 
 def register(log_sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
