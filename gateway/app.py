@@ -32,6 +32,7 @@ from gateway.record.sqlite import SqliteStore
 from gateway.record.store import Store, ThreadedStore
 from gateway.recovery import recover, recover_periodically, stale_after
 from gateway.staff import Staff
+from gateway.transparency import publish
 from gateway.witness import WitnessSubmitter, witnessing
 
 CONFIG = web.AppKey("config", Config)
@@ -109,6 +110,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         app[STAFF] = Staff(store=record.store, clock=clock, pool=PasswordPool(config.logins))
         app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)
         app[DESK] = Desk.for_config(config, reviewer=app[review.REVIEWER], clock=clock)
+        app[publish.TILES] = publish.Tiler(store=record.store)
         app[HOOKS] = OrderHooks(
             discloser=discloser, canceller=canceller, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
@@ -144,7 +146,8 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/openapi.json", public(openapi.serve))
     app.router.add_get("/v1/record/checkpoint", _checkpoint)
-    app.add_routes([*session_routes, *review.routes, *pages.routes])
+    app.add_routes([*session_routes, *review.routes, *pages.routes, *publish.routes,
+                    web.get("/checkpoint", _checkpoint)])  # c2sp.org/tlog-tiles
     app.add_routes([*authority_api.routes, *authority_pages.routes])
     return app
 
@@ -194,4 +197,5 @@ async def _checkpoint(request: web.Request) -> web.Response:
     latest = await (witnesses.served() if witnesses else request.app[RECORD].latest_checkpoint())
     if latest is None:
         raise web.HTTPNotFound(reason="No checkpoint has been signed yet")
-    return web.Response(text=latest, content_type="text/plain")
+    return web.Response(text=latest, content_type="text/plain",
+                        headers={"Cache-Control": "no-cache"})

@@ -15,6 +15,13 @@ from gateway.payload import CANCEL_EVENT, ORDER_EVENT, RETURN_EVENT
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
+_OCTETS = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_TILE_LEVEL = {"name": "level", "in": "path", "required": True,
+               "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+_TILE_REST = {"name": "rest", "in": "path", "required": True,
+              "schema": {"type": "string", "pattern": "^[x0-9/]+(\\.p/[0-9]+)?$"}}
+
+
 def problems(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "A problem (RFC 9457)", "content": PROBLEM}
             for code in codes}
@@ -177,6 +184,24 @@ PATHS: dict[str, Any] = {
         "summary": "The latest signed checkpoint (C2SP signed note)", "security": [],
         "responses": {"200": {"description": "The note", "content": {"text/plain": {
             "schema": {"type": "string"}}}}, **problems(404)},
+    }},
+    "/checkpoint": {"get": {
+        "summary": "The latest (cosigned) checkpoint, as C2SP tlog-tiles serves it",
+        "security": [],
+        "responses": {"200": {"description": "The note", "content": {"text/plain": {
+            "schema": {"type": "string"}}}}, **problems(404)},
+    }},
+    "/tile/{level}/{rest}": {"get": {
+        "summary": "A hash tile (C2SP tlog-tiles): <N>[.p/<W>], N as x001/x234/067",
+        "security": [], "parameters": [_TILE_LEVEL, _TILE_REST],
+        "responses": {"200": {"description": "The tile's hashes", "content": _OCTETS},
+                      **problems(400, 404)},
+    }},
+    "/tile/entries/{rest}": {"get": {
+        "summary": "An entry bundle (C2SP tlog-tiles)", "description": "Roles: auditor.",
+        "security": [{"staffSession": []}], "parameters": [_TILE_REST],
+        "responses": {"200": {"description": "Length-prefixed entries", "content": _OCTETS},
+                      **problems(400, 401, 403, 404, 503)},
     }},
     "/openapi.json": {"get": {"summary": "This document", "security": [],
                               "responses": {"200": {"description": "OpenAPI 3.1"}}}},

@@ -105,8 +105,10 @@ def _authority(entry: Mapping[str, Any], today: date) -> dict[str, Any]:
 
 
 def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: View,
-                  today: date, produced_at: str, erased: bool) -> dict[str, Any]:
-    """The access report for one customer from the decoded entries naming them."""
+                  today: date, produced_at: str, erased: bool,
+                  receipts: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The access report for one customer from the decoded entries naming them; each
+    disclosure carries its ``receipt`` (c2sp.org/tlog-proof) from ``receipts`` by id."""
     intents: dict[str, Mapping[str, Any]] = {}
     outcomes: dict[str, Mapping[str, Any]] = {}
     cancelled: dict[str, str] = {}
@@ -130,6 +132,8 @@ def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: 
             carried["cancelled"] = cancelled.get(disclosure)
             disclosures.append(carried)
     disclosures.sort(key=lambda d: (d["time"], d["disclosure"]))
+    for d in disclosures:
+        d["receipt"] = (receipts or {}).get(d["disclosure"])
     return {
         "customer": customer, "view": view, "produced_at": produced_at,
         "values_erased": erased,

@@ -46,6 +46,7 @@ from gateway.review_params import (
     whole_number,
 )
 from gateway.staff import MEMBER, Member, Role
+from gateway.transparency.receipt import disclosure_receipts
 
 Via = Literal["api", "web", "cli"]
 ERASED: Final = "erased"
@@ -69,6 +70,7 @@ class Reviewer:
         self.controller = config.sender
         self.verifiers = config.verifiers()
         self.prover = Prover()
+        self.witness_policy = config.witnessing.policy if config.witnessing else None
         self.clock = clock
 
     def now(self) -> datetime:
@@ -200,14 +202,17 @@ class Reviewer:
         if view == "full" and not full:
             raise Forbidden("only an admin (the data protection officer) sees the full view")
         subject = subject_ref(self.hmac_key, customer)
-        entries = [decode(r.body) for r in await self.record.store.subject_rows(subject)]
+        rows = await self.record.store.subject_rows(subject)
+        entries = [decode(r.body) for r in rows]
         erased = await self.record.subject_key(subject, create=False) is None and any(
             e["kind"] in (Kind.INTENT, Kind.OUTCOME) for e in entries)
         now = self.now()
         report = reports.access_report(
             entries, customer=customer,
             view="full" if view == "full" else "customer", today=now.date(),
-            produced_at=iso_time(now), erased=erased)
+            produced_at=iso_time(now), erased=erased,
+            receipts=await disclosure_receipts(self.record, rows, prover=self.prover,
+                                               policy=self.witness_policy))
         report["read_recorded_at"] = await self.record_read(
             member, via, what="access_report", subject=subject, view=view)
         return report

@@ -9,6 +9,8 @@ Roles are what every endpoint names when it declares who may call it (see ``gate
 - ``intake_officer`` and ``approver``: take in and decide authority requests.
 - ``admin``: the data protection officer: everything a reviewer can, plus the full view of
   access reports (authority disclosures whose notification is deferred).
+- ``auditor``: someone outside who checks the record (``gateway log monitor``): fetches the
+  published entry bundles, which hold pseudonymous metadata but no personal value.
 
 Passwords are kept as scrypt strings (per-account random salt, parameters written alongside so
 they can be raised later) and compared in constant time. Session tokens are random, handed out
@@ -46,6 +48,7 @@ class Role(StrEnum):
     INTAKE_OFFICER = "intake_officer"
     APPROVER = "approver"
     ADMIN = "admin"
+    AUDITOR = "auditor"
 
 
 #: Roles a person's staff account may hold (the pipeline signs its hooks instead).

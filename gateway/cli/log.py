@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from gateway import reports
+from gateway.cli import monitor
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.cli.witness import add_witness_arguments, witness_check
 from gateway.errors import GatewayError
@@ -57,6 +58,7 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     show.add_argument("--newest", action="store_true", help="newest first")
     add_reader_arguments(show)
     show.set_defaults(run=_show)
+    monitor.register(log_sub)
 
 
 def _position(text: str) -> int:
