@@ -22,9 +22,10 @@ import attrs
 import orjson
 from aiohttp import web
 
-from gateway import reports
+from gateway import access_report, reports
 from gateway.access import api
 from gateway.config import Config
+from gateway.erasure import waiting
 from gateway.errors import Forbidden, NotFound
 from gateway.proof import Prover, check_inclusion, checkpoint_status
 from gateway.record import Draft, Kind, Record
@@ -32,6 +33,8 @@ from gateway.record.entry import decode, iso_time
 from gateway.record.queries import MAX_LIMIT, Search
 from gateway.record.rows import Row
 from gateway.record.sealing import subject_ref, unseal
+from gateway.report_settings import LANGUAGES
+from gateway.report_text import Text
 from gateway.review_params import (
     ACCESS_PARAMS,
     KINDS,
@@ -68,6 +71,8 @@ class Reviewer:
         self.os_user = os_user
         self.hmac_key = config.keys.subject_hmac
         self.controller = config.sender
+        self.report_settings = config.reports
+        self.erasure_rules = config.erasure
         self.verifiers = config.verifiers()
         self.prover = Prover()
         self.witness_policy = config.witnessing.policy if config.witnessing else None
@@ -191,14 +196,24 @@ class Reviewer:
         return await checkpoint_status(self.record, self.verifiers, prover=self.prover,
                                        now=self.clock())
 
+    def text(self, language: str) -> Text:
+        """The access report's words in ``language``, times in the store's zone."""
+        return Text(language=language, zone=self.report_settings.zone())
+
     async def access_report(self, member: Member, customer: str, *, via: Via,
-                            view: str | None = None) -> dict[str, Any]:
-        """A customer's access report. Admins (the DPO) get the full view by default and may
-        ask for the customer's; reviewers get the customer's view only."""
+                            view: str | None = None, lang: str | None = None,
+                            ) -> dict[str, Any]:
+        """A customer's access report (GDPR Art. 15(1)) in ``lang`` (fi, sv, en; the store's
+        default from config.toml). Admins (the DPO) get the full view by default and may ask
+        for the customer's; reviewers get the customer's view only. A customer id the record
+        holds nothing of gives a report saying so (``record_holds_nothing``)."""
         customer = customer_id(customer)
         full = Role.ADMIN in member.roles
         view = one_of({"view": view or ""}, "view", VIEWS,
                       default="full" if full else "customer")
+        language = one_of({"lang": lang or ""}, "lang", LANGUAGES,
+                          default=self.report_settings.language)
+        assert language is not None
         if view == "full" and not full:
             raise Forbidden("only an admin (the data protection officer) sees the full view")
         subject = subject_ref(self.hmac_key, customer)
@@ -213,8 +228,14 @@ class Reviewer:
             produced_at=iso_time(now), erased=erased,
             receipts=await disclosure_receipts(self.record, rows, prover=self.prover,
                                                policy=self.witness_policy))
+        access_report.complete(
+            report, text=self.text(language),
+            settings=self.report_settings, controller=self.controller,
+            rules=self.erasure_rules,
+            waiting=await waiting(self.record, now=now, subject=subject),
+            known=any(e["kind"] != Kind.REVIEW for e in entries))
         report["read_recorded_at"] = await self.record_read(
-            member, via, what="access_report", subject=subject, view=view)
+            member, via, what="access_report", subject=subject, view=view, lang=language)
         return report
 
     async def transparency_report(self, member: Member, params: Mapping[str, str], *,
@@ -263,7 +284,8 @@ async def _checkpoint(request: web.Request) -> web.Response:
 async def _access(request: web.Request) -> web.Response:
     given = parameters(request.query, ACCESS_PARAMS)
     return _json(await request.app[REVIEWER].access_report(
-        request[MEMBER], given.get("customer", ""), via="api", view=given.get("view")))
+        request[MEMBER], given.get("customer", ""), via="api", view=given.get("view"),
+        lang=given.get("lang")))
 
 
 @routes.get("/v1/reports/transparency")

@@ -22,7 +22,7 @@ TEXT_MAX: Final = 200
 #: The parameters each review read takes; any other, or one given twice, answers 400.
 SEARCH_PARAMS: Final = ("customer", "order", "recipient", "kind", "from", "to", "cursor",
                         "limit", "sort")
-ACCESS_PARAMS: Final = ("customer", "view")
+ACCESS_PARAMS: Final = ("customer", "view", "lang")
 TRANSPARENCY_PARAMS: Final = ("from", "to")
 SORTS: Final = ("newest", "oldest")
 VIEWS: Final = ("customer", "full")

@@ -34,6 +34,9 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     access.add_argument("--customer", required=True, help="the store's customer id")
     access.add_argument("--view", choices=["customer", "full"],
                         help="full (admins only) shows deferred authority disclosures, marked")
+    access.add_argument("--lang", choices=["fi", "sv", "en"],
+                        help="the report's language (default: [reports] language in "
+                             "config.toml)")
     access.set_defaults(run=_access)
     transparency = report_sub.add_parser("transparency", help="disclosures counted per "
                                          "recipient, authority, legal basis and month")
@@ -101,8 +104,13 @@ def _access(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with reviewing(args, REPORTERS) as (reviewer, member, config):
-            doc = await reviewer.access_report(member, args.customer, via="cli", view=args.view)
-        _write(args, doc, "access.html", customer=args.customer, controller=config.sender)
+            doc = await reviewer.access_report(member, args.customer, via="cli", view=args.view,
+                                               lang=args.lang)
+        if doc["record_holds_nothing"]:
+            print("note: the record holds nothing for this customer id; check the id before "  # noqa: T201
+                  "sending the report", file=sys.stderr)
+        _write(args, doc, "access.html", customer=args.customer, controller=config.sender,
+               t=reviewer.text(doc["language"]), page_lang=doc["language"])
         return 0
 
     return asyncio.run(run())

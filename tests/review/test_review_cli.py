@@ -120,7 +120,7 @@ class TestReports:
         read = last_entry(config)
         assert read["kind"] == "review.read"
         assert read["data"] == {"by": "rea", "roles": ["reviewer"], "via": "cli",  # type: ignore[comparison-overlap]
-                                "what": "access_report", "view": "customer",
+                                "what": "access_report", "view": "customer", "lang": "fi",
                                 "os_user": getpass.getuser()}
         assert CANARY_CUSTOMER["id"] not in orjson.dumps(read).decode()
 
@@ -128,10 +128,10 @@ class TestReports:
         """--html writes the printable page."""
         out = tmp_path / "report.html"
         result = gateway(config, "report", "access", "--customer", CANARY_CUSTOMER["id"],
-                         "--as", "rea", "--html", str(out))
+                         "--as", "rea", "--html", str(out), "--lang", "en")
         assert result.returncode == 0, result.stderr
         page = out.read_text()
-        assert "Delivery of order J-CLI-1 by posti" in page
+        assert "Delivery of order J-CLI-1: home delivery" in page
         assert "Log out" not in page
         assert CANARY_FIELDS["street"] not in page
 
