@@ -22,7 +22,7 @@ import attrs
 import orjson
 from aiohttp import web
 
-from gateway import reports
+from gateway import erasure_notices, reports
 from gateway.access import api
 from gateway.config import Config
 from gateway.errors import Forbidden, NotFound
@@ -208,6 +208,8 @@ class Reviewer:
             entries, customer=customer,
             view="full" if view == "full" else "customer", today=now.date(),
             produced_at=iso_time(now), erased=erased)
+        # GDPR Art. 19, second sentence: the recipients told of the customer's erasure.
+        report["erasure_notices"] = erasure_notices.told(entries)
         report["read_recorded_at"] = await self.record_read(
             member, via, what="access_report", subject=subject, view=view)
         return report
