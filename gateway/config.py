@@ -28,6 +28,7 @@ from gateway.policy import Policy
 from gateway.policy_config import parse_policy
 from gateway.proxies import Network
 from gateway.record.checkpoint import Signer, Verifier
+from gateway.transparency_report import ReportSettings, settings_from
 from gateway.webhooks import HookKey, hook_key
 from gateway.witness.settings import Witnessing, witnessing_from
 
@@ -137,6 +138,8 @@ class Config:
     tls: TlsConfig | None = None
     #: The witnesses checkpoints go to, and the quorum that makes one witnessed.
     witnessing: Witnessing | None = None
+    #: The transparency report's publishing threshold and the operator's dated statement.
+    reports: ReportSettings = attrs.field(factory=ReportSettings)
 
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
@@ -156,7 +159,7 @@ class Config:
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
         base = path.parent
         _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure", "logins",
-                    "witnesses", "witnessing", "recipients", "smtp"}, "config")
+                    "witnesses", "witnessing", "recipients", "smtp", "reports"}, "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
                    "previous_checkpoint_keys", "trusted_proxies", "tls_cert", "tls_key"},
@@ -189,6 +192,7 @@ class Config:
             previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
             logins=_logins(raw.get("logins", {})),
             witnessing=witnessing_from(raw, base),
+            reports=settings_from(raw.get("reports", {})),
         )
 
     def verifiers(self) -> list[Verifier]:
