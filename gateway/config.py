@@ -19,9 +19,11 @@ import attrs
 from carriers import ADAPTERS
 from carriers._resilience import Resilience
 from gateway.erasure import ErasureRules
+from gateway.erasure_notices import Notices
 from gateway.errors import ConfigError
 from gateway.logins import LoginLimits
 from gateway.models import Party
+from gateway.notice_channels import recipients_from, smtp_from
 from gateway.policy import Policy
 from gateway.policy_config import parse_policy
 from gateway.proxies import Network
@@ -136,7 +138,7 @@ class Config:
     tls: TlsConfig | None = None
     #: The witnesses checkpoints go to, and the quorum that makes one witnessed.
     witnessing: Witnessing | None = None
-    #: The customer-facing reports' language, time zone, retention and recipients' names.
+    #: The reports' language, time zone, retention, recipients' names and publishing rules.
     reports: ReportSettings = attrs.field(factory=ReportSettings)
 
     @classmethod
@@ -157,13 +159,21 @@ class Config:
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
         base = path.parent
         _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure", "logins",
-                    "witnesses", "witnessing", "reports", "recipients"}, "config")
+                    "witnesses", "witnessing", "reports", "recipients", "smtp"}, "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
                    "previous_checkpoint_keys", "trusted_proxies", "tls_cert", "tls_key"},
               "[gateway]")
         carriers = _carriers(_table(raw, "carriers"), base)
         sender = _sender(_table(raw, "sender"))
+        record = _record(_table(raw, "record"), base)
+        keys = _keys(_table(gw, "secrets", "[gateway.secrets]"), base)
+        # Recipients told of an erasure (GDPR Art. 19): files kept beside the record.
+        notices = Notices(directory=record.path.parent / "erasure-notices",
+                          keks=(keys.kek, *keys.previous_keks), controller=sender.name,
+                          reply_to=sender.email,
+                          recipients=recipients_from(raw.get("recipients", {})),
+                          smtp=smtp_from(raw.get("smtp"), base, _secret))
         return cls(
             path=path,
             origin=_str(gw, "origin", "[gateway]"),
@@ -174,11 +184,11 @@ class Config:
             trusted_proxies=_networks(gw.get("trusted_proxies", [])),
             tls=_tls(gw, base),
             sender=sender,
-            record=_record(_table(raw, "record"), base),
+            record=record,
             carriers=carriers,
             policy=parse_policy(_table(raw, "policy"), carriers, origin=sender.country),
-            keys=_keys(_table(gw, "secrets", "[gateway.secrets]"), base),
-            erasure=_erasure(raw.get("erasure", {})),
+            keys=keys,
+            erasure=attrs.evolve(_erasure(raw.get("erasure", {})), notices=notices),
             previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
             logins=_logins(raw.get("logins", {})),
             witnessing=witnessing_from(raw, base),

@@ -22,6 +22,7 @@ import attrs
 import orjson
 import structlog
 
+from gateway import erasure_notices
 from gateway.actor import SCHEDULE, Actor
 from gateway.authority import OPEN
 from gateway.errors import Conflict, GatewayError, NotFound, Unprocessable
@@ -48,6 +49,8 @@ class ErasureRules:
     #: Days a produced authority package's local copy is kept (0: until its request is
     #: closed, which deletes it); the record keeps the package's hash either way.
     package_retention_days: int = 0
+    #: Where and how recipients are told of each erasure (GDPR Art. 19); None: not told.
+    notices: erasure_notices.Notices | None = None
 
 
 @attrs.frozen
@@ -155,7 +158,7 @@ async def _erase_or_defer(record: Record, subject: str, rules: ErasureRules, now
     if hold is None:
         if dry_run:
             return Erasure(subject=subject, status="erased", seq=-1)
-        return await _erase(record, subject, reason, actor)
+        return await _erase(record, subject, reason, actor, rules)
     due, basis = hold
     if dry_run:
         return Erasure(subject=subject, status="deferred", seq=-1, due=due, basis=basis)
@@ -206,7 +209,7 @@ async def apply_retention(record: Record, *, rules: ErasureRules, now: datetime,
             continue
         reason = f"retention period of {rules.retention_days} days ended"
         done.append(Erasure(subject=subject, status="erased", seq=-1) if dry_run
-                    else await _erase(record, subject, reason, actor))
+                    else await _erase(record, subject, reason, actor, rules))
     return done
 
 
@@ -304,11 +307,15 @@ async def waiting(record: Record, *, now: datetime, subject: str | None = None,
     return [w for w in found if subject is None or w.subject == subject]
 
 
-async def _erase(record: Record, subject: str, reason: str, actor: Actor) -> Erasure:
+async def _erase(record: Record, subject: str, reason: str, actor: Actor,
+                 rules: ErasureRules) -> Erasure:
+    # What the recipients must be told is read before the key goes (Art. 19).
+    planned = await erasure_notices.capture(record, subject, rules.notices)
     entry = await record.append(
         Draft(kind=Kind.ERASURE, subject=subject, data={"reason": reason, **actor.to_json()}),
         KeyErasure(subject),
     )
+    await erasure_notices.queue(record, planned, erasure=entry.seq)
     return Erasure(subject=subject, status="erased", seq=entry.seq)
 
 
@@ -324,6 +331,7 @@ async def run_periodically(record: Record, rules: ErasureRules,
         try:
             done = await run_due(record, now=now, rules=rules, actor=SCHEDULE)
             done += await apply_retention(record, rules=rules, now=now, actor=SCHEDULE)
+            await erasure_notices.dispatch(record, rules.notices, now=now, actor=SCHEDULE)
         except GatewayError as exc:
             log.warning("erasure.periodic_failed", problem=exc.type_slug)
             continue

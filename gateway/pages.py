@@ -164,7 +164,7 @@ async def _access(request: web.Request) -> web.Response:
 @routes.get("/review/transparency")
 @page(*TRANSPARENCY)
 async def _transparency(request: web.Request) -> web.Response:
-    params = {k: request.query.get(k, "") for k in ("from", "to")}
+    params = {k: request.query.get(k, "") for k in ("from", "to", "period", "view")}
     try:
         report = await request.app[REVIEWER].transparency_report(request[MEMBER], request.query,
                                                                  via="web")

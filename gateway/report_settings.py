@@ -1,13 +1,15 @@
 """What the customer-facing reports need from config.toml: the store's default language and
 time zone (``[reports]``), how long each data category is kept and on what legal basis
 (``[reports.retention.CATEGORY]``), and each recipient's legal name and contact details
-(``[recipients.NAME]``). Parsed into frozen values; a mistake stops the start.
+(``[recipients.NAME]``), and the published transparency report's threshold and dated
+statement. Parsed into frozen values; a mistake stops the start.
 """
 
 from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any, Final, Literal
 
 import attrs
@@ -22,6 +24,11 @@ CATEGORIES: Final = ("name", "address", "phone", "email", "orders", "deliveries"
 STARTS: Final = ("end_of_financial_year", "last_delivery", "delivery")
 Start = Literal["end_of_financial_year", "last_delivery", "delivery"]
 _TEXT_MAX: Final = 300
+_THRESHOLD_MAX: Final = 1000
+#: The keys of a [recipients.NAME] table: what the reports say of it, and how it is told of
+#: an erasure (gateway.notice_channels).
+RECIPIENT_KEYS: Final = frozenset({"legal_name", "address", "privacy_contact", "business_id",
+                                   "erasure_notice", "privacy_email"})
 _COUNT_MAX: Final = 100_000
 
 
@@ -52,6 +59,11 @@ class ReportSettings:
     time_zone: str = "Europe/Helsinki"
     retention: tuple[Retention, ...] = ()
     recipients: Mapping[str, Recipient] = attrs.field(factory=dict)
+    #: Counts below it read "fewer than N" in the published transparency report.
+    publish_threshold: int = 5
+    #: The operator's dated statement of what the shop has never received, if any.
+    statement: str | None = None
+    statement_date: date | None = None
 
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
@@ -60,7 +72,8 @@ class ReportSettings:
 def report_settings(raw: Mapping[str, Any]) -> ReportSettings:
     """``[reports]`` and ``[recipients]`` of a whole config mapping (both optional)."""
     reports = _mapping(raw.get("reports", {}), "[reports]")
-    _only(reports, {"language", "time_zone", "retention"}, "[reports]")
+    _only(reports, {"language", "time_zone", "retention", "publish_threshold", "statement",
+                    "statement_date"}, "[reports]")
     language = reports.get("language", "en")
     if language not in LANGUAGES:
         raise ConfigError(f"[reports] language: one of {', '.join(LANGUAGES)}")
@@ -75,7 +88,26 @@ def report_settings(raw: Mapping[str, Any]) -> ReportSettings:
     return ReportSettings(
         language=language, time_zone=str(zone),
         retention=tuple(_retention(category, table) for category, table in retention.items()),
-        recipients={name: _recipient(name, table) for name, table in recipients.items()})
+        recipients={name: _recipient(name, table) for name, table in recipients.items()},
+        **_publishing(reports))
+
+
+def _publishing(reports: Mapping[str, Any]) -> dict[str, Any]:
+    """publish_threshold (1-1000, default 5), statement and statement_date (together)."""
+    threshold = reports.get("publish_threshold", 5)
+    if (isinstance(threshold, bool) or not isinstance(threshold, int)
+            or not 1 <= threshold <= _THRESHOLD_MAX):
+        raise ConfigError(f"[reports] publish_threshold: an integer 1-{_THRESHOLD_MAX}")
+    statement, day = reports.get("statement"), reports.get("statement_date")
+    if statement is not None and (not isinstance(statement, str) or not statement.strip()):
+        raise ConfigError("[reports] statement: the text of the statement")
+    if (statement is None) != (day is None):
+        raise ConfigError("[reports]: statement and statement_date go together (a statement "
+                          "says as of when it holds)")
+    if day is not None and (isinstance(day, datetime) or not isinstance(day, date)):
+        raise ConfigError("[reports] statement_date: a date, e.g. 2026-06-30")
+    return {"publish_threshold": threshold,
+            "statement": statement.strip() if statement else None, "statement_date": day}
 
 
 def _retention(category: str, raw: object) -> Retention:
@@ -113,9 +145,9 @@ def _basis(value: object, where: str) -> Mapping[str, str]:
 def _recipient(name: str, raw: object) -> Recipient:
     where = f"[recipients.{name}]"
     table = _mapping(raw, where)
-    _only(table, {"legal_name", "address", "privacy_contact", "business_id"}, where)
-    if "legal_name" not in table:
-        raise ConfigError(f"{where}: legal_name is required")
+    _only(table, set(RECIPIENT_KEYS), where)
+    if "legal_name" not in table:  # a table that only says how it is told of erasures
+        table = {**table, "legal_name": name}
     optional = {key: _text(table[key], f"{where} {key}")
                 for key in ("address", "privacy_contact", "business_id") if key in table}
     return Recipient(legal_name=_text(table["legal_name"], f"{where} legal_name"), **optional)

@@ -7,6 +7,7 @@ holds the same keys with the same placeholders, which a test checks.
 
 from __future__ import annotations
 
+import functools
 import string
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -37,8 +38,10 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 @cache
+@functools.cache
 def messages(language: str) -> Mapping[str, str]:
-    """The catalog of ``language`` as flat keys (``field.postal_code``, ``text.title``)."""
+    """The catalog of ``language`` as flat keys (``field.postal_code``, ``text.title``), read
+    once per process."""
     if language not in LANGUAGES:
         raise KeyError(language)
     with (_DIR / f"{language}.toml").open("rb") as file:

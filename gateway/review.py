@@ -14,6 +14,7 @@ admin); for the others they read as ``withheld``, and for an erased customer as 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -22,7 +23,7 @@ import attrs
 import orjson
 from aiohttp import web
 
-from gateway import access_report, reports
+from gateway import access_report, erasure_notices, reports
 from gateway.access import api
 from gateway.config import Config
 from gateway.erasure import waiting
@@ -37,19 +38,23 @@ from gateway.report_settings import LANGUAGES
 from gateway.report_text import Text
 from gateway.review_params import (
     ACCESS_PARAMS,
+    FORMATS,
     KINDS,
     SEARCH_PARAMS,
     SORTS,
     TRANSPARENCY_PARAMS,
+    TRANSPARENCY_VIEWS,
     VIEWS,
     customer_id,
     one_of,
     parameters,
     period,
+    report_period,
     whole_number,
 )
 from gateway.staff import MEMBER, Member, Role
 from gateway.transparency.receipt import disclosure_receipts
+from gateway.transparency_report import publish, request_facts, to_csv, transparency_report
 
 Via = Literal["api", "web", "cli"]
 ERASED: Final = "erased"
@@ -234,22 +239,56 @@ class Reviewer:
             rules=self.erasure_rules,
             waiting=await waiting(self.record, now=now, subject=subject),
             known=any(e["kind"] != Kind.REVIEW for e in entries))
+        # GDPR Art. 19, second sentence: the recipients told of the customer's erasure.
+        report["erasure_notices"] = erasure_notices.told(entries)
         report["read_recorded_at"] = await self.record_read(
             member, via, what="access_report", subject=subject, view=view, lang=language)
         return report
 
     async def transparency_report(self, member: Member, params: Mapping[str, str], *,
                                   via: Via) -> dict[str, Any]:
-        since, until = period(parameters(params, TRANSPARENCY_PARAMS))
+        """The internal view (exact counts), or for an admin the published view; periods by
+        ``gateway.review_params.report_period``."""
+        given = parameters(params, TRANSPARENCY_PARAMS)
+        since, until, label = report_period(given)
+        view = one_of(given, "view", TRANSPARENCY_VIEWS, default="internal")
+        one_of(given, "format", FORMATS, default="json")
+        if view == "published" and Role.ADMIN not in member.roles:
+            raise Forbidden("only an admin (the data protection officer) publishes the "
+                            "transparency report")
         rows = await self.record.store.disclosure_counts_by(since, until)
-        requests = [orjson.loads(doc) for _, _, doc in
-                    await self.record.store.list_requests(reports.REQUEST_STATES)]
-        report = reports.transparency_report(rows, since=since, until=until,
-                                             produced_at=iso_time(self.now()),
-                                             requests=requests)
+        docs = [d for d in (orjson.loads(doc) for _, _, doc in
+                            await self.record.store.list_requests(reports.REQUEST_STATES))
+                if (since or "") <= d["received_at"] < (until or "\U0010ffff")]
+        held: Counter[str] = Counter()
+        if docs:  # a request's package may be produced after the period: count all of it
+            for row in await self.record.store.disclosure_counts_by(None, None):
+                if row.kind == Kind.AUTHORITY_DISCLOSURE and row.request and (
+                        row.result == "held"):
+                    held[row.request] += row.count
+        facts = [request_facts(d, held=held[d["id"]], answered_at=await self._answered_at(d))
+                 for d in docs]
+        report = transparency_report(rows, since=since, until=until, label=label,
+                                     produced_at=iso_time(self.now()), facts=facts,
+                                     settings=self.report_settings)
+        if view == "published":
+            report = publish(report, self.report_settings.publish_threshold)
         report["read_recorded_at"] = await self.record_read(
-            member, via, what="transparency_report", period={"from": since, "to": until})
+            member, via, what="transparency_report", period={"from": since, "to": until},
+            view=view)
         return report
+
+    async def _answered_at(self, doc: Mapping[str, Any]) -> str | None:
+        """When a decided request was answered: its first package entry, or its rejection."""
+        if doc["state"] not in ("rejected", "disclosed", "closed"):
+            return None
+        for disclosure, kind in ((f"{doc['id']}:0", Kind.AUTHORITY_DISCLOSURE),
+                                 (doc["id"], Kind.AUTHORITY_REJECTED)):
+            for row in await self.record.store.disclosure_rows(disclosure):
+                body = decode(row.body)
+                if body["kind"] == kind:
+                    return str(body["time"])
+        return None
 
 
 REVIEWER: Final = web.AppKey("reviewer", Reviewer)
@@ -291,8 +330,12 @@ async def _access(request: web.Request) -> web.Response:
 @routes.get("/v1/reports/transparency")
 @api(*TRANSPARENCY)
 async def _transparency(request: web.Request) -> web.Response:
-    return _json(await request.app[REVIEWER].transparency_report(
-        request[MEMBER], request.query, via="api"))
+    doc = await request.app[REVIEWER].transparency_report(request[MEMBER], request.query,
+                                                          via="api")
+    if request.query.get("format", "").strip() == "csv":
+        return web.Response(text=to_csv(doc), content_type="text/csv", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
+    return _json(doc)
 
 
 def _json(doc: Mapping[str, Any]) -> web.Response:

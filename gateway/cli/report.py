@@ -1,5 +1,6 @@
 """`gateway report access --customer ID [--html FILE]` and
-`gateway report transparency [--from P] [--to P] [--html FILE]`,
+`gateway report transparency [--from P] [--to P | --period 2026H2] [--publish] [--html FILE]
+[--json FILE] [--csv FILE]`,
 `gateway report processing [--json]`.
 
 A CLI read is a review read like any other: it is recorded, naming the staff account it was
@@ -42,6 +43,14 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
                                          "recipient, authority, legal basis and month")
     transparency.add_argument("--from", dest="since", help="YYYY, YYYY-MM or YYYY-MM-DD")
     transparency.add_argument("--to", dest="until", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    transparency.add_argument("--period", help="a half-year: YYYYH1 or YYYYH2")
+    transparency.add_argument("--publish", action="store_true",
+                              help="the published view (admin): counts below [reports] "
+                                   "publish_threshold read 'fewer than N'")
+    transparency.add_argument("--json", dest="json_out", type=Path,
+                              help="also write the figures as JSON here")
+    transparency.add_argument("--csv", dest="csv_out", type=Path,
+                              help="also write the figures as CSV here")
     transparency.set_defaults(run=_transparency)
     processing = report_sub.add_parser(
         "processing", help="the record of processing activities (GDPR Art. 30) for disclosures, "
@@ -116,14 +125,34 @@ def _access(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _save(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise GatewayError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def _transparency(args: argparse.Namespace) -> int:
     from gateway.review import TRANSPARENCY  # noqa: PLC0415
+    from gateway.transparency_report import to_csv  # noqa: PLC0415
 
     async def run() -> int:
         async with reviewing(args, TRANSPARENCY) as (reviewer, member, _):
-            params = {k: v for k, v in (("from", args.since), ("to", args.until)) if v}
+            params = {k: v for k, v in (("from", args.since), ("to", args.until),
+                                        ("period", args.period),
+                                        ("view", "published" if args.publish else None))
+                      if v}
             doc = await reviewer.transparency_report(member, params, via="cli")
-        _write(args, doc, "transparency.html", params=params, error=None)
+        figures = {k: v for k, v in doc.items() if k != "read_recorded_at"}
+        for path, text in ((args.json_out, orjson.dumps(figures, option=orjson.OPT_INDENT_2)
+                            .decode() + "\n"), (args.csv_out, to_csv(figures))):
+            if path is not None:
+                _save(path, text)
+                print(f"wrote {path}")  # noqa: T201
+        if args.html is not None or (args.json_out is None and args.csv_out is None):
+            _write(args, doc, "transparency.html", params=params, error=None)
+        else:
+            print(f"the read is recorded at position {doc['read_recorded_at']}")  # noqa: T201
         return 0
 
     return asyncio.run(run())

@@ -255,7 +255,7 @@ class TestTransparencyReport:
                                 headers)
         assert report["totals"]["carrier_disclosures"] == 0
         assert report["period"] == {"from": f"{year}-01-01T00:00:00.000Z",
-                                    "to": f"{year + 1}-01-01T00:00:00.000Z"}
+                                    "to": f"{year + 1}-01-01T00:00:00.000Z", "label": None}
 
     async def test_the_page_draws_bar_charts(self, gateway: Harness,
                                              history: dict[str, str]) -> None:
