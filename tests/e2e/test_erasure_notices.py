@@ -96,7 +96,17 @@ async def booked(tmp_path: Path, carrier_env: None) -> dict[str, Any]:
 
 
 def configure(config: Path, text: str) -> Path:
-    config.write_text(config.read_text() + "\n" + text)
+    """``text`` added to the config; the keys of a table the config already has (the shipped
+    [recipients.NAME]) go under its header."""
+    current = config.read_text()
+    rest = []
+    for block in text.strip().split("\n\n"):
+        header, _, keys = block.partition("\n")
+        if f"\n{header}\n" in current:
+            current = current.replace(f"\n{header}\n", f"\n{header}\n{keys}\n", 1)
+        else:
+            rest.append(block)
+    config.write_text(current + "\n" + "\n\n".join(rest) + "\n")
     return config
 
 
@@ -232,8 +242,12 @@ class TestWrittenForAPerson:
             "posti", "file", "written")
         page = config.parent / "access.html"
         ok(config, "report", "access", "--customer", CUSTOMER, "--as", "dpo", "--html",
-           str(page))
+           str(page), "--lang", "en")
         assert "posti: a notice is being sent" in page.read_text()
+        finnish = config.parent / "access-fi.html"
+        ok(config, "report", "access", "--customer", CUSTOMER, "--as", "dpo", "--html",
+           str(finnish), "--lang", "fi")
+        assert "posti: ilmoitus on lähdössä" in finnish.read_text()
 
     def test_an_api_channel_is_refused_where_the_carrier_documents_none(
         self, booked: dict[str, Any]

@@ -132,9 +132,10 @@ class TestPublishOnTheCli:
     ) -> None:
         """Threshold 2: two requests received are shown, the one rejected reads fewer than
         2; the statement is printed with its date; nothing personal in the files."""
-        config.write_text(config.read_text() + '\n[reports]\npublish_threshold = 2\n'
-                          'statement = "Jerone has never received a national security '
-                          'letter or a gag order."\nstatement_date = 2026-06-30\n')
+        config.write_text(config.read_text().replace(
+            "\n[reports]\n", '\n[reports]\npublish_threshold = 2\n'
+            'statement = "Jerone has never received a national security '
+            'letter or a gag order."\nstatement_date = 2026-06-30\n', 1))
         first = take_in(config, "olli")
         ok(config, "authority", "approve", first, "--as", "ada")
         ok(config, "authority", "disclose", first, "--out", str(config.parent / "p.json"),
