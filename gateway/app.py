@@ -107,7 +107,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             raise
         app[RECORD] = record
         app[CARRIERS] = carriers
-        app[STAFF] = Staff(store=record.store, clock=clock, pool=PasswordPool(config.logins))
+        app[STAFF] = Staff(record=record, clock=clock, pool=PasswordPool(config.logins))
         app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)
         app[DESK] = Desk.for_config(config, reviewer=app[review.REVIEWER], clock=clock)
         app[publish.TILES] = publish.Tiler(store=record.store)

@@ -24,6 +24,7 @@ from gateway.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gateway.policy import Rule
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
+from gateway.record.rows import PutRequest
 from gateway.record.sealing import seal, subject_ref, unseal
 from gateway.text import staff_text
 
@@ -217,13 +218,11 @@ class Authority:
             sealed[subject] = seal(key, f"authority-subject:{request.id}",
                                    {"customer_id": ids.get(subject)}).hex()
         doc = {**request.to_json(), "sealed_ids": sealed, "asked": asked}
-        await self.record.store.put_request(request.id, request.state,
-                                            form.deadline.isoformat(), orjson.dumps(doc), None)
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_RECEIVED, disclosure=request.id, recipient=form.authority,
             data={**{k: v for k, v in request.to_json().items() if k != "state"},
                   **actor.to_json()},
-        ))
+        ), PutRequest(request.id, request.state, form.deadline.isoformat(), orjson.dumps(doc)))
         return request
 
     def _request_key(self, request_id: str) -> bytes:
@@ -231,7 +230,10 @@ class Authority:
         return hmac.new(self.hmac_key, f"authority-request-key:{request_id}".encode(),
                         hashlib.sha256).digest()
 
-    async def _move(self, request: Request, expected: str, **changes: Any) -> Request:  # noqa: ANN401
+    async def moving(self, request: Request, expected: str,
+                     **changes: Any) -> tuple[Request, PutRequest]:  # noqa: ANN401
+        """The request moved from state ``expected``, and the side operation that stores it
+        with the entry recording the step (refused if another caller moved it first)."""
         moved = attrs.evolve(request, **changes)
         stored = await self.record.store.get_request(request.id)
         assert stored is not None
@@ -239,10 +241,8 @@ class Authority:
         if moved.state == "closed":  # the ids of customers the record never saw go now
             doc["sealed_ids"] = {s: v for s, v in doc.get("sealed_ids", {}).items()
                                  if not v.startswith("r:")}
-        await self.record.store.put_request(moved.id, moved.state,
-                                            moved.intake.deadline.isoformat(),
-                                            orjson.dumps(doc), expected)
-        return moved
+        return moved, PutRequest(moved.id, moved.state, moved.intake.deadline.isoformat(),
+                                 orjson.dumps(doc), expected)
 
     async def approve(self, request_id: str, *, actor: Actor, now: datetime) -> Request:
         return await self._decide(request_id, actor=actor, now=now, approve=True, reason=None)
@@ -268,14 +268,14 @@ class Authority:
             raise Forbidden("a request is decided by a second person: this OS login already "
                             "acted on it under another staff name")
         state = "approved" if approve else "rejected"
-        moved = await self._move(request, "received", state=state,
-                                 decided_by=_staff(actor), reason=reason)
+        moved, put = await self.moving(request, "received", state=state,
+                                       decided_by=_staff(actor), reason=reason)
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_APPROVED if approve else Kind.AUTHORITY_REJECTED,
             disclosure=request_id, recipient=request.intake.authority,
             data={"request": request_id, **actor.to_json(), "reason": reason,
-                  "at": iso_time(now)},
-        ))
+                  "at": iso_time(now), "state": state},
+        ), put)
         return moved
 
     async def _acted_under_another_name(self, request_id: str, actor: Actor) -> bool:
@@ -291,12 +291,13 @@ class Authority:
         if request.state not in ("disclosed", "rejected"):
             raise Conflict(f"request {request_id} is {request.state}; close it after it is "
                            "disclosed or rejected")
-        moved = await self._move(request, request.state, state="closed")
+        moved, put = await self.moving(request, request.state, state="closed")
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_CLOSED, disclosure=request_id,
             recipient=request.intake.authority,
-            data={"request": request_id, **actor.to_json(), "at": iso_time(now)},
-        ))
+            data={"request": request_id, **actor.to_json(), "at": iso_time(now),
+                  "state": "closed"},
+        ), put)
         return moved
 
     async def deadlines(self, *, today: date, soon_days: int = 3,

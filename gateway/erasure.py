@@ -28,7 +28,7 @@ from gateway.authority import OPEN
 from gateway.errors import Conflict, GatewayError, NotFound, Unprocessable
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
-from gateway.record.rows import KeyErasure
+from gateway.record.rows import AddHold, CancelErasure, DeferErasure, KeyErasure, ReleaseHolds
 from gateway.record.sealing import subject_ref
 
 log = structlog.get_logger("gateway.erasure")
@@ -162,11 +162,10 @@ async def _erase_or_defer(record: Record, subject: str, rules: ErasureRules, now
     due, basis = hold
     if dry_run:
         return Erasure(subject=subject, status="deferred", seq=-1, due=due, basis=basis)
-    await record.store.defer_erasure(subject, iso_time(now), due, basis)
     entry = await record.append(Draft(
         kind=Kind.ERASURE_DEFERRED, subject=subject,
         data={"reason": reason, "due": due, "basis": basis, **actor.to_json()},
-    ))
+    ), DeferErasure(subject, iso_time(now), due, basis))
     return Erasure(subject=subject, status="deferred", seq=entry.seq, due=due, basis=basis)
 
 
@@ -255,9 +254,9 @@ async def place_hold(record: Record, *, customer_id: str, hmac_key: bytes, until
     subject = subject_ref(hmac_key, customer_id)
     if not await _customer(record, subject):
         raise Conflict("the customer's values are already erased; there is nothing to hold")
-    await record.store.add_hold(subject, iso_time(until), basis, iso_time(now))
     entry = await record.append(Draft(kind=Kind.LEGAL_HOLD, subject=subject, data={
-        "until": iso_time(until), "basis": basis, **actor.to_json()}))
+        "until": iso_time(until), "basis": basis, **actor.to_json()}),
+        AddHold(subject, iso_time(until), basis, iso_time(now)))
     return entry.seq
 
 
@@ -272,16 +271,10 @@ async def release(record: Record, *, customer_id: str, hmac_key: bytes,
     reason = _text(reason, "reason")
     subject = subject_ref(hmac_key, customer_id)
     stamp = iso_time(now)
-    pending = {p[0]: p for p in await record.store.pending_erasures()}.get(subject)
-    if what == "hold":
-        if not await record.store.release_holds(subject, stamp):
-            raise NotFound("no legal hold runs on that customer; nothing was changed")
-        if pending is not None:
-            await record.store.defer_erasure(subject, pending[1], stamp, "hold released")
-    elif not await record.store.cancel_erasure(subject):
-        raise NotFound("no erasure is pending for that customer; nothing was changed")
+    # Refused (NotFound, nothing recorded) when no hold runs or no erasure is pending.
     entry = await record.append(Draft(kind=Kind.ERASURE_RELEASED, subject=subject, data={
-        "released": what, "reason": reason, **actor.to_json()}))
+        "released": what, "reason": reason, "at": stamp, **actor.to_json()}),
+        ReleaseHolds(subject, stamp) if what == "hold" else CancelErasure(subject))
     return entry.seq
 
 

@@ -35,10 +35,13 @@ from typing import Final
 import attrs
 from aiohttp import web
 
-from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from gateway.actor import Actor
+from gateway.errors import BadRequest, NotFound, TooManyRequests, Unauthorized
 from gateway.logins import PasswordPool
+from gateway.record import Draft, Kind, Record
 from gateway.record.entry import iso_time
 from gateway.record.queries import StaffRow
+from gateway.record.rows import AddStaff, DisableStaff
 from gateway.record.store import Store
 
 
@@ -193,10 +196,11 @@ class Staff:
     many arrive at once no more than LOGIN_FAILURES are checked. Passwords are hashed on
     ``pool``, which also bounds the logins in flight (see ``gateway.logins``)."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], float] = time.time,
+    def __init__(self, *, record: Record, clock: Callable[[], float] = time.time,
                  session_seconds: int = SESSION_SECONDS, log_n: int = LOG_N,
                  pool: PasswordPool | None = None) -> None:
-        self.store = store
+        self.record = record
+        self.store: Store = record.store
         self.clock = clock
         self.session_seconds = session_seconds
         self.log_n = log_n
@@ -205,7 +209,10 @@ class Staff:
         self._failures: dict[str, list[float]] = {}
         self._checking: dict[str, int] = {}
 
-    async def add(self, username: str, password: str, roles: Iterable[str]) -> Member:
+    async def add(self, username: str, password: str, roles: Iterable[str], *,
+                  actor: Actor) -> tuple[Member, int]:
+        """Create an account, committed with the ``staff.changed`` entry recording it (its
+        roles and enabled flag, never the password or its hash); the entry's position."""
         check_username(username)
         wanted = parse_roles(roles)
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
@@ -213,16 +220,30 @@ class Staff:
         stored = await self.pool.run(functools.partial(hash_password, log_n=self.log_n),
                                      password)
         ordered = tuple(r.value for r in Role if r in wanted)
-        if not await self.store.add_staff(username, stored, ordered, _iso(self.clock())):
-            raise Conflict(f"there is already a staff account {username}")
-        return Member(username=username, roles=wanted)
+        seq = await self._recorded("added", username, wanted, enabled=True, actor=actor,
+                                   op=AddStaff(username, stored, ordered, _iso(self.clock())))
+        return Member(username=username, roles=wanted), seq
 
     async def list(self) -> list[Member]:
         return [Member.from_row(r) for r in await self.store.list_staff()]
 
-    async def disable(self, username: str) -> None:
-        if not await self.store.disable_staff(username):
+    async def disable(self, username: str, *, actor: Actor) -> int:
+        """Disable an account and end its sessions, committed with the entry recording it;
+        the entry's position."""
+        row = await self.store.staff_member(username)
+        if row is None:
             raise NotFound(f"no staff account {username}")
+        return await self._recorded("disabled", username, Member.from_row(row).roles,
+                                    enabled=False, actor=actor, op=DisableStaff(username))
+
+    async def _recorded(self, action: str, username: str, roles: Iterable[Role], *,
+                        enabled: bool, actor: Actor, op: AddStaff | DisableStaff) -> int:
+        """The change's entry, with the account's state after it, and the change itself in
+        its transaction (refused, nothing recorded, if the name is taken or unknown)."""
+        appended = await self.record.append(Draft(kind=Kind.STAFF, data={
+            "action": action, "username": username, "roles": sorted(str(r) for r in roles),
+            "enabled": enabled, **actor.to_json()}), op)
+        return appended.seq
 
     async def member(self, username: str) -> Member:
         """An enabled account by name (Unauthorized otherwise)."""

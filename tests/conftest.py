@@ -107,10 +107,12 @@ class Harness:
     async def add_staff(self, username: str, *roles: str, password: str = STAFF_PASSWORD,
                         ) -> None:
         """A staff account, hashed with a cheap scrypt cost to keep tests fast."""
+        from gateway.actor import Actor  # noqa: PLC0415
         from gateway.app import RECORD  # noqa: PLC0415
         from gateway.staff import Staff  # noqa: PLC0415
 
-        await Staff(store=self.app[RECORD].store, log_n=10).add(username, password, roles)
+        await Staff(record=self.app[RECORD], log_n=10).add(username, password, roles,
+                                                           actor=Actor.on_cli(None))
 
     async def login(self, username: str, password: str = STAFF_PASSWORD) -> dict[str, str]:
         """Log in over HTTP; the Authorization header of the new session."""

@@ -1,4 +1,4 @@
-"""`gateway log verify | show`: read and verify the disclosure record."""
+"""`gateway log verify | audit | show`: read and verify the disclosure record."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from gateway import reports
-from gateway.cli import monitor
+from gateway.cli import audit, monitor
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.cli.witness import add_witness_arguments, witness_check
 from gateway.errors import GatewayError
@@ -41,6 +41,7 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     verify.add_argument("--quiet", action="store_true", help="no progress lines")
     add_witness_arguments(verify)
     verify.set_defaults(run=_verify)
+    audit.register(log_sub)
     show = log_sub.add_parser(
         "show", help="print entries (no personal values); with a filter it is a review search "
                      "of the live record, made as a staff account and recorded")

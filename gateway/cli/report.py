@@ -84,7 +84,7 @@ async def reviewing(args: argparse.Namespace, roles: Iterable[Role]) -> AsyncIte
     record = build_record(config)
     await record.open()
     try:
-        member: Member = await Staff(store=record.store).member(username)
+        member: Member = await Staff(record=record).member(username)
         if not member.holds_any(roles):
             raise Forbidden(f"staff account {username} holds no role that allows this command")
         yield Reviewer(record=record, config=config, os_user=os_user), member, config

@@ -4,9 +4,10 @@
 Passwords never come from the command line (argv is visible to every user of the machine): from
 ``--password-file``, the ``GATEWAY_STAFF_PASSWORD`` environment variable, or a prompt.
 
-Adding and disabling an account are appended to the record (kind ``staff.changed``: the
-account, its roles, the action, the channel ``cli`` and the OS user who ran the command), so the
-record says who could act when."""
+Adding and disabling an account are appended to the record, in the transaction that changes
+the account (kind ``staff.changed``: the account, its roles and enabled flag after the change,
+the action, the channel ``cli`` and the OS user who ran the command), so the record says who
+could act when."""
 
 from __future__ import annotations
 
@@ -15,13 +16,12 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from gateway.actor import Actor
 from gateway.errors import BadRequest, GatewayError
-from gateway.record import Draft, Kind, Record
 from gateway.staff import STAFF_ROLES, Staff
 
 PASSWORD_ENV = "GATEWAY_STAFF_PASSWORD"  # noqa: S105 - the variable's name, not a password
@@ -64,7 +64,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _with_staff(args: argparse.Namespace,
-                work: Callable[[Staff, Record], Awaitable[int]]) -> int:
+                work: Callable[[Staff], Awaitable[int]]) -> int:
     from gateway.app import build_record  # noqa: PLC0415 - only these commands need it
     from gateway.config import Config  # noqa: PLC0415
 
@@ -73,28 +73,20 @@ def _with_staff(args: argparse.Namespace,
     async def run() -> int:
         await record.open()
         try:
-            return await work(Staff(store=record.store), record)
+            return await work(Staff(record=record))
         finally:
             await record.close()
 
     return asyncio.run(run())
 
 
-async def _recorded(record: Record, action: str, username: str, roles: Sequence[str]) -> int:
-    """The change's entry; ``by`` is None: accounts are made from the OS login, not as staff."""
-    appended = await record.append(Draft(kind=Kind.STAFF, data={
-        "action": action, "username": username, "roles": [str(r) for r in roles],
-        **Actor.on_cli(None).to_json()}))
-    return appended.seq
-
-
 def _add(args: argparse.Namespace) -> int:
     password = _password(args)
 
-    async def work(staff: Staff, record: Record) -> int:
-        member = await staff.add(args.username, password, args.roles)
+    async def work(staff: Staff) -> int:
+        member, seq = await staff.add(args.username, password, args.roles,
+                                      actor=Actor.on_cli(None))
         roles = sorted(member.roles)
-        seq = await _recorded(record, "added", member.username, roles)
         print(f"added {member.username}: {', '.join(roles)} (recorded at position {seq})")  # noqa: T201
         return 0
 
@@ -102,7 +94,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    async def work(staff: Staff, _: Record) -> int:
+    async def work(staff: Staff) -> int:
         for m in await staff.list():
             state = "disabled" if m.disabled else "active"
             print(f"{m.username:<24} {state:<9} {','.join(sorted(m.roles)):<40} {m.created}")  # noqa: T201
@@ -112,10 +104,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _disable(args: argparse.Namespace) -> int:
-    async def work(staff: Staff, record: Record) -> int:
-        member = await staff.member(args.username)
-        await staff.disable(args.username)
-        seq = await _recorded(record, "disabled", args.username, sorted(member.roles))
+    async def work(staff: Staff) -> int:
+        await staff.member(args.username)
+        # ``by`` is None: accounts are managed from the OS login, not as staff.
+        seq = await staff.disable(args.username, actor=Actor.on_cli(None))
         print(f"disabled {args.username}; their sessions are ended (recorded at position "  # noqa: T201
               f"{seq})")
         return 0

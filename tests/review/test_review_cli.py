@@ -78,13 +78,15 @@ class TestStaff:
         first = last_entry(config)
         assert first["kind"] == "staff.changed"
         assert first["data"] == {"action": "added", "username": "dpo", "roles": ["admin"],
-                                 "by": None, "channel": "cli", "os_user": "root-of-ops"}
+                                 "enabled": True, "by": None, "channel": "cli",
+                                 "os_user": "root-of-ops"}
         assert f"recorded at position {first['seq']}" in added.stdout
         assert gateway(config, "staff", "list").returncode == 0
         assert last_entry(config)["seq"] == first["seq"]
         assert gateway(config, "staff", "disable", "dpo").returncode == 0
         second = last_entry(config)
-        assert (second["seq"], second["data"]["action"]) == (first["seq"] + 1, "disabled")
+        assert (second["seq"], second["data"]["action"], second["data"]["enabled"]) == (
+            first["seq"] + 1, "disabled", False)
         assert (second["data"]["channel"], second["data"]["os_user"]) == (
             "cli", getpass.getuser())
         verified = gateway(config, "log", "verify")

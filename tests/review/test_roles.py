@@ -314,13 +314,14 @@ class TestSessions:
 
     async def test_a_disabled_account_loses_its_sessions(self, gateway: Harness) -> None:
         """Disabling an account ends its sessions and refuses new logins."""
+        from gateway.actor import Actor  # noqa: PLC0415
         from gateway.app import RECORD  # noqa: PLC0415
         from gateway.staff import Staff  # noqa: PLC0415
 
         await gateway.add_staff("dora", "reviewer")
         bearer = await gateway.login("dora")
         assert (await call(gateway, "GET", "/v1/session", headers=bearer))[0] == 200
-        await Staff(store=gateway.app[RECORD].store).disable("dora")
+        await Staff(record=gateway.app[RECORD]).disable("dora", actor=Actor.on_cli(None))
         assert (await call(gateway, "GET", "/v1/session", headers=bearer))[0] == 401
         status, _, _ = await call(gateway, "POST", "/v1/session",
                                   json={"username": "dora", "password": STAFF_PASSWORD})
