@@ -221,6 +221,40 @@ class Staff:
         if not await self.store.disable_staff(username):
             raise NotFound(f"no staff account {username}")
 
+    async def enable(self, username: str) -> Member:
+        """Enable a disabled account again (its roles as they were)."""
+        if not await self.store.change_staff(username, enable=True):
+            raise NotFound(f"no staff account {username}")
+        return await self.account(username)
+
+    async def set_roles(self, username: str, roles: Iterable[str]) -> Member:
+        """Give an account exactly ``roles``; they hold from its next request on."""
+        wanted = parse_roles(roles)
+        ordered = tuple(r.value for r in Role if r in wanted)
+        if not await self.store.change_staff(username, roles=ordered):
+            raise NotFound(f"no staff account {username}")
+        return await self.account(username)
+
+    async def set_password(self, username: str, password: str) -> Member:
+        """Set a new password and end the account's sessions."""
+        stored = await self._hash(password)
+        if not await self.store.change_staff(username, password=stored):
+            raise NotFound(f"no staff account {username}")
+        return await self.account(username)
+
+    async def account(self, username: str) -> Member:
+        """An account by name, enabled or disabled (NotFound if there is none)."""
+        row = await self.store.staff_member(username)
+        if row is None:
+            raise NotFound(f"no staff account {username}")
+        return Member.from_row(row)
+
+    async def _hash(self, password: str) -> str:
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise BadRequest(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        return await self.pool.run(functools.partial(hash_password, log_n=self.log_n),
+                                   password)
+
     async def member(self, username: str) -> Member:
         """An enabled account by name (Unauthorized otherwise)."""
         row = await self.store.staff_member(username)

@@ -116,6 +116,19 @@ class PostgresReview(PooledQueries):
             "UPDATE staff SET disabled = true WHERE username = $1", username)
         return status == "UPDATE 1"
 
+    async def change_staff(self, username: str, *, roles: Sequence[str] | None = None,
+                           password: str | None = None, enable: bool = False) -> bool:
+        """Set an account's roles or password (a new password ends its sessions), or enable
+        it, in one statement."""
+        status = await self.execute(
+            "the staff account could not be changed",
+            "WITH ended AS (DELETE FROM staff_sessions WHERE username = $1 "
+            "AND $3::text IS NOT NULL) "
+            "UPDATE staff SET roles = COALESCE($2, roles), password = COALESCE($3, password), "
+            "disabled = disabled AND NOT $4 WHERE username = $1",
+            username, None if roles is None else ",".join(roles), password, enable)
+        return status == "UPDATE 1"
+
     async def add_session(self, token_hash: str, username: str, created: str,
                           expires: str) -> None:
         await self.execute(

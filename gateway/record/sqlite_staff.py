@@ -64,6 +64,27 @@ class SqliteStaff:
             raise RecordError(f"the staff account could not be changed: {exc}") from None
         return done == 1
 
+    def change_staff(self, username: str, *, roles: Sequence[str] | None = None,
+                     password: str | None = None, enable: bool = False) -> bool:
+        """Set an account's roles or password (a new password ends its sessions), or enable
+        it; False if there is no such account."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            done = db.execute(
+                "UPDATE staff SET roles=COALESCE(?, roles), password=COALESCE(?, password), "
+                "disabled=CASE WHEN ? THEN 0 ELSE disabled END WHERE username=?",
+                (None if roles is None else ",".join(roles), password, enable,
+                 username)).rowcount
+            if password is not None:
+                db.execute("DELETE FROM staff_sessions WHERE username=?", (username,))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise RecordError(f"the staff account could not be changed: {exc}") from None
+        return done == 1
+
     def add_session(self, token_hash: str, username: str, created: str, expires: str) -> None:
         """Store a session; sessions that have expired by ``created`` are dropped."""
         try:

@@ -9,6 +9,7 @@ durable; if it raises, none of it was kept.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -112,6 +113,11 @@ class Store(Protocol):
     async def list_staff(self) -> list[StaffRow]: ...
     async def disable_staff(self, username: str) -> bool:
         """Disable an account and end its sessions; False if there is no such account."""
+        ...
+    async def change_staff(self, username: str, *, roles: Sequence[str] | None = None,
+                           password: str | None = None, enable: bool = False) -> bool:
+        """Set an account's roles or password (the KDF string; a new one ends its sessions),
+        or enable it; False if there is no such account."""
         ...
     async def add_session(self, token_hash: str, username: str, created: str,
                           expires: str) -> None:
@@ -289,6 +295,11 @@ class ThreadedStore:
 
     async def disable_staff(self, username: str) -> bool:
         return await self._run(self.sync.disable_staff, username)
+
+    async def change_staff(self, username: str, *, roles: Sequence[str] | None = None,
+                           password: str | None = None, enable: bool = False) -> bool:
+        return await self._run(functools.partial(
+            self.sync.change_staff, username, roles=roles, password=password, enable=enable))
 
     async def add_session(self, token_hash: str, username: str, created: str,
                           expires: str) -> None:
