@@ -68,6 +68,7 @@ def build_record(config: Config, metrics: Metrics | None = None) -> Record:
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
+    credentials = config.carrier_credentials()  # every missing one named at once, up front
     proxies = TrustedProxies(config.trusted_proxies)
     app = web.Application(
         middlewares=[client_middleware(proxies), problem_middleware, access_middleware],
@@ -87,7 +88,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             name: Guarded(ADAPTERS[name](
                 session=session,
                 base_url=cc.base_url,
-                credentials={k: s.value for k, s in cc.credentials.items()},
+                credentials=credentials[name],
                 timeout=cc.timeout,
                 **cc.options,
             ), policy=cc.resilience, observer=app[METRICS])
