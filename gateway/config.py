@@ -1,7 +1,8 @@
 """config.toml -> a frozen, validated configuration tree.
 
 Secrets never live in config.toml: each is a reference ``{ env = "NAME" }`` or
-``{ file = "path" }`` (relative to the config file), read once at load time.
+``{ file = "path" }`` (relative to the config file), read once at load time; carrier
+credentials only when the gateway is to reach the carriers (``Config.carrier_credentials``).
 """
 
 from __future__ import annotations
