@@ -78,6 +78,34 @@ class TestAccounts:
         with pytest.raises(NotFound):
             await staff.disable("nobody")
 
+    async def test_an_account_is_enabled_again_given_roles_and_a_new_password(
+        self, staff: Staff
+    ) -> None:
+        """enable, set_roles and set_password change the stored account; a new password ends
+        its sessions and the old one no longer logs in; an unknown name is NotFound."""
+        await staff.add("ritva", PASSWORD, ["reviewer"])
+        await staff.disable("ritva")
+        assert (await staff.enable("ritva")).roles == {Role.REVIEWER}
+        assert not (await staff.account("ritva")).disabled
+        changed = await staff.set_roles("ritva", ["approver", "admin"])
+        assert changed.roles == (await staff.member("ritva")).roles == {Role.APPROVER,
+                                                                        Role.ADMIN}
+        session = await staff.login("ritva", PASSWORD)
+        await staff.set_password("ritva", PASSWORD + "!")
+        with pytest.raises(Unauthorized):
+            await staff.resolve(session.token)
+        with pytest.raises(Unauthorized):
+            await staff.login("ritva", PASSWORD)
+        assert (await staff.login("ritva", PASSWORD + "!")).member.username == "ritva"
+        for change in (staff.enable("nobody"), staff.set_roles("nobody", ["reviewer"]),
+                       staff.set_password("nobody", PASSWORD)):
+            with pytest.raises(NotFound):
+                await change
+        with pytest.raises(BadRequest):
+            await staff.set_roles("ritva", ["pipeline"])
+        with pytest.raises(BadRequest):
+            await staff.set_password("ritva", "short")
+
     @pytest.mark.parametrize(("username", "roles", "password"), [
         ("Bad Name", ["reviewer"], PASSWORD),
         ("ok", ["pipeline"], PASSWORD),
