@@ -69,6 +69,7 @@ def build_record(config: Config, metrics: Metrics | None = None) -> Record:
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
+    credentials = config.carrier_credentials()  # every missing one named at once, up front
     proxies = TrustedProxies(config.trusted_proxies)
     app = web.Application(
         middlewares=[client_middleware(proxies), problem_middleware, access_middleware],
@@ -88,7 +89,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             name: Guarded(ADAPTERS[name](
                 session=session,
                 base_url=cc.base_url,
-                credentials={k: s.value for k, s in cc.credentials.items()},
+                credentials=credentials[name],
                 timeout=cc.timeout,
                 **cc.options,
             ), policy=cc.resilience, observer=app[METRICS])
@@ -140,6 +141,11 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             yield
 
     app.cleanup_ctx.append(witnesses)
+    _routes(app)
+    return app
+
+
+def _routes(app: web.Application) -> None:
     app.router.add_post("/v1/hooks/orders", _order_hook)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
@@ -149,7 +155,6 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     app.add_routes([*session_routes, *review.routes, *pages.routes, *publish.routes,
                     web.get("/checkpoint", _checkpoint)])  # c2sp.org/tlog-tiles
     app.add_routes([*authority_api.routes, *authority_pages.routes])
-    return app
 
 
 @signed_hook

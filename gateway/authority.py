@@ -26,7 +26,7 @@ from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
 from gateway.record.rows import PutRequest
 from gateway.record.sealing import seal, subject_ref, unseal
-from gateway.text import staff_text
+from gateway.text import clean, staff_text
 
 #: Data categories of the privacy policy, and the record fields each one covers.
 CATEGORIES: Mapping[str, tuple[str, ...]] = {
@@ -72,11 +72,21 @@ class Intake:
             return staff_text(value.strip(), key)
 
         def ids(key: str) -> tuple[str, ...]:
+            """A list of ids; a wrong one is named by its position (``customers[2]``, from
+            0), never by its value."""
             value = doc.get(key, [])
-            if not isinstance(value, list) or len(value) > MAX_IDS or not all(
-                    isinstance(v, str) and 0 < len(v.strip()) <= MAX_ID for v in value):
+            if not isinstance(value, list) or len(value) > MAX_IDS:
                 raise Unprocessable(f"{key} must be a list of up to {MAX_IDS} ids", field=key)
-            return tuple(dict.fromkeys(staff_text(v.strip(), key) for v in value))
+            for i, v in enumerate(value):
+                if not isinstance(v, str) or not 0 < len(v.strip()) <= MAX_ID:
+                    raise Unprocessable(f"{key}[{i}] must be an id: text of 1 to {MAX_ID} "
+                                        "characters", field=key)
+                if not clean(v.strip()):
+                    try:
+                        staff_text(v.strip(), f"{key}[{i}]")
+                    except Unprocessable as exc:
+                        raise Unprocessable(exc.detail, field=key) from None
+            return tuple(dict.fromkeys(v.strip() for v in value))
 
         def day(key: str, *, required: bool) -> date | None:
             value = doc.get(key)
@@ -94,10 +104,12 @@ class Intake:
             return given
 
         categories = ids("categories")
-        unknown = [c for c in categories if c not in CATEGORIES]
-        if not categories or unknown:
-            raise Unprocessable(f"categories must name one or more of {', '.join(CATEGORIES)}",
-                                field="categories")
+        unknown = next((i for i, c in enumerate(doc.get("categories") or [])
+                        if c.strip() not in CATEGORIES), None)
+        if not categories or unknown is not None:
+            where = "categories" if unknown is None else f"categories[{unknown}] is unknown;"
+            raise Unprocessable(f"{where} categories must name one or more of "
+                                f"{', '.join(CATEGORIES)}", field="categories")
         customers, orders = ids("customers"), ids("orders")
         if not customers and not orders:
             raise Unprocessable("name the customers concerned, by customer id or order id",

@@ -1,7 +1,8 @@
 """config.toml -> a frozen, validated configuration tree.
 
 Secrets never live in config.toml: each is a reference ``{ env = "NAME" }`` or
-``{ file = "path" }`` (relative to the config file), read once at load time.
+``{ file = "path" }`` (relative to the config file), read once at load time; carrier
+credentials only when the gateway is to reach the carriers (``Config.carrier_credentials``).
 """
 
 from __future__ import annotations
@@ -44,25 +45,50 @@ class Secret:
         return f"Secret({self.source})"
 
 
+@attrs.frozen
+class SecretRef:
+    """Where a secret is to be read (``{ env = "NAME" }`` or ``{ file = "path" }``), read only
+    when a command needs it: carrier credentials are read by ``serve`` and ``demo``, so
+    commands that reach no carrier run without them."""
+
+    where: str
+    env: str | None = None
+    file: Path | None = None
+
+    @classmethod
+    def parse(cls, ref: object, where: str, base: Path) -> SecretRef:
+        if isinstance(ref, str):
+            raise ConfigError(
+                f"{where}: secrets are not written in config.toml; "
+                'use { env = "NAME" } or { file = "path" }'
+            )
+        if not isinstance(ref, Mapping) or len(ref) != 1 or not ({"env", "file"} & ref.keys()):
+            raise ConfigError(f'{where}: expected {{ env = "NAME" }} or {{ file = "path" }}')
+        if "env" in ref:
+            return cls(where=where, env=str(ref["env"]))
+        return cls(where=where, file=base / str(ref["file"]))
+
+    @property
+    def label(self) -> str:
+        """The variable's name, or ``file PATH``: what the operator is to provide."""
+        return self.env if self.env is not None else f"file {self.file}"
+
+    def resolve(self) -> Secret:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigError(f"{self.where}: environment variable {self.env} is not set")
+            return Secret(value.strip(), f"env:{self.env}")
+        assert self.file is not None
+        try:
+            return Secret(self.file.read_text(encoding="utf-8").strip(), f"file:{self.file}")
+        except OSError as exc:
+            raise ConfigError(f"{self.where}: cannot read secret file {self.file} "
+                              f"({exc.strerror})") from None
+
+
 def _secret(ref: object, where: str, base: Path) -> Secret:
-    if isinstance(ref, str):
-        raise ConfigError(
-            f"{where}: secrets are not written in config.toml; "
-            'use { env = "NAME" } or { file = "path" }'
-        )
-    if not isinstance(ref, Mapping) or len(ref) != 1 or not ({"env", "file"} & ref.keys()):
-        raise ConfigError(f'{where}: expected {{ env = "NAME" }} or {{ file = "path" }}')
-    if "env" in ref:
-        name = str(ref["env"])
-        value = os.environ.get(name)
-        if not value:
-            raise ConfigError(f"{where}: environment variable {name} is not set")
-        return Secret(value.strip(), f"env:{name}")
-    path = base / str(ref["file"])
-    try:
-        return Secret(path.read_text(encoding="utf-8").strip(), f"file:{path}")
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read secret file {path} ({exc.strerror})") from None
+    return SecretRef.parse(ref, where, base).resolve()
 
 
 @attrs.frozen
@@ -70,7 +96,8 @@ class CarrierConfig:
     name: str
     base_url: str
     timeout: float
-    credentials: Mapping[str, Secret]
+    #: Read when the gateway reaches the carrier (``Config.carrier_credentials``).
+    credentials: Mapping[str, SecretRef]
     resilience: Resilience = attrs.field(factory=Resilience)
     #: The adapter's own settings (its ``options``, e.g. Posti's token_url), as keywords.
     options: Mapping[str, str] = attrs.field(factory=dict)
@@ -194,6 +221,21 @@ class Config:
             witnessing=witnessing_from(raw, base),
             reports=report_settings(raw),
         )
+
+    def carrier_credentials(self) -> dict[str, dict[str, str]]:
+        """Each carrier's credentials, read now; one ConfigError naming every one missing
+        (what ``gateway serve`` checks before it starts)."""
+        found: dict[str, dict[str, str]] = {name: {} for name in self.carriers}
+        missing = []
+        for name, cc in self.carriers.items():
+            for key, ref in cc.credentials.items():
+                try:
+                    found[name][key] = ref.resolve().value
+                except ConfigError:
+                    missing.append(ref.label)
+        if missing:
+            raise ConfigError(f"missing carrier credentials: {', '.join(missing)}")
+        return found
 
     def verifiers(self) -> list[Verifier]:
         """The checkpoint public keys: the current signing key's, then retired ones."""
@@ -371,7 +413,7 @@ def _carriers(raw: Mapping[str, Any], base: Path) -> dict[str, CarrierConfig]:
             timeout=resilience.timeout,
             resilience=resilience,
             credentials={
-                key: _secret(ref, f"{where} credentials.{key}", base)
+                key: SecretRef.parse(ref, f"{where} credentials.{key}", base)
                 for key, ref in creds_raw.items()
             },
         )

@@ -41,7 +41,7 @@ from gateway.logins import PasswordPool
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import iso_time
 from gateway.record.queries import StaffRow
-from gateway.record.rows import AddStaff, DisableStaff
+from gateway.record.rows import AddStaff, ChangeStaff, DisableStaff
 from gateway.record.store import Store
 
 
@@ -237,13 +237,58 @@ class Staff:
                                     enabled=False, actor=actor, op=DisableStaff(username))
 
     async def _recorded(self, action: str, username: str, roles: Iterable[Role], *,
-                        enabled: bool, actor: Actor, op: AddStaff | DisableStaff) -> int:
+                        enabled: bool, actor: Actor,
+                        op: AddStaff | DisableStaff | ChangeStaff) -> int:
         """The change's entry, with the account's state after it, and the change itself in
         its transaction (refused, nothing recorded, if the name is taken or unknown)."""
         appended = await self.record.append(Draft(kind=Kind.STAFF, data={
             "action": action, "username": username, "roles": sorted(str(r) for r in roles),
             "enabled": enabled, **actor.to_json()}), op)
         return appended.seq
+
+    async def enable(self, username: str, *, actor: Actor) -> tuple[Member, int]:
+        """Enable a disabled account again (its roles as they were), committed with the entry
+        recording it; the account and the entry's position."""
+        member = await self.account(username)
+        seq = await self._recorded("enabled", username, member.roles, enabled=True,
+                                   actor=actor, op=ChangeStaff(username, enable=True))
+        return await self.account(username), seq
+
+    async def set_roles(self, username: str, roles: Iterable[str], *,
+                        actor: Actor) -> tuple[Member, int]:
+        """Give an account exactly ``roles`` (from its next request on), committed with the
+        entry recording it."""
+        member = await self.account(username)
+        wanted = parse_roles(roles)
+        ordered = tuple(r.value for r in Role if r in wanted)
+        seq = await self._recorded("roles_changed", username, wanted,
+                                   enabled=not member.disabled, actor=actor,
+                                   op=ChangeStaff(username, roles=ordered))
+        return await self.account(username), seq
+
+    async def set_password(self, username: str, password: str, *,
+                           actor: Actor) -> tuple[Member, int]:
+        """Set a new password and end the account's sessions, committed with the entry
+        recording it (never the password or its hash)."""
+        member = await self.account(username)
+        stored = await self._hash(password)
+        seq = await self._recorded("password_reset", username, member.roles,
+                                   enabled=not member.disabled, actor=actor,
+                                   op=ChangeStaff(username, password=stored))
+        return await self.account(username), seq
+
+    async def account(self, username: str) -> Member:
+        """An account by name, enabled or disabled (NotFound if there is none)."""
+        row = await self.store.staff_member(username)
+        if row is None:
+            raise NotFound(f"no staff account {username}")
+        return Member.from_row(row)
+
+    async def _hash(self, password: str) -> str:
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise BadRequest(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        return await self.pool.run(functools.partial(hash_password, log_n=self.log_n),
+                                   password)
 
     async def member(self, username: str) -> Member:
         """An enabled account by name (Unauthorized otherwise)."""

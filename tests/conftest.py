@@ -182,6 +182,17 @@ def carrier_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def no_carrier_env(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """None of the environment variables config.toml names for carrier credentials is set;
+    their names, in the file's order."""
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
+    names = list(sandbox_credentials(raw))
+    for env in names:
+        monkeypatch.delenv(env, raising=False)
+    return names
+
+
+@pytest.fixture
 async def gateway(tmp_path: Path, carrier_env: None) -> AsyncIterator[Harness]:
     async with run_gateway(tmp_path) as harness:
         yield harness

@@ -127,15 +127,28 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_FAILED
 
 
-def _line(doc: dict[str, Any]) -> str:
+#: The padded columns of a listing, each with its narrowest width.
+COLUMNS = (("kind", 19), ("recipient", 12), ("service", 14))
+
+
+def _widths(docs: list[dict[str, Any]]) -> tuple[int, ...]:
+    """Widths of the padded columns that fit every entry listed, so a long kind, recipient or
+    service does not shift the columns after it."""
+    return tuple(max([least, *(len(printable(doc[key] or "-")) for doc in docs)])
+                 for key, least in COLUMNS)
+
+
+def _line(doc: dict[str, Any], widths: tuple[int, ...]) -> str:
     """One entry on one line, metadata only; text from the record is escaped for the terminal
     (``gateway.text.printable``), as entries written before control characters were refused
     may hold them."""
     fields = ",".join(doc["fields"]) or "-"
     result = doc["data"].get("result", "")
+    kind, recipient, service = (printable(doc[key] or "-").ljust(width)
+                                for (key, _), width in zip(COLUMNS, widths, strict=True))
     return printable(
-        f"{doc['seq']:>6} {doc['time']} {doc['kind']:<19} {doc['recipient'] or '-':<12} "
-        f"{doc['service'] or '-':<14} order={doc['order'] or '-'} fields={fields} {result}")
+        f"{doc['seq']:>6} {doc['time']} {kind} {recipient} {service} "
+        f"order={doc['order'] or '-'} fields={fields} {result}")
 
 
 def _deferred_requests(conn: sqlite3.Connection, today: date) -> set[str]:
@@ -160,15 +173,16 @@ def _show(args: argparse.Namespace) -> int:
     today = datetime.now(UTC).date()
     deferred = _deferred_requests(conn, today)
     shown = rows[:args.limit]
-    for _, body in shown:
-        doc = orjson.loads(body)
+    docs = [orjson.loads(body) for _, body in shown]
+    widths = _widths(docs)
+    for doc in docs:
         request = reports.request_of(doc)
         if request is not None and (request in deferred or reports.deferred(doc["data"], today)):
             # As in a review search, only an admin sees a deferred authority request's entries.
             print(f"{doc['seq']:>6} (withheld: an entry of an authority request whose "  # noqa: T201
                   "notification is deferred; an admin's search shows it)")
         else:
-            print(_line(doc))  # noqa: T201
+            print(_line(doc, widths))  # noqa: T201
     if not shown:
         print(f"no entries from position {args.start}; the record holds {size}",  # noqa: T201
               file=sys.stderr)
@@ -197,8 +211,9 @@ def _search(args: argparse.Namespace) -> int:
     async def run() -> int:
         async with reviewing(args, SEARCHERS) as (reviewer, member, _):
             found = await reviewer.search(member, reviewer.search_of(params), via="cli")
+        widths = _widths(found["entries"])
         for entry in found["entries"]:
-            print(_line(entry))  # noqa: T201
+            print(_line(entry, widths))  # noqa: T201
         more = found["next_cursor"]
         tail = "" if more is None else f"; more with --start {more + (-1 if args.newest else 1)}"
         print(f"{len(found['entries'])} entries; this search is recorded at position "  # noqa: T201

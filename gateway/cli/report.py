@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import Forbidden, GatewayError
+from gateway.errors import BadRequest, Forbidden, GatewayError, Unauthorized
 from gateway.staff import Member, Role
 from gateway.text import printable
 
@@ -61,12 +61,14 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
         add_reader_arguments(command)
         command.add_argument("--html", type=Path, help="write a printable HTML page here "
                                                        "instead of JSON to stdout")
+        command.add_argument("--force", action="store_true",
+                             help="let --html replace an existing file")
 
 
 def add_reader_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="as_user", metavar="USER",
-                        help="the staff account this command runs as (default: the OS "
-                             "user)")
+                        help="the staff account this step is done as (default: the OS "
+                             "user's name)")
 
 
 @asynccontextmanager
@@ -84,7 +86,12 @@ async def reviewing(args: argparse.Namespace, roles: Iterable[Role]) -> AsyncIte
     record = build_record(config)
     await record.open()
     try:
-        member: Member = await Staff(record=record).member(username)
+        try:
+            member: Member = await Staff(record=record).member(username)
+        except Unauthorized:
+            given = "from --as" if args.as_user else "your OS login name, as no --as was given"
+            raise Unauthorized(f"unknown or disabled staff account {username} ({given}); run "
+                               "it --as USER with an enabled staff account") from None
         if not member.holds_any(roles):
             raise Forbidden(f"staff account {username} holds no role that allows this command")
         yield Reviewer(record=record, config=config, os_user=os_user), member, config
@@ -101,15 +108,27 @@ def _write(args: argparse.Namespace, doc: dict[str, Any], template: str,
     from gateway.web import render_text  # noqa: PLC0415
 
     try:
-        args.html.write_text(render_text(template, report=doc, **context), encoding="utf-8")
+        with args.html.open("w" if args.force else "x", encoding="utf-8") as out:
+            out.write(render_text(template, report=doc, **context))
+    except FileExistsError:
+        raise BadRequest(f"{args.html} exists; the read is recorded at position "
+                         f"{doc['read_recorded_at']}; name a new file or add --force") from None
     except OSError as exc:
         raise GatewayError(f"cannot write {args.html}: {exc.strerror}") from None
     print(f"wrote {args.html}; the read is recorded at position "  # noqa: T201
           f"{doc['read_recorded_at']}")
 
 
+def _refuse_overwrite(args: argparse.Namespace) -> None:
+    """Before the read is made: an existing --html file is replaced only with --force."""
+    if args.html is not None and args.html.exists() and not args.force:
+        raise BadRequest(f"{args.html} exists; name a new file, or add --force to replace it")
+
+
 def _access(args: argparse.Namespace) -> int:
     from gateway.review import REPORTERS  # noqa: PLC0415
+
+    _refuse_overwrite(args)
 
     async def run() -> int:
         async with reviewing(args, REPORTERS) as (reviewer, member, config):
@@ -135,6 +154,8 @@ def _save(path: Path, text: str) -> None:
 def _transparency(args: argparse.Namespace) -> int:
     from gateway.review import TRANSPARENCY  # noqa: PLC0415
     from gateway.transparency_report import to_csv  # noqa: PLC0415
+
+    _refuse_overwrite(args)
 
     async def run() -> int:
         async with reviewing(args, TRANSPARENCY) as (reviewer, member, _):

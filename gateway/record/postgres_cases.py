@@ -69,8 +69,13 @@ async def case_op(c: asyncpg.Connection, op: CaseOp, index: int) -> None:
                 "UPDATE staff SET disabled = true WHERE username = $1",
                 op.username) != "UPDATE 1":
             raise SideOpRefused(index, NotFound(staff_unknown(op.username)))
-    elif await c.execute("UPDATE staff SET roles = $2 WHERE username = $1",
-                         op.username, ",".join(op.roles)) != "UPDATE 1":
+    elif await c.execute(
+            "WITH ended AS (DELETE FROM staff_sessions WHERE username = $1 "
+            "AND $3::text IS NOT NULL) "
+            "UPDATE staff SET roles = COALESCE($2, roles), password = COALESCE($3, password), "
+            "disabled = disabled AND NOT $4 WHERE username = $1",
+            op.username, None if op.roles is None else ",".join(op.roles), op.password,
+            op.enable) != "UPDATE 1":
         raise SideOpRefused(index, NotFound(staff_unknown(op.username)))
 
 

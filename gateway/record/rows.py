@@ -6,10 +6,28 @@ from __future__ import annotations
 import attrs
 
 __all__ = [
-    "HOLD_RELEASED", "NO_ERASURE", "NO_HOLD", "AddHold", "AddStaff", "CancelErasure", "CaseOp",
-    "DeferErasure", "DisableStaff", "HookOp",
-    "HookRow", "KeyErasure", "NewKey", "OneOp", "PutRequest", "ReleaseHolds", "Row", "SetRoles",
-    "SideOp", "SideOps", "staff_taken", "staff_unknown",
+    "HOLD_RELEASED",
+    "NO_ERASURE",
+    "NO_HOLD",
+    "AddHold",
+    "AddStaff",
+    "CancelErasure",
+    "CaseOp",
+    "ChangeStaff",
+    "DeferErasure",
+    "DisableStaff",
+    "HookOp",
+    "HookRow",
+    "KeyErasure",
+    "NewKey",
+    "OneOp",
+    "PutRequest",
+    "ReleaseHolds",
+    "Row",
+    "SideOp",
+    "SideOps",
+    "staff_taken",
+    "staff_unknown",
 ]
 
 
@@ -144,16 +162,22 @@ class DisableStaff:
     username: str
 
 
-@attrs.frozen
-class SetRoles:
-    """Replace an account's roles; refused if there is no such account."""
+@attrs.frozen(repr=False)
+class ChangeStaff:
+    """Replace an account's roles, set its password (the KDF string; a new one ends its
+    sessions) or enable it again; refused if there is no such account."""
 
     username: str
-    roles: tuple[str, ...]
+    roles: tuple[str, ...] | None = None
+    password: str | None = None
+    enable: bool = False
+
+    def __repr__(self) -> str:
+        return f"ChangeStaff({self.username!r}, roles={self.roles!r}, enable={self.enable})"
 
 
 CaseOp = (PutRequest | DeferErasure | CancelErasure | AddHold | ReleaseHolds | AddStaff
-          | DisableStaff | SetRoles)
+          | DisableStaff | ChangeStaff)
 OneOp = HookOp | KeyErasure | NewKey | CaseOp
 
 

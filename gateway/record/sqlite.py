@@ -20,13 +20,13 @@ from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.rows import (
     AddStaff,
+    ChangeStaff,
     DisableStaff,
     HookOp,
     HookRow,
     KeyErasure,
     NewKey,
     Row,
-    SetRoles,
     SideOp,
     SideOps,
 )
@@ -256,7 +256,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
         elif isinstance(op, KeyErasure):
             db.execute("DELETE FROM subject_keys WHERE subject=?", (op.subject,))
             db.execute("DELETE FROM pending_erasures WHERE subject=?", (op.subject,))
-        elif isinstance(op, AddStaff | DisableStaff | SetRoles):
+        elif isinstance(op, AddStaff | DisableStaff | ChangeStaff):
             self.staff_op(op, index)
         elif not isinstance(op, NewKey):
             self.case_op(op, index)

@@ -9,7 +9,13 @@ import sqlite3
 
 from gateway.errors import Conflict, NotFound, RecordError, SideOpRefused
 from gateway.record.queries import StaffRow
-from gateway.record.rows import AddStaff, DisableStaff, SetRoles, staff_taken, staff_unknown
+from gateway.record.rows import (
+    AddStaff,
+    ChangeStaff,
+    DisableStaff,
+    staff_taken,
+    staff_unknown,
+)
 
 STAFF_SCHEMA = """
 CREATE TABLE IF NOT EXISTS staff (username TEXT PRIMARY KEY, password TEXT NOT NULL,
@@ -29,7 +35,7 @@ class SqliteStaff:
     def db(self) -> sqlite3.Connection:  # pragma: no cover - provided by SqliteStore
         raise NotImplementedError
 
-    def staff_op(self, op: AddStaff | DisableStaff | SetRoles, index: int) -> None:
+    def staff_op(self, op: AddStaff | DisableStaff | ChangeStaff, index: int) -> None:
         """Apply one account change in the open batch transaction; a name taken (adding) or
         unknown (changing) refuses draft ``index`` (SideOpRefused, nothing of the batch kept).
         Disabling an account ends its sessions."""
@@ -45,8 +51,13 @@ class SqliteStaff:
                               (op.username,)).rowcount
             db.execute("DELETE FROM staff_sessions WHERE username=?", (op.username,))
         else:
-            done = db.execute("UPDATE staff SET roles=? WHERE username=?",
-                              (",".join(op.roles), op.username)).rowcount
+            done = db.execute(
+                "UPDATE staff SET roles=COALESCE(?, roles), password=COALESCE(?, password), "
+                "disabled=CASE WHEN ? THEN 0 ELSE disabled END WHERE username=?",
+                (None if op.roles is None else ",".join(op.roles), op.password, op.enable,
+                 op.username)).rowcount
+            if op.password is not None:
+                db.execute("DELETE FROM staff_sessions WHERE username=?", (op.username,))
         if done != 1:
             raise SideOpRefused(index, NotFound(staff_unknown(op.username)))
 

@@ -20,12 +20,12 @@ from gateway.record.queries import Search
 from gateway.record.rows import (
     AddHold,
     AddStaff,
+    ChangeStaff,
     CancelErasure,
     DeferErasure,
     DisableStaff,
     PutRequest,
     ReleaseHolds,
-    SetRoles,
     SideOp,
 )
 from gateway.record.sqlite import HookOp, KeyErasure, SqliteStore
@@ -410,7 +410,7 @@ class TestStaff:
         with pytest.raises(SideOpRefused) as refused:
             await change(store, AddStaff("rea", "kdf2", ("admin",), T))
         assert isinstance(refused.value.error, Conflict)
-        await change(store, SetRoles("rea", ("reviewer", "admin")))
+        await change(store, ChangeStaff("rea", roles=("reviewer", "admin")))
         member = await store.staff_member("rea")
         assert member is not None
         assert (member.roles, member.disabled, member.password) == (
@@ -423,7 +423,19 @@ class TestStaff:
         assert await store.session_user("tok2", "2026-01-01T12") is None
         await store.add_session("tok3", "rea", "2026-01-01", "2026-01-02")
         await change(store, DisableStaff("rea"))
-        for unknown in (DisableStaff("nobody"), SetRoles("nobody", ("admin",))):
+        await change(store, ChangeStaff("rea", enable=True))
+        member = await store.staff_member("rea")
+        assert member is not None
+        assert not member.disabled
+        await store.add_session("tok4", "rea", "2026-01-01", "2026-01-02")
+        await change(store, ChangeStaff("rea", password="kdf3"))
+        member = await store.staff_member("rea")
+        assert member is not None
+        assert (member.password, member.roles) == ("kdf3", ("reviewer", "admin"))
+        assert await store.session_user("tok4", "2026-01-01T12") is None  # a new password ends them
+        await change(store, DisableStaff("rea"))
+        for unknown in (DisableStaff("nobody"), ChangeStaff("nobody", roles=("admin",)),
+                        ChangeStaff("nobody", enable=True)):
             with pytest.raises(SideOpRefused) as refused:
                 await change(store, unknown)
             assert isinstance(refused.value.error, NotFound)

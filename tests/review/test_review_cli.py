@@ -58,7 +58,8 @@ class TestStaff:
                         GATEWAY_STAFF_PASSWORD=PASSWORD)
         assert added.returncode == 0, added.stderr
         assert gateway(config, "staff", "disable", "aino").returncode == 0
-        listing = gateway(config, "staff", "list").stdout.splitlines()
+        header, *listing = gateway(config, "staff", "list").stdout.splitlines()
+        assert header.split() == ["USER", "STATE", "ROLES", "CREATED"]
         rows = {line.split()[0]: line.split()[1:3] for line in listing}
         assert rows == {"aino": ["disabled", "approver"], "dpo": ["active", "admin,reviewer"],
                         "rea": ["active", "reviewer"], "cs": ["active", "reviewer"]}

@@ -13,6 +13,7 @@ from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unau
 from gateway.logins import LoginLimits, PasswordPool
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
+from gateway.record.entry import decode
 from gateway.staff import (
     LOGIN_FAILURES,
     LOGIN_WINDOW,
@@ -94,6 +95,44 @@ class TestAccounts:
         assert (await staff.list())[0].disabled
         with pytest.raises(NotFound):
             await staff.disable("nobody", actor=CLI)
+
+    async def test_an_account_is_enabled_again_given_roles_and_a_new_password(
+        self, staff: Staff, record: Record
+    ) -> None:
+        """enable, set_roles and set_password change the stored account, each committed with
+        its staff.changed entry (never the password); a new password ends its sessions and
+        the old one no longer logs in; an unknown name is NotFound and records nothing."""
+        await staff.add("ritva", PASSWORD, ["reviewer"], actor=CLI)
+        await staff.disable("ritva", actor=CLI)
+        member, _ = await staff.enable("ritva", actor=CLI)
+        assert member.roles == {Role.REVIEWER}
+        assert not (await staff.account("ritva")).disabled
+        changed, _ = await staff.set_roles("ritva", ["approver", "admin"], actor=CLI)
+        assert changed.roles == (await staff.member("ritva")).roles == {Role.APPROVER,
+                                                                        Role.ADMIN}
+        session = await staff.login("ritva", PASSWORD)
+        _, seq = await staff.set_password("ritva", PASSWORD + "!", actor=CLI)
+        with pytest.raises(Unauthorized):
+            await staff.resolve(session.token)
+        with pytest.raises(Unauthorized):
+            await staff.login("ritva", PASSWORD)
+        assert (await staff.login("ritva", PASSWORD + "!")).member.username == "ritva"
+        size = seq + 1
+        for change in (staff.enable("nobody", actor=CLI),
+                       staff.set_roles("nobody", ["reviewer"], actor=CLI),
+                       staff.set_password("nobody", PASSWORD, actor=CLI)):
+            with pytest.raises(NotFound):
+                await change
+        with pytest.raises(BadRequest):
+            await staff.set_roles("ritva", ["pipeline"], actor=CLI)
+        with pytest.raises(BadRequest):
+            await staff.set_password("ritva", "short", actor=CLI)
+        assert await record.store.entry(size) is None  # the refused changes recorded nothing
+        rows = [r for seq in range(size) if (r := await record.store.entry(seq)) is not None]
+        actions = [decode(r.body)["data"]["action"] for r in rows
+                   if decode(r.body)["kind"] == "staff.changed"]
+        assert actions == ["added", "disabled", "enabled", "roles_changed", "password_reset"]
+        assert all(PASSWORD.encode() not in bytes(r.body) for r in rows)
 
     @pytest.mark.parametrize(("username", "roles", "password"), [
         ("Bad Name", ["reviewer"], PASSWORD),
