@@ -31,6 +31,7 @@ from gateway.actor import Actor
 from gateway.authority import CATEGORIES, Authority, Request
 from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordError
 from gateway.policy import select
+from gateway.policy_record import latest_version, named
 from gateway.record import Draft, Kind
 from gateway.record.entry import decode, iso_time
 from gateway.record.sealing import unseal
@@ -197,7 +198,9 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
     record, rule, intake = authority.record, request.rule, request.intake
     common = {"request": request.id, "reference": intake.reference,
               "legal_basis": intake.legal_basis, "categories": list(intake.categories),
-              "defer_until": intake.defer_until.isoformat() if intake.defer_until else None}
+              "defer_until": intake.defer_until.isoformat() if intake.defer_until else None,
+              # The request's own rule is its digest; the policy in force is named beside it.
+              **named(await latest_version(record))}
     # A request whose orders the record never saw still gets its intent/outcome pair, with no
     # subject and no field: the authority is told the gateway holds nothing.
     slots: list[str | None] = [*request.subjects] or [None]

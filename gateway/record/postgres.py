@@ -23,14 +23,23 @@ from typing import Any
 import asyncpg
 import structlog
 
-from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
-from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
+from gateway.errors import HookTaken, KeyTaken, PolicyRecorded, RecordError, SideOpRefused
+from gateway.record.entry import GENESIS, Appended, Draft, Kind, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.postgres_cases import PostgresCases
 from gateway.record.postgres_cosignatures import PostgresCosignatures
 from gateway.record.postgres_review import PostgresReview, row_of
 from gateway.record.postgres_schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
-from gateway.record.rows import HookOp, HookRow, KeyErasure, NewKey, Row, SideOp, SideOps
+from gateway.record.rows import (
+    HookOp,
+    HookRow,
+    KeyErasure,
+    NewKey,
+    PolicyGuard,
+    Row,
+    SideOp,
+    SideOps,
+)
 from gateway.record.store import SignHead
 
 log = structlog.get_logger("gateway.record")
@@ -66,7 +75,7 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.Interna
                   OSError, TimeoutError)
 
 
-def _flatten(op: SideOp | None) -> tuple[HookOp | KeyErasure | NewKey, ...]:
+def _flatten(op: SideOp | None) -> tuple[HookOp | KeyErasure | NewKey | PolicyGuard, ...]:
     if op is None:
         return ()
     return op.ops if isinstance(op, SideOps) else (op,)
@@ -261,6 +270,11 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
         held by another attempt refuses its draft), new subject keys, key erasures, hooks
         closed."""
         flat = [(i, one) for i, op in enumerate(ops) for one in _flatten(op)]
+        for i, guard in flat:
+            if isinstance(guard, PolicyGuard) and await c.fetchval(
+                    "SELECT 1 FROM entries WHERE kind = $1 AND seq > $2 LIMIT 1",
+                    Kind.POLICY, guard.after):
+                raise SideOpRefused(i, PolicyRecorded())
         opening = [(i, op) for i, op in flat if isinstance(op, HookOp) and op.status is None]
         if opening:
             taken = {r[0] for r in await c.fetch(

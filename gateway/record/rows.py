@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["HookOp", "HookRow", "KeyErasure", "NewKey", "Row", "SideOp", "SideOps"]
+__all__ = ["HookOp", "HookRow", "KeyErasure", "NewKey", "PolicyGuard", "Row", "SideOp",
+           "SideOps"]
 
 
 @attrs.frozen
@@ -50,13 +51,22 @@ class NewKey:
 
 
 @attrs.frozen
+class PolicyGuard:
+    """Append a policy version only if no other was recorded after position ``after`` (-1:
+    none at all) meanwhile: of gateways starting at once with the same new policy, one records
+    it; the others' drafts are refused (PolicyRecorded) and they read what was recorded."""
+
+    after: int
+
+
+@attrs.frozen
 class SideOps:
     """Several side operations for one entry."""
 
-    ops: tuple[HookOp | KeyErasure | NewKey, ...]
+    ops: tuple[HookOp | KeyErasure | NewKey | PolicyGuard, ...]
 
 
-SideOp = HookOp | KeyErasure | NewKey | SideOps
+SideOp = HookOp | KeyErasure | NewKey | PolicyGuard | SideOps
 
 
 @attrs.frozen

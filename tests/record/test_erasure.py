@@ -151,7 +151,7 @@ class TestEraseThroughTheGateway:
         assert report.ok, report.summary()
         kinds = [orjson.loads(b)["kind"] for (b,) in sqlite3.connect(config.record.path).execute(
             "SELECT body FROM entries ORDER BY seq")]
-        assert kinds == ["disclosure.intent", "disclosure.outcome", "erasure",
+        assert kinds == ["policy.version", "disclosure.intent", "disclosure.outcome", "erasure",
                          "disclosure.intent", "disclosure.outcome"]
 
 
