@@ -52,7 +52,8 @@ class Report:
         tail = f"; {self.unsigned_tail} newer entries not yet under a checkpoint" if (
             self.unsigned_tail) else ""
         if self.policy_versions:
-            tail += f"; {self.policy_versions} policy versions"
+            tail += (f"; {self.policy_versions} policy version"
+                     f"{'s' if self.policy_versions > 1 else ''}")
         if self.predating:
             tail += f"; {self.predating} disclosures predate recorded policies"
         if self.earlier_policy:

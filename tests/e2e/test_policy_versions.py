@@ -211,7 +211,7 @@ class TestVerify:
         assert docs[3]["data"]["policy_version"] == 2  # noqa: PLR2004
         done = cli(tmp_path, target, "log", "verify", "--quiet")
         assert done.returncode == 0, done.stdout
-        assert "; 1 policy versions; 2 disclosures predate recorded policies" in done.stdout
+        assert "; 1 policy version; 2 disclosures predate recorded policies" in done.stdout
 
 
 class TestDocument:
