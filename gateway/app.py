@@ -23,6 +23,7 @@ from gateway.erasure import run_periodically
 from gateway.hooks import OrderHooks
 from gateway.logins import PasswordPool
 from gateway.metrics import CONTENT_TYPE, METRICS, Metrics
+from gateway.policy_record import record_policy
 from gateway.problems import problem_middleware
 from gateway.proxies import TrustedProxies, strict_transport
 from gateway.proxies import middleware as client_middleware
@@ -95,12 +96,14 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             ), policy=cc.resilience, observer=app[METRICS])
             for name, cc in config.carriers.items()
         }
-        discloser = Discloser(
-            policy=config.policy, record=record, carriers=carriers, sender=config.sender,
-            subject_key=config.keys.subject_hmac,
-        )
         canceller = Canceller(record=record, carriers=carriers)
         try:
+            discloser = Discloser(
+                policy=config.policy, record=record, carriers=carriers, sender=config.sender,
+                subject_key=config.keys.subject_hmac,
+                # Recorded before any hook is taken; each intent names it.
+                policy_version=await record_policy(record, config.policy),
+            )
             await recover(discloser=discloser, canceller=canceller, record=record)
         except BaseException:
             await session.close()

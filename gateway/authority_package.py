@@ -31,6 +31,7 @@ from gateway.actor import Actor
 from gateway.authority import CATEGORIES, Authority, Request
 from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordError
 from gateway.policy import select
+from gateway.policy_record import latest_version, named
 from gateway.record import Draft, Kind
 from gateway.record.entry import decode, iso_time
 from gateway.record.sealing import unseal
@@ -167,12 +168,15 @@ def refusal(request: Request) -> Conflict:
                     "disclosed")
 
 
-def _common(request: Request) -> dict[str, Any]:
-    """What every intent and disclosure entry of a request carries."""
+def _common(request: Request, version: Mapping[str, int]) -> dict[str, Any]:
+    """What every intent and disclosure entry of a request carries: the request's own rule is
+    its digest; the policy version in force (``version``, from policy_record.named) is named
+    beside it."""
     intake = request.intake
     return {"request": request.id, "reference": intake.reference,
             "legal_basis": intake.legal_basis, "categories": list(intake.categories),
-            "defer_until": intake.defer_until.isoformat() if intake.defer_until else None}
+            "defer_until": intake.defer_until.isoformat() if intake.defer_until else None,
+            **version}
 
 
 def _slots(request: Request) -> list[str | None]:
@@ -181,12 +185,13 @@ def _slots(request: Request) -> list[str | None]:
     return [*request.subjects] or [None]
 
 
-def _intent(request: Request, i: int, subject: str | None, actor: Actor) -> Draft:
+def _intent(request: Request, i: int, subject: str | None, actor: Actor,
+            version: Mapping[str, int]) -> Draft:
     return Draft(
         kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:{i}", subject=subject,
         recipient=request.intake.authority, service=request.intake.kind,
         fields=request.rule.allow if subject is not None else (),
-        policy=request.rule.digest, data={**_common(request), **actor.to_json()},
+        policy=request.rule.digest, data={**_common(request, version), **actor.to_json()},
     )
 
 
@@ -199,7 +204,8 @@ async def claim(authority: Authority, request_id: str, *, actor: Actor) -> Reque
         raise refusal(request)
     claimed, put = await authority.moving(request, "approved", state="disclosing",
                                           disclosed_by=actor.username)
-    first = _intent(claimed, 0, _slots(claimed)[0], actor)
+    first = _intent(claimed, 0, _slots(claimed)[0], actor,
+                    named(await latest_version(authority.record)))
     try:
         await authority.record.append(
             attrs.evolve(first, data={**first.data, "state": "disclosing"}), put)
@@ -217,10 +223,11 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
     package once, record the outcome per customer; the last outcome moves it to disclosed."""
     request = await claim(authority, request_id, actor=actor)
     record, rule, intake = authority.record, request.rule, request.intake
-    common = _common(request)
+    version = named(await latest_version(record))
+    common = _common(request, version)
     slots = _slots(request)
     for i, subject in enumerate(slots[1:], start=1):
-        await record.append(_intent(request, i, subject, actor))
+        await record.append(_intent(request, i, subject, actor, version))
     stored = await record.store.get_request(request.id)
     assert stored is not None
     asked: dict[str, Any] | None = orjson.loads(stored[1]).get("asked")

@@ -37,6 +37,7 @@ from gateway.models import (
     ShipmentResult,
 )
 from gateway.policy import Minimised, Policy, minimise
+from gateway.policy_record import PolicyVersion, named
 from gateway.problems import TYPE_BASE, problem_body
 from gateway.record import Draft, Kind, Record
 from gateway.record.rows import HookOp
@@ -101,6 +102,8 @@ class Discloser:
     carriers: Mapping[str, Carrier]
     sender: Party
     subject_key: bytes
+    #: The recorded version of ``policy``, which each intent names (``gateway.policy_record``).
+    policy_version: PolicyVersion | None = None
 
     def minimise(self, order: Order) -> Minimised:
         """The order's data as its carrier and service's rule lets it out. A return label is
@@ -130,7 +133,7 @@ class Discloser:
         if minimised.items:
             values["items"] = [item.fields() for item in minimised.items]
         sealed = seal(key, f"{Kind.INTENT}:{disclosure}", values)
-        data: dict[str, Any] = {"webhook_id": webhook_id,
+        data: dict[str, Any] = {"webhook_id": webhook_id, **named(self.policy_version),
                                 **({"operation": "return"} if returning else {})}
         if minimised.addons:
             # The add-ons by name (what each let out is in ``fields``; parameters are sealed).

@@ -212,6 +212,17 @@ class KeyTaken(RecordError):
         super().__init__(detail)
 
 
+class PolicyRecorded(RecordError):
+    """Another gateway recorded a policy version meanwhile; read it before recording one."""
+
+    title = "Policy version recorded concurrently"
+    type_slug = "policy-recorded"
+
+    def __init__(self, detail: str = "another gateway recorded a policy version meanwhile"
+                 ) -> None:
+        super().__init__(detail)
+
+
 class SideOpRefused(RecordError):
     """A store refused one draft's side operation and kept nothing of the batch; the writer
     fails that draft with ``error`` and commits the others again."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 import orjson
@@ -65,15 +66,20 @@ class Rule:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the rule's canonical form; written into every entry it governs. Parts a
-        rule does not use (no add-on, no line item) are left out, so a rule written before they
-        existed keeps its digest."""
+        """SHA-256 of the rule's canonical form (``canonical``, as JSON with sorted keys);
+        written into every entry it governs."""
+        canonical = orjson.dumps(self.canonical(), option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()
+
+    def canonical(self) -> dict[str, Any]:
+        """The rule as a JSON document, as its digest and the recorded policy versions hold it.
+        Parts a rule does not use (no add-on, no line item) are left out, so a rule written
+        before they existed keeps its digest."""
         doc = attrs.asdict(self)
         for key in ("addons", "allow_items", "require_items"):
             if not doc[key]:
                 del doc[key]
-        canonical = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(canonical).hexdigest()
+        return doc
 
     def addon(self, name: str) -> AddonRule | None:
         return next((a for a in self.addons if a.name == name), None)

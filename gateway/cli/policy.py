@@ -1,16 +1,21 @@
 """`gateway policy explain ORDER.json --carrier X --service Y`,
-`gateway policy diff OLD.toml NEW.toml` and `gateway policy export --format fides [--out FILE]`."""
+`gateway policy diff OLD.toml NEW.toml`, `gateway policy export --format fides [--out FILE]` and
+`gateway policy history [--db FILE]`."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import orjson
 
 from gateway.errors import BadRequest, GatewayError
+from gateway.text import printable
+
+if TYPE_CHECKING:
+    from gateway.explain import RuleChange
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -33,6 +38,11 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
                         help="fides: the manifest Ethyca's fides loads (fideslang taxonomy)")
     export.add_argument("--out", type=Path, help="write here instead of to stdout")
     export.set_defaults(run=_export)
+    history = policy_sub.add_parser("history", help="the policy versions the record holds, "
+                                                    "and what changed between them")
+    history.add_argument("--db", type=Path, help="a record file, read offline (default: the "
+                                                 "config's record, SQLite or PostgreSQL)")
+    history.set_defaults(run=_history)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -74,14 +84,53 @@ def _diff(args: argparse.Namespace) -> int:
 
     changes = list(diff(load_policy(args.old), load_policy(args.new)))
     for c in changes:
-        parts = [f"+{f}" for f in c.starts] + [f"-{f}" for f in c.stops]
-        parts += [f"+addon:{a}" for a in c.addons_added]
-        parts += [f"-addon:{a}" for a in c.addons_removed]
-        parts += [f"~addon:{a}" for a in c.addons_changed]
-        note = f"  ({c.note})" if c.note else ""
-        print(f"{c.recipient}/{c.service}: {' '.join(parts) or 'no field change'}{note}")  # noqa: T201
+        print(_change(c))  # noqa: T201
     if not changes:
         print("no change in what leaves")  # noqa: T201
+    return 0
+
+
+def _change(c: RuleChange) -> str:
+    parts = [f"+{f}" for f in c.starts] + [f"-{f}" for f in c.stops]
+    parts += [f"+addon:{a}" for a in c.addons_added]
+    parts += [f"-addon:{a}" for a in c.addons_removed]
+    parts += [f"~addon:{a}" for a in c.addons_changed]
+    note = f"  ({c.note})" if c.note else ""
+    return f"{c.recipient}/{c.service}: {' '.join(parts) or 'no field change'}{note}"
+
+
+def _history(args: argparse.Namespace) -> int:
+    from gateway.policy_record import PolicyVersion, history  # noqa: PLC0415
+    from gateway.record import policy_versions  # noqa: PLC0415
+
+    if args.db is not None:
+        bodies = policy_versions.sqlite_policy_entries(args.db)
+    else:
+        from gateway.config import Config  # noqa: PLC0415
+
+        rc = Config.from_toml(args.config).record
+        if rc.store == "postgres" and rc.url is not None:
+            import asyncio  # noqa: PLC0415
+
+            bodies = asyncio.run(policy_versions.postgres_policy_entries(rc.url.value,
+                                                                         rc.schema))
+        else:
+            bodies = policy_versions.sqlite_policy_entries(rc.path)
+    versions = [PolicyVersion.from_body(body) for body in bodies]
+    if not versions:
+        print("the record holds no policy version (no gateway has started on it since "  # noqa: T201
+              "versions are recorded)")
+        return 0
+    for version, changes in history(versions):
+        rules = len(version.document["rules"])
+        print(printable(f"position {version.seq}  recorded {version.time}  "  # noqa: T201
+                        f"sha256 {version.sha256}  {rules} rules"))
+        if changes is None:
+            print("  the first recorded version")  # noqa: T201
+        for c in changes or ():
+            print(printable(f"  {_change(c)}"))  # noqa: T201
+        if changes == []:
+            print("  no change in what leaves")  # noqa: T201
     return 0
 
 

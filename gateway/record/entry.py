@@ -45,6 +45,8 @@ class Kind:
     AUTHORITY_INTENT = "authority.intent"
     AUTHORITY_DISCLOSURE = "authority.disclosure"
     AUTHORITY_CLOSED = "authority.closed"
+    #: The disclosure policy a gateway started with: its canonical document and its hash.
+    POLICY = "policy.version"
 
 
 @attrs.frozen(repr=False)

@@ -23,14 +23,24 @@ from typing import Any
 import asyncpg
 import structlog
 
-from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
-from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
+from gateway.errors import HookTaken, KeyTaken, PolicyRecorded, RecordError, SideOpRefused
+from gateway.record.entry import GENESIS, Appended, Draft, Kind, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.postgres_cases import PostgresCases, case_op
 from gateway.record.postgres_cosignatures import PostgresCosignatures
 from gateway.record.postgres_review import PostgresReview, row_of
 from gateway.record.postgres_schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
-from gateway.record.rows import HookOp, HookRow, KeyErasure, NewKey, OneOp, Row, SideOp, SideOps
+from gateway.record.rows import (
+    HookOp,
+    HookRow,
+    KeyErasure,
+    NewKey,
+    OneOp,
+    PolicyGuard,
+    Row,
+    SideOp,
+    SideOps,
+)
 from gateway.record.store import SignHead
 
 log = structlog.get_logger("gateway.record")
@@ -261,6 +271,11 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
         held by another attempt refuses its draft), new subject keys, key erasures and state
         changes (requests, erasures, holds, staff), hooks closed."""
         flat = [(i, one) for i, op in enumerate(ops) for one in _flatten(op)]
+        for i, guard in flat:
+            if isinstance(guard, PolicyGuard) and await c.fetchval(
+                    "SELECT 1 FROM entries WHERE kind = $1 AND seq > $2 LIMIT 1",
+                    Kind.POLICY, guard.after):
+                raise SideOpRefused(i, PolicyRecorded())
         opening = [(i, op) for i, op in flat if isinstance(op, HookOp) and op.status is None]
         if opening:
             taken = {r[0] for r in await c.fetch(
@@ -269,7 +284,7 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
             for i, op in opening:
                 if op.webhook_id not in taken:
                     raise SideOpRefused(i, HookTaken())
-        keyed = [(i, k) for i, k in flat if not isinstance(k, HookOp)]
+        keyed = [(i, k) for i, k in flat if not isinstance(k, HookOp | PolicyGuard)]
         if any(not isinstance(k, NewKey) for _, k in keyed):
             # In entry order: an erasure, a new key and a state change of one subject.
             for i, k in keyed:

@@ -21,6 +21,7 @@ __all__ = [
     "KeyErasure",
     "NewKey",
     "OneOp",
+    "PolicyGuard",
     "PutRequest",
     "ReleaseHolds",
     "Row",
@@ -176,9 +177,18 @@ class ChangeStaff:
         return f"ChangeStaff({self.username!r}, roles={self.roles!r}, enable={self.enable})"
 
 
+@attrs.frozen
+class PolicyGuard:
+    """Append a policy version only if no other was recorded after position ``after`` (-1:
+    none at all) meanwhile: of gateways starting at once with the same new policy, one records
+    it; the others' drafts are refused (PolicyRecorded) and they read what was recorded."""
+
+    after: int
+
+
 CaseOp = (PutRequest | DeferErasure | CancelErasure | AddHold | ReleaseHolds | AddStaff
           | DisableStaff | ChangeStaff)
-OneOp = HookOp | KeyErasure | NewKey | CaseOp
+OneOp = HookOp | KeyErasure | NewKey | PolicyGuard | CaseOp
 
 
 @attrs.frozen

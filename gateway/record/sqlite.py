@@ -15,8 +15,8 @@ from typing import IO, Any
 
 import structlog
 
-from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
-from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
+from gateway.errors import HookTaken, KeyTaken, PolicyRecorded, RecordError, SideOpRefused
+from gateway.record.entry import GENESIS, Appended, Draft, Kind, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.rows import (
     AddStaff,
@@ -26,6 +26,7 @@ from gateway.record.rows import (
     HookRow,
     KeyErasure,
     NewKey,
+    PolicyGuard,
     Row,
     SideOp,
     SideOps,
@@ -256,6 +257,13 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
         elif isinstance(op, KeyErasure):
             db.execute("DELETE FROM subject_keys WHERE subject=?", (op.subject,))
             db.execute("DELETE FROM pending_erasures WHERE subject=?", (op.subject,))
+        elif isinstance(op, PolicyGuard):
+            # The draft's own entry is in already: any other policy version since is one more.
+            (recorded,) = db.execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE seq > ? AND kind = ? "
+                "LIMIT 2)", (op.after, Kind.POLICY)).fetchone()
+            if recorded > 1:
+                raise SideOpRefused(index, PolicyRecorded())
         elif isinstance(op, AddStaff | DisableStaff | ChangeStaff):
             self.staff_op(op, index)
         elif not isinstance(op, NewKey):

@@ -6,7 +6,8 @@ the body for searches, reports and recovery (``COLUMNS``) against the body; it r
 Merkle tree as it goes and checks every stored checkpoint's signature and root at its size. A
 sealed value may be missing only where the record holds an erasure of the entry's customer at a
 later position (erasure deletes the key, after which the ciphertext may be dropped). It stops at
-the first bad position and names it (and the column, where one differs).
+the first bad position and names it (and the column, where one differs). Every disclosure
+intent's rule must be a rule of the recorded policy version in force (``verify_policy``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from gateway.errors import RecordError
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.entry import GENESIS, Kind, leaf_of
 from gateway.record.merkle import CompactRange, leaf_hash
+from gateway.record.verify_policy import KINDS as POLICY_KINDS
+from gateway.record.verify_policy import PolicyCheck
 from gateway.record.verify_witnessed import witnessed_sqlite
 
 
@@ -36,6 +39,11 @@ class Report:
     first_bad: int | None = None
     problem: str | None = None
     unsigned_tail: int = 0
+    #: Policy versions recorded; disclosures written before the first one; carrier disclosures
+    #: checked against a version older than the latest before them (``verify_policy``).
+    policy_versions: int = 0
+    predating: int = 0
+    earlier_policy: int = 0
 
     def summary(self) -> str:
         if not self.ok:
@@ -43,6 +51,14 @@ class Report:
             return f"FAILED{where}: {self.problem}"
         tail = f"; {self.unsigned_tail} newer entries not yet under a checkpoint" if (
             self.unsigned_tail) else ""
+        if self.policy_versions:
+            tail += (f"; {self.policy_versions} policy version"
+                     f"{'s' if self.policy_versions > 1 else ''}")
+        if self.predating:
+            tail += f"; {self.predating} disclosures predate recorded policies"
+        if self.earlier_policy:
+            tail += (f"; {self.earlier_policy} disclosures were checked against a policy "
+                     "version older than the latest (an instance still running it)")
         return (f"OK: {self.entries} entries, {self.checkpoints} checkpoints verified, "
                 f"root {self.root.hex()}{tail}")
 
@@ -154,7 +170,7 @@ def refused(position: int | None, problem: str) -> Report:
                   first_bad=position, problem=problem)
 
 
-def verify_rows(
+def verify_rows(  # noqa: PLR0915 - one flat loop is the cost of a verify (see below)
     rows: Iterable[StoredRow],
     notes: Sequence[tuple[int, str]],
     head: tuple[int, str] | None,
@@ -180,6 +196,7 @@ def verify_rows(
         # position, until an erasure of theirs later in the record allows it.
         dropped: dict[object, int] = {}
         erasure = Kind.ERASURE
+        policies = PolicyCheck()
         # The loop is the cost of a verify: it stays flat (no call per entry, no copies) and
         # stops at the next checkpoint, progress report or the signed head's limit to do the
         # rest; the checks are those of _check_entry, which names what failed.
@@ -208,6 +225,8 @@ def verify_rows(
                 dropped.setdefault(subject, size)
             elif dropped and kind == erasure:
                 dropped.pop(subject, None)
+            if kind in POLICY_KINDS and (problem := policies.entry(size, doc)) is not None:
+                raise _Bad(size, problem)
             append(leaf)  # type: ignore[arg-type]
             prev = leaf.hex()  # type: ignore[attr-defined]
             size += 1
@@ -236,7 +255,8 @@ def verify_rows(
         return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
                       first_bad=tree.size, problem=f"the database cannot be read: {exc}")
     return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=True,
-                  unsigned_tail=tree.size - last)
+                  unsigned_tail=tree.size - last, policy_versions=len(policies.versions),
+                  predating=policies.predating, earlier_policy=policies.earlier)
 
 
 _PROGRESS = 100_000

@@ -35,8 +35,10 @@ FORM: dict[str, Any] = {
 
 
 def entries(gateway: Harness) -> list[dict[str, Any]]:
+    """The entries after the policy version the gateway recorded as it started."""
     db = sqlite3.connect(gateway.config.record.path)
-    return [orjson.loads(b) for (b,) in db.execute("SELECT body FROM entries ORDER BY seq")]
+    return [orjson.loads(b) for (b,) in db.execute("SELECT body FROM entries WHERE seq > 0 "
+                                                   "ORDER BY seq")]
 
 
 @pytest.fixture

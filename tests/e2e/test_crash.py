@@ -237,7 +237,7 @@ class TestGracefulShutdown:
         verifier = Signer.from_key_string(config.keys.checkpoint_signing).verifier()
         report = verify_sqlite(config.record.path, [verifier], origin=config.origin)
         assert report.ok, report.summary()
-        assert (report.entries, report.unsigned_tail) == (2, 0)
+        assert (report.entries, report.unsigned_tail) == (3, 0)  # the policy version, 2
 
 
 def record_docs(path: Path) -> list[dict[str, Any]]:
@@ -280,7 +280,7 @@ class TestRecovery:
         await gateway.kill()
         assert await pending is None
         kinds = [d["kind"] for d in record_docs(config.record.path)]
-        assert kinds == ["disclosure.intent"]
+        assert kinds == ["policy.version", "disclosure.intent"]
         app[CONTROL].hold = app[CONTROL].hold_before = None
         held.set()
         if moment == "carrier_down":
@@ -290,7 +290,7 @@ class TestRecovery:
         await gateway.start(http)
 
         docs = record_docs(config.record.path)
-        intent, outcome = docs
+        _, intent, outcome = docs  # after the policy version
         assert (outcome["kind"], outcome["disclosure"]) == ("disclosure.outcome",
                                                             intent["disclosure"])
         assert outcome["data"]["result"] == recovered

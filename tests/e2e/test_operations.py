@@ -51,7 +51,7 @@ class TestMetrics:
         assert status == 200
         assert 'gateway_disclosures_total{recipient="posti",result="booked"} 1.0' in text
         assert 'gateway_http_rejections_total{reason="policy-refused"} 1.0' in text
-        assert "gateway_record_batch_size_count 2.0" in text
+        assert "gateway_record_batch_size_count 3.0" in text  # the policy version, 2
         assert "gateway_checkpoint_age_seconds" in text
         assert "Kanar" not in text
 
@@ -65,4 +65,4 @@ class TestCheckpoint:
         status, note = await get(gateway, "/v1/record/checkpoint")
         assert status == 200
         verifier = Signer.from_key_string(gateway.config.keys.checkpoint_signing).verifier()
-        assert parse_and_verify(note, [verifier]).size == 2  # noqa: PLR2004
+        assert parse_and_verify(note, [verifier]).size == 3  # noqa: PLR2004 - the policy, 2

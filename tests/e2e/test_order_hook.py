@@ -34,8 +34,10 @@ SERVICES = [(carrier, service) for carrier, services in POLICY.items() for servi
 
 
 def entries(harness: Harness) -> list[dict[str, object]]:
+    """The entries after the policy version the gateway recorded as it started (position 0)."""
     db = sqlite3.connect(harness.config.record.path)
-    return [orjson.loads(b) for (b,) in db.execute("SELECT body FROM entries ORDER BY seq")]
+    return [orjson.loads(b) for (b,) in db.execute("SELECT body FROM entries WHERE seq > 0 "
+                                                   "ORDER BY seq")]
 
 
 #: The receiver fields each carrier service gets, per DESIGN.md, for the canary customer (who
@@ -124,6 +126,7 @@ class TestDisclosure:
         assert intent["disclosure"] == outcome["disclosure"] == answer["disclosure_id"]
         assert intent["fields"] == answer["fields"]
         assert intent["policy"] == gateway.config.policy.rule("posti", "pickup_point").digest
+        assert intent["data"]["policy_version"] == 0
         assert outcome["data"]["result"] == "booked"
         raw = b"".join(r for (r,) in sqlite3.connect(gateway.config.record.path).execute(
             "SELECT body FROM entries"))
@@ -357,7 +360,7 @@ class TestRecordVerifies:
         verifier = Signer.from_key_string(config.keys.checkpoint_signing).verifier()
         report = verify_sqlite(config.record.path, [verifier], origin=config.origin)
         assert report.ok, report.summary()
-        assert (report.entries, report.unsigned_tail) == (4, 0)
+        assert (report.entries, report.unsigned_tail) == (5, 0)  # the policy version, 2 x 2
 
 
 class TestDatabaseDown:

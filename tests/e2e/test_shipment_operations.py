@@ -52,9 +52,11 @@ DISTINCTIVE = [*CANARY_FIELDS.values(), CANARY_CUSTOMER["id"]]
 
 
 def entries(harness: Harness) -> list[dict[str, Any]]:
+    """The entries after the policy version the gateway recorded as it started."""
     db = sqlite3.connect(harness.config.record.path)
     try:
-        return [orjson.loads(b) for (b,) in db.execute("SELECT body FROM entries ORDER BY seq")]
+        return [orjson.loads(b) for (b,) in db.execute("SELECT body FROM entries WHERE seq > 0 "
+                                                       "ORDER BY seq")]
     finally:
         db.close()
 

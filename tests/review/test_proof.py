@@ -65,8 +65,8 @@ class TestInclusion:
     async def test_a_changed_body_fails_the_check(self, gateway: Harness,
                                                   reviewer: dict[str, str]) -> None:
         """An entry whose body was edited in the database is shown as not verified."""
-        tamper(gateway, "UPDATE entries SET body = replace(body, 'J-P1', 'J-X1') WHERE seq = 2")
-        doc = await get_json(gateway, "/v1/review/entries/2", reviewer)
+        tamper(gateway, "UPDATE entries SET body = replace(body, 'J-P1', 'J-X1') WHERE seq = 3")
+        doc = await get_json(gateway, "/v1/review/entries/3", reviewer)
         assert doc["inclusion"]["verified"] is False
         assert "leaf" in doc["inclusion"]["problem"]
 
@@ -108,7 +108,7 @@ class TestCheckpointStatus:
         status = await get_json(gateway, "/v1/review/checkpoint", reviewer)
         assert status["verified"] is True
         assert status["matches_record"] is True
-        assert status["size"] == 10  # noqa: PLR2004
+        assert status["size"] == 11  # noqa: PLR2004 - the policy version and 5 x 2
         assert 0 <= status["age_seconds"] < 60  # noqa: PLR2004
         assert status["origin"] == gateway.config.origin
 
@@ -117,9 +117,9 @@ class TestCheckpointStatus:
     ) -> None:
         """A checkpoint note replaced by one signed with a foreign key is reported unverified."""
         signer, _ = Signer.generate(gateway.config.origin)
-        note = sign_checkpoint(Checkpoint(gateway.config.origin, 10, bytes(32)), signer)
+        note = sign_checkpoint(Checkpoint(gateway.config.origin, 11, bytes(32)), signer)
         tamper(gateway, "DROP TRIGGER IF EXISTS checkpoints_no_update",
-               f"UPDATE checkpoints SET note = '{note}' WHERE size = 10")
+               f"UPDATE checkpoints SET note = '{note}' WHERE size = 11")
         status = await get_json(gateway, "/v1/review/checkpoint", reviewer)
         assert status["verified"] is False
         assert "checkpoint refused" in status["problem"]

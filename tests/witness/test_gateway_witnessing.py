@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -229,6 +230,11 @@ async def rewrite_tail(tmp_path: Path, *, keep: int, forged: int) -> None:
     db.execute("DELETE FROM entries WHERE seq >= ?", (keep,))
     db.execute("DELETE FROM checkpoints WHERE size > ?", (keep,))
     db.execute("DELETE FROM head")
+    # The forged disclosures name the recorded policy version and one of its rules, as the
+    # gateway's own do.
+    ((body,),) = db.execute("SELECT body FROM entries WHERE kind = ?", (Kind.POLICY,))
+    rule = orjson.loads(body)["data"]["document"]["rules"][0]
+    digest = hashlib.sha256(orjson.dumps(rule, option=orjson.OPT_SORT_KEYS)).hexdigest()
     db.close()
     secrets = tmp_path / "secrets"
     record = Record(store=ThreadedStore(SqliteStore(path)),
@@ -238,6 +244,7 @@ async def rewrite_tail(tmp_path: Path, *, keep: int, forged: int) -> None:
     await record.open()
     for i in range(forged):
         await record.append(Draft(kind=Kind.INTENT, disclosure=f"d_forged_{i}",
-                                  recipient="posti", data={"note": hashlib.sha256(
+                                  recipient="posti", policy=digest,
+                                  data={"policy_version": 0, "note": hashlib.sha256(
                                       str(i).encode()).hexdigest()}))
     await record.close()

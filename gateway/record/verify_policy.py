@@ -1,0 +1,88 @@
+"""Verify's policy check: every disclosure intent's rule is a rule of a recorded policy version.
+
+A ``policy.version`` entry holds the canonical policy document (``data.document``: the origin
+and each rule's canonical form) and, as its ``policy``, the SHA-256 of that document as JSON
+with sorted keys; a rule's digest is the SHA-256 of its canonical form the same way. So the
+check needs nothing but the entries: at each policy version it keeps the set of its rules'
+digests (a few dozen strings per version), and at each intent it looks one up.
+
+- A carrier intent (``disclosure.intent``) names the version it was checked against by position
+  (``data.policy_version``): a recorded version before it, whose rules hold the intent's digest.
+  The version named is normally the latest before it; one named earlier is accepted and counted
+  (a gateway instance still running the previous policy while another started with a new one).
+  An intent naming none is checked against the latest version before it.
+- An authority intent's rule is made per request from the categories asked for, so it is no
+  rule of the policy: its ``data.policy_version`` must name a recorded version before it.
+- Intents written before the record held any policy version (records from before versions
+  were recorded) are accepted and counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final
+
+import orjson
+
+from gateway.record.entry import Kind
+
+#: The data key by which an intent names the policy version it was checked against.
+POLICY_VERSION: Final = "policy_version"
+#: The kinds of entry the check looks at.
+KINDS: Final = frozenset({Kind.POLICY, Kind.INTENT, Kind.AUTHORITY_INTENT})
+
+
+def digest(doc: object) -> str:
+    """SHA-256 of ``doc`` as canonical JSON (sorted keys, no spaces)."""
+    return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class PolicyCheck:
+    """The policy versions seen so far, and what the intents after them named."""
+
+    def __init__(self) -> None:
+        #: Position of each version -> the digests of its rules.
+        self.versions: dict[int, frozenset[str]] = {}
+        self.current: int | None = None
+        #: Intents before the first recorded version.
+        self.predating = 0
+        #: Carrier intents checked against a version older than the latest before them.
+        self.earlier = 0
+
+    def entry(self, seq: int, doc: dict[str, Any]) -> str | None:
+        """Take in the entry at ``seq`` (one of ``KINDS``); the problem with it, if any."""
+        try:
+            if doc["kind"] == Kind.POLICY:
+                return self._version(seq, doc)
+            return self._intent(doc)
+        except (KeyError, TypeError, AttributeError, orjson.JSONEncodeError):
+            return "the entry's policy version is malformed"
+
+    def _version(self, seq: int, doc: dict[str, Any]) -> str | None:
+        document = doc["data"]["document"]
+        if doc["policy"] != digest(document):
+            return "the policy version's hash does not match its document"
+        self.versions[seq] = frozenset(digest(rule) for rule in document["rules"])
+        self.current = seq
+        return None
+
+    def _intent(self, doc: dict[str, Any]) -> str | None:
+        named = doc["data"].get(POLICY_VERSION)
+        if named is None:
+            if self.current is None:
+                self.predating += 1
+                return None
+            if doc["kind"] == Kind.AUTHORITY_INTENT:
+                return None
+            named = self.current
+        elif type(named) is not int or named not in self.versions:
+            return (f"the disclosure names a policy version at position {named!r}, but the "
+                    "record holds none there before it")
+        if doc["kind"] == Kind.AUTHORITY_INTENT:
+            return None
+        if named != self.current:
+            self.earlier += 1
+        if doc["policy"] not in self.versions[named]:
+            return (f"the disclosure's rule digest is not a rule of the policy version in "
+                    f"force (position {named})")
+        return None
