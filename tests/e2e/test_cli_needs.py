@@ -154,5 +154,7 @@ class TestServeSays:
         stopped = lines.get(timeout=10)
         verified = subprocess.run([*command, "log", "verify", "--quiet"], env=env,  # noqa: S603
                                   capture_output=True, text=True, check=True, timeout=120)
-        root = verified.stdout.split("root ")[1].split()[0]
-        assert stopped == f"stopped; final checkpoint: 1 entries, root {root}\n"
+        root = verified.stdout.split("root ")[1].split()[0].rstrip(";")
+        size = int(verified.stdout.split("OK: ")[1].split()[0])
+        assert size == 2  # the policy version the gateway started with, and the staff account  # noqa: PLR2004
+        assert stopped == f"stopped; final checkpoint: {size} entries, root {root}\n"

@@ -78,6 +78,10 @@ class TestSettings:
         with pytest.raises(ConfigError, match=says):
             settings(**reports)
 
-    def test_a_recipient_needs_a_legal_name(self) -> None:
+    def test_a_recipient_without_a_legal_name_is_named_by_its_key(self) -> None:
+        """A [recipients.NAME] table may only say how the recipient is told of erasures; the
+        reports then name it by its key. An empty legal name is still refused."""
+        settings = report_settings({"recipients": {"posti": {"erasure_notice": "file"}}})
+        assert settings.recipients["posti"].legal_name == "posti"
         with pytest.raises(ConfigError, match="legal_name"):
-            report_settings({"recipients": {"posti": {"address": "PL 1"}}})
+            report_settings({"recipients": {"posti": {"legal_name": " "}}})
