@@ -26,7 +26,15 @@ import attrs
 from gateway.record import Record
 from gateway.record.checkpoint import CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.entry import leaf_of
-from gateway.record.merkle import node_hash, root, subtree_hash, verify_inclusion
+from gateway.record.merkle import (
+    consistency_ranges,
+    inclusion_ranges,
+    node_hash,
+    root,
+    split,
+    subtree_hash,
+    verify_inclusion,
+)
 from gateway.record.rows import Row
 from gateway.record.store import Store
 
@@ -34,10 +42,6 @@ ALGORITHM: Final = "RFC 9162 section 2.1.3 (inclusion proof), checked as in 2.1.
 CHUNK: Final = 1 << 12
 _MEMO_MAX: Final = 1 << 16
 T = TypeVar("T")
-
-
-def _split(n: int) -> int:
-    return 1 << ((n - 1).bit_length() - 1)
 
 
 class Prover:
@@ -60,7 +64,7 @@ class Prover:
         if end - start <= CHUNK:
             out.append((start, end))
             return
-        k = _split(end - start)
+        k = split(end - start)
         self._missing(start, start + k, out)
         self._missing(start + k, end, out)
 
@@ -73,7 +77,7 @@ class Prover:
             if end - start < CHUNK:
                 return digest
         else:
-            k = _split(end - start)
+            k = split(end - start)
             digest = node_hash(self._hash(start, start + k, leaves),
                                self._hash(start + k, end, leaves))
         if len(self._memo) >= _MEMO_MAX:
@@ -81,53 +85,17 @@ class Prover:
         self._memo[(start, end)] = digest
         return digest
 
-    @staticmethod
-    def _siblings(index: int, size: int) -> list[tuple[int, int]]:
-        """The ranges PATH(index, D[size]) hashes, leaf-first (RFC 9162 2.1.3.1)."""
-        ranges = []
-        start, end, m = 0, size, index
-        while end - start > 1:
-            k = _split(end - start)
-            if m < k:
-                ranges.append((start + k, end))
-                end = start + k
-            else:
-                ranges.append((start, start + k))
-                start, m = start + k, m - k
-        ranges.reverse()
-        return ranges
-
-    @staticmethod
-    def _consistency(old: int, new: int) -> list[tuple[int, int]]:
-        """The ranges PROOF(old, D[new]) hashes, in proof order (RFC 9162 2.1.4.1)."""
-        if old in (0, new):
-            return []
-        ranges = []
-        start, end, m, whole = 0, new, old, True
-        while m != end - start:
-            k = _split(end - start)
-            if m <= k:
-                ranges.append((start + k, end))
-                end = start + k
-            else:
-                ranges.append((start, start + k))
-                start, m, whole = start + k, m - k, False
-        if not whole:
-            ranges.append((start, end))
-        ranges.reverse()
-        return ranges
-
     async def path(self, store: Store, index: int, size: int) -> list[bytes]:
         """PATH(index, D[size]) over the leaves ``store`` holds."""
         if not 0 <= index < size:
             raise ValueError(f"no leaf {index} in a tree of {size}")
-        return await self._hashes(store, self._siblings(index, size))
+        return await self._hashes(store, inclusion_ranges(index, size))
 
     async def consistency(self, store: Store, old: int, new: int) -> list[bytes]:
         """PROOF(old, D[new]) over the leaves ``store`` holds (empty for 0 or ``new``)."""
         if not 0 <= old <= new:
             raise ValueError(f"no consistency from {old} to {new}")
-        return await self._hashes(store, self._consistency(old, new))
+        return await self._hashes(store, consistency_ranges(old, new))
 
     async def _hashes(self, store: Store, siblings: list[tuple[int, int]]) -> list[bytes]:
         """MTH of each range in ``siblings``, reading only the leaves not yet remembered."""

@@ -25,7 +25,9 @@ __all__ = [
     "HASH_SIZE",
     "CompactRange",
     "consistency_proof",
+    "consistency_ranges",
     "inclusion_proof",
+    "inclusion_ranges",
     "leaf_hash",
     "node_hash",
     "root",
@@ -52,9 +54,48 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return sha256(_NODE + left + right).digest()
 
 
-def _split(n: int) -> int:
+def split(n: int) -> int:
     """The largest power of two strictly smaller than ``n`` (n > 1): where MTH splits D[n]."""
     return 1 << ((n - 1).bit_length() - 1)
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTH make up PATH(index, D[size]) (RFC 9162 2.1.3.1), leaf-first."""
+    ranges = []
+    start, end, m = 0, size, index
+    while end - start > 1:
+        k = split(end - start)
+        if m < k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start, m = start + k, m - k
+    ranges.reverse()
+    return ranges
+
+
+def consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTH make up PROOF(old, D[new]) (RFC 9162 2.1.4.1), in proof
+    order; none for an empty old tree or ``old == new``."""
+    if not 0 <= old <= new:
+        raise ValueError(f"no consistency from {old} to {new}")
+    if old in (0, new):
+        return []
+    ranges = []
+    start, end, m, whole = 0, new, old, True
+    while m != end - start:
+        k = split(end - start)
+        if m <= k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start, m, whole = start + k, m - k, False
+    if not whole:
+        ranges.append((start, end))
+    ranges.reverse()
+    return ranges
 
 
 def _fold(frontier: list[bytes]) -> bytes:
@@ -105,7 +146,7 @@ def inclusion_proof(index: int, size: int, leaf_hashes: Sequence[bytes]) -> list
     proof: list[bytes] = []
     start, end, m = 0, size, index
     while end - start > 1:
-        k = _split(end - start)
+        k = split(end - start)
         if m < k:
             proof.append(subtree_hash(start + k, end, leaf_hashes))
             end = start + k
@@ -173,7 +214,7 @@ def consistency_proof(old_size: int, new_size: int, leaf_hashes: Sequence[bytes]
     proof: list[bytes] = []
     start, end, m, whole = 0, new_size, old_size, True
     while m != end - start:
-        k = _split(end - start)
+        k = split(end - start)
         if m <= k:
             proof.append(subtree_hash(start + k, end, leaf_hashes))
             end = start + k

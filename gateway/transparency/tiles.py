@@ -18,7 +18,7 @@ from typing import Final
 
 import attrs
 
-from gateway.record.merkle import HASH_SIZE, node_hash, root
+from gateway.record.merkle import HASH_SIZE, consistency_ranges, node_hash, root
 
 __all__ = ["HEIGHT", "WIDTH", "Tile", "TileNodes", "consistency_ranges", "tile_for",
            "tiles_of_level"]
@@ -127,31 +127,6 @@ def split_hashes(data: bytes) -> list[bytes]:
     return [data[i:i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
 
 
-def _split(n: int) -> int:
-    return 1 << ((n - 1).bit_length() - 1)
-
-
-def consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:
-    """The leaf ranges whose MTH make up PROOF(old, D[new]) (RFC 9162 2.1.4.1), in proof
-    order; none for an empty old tree or ``old == new``."""
-    if not 0 <= old <= new:
-        raise ValueError(f"no consistency from {old} to {new}")
-    if old in (0, new):
-        return []
-    ranges = []
-    start, end, m, whole = 0, new, old, True
-    while m != end - start:
-        k = _split(end - start)
-        if m <= k:
-            ranges.append((start + k, end))
-            end = start + k
-        else:
-            ranges.append((start, start + k))
-            start, m, whole = start + k, m - k, False
-    if not whole:
-        ranges.append((start, end))
-    ranges.reverse()
-    return ranges
 
 
 def perfect_pieces(start: int, end: int) -> list[tuple[int, int]]:
