@@ -13,13 +13,14 @@ import hmac
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import attrs
 import orjson
 
 from gateway.actor import Actor
+from gateway.authority_settings import KINDS, AuthoritySettings
 from gateway.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gateway.policy import Rule
 from gateway.record import Draft, Kind, Record
@@ -38,14 +39,20 @@ CATEGORIES: Mapping[str, tuple[str, ...]] = {
     "marketing_consent": (),
 }
 OPEN = ("received", "approved")
+#: What the steps after intake keep on a request (``gateway.authority_steps``).
+CASE_KEYS = ("outcome", "objection", "notification", "preservation", "extensions",
+             "followed_by")
 #: How many customer or order ids one request may name, and how long each may be.
 MAX_IDS, MAX_ID = 100, 200
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_REQUEST_ID = re.compile(r"ar_[0-9a-f]{16}")
 
 
 @attrs.frozen
 class Intake:
-    """What the intake officer records. Customer ids and order ids name the subjects."""
+    """What the intake officer records. Customer ids and order ids name the subjects; the
+    authority is one listed in config.toml (its name, id and type kept); ``kind`` is one of
+    ``KINDS``; an emergency's deadline is a time (``due_at``), others' a day."""
 
     authority: str
     reference: str
@@ -56,15 +63,32 @@ class Intake:
     customers: tuple[str, ...] = ()
     orders: tuple[str, ...] = ()
     defer_until: date | None = None
+    authority_id: str | None = None
+    authority_type: str | None = None
+    officer: str | None = None
+    rank: str | None = None
+    received_via: str | None = None
+    due_at: str | None = None
+    #: The preservation request this production request follows (which it ends).
+    follows: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any], *, today: date | None = None) -> Intake:
+    def from_json(cls, doc: Mapping[str, Any], *, today: date | None = None,
+                  now: datetime | None = None,
+                  settings: AuthoritySettings | None = None) -> Intake:
         """Validate an intake form; messages name fields, never values. Texts and ids hold no
         control or format character (``gateway.text``); dates are ``YYYY-MM-DD`` strings, and
         with ``today`` (the desk's clock) neither the deadline nor ``defer_until`` may be
-        before it."""
-        def text(key: str, *, minimum: int = 1) -> str:
+        before it. ``settings`` lists the authorities, channels and deadlines."""
+        settings = settings or AuthoritySettings()
+        today = today or (now.date() if now is not None else None)
+        now = now or datetime.now(UTC)
+
+        def text(key: str, *, minimum: int = 1, required: bool = True) -> str | None:
             value = doc.get(key)
+            if not required and value in (None, ""):
+                return None
             if not isinstance(value, str) or len(value.strip()) < minimum or len(value) > 500:  # noqa: PLR2004
                 raise Unprocessable(f"{key} is required (text of {minimum} to 500 characters)",
                                     field=key)
@@ -101,14 +125,31 @@ class Intake:
         if not customers and not orders:
             raise Unprocessable("name the customers concerned, by customer id or order id",
                                 field="customers")
-        deadline = day("deadline", required=True)
-        assert deadline is not None
+        known = settings.find(text("authority", minimum=2) or "")
+        kind = doc.get("kind")
+        if kind not in KINDS:
+            raise Unprocessable(f"kind must be one of {', '.join(KINDS)}", field="kind")
+        via = doc.get("received_via")
+        if via not in settings.channels:
+            raise Unprocessable(f"received_via (how the request arrived) must be one of "
+                                f"{', '.join(settings.channels)}", field="received_via")
+        officer, rank = text("officer", minimum=2), text("rank", required=False)
+        deadline, due_at = settings.deadline(kind, day("deadline", required=False), now=now)
+        follows = doc.get("follows") or None
+        if follows is not None and (not isinstance(follows, str) or kind == "preservation"
+                                    or not _REQUEST_ID.fullmatch(follows)):
+            raise Unprocessable("follows names the preservation request (ar_...) a production "
+                                "or emergency request follows", field="follows")
         return cls(
-            authority=text("authority", minimum=2), reference=text("reference"),
-            legal_basis=text("legal_basis", minimum=5), kind=text("kind"),
+            authority=known.name, authority_id=known.id, authority_type=known.type,
+            reference=text("reference") or "",
+            legal_basis=text("legal_basis", minimum=5) or "", kind=kind,
             categories=categories, deadline=deadline, customers=customers, orders=orders,
-            defer_until=day("defer_until", required=False),
+            defer_until=day("defer_until", required=False), officer=officer, rank=rank,
+            received_via=via, due_at=due_at, follows=follows,
+            warnings=settings.rank_warnings(rank, known.type),
         )
+
 
 
 @attrs.frozen
@@ -124,6 +165,9 @@ class Request:
     reason: str | None = None
     package_sha256: str | None = None
     disclosed_by: str | None = None
+    #: What the steps after intake recorded (``gateway.authority_steps``): outcome,
+    #: objection, notification, preservation, extensions.
+    case: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def rule(self) -> Rule:
@@ -143,6 +187,10 @@ class Request:
             "received_by": self.received_by, "received_at": self.received_at,
             "decided_by": self.decided_by, "reason": self.reason,
             "package_sha256": self.package_sha256, "disclosed_by": self.disclosed_by,
+            "authority_id": i.authority_id, "authority_type": i.authority_type,
+            "officer": i.officer, "rank": i.rank, "received_via": i.received_via,
+            "due_at": i.due_at, "follows": i.follows, "warnings": list(i.warnings),
+            **{k: self.case.get(k) for k in CASE_KEYS},
         }
 
     @classmethod
@@ -152,6 +200,10 @@ class Request:
             legal_basis=doc["legal_basis"], kind=doc["kind"],
             categories=tuple(doc["categories"]), deadline=date.fromisoformat(doc["deadline"]),
             defer_until=date.fromisoformat(doc["defer_until"]) if doc["defer_until"] else None,
+            authority_id=doc.get("authority_id"), authority_type=doc.get("authority_type"),
+            officer=doc.get("officer"), rank=doc.get("rank"),
+            received_via=doc.get("received_via"), due_at=doc.get("due_at"),
+            follows=doc.get("follows"), warnings=tuple(doc.get("warnings") or ()),
         )
         return cls(id=doc["id"], state=doc["state"], intake=intake,
                    subjects=tuple(doc["subjects"]),
@@ -159,7 +211,8 @@ class Request:
                    received_by=doc["received_by"], received_at=doc["received_at"],
                    decided_by=doc["decided_by"], reason=doc["reason"],
                    package_sha256=doc["package_sha256"],
-                   disclosed_by=doc.get("disclosed_by"))
+                   disclosed_by=doc.get("disclosed_by"),
+                   case={k: doc[k] for k in CASE_KEYS if doc.get(k) is not None})
 
 
 
@@ -267,7 +320,8 @@ class Authority:
         if await self._acted_under_another_name(request_id, actor):
             raise Forbidden("a request is decided by a second person: this OS login already "
                             "acted on it under another staff name")
-        state = "approved" if approve else "rejected"
+        state = ("rejected" if not approve else
+                 "preserving" if request.intake.kind == "preservation" else "approved")
         moved = await self._move(request, "received", state=state,
                                  decided_by=_staff(actor), reason=reason)
         await self.record.append(Draft(

@@ -29,6 +29,7 @@ import orjson
 
 from gateway.actor import Actor
 from gateway.authority import CATEGORIES, Authority, Request
+from gateway.authority_steps import produced
 from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordError
 from gateway.policy import select
 from gateway.record import Draft, Kind
@@ -167,9 +168,11 @@ def refusal(request: Request) -> Conflict:
                     "disclosed")
 
 
-async def claim(authority: Authority, request_id: str, *, actor: Actor) -> Request:
+async def claim(authority: Authority, request_id: str, *, actor: Actor,
+                now: datetime | None = None) -> Request:
     """Move the request from approved to disclosing, in one conditional update of the store:
-    of callers in any number of processes, one wins; the others get its refusal."""
+    of callers in any number of processes, one wins; the others get its refusal. The claim's
+    time (``claimed_at``) tells ``resume`` a crashed production from a running one."""
     request = await authority.get(request_id)
     if request.state != "approved":
         raise refusal(request)
@@ -177,15 +180,16 @@ async def claim(authority: Authority, request_id: str, *, actor: Actor) -> Reque
     stored = await store.get_request(request_id)
     assert stored is not None
     claimed = attrs.evolve(request, state="disclosing", disclosed_by=actor.username)
-    doc = {**orjson.loads(stored[1]), **claimed.to_json()}
+    doc = {**orjson.loads(stored[1]), **claimed.to_json(),
+           "claimed_at": iso_time(now) if now is not None else None}
     try:
         await store.put_request(request_id, "disclosing", request.intake.deadline.isoformat(),
                                 orjson.dumps(doc), "approved")
     except RecordError:
-        now = await authority.get(request_id)
-        if now.state == "approved":
+        current = await authority.get(request_id)
+        if current.state == "approved":
             raise  # the store failed; nobody moved it
-        raise refusal(now) from None
+        raise refusal(current) from None
     return claimed
 
 
@@ -193,7 +197,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
                    out_dir: Path) -> tuple[Request, Path]:
     """Claim the request, record the intent, produce the package once, record the outcome per
     customer."""
-    request = await claim(authority, request_id, actor=actor)
+    request = await claim(authority, request_id, actor=actor, now=now)
     record, rule, intake = authority.record, request.rule, request.intake
     common = {"request": request.id, "reference": intake.reference,
               "legal_basis": intake.legal_basis, "categories": list(intake.categories),
@@ -260,6 +264,9 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
             data={**common, "package_sha256": digest, "status": status,
                   "disclosed": list(given), **actor.to_json()},
         ))
+    summary = produced(intake.categories, [part for part, _, _ in parts],
+                       len(request.unresolved_orders))
     moved = await authority._move(request, "disclosing", state="disclosed",  # noqa: SLF001
-                                  package_sha256=digest)
+                                  package_sha256=digest,
+                                  case={**request.case, "outcome": summary})
     return moved, path

@@ -18,6 +18,7 @@ import attrs
 
 from carriers import ADAPTERS
 from carriers._resilience import Resilience
+from gateway.authority_settings import AuthoritySettings
 from gateway.erasure import ErasureRules
 from gateway.errors import ConfigError
 from gateway.logins import LoginLimits
@@ -135,6 +136,8 @@ class Config:
     tls: TlsConfig | None = None
     #: The witnesses checkpoints go to, and the quorum that makes one witnessed.
     witnessing: Witnessing | None = None
+    #: The authorities requests may come from, and the rules for their requests.
+    authorities: AuthoritySettings = attrs.field(factory=AuthoritySettings)
 
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
@@ -154,7 +157,7 @@ class Config:
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
         base = path.parent
         _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure", "logins",
-                    "witnesses", "witnessing"}, "config")
+                    "witnesses", "witnessing", "authorities"}, "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
                    "previous_checkpoint_keys", "trusted_proxies", "tls_cert", "tls_key"},
@@ -179,6 +182,7 @@ class Config:
             previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
             logins=_logins(raw.get("logins", {})),
             witnessing=witnessing_from(raw, base),
+            authorities=AuthoritySettings.from_mapping(raw.get("authorities", {})),
         )
 
     def verifiers(self) -> list[Verifier]:

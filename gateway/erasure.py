@@ -252,9 +252,16 @@ async def place_hold(record: Record, *, customer_id: str, hmac_key: bytes, until
     subject = subject_ref(hmac_key, customer_id)
     if not await _customer(record, subject):
         raise Conflict("the customer's values are already erased; there is nothing to hold")
+    return await hold_subject(record, subject, until=until, basis=basis, now=now, actor=actor)
+
+
+async def hold_subject(record: Record, subject: str, *, until: datetime, basis: str,
+                       now: datetime, actor: Actor, **about: str) -> int:
+    """Hold one customer's values (by record reference) until ``until``, recorded; ``about``
+    adds to the entry's data (a preservation order's request id). Returns its position."""
     await record.store.add_hold(subject, iso_time(until), basis, iso_time(now))
     entry = await record.append(Draft(kind=Kind.LEGAL_HOLD, subject=subject, data={
-        "until": iso_time(until), "basis": basis, **actor.to_json()}))
+        "until": iso_time(until), "basis": basis, **about, **actor.to_json()}))
     return entry.seq
 
 

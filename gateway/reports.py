@@ -34,7 +34,16 @@ REQUEST_STATES = ("received", "approved", "disclosing", "rejected", "disclosed",
 def deferred(data: Mapping[str, Any], today: date) -> bool:
     """Whether the notification of an authority disclosure with these terms (its entry's data,
     or its request) is still deferred on ``today``: the same rule for the access report and for
-    who may see its entries."""
+    who may see its entries. The latest notification step decides when there is one
+    (``notification``): told -> shown; deferred -> hidden until its day; prohibited -> hidden
+    while the prohibition stands. Else the intake's ``defer_until``."""
+    told = data.get("notification")
+    if isinstance(told, Mapping):
+        status = told.get("status")
+        if status == "notified":
+            return False
+        # prohibited, or an unreadable step: kept hidden rather than told too early
+        data = {"defer_until": told.get("until") if status == "deferred" else "unknown"}
     until = data.get("defer_until")
     if not until:
         return False

@@ -200,7 +200,8 @@ class Reviewer:
         if view == "full" and not full:
             raise Forbidden("only an admin (the data protection officer) sees the full view")
         subject = subject_ref(self.hmac_key, customer)
-        entries = [decode(r.body) for r in await self.record.store.subject_rows(subject)]
+        entries = [await self._told(decode(r.body))
+                   for r in await self.record.store.subject_rows(subject)]
         erased = await self.record.subject_key(subject, create=False) is None and any(
             e["kind"] in (Kind.INTENT, Kind.OUTCOME) for e in entries)
         now = self.now()
@@ -211,6 +212,16 @@ class Reviewer:
         report["read_recorded_at"] = await self.record_read(
             member, via, what="access_report", subject=subject, view=view)
         return report
+
+    async def _told(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """An authority disclosure with its request's latest notification step, which the
+        report follows (``reports.deferred``)."""
+        if entry["kind"] != Kind.AUTHORITY_DISCLOSURE:
+            return entry
+        stored = await self.record.store.get_request(reports.request_of(entry) or "")
+        told = orjson.loads(stored[1]).get("notification") if stored is not None else None
+        return entry if told is None else {**entry, "data": {**entry["data"],
+                                                             "notification": told}}
 
     async def transparency_report(self, member: Member, params: Mapping[str, str], *,
                                   via: Via) -> dict[str, Any]:

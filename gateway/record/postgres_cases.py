@@ -85,6 +85,13 @@ class PostgresCases(PooledQueries):
                                     subject, now)
         return int(status.split()[-1])
 
+    async def end_holds(self, subject: str, basis: str, now: str) -> int:
+        status = await self.execute(
+            "the legal hold could not be ended",
+            "DELETE FROM legal_holds WHERE subject = $1 AND basis = $2 AND until > $3",
+            subject, basis, now)
+        return int(status.split()[-1])
+
     async def cancel_erasure(self, subject: str) -> bool:
         status = await self.execute("the deferred erasure could not be cancelled",
                                     "DELETE FROM pending_erasures WHERE subject = $1", subject)

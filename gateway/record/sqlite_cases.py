@@ -107,6 +107,13 @@ class SqliteCases:
         except sqlite3.Error as exc:
             raise RecordError(f"the legal hold could not be released: {exc}") from None
 
+    def end_holds(self, subject: str, basis: str, now: str) -> int:
+        try:
+            return self.db.execute("DELETE FROM legal_holds WHERE subject=? AND basis=? AND "
+                                   "until > ?", (subject, basis, now)).rowcount
+        except sqlite3.Error as exc:
+            raise RecordError(f"the legal hold could not be ended: {exc}") from None
+
     def cancel_erasure(self, subject: str) -> bool:
         try:
             return self.db.execute("DELETE FROM pending_erasures WHERE subject=?",

@@ -85,6 +85,10 @@ class Store(Protocol):
     async def release_holds(self, subject: str, now: str) -> int:
         """End every hold on ``subject`` still running at ``now``; how many."""
         ...
+    async def end_holds(self, subject: str, basis: str, now: str) -> int:
+        """End the holds on ``subject`` placed on ``basis`` still running at ``now`` (one
+        preservation order's), leaving any other; how many."""
+        ...
     async def cancel_erasure(self, subject: str) -> bool:
         """Drop ``subject``'s deferred erasure; whether there was one."""
         ...
@@ -257,6 +261,9 @@ class ThreadedStore:
 
     async def release_holds(self, subject: str, now: str) -> int:
         return await self._run(self.sync.release_holds, subject, now)
+
+    async def end_holds(self, subject: str, basis: str, now: str) -> int:
+        return await self._run(self.sync.end_holds, subject, basis, now)
 
     async def cancel_erasure(self, subject: str) -> bool:
         return await self._run(self.sync.cancel_erasure, subject)

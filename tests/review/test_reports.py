@@ -17,7 +17,7 @@ from gateway.app import RECORD
 from gateway.authority import Authority, Intake
 from gateway.authority_package import disclose
 from gateway.record.sealing import subject_ref
-from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
+from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
 from tests.review.conftest import call, cookie_of, entries, get_json, ship
 
 DPO = Actor("dpo", "api")
@@ -25,10 +25,11 @@ DPO = Actor("dpo", "api")
 NOW = datetime.now(UTC)
 CUSTOMER = CANARY_CUSTOMER["id"]
 FORM: dict[str, Any] = {
-    "authority": "Poliisi / Sisä-Suomen poliisilaitos",
+    "authority": "poliisi-sisa-suomi",
+    "officer": "Anna Virtanen", "rank": "rikoskomisario", "received_via": "e-mail",
     "reference": "5500/R/12345/26",
     "legal_basis": "Police Act 872/2011, chapter 4, section 3",
-    "kind": "criminal investigation",
+    "kind": "production",
     "customers": [CUSTOMER],
     "categories": ["name", "phone"],
     "deadline": (NOW.date() + timedelta(days=14)).isoformat(),
@@ -38,7 +39,7 @@ FORM: dict[str, Any] = {
 async def authority_disclosure(gateway: Harness, tmp_path: Path, **change: Any) -> str:  # noqa: ANN401
     """An authority request taken in, approved by a second person and disclosed."""
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    request = await authority.intake(Intake.from_json({**FORM, **change}), actor=Actor("ilona", "api"),
+    request = await authority.intake(Intake.from_json({**FORM, **change}, settings=AUTHORITIES), actor=Actor("ilona", "api"),
                                      now=NOW)
     await authority.approve(request.id, actor=Actor("aapo", "api"), now=NOW)
     await disclose(authority, request.id, actor=Actor("aapo", "api"), now=NOW,
@@ -213,12 +214,12 @@ class TestTransparencyReport:
         authority = Authority(record=gateway.app[RECORD],
                               hmac_key=gateway.config.keys.subject_hmac)
         customs = {"authority": "Tulli", "legal_basis": "Customs Act 304/2016, s. 105"}
-        rejected = await authority.intake(Intake.from_json({**FORM, **customs}),
+        rejected = await authority.intake(Intake.from_json({**FORM, **customs}, settings=AUTHORITIES),
                                           actor=Actor("ilona", "api"), now=NOW)
         await authority.reject(rejected.id, actor=Actor("aapo", "api"), reason="outside the section",
                                now=NOW)
-        await authority.intake(Intake.from_json({**FORM, **customs}), actor=Actor("ilona", "api"), now=NOW)
-        approved = await authority.intake(Intake.from_json(FORM), actor=Actor("ilona", "api"), now=NOW)
+        await authority.intake(Intake.from_json({**FORM, **customs}, settings=AUTHORITIES), actor=Actor("ilona", "api"), now=NOW)
+        approved = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("ilona", "api"), now=NOW)
         await authority.approve(approved.id, actor=Actor("aapo", "api"), now=NOW)
         await authority_disclosure(gateway, tmp_path, customers=["C-NEVER-SEEN"])
 

@@ -24,7 +24,7 @@ from gateway.authority_package import disclose
 from gateway.problems import problem_middleware
 from gateway.staff import Role, csrf_token
 from gateway.webhooks import sign_headers
-from tests.conftest import STAFF_PASSWORD, Harness, load_config, order_event
+from tests.conftest import AUTHORITIES, STAFF_PASSWORD, Harness, load_config, order_event
 from tests.review.conftest import call, cookie_of, get_json, ship
 
 STAFF = (Role.REVIEWER, Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
@@ -61,7 +61,8 @@ INTAKE = ("intake_officer", "admin")
 READERS = ("intake_officer", "approver", "admin")
 HANDLERS = ("intake_officer", "approver")
 FORM = {"authority": "Tulli", "reference": "T-1/26", "legal_basis": "Customs Act 304/2016 s. 1",
-        "kind": "customs inquiry", "customers": ["CUST-CANARY-1"], "categories": ["name"],
+        "kind": "production", "officer": "Tulliylitarkastaja", "rank": "ylitarkastaja",
+        "received_via": "portal", "customers": ["CUST-CANARY-1"], "categories": ["name"],
         "deadline": "2030-01-01"}
 FORM_FIELDS = [(k, v) for k, v in FORM.items() if k not in ("customers", "categories")] + [
     ("customers", "CUST-CANARY-1"), ("categories", "name")]
@@ -165,7 +166,7 @@ async def _authority_request(gateway: Harness, state: str, decider: str | None) 
     ``decider`` (else by someone outside it too)."""
     desk = gateway.app[DESK]
     now = datetime.now(UTC)
-    request = await desk.authority.intake(Intake.from_json(FORM), actor=Actor("matrix-in", "api"),
+    request = await desk.authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("matrix-in", "api"),
                                           now=now)
     if state in ("approved", "disclosed"):
         await desk.authority.approve(request.id, actor=Actor(decider or "matrix-ok", "api"),
