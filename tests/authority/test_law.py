@@ -6,6 +6,7 @@ following it); and a production stuck in ``disclosing`` after a crash."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from gateway.actor import Actor
@@ -15,6 +16,8 @@ from gateway.authority_package import claim
 from gateway.erasure import ErasureRules, request_erasure, waiting
 from gateway.staff import csrf_token
 from tests.authority.conftest import Clock, authority_trail, form
+from tests.authority.test_authority_cli import config, day, ok, refused  # noqa: F401
+from tests.authority.test_authority_cli import take_in as cli_take_in
 from tests.authority.test_http import BASE, CUSTOMER, json_call, staff, take_in  # noqa: F401
 from tests.conftest import Harness
 from tests.review.conftest import call, cookie_of, ship
@@ -284,3 +287,30 @@ class TestPages:
         kinds = [(k, who) for k, who in authority_trail(gateway.config.record.path, rid)]
         assert kinds[1:] == [("authority.extended", "olli"), ("authority.notification", "olli"),
                              ("authority.objected", "ada")]
+
+
+class TestCli:
+    def test_steps_from_the_command_line(self, config: Path) -> None:
+        """extend, object, resolve-objection and notify run as `gateway authority …`; a
+        refusal is one line and exit 1; the deferral ending soon is listed."""
+        rid = cli_take_in(config, "olli")
+        assert "reason is required" in refused(config, "authority", "extend", rid,
+                                               "--deadline", day(20), "--reason", "",
+                                               "--as", "olli")
+        view = ok(config, "authority", "extend", rid, "--deadline", day(20), "--reason",
+                  "agreed with the customs officer", "--as", "olli")
+        assert view["deadline"] == day(20)
+        view = ok(config, "authority", "notify", rid, "--status", "deferred", "--until", day(4),
+                  "--reason", "customs investigation runs", "--as", "olli")
+        assert view["deferral_ends"] == day(4)
+        listed = ok(config, "authority", "list", "--deferrals-ending-within", "5", "--as", "ada")
+        assert rid in listed and f"deferred until {day(4)}" in listed
+        assert rid not in ok(config, "authority", "list", "--deferrals-ending-within", "2",
+                             "--as", "ada")
+        view = ok(config, "authority", "object", rid, "--reason", "the order names no basis",
+                  "--as", "ada")
+        assert view["state"] == "objected"
+        view = ok(config, "authority", "resolve-objection", rid, "--resolution", "withdrawn",
+                  "--note", "the authority withdrew it", "--as", "ada")
+        assert (view["state"], view["outcome"]["resolution"]) == ("rejected", "withdrawn")
+        assert "resume" in refused(config, "authority", "resume", rid, "--as", "olli")
