@@ -330,7 +330,7 @@ class TestDeferral:
         clock.advance(days=1)
         (shown,) = await authority_rows("rea")
         assert (shown["recipient"], shown["fields"], shown["reference"]) == (
-            doc["authority"], ["name"], doc["reference"])
+            "Sisä-Suomen poliisilaitos", ["name"], doc["reference"])
         assert "deferred" not in shown
 
 

@@ -61,7 +61,7 @@ async def history(gateway: Harness, tmp_path: Path) -> dict[str, str]:
     await ship(gateway, order_id="J-ELSE", customer="CUST-ELSE")
     told = await authority_disclosure(gateway, tmp_path)
     deferred = await authority_disclosure(
-        gateway, tmp_path, reference="5500/R/999/26", kind="covert investigation",
+        gateway, tmp_path, reference="5500/R/999/26", officer="Covert Unit Lead",
         legal_basis="Coercive Measures Act 806/2011, chapter 10",
         defer_until=(NOW.date() + timedelta(days=90)).isoformat())
     return {"told": told, "deferred": deferred}
@@ -97,7 +97,7 @@ class TestAccessReport:
         headers = await gateway.as_staff("reviewer")
         report = await get_json(gateway, f"/v1/reports/access?customer={CUSTOMER}", headers)
         (told,) = [d for d in report["disclosures"] if d["kind"] == "authority"]
-        assert told["recipient"] == FORM["authority"]
+        assert told["recipient"] == "Sisä-Suomen poliisilaitos"
         assert told["fields"] == ["name", "phone"]
         assert told["legal_basis"] == FORM["legal_basis"]
         assert told["reference"] == FORM["reference"]
@@ -195,9 +195,9 @@ class TestTransparencyReport:
             "authority_requests_rejected": 0, "authority_requests_open": 0}
         assert report["per_recipient"] == [
             {"recipient": "posti", "kind": "carrier", "disclosures": 3},
-            {"recipient": FORM["authority"], "kind": "authority", "disclosures": 2}]
+            {"recipient": "Sisä-Suomen poliisilaitos", "kind": "authority", "disclosures": 2}]
         assert report["per_authority"] == [
-            {"authority": FORM["authority"], "requests": 2, "answered": 2, "rejected": 0,
+            {"authority": "Sisä-Suomen poliisilaitos", "requests": 2, "answered": 2, "rejected": 0,
              "open": 0, "disclosures": 2, "nothing_held": 0}]
         assert {b["legal_basis"]: b["requests"] for b in report["per_legal_basis"]} == {
             FORM["legal_basis"]: 1, "Coercive Measures Act 806/2011, chapter 10": 1}
@@ -230,14 +230,14 @@ class TestTransparencyReport:
             "authority_requests": 6, "authority_requests_answered": 3,
             "authority_requests_rejected": 1, "authority_requests_open": 2}
         assert report["per_authority"] == [
-            {"authority": FORM["authority"], "requests": 4, "answered": 3, "rejected": 0,
+            {"authority": "Sisä-Suomen poliisilaitos", "requests": 4, "answered": 3, "rejected": 0,
              "open": 1, "disclosures": 2, "nothing_held": 1},
             {"authority": "Tulli", "requests": 2, "answered": 0, "rejected": 1, "open": 1,
              "disclosures": 0, "nothing_held": 0}]
         assert {b["legal_basis"]: (b["requests"], b["rejected"]) for b in
                 report["per_legal_basis"]}[customs["legal_basis"]] == (2, 1)
         assert report["per_recipient"][1] == {
-            "recipient": FORM["authority"], "kind": "authority", "disclosures": 2}
+            "recipient": "Sisä-Suomen poliisilaitos", "kind": "authority", "disclosures": 2}
         status, body, _ = await call(gateway, "GET", "/review/transparency",
                                      headers=cookie_of(headers))
         assert status == 200
