@@ -32,6 +32,7 @@ from gateway.record.sqlite import SqliteStore
 from gateway.record.store import Store, ThreadedStore
 from gateway.recovery import recover, recover_periodically, stale_after
 from gateway.staff import Staff
+from gateway.transparency import publish
 from gateway.witness import WitnessSubmitter, witnessing
 
 CONFIG = web.AppKey("config", Config)
@@ -68,6 +69,7 @@ def build_record(config: Config, metrics: Metrics | None = None) -> Record:
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
+    credentials = config.carrier_credentials()  # every missing one named at once, up front
     proxies = TrustedProxies(config.trusted_proxies)
     app = web.Application(
         middlewares=[client_middleware(proxies), problem_middleware, access_middleware],
@@ -87,7 +89,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             name: Guarded(ADAPTERS[name](
                 session=session,
                 base_url=cc.base_url,
-                credentials={k: s.value for k, s in cc.credentials.items()},
+                credentials=credentials[name],
                 timeout=cc.timeout,
                 **cc.options,
             ), policy=cc.resilience, observer=app[METRICS])
@@ -106,9 +108,10 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             raise
         app[RECORD] = record
         app[CARRIERS] = carriers
-        app[STAFF] = Staff(store=record.store, clock=clock, pool=PasswordPool(config.logins))
+        app[STAFF] = Staff(record=record, clock=clock, pool=PasswordPool(config.logins))
         app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)
         app[DESK] = Desk.for_config(config, reviewer=app[review.REVIEWER], clock=clock)
+        app[publish.TILES] = publish.Tiler(store=record.store)
         app[HOOKS] = OrderHooks(
             discloser=discloser, canceller=canceller, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
@@ -138,15 +141,20 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             yield
 
     app.cleanup_ctx.append(witnesses)
+    _routes(app)
+    return app
+
+
+def _routes(app: web.Application) -> None:
     app.router.add_post("/v1/hooks/orders", _order_hook)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/openapi.json", public(openapi.serve))
     app.router.add_get("/v1/record/checkpoint", _checkpoint)
-    app.add_routes([*session_routes, *review.routes, *pages.routes])
+    app.add_routes([*session_routes, *review.routes, *pages.routes, *publish.routes,
+                    web.get("/checkpoint", _checkpoint)])  # c2sp.org/tlog-tiles
     app.add_routes([*authority_api.routes, *authority_pages.routes])
-    return app
 
 
 @signed_hook
@@ -194,4 +202,5 @@ async def _checkpoint(request: web.Request) -> web.Response:
     latest = await (witnesses.served() if witnesses else request.app[RECORD].latest_checkpoint())
     if latest is None:
         raise web.HTTPNotFound(reason="No checkpoint has been signed yet")
-    return web.Response(text=latest, content_type="text/plain")
+    return web.Response(text=latest, content_type="text/plain",
+                        headers={"Cache-Control": "no-cache"})

@@ -25,8 +25,9 @@ from gateway.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gateway.policy import Rule
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
+from gateway.record.rows import PutRequest, SideOp
 from gateway.record.sealing import seal, subject_ref, unseal
-from gateway.text import staff_text
+from gateway.text import clean, staff_text
 
 #: Data categories of the privacy policy, and the record fields each one covers.
 CATEGORIES: Mapping[str, tuple[str, ...]] = {
@@ -94,13 +95,6 @@ class Intake:
                                     field=key)
             return staff_text(value.strip(), key)
 
-        def ids(key: str) -> tuple[str, ...]:
-            value = doc.get(key, [])
-            if not isinstance(value, list) or len(value) > MAX_IDS or not all(
-                    isinstance(v, str) and 0 < len(v.strip()) <= MAX_ID for v in value):
-                raise Unprocessable(f"{key} must be a list of up to {MAX_IDS} ids", field=key)
-            return tuple(dict.fromkeys(staff_text(v.strip(), key) for v in value))
-
         def day(key: str, *, required: bool) -> date | None:
             value = doc.get(key)
             if value in (None, "") and not required:
@@ -116,12 +110,14 @@ class Intake:
                                     field=key)
             return given
 
-        categories = ids("categories")
-        unknown = [c for c in categories if c not in CATEGORIES]
-        if not categories or unknown:
-            raise Unprocessable(f"categories must name one or more of {', '.join(CATEGORIES)}",
-                                field="categories")
-        customers, orders = ids("customers"), ids("orders")
+        categories = _ids(doc, "categories")
+        unknown = next((i for i, c in enumerate(doc.get("categories") or [])
+                        if c.strip() not in CATEGORIES), None)
+        if not categories or unknown is not None:
+            where = "categories" if unknown is None else f"categories[{unknown}] is unknown;"
+            raise Unprocessable(f"{where} categories must name one or more of "
+                                f"{', '.join(CATEGORIES)}", field="categories")
+        customers, orders = _ids(doc, "customers"), _ids(doc, "orders")
         if not customers and not orders:
             raise Unprocessable("name the customers concerned, by customer id or order id",
                                 field="customers")
@@ -150,6 +146,24 @@ class Intake:
             warnings=settings.rank_warnings(rank, known.type),
         )
 
+
+
+def _ids(doc: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        """A list of ids; a wrong one is named by its position (``customers[2]``, from
+        0), never by its value."""
+        value = doc.get(key, [])
+        if not isinstance(value, list) or len(value) > MAX_IDS:
+            raise Unprocessable(f"{key} must be a list of up to {MAX_IDS} ids", field=key)
+        for i, v in enumerate(value):
+            if not isinstance(v, str) or not 0 < len(v.strip()) <= MAX_ID:
+                raise Unprocessable(f"{key}[{i}] must be an id: text of 1 to {MAX_ID} "
+                                    "characters", field=key)
+            if not clean(v.strip()):
+                try:
+                    staff_text(v.strip(), f"{key}[{i}]")
+                except Unprocessable as exc:
+                    raise Unprocessable(exc.detail, field=key) from None
+        return tuple(dict.fromkeys(v.strip() for v in value))
 
 
 @attrs.frozen
@@ -235,7 +249,10 @@ class Authority:
         return [Request.from_json(orjson.loads(doc))
                 for _, _, doc in await self.record.store.list_requests(states)]
 
-    async def intake(self, form: Intake, *, actor: Actor, now: datetime) -> Request:
+    async def intake(self, form: Intake, *, actor: Actor, now: datetime,
+                     request_id: str | None = None, ops: Sequence[SideOp] = ()) -> Request:
+        """Take a request in (id ``request_id``, or a new one); ``ops`` are committed with its
+        entry (linking the preservation request it follows)."""
         subjects = [subject_ref(self.hmac_key, c) for c in form.customers]
         # Which of the ids asked each subject answers: its place among the customer ids, and
         # the orders that led to it (a package gives an order-named customer those orders only).
@@ -250,7 +267,7 @@ class Authority:
             if subject not in subjects:
                 subjects.append(subject)
             asked.setdefault(subject, {"customer_no": None, "orders": []})["orders"].append(order)
-        request = Request(id="ar_" + uuid.uuid4().hex[:16], state="received", intake=form,
+        request = Request(id=request_id or new_request_id(), state="received", intake=form,
                           subjects=tuple(subjects), unresolved_orders=tuple(unresolved),
                           received_by=_staff(actor), received_at=iso_time(now))
         ids = {subject_ref(self.hmac_key, c): c for c in form.customers}
@@ -270,13 +287,12 @@ class Authority:
             sealed[subject] = seal(key, f"authority-subject:{request.id}",
                                    {"customer_id": ids.get(subject)}).hex()
         doc = {**request.to_json(), "sealed_ids": sealed, "asked": asked}
-        await self.record.store.put_request(request.id, request.state,
-                                            form.deadline.isoformat(), orjson.dumps(doc), None)
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_RECEIVED, disclosure=request.id, recipient=form.authority,
             data={**{k: v for k, v in request.to_json().items() if k != "state"},
                   **actor.to_json()},
-        ))
+        ), PutRequest(request.id, request.state, form.deadline.isoformat(), orjson.dumps(doc)),
+            *ops)
         return request
 
     def _request_key(self, request_id: str) -> bytes:
@@ -284,7 +300,10 @@ class Authority:
         return hmac.new(self.hmac_key, f"authority-request-key:{request_id}".encode(),
                         hashlib.sha256).digest()
 
-    async def _move(self, request: Request, expected: str, **changes: Any) -> Request:  # noqa: ANN401
+    async def moving(self, request: Request, expected: str,
+                     **changes: Any) -> tuple[Request, PutRequest]:  # noqa: ANN401
+        """The request moved from state ``expected``, and the side operation that stores it
+        with the entry recording the step (refused if another caller moved it first)."""
         moved = attrs.evolve(request, **changes)
         stored = await self.record.store.get_request(request.id)
         assert stored is not None
@@ -292,13 +311,15 @@ class Authority:
         if moved.state == "closed":  # the ids of customers the record never saw go now
             doc["sealed_ids"] = {s: v for s, v in doc.get("sealed_ids", {}).items()
                                  if not v.startswith("r:")}
-        await self.record.store.put_request(moved.id, moved.state,
-                                            moved.intake.deadline.isoformat(),
-                                            orjson.dumps(doc), expected)
-        return moved
+        return moved, PutRequest(moved.id, moved.state, moved.intake.deadline.isoformat(),
+                                 orjson.dumps(doc), expected)
 
     async def approve(self, request_id: str, *, actor: Actor, now: datetime) -> Request:
-        return await self._decide(request_id, actor=actor, now=now, approve=True, reason=None)
+        request = await self.deciding(request_id, actor=actor)
+        if request.intake.kind == "preservation":
+            raise Conflict(f"request {request_id} is a preservation order: it is approved "
+                           "with its holds (gateway.authority_preservation.approve)")
+        return await self.decide(request, actor=actor, now=now, state="approved")
 
     async def reject(self, request_id: str, *, actor: Actor, reason: str,
                      now: datetime) -> Request:
@@ -306,11 +327,12 @@ class Authority:
             raise Unprocessable("a rejection needs its reason (5 to 1000 characters)",
                                 field="reason")
         staff_text(reason, "reason", multiline=True)
-        return await self._decide(request_id, actor=actor, now=now, approve=False,
-                                  reason=reason.strip())
+        request = await self.deciding(request_id, actor=actor)
+        return await self.decide(request, actor=actor, now=now, state="rejected",
+                                 reason=reason.strip())
 
-    async def _decide(self, request_id: str, *, actor: Actor, now: datetime, approve: bool,
-                      reason: str | None) -> Request:
+    async def deciding(self, request_id: str, *, actor: Actor) -> Request:
+        """The request, if it awaits a decision and ``actor`` is a second person for it."""
         request = await self.get(request_id)
         if request.state != "received":
             raise Conflict(f"request {request_id} is {request.state}, not awaiting a decision")
@@ -320,16 +342,24 @@ class Authority:
         if await self._acted_under_another_name(request_id, actor):
             raise Forbidden("a request is decided by a second person: this OS login already "
                             "acted on it under another staff name")
-        state = ("rejected" if not approve else
-                 "preserving" if request.intake.kind == "preservation" else "approved")
-        moved = await self._move(request, "received", state=state,
-                                 decided_by=_staff(actor), reason=reason)
+        return request
+
+    async def decide(self, request: Request, *, actor: Actor, now: datetime, state: str,
+                     reason: str | None = None, case: Mapping[str, Any] | None = None,
+                     data: Mapping[str, Any] | None = None, ops: Sequence[SideOp] = (),
+                     ) -> Request:
+        """Record the decision on a request ``deciding`` returned: its entry, the request
+        moved to ``state`` (with ``case``), and ``ops`` (a preservation's holds), in one
+        transaction."""
+        moved, put = await self.moving(request, "received", state=state,
+                                       decided_by=_staff(actor), reason=reason,
+                                       case=request.case if case is None else case)
         await self.record.append(Draft(
-            kind=Kind.AUTHORITY_APPROVED if approve else Kind.AUTHORITY_REJECTED,
-            disclosure=request_id, recipient=request.intake.authority,
-            data={"request": request_id, **actor.to_json(), "reason": reason,
-                  "at": iso_time(now)},
-        ))
+            kind=Kind.AUTHORITY_REJECTED if state == "rejected" else Kind.AUTHORITY_APPROVED,
+            disclosure=request.id, recipient=request.intake.authority,
+            data={"request": request.id, **actor.to_json(), "reason": reason,
+                  "at": iso_time(now), **(data or {}), "state": state},
+        ), put, *ops)
         return moved
 
     async def _acted_under_another_name(self, request_id: str, actor: Actor) -> bool:
@@ -345,12 +375,13 @@ class Authority:
         if request.state not in ("disclosed", "rejected"):
             raise Conflict(f"request {request_id} is {request.state}; close it after it is "
                            "disclosed or rejected")
-        moved = await self._move(request, request.state, state="closed")
+        moved, put = await self.moving(request, request.state, state="closed")
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_CLOSED, disclosure=request_id,
             recipient=request.intake.authority,
-            data={"request": request_id, **actor.to_json(), "at": iso_time(now)},
-        ))
+            data={"request": request_id, **actor.to_json(), "at": iso_time(now),
+                  "state": "closed"},
+        ), put)
         return moved
 
     async def deadlines(self, *, today: date, soon_days: int = 3,
@@ -381,6 +412,10 @@ class Authority:
             return None
         value = unseal(key, f"authority-subject:{request.id}", bytes.fromhex(sealed))
         return None if value is None else value.get("customer_id")
+
+
+def new_request_id() -> str:
+    return "ar_" + uuid.uuid4().hex[:16]
 
 
 def _staff(actor: Actor) -> str:

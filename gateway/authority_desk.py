@@ -154,12 +154,8 @@ class Desk:
         if not isinstance(doc, Mapping):
             raise BadRequest("send the request as a JSON object")
         form = Intake.from_json(doc, now=self.now(), settings=self.settings)
-        await preservation.check_follows(self.authority, form.follows)
-        actor = self.actor(member, channel)
-        taken = await self.authority.intake(form, actor=actor, now=self.now())
-        if form.follows is not None:
-            await preservation.follow(self.authority, taken, actor=actor, now=self.now())
-        return self.view(taken)
+        return self.view(await preservation.take_in(
+            self.authority, form, actor=self.actor(member, channel), now=self.now()))
 
     async def list(self, member: Member, *, states: Sequence[str] = STATES,
                    due_within: int | None = None,
@@ -190,12 +186,11 @@ class Desk:
                       ) -> dict[str, Any]:
         _allowed(member, DECIDERS, "decide authority requests")
         actor = self.actor(member, channel)
-        approved = await self.authority.approve(request_id, actor=actor, now=self.now())
-        if approved.state == "preserving":
-            approved = await preservation.start(self.authority, approved,
-                                                settings=self.settings, actor=actor,
-                                                now=self.now())
-        return self.view(approved)
+        if (await self.authority.get(request_id)).intake.kind == "preservation":
+            return self.view(await preservation.approve(
+                self.authority, request_id, settings=self.settings, actor=actor,
+                now=self.now()))
+        return self.view(await self.authority.approve(request_id, actor=actor, now=self.now()))
 
     async def reject(self, member: Member, request_id: str, reason: object, *,
                      channel: Channel) -> dict[str, Any]:

@@ -10,13 +10,13 @@ customer's part says which of the asked ids it answers; a customer named only by
 those orders, not everything else they ordered.
 
 Across processes one request gets one package: producing it first moves the request from
-``approved`` to ``disclosing`` in the store, a conditional update only one caller wins, and
-only the winner records the intent.
+``approved`` to ``disclosing`` in the store, a conditional update only one caller wins,
+committed with the first intent entry (neither is kept without the other); the last outcome
+entry moves it to ``disclosed`` in the same way.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -168,62 +168,64 @@ def refusal(request: Request) -> Conflict:
                     "disclosed")
 
 
+def _common(request: Request) -> dict[str, Any]:
+    """What every intent and disclosure entry of a request carries."""
+    intake = request.intake
+    return {"request": request.id, "reference": intake.reference,
+            "legal_basis": intake.legal_basis, "categories": list(intake.categories),
+            "defer_until": intake.defer_until.isoformat() if intake.defer_until else None}
+
+
+def _slots(request: Request) -> list[str | None]:
+    """A request whose orders the record never saw still gets its intent/outcome pair, with
+    no subject and no field: the authority is told the gateway holds nothing."""
+    return [*request.subjects] or [None]
+
+
+def _intent(request: Request, i: int, subject: str | None, actor: Actor) -> Draft:
+    return Draft(
+        kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:{i}", subject=subject,
+        recipient=request.intake.authority, service=request.intake.kind,
+        fields=request.rule.allow if subject is not None else (),
+        policy=request.rule.digest, data={**_common(request), **actor.to_json()},
+    )
+
+
 async def claim(authority: Authority, request_id: str, *, actor: Actor,
                 now: datetime | None = None) -> Request:
-    """Move the request from approved to disclosing, in one conditional update of the store:
-    of callers in any number of processes, one wins; the others get its refusal. The claim's
-    time (``claimed_at``) tells ``resume`` a crashed production from a running one."""
+    """Move the request from approved to disclosing, in one conditional update of the store
+    committed with the request's first intent entry: of callers in any number of processes,
+    one wins and records the intent; the others get its refusal and record nothing. The
+    intent says when it was claimed (``claimed_at``, the caller's clock): ``resume`` tells a
+    crashed production from a running one by it."""
     request = await authority.get(request_id)
     if request.state != "approved":
         raise refusal(request)
-    store = authority.record.store
-    stored = await store.get_request(request_id)
-    assert stored is not None
-    claimed = attrs.evolve(request, state="disclosing", disclosed_by=actor.username)
-    doc = {**orjson.loads(stored[1]), **claimed.to_json(),
-           "claimed_at": iso_time(now) if now is not None else None}
+    claimed, put = await authority.moving(request, "approved", state="disclosing",
+                                          disclosed_by=actor.username)
+    first = _intent(claimed, 0, _slots(claimed)[0], actor)
     try:
-        await store.put_request(request_id, "disclosing", request.intake.deadline.isoformat(),
-                                orjson.dumps(doc), "approved")
+        await authority.record.append(attrs.evolve(first, data={
+            **first.data, "state": "disclosing",
+            **({"claimed_at": iso_time(now)} if now is not None else {})}), put)
     except RecordError:
         current = await authority.get(request_id)
         if current.state == "approved":
-            raise  # the store failed; nobody moved it
+            raise  # the store failed; nobody moved it, and no intent was recorded
         raise refusal(current) from None
     return claimed
 
 
 async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: datetime,
                    out_dir: Path) -> tuple[Request, Path]:
-    """Claim the request, record the intent, produce the package once, record the outcome per
-    customer."""
+    """Claim the request (recording the first intent), record the other intents, produce the
+    package once, record the outcome per customer; the last outcome moves it to disclosed."""
     request = await claim(authority, request_id, actor=actor, now=now)
     record, rule, intake = authority.record, request.rule, request.intake
-    common = {"request": request.id, "reference": intake.reference,
-              "legal_basis": intake.legal_basis, "categories": list(intake.categories),
-              "defer_until": intake.defer_until.isoformat() if intake.defer_until else None}
-    # A request whose orders the record never saw still gets its intent/outcome pair, with no
-    # subject and no field: the authority is told the gateway holds nothing.
-    slots: list[str | None] = [*request.subjects] or [None]
-    try:
-        await record.append(Draft(
-            kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:0", subject=slots[0],
-            recipient=intake.authority, service=intake.kind,
-            fields=rule.allow if slots[0] is not None else (),
-            policy=rule.digest, data={**common, **actor.to_json()},
-        ))
-    except BaseException:
-        # No intent was written: the claim is given back, so producing it can be tried again.
-        with contextlib.suppress(Exception):
-            await authority._move(request, "disclosing", state="approved",  # noqa: SLF001
-                                  disclosed_by=None)
-        raise
+    common = _common(request)
+    slots = _slots(request)
     for i, subject in enumerate(slots[1:], start=1):
-        await record.append(Draft(
-            kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:{i}", subject=subject,
-            recipient=intake.authority, service=intake.kind, fields=rule.allow,
-            policy=rule.digest, data={**common, **actor.to_json()},
-        ))
+        await record.append(_intent(request, i, subject, actor))
     stored = await record.store.get_request(request.id)
     assert stored is not None
     asked: dict[str, Any] | None = orjson.loads(stored[1]).get("asked")
@@ -256,17 +258,19 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
         os.fsync(f.fileno())
     outcomes = [(fields, part["status"], given) for part, fields, given in parts] or [
         ((), "not held", ())]
+    summary = produced(intake.categories, [part for part, _, _ in parts],
+                       len(request.unresolved_orders))
+    moved, put = await authority.moving(request, "disclosing", state="disclosed",
+                                        package_sha256=digest,
+                                        case={**request.case, "outcome": summary})
+    last = len(slots) - 1
     for i, (subject, (fields, status, given)) in enumerate(zip(slots, outcomes, strict=True)):
         await record.append(Draft(
             kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"{request.id}:{i}", subject=subject,
             recipient=intake.authority, service=intake.kind, fields=fields,
             policy=rule.digest,
             data={**common, "package_sha256": digest, "status": status,
-                  "disclosed": list(given), **actor.to_json()},
-        ))
-    summary = produced(intake.categories, [part for part, _, _ in parts],
-                       len(request.unresolved_orders))
-    moved = await authority._move(request, "disclosing", state="disclosed",  # noqa: SLF001
-                                  package_sha256=digest,
-                                  case={**request.case, "outcome": summary})
+                  "disclosed": list(given), **actor.to_json(),
+                  **({"state": "disclosed"} if i == last else {})},
+        ), put if i == last else None)
     return moved, path

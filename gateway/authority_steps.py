@@ -1,6 +1,7 @@
 """The steps of an authority request after intake, besides deciding and producing
-(``gateway.authority``, ``gateway.authority_package``): each moves the request through
-``Authority._move`` and is an entry in the record.
+(``gateway.authority``, ``gateway.authority_package``): each is an entry in the record,
+committed with the request's move (``Authority.moving``) or not at all; the entry carries the
+state the request is in after it.
 
 - ``extend``: a later deadline (a day, or a time for an emergency), with the reason; a running
   preservation is extended instead (``gateway.authority_preservation``);
@@ -26,7 +27,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import attrs
-import orjson
 
 from gateway.actor import Actor
 from gateway.authority import Authority, Request
@@ -102,11 +102,17 @@ class Steps:
     def __init__(self, *, authority: Authority) -> None:
         self.authority = authority
 
-    async def _record(self, request: Request, kind: str, actor: Actor, now: datetime,
-                      **data: Any) -> None:  # noqa: ANN401
+    async def _step(self, request: Request, expected: str, kind: str, *, actor: Actor,
+                    now: datetime, data: Mapping[str, Any],
+                    **changes: Any) -> Request:  # noqa: ANN401
+        """Move ``request`` from ``expected`` by ``changes``, recorded by one entry of
+        ``kind`` committed with the move."""
+        moved, put = await self.authority.moving(request, expected, **changes)
         await self.authority.record.append(Draft(
             kind=kind, disclosure=request.id, recipient=request.intake.authority,
-            data={"request": request.id, **data, **actor.to_json(), "at": iso_time(now)}))
+            data={"request": request.id, **data, **actor.to_json(), "at": iso_time(now),
+                  "state": moved.state}), put)
+        return moved
 
     async def extend(self, request: Request, *, deadline: object, reason: object,
                      actor: Actor, now: datetime) -> Request:
@@ -136,13 +142,12 @@ class Steps:
             "from": intake.due_at or intake.deadline.isoformat(),
             "to": due_at or new_day.isoformat(), "reason": reason, "by": actor.username,
             "at": iso_time(now)}]
-        moved = await self.authority._move(  # noqa: SLF001
-            request, request.state, intake=attrs.evolve(intake, deadline=new_day, due_at=due_at),
+        return await self._step(
+            request, request.state, Kind.AUTHORITY_EXTENDED, actor=actor, now=now,
+            data={"from": extensions[-1]["from"], "to": extensions[-1]["to"],
+                  "reason": reason},
+            intake=attrs.evolve(intake, deadline=new_day, due_at=due_at),
             case={**request.case, "extensions": extensions})
-        await self._record(request, Kind.AUTHORITY_EXTENDED, actor, now,
-                           **{"from": extensions[-1]["from"], "to": extensions[-1]["to"]},
-                           reason=reason)
-        return moved
 
     async def object_to(self, request: Request, *, reason: object, actor: Actor,
                      now: datetime) -> Request:
@@ -152,12 +157,11 @@ class Steps:
                            "before the package is produced or the request decided")
         objection = {"reason": reason, "by": actor.username, "at": iso_time(now),
                      "from": request.state, "resolution": None}
-        moved = await self.authority._move(  # noqa: SLF001
-            request, request.state, state="objected",
+        return await self._step(
+            request, request.state, Kind.AUTHORITY_OBJECTED, actor=actor, now=now,
+            data={"reason": reason}, state="objected",
             case={**request.case, "objection": objection,
                   "outcome": {"outcome": "objected", "resolution": None}})
-        await self._record(request, Kind.AUTHORITY_OBJECTED, actor, now, reason=reason)
-        return moved
 
     async def resolve(self, request: Request, *, resolution: object, note: object,
                       actor: Actor, now: datetime) -> Request:
@@ -177,11 +181,9 @@ class Steps:
         else:
             state = "rejected"
             case["outcome"] = {"outcome": "objected", "resolution": resolution}
-        moved = await self.authority._move(request, "objected", state=state,  # noqa: SLF001
-                                           case=case)
-        await self._record(request, Kind.AUTHORITY_OBJECTION_RESOLVED, actor, now,
-                           resolution=resolution, note=note, state=state)
-        return moved
+        return await self._step(
+            request, "objected", Kind.AUTHORITY_OBJECTION_RESOLVED, actor=actor, now=now,
+            data={"resolution": resolution, "note": note}, state=state, case=case)
 
     async def notify(self, request: Request, doc: Mapping[str, Any], *, channels: Sequence[str],
                      actor: Actor, now: datetime) -> Request:
@@ -207,12 +209,10 @@ class Steps:
                                            high=500),
                         basis=text(doc.get("basis"), "basis", high=500))
         told.update(recorded_by=actor.username, recorded_at=iso_time(now))
-        moved = await self.authority._move(  # noqa: SLF001
-            request, request.state, case={**request.case, "notification": told})
-        await self._record(request, Kind.AUTHORITY_NOTIFICATION, actor, now,
-                           **{k: v for k, v in told.items()
-                              if k not in ("recorded_by", "recorded_at")})
-        return moved
+        return await self._step(
+            request, request.state, Kind.AUTHORITY_NOTIFICATION, actor=actor, now=now,
+            data={k: v for k, v in told.items() if k not in ("recorded_by", "recorded_at")},
+            case={**request.case, "notification": told})
 
     async def resume(self, request: Request, *, actor: Actor, now: datetime) -> Request:
         """Give a crashed production's claim back (no outcome recorded): ``approved`` again."""
@@ -226,19 +226,15 @@ class Steps:
         if any(b["kind"] == Kind.AUTHORITY_DISCLOSURE for b in bodies):
             raise Conflict(f"request {request.id} has outcomes for part of its customers; the "
                            "package's hash is in the record: ask an admin to check it")
-        stored = await store.get_request(request.id)
-        claimed = [b["time"] for b in bodies] or [
-            str(_doc(stored).get("claimed_at") or "")]
-        if max(claimed) > iso_time(now - STALE):
+        # The claim is committed with the first intent, which says when (else its time).
+        claimed = max((str(b["data"].get("claimed_at") or b["time"]) for b in bodies),
+                      default="")
+        if claimed > iso_time(now - STALE):
             raise Conflict(f"the package of {request.id} is being produced (claimed at "
-                           f"{max(claimed)}); resume it if it is still stuck "
+                           f"{claimed}); resume it if it is still stuck "
                            f"{int(STALE.total_seconds() // 60)} minutes after that")
-        moved = await self.authority._move(request, "disclosing", state="approved",  # noqa: SLF001
-                                           disclosed_by=None)
-        await self._record(request, Kind.AUTHORITY_RELEASED, actor, now,
-                           intents=len(bodies), claimed_by=request.disclosed_by)
-        return moved
+        return await self._step(
+            request, "disclosing", Kind.AUTHORITY_RELEASED, actor=actor, now=now,
+            data={"intents": len(bodies), "claimed_by": request.disclosed_by},
+            state="approved", disclosed_by=None)
 
-
-def _doc(stored: tuple[str, bytes] | None) -> dict[str, Any]:
-    return orjson.loads(stored[1]) if stored is not None else {}

@@ -1,7 +1,8 @@
 """config.toml -> a frozen, validated configuration tree.
 
 Secrets never live in config.toml: each is a reference ``{ env = "NAME" }`` or
-``{ file = "path" }`` (relative to the config file), read once at load time.
+``{ file = "path" }`` (relative to the config file), read once at load time; carrier
+credentials only when the gateway is to reach the carriers (``Config.carrier_credentials``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from carriers import ADAPTERS
 from carriers._resilience import Resilience
 from gateway.authority_settings import AuthoritySettings
 from gateway.erasure import ErasureRules
+from gateway.erasure_notices import Notices
 from gateway.errors import ConfigError
 from gateway.logins import LoginLimits
 from gateway.models import Party
+from gateway.notice_channels import recipients_from, smtp_from
 from gateway.policy import Policy
 from gateway.policy_config import parse_policy
 from gateway.proxies import Network
 from gateway.record.checkpoint import Signer, Verifier
+from gateway.report_settings import ReportSettings, report_settings
 from gateway.webhooks import HookKey, hook_key
 from gateway.witness.settings import Witnessing, witnessing_from
 
@@ -42,25 +46,50 @@ class Secret:
         return f"Secret({self.source})"
 
 
+@attrs.frozen
+class SecretRef:
+    """Where a secret is to be read (``{ env = "NAME" }`` or ``{ file = "path" }``), read only
+    when a command needs it: carrier credentials are read by ``serve`` and ``demo``, so
+    commands that reach no carrier run without them."""
+
+    where: str
+    env: str | None = None
+    file: Path | None = None
+
+    @classmethod
+    def parse(cls, ref: object, where: str, base: Path) -> SecretRef:
+        if isinstance(ref, str):
+            raise ConfigError(
+                f"{where}: secrets are not written in config.toml; "
+                'use { env = "NAME" } or { file = "path" }'
+            )
+        if not isinstance(ref, Mapping) or len(ref) != 1 or not ({"env", "file"} & ref.keys()):
+            raise ConfigError(f'{where}: expected {{ env = "NAME" }} or {{ file = "path" }}')
+        if "env" in ref:
+            return cls(where=where, env=str(ref["env"]))
+        return cls(where=where, file=base / str(ref["file"]))
+
+    @property
+    def label(self) -> str:
+        """The variable's name, or ``file PATH``: what the operator is to provide."""
+        return self.env if self.env is not None else f"file {self.file}"
+
+    def resolve(self) -> Secret:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigError(f"{self.where}: environment variable {self.env} is not set")
+            return Secret(value.strip(), f"env:{self.env}")
+        assert self.file is not None
+        try:
+            return Secret(self.file.read_text(encoding="utf-8").strip(), f"file:{self.file}")
+        except OSError as exc:
+            raise ConfigError(f"{self.where}: cannot read secret file {self.file} "
+                              f"({exc.strerror})") from None
+
+
 def _secret(ref: object, where: str, base: Path) -> Secret:
-    if isinstance(ref, str):
-        raise ConfigError(
-            f"{where}: secrets are not written in config.toml; "
-            'use { env = "NAME" } or { file = "path" }'
-        )
-    if not isinstance(ref, Mapping) or len(ref) != 1 or not ({"env", "file"} & ref.keys()):
-        raise ConfigError(f'{where}: expected {{ env = "NAME" }} or {{ file = "path" }}')
-    if "env" in ref:
-        name = str(ref["env"])
-        value = os.environ.get(name)
-        if not value:
-            raise ConfigError(f"{where}: environment variable {name} is not set")
-        return Secret(value.strip(), f"env:{name}")
-    path = base / str(ref["file"])
-    try:
-        return Secret(path.read_text(encoding="utf-8").strip(), f"file:{path}")
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read secret file {path} ({exc.strerror})") from None
+    return SecretRef.parse(ref, where, base).resolve()
 
 
 @attrs.frozen
@@ -68,7 +97,8 @@ class CarrierConfig:
     name: str
     base_url: str
     timeout: float
-    credentials: Mapping[str, Secret]
+    #: Read when the gateway reaches the carrier (``Config.carrier_credentials``).
+    credentials: Mapping[str, SecretRef]
     resilience: Resilience = attrs.field(factory=Resilience)
     #: The adapter's own settings (its ``options``, e.g. Posti's token_url), as keywords.
     options: Mapping[str, str] = attrs.field(factory=dict)
@@ -138,6 +168,8 @@ class Config:
     witnessing: Witnessing | None = None
     #: The authorities requests may come from, and the rules for their requests.
     authorities: AuthoritySettings = attrs.field(factory=AuthoritySettings)
+    #: The reports' language, time zone, retention, recipients' names and publishing rules.
+    reports: ReportSettings = attrs.field(factory=ReportSettings)
 
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
@@ -157,13 +189,22 @@ class Config:
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
         base = path.parent
         _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure", "logins",
-                    "witnesses", "witnessing", "authorities"}, "config")
+                    "witnesses", "witnessing", "reports", "recipients", "smtp",
+                    "authorities"}, "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
                    "previous_checkpoint_keys", "trusted_proxies", "tls_cert", "tls_key"},
               "[gateway]")
         carriers = _carriers(_table(raw, "carriers"), base)
         sender = _sender(_table(raw, "sender"))
+        record = _record(_table(raw, "record"), base)
+        keys = _keys(_table(gw, "secrets", "[gateway.secrets]"), base)
+        # Recipients told of an erasure (GDPR Art. 19): files kept beside the record.
+        notices = Notices(directory=record.path.parent / "erasure-notices",
+                          keks=(keys.kek, *keys.previous_keks), controller=sender.name,
+                          reply_to=sender.email,
+                          recipients=recipients_from(raw.get("recipients", {})),
+                          smtp=smtp_from(raw.get("smtp"), base, _secret))
         return cls(
             path=path,
             origin=_str(gw, "origin", "[gateway]"),
@@ -174,16 +215,32 @@ class Config:
             trusted_proxies=_networks(gw.get("trusted_proxies", [])),
             tls=_tls(gw, base),
             sender=sender,
-            record=_record(_table(raw, "record"), base),
+            record=record,
             carriers=carriers,
             policy=parse_policy(_table(raw, "policy"), carriers, origin=sender.country),
-            keys=_keys(_table(gw, "secrets", "[gateway.secrets]"), base),
-            erasure=_erasure(raw.get("erasure", {})),
+            keys=keys,
+            erasure=attrs.evolve(_erasure(raw.get("erasure", {})), notices=notices),
             previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
             logins=_logins(raw.get("logins", {})),
             witnessing=witnessing_from(raw, base),
             authorities=AuthoritySettings.from_mapping(raw.get("authorities", {})),
+            reports=report_settings(raw),
         )
+
+    def carrier_credentials(self) -> dict[str, dict[str, str]]:
+        """Each carrier's credentials, read now; one ConfigError naming every one missing
+        (what ``gateway serve`` checks before it starts)."""
+        found: dict[str, dict[str, str]] = {name: {} for name in self.carriers}
+        missing = []
+        for name, cc in self.carriers.items():
+            for key, ref in cc.credentials.items():
+                try:
+                    found[name][key] = ref.resolve().value
+                except ConfigError:
+                    missing.append(ref.label)
+        if missing:
+            raise ConfigError(f"missing carrier credentials: {', '.join(missing)}")
+        return found
 
     def verifiers(self) -> list[Verifier]:
         """The checkpoint public keys: the current signing key's, then retired ones."""
@@ -361,7 +418,7 @@ def _carriers(raw: Mapping[str, Any], base: Path) -> dict[str, CarrierConfig]:
             timeout=resilience.timeout,
             resilience=resilience,
             credentials={
-                key: _secret(ref, f"{where} credentials.{key}", base)
+                key: SecretRef.parse(ref, f"{where} credentials.{key}", base)
                 for key, ref in creds_raw.items()
             },
         )

@@ -26,8 +26,14 @@ from gateway import logs
 from gateway.app import create_app
 from gateway.config import Config
 from gateway.keygen import keygen
+from gateway.proof import Prover
+from gateway.record import Kind
 from gateway.record.checkpoint import Verifier
+from gateway.record.sealing import subject_ref
+from gateway.record.sqlite import SqliteStore
+from gateway.record.store import ThreadedStore
 from gateway.record.verify import verify_sqlite
+from gateway.transparency.receipt import ReceiptInvalid, receipts_for, verify_receipt
 from gateway.webhooks import HookSecret, sign_headers
 
 SECRETS_DIR = Path("var/secrets")
@@ -193,8 +199,34 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
         (base / SECRETS_DIR / "checkpoint.pub").read_text(encoding="utf-8").strip())
     report = verify_sqlite(db, [verifier], origin=config.origin)
     print(f"\nverify: {report.summary()}")  # noqa: T201
+    receipt_ok = await check_receipt(db, directory / "receipt.tlog-proof", verifier,
+                                     subject_ref(config.keys.subject_hmac, "C-1"))
     log_file.close()
-    return 0 if report.ok else 1
+    return 0 if report.ok and receipt_ok else 1
+
+
+async def check_receipt(db: Path, out: Path, verifier: Verifier, subject: str) -> bool:
+    """Write the receipt of one customer's first disclosure, as the access report carries it,
+    and check it as the customer would (`gateway receipt verify`)."""
+    store = ThreadedStore(SqliteStore(db))
+    await store.open()
+    try:
+        rows = [r for r in await store.subject_rows(subject)
+                if orjson.loads(r.body)["kind"] == Kind.INTENT][:1]
+        made = await receipts_for(store, {r.seq: r.body for r in rows}, prover=Prover())
+    finally:
+        await store.close()
+    if not made:
+        print("receipt: none to check")  # noqa: T201
+        return False
+    out.write_text(next(iter(made.values())), encoding="utf-8")
+    try:
+        receipt = verify_receipt(out.read_text(encoding="utf-8"), [verifier])
+    except ReceiptInvalid as exc:
+        print(f"receipt {out}: REFUSED ({exc.detail})")  # noqa: T201
+        return False
+    print(f"receipt {out} (customer C-1, position {receipt.index}): OK")  # noqa: T201
+    return True
 
 
 def arrived(text: str) -> list[str]:

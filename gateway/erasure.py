@@ -22,12 +22,13 @@ import attrs
 import orjson
 import structlog
 
+from gateway import erasure_notices
 from gateway.actor import SCHEDULE, Actor
 from gateway.authority import OPEN
 from gateway.errors import Conflict, GatewayError, NotFound, Unprocessable
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
-from gateway.record.rows import KeyErasure
+from gateway.record.rows import AddHold, CancelErasure, DeferErasure, KeyErasure, ReleaseHolds
 from gateway.record.sealing import subject_ref
 
 log = structlog.get_logger("gateway.erasure")
@@ -48,6 +49,8 @@ class ErasureRules:
     #: Days a produced authority package's local copy is kept (0: until its request is
     #: closed, which deletes it); the record keeps the package's hash either way.
     package_retention_days: int = 0
+    #: Where and how recipients are told of each erasure (GDPR Art. 19); None: not told.
+    notices: erasure_notices.Notices | None = None
 
 
 @attrs.frozen
@@ -155,15 +158,14 @@ async def _erase_or_defer(record: Record, subject: str, rules: ErasureRules, now
     if hold is None:
         if dry_run:
             return Erasure(subject=subject, status="erased", seq=-1)
-        return await _erase(record, subject, reason, actor)
+        return await _erase(record, subject, reason, actor, rules)
     due, basis = hold
     if dry_run:
         return Erasure(subject=subject, status="deferred", seq=-1, due=due, basis=basis)
-    await record.store.defer_erasure(subject, iso_time(now), due, basis)
     entry = await record.append(Draft(
         kind=Kind.ERASURE_DEFERRED, subject=subject,
         data={"reason": reason, "due": due, "basis": basis, **actor.to_json()},
-    ))
+    ), DeferErasure(subject, iso_time(now), due, basis))
     return Erasure(subject=subject, status="deferred", seq=entry.seq, due=due, basis=basis)
 
 
@@ -206,7 +208,7 @@ async def apply_retention(record: Record, *, rules: ErasureRules, now: datetime,
             continue
         reason = f"retention period of {rules.retention_days} days ended"
         done.append(Erasure(subject=subject, status="erased", seq=-1) if dry_run
-                    else await _erase(record, subject, reason, actor))
+                    else await _erase(record, subject, reason, actor, rules))
     return done
 
 
@@ -252,16 +254,9 @@ async def place_hold(record: Record, *, customer_id: str, hmac_key: bytes, until
     subject = subject_ref(hmac_key, customer_id)
     if not await _customer(record, subject):
         raise Conflict("the customer's values are already erased; there is nothing to hold")
-    return await hold_subject(record, subject, until=until, basis=basis, now=now, actor=actor)
-
-
-async def hold_subject(record: Record, subject: str, *, until: datetime, basis: str,
-                       now: datetime, actor: Actor, **about: str) -> int:
-    """Hold one customer's values (by record reference) until ``until``, recorded; ``about``
-    adds to the entry's data (a preservation order's request id). Returns its position."""
-    await record.store.add_hold(subject, iso_time(until), basis, iso_time(now))
     entry = await record.append(Draft(kind=Kind.LEGAL_HOLD, subject=subject, data={
-        "until": iso_time(until), "basis": basis, **about, **actor.to_json()}))
+        "until": iso_time(until), "basis": basis, **actor.to_json()}),
+        AddHold(subject, iso_time(until), basis, iso_time(now)))
     return entry.seq
 
 
@@ -276,16 +271,10 @@ async def release(record: Record, *, customer_id: str, hmac_key: bytes,
     reason = _text(reason, "reason")
     subject = subject_ref(hmac_key, customer_id)
     stamp = iso_time(now)
-    pending = {p[0]: p for p in await record.store.pending_erasures()}.get(subject)
-    if what == "hold":
-        if not await record.store.release_holds(subject, stamp):
-            raise NotFound("no legal hold runs on that customer; nothing was changed")
-        if pending is not None:
-            await record.store.defer_erasure(subject, pending[1], stamp, "hold released")
-    elif not await record.store.cancel_erasure(subject):
-        raise NotFound("no erasure is pending for that customer; nothing was changed")
+    # Refused (NotFound, nothing recorded) when no hold runs or no erasure is pending.
     entry = await record.append(Draft(kind=Kind.ERASURE_RELEASED, subject=subject, data={
-        "released": what, "reason": reason, **actor.to_json()}))
+        "released": what, "reason": reason, "at": stamp, **actor.to_json()}),
+        ReleaseHolds(subject, stamp) if what == "hold" else CancelErasure(subject))
     return entry.seq
 
 
@@ -311,11 +300,15 @@ async def waiting(record: Record, *, now: datetime, subject: str | None = None,
     return [w for w in found if subject is None or w.subject == subject]
 
 
-async def _erase(record: Record, subject: str, reason: str, actor: Actor) -> Erasure:
+async def _erase(record: Record, subject: str, reason: str, actor: Actor,
+                 rules: ErasureRules) -> Erasure:
+    # What the recipients must be told is read before the key goes (Art. 19).
+    planned = await erasure_notices.capture(record, subject, rules.notices)
     entry = await record.append(
         Draft(kind=Kind.ERASURE, subject=subject, data={"reason": reason, **actor.to_json()}),
         KeyErasure(subject),
     )
+    await erasure_notices.queue(record, planned, erasure=entry.seq)
     return Erasure(subject=subject, status="erased", seq=entry.seq)
 
 
@@ -331,6 +324,7 @@ async def run_periodically(record: Record, rules: ErasureRules,
         try:
             done = await run_due(record, now=now, rules=rules, actor=SCHEDULE)
             done += await apply_retention(record, rules=rules, now=now, actor=SCHEDULE)
+            await erasure_notices.dispatch(record, rules.notices, now=now, actor=SCHEDULE)
         except GatewayError as exc:
             log.warning("erasure.periodic_failed", problem=exc.type_slug)
             continue

@@ -8,11 +8,18 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.events import HOOK_EVENTS, schemas
 from gateway.openapi_authority import AUTHORITY_PATHS, AUTHORITY_SCHEMAS
 from gateway.openapi_review import REVIEW_PATHS, SECURITY_SCHEMES
-from gateway.payload import CANCEL_EVENT, ORDER_EVENT, RETURN_EVENT
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+_OCTETS = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_TILE_LEVEL = {"name": "level", "in": "path", "required": True,
+               "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+_TILE_REST = {"name": "rest", "in": "path", "required": True,
+              "schema": {"type": "string", "pattern": "^[x0-9/]+(\\.p/[0-9]+)?$"}}
 
 
 def problems(*codes: int) -> dict[str, Any]:
@@ -20,71 +27,12 @@ def problems(*codes: int) -> dict[str, Any]:
             for code in codes}
 
 
-_TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
-_OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 200}
-
 SCHEMAS: dict[str, Any] = {
     "Problem": {
         "type": "object",
         "required": ["type", "title", "status"],
         "properties": {"type": {"type": "string"}, "title": {"type": "string"},
                        "status": {"type": "integer"}, "detail": {"type": "string"}},
-    },
-    "OrderEvent": {
-        "type": "object",
-        "required": ["type", "data"],
-        "properties": {
-            "type": {"const": ORDER_EVENT},
-            "timestamp": {"type": "string"},
-            "data": {
-                "type": "object",
-                "required": ["order_id", "customer", "delivery", "parcels"],
-                "properties": {
-                    "order_id": _TEXT,
-                    "customer": {
-                        "type": "object",
-                        "required": ["id", "first_name", "last_name", "postal_code", "town"],
-                        "properties": {
-                            "id": _TEXT, "first_name": _TEXT, "last_name": _TEXT,
-                            "street": _OPTIONAL_TEXT, "postal_code": _TEXT, "town": _TEXT,
-                            "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
-                            "phone": _OPTIONAL_TEXT, "email": _OPTIONAL_TEXT,
-                            "marketing_consent": {"type": "boolean"},
-                        },
-                    },
-                    "delivery": {
-                        "type": "object",
-                        "required": ["carrier", "service"],
-                        "properties": {
-                            "carrier": _TEXT, "service": _TEXT,
-                            "pickup_point_id": _OPTIONAL_TEXT,
-                            "notice": {"enum": ["sms", "email", None]},
-                            "door_code": _OPTIONAL_TEXT,
-                        },
-                    },
-                    "parcels": {
-                        "type": "array", "minItems": 1, "maxItems": 50,
-                        "items": {
-                            "type": "object", "required": ["weight_kg"],
-                            "properties": {k: {"type": "number", "exclusiveMinimum": 0,
-                                               "exclusiveMaximum": 10000}
-                                           for k in ("weight_kg", "length_cm", "width_cm",
-                                                     "height_cm")},
-                        },
-                    },
-                },
-            },
-        },
-    },
-    "CancelEvent": {
-        "type": "object",
-        "required": ["type", "data"],
-        "properties": {
-            "type": {"const": CANCEL_EVENT},
-            "timestamp": {"type": "string"},
-            "data": {"type": "object", "required": ["order_id", "disclosure_id"],
-                     "properties": {"order_id": _TEXT, "disclosure_id": _TEXT}},
-        },
     },
     "CancelAnswer": {
         "type": "object",
@@ -110,27 +58,8 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-# A return request: the order event's customer and parcels, and the carrier to return with.
-_RETURN_DATA = SCHEMAS["OrderEvent"]["properties"]["data"]
-SCHEMAS["ReturnEvent"] = {
-    "type": "object",
-    "required": ["type", "data"],
-    "properties": {
-        "type": {"const": RETURN_EVENT},
-        "timestamp": {"type": "string"},
-        "data": {
-            "type": "object",
-            "required": ["order_id", "customer", "return", "parcels"],
-            "properties": {
-                "order_id": _TEXT,
-                "customer": _RETURN_DATA["properties"]["customer"],
-                "return": {"type": "object", "required": ["carrier"],
-                           "properties": {"carrier": _TEXT}},
-                "parcels": _RETURN_DATA["properties"]["parcels"],
-            },
-        },
-    },
-}
+# The hook events' schemas are generated from the types the parser decodes into.
+SCHEMAS.update(schemas(*HOOK_EVENTS))
 
 _SIGNATURE_HEADERS = [
     {"name": name, "in": "header", "required": True, "schema": {"type": "string"},
@@ -177,6 +106,24 @@ PATHS: dict[str, Any] = {
         "summary": "The latest signed checkpoint (C2SP signed note)", "security": [],
         "responses": {"200": {"description": "The note", "content": {"text/plain": {
             "schema": {"type": "string"}}}}, **problems(404)},
+    }},
+    "/checkpoint": {"get": {
+        "summary": "The latest (cosigned) checkpoint, as C2SP tlog-tiles serves it",
+        "security": [],
+        "responses": {"200": {"description": "The note", "content": {"text/plain": {
+            "schema": {"type": "string"}}}}, **problems(404)},
+    }},
+    "/tile/{level}/{rest}": {"get": {
+        "summary": "A hash tile (C2SP tlog-tiles): <N>[.p/<W>], N as x001/x234/067",
+        "security": [], "parameters": [_TILE_LEVEL, _TILE_REST],
+        "responses": {"200": {"description": "The tile's hashes", "content": _OCTETS},
+                      **problems(400, 404)},
+    }},
+    "/tile/entries/{rest}": {"get": {
+        "summary": "An entry bundle (C2SP tlog-tiles)", "description": "Roles: auditor.",
+        "security": [{"staffSession": []}], "parameters": [_TILE_REST],
+        "responses": {"200": {"description": "Length-prefixed entries", "content": _OCTETS},
+                      **problems(400, 401, 403, 404, 503)},
     }},
     "/openapi.json": {"get": {"summary": "This document", "security": [],
                               "responses": {"200": {"description": "OpenAPI 3.1"}}}},

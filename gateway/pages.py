@@ -152,16 +152,19 @@ async def _access(request: web.Request) -> web.Response:
     customer = given.get("customer", "")
     if not customer:
         return _page(request, "access.html", report=None, customer="")
-    report = await request.app[REVIEWER].access_report(
-        request[MEMBER], customer, via="web", view=given.get("view") or None)
+    reviewer = request.app[REVIEWER]
+    report = await reviewer.access_report(
+        request[MEMBER], customer, via="web", view=given.get("view") or None,
+        lang=given.get("lang") or None)
     return _page(request, "access.html", report=report, customer=customer,
-                 controller=request.app[REVIEWER].controller)
+                 controller=reviewer.controller, t=reviewer.text(report["language"]),
+                 page_lang=report["language"])
 
 
 @routes.get("/review/transparency")
 @page(*TRANSPARENCY)
 async def _transparency(request: web.Request) -> web.Response:
-    params = {k: request.query.get(k, "") for k in ("from", "to")}
+    params = {k: request.query.get(k, "") for k in ("from", "to", "period", "view")}
     try:
         report = await request.app[REVIEWER].transparency_report(request[MEMBER], request.query,
                                                                  via="web")

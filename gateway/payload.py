@@ -1,18 +1,44 @@
 """Parse the order pipeline's hook payload into an Order. A filter between the wire and the model.
 
-Error messages name the offending field path, never its value.
+The body is decoded straight into the typed wire structures of ``gateway.events`` (msgspec; why
+msgspec is said there), which also generate the OpenAPI schemas; this module then checks what a
+schema cannot say and converts the structs to the frozen models, in one place (``_order``).
+
+Error messages name the offending field path, never its value: msgspec's own messages (some of
+which quote the value) are translated here into messages built from the path and the rule.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from typing import TypeVar
 
 import attrs
-import orjson
+import msgspec
 
 from gateway.errors import BadRequest
+from gateway.events import (
+    CANCEL_EVENT,
+    COUNTRY,
+    CURRENCY,
+    DECODER,
+    EVENTS,
+    HS_CODE,
+    MAX_TEXT,
+    NAME,
+    ORDER_DECODER,
+    ORDER_EVENT,
+    ORIGIN,
+    RETURN_EVENT,
+    CancelEvent,
+    OrderData,
+    ParamValue,
+    ReturnData,
+    ReturnEvent,
+)
+from gateway.events import Customer as WireCustomer
+from gateway.events import Delivery as WireDelivery
+from gateway.events import LineItem as WireLineItem
 from gateway.models import (
     RETURN_SERVICE,
     Addon,
@@ -25,19 +51,10 @@ from gateway.models import (
     ReturnOrder,
 )
 
-#: The event type the pipeline sends when an order is ready to hand to a carrier.
-ORDER_EVENT = "order.ready_to_ship"
-#: The order was cancelled: cancel the shipment booked for it (``data.disclosure_id``).
-CANCEL_EVENT = "order.cancelled"
-#: The customer returns the parcel: book a return label (``data.return.carrier``).
-RETURN_EVENT = "order.return_requested"
-EVENTS = (ORDER_EVENT, CANCEL_EVENT, RETURN_EVENT)
-_MAX_TEXT = 200
-_MAX_PARCELS = 50
-_MAX_ADDONS = 10
-_MAX_ITEMS = 100
-#: An add-on's name and its parameters' names: lower-case identifiers.
-_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_T = TypeVar("_T")
+
+__all__ = ["CANCEL_EVENT", "EVENTS", "ORDER_EVENT", "RETURN_EVENT", "CancelRequest",
+           "parse_event", "parse_order_event"]
 
 
 @attrs.frozen
@@ -51,202 +68,188 @@ class CancelRequest:
 def parse_event(body: bytes) -> Order | CancelRequest:
     """Any of the pipeline's events: an order to ship, a return to book (a ReturnOrder), or a
     cancellation."""
-    event = _event(body)
-    kind = event.get("type")
-    if kind == CANCEL_EVENT:
-        data = _object(event.get("data"), "$.data")
-        return CancelRequest(order_id=_text(data, "order_id", "$.data"),  # type: ignore[arg-type]
-                             disclosure_id=_text(data, "disclosure_id", "$.data"))  # type: ignore[arg-type]
-    if kind == RETURN_EVENT:
-        return _return(_object(event.get("data"), "$.data"))
-    return parse_order_event(body, event)
+    event = _decode(DECODER, body)
+    if isinstance(event, CancelEvent):
+        return CancelRequest(order_id=_text(event.data.order_id, "$.data.order_id"),
+                             disclosure_id=_text(event.data.disclosure_id,
+                                                 "$.data.disclosure_id"))
+    if isinstance(event, ReturnEvent):
+        return _return(event.data)
+    return _order(event.data, _delivery(event.data.delivery))
 
 
-def _event(body: bytes) -> Mapping[str, Any]:
+def parse_order_event(body: bytes) -> Order:
+    """Only an ``order.ready_to_ship`` event (``gateway policy explain``, the baseline bench)."""
+    event = _decode(ORDER_DECODER, body)
+    return _order(event.data, _delivery(event.data.delivery))
+
+
+def _decode(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(_message(str(exc))) from None
+    except msgspec.DecodeError:
         raise BadRequest("the body is not valid JSON") from None
-    event = _object(doc, "$")
-    if event.get("type") not in EVENTS:
-        raise BadRequest(f"$.type must be one of {', '.join(EVENTS)}")
-    return event
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
 
 
-def _return(data: Mapping[str, Any]) -> ReturnOrder:
-    returning = _object(data.get("return"), "$.data.return")
-    carrier = _text(returning, "carrier", "$.data.return")
-    order = _order(data, {"carrier": carrier, "service": RETURN_SERVICE})
+# -- msgspec's messages, translated to ones that never quote a value --------------------------
+
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `(?P<path>[^`]*)`(?: in `(?P<parent>[^`]*)`)?)?$",
+                 re.DOTALL)
+_KINDS = {"str": "a string", "object": "a JSON object", "array": "a list", "bool": "a boolean",
+          "int": "a whole number", "float": "a number", "null": "null"}
+#: By the pattern as msgspec quotes it (its repr).
+_PATTERNS = {repr(pattern): rule for pattern, rule in (
+    (NAME, "a lower-case name (letters, digits, _)"),
+    (COUNTRY, "an ISO 3166-1 alpha-2 code"),
+    (ORIGIN, "an ISO 3166-1 alpha-2 code"),
+    (CURRENCY, "an ISO 4217 code"),
+    (HS_CODE, "a tariff code of 6 to 10 digits"),
+)}
+_BOUND = re.compile(r"Expected `(?:int|float)` (?P<op>[<>]=?) (?P<n>[0-9.e+-]+)")
+_OPS = {">": "above", ">=": "of at least", "<": "below", "<=": "of at most"}
+
+
+def _message(text: str) -> str:
+    """A value-free message for one of msgspec's validation errors: the path, and the rule
+    from our own types; anything not recognised is named by its path alone."""
+    found = _AT.match(text)
+    what = found["what"] if found else ""
+    path = (found["parent"] or found["path"]) if found and found["path"] else "$"
+    if (field := re.fullmatch(r"Object missing required field `([a-z_]+)`", what)) is not None:
+        if field[1] == "type":
+            return f"$.type must be one of {', '.join(EVENTS)}"
+        return f"{path}.{field[1]} is required"
+    if path == "$.type":
+        return f"$.type must be one of {', '.join(EVENTS)}"
+    if path.endswith("[...]"):  # a member of a free-form object (an add-on's parameter)
+        return f"{path.removesuffix('[...]')}: parameters are strings or numbers"
+    if found and found["parent"]:  # a member's name in a free-form object
+        return f"{path}: parameter names are lower-case identifiers"
+    if what == "Expected `str` of length >= 1":
+        return f"{path} is required"
+    if (length := re.fullmatch(r"Expected `(str|array)` of length ([<>]=) ([0-9]+)", what)):
+        unit = "characters" if length[1] == "str" else "entries" if length[3] != "1" else "entry"
+        most = "at most" if length[2] == "<=" else "at least"
+        return f"{path} must have {most} {length[3]} {unit}"
+    if (pattern := re.fullmatch(r"Expected `str` matching regex (.*)", what)):
+        return f"{path} must be {_PATTERNS.get(pattern[1], 'in the documented form')}"
+    if (bound := _BOUND.fullmatch(what)) is not None:
+        return f"{path} must be a number {_OPS[bound['op']]} {bound['n']}"
+    if re.fullmatch(r"Expected `[a-z |]+`, got `null`", what):
+        return f"{path} is required"
+    if (kind := re.fullmatch(r"Expected `([a-z |]+)`(?:, got `[a-z]+`)?", what)):
+        kinds = [_KINDS.get(k, k) for k in kind[1].split(" | ") if k != "null"]
+        return f"{path} must be {' or '.join(kinds)}"
+    if what.startswith("Invalid enum value"):
+        return f"{path} is not one of the values the document lists"
+    if what == "Number out of range":
+        return f"{path} must be a number in the documented range"
+    return f"{path} is malformed"
+
+
+# -- rules the schema cannot state, and the conversion to the models ------------------------
+
+def _text(value: str, path: str) -> str:
+    """Required text: trimmed, not blank, printable."""
+    trimmed = _optional(value, path)
+    if trimmed is None:
+        raise BadRequest(f"{path} is required")
+    return trimmed
+
+
+def _optional(value: str | None, path: str) -> str | None:
+    """Optional text: trimmed; empty is not given."""
+    if value is None:
+        return None
+    trimmed = value.strip()
+    if not trimmed.isprintable():
+        raise BadRequest(f"{path} must be printable text of at most {MAX_TEXT} characters")
+    return trimmed or None
+
+
+def _code(value: str | None) -> str | None:
+    """A code its pattern checked: trimmed; empty is not given."""
+    return (value or "").strip() or None
+
+
+def _delivery(wire: WireDelivery) -> Delivery:
+    p = "$.data.delivery"
+    return Delivery(carrier=_text(wire.carrier, f"{p}.carrier"),
+                    service=_text(wire.service, f"{p}.service"),
+                    pickup_point_id=_optional(wire.pickup_point_id, f"{p}.pickup_point_id"),
+                    notice=wire.notice or None,
+                    door_code=_optional(wire.door_code, f"{p}.door_code"))
+
+
+def _return(data: ReturnData) -> ReturnOrder:
+    carrier = _text(data.return_.carrier, "$.data.return.carrier")
+    order = _order(data, Delivery(carrier=carrier, service=RETURN_SERVICE))
     return ReturnOrder(id=order.id, customer=order.customer, delivery=order.delivery,
                        parcels=order.parcels, items=order.items)
 
 
-def parse_order_event(body: bytes, event: Mapping[str, Any] | None = None) -> Order:
-    event = _event(body) if event is None else event
-    if event.get("type") != ORDER_EVENT:
-        raise BadRequest(f"$.type must be {ORDER_EVENT!r}")
-    data = _object(event.get("data"), "$.data")
-    return _order(data, _object(data.get("delivery"), "$.data.delivery"))
-
-
-def _order(data: Mapping[str, Any], delivery: Mapping[str, Any]) -> Order:
-    customer = _object(data.get("customer"), "$.data.customer")
-    parcels = data.get("parcels")
-    if not isinstance(parcels, list) or not 1 <= len(parcels) <= _MAX_PARCELS:
-        raise BadRequest(f"$.data.parcels must be a list of 1 to {_MAX_PARCELS} parcels")
-    notice = _text(delivery, "notice", "$.data.delivery", required=False)
-    if notice not in (None, "sms", "email"):
-        raise BadRequest("$.data.delivery.notice must be 'sms' or 'email'")
-    consent = customer.get("marketing_consent", False)
-    if not isinstance(consent, bool):
-        raise BadRequest("$.data.customer.marketing_consent must be a boolean")
-    c = "$.data.customer"
+def _order(data: OrderData | ReturnData, delivery: Delivery) -> Order:
+    """The one place the wire structs become the models."""
     return Order(
-        id=_text(data, "order_id", "$.data"),  # type: ignore[arg-type]
-        customer=Customer(
-            id=_text(customer, "id", c),  # type: ignore[arg-type]
-            first_name=_text(customer, "first_name", c),  # type: ignore[arg-type]
-            last_name=_text(customer, "last_name", c),  # type: ignore[arg-type]
-            address=Address(
-                street=_text(customer, "street", c, required=False),
-                postal_code=_text(customer, "postal_code", c),  # type: ignore[arg-type]
-                town=_text(customer, "town", c),  # type: ignore[arg-type]
-                country=_country(customer, c),
-            ),
-            phone=_text(customer, "phone", c, required=False),
-            email=_text(customer, "email", c, required=False),
-            marketing_consent=consent,
-        ),
-        delivery=Delivery(
-            carrier=_text(delivery, "carrier", "$.data.delivery"),  # type: ignore[arg-type]
-            service=_text(delivery, "service", "$.data.delivery"),  # type: ignore[arg-type]
-            pickup_point_id=_text(delivery, "pickup_point_id", "$.data.delivery", required=False),
-            notice=notice,  # type: ignore[arg-type]
-            door_code=_text(delivery, "door_code", "$.data.delivery", required=False),
-            addons=_addons(data.get("addons")),
-        ),
-        parcels=tuple(_parcel(p, f"$.data.parcels[{i}]") for i, p in enumerate(parcels)),
-        items=_items(data.get("items")),
+        id=_text(data.order_id, "$.data.order_id"),
+        customer=_customer(data.customer),
+        delivery=attrs.evolve(delivery, addons=_addons(data.addons or [])),
+        parcels=tuple(Parcel(weight_kg=p.weight_kg, length_cm=p.length_cm, width_cm=p.width_cm,
+                             height_cm=p.height_cm) for p in data.parcels),
+        items=_items(data.items or []),
     )
 
 
-def _object(value: object, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise BadRequest(f"{path} must be a JSON object")
-    return value
+def _customer(wire: WireCustomer) -> Customer:
+    c = "$.data.customer"
+    return Customer(
+        id=_text(wire.id_, f"{c}.id"),
+        first_name=_text(wire.first_name, f"{c}.first_name"),
+        last_name=_text(wire.last_name, f"{c}.last_name"),
+        address=Address(street=_optional(wire.street, f"{c}.street"),
+                        postal_code=_text(wire.postal_code, f"{c}.postal_code"),
+                        town=_text(wire.town, f"{c}.town"),
+                        country=(_code(wire.country) or "FI").upper()),
+        phone=_optional(wire.phone, f"{c}.phone"),
+        email=_optional(wire.email, f"{c}.email"),
+        marketing_consent=wire.marketing_consent,
+    )
 
 
-def _text(obj: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> str | None:
-    value = obj.get(key)
-    if value is None or value == "":
-        if required:
-            raise BadRequest(f"{path}.{key} is required")
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"{path}.{key} must be a string")
-    value = value.strip()
-    if not value and required:
-        raise BadRequest(f"{path}.{key} is required")
-    if len(value) > _MAX_TEXT or not value.isprintable():
-        raise BadRequest(f"{path}.{key} must be printable text of at most {_MAX_TEXT} characters")
-    return value or None
-
-
-def _country(customer: Mapping[str, Any], path: str) -> str:
-    value = _text(customer, "country", path, required=False) or "FI"
-    if len(value) != 2 or not value.isalpha() or not value.isascii():  # noqa: PLR2004
-        raise BadRequest(f"{path}.country must be an ISO 3166-1 alpha-2 code")
-    return value.upper()
-
-
-def _parcel(value: object, path: str) -> Parcel:
-    obj = _object(value, path)
-    dims = {}
-    for key in ("weight_kg", "length_cm", "width_cm", "height_cm"):
-        raw = obj.get(key)
-        if raw is None and key != "weight_kg":
-            continue
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw < 10_000:  # noqa: PLR2004
-            raise BadRequest(f"{path}.{key} must be a positive number")
-        dims[key] = float(raw)
-    return Parcel(**dims)
-
-
-def _addons(value: object) -> tuple[Addon, ...]:
-    """``data.addons``: each a name (``"id_check"``) or an object naming it with its
-    parameters (``{"name": "cash_on_delivery", "amount": "49.90", ...}``)."""
-    if value is None:
-        return ()
-    if not isinstance(value, list) or len(value) > _MAX_ADDONS:
-        raise BadRequest(f"$.data.addons must be a list of at most {_MAX_ADDONS} add-ons")
+def _addons(wire: list[str | dict[str, ParamValue]]) -> tuple[Addon, ...]:
     out: list[Addon] = []
-    for index, entry in enumerate(value):
+    for index, entry in enumerate(wire):
         path = f"$.data.addons[{index}]"
-        raw = {"name": entry} if isinstance(entry, str) else _object(entry, path)
+        raw = {"name": entry} if isinstance(entry, str) else entry
         name = raw.get("name")
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        if not isinstance(name, str) or not re.fullmatch(NAME, name):
             raise BadRequest(f"{path}.name must be an add-on name (lower-case letters, digits, _)")
         if any(a.name == name for a in out):
             raise BadRequest(f"{path}: add-on {name!r} is named twice")
-        params: dict[str, str] = {}
-        for key, param in raw.items():
-            if key == "name":
-                continue
-            if not _NAME.fullmatch(key):
-                raise BadRequest(f"{path}: parameter names are lower-case identifiers")
-            if isinstance(param, bool) or not isinstance(param, str | int | float):
-                raise BadRequest(f"{path}.{key} must be a string or a number")
-            params[key] = _text({key: str(param)}, key, path) or ""
+        params = {key: _text(str(value), f"{path}.{key}")
+                  for key, value in raw.items() if key != "name"}
         out.append(Addon(name=name, params=params))
     return tuple(out)
 
 
-def _items(value: object) -> tuple[LineItem, ...]:
-    """``data.items``: the order's contents, one object per line. Every field is optional
-    here; the policy decides which are needed, and refuses a shipment without them."""
-    if value is None:
-        return ()
-    if not isinstance(value, list) or len(value) > _MAX_ITEMS:
-        raise BadRequest(f"$.data.items must be a list of at most {_MAX_ITEMS} lines")
-    items = tuple(_item(_object(v, f"$.data.items[{i}]"), f"$.data.items[{i}]")
-                  for i, v in enumerate(value))
-    currencies = {i.currency for i in items if i.currency}
-    if len(currencies) > 1:
+def _items(wire: list[WireLineItem]) -> tuple[LineItem, ...]:
+    items = tuple(_item(line, f"$.data.items[{i}]") for i, line in enumerate(wire))
+    if len({i.currency for i in items if i.currency}) > 1:
         raise BadRequest("$.data.items must all be in one currency")
     return items
 
 
-def _item(obj: Mapping[str, Any], path: str) -> LineItem:
-    currency = _text(obj, "currency", path, required=False)
-    if currency is not None and not re.fullmatch(r"[A-Z]{3}", currency):
-        raise BadRequest(f"{path}.currency must be an ISO 4217 code")
-    hs_code = _text(obj, "hs_code", path, required=False)
-    if hs_code is not None:
-        hs_code = re.sub(r"[ .]", "", hs_code)
-        if not re.fullmatch(r"[0-9]{6,10}", hs_code):
-            raise BadRequest(f"{path}.hs_code must be a tariff code of 6 to 10 digits")
-    origin = _text(obj, "origin_country", path, required=False)
-    if origin is not None and not re.fullmatch(r"[A-Z]{2}", origin):
-        raise BadRequest(f"{path}.origin_country must be an ISO 3166-1 alpha-2 code")
-    quantity = obj.get("quantity")
-    if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)
-                                 or not 0 < quantity < 100_000):  # noqa: PLR2004
-        raise BadRequest(f"{path}.quantity must be a whole number above 0")
+def _item(wire: WireLineItem, path: str) -> LineItem:
     return LineItem(
-        description=_text(obj, "description", path, required=False),
-        quantity=quantity,
-        unit_value=_number(obj, "unit_value", path, low=0.0),
-        currency=currency,
-        hs_code=hs_code,
-        origin_country=origin,
-        weight_kg=_number(obj, "weight_kg", path, low=0.0),
+        description=_optional(wire.description, f"{path}.description"),
+        quantity=wire.quantity,
+        unit_value=wire.unit_value,
+        currency=_code(wire.currency),
+        hs_code=re.sub(r"[ .]", "", _code(wire.hs_code) or "") or None,
+        origin_country=_code(wire.origin_country),
+        weight_kg=wire.weight_kg,
     )
-
-
-def _number(obj: Mapping[str, Any], key: str, path: str, *, low: float) -> float | None:
-    raw = obj.get(key)
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not low <= raw < 1_000_000:  # noqa: PLR2004
-        raise BadRequest(f"{path}.{key} must be a number of at least {low:g}")
-    return float(raw)

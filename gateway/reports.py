@@ -1,6 +1,6 @@
 """Reports built from the record: a customer's access report (GDPR Art. 15(1)(c): every
-recipient, which fields each received, when and why) and the transparency report (counts per
-recipient, authority, legal basis and month). Pure: entries in, documents out.
+recipient, which fields each received, when and why); the transparency report is in
+``gateway.transparency_report``. Pure: entries in, documents out.
 
 An authority disclosure whose notification is deferred (``defer_until`` still ahead) is left
 out of the customer's report, and shown, marked, in the full view for the data protection
@@ -9,14 +9,13 @@ officer.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Literal
 
 from gateway import vocabulary
 from gateway.record import Kind
-from gateway.record.queries import CountRow
 
 View = Literal["customer", "full"]
 #: Carrier outcomes after which the data had reached, or may have reached, the carrier.
@@ -27,8 +26,10 @@ METADATA = ("orders", "deliveries")
 #: An authority disclosure's status when the record held nothing of the customer named.
 NOTHING_HELD = "not held"
 #: Every state of an authority request, and which outcome each counts as: a closed request
-#: was disclosed if it has a package, else rejected.
-REQUEST_STATES = ("received", "approved", "disclosing", "rejected", "disclosed", "closed")
+#: was disclosed if it has a package, preserved if it was an approved preservation order, else
+#: rejected.
+REQUEST_STATES = ("received", "approved", "disclosing", "rejected", "disclosed", "closed",
+                  "preserving", "objected")
 
 
 def deferred(data: Mapping[str, Any], today: date) -> bool:
@@ -114,8 +115,10 @@ def _authority(entry: Mapping[str, Any], today: date) -> dict[str, Any]:
 
 
 def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: View,
-                  today: date, produced_at: str, erased: bool) -> dict[str, Any]:
-    """The access report for one customer from the decoded entries naming them."""
+                  today: date, produced_at: str, erased: bool,
+                  receipts: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The access report for one customer from the decoded entries naming them; each
+    disclosure carries its ``receipt`` (c2sp.org/tlog-proof) from ``receipts`` by id."""
     intents: dict[str, Mapping[str, Any]] = {}
     outcomes: dict[str, Mapping[str, Any]] = {}
     cancelled: dict[str, str] = {}
@@ -139,6 +142,8 @@ def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: 
             carried["cancelled"] = cancelled.get(disclosure)
             disclosures.append(carried)
     disclosures.sort(key=lambda d: (d["time"], d["disclosure"]))
+    for d in disclosures:
+        d["receipt"] = (receipts or {}).get(d["disclosure"])
     return {
         "customer": customer, "view": view, "produced_at": produced_at,
         "values_erased": erased,
@@ -169,11 +174,15 @@ def _per_recipient(disclosures: Sequence[Mapping[str, Any]]) -> list[dict[str, A
 
 
 def request_outcome(doc: Mapping[str, Any]) -> str:
-    """answered (its package was produced), rejected, or open (not decided or not produced
-    yet). A closed request was answered if it has a package, else rejected."""
+    """answered (its package was produced), preserved (an approved preservation order, its
+    holds running or ended), rejected, or open (not decided, objected to or not produced yet).
+    A closed request was answered if it has a package, preserved if it held values, else
+    rejected."""
     state = doc["state"]
     if state in ("disclosed", "closed") and doc.get("package_sha256"):
         return "answered"
+    if state in ("preserving", "closed") and doc.get("preservation"):
+        return "preserved"
     return "rejected" if state in ("rejected", "closed") else "open"
 
 
@@ -183,82 +192,3 @@ def _categories(fields: Iterable[str]) -> dict[str, list[str]]:
     names = list(fields)
     return {"categories": vocabulary.words(names), "fideslang": vocabulary.categories(names)}
 
-
-def transparency_report(rows: Iterable[CountRow], *, since: str | None, until: str | None,
-                        produced_at: str, requests: Iterable[Mapping[str, Any]] = (),
-                        ) -> dict[str, Any]:
-    """Counts of disclosures: per recipient, per authority, per legal basis, per month; and
-    the authority requests received in the period (``requests``: their stored documents),
-    answered, rejected or still open."""
-    recipients: Counter[tuple[str, str]] = Counter()
-    months: dict[str, Counter[str]] = defaultdict(Counter)
-    results: Counter[str] = Counter()
-    per_authority: dict[str, Counter[str]] = defaultdict(Counter)
-    per_basis: dict[str, Counter[str]] = defaultdict(Counter)
-    per_category: Counter[tuple[str, str]] = Counter()
-    for row in rows:
-        if row.kind != Kind.OUTCOME or row.result in LEFT:
-            kind = "carrier" if row.kind == Kind.OUTCOME else "authority"
-            for word in vocabulary.words(row.fields):
-                per_category[(word, kind)] += row.count
-        if row.kind == Kind.OUTCOME:
-            if row.result not in LEFT:
-                continue
-            recipients[("carrier", row.recipient)] += row.count
-            months[row.month]["carrier"] += row.count
-            results[row.result] += row.count
-            continue
-        basis = row.legal_basis or "(not recorded)"
-        # A customer the record held nothing of was answered so; nothing was disclosed.
-        column = "nothing_held" if row.result == NOTHING_HELD else "disclosures"
-        per_authority[row.recipient][column] += row.count
-        per_basis[basis][column] += row.count
-        if column == "disclosures":
-            recipients[("authority", row.recipient)] += row.count
-            months[row.month]["authority"] += row.count
-    outcomes: Counter[str] = Counter()
-    for doc in requests:
-        if not (since or "") <= doc["received_at"] < (until or "\U0010ffff"):
-            continue
-        outcome = request_outcome(doc)
-        outcomes[outcome] += 1
-        for counts in (per_authority[doc["authority"]], per_basis[doc["legal_basis"]]):
-            counts["requests"] += 1
-            counts[outcome] += 1
-
-    def counted(counts: Counter[str]) -> dict[str, int]:
-        return {k: counts[k] for k in ("requests", "answered", "rejected", "open",
-                                       "disclosures", "nothing_held")}
-
-    return {
-        "period": {"from": since, "to": until}, "produced_at": produced_at,
-        "totals": {"carrier_disclosures": sum(results.values()),
-                   "authority_disclosures": sum(c["disclosures"]
-                                                for c in per_authority.values()),
-                   "authority_nothing_held": sum(c["nothing_held"]
-                                                 for c in per_authority.values()),
-                   "authority_requests": sum(outcomes.values()),
-                   "authority_requests_answered": outcomes["answered"],
-                   "authority_requests_rejected": outcomes["rejected"],
-                   "authority_requests_open": outcomes["open"]},
-        "carrier_results": dict(sorted(results.items())),
-        "per_recipient": [{"recipient": r, "kind": k, "disclosures": n}
-                          for (k, r), n in sorted(recipients.items(),
-                                                  key=lambda kv: (-kv[1], kv[0]))],
-        "per_authority": [{"authority": a, **counted(c)}
-                          for a, c in sorted(per_authority.items())],
-        "per_legal_basis": [{"legal_basis": b, **counted(c)}
-                            for b, c in sorted(per_basis.items())],
-        "per_month": [{"month": m, "carrier": c["carrier"], "authority": c["authority"]}
-                      for m, c in sorted(months.items())],
-        "per_category": [{"category": w, "fideslang": vocabulary.WORD_CATEGORIES.get(w),
-                          "carrier": per_category[(w, "carrier")],
-                          "authority": per_category[(w, "authority")]}
-                         for w in dict.fromkeys(w for w, _ in sorted(per_category))],
-        "note": "A disclosure to a carrier is counted once the request reached it (booked, "
-                "refused by the carrier, or outcome unknown). Authority requests are those "
-                "received in the period: answered (a package was produced), rejected, or "
-                "still open. An authority request can cover several customers; each "
-                "customer's part of a package is one disclosure, unless the record held "
-                "nothing of that customer (counted as nothing held).",
-    }

@@ -14,6 +14,7 @@ admin); for the others they read as ``withheld``, and for an erased customer as 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -22,9 +23,10 @@ import attrs
 import orjson
 from aiohttp import web
 
-from gateway import reports
+from gateway import access_report, erasure_notices, reports
 from gateway.access import api
 from gateway.config import Config
+from gateway.erasure import waiting
 from gateway.errors import Forbidden, NotFound
 from gateway.proof import Prover, check_inclusion, checkpoint_status
 from gateway.record import Draft, Kind, Record
@@ -32,20 +34,27 @@ from gateway.record.entry import decode, iso_time
 from gateway.record.queries import MAX_LIMIT, Search
 from gateway.record.rows import Row
 from gateway.record.sealing import subject_ref, unseal
+from gateway.report_settings import LANGUAGES
+from gateway.report_text import Text
 from gateway.review_params import (
     ACCESS_PARAMS,
+    FORMATS,
     KINDS,
     SEARCH_PARAMS,
     SORTS,
     TRANSPARENCY_PARAMS,
+    TRANSPARENCY_VIEWS,
     VIEWS,
     customer_id,
     one_of,
     parameters,
     period,
+    report_period,
     whole_number,
 )
 from gateway.staff import MEMBER, Member, Role
+from gateway.transparency.receipt import disclosure_receipts
+from gateway.transparency_report import publish, request_facts, to_csv, transparency_report
 
 Via = Literal["api", "web", "cli"]
 ERASED: Final = "erased"
@@ -67,8 +76,11 @@ class Reviewer:
         self.os_user = os_user
         self.hmac_key = config.keys.subject_hmac
         self.controller = config.sender
+        self.report_settings = config.reports
+        self.erasure_rules = config.erasure
         self.verifiers = config.verifiers()
         self.prover = Prover()
+        self.witness_policy = config.witnessing.policy if config.witnessing else None
         self.clock = clock
 
     def now(self) -> datetime:
@@ -189,28 +201,48 @@ class Reviewer:
         return await checkpoint_status(self.record, self.verifiers, prover=self.prover,
                                        now=self.clock())
 
+    def text(self, language: str) -> Text:
+        """The access report's words in ``language``, times in the store's zone."""
+        return Text(language=language, zone=self.report_settings.zone())
+
     async def access_report(self, member: Member, customer: str, *, via: Via,
-                            view: str | None = None) -> dict[str, Any]:
-        """A customer's access report. Admins (the DPO) get the full view by default and may
-        ask for the customer's; reviewers get the customer's view only."""
+                            view: str | None = None, lang: str | None = None,
+                            ) -> dict[str, Any]:
+        """A customer's access report (GDPR Art. 15(1)) in ``lang`` (fi, sv, en; the store's
+        default from config.toml). Admins (the DPO) get the full view by default and may ask
+        for the customer's; reviewers get the customer's view only. A customer id the record
+        holds nothing of gives a report saying so (``record_holds_nothing``)."""
         customer = customer_id(customer)
         full = Role.ADMIN in member.roles
         view = one_of({"view": view or ""}, "view", VIEWS,
                       default="full" if full else "customer")
+        language = one_of({"lang": lang or ""}, "lang", LANGUAGES,
+                          default=self.report_settings.language)
+        assert language is not None
         if view == "full" and not full:
             raise Forbidden("only an admin (the data protection officer) sees the full view")
         subject = subject_ref(self.hmac_key, customer)
-        entries = [await self._told(decode(r.body))
-                   for r in await self.record.store.subject_rows(subject)]
+        rows = await self.record.store.subject_rows(subject)
+        entries = [await self._told(decode(r.body)) for r in rows]
         erased = await self.record.subject_key(subject, create=False) is None and any(
             e["kind"] in (Kind.INTENT, Kind.OUTCOME) for e in entries)
         now = self.now()
         report = reports.access_report(
             entries, customer=customer,
             view="full" if view == "full" else "customer", today=now.date(),
-            produced_at=iso_time(now), erased=erased)
+            produced_at=iso_time(now), erased=erased,
+            receipts=await disclosure_receipts(self.record, rows, prover=self.prover,
+                                               policy=self.witness_policy))
+        access_report.complete(
+            report, text=self.text(language),
+            settings=self.report_settings, controller=self.controller,
+            rules=self.erasure_rules,
+            waiting=await waiting(self.record, now=now, subject=subject),
+            known=any(e["kind"] != Kind.REVIEW for e in entries))
+        # GDPR Art. 19, second sentence: the recipients told of the customer's erasure.
+        report["erasure_notices"] = erasure_notices.told(entries)
         report["read_recorded_at"] = await self.record_read(
-            member, via, what="access_report", subject=subject, view=view)
+            member, via, what="access_report", subject=subject, view=view, lang=language)
         return report
 
     async def _told(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -225,16 +257,51 @@ class Reviewer:
 
     async def transparency_report(self, member: Member, params: Mapping[str, str], *,
                                   via: Via) -> dict[str, Any]:
-        since, until = period(parameters(params, TRANSPARENCY_PARAMS))
+        """The internal view (exact counts), or for an admin the published view; periods by
+        ``gateway.review_params.report_period``."""
+        given = parameters(params, TRANSPARENCY_PARAMS)
+        since, until, label = report_period(given)
+        view = one_of(given, "view", TRANSPARENCY_VIEWS, default="internal")
+        one_of(given, "format", FORMATS, default="json")
+        if view == "published" and Role.ADMIN not in member.roles:
+            raise Forbidden("only an admin (the data protection officer) publishes the "
+                            "transparency report")
         rows = await self.record.store.disclosure_counts_by(since, until)
-        requests = [orjson.loads(doc) for _, _, doc in
-                    await self.record.store.list_requests(reports.REQUEST_STATES)]
-        report = reports.transparency_report(rows, since=since, until=until,
-                                             produced_at=iso_time(self.now()),
-                                             requests=requests)
+        docs = [d for d in (orjson.loads(doc) for _, _, doc in
+                            await self.record.store.list_requests(reports.REQUEST_STATES))
+                if (since or "") <= d["received_at"] < (until or "\U0010ffff")]
+        held: Counter[str] = Counter()
+        if docs:  # a request's package may be produced after the period: count all of it
+            for row in await self.record.store.disclosure_counts_by(None, None):
+                if row.kind == Kind.AUTHORITY_DISCLOSURE and row.request and (
+                        row.result == "held"):
+                    held[row.request] += row.count
+        facts = [request_facts(d, held=held[d["id"]], answered_at=await self._answered_at(d))
+                 for d in docs]
+        report = transparency_report(rows, since=since, until=until, label=label,
+                                     produced_at=iso_time(self.now()), facts=facts,
+                                     settings=self.report_settings)
+        if view == "published":
+            report = publish(report, self.report_settings.publish_threshold)
         report["read_recorded_at"] = await self.record_read(
-            member, via, what="transparency_report", period={"from": since, "to": until})
+            member, via, what="transparency_report", period={"from": since, "to": until},
+            view=view)
         return report
+
+    async def _answered_at(self, doc: Mapping[str, Any]) -> str | None:
+        """When a decided request was answered: its first package entry, its rejection (or the
+        objection that ended it), or a preservation order's approval."""
+        if doc["state"] not in ("rejected", "disclosed", "closed", "preserving"):
+            return None
+        answers = (Kind.AUTHORITY_APPROVED,) if doc.get("preservation") else (
+            Kind.AUTHORITY_REJECTED, Kind.AUTHORITY_OBJECTION_RESOLVED)
+        for disclosure, kind in ((f"{doc['id']}:0", Kind.AUTHORITY_DISCLOSURE),
+                                 *((doc["id"], k) for k in answers)):
+            for row in await self.record.store.disclosure_rows(disclosure):
+                body = decode(row.body)
+                if body["kind"] == kind:
+                    return str(body["time"])
+        return None
 
 
 REVIEWER: Final = web.AppKey("reviewer", Reviewer)
@@ -269,14 +336,19 @@ async def _checkpoint(request: web.Request) -> web.Response:
 async def _access(request: web.Request) -> web.Response:
     given = parameters(request.query, ACCESS_PARAMS)
     return _json(await request.app[REVIEWER].access_report(
-        request[MEMBER], given.get("customer", ""), via="api", view=given.get("view")))
+        request[MEMBER], given.get("customer", ""), via="api", view=given.get("view"),
+        lang=given.get("lang")))
 
 
 @routes.get("/v1/reports/transparency")
 @api(*TRANSPARENCY)
 async def _transparency(request: web.Request) -> web.Response:
-    return _json(await request.app[REVIEWER].transparency_report(
-        request[MEMBER], request.query, via="api"))
+    doc = await request.app[REVIEWER].transparency_report(request[MEMBER], request.query,
+                                                          via="api")
+    if request.query.get("format", "").strip() == "csv":
+        return web.Response(text=to_csv(doc), content_type="text/csv", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
+    return _json(doc)
 
 
 def _json(doc: Mapping[str, Any]) -> web.Response:

@@ -22,8 +22,12 @@ TEXT_MAX: Final = 200
 #: The parameters each review read takes; any other, or one given twice, answers 400.
 SEARCH_PARAMS: Final = ("customer", "order", "recipient", "kind", "from", "to", "cursor",
                         "limit", "sort")
-ACCESS_PARAMS: Final = ("customer", "view")
-TRANSPARENCY_PARAMS: Final = ("from", "to")
+ACCESS_PARAMS: Final = ("customer", "view", "lang")
+TRANSPARENCY_PARAMS: Final = ("from", "to", "period", "view", "format")
+#: The transparency report's views and the API's formats.
+TRANSPARENCY_VIEWS: Final = ("internal", "published")
+FORMATS: Final = ("json", "csv")
+_HALF: Final = re.compile(r"([0-9]{4})H([12])")
 SORTS: Final = ("newest", "oldest")
 VIEWS: Final = ("customer", "full")
 #: Every kind of entry the record holds: a search for another kind is a mistake, not a search
@@ -127,3 +131,22 @@ def parse_period(text: str | None, *, end: bool, name: str) -> str | None:
     except (ValueError, OverflowError):
         raise BadParameter(f"{name} must be YYYY, YYYY-MM, YYYY-MM-DD or an ISO timestamp",
                            parameter=name) from None
+
+
+def report_period(params: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    """(since, until, label) of the transparency report: ``period`` names a half-year
+    (``2026H1`` is January to June, ``2026H2`` July to December, in UTC), or ``from`` and
+    ``to`` any period (``period``; not both)."""
+    half = params.get("period")
+    if not half:
+        return (*period(params), None)
+    if params.get("from") or params.get("to"):
+        raise BadParameter("give period, or from and to, not both", parameter="period")
+    found = _HALF.fullmatch(half)
+    if found is None or int(found[1]) < 1:
+        raise BadParameter("period must be a half-year: YYYYH1 or YYYYH2", parameter="period")
+    year, second = int(found[1]), found[2] == "2"
+    since = f"{year:04d}-{7 if second else 1:02d}-01T00:00:00.000Z"
+    until = (f"{year + 1:04d}-01-01T00:00:00.000Z" if second
+             else f"{year:04d}-07-01T00:00:00.000Z")
+    return since, until, half

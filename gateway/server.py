@@ -16,6 +16,7 @@ import contextlib
 import signal
 import socket
 import ssl
+from collections.abc import Callable
 from http import HTTPStatus
 
 import structlog
@@ -112,10 +113,12 @@ def tls_context(tls: TlsConfig) -> ssl.SSLContext:
     return context
 
 
-async def serve(app: web.Application, config: Config, *, reuse_port: bool = False) -> None:
+async def serve(app: web.Application, config: Config, *, reuse_port: bool = False,
+                listening: Callable[[str], None] | None = None) -> None:
     """Run ``app`` on the configured address until SIGTERM or SIGINT, then drain and clean up
     (the application's cleanup signs a final checkpoint). The address is taken before the
-    application starts, so a port in use stops nothing half-opened."""
+    application starts, so a port in use stops nothing half-opened. ``listening`` is called
+    with the URL once the gateway answers there."""
     context = tls_context(config.tls) if config.tls is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -127,7 +130,10 @@ async def serve(app: web.Application, config: Config, *, reuse_port: bool = Fals
         await runner.setup()
         await web.SockSite(runner, sock, ssl_context=context).start()
         host, port, *_ = sock.getsockname()
-        log.info("serve.listening", host=host, port=port, scheme="https" if context else "http")
+        scheme = "https" if context else "http"
+        log.info("serve.listening", host=host, port=port, scheme=scheme)
+        if listening is not None:
+            listening(f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}")
         await stop.wait()
         log.info("serve.stopping")
     finally:

@@ -9,6 +9,8 @@ Roles are what every endpoint names when it declares who may call it (see ``gate
 - ``intake_officer`` and ``approver``: take in and decide authority requests.
 - ``admin``: the data protection officer: everything a reviewer can, plus the full view of
   access reports (authority disclosures whose notification is deferred).
+- ``auditor``: someone outside who checks the record (``gateway log monitor``): fetches the
+  published entry bundles, which hold pseudonymous metadata but no personal value.
 
 Passwords are kept as scrypt strings (per-account random salt, parameters written alongside so
 they can be raised later) and compared in constant time. Session tokens are random, handed out
@@ -33,10 +35,13 @@ from typing import Final
 import attrs
 from aiohttp import web
 
-from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from gateway.actor import Actor
+from gateway.errors import BadRequest, NotFound, TooManyRequests, Unauthorized
 from gateway.logins import PasswordPool
+from gateway.record import Draft, Kind, Record
 from gateway.record.entry import iso_time
 from gateway.record.queries import StaffRow
+from gateway.record.rows import AddStaff, ChangeStaff, DisableStaff
 from gateway.record.store import Store
 
 
@@ -46,6 +51,7 @@ class Role(StrEnum):
     INTAKE_OFFICER = "intake_officer"
     APPROVER = "approver"
     ADMIN = "admin"
+    AUDITOR = "auditor"
 
 
 #: Roles a person's staff account may hold (the pipeline signs its hooks instead).
@@ -190,10 +196,11 @@ class Staff:
     many arrive at once no more than LOGIN_FAILURES are checked. Passwords are hashed on
     ``pool``, which also bounds the logins in flight (see ``gateway.logins``)."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], float] = time.time,
+    def __init__(self, *, record: Record, clock: Callable[[], float] = time.time,
                  session_seconds: int = SESSION_SECONDS, log_n: int = LOG_N,
                  pool: PasswordPool | None = None) -> None:
-        self.store = store
+        self.record = record
+        self.store: Store = record.store
         self.clock = clock
         self.session_seconds = session_seconds
         self.log_n = log_n
@@ -202,7 +209,10 @@ class Staff:
         self._failures: dict[str, list[float]] = {}
         self._checking: dict[str, int] = {}
 
-    async def add(self, username: str, password: str, roles: Iterable[str]) -> Member:
+    async def add(self, username: str, password: str, roles: Iterable[str], *,
+                  actor: Actor) -> tuple[Member, int]:
+        """Create an account, committed with the ``staff.changed`` entry recording it (its
+        roles and enabled flag, never the password or its hash); the entry's position."""
         check_username(username)
         wanted = parse_roles(roles)
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
@@ -210,16 +220,75 @@ class Staff:
         stored = await self.pool.run(functools.partial(hash_password, log_n=self.log_n),
                                      password)
         ordered = tuple(r.value for r in Role if r in wanted)
-        if not await self.store.add_staff(username, stored, ordered, _iso(self.clock())):
-            raise Conflict(f"there is already a staff account {username}")
-        return Member(username=username, roles=wanted)
+        seq = await self._recorded("added", username, wanted, enabled=True, actor=actor,
+                                   op=AddStaff(username, stored, ordered, _iso(self.clock())))
+        return Member(username=username, roles=wanted), seq
 
     async def list(self) -> list[Member]:
         return [Member.from_row(r) for r in await self.store.list_staff()]
 
-    async def disable(self, username: str) -> None:
-        if not await self.store.disable_staff(username):
+    async def disable(self, username: str, *, actor: Actor) -> int:
+        """Disable an account and end its sessions, committed with the entry recording it;
+        the entry's position."""
+        row = await self.store.staff_member(username)
+        if row is None:
             raise NotFound(f"no staff account {username}")
+        return await self._recorded("disabled", username, Member.from_row(row).roles,
+                                    enabled=False, actor=actor, op=DisableStaff(username))
+
+    async def _recorded(self, action: str, username: str, roles: Iterable[Role], *,
+                        enabled: bool, actor: Actor,
+                        op: AddStaff | DisableStaff | ChangeStaff) -> int:
+        """The change's entry, with the account's state after it, and the change itself in
+        its transaction (refused, nothing recorded, if the name is taken or unknown)."""
+        appended = await self.record.append(Draft(kind=Kind.STAFF, data={
+            "action": action, "username": username, "roles": sorted(str(r) for r in roles),
+            "enabled": enabled, **actor.to_json()}), op)
+        return appended.seq
+
+    async def enable(self, username: str, *, actor: Actor) -> tuple[Member, int]:
+        """Enable a disabled account again (its roles as they were), committed with the entry
+        recording it; the account and the entry's position."""
+        member = await self.account(username)
+        seq = await self._recorded("enabled", username, member.roles, enabled=True,
+                                   actor=actor, op=ChangeStaff(username, enable=True))
+        return await self.account(username), seq
+
+    async def set_roles(self, username: str, roles: Iterable[str], *,
+                        actor: Actor) -> tuple[Member, int]:
+        """Give an account exactly ``roles`` (from its next request on), committed with the
+        entry recording it."""
+        member = await self.account(username)
+        wanted = parse_roles(roles)
+        ordered = tuple(r.value for r in Role if r in wanted)
+        seq = await self._recorded("roles_changed", username, wanted,
+                                   enabled=not member.disabled, actor=actor,
+                                   op=ChangeStaff(username, roles=ordered))
+        return await self.account(username), seq
+
+    async def set_password(self, username: str, password: str, *,
+                           actor: Actor) -> tuple[Member, int]:
+        """Set a new password and end the account's sessions, committed with the entry
+        recording it (never the password or its hash)."""
+        member = await self.account(username)
+        stored = await self._hash(password)
+        seq = await self._recorded("password_reset", username, member.roles,
+                                   enabled=not member.disabled, actor=actor,
+                                   op=ChangeStaff(username, password=stored))
+        return await self.account(username), seq
+
+    async def account(self, username: str) -> Member:
+        """An account by name, enabled or disabled (NotFound if there is none)."""
+        row = await self.store.staff_member(username)
+        if row is None:
+            raise NotFound(f"no staff account {username}")
+        return Member.from_row(row)
+
+    async def _hash(self, password: str) -> str:
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise BadRequest(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        return await self.pool.run(functools.partial(hash_password, log_n=self.log_n),
+                                   password)
 
     async def member(self, username: str) -> Member:
         """An enabled account by name (Unauthorized otherwise)."""

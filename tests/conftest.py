@@ -112,10 +112,12 @@ class Harness:
     async def add_staff(self, username: str, *roles: str, password: str = STAFF_PASSWORD,
                         ) -> None:
         """A staff account, hashed with a cheap scrypt cost to keep tests fast."""
+        from gateway.actor import Actor  # noqa: PLC0415
         from gateway.app import RECORD  # noqa: PLC0415
         from gateway.staff import Staff  # noqa: PLC0415
 
-        await Staff(store=self.app[RECORD].store, log_n=10).add(username, password, roles)
+        await Staff(record=self.app[RECORD], log_n=10).add(username, password, roles,
+                                                           actor=Actor.on_cli(None))
 
     async def login(self, username: str, password: str = STAFF_PASSWORD) -> dict[str, str]:
         """Log in over HTTP; the Authorization header of the new session."""
@@ -182,6 +184,17 @@ def carrier_env(monkeypatch: pytest.MonkeyPatch) -> None:
     raw = tomllib.loads((ROOT / "config.toml").read_text())
     for env, value in sandbox_credentials(raw).items():
         monkeypatch.setenv(env, value)
+
+
+@pytest.fixture
+def no_carrier_env(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """None of the environment variables config.toml names for carrier credentials is set;
+    their names, in the file's order."""
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
+    names = list(sandbox_credentials(raw))
+    for env in names:
+        monkeypatch.delenv(env, raising=False)
+    return names
 
 
 @pytest.fixture

@@ -14,7 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway import logs
-from gateway.cli import authority, erasure, keys, log, policy, report, serve, staff, witness
+from gateway.cli import (
+    authority,
+    erasure,
+    keys,
+    log,
+    policy,
+    receipt,
+    report,
+    serve,
+    staff,
+    witness,
+)
 from gateway.errors import GatewayError
 from gateway.text import printable
 
@@ -23,7 +34,7 @@ EXIT_FAILED = 1
 EXIT_BROKEN_PIPE = 141
 
 #: Command modules, each with ``register(subparsers)``.
-COMMANDS = (serve, keys, log, erasure, policy, staff, report, authority, witness)
+COMMANDS = (serve, keys, log, erasure, policy, staff, report, authority, witness, receipt)
 
 
 def parser() -> argparse.ArgumentParser:

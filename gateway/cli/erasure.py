@@ -1,12 +1,18 @@
 """`gateway erase --customer ID`, `gateway erasure run [--dry-run]`,
 `gateway erasure hold --customer ID --until DAY --basis TEXT`, `gateway erasure list`,
-`gateway erasure release --customer ID (--hold | --erasure) --reason TEXT`.
+`gateway erasure release --customer ID (--hold | --erasure) --reason TEXT`,
+`gateway erasure notices [--all] [--customer ID]`,
+`gateway erasure notified NOTICE (--sent | --acknowledged)`.
 
 Erasing, holding, listing and releasing are made ``--as USER`` (by default the OS login name),
 an enabled staff account: a reviewer or admin erases, lists and cancels a deferred erasure; an
 admin (the data protection officer) places and lifts legal holds. Each entry records the staff
 account, the channel (``cli``) and the OS user. ``erasure run`` carries out what was already
 decided (it suits a timer): it needs no staff account and records the OS user who ran it.
+
+Every erasure tells the carriers the customer's data reached (GDPR Art. 19, see
+``gateway.erasure_notices``): `gateway erase` prints who was told and how; `erasure run` sends
+again the notices that failed; `erasure notices` lists those not yet sent or acknowledged.
 """
 
 from __future__ import annotations
@@ -59,7 +65,21 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
                       help="cancel the customer's deferred erasure")
     release.add_argument("--reason", required=True, help="why, for the record")
     release.set_defaults(run=_release)
-    for command in (erase, hold, listing, release):
+    notices = erasure_sub.add_parser("notices", help="recipients told of erasures (GDPR Art. "
+                                     "19): those failed, written for sending, or pending")
+    notices.add_argument("--all", action="store_true", help="every notice, sent ones too")
+    notices.add_argument("--customer", help="only this customer's")
+    notices.set_defaults(run=_notices)
+    notified = erasure_sub.add_parser("notified", help="record that a written notice was sent, "
+                                      "or that its recipient acknowledged the erasure")
+    notified.add_argument("notice", help="the notice id (en_...)")
+    result = notified.add_mutually_exclusive_group(required=True)
+    result.add_argument("--sent", dest="result", action="store_const", const="sent",
+                        help="a person sent the written notice (its file is deleted)")
+    result.add_argument("--acknowledged", dest="result", action="store_const",
+                        const="acknowledged", help="the recipient confirmed the erasure")
+    notified.set_defaults(run=_notified)
+    for command in (erase, hold, listing, release, notices, notified):
         add_reader_arguments(command)
 
 
@@ -93,6 +113,7 @@ def _as_staff(args: argparse.Namespace, roles: Iterable[Role], work: Work) -> in
 
 def _erase(args: argparse.Namespace) -> int:
     from gateway.erasure import CUSTOMER_REQUEST, request_erasure  # noqa: PLC0415
+    from gateway.erasure_notices import dispatch, listing  # noqa: PLC0415
 
     async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         result = await request_erasure(
@@ -113,6 +134,9 @@ def _erase(args: argparse.Namespace) -> int:
         for request_id in result.packages:
             print(f"note: the package copy of authority request {request_id} holds the "  # noqa: T201
                   "customer's values until that request is closed")
+        if result.status == "erased":
+            await dispatch(record, config.erasure.notices, now=datetime.now(UTC), actor=actor)
+            _print_told(await listing(record, subject=result.subject, everything=True))
         return 0
 
     return _as_staff(args, ERASERS, work)
@@ -123,6 +147,7 @@ def _run_due(args: argparse.Namespace) -> int:
     from gateway.authority_desk import package_dir  # noqa: PLC0415
     from gateway.config import Config  # noqa: PLC0415
     from gateway.erasure import apply_retention, expire_packages, run_due  # noqa: PLC0415
+    from gateway.erasure_notices import dispatch  # noqa: PLC0415
 
     async def run() -> int:
         config = Config.from_toml(args.config)
@@ -135,6 +160,8 @@ def _run_due(args: argparse.Namespace) -> int:
             kept = await apply_retention(record, rules=config.erasure, now=now, actor=actor,
                                          dry_run=dry)
             pending = len(await record.store.pending_erasures())
+            told = [] if dry else await dispatch(record, config.erasure.notices, now=now,
+                                                 actor=actor)
         finally:
             await record.close()
         erased = len({e.subject for e in due + kept if e.status == "erased"})
@@ -152,6 +179,9 @@ def _run_due(args: argparse.Namespace) -> int:
                   f"pending; {held} customer(s) kept under a legal hold or an open authority "
                   f"request; deleted {len(packages)} authority package copy(ies) past "
                   "retention")
+            failed = sum(n.result == "failed" for n in told)
+            print(f"erasure notices: {len(told) - failed} sent or written, {failed} failed "  # noqa: T201
+                  "(see `gateway erasure notices`)")
         return 0
 
     return asyncio.run(run())
@@ -202,3 +232,48 @@ def _release(args: argparse.Namespace) -> int:
         return 0
 
     return _as_staff(args, HOLDERS if args.what == "hold" else ERASERS, work)
+
+
+def _print_told(found: list[Any]) -> None:
+    """Who was told of the erasure (Art. 19, second sentence: the customer may ask)."""
+    if not found:
+        print("no recipient to tell: the record shows no carrier received the customer's data")  # noqa: T201
+        return
+    print("recipients told of the erasure (GDPR Art. 19):")  # noqa: T201
+    for n in found:
+        how = {"sent": "e-mail sent", "written": "notice written for sending",
+               "failed": "sending failed, retried by `gateway erasure run`",
+               "acknowledged": "acknowledged", "pending": "pending"}.get(n.result, n.result)
+        print(f"  {n.recipient}: {how} (notice {n.notice})")  # noqa: T201
+
+
+def _notices(args: argparse.Namespace) -> int:
+    from gateway.erasure_notices import listing  # noqa: PLC0415
+    from gateway.record.sealing import subject_ref  # noqa: PLC0415
+
+    async def work(config: Any, record: Any, _: Actor) -> int:  # noqa: ANN401
+        subject = (None if args.customer is None
+                   else subject_ref(config.keys.subject_hmac, args.customer))
+        found = await listing(record, subject=subject, everything=args.all)
+        for n in found:
+            error = f"  ({n.error})" if n.error else ""
+            print(f"{n.notice}  {n.recipient:<12} {n.channel:<6} {n.result:<12} "  # noqa: T201
+                  f"attempts {n.attempts}  {n.time}  subject {n.subject[:16]}{error}")
+        if not found:
+            print("no erasure notice waits to be sent or acknowledged" if not args.all  # noqa: T201
+                  else "no erasure notice was made")
+        return 0
+
+    return _as_staff(args, ERASERS, work)
+
+
+def _notified(args: argparse.Namespace) -> int:
+    from gateway.erasure_notices import mark  # noqa: PLC0415
+
+    async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
+        seq = await mark(record, config.erasure.notices, args.notice, result=args.result,
+                         now=datetime.now(UTC), actor=actor)
+        print(f"notice {args.notice} {args.result}; recorded at position {seq}")  # noqa: T201
+        return 0
+
+    return _as_staff(args, ERASERS, work)

@@ -28,7 +28,11 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 def _keygen(args: argparse.Namespace) -> int:
     from gateway.keygen import keygen  # noqa: PLC0415
 
-    for path in keygen(args.dir, origin=args.origin, hook_signing=args.hook_signing):
+    written = keygen(args.dir, origin=args.origin, hook_signing=args.hook_signing)
+    if not written:
+        print(f"every secret file in {args.dir} already exists; nothing written (keygen "  # noqa: T201
+              "never replaces a key)")
+    for path in written:
         print(f"wrote {path}")  # noqa: T201
         if path.name == "hook-signing.key":
             print(f"  move {path.name} to the order pipeline (the gateway needs only the "  # noqa: T201

@@ -1,4 +1,4 @@
-"""`gateway log verify | show`: read and verify the disclosure record."""
+"""`gateway log verify | audit | show`: read and verify the disclosure record."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from gateway import reports
+from gateway.cli import audit, monitor
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.cli.witness import add_witness_arguments, witness_check
 from gateway.errors import GatewayError
@@ -40,6 +41,7 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     verify.add_argument("--quiet", action="store_true", help="no progress lines")
     add_witness_arguments(verify)
     verify.set_defaults(run=_verify)
+    audit.register(log_sub)
     show = log_sub.add_parser(
         "show", help="print entries (no personal values); with a filter it is a review search "
                      "of the live record, made as a staff account and recorded")
@@ -57,6 +59,7 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     show.add_argument("--newest", action="store_true", help="newest first")
     add_reader_arguments(show)
     show.set_defaults(run=_show)
+    monitor.register(log_sub)
 
 
 def _position(text: str) -> int:
@@ -124,15 +127,28 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_FAILED
 
 
-def _line(doc: dict[str, Any]) -> str:
+#: The padded columns of a listing, each with its narrowest width.
+COLUMNS = (("kind", 19), ("recipient", 12), ("service", 14))
+
+
+def _widths(docs: list[dict[str, Any]]) -> tuple[int, ...]:
+    """Widths of the padded columns that fit every entry listed, so a long kind, recipient or
+    service does not shift the columns after it."""
+    return tuple(max([least, *(len(printable(doc[key] or "-")) for doc in docs)])
+                 for key, least in COLUMNS)
+
+
+def _line(doc: dict[str, Any], widths: tuple[int, ...]) -> str:
     """One entry on one line, metadata only; text from the record is escaped for the terminal
     (``gateway.text.printable``), as entries written before control characters were refused
     may hold them."""
     fields = ",".join(doc["fields"]) or "-"
     result = doc["data"].get("result", "")
+    kind, recipient, service = (printable(doc[key] or "-").ljust(width)
+                                for (key, _), width in zip(COLUMNS, widths, strict=True))
     return printable(
-        f"{doc['seq']:>6} {doc['time']} {doc['kind']:<19} {doc['recipient'] or '-':<12} "
-        f"{doc['service'] or '-':<14} order={doc['order'] or '-'} fields={fields} {result}")
+        f"{doc['seq']:>6} {doc['time']} {kind} {recipient} {service} "
+        f"order={doc['order'] or '-'} fields={fields} {result}")
 
 
 def _deferred_requests(conn: sqlite3.Connection, today: date) -> set[str]:
@@ -157,15 +173,16 @@ def _show(args: argparse.Namespace) -> int:
     today = datetime.now(UTC).date()
     deferred = _deferred_requests(conn, today)
     shown = rows[:args.limit]
-    for _, body in shown:
-        doc = orjson.loads(body)
+    docs = [orjson.loads(body) for _, body in shown]
+    widths = _widths(docs)
+    for doc in docs:
         request = reports.request_of(doc)
         if request is not None and (request in deferred or reports.deferred(doc["data"], today)):
             # As in a review search, only an admin sees a deferred authority request's entries.
             print(f"{doc['seq']:>6} (withheld: an entry of an authority request whose "  # noqa: T201
                   "notification is deferred; an admin's search shows it)")
         else:
-            print(_line(doc))  # noqa: T201
+            print(_line(doc, widths))  # noqa: T201
     if not shown:
         print(f"no entries from position {args.start}; the record holds {size}",  # noqa: T201
               file=sys.stderr)
@@ -194,8 +211,9 @@ def _search(args: argparse.Namespace) -> int:
     async def run() -> int:
         async with reviewing(args, SEARCHERS) as (reviewer, member, _):
             found = await reviewer.search(member, reviewer.search_of(params), via="cli")
+        widths = _widths(found["entries"])
         for entry in found["entries"]:
-            print(_line(entry))  # noqa: T201
+            print(_line(entry, widths))  # noqa: T201
         more = found["next_cursor"]
         tail = "" if more is None else f"; more with --start {more + (-1 if args.newest else 1)}"
         print(f"{len(found['entries'])} entries; this search is recorded at position "  # noqa: T201

@@ -1,5 +1,6 @@
 """`gateway report access --customer ID [--html FILE]` and
-`gateway report transparency [--from P] [--to P] [--html FILE]`,
+`gateway report transparency [--from P] [--to P | --period 2026H2] [--publish] [--html FILE]
+[--json FILE] [--csv FILE]`,
 `gateway report processing [--json]`.
 
 A CLI read is a review read like any other: it is recorded, naming the staff account it was
@@ -22,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import Forbidden, GatewayError
+from gateway.errors import BadRequest, Forbidden, GatewayError, Unauthorized
 from gateway.staff import Member, Role
 from gateway.text import printable
 
@@ -34,11 +35,22 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     access.add_argument("--customer", required=True, help="the store's customer id")
     access.add_argument("--view", choices=["customer", "full"],
                         help="full (admins only) shows deferred authority disclosures, marked")
+    access.add_argument("--lang", choices=["fi", "sv", "en"],
+                        help="the report's language (default: [reports] language in "
+                             "config.toml)")
     access.set_defaults(run=_access)
     transparency = report_sub.add_parser("transparency", help="disclosures counted per "
                                          "recipient, authority, legal basis and month")
     transparency.add_argument("--from", dest="since", help="YYYY, YYYY-MM or YYYY-MM-DD")
     transparency.add_argument("--to", dest="until", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    transparency.add_argument("--period", help="a half-year: YYYYH1 or YYYYH2")
+    transparency.add_argument("--publish", action="store_true",
+                              help="the published view (admin): counts below [reports] "
+                                   "publish_threshold read 'fewer than N'")
+    transparency.add_argument("--json", dest="json_out", type=Path,
+                              help="also write the figures as JSON here")
+    transparency.add_argument("--csv", dest="csv_out", type=Path,
+                              help="also write the figures as CSV here")
     transparency.set_defaults(run=_transparency)
     processing = report_sub.add_parser(
         "processing", help="the record of processing activities (GDPR Art. 30) for disclosures, "
@@ -49,12 +61,14 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
         add_reader_arguments(command)
         command.add_argument("--html", type=Path, help="write a printable HTML page here "
                                                        "instead of JSON to stdout")
+        command.add_argument("--force", action="store_true",
+                             help="let --html replace an existing file")
 
 
 def add_reader_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="as_user", metavar="USER",
-                        help="the staff account this command runs as (default: the OS "
-                             "user)")
+                        help="the staff account this step is done as (default: the OS "
+                             "user's name)")
 
 
 @asynccontextmanager
@@ -72,7 +86,12 @@ async def reviewing(args: argparse.Namespace, roles: Iterable[Role]) -> AsyncIte
     record = build_record(config)
     await record.open()
     try:
-        member: Member = await Staff(store=record.store).member(username)
+        try:
+            member: Member = await Staff(record=record).member(username)
+        except Unauthorized:
+            given = "from --as" if args.as_user else "your OS login name, as no --as was given"
+            raise Unauthorized(f"unknown or disabled staff account {username} ({given}); run "
+                               "it --as USER with an enabled staff account") from None
         if not member.holds_any(roles):
             raise Forbidden(f"staff account {username} holds no role that allows this command")
         yield Reviewer(record=record, config=config, os_user=os_user), member, config
@@ -89,33 +108,72 @@ def _write(args: argparse.Namespace, doc: dict[str, Any], template: str,
     from gateway.web import render_text  # noqa: PLC0415
 
     try:
-        args.html.write_text(render_text(template, report=doc, **context), encoding="utf-8")
+        with args.html.open("w" if args.force else "x", encoding="utf-8") as out:
+            out.write(render_text(template, report=doc, **context))
+    except FileExistsError:
+        raise BadRequest(f"{args.html} exists; the read is recorded at position "
+                         f"{doc['read_recorded_at']}; name a new file or add --force") from None
     except OSError as exc:
         raise GatewayError(f"cannot write {args.html}: {exc.strerror}") from None
     print(f"wrote {args.html}; the read is recorded at position "  # noqa: T201
           f"{doc['read_recorded_at']}")
 
 
+def _refuse_overwrite(args: argparse.Namespace) -> None:
+    """Before the read is made: an existing --html file is replaced only with --force."""
+    if args.html is not None and args.html.exists() and not args.force:
+        raise BadRequest(f"{args.html} exists; name a new file, or add --force to replace it")
+
+
 def _access(args: argparse.Namespace) -> int:
     from gateway.review import REPORTERS  # noqa: PLC0415
 
+    _refuse_overwrite(args)
+
     async def run() -> int:
         async with reviewing(args, REPORTERS) as (reviewer, member, config):
-            doc = await reviewer.access_report(member, args.customer, via="cli", view=args.view)
-        _write(args, doc, "access.html", customer=args.customer, controller=config.sender)
+            doc = await reviewer.access_report(member, args.customer, via="cli", view=args.view,
+                                               lang=args.lang)
+        if doc["record_holds_nothing"]:
+            print("note: the record holds nothing for this customer id; check the id before "  # noqa: T201
+                  "sending the report", file=sys.stderr)
+        _write(args, doc, "access.html", customer=args.customer, controller=config.sender,
+               t=reviewer.text(doc["language"]), page_lang=doc["language"])
         return 0
 
     return asyncio.run(run())
 
 
+def _save(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise GatewayError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def _transparency(args: argparse.Namespace) -> int:
     from gateway.review import TRANSPARENCY  # noqa: PLC0415
+    from gateway.transparency_report import to_csv  # noqa: PLC0415
+
+    _refuse_overwrite(args)
 
     async def run() -> int:
         async with reviewing(args, TRANSPARENCY) as (reviewer, member, _):
-            params = {k: v for k, v in (("from", args.since), ("to", args.until)) if v}
+            params = {k: v for k, v in (("from", args.since), ("to", args.until),
+                                        ("period", args.period),
+                                        ("view", "published" if args.publish else None))
+                      if v}
             doc = await reviewer.transparency_report(member, params, via="cli")
-        _write(args, doc, "transparency.html", params=params, error=None)
+        figures = {k: v for k, v in doc.items() if k != "read_recorded_at"}
+        for path, text in ((args.json_out, orjson.dumps(figures, option=orjson.OPT_INDENT_2)
+                            .decode() + "\n"), (args.csv_out, to_csv(figures))):
+            if path is not None:
+                _save(path, text)
+                print(f"wrote {path}")  # noqa: T201
+        if args.html is not None or (args.json_out is None and args.csv_out is None):
+            _write(args, doc, "transparency.html", params=params, error=None)
+        else:
+            print(f"the read is recorded at position {doc['read_recorded_at']}")  # noqa: T201
         return 0
 
     return asyncio.run(run())

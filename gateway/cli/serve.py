@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from gateway.record.checkpoint import Verifier, parse_and_verify
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from gateway.config import RecordConfig
+    from gateway.record import Record
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -23,25 +32,68 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway.app import create_app  # noqa: PLC0415 - only this command needs the app
+    from gateway.app import RECORD, create_app  # noqa: PLC0415 - only this command needs the app
     from gateway.config import Config  # noqa: PLC0415
     from gateway.server import serve, tls_context  # noqa: PLC0415
 
     config = Config.from_toml(args.config)
+    config.carrier_credentials()  # every missing one named at once, before any worker starts
     if config.tls is not None:
         tls_context(config.tls)  # a bad certificate or key stops here, before any worker
     if args.workers > 1:
         from gateway.cli.workers import run_workers  # noqa: PLC0415
 
         return run_workers(args.config, args.workers)
+    app = create_app(config)
+    final = _LastCheckpoint(config.verifiers())
+
+    async def follow(app: web.Application) -> None:
+        await final.follow(app[RECORD])
+
+    app.on_startup.append(follow)  # after the record is opened by the app's cleanup context
+    record = _record_place(config.record)
+
+    def listening(url: str) -> None:
+        print(f"listening on {url} (record: {record})", flush=True)  # noqa: T201
+
     loop = _new_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(serve(create_app(config), config, reuse_port=args.reuse_port))
+        loop.run_until_complete(serve(app, config, reuse_port=args.reuse_port,
+                                      listening=listening))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+    print(f"stopped; {final.describe()}")  # noqa: T201
     return 0
+
+
+def _record_place(rc: RecordConfig) -> str:
+    """Where the record is, for the operator: the SQLite file, or the PostgreSQL schema (not
+    the URL, which may name a user and host)."""
+    return f"PostgreSQL schema {rc.schema}" if rc.store == "postgres" else str(rc.path)
+
+
+class _LastCheckpoint:
+    """The newest checkpoint of the served record: the latest at start, then each one signed,
+    the final one at stop included."""
+
+    def __init__(self, verifiers: Sequence[Verifier]) -> None:
+        self._verifiers = verifiers
+        self._note: str | None = None
+
+    async def follow(self, record: Record) -> None:
+        self._note = await record.latest_checkpoint()
+        record.on_checkpoint(self._signed)
+
+    def _signed(self, note: str) -> None:
+        self._note = note
+
+    def describe(self) -> str:
+        if self._note is None:
+            return "the record is empty: no checkpoint"
+        checkpoint = parse_and_verify(self._note, self._verifiers)
+        return f"final checkpoint: {checkpoint.size} entries, root {checkpoint.root.hex()}"
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -1,12 +1,15 @@
 """`gateway staff add USER --role R [--role R2]`, `gateway staff list`,
-`gateway staff disable USER`.
+`gateway staff disable USER`, `gateway staff enable USER`, `gateway staff roles USER --set R,R2`,
+`gateway staff password USER`.
 
 Passwords never come from the command line (argv is visible to every user of the machine): from
 ``--password-file``, the ``GATEWAY_STAFF_PASSWORD`` environment variable, or a prompt.
 
-Adding and disabling an account are appended to the record (kind ``staff.changed``: the
-account, its roles, the action, the channel ``cli`` and the OS user who ran the command), so the
-record says who could act when."""
+Every change of an account is appended to the record in the transaction that makes it (kind
+``staff.changed``: the account, its roles and enabled flag after the change, the action —
+``added``, ``disabled``, ``enabled``, ``roles_changed`` or ``password_reset`` —, the channel
+``cli`` and the OS user who ran the command; never a password), so the record says who could
+act when."""
 
 from __future__ import annotations
 
@@ -15,13 +18,12 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from gateway.actor import Actor
 from gateway.errors import BadRequest, GatewayError
-from gateway.record import Draft, Kind, Record
 from gateway.staff import STAFF_ROLES, Staff
 
 PASSWORD_ENV = "GATEWAY_STAFF_PASSWORD"  # noqa: S105 - the variable's name, not a password
@@ -33,16 +35,49 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     add = staff_sub.add_parser("add", help="create a staff account")
     add.add_argument("username")
     add.add_argument("--role", action="append", required=True, dest="roles",
-                     choices=sorted(STAFF_ROLES), help="repeat for several roles")
-    add.add_argument("--password-file", type=Path,
-                     help=f"read the password from this file (else ${PASSWORD_ENV}, else a "
-                          "prompt)")
+                     choices=ROLE_NAMES, help="repeat for several roles")
+    _password_argument(add)
     add.set_defaults(run=_add)
     listing = staff_sub.add_parser("list", help="list staff accounts")
     listing.set_defaults(run=_list)
     disable = staff_sub.add_parser("disable", help="disable an account and end its sessions")
     disable.add_argument("username")
     disable.set_defaults(run=_disable)
+    enable = staff_sub.add_parser("enable", help="enable a disabled account again")
+    enable.add_argument("username")
+    enable.set_defaults(run=_enable)
+    roles = staff_sub.add_parser("roles", help="change the roles an account holds")
+    roles.add_argument("username")
+    roles.add_argument("--set", required=True, dest="roles", type=_role_list,
+                       metavar="ROLE[,ROLE]",
+                       help=f"the account's roles from now on, comma-separated "
+                            f"({', '.join(ROLE_NAMES)})")
+    roles.set_defaults(run=_roles)
+    password = staff_sub.add_parser("password", help="set a new password for an account and "
+                                                     "end its sessions")
+    password.add_argument("username")
+    _password_argument(password)
+    password.set_defaults(run=_set_password)
+
+
+#: Role names as the command line takes them.
+ROLE_NAMES = sorted(r.value for r in STAFF_ROLES)
+
+
+def _password_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--password-file", type=Path,
+                        help=f"read the password from this file (else ${PASSWORD_ENV}, else a "
+                             "prompt)")
+
+
+def _role_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ROLE_NAMES]
+    if not names or unknown:
+        msg = (f"{'unknown role ' + ', '.join(unknown) if unknown else 'no role given'}; "
+               f"name one or more of {', '.join(ROLE_NAMES)}, comma-separated")
+        raise argparse.ArgumentTypeError(msg)
+    return names
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -64,7 +99,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _with_staff(args: argparse.Namespace,
-                work: Callable[[Staff, Record], Awaitable[int]]) -> int:
+                work: Callable[[Staff], Awaitable[int]]) -> int:
     from gateway.app import build_record  # noqa: PLC0415 - only these commands need it
     from gateway.config import Config  # noqa: PLC0415
 
@@ -73,28 +108,20 @@ def _with_staff(args: argparse.Namespace,
     async def run() -> int:
         await record.open()
         try:
-            return await work(Staff(store=record.store), record)
+            return await work(Staff(record=record))
         finally:
             await record.close()
 
     return asyncio.run(run())
 
 
-async def _recorded(record: Record, action: str, username: str, roles: Sequence[str]) -> int:
-    """The change's entry; ``by`` is None: accounts are made from the OS login, not as staff."""
-    appended = await record.append(Draft(kind=Kind.STAFF, data={
-        "action": action, "username": username, "roles": [str(r) for r in roles],
-        **Actor.on_cli(None).to_json()}))
-    return appended.seq
-
-
 def _add(args: argparse.Namespace) -> int:
     password = _password(args)
 
-    async def work(staff: Staff, record: Record) -> int:
-        member = await staff.add(args.username, password, args.roles)
+    async def work(staff: Staff) -> int:
+        member, seq = await staff.add(args.username, password, args.roles,
+                                      actor=Actor.on_cli(None))
         roles = sorted(member.roles)
-        seq = await _recorded(record, "added", member.username, roles)
         print(f"added {member.username}: {', '.join(roles)} (recorded at position {seq})")  # noqa: T201
         return 0
 
@@ -102,22 +129,71 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    async def work(staff: Staff, _: Record) -> int:
-        for m in await staff.list():
-            state = "disabled" if m.disabled else "active"
-            print(f"{m.username:<24} {state:<9} {','.join(sorted(m.roles)):<40} {m.created}")  # noqa: T201
+    async def work(staff: Staff) -> int:
+        members = await staff.list()
+        if not members:
+            print("no staff accounts yet; add one with: gateway staff add USER --role ROLE")  # noqa: T201
+            return 0
+        rows = [("USER", "STATE", "ROLES", "CREATED")] + [
+            (m.username, "disabled" if m.disabled else "active", ",".join(sorted(m.roles)),
+             m.created) for m in members]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            print("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)),  # noqa: T201
+                             row[3]]))
         return 0
 
     return _with_staff(args, work)
 
 
 def _disable(args: argparse.Namespace) -> int:
-    async def work(staff: Staff, record: Record) -> int:
-        member = await staff.member(args.username)
-        await staff.disable(args.username)
-        seq = await _recorded(record, "disabled", args.username, sorted(member.roles))
+    async def work(staff: Staff) -> int:
+        await staff.member(args.username)
+        # ``by`` is None: accounts are managed from the OS login, not as staff.
+        seq = await staff.disable(args.username, actor=Actor.on_cli(None))
         print(f"disabled {args.username}; their sessions are ended (recorded at position "  # noqa: T201
               f"{seq})")
+        return 0
+
+    return _with_staff(args, work)
+
+
+def _enable(args: argparse.Namespace) -> int:
+    async def work(staff: Staff) -> int:
+        if not (await staff.account(args.username)).disabled:
+            raise BadRequest(f"{args.username} is already enabled; nothing recorded")
+        member, seq = await staff.enable(args.username, actor=Actor.on_cli(None))
+        roles = sorted(member.roles)
+        print(f"enabled {member.username}: {', '.join(roles)} (recorded at position {seq})")  # noqa: T201
+        return 0
+
+    return _with_staff(args, work)
+
+
+def _roles(args: argparse.Namespace) -> int:
+    async def work(staff: Staff) -> int:
+        before = sorted((await staff.account(args.username)).roles)
+        if sorted(set(args.roles)) == before:
+            print(f"{args.username} already holds {', '.join(before)}; nothing recorded")  # noqa: T201
+            return 0
+        member, seq = await staff.set_roles(args.username, args.roles,
+                                            actor=Actor.on_cli(None))
+        roles = sorted(member.roles)
+        print(f"{member.username} now holds {', '.join(roles)} (was: {', '.join(before)}; "  # noqa: T201
+              f"recorded at position {seq})")
+        return 0
+
+    return _with_staff(args, work)
+
+
+def _set_password(args: argparse.Namespace) -> int:
+    async def work(staff: Staff) -> int:
+        await staff.account(args.username)  # an unknown account is named before the prompt
+        password = await asyncio.to_thread(_password, args)
+        member, seq = await staff.set_password(args.username, password,
+                                               actor=Actor.on_cli(None))
+        print(f"new password set for {member.username}; their sessions are ended (recorded "  # noqa: T201
+              f"at position {seq})")
         return 0
 
     return _with_staff(args, work)

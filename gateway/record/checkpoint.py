@@ -25,22 +25,27 @@ raises one ``InvalidToken`` whatever went wrong.
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
 import re
 from typing import TYPE_CHECKING, Final
 
 import attrs
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
 
 from gateway.errors import ConfigError, RecordCorrupt
+from gateway.record.note_keys import (
+    KEY_ID_SIZE,
+    KEY_SIZE,
+    b64decode,
+    b64encode,
+    key_id,
+    parse_private_key,
+    parse_vkey,
+    private_key_string,
+    raw_public,
+    valid_name,
+    vkey_string,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -61,14 +66,11 @@ ED25519: Final = 0x01
 MAX_SIGNATURES: Final = 100  # the spec asks for at least 16; golang.org/x/mod allows 100
 
 _SIG_PREFIX: Final = "\u2014 "  # em dash, space
-_KEY_ID_SIZE: Final = 4
 _SIGNATURE_SIZE: Final = 64
-_ROOT_SIZE: Final = 32
+_ROOT_SIZE: Final = KEY_SIZE  # SHA-256
 _MAX_TREE_SIZE: Final = 2**64 - 1
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # every ASCII control character but newline
 _DECIMAL = re.compile("0|[1-9][0-9]*")
-_HEX_ID = re.compile("[0-9a-fA-F]{8}")
-_BASE64 = re.compile("[A-Za-z0-9+/]*={0,2}")
 
 
 class CheckpointInvalid(RecordCorrupt):
@@ -141,7 +143,7 @@ def _parse_checkpoint(text: str) -> Checkpoint:
     origin, size, root, *extensions = lines
     if not _DECIMAL.fullmatch(size) or int(size) > _MAX_TREE_SIZE:
         raise _refuse("malformed checkpoint")
-    root_hash = _b64decode(root)
+    root_hash = b64decode(root)
     if root_hash is None or len(root_hash) != _ROOT_SIZE:
         raise _refuse("malformed checkpoint")
     return Checkpoint(origin, int(size), root_hash, tuple(extensions))
@@ -170,36 +172,6 @@ def parse_and_verify(
 # -- keys -----------------------------------------------------------------------------------------
 
 
-def _valid_name(name: str) -> bool:
-    """Key names are non-empty and hold no space, plus sign or control character."""
-    return bool(name) and not any(c.isspace() or c == "+" or c < " " for c in name)
-
-
-def _key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_key).digest()[
-        :_KEY_ID_SIZE
-    ]
-
-
-def _b64decode(text: str) -> bytes | None:
-    """Standard base64 with padding, in its one canonical spelling; None if it is not."""
-    if not _BASE64.fullmatch(text):
-        return None
-    try:
-        data = base64.b64decode(text, validate=True)
-    except binascii.Error:
-        return None
-    return data if base64.b64encode(data).decode("ascii") == text else None
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
 @attrs.frozen
 class Verifier:
     """A public key that may sign notes, under its key name."""
@@ -210,29 +182,21 @@ class Verifier:
 
     @classmethod
     def from_public_key(cls, name: str, key: Ed25519PublicKey | bytes) -> Verifier:
-        raw = key if isinstance(key, bytes) else _raw_public(key)
-        if not _valid_name(name) or len(raw) != _ROOT_SIZE:
+        raw = key if isinstance(key, bytes) else raw_public(key)
+        if not valid_name(name) or len(raw) != KEY_SIZE:
             raise ConfigError("a verifier needs a valid key name and a 32-byte Ed25519 key")
-        return cls(name, _key_id(name, raw), raw)
+        return cls(name, key_id(name, ED25519, raw), raw)
 
     @classmethod
     def from_key_string(cls, text: str) -> Verifier:
         """A verifier from ``<name>+<hex key id>+<base64(0x01 || public key)>``."""
-        name, key_id, key = [*text.split("+", 2), "", ""][:3]
-        raw = _b64decode(key)
-        if (
-            not _valid_name(name)
-            or not _HEX_ID.fullmatch(key_id)
-            or raw is None
-            or len(raw) != 1 + _ROOT_SIZE
-            or raw[0] != ED25519
-            or _key_id(name, raw[1:]) != bytes.fromhex(key_id)
-        ):
+        parsed = parse_vkey(text, ED25519)
+        if parsed is None:
             raise ConfigError("not a valid Ed25519 note verifier key")
-        return cls(name, bytes.fromhex(key_id), raw[1:])
+        return cls(*parsed)
 
     def key_string(self) -> str:
-        return f"{self.name}+{self.key_id.hex()}+{_b64encode(bytes([ED25519]) + self.public_key)}"
+        return vkey_string(self.name, ED25519, self.public_key)
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Whether ``signature`` (64 bytes, without the key id) is this key's over ``message``."""
@@ -255,28 +219,17 @@ class Signer:
 
     @classmethod
     def from_private_key(cls, name: str, key: Ed25519PrivateKey) -> Signer:
-        if not _valid_name(name):
+        if not valid_name(name):
             raise ConfigError("a key name must be non-empty, without spaces or plus signs")
-        return cls(name, _key_id(name, _raw_public(key.public_key())), key)
+        return cls(name, key_id(name, ED25519, raw_public(key.public_key())), key)
 
     @classmethod
     def from_key_string(cls, text: str) -> Signer:
         """A signer from ``PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || seed)>``."""
-        private, marker, name, key_id, key = [*text.split("+", 4), "", "", "", ""][:5]
-        raw = _b64decode(key)
-        if (
-            (private, marker) != ("PRIVATE", "KEY")
-            or not _valid_name(name)
-            or not _HEX_ID.fullmatch(key_id)
-            or raw is None
-            or len(raw) != 1 + _ROOT_SIZE
-            or raw[0] != ED25519
-        ):
+        parsed = parse_private_key(text, ED25519)
+        if parsed is None:
             raise ConfigError("not a valid Ed25519 note signer key")
-        signer = cls.from_private_key(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
-        if signer.key_id != bytes.fromhex(key_id):
-            raise ConfigError("not a valid Ed25519 note signer key")
-        return signer
+        return cls.from_private_key(*parsed)
 
     @classmethod
     def generate(cls, name: str) -> tuple[Signer, str]:
@@ -286,16 +239,15 @@ class Signer:
 
     def key_string(self) -> str:
         """The secret key string; store it as a secret."""
-        seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{_b64encode(bytes([ED25519]) + seed)}"
+        return private_key_string(self.name, ED25519, self._key)
 
     def verifier(self) -> Verifier:
-        return Verifier(self.name, self.key_id, _raw_public(self._key.public_key()))
+        return Verifier(self.name, self.key_id, raw_public(self._key.public_key()))
 
     def signature_line(self, text: str) -> str:
         """``— <name> <base64(key id || signature)>`` over ``text``, newline included."""
         signature = self.key_id + self._key.sign(text.encode())
-        return f"{_SIG_PREFIX}{self.name} {_b64encode(signature)}\n"
+        return f"{_SIG_PREFIX}{self.name} {b64encode(signature)}\n"
 
     def __repr__(self) -> str:
         return f"Signer(name={self.name!r}, key_id={self.key_id.hex()!r})"
@@ -322,10 +274,10 @@ def open_note(note: str, verifiers: Sequence[Verifier]) -> str:
     message = text.encode()
     verified = False
     for name, signature in signatures:
-        verifier = known.get((name, signature[:_KEY_ID_SIZE]))
+        verifier = known.get((name, signature[:KEY_ID_SIZE]))
         if verifier is None:
             continue
-        if not verifier.verify(message, signature[_KEY_ID_SIZE:]):
+        if not verifier.verify(message, signature[KEY_ID_SIZE:]):
             raise _refuse("a signature by a known key does not verify")
         verified = True
     if not verified:
@@ -344,12 +296,12 @@ def _split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
     signatures = []
     for line in lines:
         name, _, encoded = line.removeprefix(_SIG_PREFIX).partition(" ")
-        signature = _b64decode(encoded)
+        signature = b64decode(encoded)
         if (
             not line.startswith(_SIG_PREFIX)
-            or not _valid_name(name)
+            or not valid_name(name)
             or signature is None
-            or len(signature) <= _KEY_ID_SIZE
+            or len(signature) <= KEY_ID_SIZE
         ):
             raise _refuse("malformed note")
         signatures.append((name, signature))

@@ -33,6 +33,10 @@ class Kind:
     LEGAL_HOLD = "erasure.hold"
     #: A legal hold lifted, or a deferred erasure cancelled, with who and why.
     ERASURE_RELEASED = "erasure.released"
+    #: A recipient told of an erasure (GDPR Art. 19): what was planned, then each attempt's
+    #: result (sent, written, failed, acknowledged); no personal value in either.
+    ERASURE_NOTICE_INTENT = "erasure.notice.intent"
+    ERASURE_NOTICE_OUTCOME = "erasure.notice.outcome"
     REVIEW = "review.read"
     STAFF = "staff.changed"
     AUTHORITY_RECEIVED = "authority.received"

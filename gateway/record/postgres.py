@@ -26,11 +26,11 @@ import structlog
 from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
-from gateway.record.postgres_cases import PostgresCases
+from gateway.record.postgres_cases import PostgresCases, case_op
 from gateway.record.postgres_cosignatures import PostgresCosignatures
 from gateway.record.postgres_review import PostgresReview, row_of
 from gateway.record.postgres_schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
-from gateway.record.rows import HookOp, HookRow, KeyErasure, NewKey, Row, SideOp, SideOps
+from gateway.record.rows import HookOp, HookRow, KeyErasure, NewKey, OneOp, Row, SideOp, SideOps
 from gateway.record.store import SignHead
 
 log = structlog.get_logger("gateway.record")
@@ -66,7 +66,7 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.Interna
                   OSError, TimeoutError)
 
 
-def _flatten(op: SideOp | None) -> tuple[HookOp | KeyErasure | NewKey, ...]:
+def _flatten(op: SideOp | None) -> tuple[OneOp, ...]:
     if op is None:
         return ()
     return op.ops if isinstance(op, SideOps) else (op,)
@@ -258,8 +258,8 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
 
     async def _side_ops(self, c: asyncpg.Connection, ops: Sequence[SideOp | None]) -> None:
         """The drafts' side operations, in bulk where order cannot matter: hooks opened (a hook
-        held by another attempt refuses its draft), new subject keys, key erasures, hooks
-        closed."""
+        held by another attempt refuses its draft), new subject keys, key erasures and state
+        changes (requests, erasures, holds, staff), hooks closed."""
         flat = [(i, one) for i, op in enumerate(ops) for one in _flatten(op)]
         opening = [(i, op) for i, op in flat if isinstance(op, HookOp) and op.status is None]
         if opening:
@@ -269,11 +269,16 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
             for i, op in opening:
                 if op.webhook_id not in taken:
                     raise SideOpRefused(i, HookTaken())
-        keyed = [(i, k) for i, k in flat if isinstance(k, NewKey | KeyErasure)]
-        if any(isinstance(k, KeyErasure) for _, k in keyed):
-            for i, k in keyed:  # in entry order: an erasure and a new key of one subject
-                await (self._erase(c, k) if isinstance(k, KeyErasure)
-                       else self._new_keys(c, [(i, k)]))
+        keyed = [(i, k) for i, k in flat if not isinstance(k, HookOp)]
+        if any(not isinstance(k, NewKey) for _, k in keyed):
+            # In entry order: an erasure, a new key and a state change of one subject.
+            for i, k in keyed:
+                if isinstance(k, KeyErasure):
+                    await self._erase(c, k)
+                elif isinstance(k, NewKey):
+                    await self._new_keys(c, [(i, k)])
+                else:
+                    await case_op(c, k, i)
         elif keyed:
             await self._new_keys(c, [(i, k) for i, k in keyed if isinstance(k, NewKey)])
         for i, one in flat:

@@ -7,7 +7,6 @@ given (subject, order, recipient or kind, each with ``seq``, or the time index f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -91,14 +90,6 @@ class PostgresReview(PooledQueries):
                          fields=tuple(orjson.loads(r[7] or "[]"))) for r in rows]
 
     # -- staff -----------------------------------------------------------------------------
-    async def add_staff(self, username: str, password: str, roles: Sequence[str],
-                        created: str) -> bool:
-        status = await self.execute(
-            "the staff account could not be stored",
-            "INSERT INTO staff VALUES ($1, $2, $3, false, $4) ON CONFLICT DO NOTHING",
-            username, password, ",".join(roles), created)
-        return status == "INSERT 0 1"
-
     async def staff_member(self, username: str) -> StaffRow | None:
         row = await self.fetchrow("SELECT username, password, roles, disabled, created "
                                   "FROM staff WHERE username = $1", username)
@@ -107,14 +98,6 @@ class PostgresReview(PooledQueries):
     async def list_staff(self) -> list[StaffRow]:
         return [_staff(r) for r in await self.fetch(
             "SELECT username, password, roles, disabled, created FROM staff ORDER BY username")]
-
-    async def disable_staff(self, username: str) -> bool:
-        """Disable an account and end its sessions, in one statement."""
-        status = await self.execute(
-            "the staff account could not be changed",
-            "WITH ended AS (DELETE FROM staff_sessions WHERE username = $1) "
-            "UPDATE staff SET disabled = true WHERE username = $1", username)
-        return status == "UPDATE 1"
 
     async def add_session(self, token_hash: str, username: str, created: str,
                           expires: str) -> None:

@@ -141,8 +141,9 @@ class Record:
     # -- appending -------------------------------------------------------------------------
     async def append(self, draft: Draft, *ops: SideOp | None) -> Appended:
         """Append one entry with the side operations written in its transaction (hook
-        bookkeeping, a new subject key, a key erasure); returns once it is durable. Raises
-        RecordError if it is not."""
+        bookkeeping, a new subject key, a key erasure, a state change it records: see
+        ``gateway.record.rows``); returns once it is durable. Raises RecordError if it is not,
+        or the refusal of a side operation whose condition no longer holds (nothing kept)."""
         if self._writer is None or self._writer.done():
             raise RecordError("the record writer is not running")
         present = tuple(op for op in ops if op is not None)

@@ -5,7 +5,31 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["HookOp", "HookRow", "KeyErasure", "NewKey", "Row", "SideOp", "SideOps"]
+__all__ = [
+    "HOLD_RELEASED",
+    "NO_ERASURE",
+    "NO_HOLD",
+    "AddHold",
+    "AddStaff",
+    "CancelErasure",
+    "CaseOp",
+    "ChangeStaff",
+    "DeferErasure",
+    "DisableStaff",
+    "EndHolds",
+    "HookOp",
+    "HookRow",
+    "KeyErasure",
+    "NewKey",
+    "OneOp",
+    "PutRequest",
+    "ReleaseHolds",
+    "Row",
+    "SideOp",
+    "SideOps",
+    "staff_taken",
+    "staff_unknown",
+]
 
 
 @attrs.frozen
@@ -49,14 +73,133 @@ class NewKey:
         return "NewKey(...)"
 
 
+#: Refusals of a release, and the basis a deferred erasure takes when its holds are released.
+NO_HOLD = "no legal hold runs on that customer; nothing was changed"
+NO_ERASURE = "no erasure is pending for that customer; nothing was changed"
+HOLD_RELEASED = "hold released"
+
+
+
+def staff_taken(username: str) -> str:
+    return f"there is already a staff account {username}"
+
+
+def staff_unknown(username: str) -> str:
+    return f"no staff account {username}"
+
+
+# -- state changes the record vouches for: each is committed with the entry recording it, or
+# -- not at all. A conditional one that no longer holds refuses its entry (SideOpRefused).
+
+
+@attrs.frozen(repr=False)
+class PutRequest:
+    """Insert an authority request (``expected`` None), or move it from state ``expected``;
+    if it is no longer in that state (another caller moved it), the entry is refused."""
+
+    request_id: str
+    state: str
+    deadline: str
+    doc: bytes
+    expected: str | None = None
+
+    def __repr__(self) -> str:
+        return f"PutRequest({self.request_id!r}, {self.expected!r} -> {self.state!r})"
+
+
+@attrs.frozen
+class DeferErasure:
+    """Record (or move the due time of) a subject's deferred erasure."""
+
+    subject: str
+    requested: str
+    due: str
+    basis: str
+
+
+@attrs.frozen
+class CancelErasure:
+    """Drop a subject's deferred erasure; refused if none is pending."""
+
+    subject: str
+
+
+@attrs.frozen
+class AddHold:
+    """Place a legal hold on a subject's values."""
+
+    subject: str
+    until: str
+    basis: str
+    created: str
+
+
+@attrs.frozen
+class ReleaseHolds:
+    """End every hold on ``subject`` still running at ``now`` (refused if none runs); a
+    deferred erasure waiting on them falls due at ``now``."""
+
+    subject: str
+    now: str
+
+
+@attrs.frozen
+class EndHolds:
+    """End the holds on ``subject`` placed on ``basis`` and still running at ``now`` (one
+    preservation order's), leaving any other; never refused (a customer it held nothing of)."""
+
+    subject: str
+    basis: str
+    now: str
+
+
+@attrs.frozen(repr=False)
+class AddStaff:
+    """Create a staff account (``password`` is the KDF string); refused if the name is taken."""
+
+    username: str
+    password: str
+    roles: tuple[str, ...]
+    created: str
+
+    def __repr__(self) -> str:
+        return f"AddStaff({self.username!r}, roles={self.roles!r})"
+
+
+@attrs.frozen
+class DisableStaff:
+    """Disable an account and end its sessions; refused if there is no such account."""
+
+    username: str
+
+
+@attrs.frozen(repr=False)
+class ChangeStaff:
+    """Replace an account's roles, set its password (the KDF string; a new one ends its
+    sessions) or enable it again; refused if there is no such account."""
+
+    username: str
+    roles: tuple[str, ...] | None = None
+    password: str | None = None
+    enable: bool = False
+
+    def __repr__(self) -> str:
+        return f"ChangeStaff({self.username!r}, roles={self.roles!r}, enable={self.enable})"
+
+
+CaseOp = (PutRequest | DeferErasure | CancelErasure | AddHold | ReleaseHolds | EndHolds
+          | AddStaff | DisableStaff | ChangeStaff)
+OneOp = HookOp | KeyErasure | NewKey | CaseOp
+
+
 @attrs.frozen
 class SideOps:
-    """Several side operations for one entry."""
+    """Several side operations for one entry, applied in order."""
 
-    ops: tuple[HookOp | KeyErasure | NewKey, ...]
+    ops: tuple[OneOp, ...]
 
 
-SideOp = HookOp | KeyErasure | NewKey | SideOps
+SideOp = OneOp | SideOps
 
 
 @attrs.frozen

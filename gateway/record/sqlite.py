@@ -19,9 +19,13 @@ from gateway.errors import HookTaken, KeyTaken, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Appended, Draft, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.rows import (
+    AddStaff,
+    ChangeStaff,
+    DisableStaff,
     HookOp,
     HookRow,
     KeyErasure,
+    NewKey,
     Row,
     SideOp,
     SideOps,
@@ -252,6 +256,10 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
         elif isinstance(op, KeyErasure):
             db.execute("DELETE FROM subject_keys WHERE subject=?", (op.subject,))
             db.execute("DELETE FROM pending_erasures WHERE subject=?", (op.subject,))
+        elif isinstance(op, AddStaff | DisableStaff | ChangeStaff):
+            self.staff_op(op, index)
+        elif not isinstance(op, NewKey):
+            self.case_op(op, index)
         else:
             db.execute("INSERT OR IGNORE INTO subject_keys VALUES (?,?,?)",
                        (op.subject, op.wrapped, op.time))

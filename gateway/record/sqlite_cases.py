@@ -1,13 +1,25 @@
 """The SQLite store's case tables: authority requests (state and document), deferred erasures
 and legal holds. They live in the record's database beside the entries, outside the tree; every
-change to them is also recorded as an entry by the workflow that makes it."""
+change to them is a side operation of the entry recording it (``case_op``), committed in that
+entry's transaction or not at all."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
 
-from gateway.errors import RecordError
+from gateway.errors import NotFound, RecordError, SideOpRefused
+from gateway.record.rows import (
+    HOLD_RELEASED,
+    NO_ERASURE,
+    NO_HOLD,
+    AddHold,
+    CancelErasure,
+    DeferErasure,
+    EndHolds,
+    PutRequest,
+    ReleaseHolds,
+)
 
 
 class SqliteCases:
@@ -17,24 +29,43 @@ class SqliteCases:
     def db(self) -> sqlite3.Connection:  # pragma: no cover - provided by SqliteStore
         raise NotImplementedError
 
-    # -- authority requests ----------------------------------------------------------------
-    def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,
-                    expected: str | None) -> None:
-        """Insert (``expected`` None) or move a request from state ``expected``; refuses a
-        transition from any other state (two approvers at once, say)."""
+    def case_op(self, op: PutRequest | DeferErasure | CancelErasure | AddHold | ReleaseHolds
+                | EndHolds, index: int) -> None:
+        """Apply one case change in the open batch transaction; a condition that no longer
+        holds refuses draft ``index`` (SideOpRefused, nothing of the batch kept)."""
         db = self.db
-        try:
-            if expected is None:
+        if isinstance(op, PutRequest):
+            if op.expected is None:
                 db.execute("INSERT INTO authority_requests VALUES (?,?,?,?)",
-                           (request_id, state, deadline, doc))
-                return
-            done = db.execute("UPDATE authority_requests SET state=?, doc=? WHERE id=? AND "
-                              "state=?", (state, doc, request_id, expected)).rowcount
-        except sqlite3.Error as exc:
-            raise RecordError(f"the request could not be stored: {exc}") from None
-        if done != 1:
-            raise RecordError(f"request {request_id} is no longer {expected}")
+                           (op.request_id, op.state, op.deadline, op.doc))
+            elif db.execute("UPDATE authority_requests SET state=?, doc=? WHERE id=? AND "
+                            "state=?", (op.state, op.doc, op.request_id, op.expected),
+                            ).rowcount != 1:
+                raise SideOpRefused(index, RecordError(
+                    f"request {op.request_id} is no longer {op.expected}"))
+        elif isinstance(op, DeferErasure):
+            db.execute(
+                "INSERT INTO pending_erasures VALUES (?,?,?,?) ON CONFLICT (subject) DO UPDATE "
+                "SET due=excluded.due, basis=excluded.basis",
+                (op.subject, op.requested, op.due, op.basis))
+        elif isinstance(op, CancelErasure):
+            if db.execute("DELETE FROM pending_erasures WHERE subject=?",
+                          (op.subject,)).rowcount != 1:
+                raise SideOpRefused(index, NotFound(NO_ERASURE))
+        elif isinstance(op, AddHold):
+            db.execute("INSERT INTO legal_holds VALUES (?,?,?,?)",
+                       (op.subject, op.until, op.basis, op.created))
+        elif isinstance(op, EndHolds):
+            db.execute("DELETE FROM legal_holds WHERE subject=? AND basis=? AND until > ?",
+                       (op.subject, op.basis, op.now))
+        else:
+            if not db.execute("DELETE FROM legal_holds WHERE subject=? AND until > ?",
+                              (op.subject, op.now)).rowcount:
+                raise SideOpRefused(index, NotFound(NO_HOLD))
+            db.execute("UPDATE pending_erasures SET due=?, basis=? WHERE subject=?",
+                       (op.now, HOLD_RELEASED, op.subject))
 
+    # -- authority requests ----------------------------------------------------------------
     def get_request(self, request_id: str) -> tuple[str, bytes] | None:
         row = self.db.execute("SELECT state, doc FROM authority_requests WHERE id=?",
                               (request_id,)).fetchone()
@@ -54,21 +85,6 @@ class SqliteCases:
             (subject,),
         ).fetchone()
         return None if row is None else row[0]
-
-    def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None:
-        try:
-            self.db.execute(
-                "INSERT INTO pending_erasures VALUES (?,?,?,?) ON CONFLICT (subject) DO UPDATE "
-                "SET due=excluded.due, basis=excluded.basis", (subject, requested, due, basis))
-        except sqlite3.Error as exc:
-            raise RecordError(f"the erasure could not be deferred: {exc}") from None
-
-    def add_hold(self, subject: str, until: str, basis: str, created: str) -> None:
-        try:
-            self.db.execute("INSERT INTO legal_holds VALUES (?,?,?,?)",
-                            (subject, until, basis, created))
-        except sqlite3.Error as exc:
-            raise RecordError(f"the legal hold could not be stored: {exc}") from None
 
     def hold_until(self, subject: str, now: str) -> tuple[str, str] | None:
         """The latest end of a legal hold on ``subject`` still running at ``now``, and its basis."""
@@ -99,24 +115,3 @@ class SqliteCases:
         return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
             "SELECT subject, until, basis, created FROM legal_holds WHERE until > ? "
             "ORDER BY until, subject", (now,))]
-
-    def release_holds(self, subject: str, now: str) -> int:
-        try:
-            return self.db.execute("DELETE FROM legal_holds WHERE subject=? AND until > ?",
-                                   (subject, now)).rowcount
-        except sqlite3.Error as exc:
-            raise RecordError(f"the legal hold could not be released: {exc}") from None
-
-    def end_holds(self, subject: str, basis: str, now: str) -> int:
-        try:
-            return self.db.execute("DELETE FROM legal_holds WHERE subject=? AND basis=? AND "
-                                   "until > ?", (subject, basis, now)).rowcount
-        except sqlite3.Error as exc:
-            raise RecordError(f"the legal hold could not be ended: {exc}") from None
-
-    def cancel_erasure(self, subject: str) -> bool:
-        try:
-            return self.db.execute("DELETE FROM pending_erasures WHERE subject=?",
-                                   (subject,)).rowcount == 1
-        except sqlite3.Error as exc:
-            raise RecordError(f"the deferred erasure could not be cancelled: {exc}") from None

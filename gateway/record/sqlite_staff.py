@@ -1,14 +1,21 @@
 """The SQLite store's staff tables: accounts (username, KDF string, roles, disabled) and login
 sessions (only a hash of each token is kept). They live in the record's database, beside the
-entries, but outside the tree: accounts and sessions change, entries never do."""
+entries, but outside the tree: accounts and sessions change, entries never do. Every account
+change is a side operation of the ``staff.changed`` entry recording it (``staff_op``)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
-from gateway.errors import RecordError
+from gateway.errors import Conflict, NotFound, RecordError, SideOpRefused
 from gateway.record.queries import StaffRow
+from gateway.record.rows import (
+    AddStaff,
+    ChangeStaff,
+    DisableStaff,
+    staff_taken,
+    staff_unknown,
+)
 
 STAFF_SCHEMA = """
 CREATE TABLE IF NOT EXISTS staff (username TEXT PRIMARY KEY, password TEXT NOT NULL,
@@ -28,16 +35,31 @@ class SqliteStaff:
     def db(self) -> sqlite3.Connection:  # pragma: no cover - provided by SqliteStore
         raise NotImplementedError
 
-    def add_staff(self, username: str, password: str, roles: Sequence[str],
-                  created: str) -> bool:
-        """Create an account; False if the username is taken."""
-        try:
-            done = self.db.execute(
-                "INSERT OR IGNORE INTO staff VALUES (?,?,?,0,?)",
-                (username, password, ",".join(roles), created)).rowcount
-        except sqlite3.Error as exc:
-            raise RecordError(f"the staff account could not be stored: {exc}") from None
-        return done == 1
+    def staff_op(self, op: AddStaff | DisableStaff | ChangeStaff, index: int) -> None:
+        """Apply one account change in the open batch transaction; a name taken (adding) or
+        unknown (changing) refuses draft ``index`` (SideOpRefused, nothing of the batch kept).
+        Disabling an account ends its sessions."""
+        db = self.db
+        if isinstance(op, AddStaff):
+            if db.execute("INSERT OR IGNORE INTO staff VALUES (?,?,?,0,?)",
+                          (op.username, op.password, ",".join(op.roles), op.created),
+                          ).rowcount != 1:
+                raise SideOpRefused(index, Conflict(staff_taken(op.username)))
+            return
+        if isinstance(op, DisableStaff):
+            done = db.execute("UPDATE staff SET disabled=1 WHERE username=?",
+                              (op.username,)).rowcount
+            db.execute("DELETE FROM staff_sessions WHERE username=?", (op.username,))
+        else:
+            done = db.execute(
+                "UPDATE staff SET roles=COALESCE(?, roles), password=COALESCE(?, password), "
+                "disabled=CASE WHEN ? THEN 0 ELSE disabled END WHERE username=?",
+                (None if op.roles is None else ",".join(op.roles), op.password, op.enable,
+                 op.username)).rowcount
+            if op.password is not None:
+                db.execute("DELETE FROM staff_sessions WHERE username=?", (op.username,))
+        if done != 1:
+            raise SideOpRefused(index, NotFound(staff_unknown(op.username)))
 
     def staff_member(self, username: str) -> StaffRow | None:
         row = self.db.execute(
@@ -48,21 +70,6 @@ class SqliteStaff:
     def list_staff(self) -> list[StaffRow]:
         return [_staff(r) for r in self.db.execute(
             "SELECT username, password, roles, disabled, created FROM staff ORDER BY username")]
-
-    def disable_staff(self, username: str) -> bool:
-        """Disable an account and end its sessions; False if there is no such account."""
-        db = self.db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            done = db.execute("UPDATE staff SET disabled=1 WHERE username=?",
-                              (username,)).rowcount
-            db.execute("DELETE FROM staff_sessions WHERE username=?", (username,))
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise RecordError(f"the staff account could not be changed: {exc}") from None
-        return done == 1
 
     def add_session(self, token_hash: str, username: str, created: str, expires: str) -> None:
         """Store a session; sessions that have expired by ``created`` are dropped."""

@@ -3,7 +3,11 @@
 
 A store keeps the entries, checkpoints, wrapped subject keys and hook idempotency rows, and
 enforces append-only itself. ``append_batch`` is one transaction: when it returns, the batch is
-durable; if it raises, none of it was kept.
+durable; if it raises, none of it was kept. The state the record vouches for (authority
+requests, deferred erasures, legal holds, staff accounts, subject keys) changes only through a
+draft's side operations (``gateway.record.rows``), in that transaction; beside them, only
+``add_key`` stores a first key on its own, and ``replace_keys`` rewraps keys after a KEK
+rotation.
 """
 
 from __future__ import annotations
@@ -56,11 +60,6 @@ class Store(Protocol):
     async def wrapped_keys(self) -> list[tuple[str, bytes]]: ...
     async def subject_rows(self, subject: str) -> list[Row]: ...
     async def subject_of_order(self, order: str) -> str | None: ...
-    async def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,
-                          expected: str | None) -> None:
-        """Insert an authority request (``expected`` None), or move it from state
-        ``expected`` (RecordError if it is no longer in that state)."""
-        ...
     async def get_request(self, request_id: str) -> tuple[str, bytes] | None: ...
     async def list_requests(self, states: Sequence[str]) -> list[tuple[str, str, bytes]]: ...
     async def disclosure_counts(self) -> dict[tuple[str, str], int]:
@@ -71,9 +70,7 @@ class Store(Protocol):
         stays erased."""
         ...
     async def last_disclosure(self, subject: str) -> str | None: ...
-    async def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None: ...
     async def due_erasures(self, now: str) -> list[str]: ...
-    async def add_hold(self, subject: str, until: str, basis: str, created: str) -> None: ...
     async def hold_until(self, subject: str, now: str) -> tuple[str, str] | None: ...
     async def stale_subjects(self, before: str) -> list[str]: ...
     async def pending_erasures(self) -> list[tuple[str, str, str, str]]:
@@ -81,16 +78,6 @@ class Store(Protocol):
         ...
     async def legal_holds(self, now: str) -> list[tuple[str, str, str, str]]:
         """Holds still running at ``now``: (subject, until, basis, placed), soonest end first."""
-        ...
-    async def release_holds(self, subject: str, now: str) -> int:
-        """End every hold on ``subject`` still running at ``now``; how many."""
-        ...
-    async def end_holds(self, subject: str, basis: str, now: str) -> int:
-        """End the holds on ``subject`` placed on ``basis`` still running at ``now`` (one
-        preservation order's), leaving any other; how many."""
-        ...
-    async def cancel_erasure(self, subject: str) -> bool:
-        """Drop ``subject``'s deferred erasure; whether there was one."""
         ...
     # -- review (read side) ----------------------------------------------------------------
     async def search(self, query: Search) -> list[Row]:
@@ -108,15 +95,8 @@ class Store(Protocol):
         """Carrier outcomes and authority disclosures in [since, until), grouped."""
         ...
     # -- staff accounts and sessions -------------------------------------------------------
-    async def add_staff(self, username: str, password: str, roles: Sequence[str],
-                        created: str) -> bool:
-        """Create an account (``password`` is the KDF string); False if the name is taken."""
-        ...
     async def staff_member(self, username: str) -> StaffRow | None: ...
     async def list_staff(self) -> list[StaffRow]: ...
-    async def disable_staff(self, username: str) -> bool:
-        """Disable an account and end its sessions; False if there is no such account."""
-        ...
     async def add_session(self, token_hash: str, username: str, created: str,
                           expires: str) -> None:
         """Store a session (drops sessions expired by ``created``)."""
@@ -219,10 +199,6 @@ class ThreadedStore:
     async def subject_of_order(self, order: str) -> str | None:
         return await self._run(self.sync.subject_of_order, order)
 
-    async def put_request(self, request_id: str, state: str, deadline: str, doc: bytes,
-                          expected: str | None) -> None:
-        await self._run(self.sync.put_request, request_id, state, deadline, doc, expected)
-
     async def get_request(self, request_id: str) -> tuple[str, bytes] | None:
         return await self._run(self.sync.get_request, request_id)
 
@@ -238,14 +214,8 @@ class ThreadedStore:
     async def last_disclosure(self, subject: str) -> str | None:
         return await self._run(self.sync.last_disclosure, subject)
 
-    async def defer_erasure(self, subject: str, requested: str, due: str, basis: str) -> None:
-        await self._run(self.sync.defer_erasure, subject, requested, due, basis)
-
     async def due_erasures(self, now: str) -> list[str]:
         return await self._run(self.sync.due_erasures, now)
-
-    async def add_hold(self, subject: str, until: str, basis: str, created: str) -> None:
-        await self._run(self.sync.add_hold, subject, until, basis, created)
 
     async def hold_until(self, subject: str, now: str) -> tuple[str, str] | None:
         return await self._run(self.sync.hold_until, subject, now)
@@ -258,15 +228,6 @@ class ThreadedStore:
 
     async def legal_holds(self, now: str) -> list[tuple[str, str, str, str]]:
         return await self._run(self.sync.legal_holds, now)
-
-    async def release_holds(self, subject: str, now: str) -> int:
-        return await self._run(self.sync.release_holds, subject, now)
-
-    async def end_holds(self, subject: str, basis: str, now: str) -> int:
-        return await self._run(self.sync.end_holds, subject, basis, now)
-
-    async def cancel_erasure(self, subject: str) -> bool:
-        return await self._run(self.sync.cancel_erasure, subject)
 
     async def search(self, query: Search) -> list[Row]:
         return await self._run(self.sync.search, query)
@@ -284,18 +245,11 @@ class ThreadedStore:
                                    ) -> list[CountRow]:
         return await self._run(self.sync.disclosure_counts_by, since, until)
 
-    async def add_staff(self, username: str, password: str, roles: Sequence[str],
-                        created: str) -> bool:
-        return await self._run(self.sync.add_staff, username, password, roles, created)
-
     async def staff_member(self, username: str) -> StaffRow | None:
         return await self._run(self.sync.staff_member, username)
 
     async def list_staff(self) -> list[StaffRow]:
         return await self._run(self.sync.list_staff)
-
-    async def disable_staff(self, username: str) -> bool:
-        return await self._run(self.sync.disable_staff, username)
 
     async def add_session(self, token_hash: str, username: str, created: str,
                           expires: str) -> None:

@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from gateway.staff import MEMBER, SESSION_TOKEN, csrf_token
+from gateway.transparency_report import MEASURES, shown
 from gateway.web.chart import bar_chart, month_items, recipient_items
 
 ENV: Final = jinja2.Environment(
@@ -22,7 +23,8 @@ ENV: Final = jinja2.Environment(
     lstrip_blocks=True,
 )
 ENV.globals.update(bar_chart=bar_chart, recipient_items=recipient_items,
-                   month_items=month_items)
+                   month_items=month_items, measures=MEASURES)
+ENV.filters["shown"] = shown
 
 #: Headers on every page: no caching of personal data, no framing, no scripts at all.
 PAGE_HEADERS: Final = {

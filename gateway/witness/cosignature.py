@@ -21,9 +21,6 @@ The Ed25519 message does not commit to the cosigner's name, so one key must serv
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
-import re
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Final
@@ -31,14 +28,19 @@ from typing import Final
 import attrs
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
 
 from gateway.errors import ConfigError
+from gateway.record.note_keys import (
+    KEY_ID_SIZE,
+    b64decode,
+    key_id,
+    parse_private_key,
+    parse_vkey,
+    private_key_string,
+    raw_public,
+    valid_name,
+    vkey_string,
+)
 
 __all__ = [
     "COSIGNATURE_V1",
@@ -54,12 +56,8 @@ __all__ = [
 COSIGNATURE_V1: Final = 0x04
 _HEADER: Final = b"cosignature/v1\n"
 _SIG_PREFIX: Final = "\u2014 "  # em dash, space
-_KEY_SIZE: Final = 32
 _SIGNATURE_SIZE: Final = 64
-_KEY_ID_SIZE: Final = 4
 _MAX_TIME: Final = 2**63 - 1
-_HEX_ID = re.compile("[0-9a-f]{8}")
-_BASE64 = re.compile("[A-Za-z0-9+/]*={0,2}")
 
 
 def signed_message(text: str, timestamp: int) -> bytes:
@@ -73,26 +71,6 @@ def note_text(note: str) -> str:
     return note[: split + 1] if split >= 0 else note
 
 
-def _valid_name(name: str) -> bool:
-    return bool(name) and not any(c.isspace() or c == "+" or c < " " for c in name)
-
-
-def _key_id(name: str, public_key: bytes) -> bytes:
-    digest = hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public_key)
-    return digest.digest()[:_KEY_ID_SIZE]
-
-
-def _b64decode(text: str) -> bytes | None:
-    """Standard padded base64 in its one canonical spelling; None otherwise."""
-    if not _BASE64.fullmatch(text):
-        return None
-    try:
-        data = base64.b64decode(text, validate=True)
-    except binascii.Error:
-        return None
-    return data if base64.b64encode(data).decode("ascii") == text else None
-
-
 def signature_lines(text: str) -> list[tuple[str, bytes]]:
     """The (key name, decoded signature) of each well-formed note signature line in ``text``;
     lines that are not signature lines are skipped."""
@@ -101,8 +79,8 @@ def signature_lines(text: str) -> list[tuple[str, bytes]]:
         if not line.startswith(_SIG_PREFIX):
             continue
         name, _, encoded = line.removeprefix(_SIG_PREFIX).partition(" ")
-        signature = _b64decode(encoded)
-        if _valid_name(name) and signature is not None and len(signature) > _KEY_ID_SIZE:
+        signature = b64decode(encoded)
+        if valid_name(name) and signature is not None and len(signature) > KEY_ID_SIZE:
             out.append((name, signature))
     return out
 
@@ -118,17 +96,13 @@ class CosignerKey:
     @classmethod
     def from_vkey(cls, text: str) -> CosignerKey:
         """A key from ``<name>+<hex key id>+<base64(0x04 || public key)>``."""
-        name, key_id, key = [*text.strip().split("+", 2), "", ""][:3]
-        raw = _b64decode(key)
-        if (not _valid_name(name) or not _HEX_ID.fullmatch(key_id) or raw is None
-                or len(raw) != 1 + _KEY_SIZE or raw[0] != COSIGNATURE_V1
-                or _key_id(name, raw[1:]) != bytes.fromhex(key_id)):
+        parsed = parse_vkey(text, COSIGNATURE_V1)
+        if parsed is None:
             raise ConfigError("not a valid witness key (a cosignature/v1 Ed25519 vkey)")
-        return cls(name, bytes.fromhex(key_id), raw[1:])
+        return cls(*parsed)
 
     def vkey(self) -> str:
-        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + self.public_key).decode()
-        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+        return vkey_string(self.name, COSIGNATURE_V1, self.public_key)
 
     @property
     def label(self) -> str:
@@ -138,8 +112,8 @@ class CosignerKey:
     def timestamp(self, text: str, name: str, signature: bytes) -> int | None:
         """The time of this key's cosignature ``signature`` (as decoded from a line named
         ``name``) over note ``text``, or None if it is not a valid one by this key."""
-        body = signature[_KEY_ID_SIZE:]
-        if (name != self.name or signature[:_KEY_ID_SIZE] != self.key_id
+        body = signature[KEY_ID_SIZE:]
+        if (name != self.name or signature[:KEY_ID_SIZE] != self.key_id
                 or len(body) != 8 + _SIGNATURE_SIZE):
             return None
         (timestamp,) = struct.unpack(">Q", body[:8])
@@ -177,10 +151,9 @@ class Cosigner:
 
     @classmethod
     def from_private_key(cls, name: str, key: Ed25519PrivateKey) -> Cosigner:
-        if not _valid_name(name):
+        if not valid_name(name):
             raise ConfigError("a witness name must be non-empty, without spaces or plus signs")
-        return cls(name, _key_id(name, key.public_key().public_bytes(
-            Encoding.Raw, PublicFormat.Raw)), key)
+        return cls(name, key_id(name, COSIGNATURE_V1, raw_public(key.public_key())), key)
 
     @classmethod
     def generate(cls, name: str) -> Cosigner:
@@ -189,26 +162,17 @@ class Cosigner:
     @classmethod
     def from_key_string(cls, text: str) -> Cosigner:
         """A signer from ``PRIVATE+KEY+<name>+<hex key id>+<base64(0x04 || seed)>``."""
-        private, marker, name, key_id, key = [*text.strip().split("+", 4), "", "", "", ""][:5]
-        raw = _b64decode(key)
-        if ((private, marker) != ("PRIVATE", "KEY") or not _valid_name(name)
-                or not _HEX_ID.fullmatch(key_id) or raw is None or len(raw) != 1 + _KEY_SIZE
-                or raw[0] != COSIGNATURE_V1):
+        parsed = parse_private_key(text, COSIGNATURE_V1)
+        if parsed is None:
             raise ConfigError("not a valid witness signing key")
-        cosigner = cls.from_private_key(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
-        if cosigner.key_id != bytes.fromhex(key_id):
-            raise ConfigError("not a valid witness signing key")
-        return cosigner
+        return cls.from_private_key(*parsed)
 
     def key_string(self) -> str:
         """The secret key string; keep it as a secret."""
-        seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + seed).decode()
-        return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{encoded}"
+        return private_key_string(self.name, COSIGNATURE_V1, self._key)
 
     def public(self) -> CosignerKey:
-        raw = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return CosignerKey(self.name, self.key_id, raw)
+        return CosignerKey(self.name, self.key_id, raw_public(self._key.public_key()))
 
     def cosign(self, text: str, timestamp: int) -> str:
         """The cosignature line (newline included) over note ``text`` at ``timestamp``."""

@@ -14,6 +14,7 @@ from gateway.app import RECORD
 from gateway.authority_desk import DESK
 from gateway.authority_package import claim
 from gateway.erasure import ErasureRules, request_erasure, waiting
+from gateway.record.audit import audit_sqlite
 from gateway.staff import csrf_token
 from tests.authority.conftest import Clock, authority_trail, form
 from tests.authority.test_authority_cli import config, day, ok, refused  # noqa: F401
@@ -123,6 +124,9 @@ class TestPreservation:
         view = await step(gateway, staff["olli"], rid, "extend", {"reason": "asked again"})
         assert view["preservation"]["until"][:10] == clock.day(90)
         await step(gateway, staff["olli"], rid, "extend", {"reason": "asked again"}, 409)
+        report = audit_sqlite(gateway.config.record.path)  # the holds rebuilt from entries
+        assert report.ok, report.summary()
+        assert "2 legal holds" in report.counted
         erasure = await request_erasure(record, customer_id=CUSTOMER,
                                         hmac_key=gateway.config.keys.subject_hmac,
                                         rules=ErasureRules(), now=now, actor=Actor("dpo", "cli"))
@@ -133,8 +137,13 @@ class TestPreservation:
         assert ended["preservation"]["ended"]["production"] == production["id"]
         assert [w for w in await waiting(record, now=now) if w.kind == "hold"] == []
         trail = [k for k, _ in authority_trail(gateway.config.record.path, rid)]
+        # approving placed the holds, extending the longer ones, ending ended them: each
+        # step one entry committed with its state changes
         assert trail == ["authority.received", "authority.approved", "authority.preserved",
-                         "authority.preserved", "authority.preservation_ended"]
+                         "authority.preservation_ended"]
+        report = audit_sqlite(gateway.config.record.path)
+        assert report.ok, report.summary()
+        assert "0 legal holds" in report.counted
 
     async def test_a_preservation_ends_by_itself(
         self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -152,12 +153,17 @@ class TestErrors:
 class TestDemo:
     def test_the_demo_runs_and_ends_verified(self, tmp_path: Path) -> None:
         """`gateway demo` books a sample order with every carrier service at the sandboxes,
-        cancels one and books a return label, and ends with the record verified; its process log holds none of the sample customers'
+        cancels one and books a return label, and ends with the record verified and one
+        customer's receipt checked; its process log holds none of the sample customers'
         values."""
         shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
         result = gateway("--config", "config.toml", "demo", "--dir", "var/demo", cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "verify: OK" in result.stdout
+        assert re.search(r"receipt \S+receipt\.tlog-proof \(customer C-1, position \d+\): OK$",
+                         result.stdout.rstrip())
+        assert (tmp_path / "var/demo/receipt.tlog-proof").read_text().startswith(
+            "c2sp.org/tlog-proof@v1\n")
         assert "same answer: True, new carrier requests: 0" in result.stdout
         assert "cancel J-1000 at posti: 200 cancelled" in result.stdout
         assert "return label for J-1001 with posti: 201 " in result.stdout

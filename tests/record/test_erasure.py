@@ -151,7 +151,9 @@ class TestEraseThroughTheGateway:
         assert report.ok, report.summary()
         kinds = [orjson.loads(b)["kind"] for (b,) in sqlite3.connect(config.record.path).execute(
             "SELECT body FROM entries ORDER BY seq")]
-        assert kinds == ["disclosure.intent", "disclosure.outcome", "erasure",
+        # the erasure tells posti (GDPR Art. 19): its notice, written for a person to send
+        assert kinds == ["disclosure.intent", "disclosure.outcome", "staff.changed", "erasure",
+                         "erasure.notice.intent", "erasure.notice.outcome",
                          "disclosure.intent", "disclosure.outcome"]
 
 

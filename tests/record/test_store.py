@@ -11,12 +11,25 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from gateway.errors import HookTaken, RecordError, SideOpRefused
+from gateway.errors import Conflict, HookTaken, NotFound, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Draft, Kind, decode
 from gateway.record.merkle import leaf_hash, root
 from gateway.record.postgres import PostgresStore
 from gateway.record.postgres_schema import MIGRATIONS
 from gateway.record.queries import Search
+from gateway.record.rows import (
+    AddHold,
+    AddStaff,
+    ChangeStaff,
+    CancelErasure,
+    DeferErasure,
+    DisableStaff,
+    EndHolds,
+    PutRequest,
+    ReleaseHolds,
+    SideOp,
+    SideOps,
+)
 from gateway.record.sqlite import HookOp, KeyErasure, SqliteStore
 from gateway.record.store import Store
 from tests.stores import PG_URL, Backend, pg_sql
@@ -35,6 +48,11 @@ def sign(size: int, tree_root: bytes) -> str:
 
 async def append(store: Store, n: int, subject: str = "s") -> list[int]:
     return [a.seq for a in await store.append_batch(drafts(n, subject), [None] * n, T, sign)]
+
+
+async def change(store: Store, *ops: SideOp) -> None:
+    """State changes, each committed with an entry recording it, in one batch."""
+    await store.append_batch([Draft(kind=Kind.STAFF) for _ in ops], list(ops), T)
 
 
 async def chain_holds(store: Store) -> bool:
@@ -272,7 +290,7 @@ class TestSubjectKeys:
         await store.add_key("b", b"kb", T)
         await store.replace_keys([("a", b"ka2"), ("b", b"kb2")])
         assert sorted(await store.wrapped_keys()) == [("a", b"ka2"), ("b", b"kb2")]
-        await store.defer_erasure("a", T, T, "basis")
+        await change(store, DeferErasure("a", T, T, "basis"))
         await store.append_batch([Draft(kind=Kind.ERASURE, subject="a")], [KeyErasure("a")], T)
         assert await store.wrapped_key("a") is None
         assert await store.due_erasures("9999") == []
@@ -281,26 +299,55 @@ class TestSubjectKeys:
 class TestSideTables:
     async def test_authority_requests_move_only_from_the_expected_state(self,
                                                                         store: Store) -> None:
-        """A request moves from the state it was read in; a second mover is refused."""
-        await store.put_request("r1", "received", "2026-12-01", b"{}", None)
-        await store.put_request("r2", "approved", "2026-11-30", b"[]", None)
-        await store.put_request("r1", "approved", "2026-12-01", b"{1}", "received")
-        with pytest.raises(RecordError):
-            await store.put_request("r1", "rejected", "2026-12-01", b"{}", "received")
+        """A request moves from the state it was read in; a second mover is refused, and
+        its entry with it."""
+        await change(store, PutRequest("r1", "received", "2026-12-01", b"{}"),
+                     PutRequest("r2", "approved", "2026-11-30", b"[]"))
+        await change(store, PutRequest("r1", "approved", "2026-12-01", b"{1}", "received"))
+        with pytest.raises(SideOpRefused) as refused:
+            await change(store, PutRequest("r1", "rejected", "2026-12-01", b"{}", "received"))
+        assert isinstance(refused.value.error, RecordError)
+        assert (await store.head())[0] == 3  # noqa: PLR2004 - the refused entry is not kept
         assert await store.get_request("r1") == ("approved", b"{1}")
         assert await store.get_request("nope") is None
         assert await store.list_requests(["approved"]) == [
             ("r2", "approved", b"[]"), ("r1", "approved", b"{1}")]
 
+    async def test_a_preservation_holds_with_its_request_or_not_at_all(self,
+                                                                       store: Store) -> None:
+        """Approving a preservation moves the request and places its holds with one entry: if
+        the move is refused (another approver decided first), no hold is kept either. Ending
+        it ends that order's holds still running, leaving another basis's."""
+        await change(store, PutRequest("p1", "received", "2026-12-01", b"{}"))
+        approve = SideOps((PutRequest("p1", "preserving", "2026-12-01", b"{1}", "received"),
+                           AddHold("a", "2027-01-01", "order p1", T),
+                           AddHold("b", "2027-01-01", "order p1", T)))
+        await store.append_batch([Draft(kind=Kind.AUTHORITY_APPROVED)], [approve], T)
+        assert await store.hold_until("b", T) == ("2027-01-01", "order p1")
+        with pytest.raises(SideOpRefused):  # a second approval: refused, with its holds
+            await store.append_batch([Draft(kind=Kind.AUTHORITY_APPROVED)], [SideOps((
+                PutRequest("p1", "preserving", "2026-12-01", b"{2}", "received"),
+                AddHold("c", "2027-01-01", "order p1", T)))], T)
+        assert await store.hold_until("c", T) is None
+        assert await store.get_request("p1") == ("preserving", b"{1}")
+        await change(store, AddHold("a", "2028-01-01", "another order", T))
+        await store.append_batch([Draft(kind=Kind.AUTHORITY_PRESERVATION_ENDED)], [SideOps((
+            PutRequest("p1", "closed", "2026-12-01", b"{3}", "preserving"),
+            EndHolds("a", "order p1", T), EndHolds("b", "order p1", T),
+            EndHolds("nobody", "order p1", T)))], T)
+        assert await store.hold_until("a", T) == ("2028-01-01", "another order")
+        assert await store.hold_until("b", T) is None
+        assert await store.get_request("p1") == ("closed", b"{3}")
+
     async def test_erasure_holds_and_deadlines(self, store: Store) -> None:
         """Deferred erasures fall due, the latest running hold wins, and stale subjects are
         those with a key and no disclosure since the cut-off."""
-        await store.defer_erasure("s", T, "2026-12-01", "b1")
-        await store.defer_erasure("s", T, "2026-12-05", "b2")
+        await change(store, DeferErasure("s", T, "2026-12-01", "b1"))
+        await change(store, DeferErasure("s", T, "2026-12-05", "b2"))
         assert await store.due_erasures("2026-12-02") == []
         assert await store.due_erasures("2026-12-06") == ["s"]
-        await store.add_hold("s", "2027-01-01", "law", T)
-        await store.add_hold("s", "2028-01-01", "longer", T)
+        await change(store, AddHold("s", "2027-01-01", "law", T),
+                     AddHold("s", "2028-01-01", "longer", T))
         assert await store.hold_until("s", "2026-12-01") == ("2028-01-01", "longer")
         assert await store.hold_until("s", "2029-01-01") is None
         await store.add_key("s", b"k", T)
@@ -313,20 +360,27 @@ class TestSideTables:
     async def test_holds_and_deferred_erasures_are_listed_and_released(self, store: Store
                                                                        ) -> None:
         """Running holds and deferred erasures are listed soonest first; releasing ends only
-        the running holds of one subject, cancelling drops one deferred erasure."""
-        await store.add_hold("s", "2027-01-01", "law", T)
-        await store.add_hold("s", "2026-01-01", "ended", T)
-        await store.add_hold("t", "2026-12-01", "matter", T)
-        await store.defer_erasure("s", T, "2027-01-01", "law")
+        the running holds of one subject (a deferred erasure waiting on them falls due),
+        cancelling drops one deferred erasure; either is refused when there is nothing to
+        lift."""
+        await change(store, AddHold("s", "2027-01-01", "law", T),
+                     AddHold("s", "2026-01-01", "ended", T),
+                     AddHold("t", "2026-12-01", "matter", T),
+                     DeferErasure("s", T, "2027-01-01", "law"))
         now = "2026-06-01"
         assert await store.legal_holds(now) == [("t", "2026-12-01", "matter", T),
                                                 ("s", "2027-01-01", "law", T)]
         assert await store.pending_erasures() == [("s", T, "2027-01-01", "law")]
-        assert await store.release_holds("s", now) == 1
-        assert await store.release_holds("s", now) == 0
+        await change(store, ReleaseHolds("s", now))
+        with pytest.raises(SideOpRefused) as refused:
+            await change(store, ReleaseHolds("s", now))
+        assert isinstance(refused.value.error, NotFound)
         assert await store.legal_holds(now) == [("t", "2026-12-01", "matter", T)]
-        assert await store.cancel_erasure("s") is True
-        assert await store.cancel_erasure("s") is False
+        assert await store.pending_erasures() == [("s", T, now, "hold released")]
+        await change(store, CancelErasure("s"))
+        with pytest.raises(SideOpRefused) as refused:
+            await change(store, CancelErasure("s"))
+        assert isinstance(refused.value.error, NotFound)
         assert await store.pending_erasures() == []
 
     async def test_entries_by_subject_and_order(self, store: Store) -> None:
@@ -378,9 +432,13 @@ class TestReviewReads:
 
 class TestStaff:
     async def test_accounts_and_sessions(self, store: Store) -> None:
-        """Names are unique; disabling ends sessions; expired sessions do not count."""
-        assert await store.add_staff("rea", "kdf", ["reviewer", "admin"], T)
-        assert not await store.add_staff("rea", "kdf2", ["admin"], T)
+        """Names are unique; roles are replaced; disabling ends sessions; expired sessions
+        do not count."""
+        await change(store, AddStaff("rea", "kdf", ("reviewer",), T))
+        with pytest.raises(SideOpRefused) as refused:
+            await change(store, AddStaff("rea", "kdf2", ("admin",), T))
+        assert isinstance(refused.value.error, Conflict)
+        await change(store, ChangeStaff("rea", roles=("reviewer", "admin")))
         member = await store.staff_member("rea")
         assert member is not None
         assert (member.roles, member.disabled, member.password) == (
@@ -392,8 +450,23 @@ class TestStaff:
         await store.end_session("tok2")
         assert await store.session_user("tok2", "2026-01-01T12") is None
         await store.add_session("tok3", "rea", "2026-01-01", "2026-01-02")
-        assert await store.disable_staff("rea")
-        assert not await store.disable_staff("nobody")
+        await change(store, DisableStaff("rea"))
+        await change(store, ChangeStaff("rea", enable=True))
+        member = await store.staff_member("rea")
+        assert member is not None
+        assert not member.disabled
+        await store.add_session("tok4", "rea", "2026-01-01", "2026-01-02")
+        await change(store, ChangeStaff("rea", password="kdf3"))
+        member = await store.staff_member("rea")
+        assert member is not None
+        assert (member.password, member.roles) == ("kdf3", ("reviewer", "admin"))
+        assert await store.session_user("tok4", "2026-01-01T12") is None  # a new password ends them
+        await change(store, DisableStaff("rea"))
+        for unknown in (DisableStaff("nobody"), ChangeStaff("nobody", roles=("admin",)),
+                        ChangeStaff("nobody", enable=True)):
+            with pytest.raises(SideOpRefused) as refused:
+                await change(store, unknown)
+            assert isinstance(refused.value.error, NotFound)
         assert await store.session_user("tok3", "2026-01-01T12") is None
         assert [m.username for m in await store.list_staff()] == ["rea"]
         assert (await store.list_staff())[0].disabled

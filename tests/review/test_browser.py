@@ -56,11 +56,13 @@ async def test_a_reviewer_logs_in_searches_opens_an_entry_and_reports(
 
     await page.click("text=Access report")
     await page.fill("input[name=customer]", CANARY_CUSTOMER["id"])
+    await page.select_option("select[name=lang]", "en")
     await page.click("button.primary")
     await page.wait_for_selector("#recipients")
     recipients = await page.inner_text("#recipients")
-    assert "posti" in recipients
-    assert "name, street, postal_code, town, country, phone" in recipients
+    assert "Posti Oy" in recipients
+    assert "name, street address, postal code, town, country, phone number" in recipients
+    assert "Office of the Data Protection Ombudsman" in await page.inner_text("#complaint")
     assert "J-WEB-3" not in await page.inner_text("main")
     await page.screenshot(path=str(SCREENSHOTS / "gateway-review-access.png"), full_page=True)
 

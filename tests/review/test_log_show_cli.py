@@ -16,8 +16,9 @@ from tests.conftest import ROOT
 from tests.review.test_review_cli import config  # noqa: F401 - the fixture
 from tests.review.test_review_cli import gateway as run
 
-#: The fixture's record: two orders shipped, an intent and an outcome each.
-ENTRIES = 4
+#: The fixture's record: two staff accounts added, two orders shipped (an intent and an
+#: outcome each).
+ENTRIES = 6
 
 
 def positions(stdout: str) -> list[int]:

@@ -115,10 +115,11 @@ class TestAccessReport:
         assert customs["fields"] == ["orders", "deliveries"]  # no e-mail was held to give
         (listed,) = [r for r in report["recipients"] if r["recipient"] == "Tulli"]
         assert listed["fields"] == ["orders", "deliveries"]
-        status, body, _ = await call(gateway, "GET", f"/review/access?customer={CUSTOMER}",
+        status, body, _ = await call(gateway, "GET",
+                                     f"/review/access?customer={CUSTOMER}&lang=en",
                                      headers=cookie_of(headers))
         assert status == 200
-        assert "orders, deliveries" in body.decode()
+        assert "your orders, your deliveries" in body.decode()
 
     async def test_a_deferred_disclosure_is_hidden_from_the_customer_view(
         self, gateway: Harness, history: dict[str, str]
@@ -168,14 +169,15 @@ class TestAccessReport:
     ) -> None:
         """GET /review/access renders the same report as a printable page."""
         headers = cookie_of(await gateway.as_staff("reviewer"))
-        status, body, answer = await call(gateway, "GET", f"/review/access?customer={CUSTOMER}",
+        status, body, answer = await call(gateway, "GET",
+                                          f"/review/access?customer={CUSTOMER}&lang=en",
                                           headers=headers)
         assert status == 200
         assert answer["content-type"].startswith("text/html")
         assert answer["Cache-Control"] == "no-store"
         page = body.decode()
-        assert "Delivery of order J-HOME by posti" in page
-        assert "name, street, postal_code, town, country, phone" in page
+        assert "Delivery of order J-HOME: home delivery" in page
+        assert "name, street address, postal code, town, country, phone number" in page
         assert FORM["legal_basis"] in page
         assert "5500/R/999/26" not in page
         assert "@media print" in page
@@ -254,7 +256,7 @@ class TestTransparencyReport:
                                 headers)
         assert report["totals"]["carrier_disclosures"] == 0
         assert report["period"] == {"from": f"{year}-01-01T00:00:00.000Z",
-                                    "to": f"{year + 1}-01-01T00:00:00.000Z"}
+                                    "to": f"{year + 1}-01-01T00:00:00.000Z", "label": None}
 
     async def test_the_page_draws_bar_charts(self, gateway: Harness,
                                              history: dict[str, str]) -> None:
@@ -269,16 +271,17 @@ class TestTransparencyReport:
 
 
 class TestReadsAreNotDisclosures:
-    async def test_a_searched_customer_without_disclosures_has_an_empty_report(
+    async def test_a_searched_customer_without_disclosures_is_one_the_record_never_saw(
         self, gateway: Harness
     ) -> None:
-        """Reads recorded under a customer are not disclosures: the report lists no recipient
-        and does not call their values erased."""
+        """Reads recorded under a customer are not disclosures: the report lists no recipient,
+        does not call their values erased, and says the record holds nothing for the id."""
         headers = await gateway.as_staff("reviewer")
         await get_json(gateway, "/v1/review/entries?customer=C-NEVER", headers)
         report = await get_json(gateway, "/v1/reports/access?customer=C-NEVER", headers)
         assert (report["recipients"], report["disclosures"]) == ([], [])
         assert report["values_erased"] is False
+        assert report["record_holds_nothing"] is True
 
     async def test_a_read_does_not_postpone_retention(self, gateway: Harness) -> None:
         """A customer whose only recent entries are staff reads is still erased when the

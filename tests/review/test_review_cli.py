@@ -58,7 +58,8 @@ class TestStaff:
                         GATEWAY_STAFF_PASSWORD=PASSWORD)
         assert added.returncode == 0, added.stderr
         assert gateway(config, "staff", "disable", "aino").returncode == 0
-        listing = gateway(config, "staff", "list").stdout.splitlines()
+        header, *listing = gateway(config, "staff", "list").stdout.splitlines()
+        assert header.split() == ["USER", "STATE", "ROLES", "CREATED"]
         rows = {line.split()[0]: line.split()[1:3] for line in listing}
         assert rows == {"aino": ["disabled", "approver"], "dpo": ["active", "admin,reviewer"],
                         "rea": ["active", "reviewer"], "cs": ["active", "reviewer"]}
@@ -78,13 +79,15 @@ class TestStaff:
         first = last_entry(config)
         assert first["kind"] == "staff.changed"
         assert first["data"] == {"action": "added", "username": "dpo", "roles": ["admin"],
-                                 "by": None, "channel": "cli", "os_user": "root-of-ops"}
+                                 "enabled": True, "by": None, "channel": "cli",
+                                 "os_user": "root-of-ops"}
         assert f"recorded at position {first['seq']}" in added.stdout
         assert gateway(config, "staff", "list").returncode == 0
         assert last_entry(config)["seq"] == first["seq"]
         assert gateway(config, "staff", "disable", "dpo").returncode == 0
         second = last_entry(config)
-        assert (second["seq"], second["data"]["action"]) == (first["seq"] + 1, "disabled")
+        assert (second["seq"], second["data"]["action"], second["data"]["enabled"]) == (
+            first["seq"] + 1, "disabled", False)
         assert (second["data"]["channel"], second["data"]["os_user"]) == (
             "cli", getpass.getuser())
         verified = gateway(config, "log", "verify")
@@ -120,7 +123,7 @@ class TestReports:
         read = last_entry(config)
         assert read["kind"] == "review.read"
         assert read["data"] == {"by": "rea", "roles": ["reviewer"], "via": "cli",  # type: ignore[comparison-overlap]
-                                "what": "access_report", "view": "customer",
+                                "what": "access_report", "view": "customer", "lang": "fi",
                                 "os_user": getpass.getuser()}
         assert CANARY_CUSTOMER["id"] not in orjson.dumps(read).decode()
 
@@ -128,10 +131,10 @@ class TestReports:
         """--html writes the printable page."""
         out = tmp_path / "report.html"
         result = gateway(config, "report", "access", "--customer", CANARY_CUSTOMER["id"],
-                         "--as", "rea", "--html", str(out))
+                         "--as", "rea", "--html", str(out), "--lang", "en")
         assert result.returncode == 0, result.stderr
         page = out.read_text()
-        assert "Delivery of order J-CLI-1 by posti" in page
+        assert "Delivery of order J-CLI-1: home delivery" in page
         assert "Log out" not in page
         assert CANARY_FIELDS["street"] not in page
 

@@ -27,7 +27,7 @@ from gateway.webhooks import sign_headers
 from tests.conftest import AUTHORITIES, STAFF_PASSWORD, Harness, load_config, order_event
 from tests.review.conftest import call, cookie_of, get_json, ship
 
-STAFF = (Role.REVIEWER, Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
+STAFF = (Role.REVIEWER, Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN, Role.AUDITOR)
 EVERYONE = frozenset(Role)
 CALLERS = ("anonymous", *Role)
 
@@ -45,6 +45,8 @@ class Endpoint:
 
     @property
     def route(self) -> str:
+        if self.path.startswith("/tile/"):
+            return "/tile/entries/{rest}" if "entries" in self.path else "/tile/{level}/{rest}"
         return self.path.split("?")[0].replace("/0", "/{seq}") if "entries/0" in self.path \
             else self.path.split("?")[0]
 
@@ -56,7 +58,9 @@ def _e(method: str, path: str, roles: tuple[str, ...] | frozenset[str], ok: int 
 
 
 REPORT = ("reviewer", "admin")
-ALL_STAFF = tuple(r.value for r in STAFF)
+ALL_STAFF = tuple(r.value for r in STAFF if r is not Role.AUDITOR)
+#: Every staff account, the auditor's included: its session and the home page.
+SESSION = tuple(r.value for r in STAFF)
 INTAKE = ("intake_officer", "admin")
 READERS = ("intake_officer", "approver", "admin")
 HANDLERS = ("intake_officer", "approver")
@@ -109,13 +113,16 @@ ENDPOINTS = [
     _e("GET", "/metrics", EVERYONE | {"anonymous"}, kind="public"),
     _e("GET", "/openapi.json", EVERYONE | {"anonymous"}, kind="public"),
     _e("GET", "/v1/record/checkpoint", EVERYONE | {"anonymous"}, kind="public"),
+    _e("GET", "/checkpoint", EVERYONE | {"anonymous"}, kind="public"),
+    _e("GET", "/tile/0/000.p/1", EVERYONE | {"anonymous"}, kind="public"),
+    _e("GET", "/tile/entries/000.p/1", ("auditor",)),
     _e("POST", "/v1/hooks/orders", ("pipeline",), 201, kind="hook"),
     _e("POST", "/v1/hooks/orders", ("pipeline",), 201, kind="hook",
        event="order.return_requested"),
     _e("POST", "/v1/hooks/orders", ("pipeline",), 200, kind="hook", event="order.cancelled"),
     _e("POST", "/v1/session", EVERYONE | {"anonymous"}, 201, kind="public"),
-    _e("GET", "/v1/session", ALL_STAFF),
-    _e("DELETE", "/v1/session", ALL_STAFF, 204),
+    _e("GET", "/v1/session", SESSION),
+    _e("DELETE", "/v1/session", SESSION, 204),
     _e("GET", "/v1/review/entries?customer=CUST-CANARY-1", ALL_STAFF),
     _e("GET", "/v1/review/entries/0", ALL_STAFF),
     _e("GET", "/v1/review/checkpoint", ALL_STAFF),
@@ -123,8 +130,8 @@ ENDPOINTS = [
     _e("GET", "/v1/reports/transparency", ("reviewer", "approver", "admin")),
     _e("GET", "/review/login", EVERYONE | {"anonymous"}, kind="public"),
     _e("POST", "/review/login", EVERYONE | {"anonymous"}, 303, kind="public"),
-    _e("POST", "/review/logout", ALL_STAFF, 303, kind="page"),
-    _e("GET", "/review", ALL_STAFF, kind="page"),
+    _e("POST", "/review/logout", SESSION, 303, kind="page"),
+    _e("GET", "/review", SESSION, kind="page"),
     _e("GET", "/review/search?customer=CUST-CANARY-1", ALL_STAFF, kind="page"),
     _e("GET", "/review/entries/0", ALL_STAFF, kind="page"),
     _e("GET", "/review/access?customer=CUST-CANARY-1", REPORT, kind="page"),
@@ -188,7 +195,7 @@ async def _authority_request(gateway: Harness, state: str, decider: str | None) 
     if state == "disclosed":
         await disclose(desk.authority, request.id, actor=Actor("matrix-ok", "api"), now=now,
                        out_dir=desk.packages)
-    if state == "disclosing":  # claimed, and the process died: no intent, no outcome
+    if state == "disclosing":  # claimed, and the process died: no outcome
         await desk.authority.approve(request.id, actor=Actor("matrix-ok", "api"), now=now)
         await claim(desk.authority, request.id, actor=Actor(decider or "matrix-ok", "api"),
                     now=now - timedelta(minutes=20))
@@ -329,13 +336,14 @@ class TestSessions:
 
     async def test_a_disabled_account_loses_its_sessions(self, gateway: Harness) -> None:
         """Disabling an account ends its sessions and refuses new logins."""
+        from gateway.actor import Actor  # noqa: PLC0415
         from gateway.app import RECORD  # noqa: PLC0415
         from gateway.staff import Staff  # noqa: PLC0415
 
         await gateway.add_staff("dora", "reviewer")
         bearer = await gateway.login("dora")
         assert (await call(gateway, "GET", "/v1/session", headers=bearer))[0] == 200
-        await Staff(store=gateway.app[RECORD].store).disable("dora")
+        await Staff(record=gateway.app[RECORD]).disable("dora", actor=Actor.on_cli(None))
         assert (await call(gateway, "GET", "/v1/session", headers=bearer))[0] == 401
         status, _, _ = await call(gateway, "POST", "/v1/session",
                                   json={"username": "dora", "password": STAFF_PASSWORD})
