@@ -13,18 +13,19 @@ import hmac
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import attrs
 import orjson
 
 from gateway.actor import Actor
+from gateway.authority_settings import KINDS, AuthoritySettings
 from gateway.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gateway.policy import Rule
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
-from gateway.record.rows import PutRequest
+from gateway.record.rows import PutRequest, SideOp
 from gateway.record.sealing import seal, subject_ref, unseal
 from gateway.text import clean, staff_text
 
@@ -39,14 +40,20 @@ CATEGORIES: Mapping[str, tuple[str, ...]] = {
     "marketing_consent": (),
 }
 OPEN = ("received", "approved")
+#: What the steps after intake keep on a request (``gateway.authority_steps``).
+CASE_KEYS = ("outcome", "objection", "notification", "preservation", "extensions",
+             "followed_by")
 #: How many customer or order ids one request may name, and how long each may be.
 MAX_IDS, MAX_ID = 100, 200
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_REQUEST_ID = re.compile(r"ar_[0-9a-f]{16}")
 
 
 @attrs.frozen
 class Intake:
-    """What the intake officer records. Customer ids and order ids name the subjects."""
+    """What the intake officer records. Customer ids and order ids name the subjects; the
+    authority is one listed in config.toml (its name, id and type kept); ``kind`` is one of
+    ``KINDS``; an emergency's deadline is a time (``due_at``), others' a day."""
 
     authority: str
     reference: str
@@ -57,36 +64,36 @@ class Intake:
     customers: tuple[str, ...] = ()
     orders: tuple[str, ...] = ()
     defer_until: date | None = None
+    authority_id: str | None = None
+    authority_type: str | None = None
+    officer: str | None = None
+    rank: str | None = None
+    received_via: str | None = None
+    due_at: str | None = None
+    #: The preservation request this production request follows (which it ends).
+    follows: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any], *, today: date | None = None) -> Intake:
+    def from_json(cls, doc: Mapping[str, Any], *, today: date | None = None,
+                  now: datetime | None = None,
+                  settings: AuthoritySettings | None = None) -> Intake:
         """Validate an intake form; messages name fields, never values. Texts and ids hold no
         control or format character (``gateway.text``); dates are ``YYYY-MM-DD`` strings, and
         with ``today`` (the desk's clock) neither the deadline nor ``defer_until`` may be
-        before it."""
-        def text(key: str, *, minimum: int = 1) -> str:
+        before it. ``settings`` lists the authorities, channels and deadlines."""
+        settings = settings or AuthoritySettings()
+        today = today or (now.date() if now is not None else None)
+        now = now or datetime.now(UTC)
+
+        def text(key: str, *, minimum: int = 1, required: bool = True) -> str | None:
             value = doc.get(key)
+            if not required and value in (None, ""):
+                return None
             if not isinstance(value, str) or len(value.strip()) < minimum or len(value) > 500:  # noqa: PLR2004
                 raise Unprocessable(f"{key} is required (text of {minimum} to 500 characters)",
                                     field=key)
             return staff_text(value.strip(), key)
-
-        def ids(key: str) -> tuple[str, ...]:
-            """A list of ids; a wrong one is named by its position (``customers[2]``, from
-            0), never by its value."""
-            value = doc.get(key, [])
-            if not isinstance(value, list) or len(value) > MAX_IDS:
-                raise Unprocessable(f"{key} must be a list of up to {MAX_IDS} ids", field=key)
-            for i, v in enumerate(value):
-                if not isinstance(v, str) or not 0 < len(v.strip()) <= MAX_ID:
-                    raise Unprocessable(f"{key}[{i}] must be an id: text of 1 to {MAX_ID} "
-                                        "characters", field=key)
-                if not clean(v.strip()):
-                    try:
-                        staff_text(v.strip(), f"{key}[{i}]")
-                    except Unprocessable as exc:
-                        raise Unprocessable(exc.detail, field=key) from None
-            return tuple(dict.fromkeys(v.strip() for v in value))
 
         def day(key: str, *, required: bool) -> date | None:
             value = doc.get(key)
@@ -103,25 +110,60 @@ class Intake:
                                     field=key)
             return given
 
-        categories = ids("categories")
+        categories = _ids(doc, "categories")
         unknown = next((i for i, c in enumerate(doc.get("categories") or [])
                         if c.strip() not in CATEGORIES), None)
         if not categories or unknown is not None:
             where = "categories" if unknown is None else f"categories[{unknown}] is unknown;"
             raise Unprocessable(f"{where} categories must name one or more of "
                                 f"{', '.join(CATEGORIES)}", field="categories")
-        customers, orders = ids("customers"), ids("orders")
+        customers, orders = _ids(doc, "customers"), _ids(doc, "orders")
         if not customers and not orders:
             raise Unprocessable("name the customers concerned, by customer id or order id",
                                 field="customers")
-        deadline = day("deadline", required=True)
-        assert deadline is not None
+        known = settings.find(text("authority", minimum=2) or "")
+        kind = doc.get("kind")
+        if kind not in KINDS:
+            raise Unprocessable(f"kind must be one of {', '.join(KINDS)}", field="kind")
+        via = doc.get("received_via")
+        if via not in settings.channels:
+            raise Unprocessable(f"received_via (how the request arrived) must be one of "
+                                f"{', '.join(settings.channels)}", field="received_via")
+        officer, rank = text("officer", minimum=2), text("rank", required=False)
+        deadline, due_at = settings.deadline(kind, day("deadline", required=False), now=now)
+        follows = doc.get("follows") or None
+        if follows is not None and (not isinstance(follows, str) or kind == "preservation"
+                                    or not _REQUEST_ID.fullmatch(follows)):
+            raise Unprocessable("follows names the preservation request (ar_...) a production "
+                                "or emergency request follows", field="follows")
         return cls(
-            authority=text("authority", minimum=2), reference=text("reference"),
-            legal_basis=text("legal_basis", minimum=5), kind=text("kind"),
+            authority=known.name, authority_id=known.id, authority_type=known.type,
+            reference=text("reference") or "",
+            legal_basis=text("legal_basis", minimum=5) or "", kind=kind,
             categories=categories, deadline=deadline, customers=customers, orders=orders,
-            defer_until=day("defer_until", required=False),
+            defer_until=day("defer_until", required=False), officer=officer, rank=rank,
+            received_via=via, due_at=due_at, follows=follows,
+            warnings=settings.rank_warnings(rank, known.type),
         )
+
+
+
+def _ids(doc: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        """A list of ids; a wrong one is named by its position (``customers[2]``, from
+        0), never by its value."""
+        value = doc.get(key, [])
+        if not isinstance(value, list) or len(value) > MAX_IDS:
+            raise Unprocessable(f"{key} must be a list of up to {MAX_IDS} ids", field=key)
+        for i, v in enumerate(value):
+            if not isinstance(v, str) or not 0 < len(v.strip()) <= MAX_ID:
+                raise Unprocessable(f"{key}[{i}] must be an id: text of 1 to {MAX_ID} "
+                                    "characters", field=key)
+            if not clean(v.strip()):
+                try:
+                    staff_text(v.strip(), f"{key}[{i}]")
+                except Unprocessable as exc:
+                    raise Unprocessable(exc.detail, field=key) from None
+        return tuple(dict.fromkeys(v.strip() for v in value))
 
 
 @attrs.frozen
@@ -137,6 +179,9 @@ class Request:
     reason: str | None = None
     package_sha256: str | None = None
     disclosed_by: str | None = None
+    #: What the steps after intake recorded (``gateway.authority_steps``): outcome,
+    #: objection, notification, preservation, extensions.
+    case: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def rule(self) -> Rule:
@@ -156,6 +201,10 @@ class Request:
             "received_by": self.received_by, "received_at": self.received_at,
             "decided_by": self.decided_by, "reason": self.reason,
             "package_sha256": self.package_sha256, "disclosed_by": self.disclosed_by,
+            "authority_id": i.authority_id, "authority_type": i.authority_type,
+            "officer": i.officer, "rank": i.rank, "received_via": i.received_via,
+            "due_at": i.due_at, "follows": i.follows, "warnings": list(i.warnings),
+            **{k: self.case.get(k) for k in CASE_KEYS},
         }
 
     @classmethod
@@ -165,6 +214,10 @@ class Request:
             legal_basis=doc["legal_basis"], kind=doc["kind"],
             categories=tuple(doc["categories"]), deadline=date.fromisoformat(doc["deadline"]),
             defer_until=date.fromisoformat(doc["defer_until"]) if doc["defer_until"] else None,
+            authority_id=doc.get("authority_id"), authority_type=doc.get("authority_type"),
+            officer=doc.get("officer"), rank=doc.get("rank"),
+            received_via=doc.get("received_via"), due_at=doc.get("due_at"),
+            follows=doc.get("follows"), warnings=tuple(doc.get("warnings") or ()),
         )
         return cls(id=doc["id"], state=doc["state"], intake=intake,
                    subjects=tuple(doc["subjects"]),
@@ -172,7 +225,8 @@ class Request:
                    received_by=doc["received_by"], received_at=doc["received_at"],
                    decided_by=doc["decided_by"], reason=doc["reason"],
                    package_sha256=doc["package_sha256"],
-                   disclosed_by=doc.get("disclosed_by"))
+                   disclosed_by=doc.get("disclosed_by"),
+                   case={k: doc[k] for k in CASE_KEYS if doc.get(k) is not None})
 
 
 
@@ -195,7 +249,10 @@ class Authority:
         return [Request.from_json(orjson.loads(doc))
                 for _, _, doc in await self.record.store.list_requests(states)]
 
-    async def intake(self, form: Intake, *, actor: Actor, now: datetime) -> Request:
+    async def intake(self, form: Intake, *, actor: Actor, now: datetime,
+                     request_id: str | None = None, ops: Sequence[SideOp] = ()) -> Request:
+        """Take a request in (id ``request_id``, or a new one); ``ops`` are committed with its
+        entry (linking the preservation request it follows)."""
         subjects = [subject_ref(self.hmac_key, c) for c in form.customers]
         # Which of the ids asked each subject answers: its place among the customer ids, and
         # the orders that led to it (a package gives an order-named customer those orders only).
@@ -210,7 +267,7 @@ class Authority:
             if subject not in subjects:
                 subjects.append(subject)
             asked.setdefault(subject, {"customer_no": None, "orders": []})["orders"].append(order)
-        request = Request(id="ar_" + uuid.uuid4().hex[:16], state="received", intake=form,
+        request = Request(id=request_id or new_request_id(), state="received", intake=form,
                           subjects=tuple(subjects), unresolved_orders=tuple(unresolved),
                           received_by=_staff(actor), received_at=iso_time(now))
         ids = {subject_ref(self.hmac_key, c): c for c in form.customers}
@@ -234,7 +291,8 @@ class Authority:
             kind=Kind.AUTHORITY_RECEIVED, disclosure=request.id, recipient=form.authority,
             data={**{k: v for k, v in request.to_json().items() if k != "state"},
                   **actor.to_json()},
-        ), PutRequest(request.id, request.state, form.deadline.isoformat(), orjson.dumps(doc)))
+        ), PutRequest(request.id, request.state, form.deadline.isoformat(), orjson.dumps(doc)),
+            *ops)
         return request
 
     def _request_key(self, request_id: str) -> bytes:
@@ -257,7 +315,11 @@ class Authority:
                                  orjson.dumps(doc), expected)
 
     async def approve(self, request_id: str, *, actor: Actor, now: datetime) -> Request:
-        return await self._decide(request_id, actor=actor, now=now, approve=True, reason=None)
+        request = await self.deciding(request_id, actor=actor)
+        if request.intake.kind == "preservation":
+            raise Conflict(f"request {request_id} is a preservation order: it is approved "
+                           "with its holds (gateway.authority_preservation.approve)")
+        return await self.decide(request, actor=actor, now=now, state="approved")
 
     async def reject(self, request_id: str, *, actor: Actor, reason: str,
                      now: datetime) -> Request:
@@ -265,11 +327,12 @@ class Authority:
             raise Unprocessable("a rejection needs its reason (5 to 1000 characters)",
                                 field="reason")
         staff_text(reason, "reason", multiline=True)
-        return await self._decide(request_id, actor=actor, now=now, approve=False,
-                                  reason=reason.strip())
+        request = await self.deciding(request_id, actor=actor)
+        return await self.decide(request, actor=actor, now=now, state="rejected",
+                                 reason=reason.strip())
 
-    async def _decide(self, request_id: str, *, actor: Actor, now: datetime, approve: bool,
-                      reason: str | None) -> Request:
+    async def deciding(self, request_id: str, *, actor: Actor) -> Request:
+        """The request, if it awaits a decision and ``actor`` is a second person for it."""
         request = await self.get(request_id)
         if request.state != "received":
             raise Conflict(f"request {request_id} is {request.state}, not awaiting a decision")
@@ -279,15 +342,24 @@ class Authority:
         if await self._acted_under_another_name(request_id, actor):
             raise Forbidden("a request is decided by a second person: this OS login already "
                             "acted on it under another staff name")
-        state = "approved" if approve else "rejected"
+        return request
+
+    async def decide(self, request: Request, *, actor: Actor, now: datetime, state: str,
+                     reason: str | None = None, case: Mapping[str, Any] | None = None,
+                     data: Mapping[str, Any] | None = None, ops: Sequence[SideOp] = (),
+                     ) -> Request:
+        """Record the decision on a request ``deciding`` returned: its entry, the request
+        moved to ``state`` (with ``case``), and ``ops`` (a preservation's holds), in one
+        transaction."""
         moved, put = await self.moving(request, "received", state=state,
-                                       decided_by=_staff(actor), reason=reason)
+                                       decided_by=_staff(actor), reason=reason,
+                                       case=request.case if case is None else case)
         await self.record.append(Draft(
-            kind=Kind.AUTHORITY_APPROVED if approve else Kind.AUTHORITY_REJECTED,
-            disclosure=request_id, recipient=request.intake.authority,
-            data={"request": request_id, **actor.to_json(), "reason": reason,
-                  "at": iso_time(now), "state": state},
-        ), put)
+            kind=Kind.AUTHORITY_REJECTED if state == "rejected" else Kind.AUTHORITY_APPROVED,
+            disclosure=request.id, recipient=request.intake.authority,
+            data={"request": request.id, **actor.to_json(), "reason": reason,
+                  "at": iso_time(now), **(data or {}), "state": state},
+        ), put, *ops)
         return moved
 
     async def _acted_under_another_name(self, request_id: str, actor: Actor) -> bool:
@@ -340,6 +412,10 @@ class Authority:
             return None
         value = unseal(key, f"authority-subject:{request.id}", bytes.fromhex(sealed))
         return None if value is None else value.get("customer_id")
+
+
+def new_request_id() -> str:
+    return "ar_" + uuid.uuid4().hex[:16]
 
 
 def _staff(actor: Actor) -> str:

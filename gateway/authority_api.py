@@ -1,12 +1,19 @@
 """The authority-request API (roles in ``gateway.authority_desk``):
 
 - ``POST /v1/authority/requests``: take a request in (JSON, see ``Intake.from_json``);
-- ``GET /v1/authority/requests?state=&due_within=``: requests by deadline;
+- ``GET /v1/authority/requests?state=&due_within=&deferrals_ending_within=``: requests by
+  deadline (or those whose customer notification is deferred to a day soon);
 - ``GET /v1/authority/requests/{id}``;
 - ``POST .../approve``, ``POST .../reject`` (``{"reason": ...}``);
 - ``POST .../disclose``: produce the one package (a second call: 409 naming its hash);
 - ``GET .../package``: the package file, its read recorded;
-- ``POST .../close``.
+- ``POST .../close``;
+- ``POST .../extend`` (``{"deadline", "reason"}``; a preservation: ``{"reason"}``);
+- ``POST .../object`` (``{"reason"}``), ``POST .../resolve-objection``
+  (``{"resolution": "withdrawn" | "upheld" | "overruled", "note"}``);
+- ``POST .../notify`` (``{"status": "notified", "means", "on"}``, ``{"status": "deferred",
+  "until", "reason"}`` or ``{"status": "prohibited", "prohibited_by", "basis"}``);
+- ``POST .../resume``: give back a production stuck in ``disclosing`` after a crash.
 
 Bad input answers RFC 9457 problems naming the field (422), never its value.
 """
@@ -29,6 +36,7 @@ from gateway.authority_desk import (
     HANDLERS,
     INTAKE,
     READERS,
+    STEPPERS,
     parse_days,
     parse_states,
 )
@@ -77,8 +85,11 @@ async def _intake(request: web.Request) -> web.Response:
 async def _list(request: web.Request) -> web.Response:
     states = parse_states(request.query.get("state"))
     within = parse_days(request.query.get("due_within"), "due_within")
+    deferrals = parse_days(request.query.get("deferrals_ending_within"),
+                           "deferrals_ending_within")
     return _json(await request.app[DESK].list(request[MEMBER], states=states,
-                                              due_within=within))
+                                              due_within=within,
+                                              deferrals_ending_within=deferrals))
 
 
 @routes.get(f"{BASE}/{ID}")
@@ -125,6 +136,42 @@ async def _package(request: web.Request) -> web.Response:
 async def _close(request: web.Request) -> web.Response:
     return _json(await request.app[DESK].close(request[MEMBER], request.match_info["id"],
                                                channel="api"))
+
+
+@routes.post(f"{BASE}/{ID}/extend")
+@api(*STEPPERS)
+async def _extend(request: web.Request) -> web.Response:
+    return _json(await request.app[DESK].extend(request[MEMBER], request.match_info["id"],
+                                                await _body(request), channel="api"))
+
+
+@routes.post(f"{BASE}/{ID}/object")
+@api(*DECIDERS)
+async def _object(request: web.Request) -> web.Response:
+    reason = (await _body(request)).get("reason")
+    return _json(await request.app[DESK].object_to(request[MEMBER], request.match_info["id"],
+                                                reason, channel="api"))
+
+
+@routes.post(f"{BASE}/{ID}/resolve-objection")
+@api(*DECIDERS)
+async def _resolve(request: web.Request) -> web.Response:
+    return _json(await request.app[DESK].resolve(request[MEMBER], request.match_info["id"],
+                                                 await _body(request), channel="api"))
+
+
+@routes.post(f"{BASE}/{ID}/notify")
+@api(*STEPPERS)
+async def _notify(request: web.Request) -> web.Response:
+    return _json(await request.app[DESK].notify(request[MEMBER], request.match_info["id"],
+                                                await _body(request), channel="api"))
+
+
+@routes.post(f"{BASE}/{ID}/resume")
+@api(*HANDLERS)
+async def _resume(request: web.Request) -> web.Response:
+    return _json(await request.app[DESK].resume(request[MEMBER], request.match_info["id"],
+                                                channel="api"))
 
 
 def package_headers(request_id: str, content: bytes) -> dict[str, str]:

@@ -10,7 +10,11 @@ Who may do what (each API route and page declares the same roles; the desk check
 - produce the package and download it: intake officer, approver, and only the people on the
   case: who took the request in, who decided it, who produced its package. Anyone else (other
   intake officers and approvers, and the admin, who oversees from the record) is refused;
-- close: intake officer, approver, admin.
+- close: intake officer, approver, admin;
+- extend a deadline or a preservation, record how the customer is told: intake officer,
+  approver, admin;
+- object, and record how an objection ended: approver;
+- resume a production stuck in ``disclosing``: intake officer, approver, on the case.
 
 A request's view holds no personal value: customers appear by count and record reference.
 Downloading the package is a read of personal values, recorded (``review.read``) per customer
@@ -29,9 +33,12 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from gateway import authority_preservation as preservation
 from gateway.actor import Actor, Channel
 from gateway.authority import OPEN, Authority, Intake, Request
 from gateway.authority_package import disclose, refusal
+from gateway.authority_settings import AuthoritySettings
+from gateway.authority_steps import Steps, outcome, text, when
 from gateway.config import Config
 from gateway.errors import BadRequest, Conflict, Forbidden, RecordCorrupt
 from gateway.review import Reviewer, Via
@@ -42,10 +49,13 @@ READERS: Final = (Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
 DECIDERS: Final = (Role.APPROVER,)
 HANDLERS: Final = (Role.INTAKE_OFFICER, Role.APPROVER)
 CLOSERS: Final = (Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN)
+#: Extend, and record the customer's notification: the desk's everyday steps.
+STEPPERS: Final = CLOSERS
 
-STATES: Final = ("received", "approved", "disclosing", "rejected", "disclosed", "closed")
+STATES: Final = ("received", "approved", "disclosing", "rejected", "disclosed", "closed",
+                 "preserving", "objected")
 #: States in which a request still runs against its deadline.
-RUNNING: Final = (*OPEN, "disclosing")
+RUNNING: Final = (*OPEN, "disclosing", "objected")
 #: Open requests due within this many days are "due soon".
 SOON_DAYS: Final = 3
 MAX_DAYS: Final = 3660
@@ -75,30 +85,48 @@ def parse_days(text: str | None, name: str) -> int | None:
     return int(text)
 
 
-def due(request: Request, today: date) -> dict[str, Any]:
-    """How an open request stands against its deadline; a decided one is not due."""
+def due(request: Request, now: datetime) -> dict[str, Any]:
+    """How an open request stands against its deadline; a decided one is not due. An
+    emergency's deadline is a time: due soon until it passes, with the hours left."""
     if request.state not in RUNNING:
-        return {"days_left": None, "due": None}
-    left = (request.intake.deadline - today).days
+        return {"days_left": None, "hours_left": None, "due": None}
+    left = (request.intake.deadline - now.date()).days
+    if request.intake.due_at:
+        hours = (datetime.fromisoformat(request.intake.due_at) - now).total_seconds() / 3600
+        return {"days_left": left, "hours_left": round(hours, 1),
+                "due": "overdue" if hours < 0 else "due soon"}
     status = "overdue" if left < 0 else "due soon" if left <= SOON_DAYS else "open"
-    return {"days_left": left, "due": status}
+    return {"days_left": left, "hours_left": None, "due": status}
+
+
+def deferral(request: Request) -> str | None:
+    """The day the customer's notification is deferred to, while it is deferred: the latest
+    notification step's, else the intake's ``defer_until``; None once told or prohibited."""
+    told = request.case.get("notification")
+    if told is not None:
+        return told.get("until") if told.get("status") == "deferred" else None
+    return request.intake.defer_until.isoformat() if request.intake.defer_until else None
 
 
 class Desk:
     """Authority requests over one record; keyword-only collaborators, clock injected."""
 
     def __init__(self, *, authority: Authority, reviewer: Reviewer, packages: Path,
+                 settings: AuthoritySettings | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.authority = authority
         self.reviewer = reviewer
         self.packages = packages
+        self.settings = settings or AuthoritySettings()
+        self.steps = Steps(authority=authority)
         self.clock = clock
 
     @classmethod
     def for_config(cls, config: Config, *, reviewer: Reviewer,
                    clock: Callable[[], float] = time.time) -> Desk:
         return cls(authority=Authority(record=reviewer.record, hmac_key=config.keys.subject_hmac),
-                   reviewer=reviewer, packages=package_dir(config), clock=clock)
+                   reviewer=reviewer, packages=package_dir(config),
+                   settings=config.authorities, clock=clock)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -113,26 +141,40 @@ class Desk:
         """A request as staff see it: no customer id, no personal value."""
         doc = request.to_json()
         doc["customers"] = len(request.subjects)
-        doc.update(due(request, self.now().date()))
+        doc.update(due(request, self.now()))
+        doc["outcome"] = outcome(request)
+        ends = deferral(request)
+        doc["deferral_ends"] = ends
+        doc["deferral_days_left"] = (None if ends is None else
+                                     (date.fromisoformat(ends) - self.now().date()).days)
         return doc
 
     async def intake(self, member: Member, doc: object, *, channel: Channel) -> dict[str, Any]:
         _allowed(member, INTAKE, "take in authority requests")
         if not isinstance(doc, Mapping):
             raise BadRequest("send the request as a JSON object")
-        form = Intake.from_json(doc, today=self.now().date())
-        return self.view(await self.authority.intake(form, actor=self.actor(member, channel),
-                                                     now=self.now()))
+        form = Intake.from_json(doc, now=self.now(), settings=self.settings)
+        return self.view(await preservation.take_in(
+            self.authority, form, actor=self.actor(member, channel), now=self.now()))
 
     async def list(self, member: Member, *, states: Sequence[str] = STATES,
-                   due_within: int | None = None) -> dict[str, Any]:
-        """Requests by deadline. With ``due_within``, only open requests whose deadline is at
-        most that many days away, overdue ones included."""
+                   due_within: int | None = None,
+                   deferrals_ending_within: int | None = None) -> dict[str, Any]:
+        """Requests by deadline (emergencies by their hour). With ``due_within``, only open
+        requests whose deadline is at most that many days away, overdue ones included; with
+        ``deferrals_ending_within``, only requests whose customer notification is deferred to
+        a day at most that many days away (or past, the customer not told yet). Preservations
+        whose period is over are ended first (recorded by the gateway)."""
         _allowed(member, READERS, "list authority requests")
-        shown = [self.view(r) for r in await self.authority.list(states)]
+        await preservation.expire(self.authority, now=self.now())
+        found = sorted(await self.authority.list(states), key=lambda r: (when(r), r.id))
+        shown = [self.view(r) for r in found]
         if due_within is not None:
             shown = [r for r in shown if r["days_left"] is not None
                      and r["days_left"] <= due_within]
+        if deferrals_ending_within is not None:
+            shown = [r for r in shown if r["deferral_days_left"] is not None
+                     and r["deferral_days_left"] <= deferrals_ending_within]
         return {"today": self.now().date().isoformat(), "soon_days": SOON_DAYS,
                 "requests": shown}
 
@@ -143,8 +185,12 @@ class Desk:
     async def approve(self, member: Member, request_id: str, *, channel: Channel,
                       ) -> dict[str, Any]:
         _allowed(member, DECIDERS, "decide authority requests")
-        return self.view(await self.authority.approve(
-            request_id, actor=self.actor(member, channel), now=self.now()))
+        actor = self.actor(member, channel)
+        if (await self.authority.get(request_id)).intake.kind == "preservation":
+            return self.view(await preservation.approve(
+                self.authority, request_id, settings=self.settings, actor=actor,
+                now=self.now()))
+        return self.view(await self.authority.approve(request_id, actor=actor, now=self.now()))
 
     async def reject(self, member: Member, request_id: str, reason: object, *,
                      channel: Channel) -> dict[str, Any]:
@@ -152,6 +198,52 @@ class Desk:
         return self.view(await self.authority.reject(
             request_id, actor=self.actor(member, channel), now=self.now(),
             reason=reason if isinstance(reason, str) else ""))
+
+    async def extend(self, member: Member, request_id: str, doc: Mapping[str, Any], *,
+                     channel: Channel) -> dict[str, Any]:
+        """A later deadline with its reason; for a running preservation, its one extension."""
+        _allowed(member, STEPPERS, "extend authority requests")
+        request, actor = await self.authority.get(request_id), self.actor(member, channel)
+        if request.state == "preserving":
+            return self.view(await preservation.extend(
+                self.authority, request, settings=self.settings,
+                reason=text(doc.get("reason"), "reason"), actor=actor, now=self.now()))
+        return self.view(await self.steps.extend(
+            request, deadline=doc.get("deadline"), reason=doc.get("reason"), actor=actor,
+            now=self.now()))
+
+    async def object_to(self, member: Member, request_id: str, reason: object, *,
+                     channel: Channel) -> dict[str, Any]:
+        _allowed(member, DECIDERS, "object to authority requests")
+        return self.view(await self.steps.object_to(
+            await self.authority.get(request_id), reason=reason,
+            actor=self.actor(member, channel), now=self.now()))
+
+    async def resolve(self, member: Member, request_id: str, doc: Mapping[str, Any], *,
+                      channel: Channel) -> dict[str, Any]:
+        _allowed(member, DECIDERS, "record how objections ended")
+        return self.view(await self.steps.resolve(
+            await self.authority.get(request_id), resolution=doc.get("resolution"),
+            note=doc.get("note"), actor=self.actor(member, channel), now=self.now()))
+
+    async def notify(self, member: Member, request_id: str, doc: Mapping[str, Any], *,
+                     channel: Channel) -> dict[str, Any]:
+        _allowed(member, STEPPERS, "record how customers are told")
+        return self.view(await self.steps.notify(
+            await self.authority.get(request_id), doc, channels=self.settings.channels,
+            actor=self.actor(member, channel), now=self.now()))
+
+    async def resume(self, member: Member, request_id: str, *, channel: Channel,
+                     ) -> dict[str, Any]:
+        """A production stuck in ``disclosing`` after a crash, given back to ``approved``; a
+        package file it left (never handed out: no hash was recorded) is deleted."""
+        _allowed(member, HANDLERS, "resume authority packages")
+        request = await self.authority.get(request_id)
+        _on_case(member, request, "resume")
+        resumed = await self.steps.resume(request, actor=self.actor(member, channel),
+                                          now=self.now())
+        (self.packages / f"{resumed.id}.json").unlink(missing_ok=True)
+        return self.view(resumed)
 
     async def close(self, member: Member, request_id: str, *, channel: Channel) -> dict[str, Any]:
         _allowed(member, CLOSERS, "close authority requests")

@@ -29,6 +29,7 @@ import orjson
 
 from gateway.actor import Actor
 from gateway.authority import CATEGORIES, Authority, Request
+from gateway.authority_steps import produced
 from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordError
 from gateway.policy import select
 from gateway.policy_record import latest_version, named
@@ -195,10 +196,13 @@ def _intent(request: Request, i: int, subject: str | None, actor: Actor,
     )
 
 
-async def claim(authority: Authority, request_id: str, *, actor: Actor) -> Request:
+async def claim(authority: Authority, request_id: str, *, actor: Actor,
+                now: datetime | None = None) -> Request:
     """Move the request from approved to disclosing, in one conditional update of the store
     committed with the request's first intent entry: of callers in any number of processes,
-    one wins and records the intent; the others get its refusal and record nothing."""
+    one wins and records the intent; the others get its refusal and record nothing. The
+    intent says when it was claimed (``claimed_at``, the caller's clock): ``resume`` tells a
+    crashed production from a running one by it."""
     request = await authority.get(request_id)
     if request.state != "approved":
         raise refusal(request)
@@ -207,13 +211,14 @@ async def claim(authority: Authority, request_id: str, *, actor: Actor) -> Reque
     first = _intent(claimed, 0, _slots(claimed)[0], actor,
                     named(await latest_version(authority.record)))
     try:
-        await authority.record.append(
-            attrs.evolve(first, data={**first.data, "state": "disclosing"}), put)
+        await authority.record.append(attrs.evolve(first, data={
+            **first.data, "state": "disclosing",
+            **({"claimed_at": iso_time(now)} if now is not None else {})}), put)
     except RecordError:
-        now = await authority.get(request_id)
-        if now.state == "approved":
+        current = await authority.get(request_id)
+        if current.state == "approved":
             raise  # the store failed; nobody moved it, and no intent was recorded
-        raise refusal(now) from None
+        raise refusal(current) from None
     return claimed
 
 
@@ -221,7 +226,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
                    out_dir: Path) -> tuple[Request, Path]:
     """Claim the request (recording the first intent), record the other intents, produce the
     package once, record the outcome per customer; the last outcome moves it to disclosed."""
-    request = await claim(authority, request_id, actor=actor)
+    request = await claim(authority, request_id, actor=actor, now=now)
     record, rule, intake = authority.record, request.rule, request.intake
     version = named(await latest_version(record))
     common = _common(request, version)
@@ -260,8 +265,11 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
         os.fsync(f.fileno())
     outcomes = [(fields, part["status"], given) for part, fields, given in parts] or [
         ((), "not held", ())]
+    summary = produced(intake.categories, [part for part, _, _ in parts],
+                       len(request.unresolved_orders))
     moved, put = await authority.moving(request, "disclosing", state="disclosed",
-                                        package_sha256=digest)
+                                        package_sha256=digest,
+                                        case={**request.case, "outcome": summary})
     last = len(slots) - 1
     for i, (subject, (fields, status, given)) in enumerate(zip(slots, outcomes, strict=True)):
         await record.append(Draft(

@@ -19,6 +19,7 @@ import attrs
 
 from carriers import ADAPTERS
 from carriers._resilience import Resilience
+from gateway.authority_settings import AuthoritySettings
 from gateway.erasure import ErasureRules
 from gateway.erasure_notices import Notices
 from gateway.errors import ConfigError
@@ -165,6 +166,8 @@ class Config:
     tls: TlsConfig | None = None
     #: The witnesses checkpoints go to, and the quorum that makes one witnessed.
     witnessing: Witnessing | None = None
+    #: The authorities requests may come from, and the rules for their requests.
+    authorities: AuthoritySettings = attrs.field(factory=AuthoritySettings)
     #: The reports' language, time zone, retention, recipients' names and publishing rules.
     reports: ReportSettings = attrs.field(factory=ReportSettings)
 
@@ -186,7 +189,8 @@ class Config:
     def from_mapping(cls, raw: Mapping[str, Any], *, path: Path) -> Config:
         base = path.parent
         _only(raw, {"gateway", "record", "sender", "carriers", "policy", "erasure", "logins",
-                    "witnesses", "witnessing", "reports", "recipients", "smtp"}, "config")
+                    "witnesses", "witnessing", "reports", "recipients", "smtp",
+                    "authorities"}, "config")
         gw = _table(raw, "gateway")
         _only(gw, {"origin", "host", "port", "max_body_bytes", "secrets",
                    "previous_checkpoint_keys", "trusted_proxies", "tls_cert", "tls_key"},
@@ -219,6 +223,7 @@ class Config:
             previous_checkpoint_keys=_public_keys(gw.get("previous_checkpoint_keys", []), base),
             logins=_logins(raw.get("logins", {})),
             witnessing=witnessing_from(raw, base),
+            authorities=AuthoritySettings.from_mapping(raw.get("authorities", {})),
             reports=report_settings(raw),
         )
 

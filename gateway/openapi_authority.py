@@ -7,6 +7,8 @@ from typing import Any
 
 from gateway.authority import CATEGORIES
 from gateway.authority_desk import STATES
+from gateway.authority_settings import KINDS
+from gateway.authority_steps import RESOLUTIONS, TELLING
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
@@ -62,18 +64,34 @@ def _page(summary: str, roles: str, *, method: str = "get",
 AUTHORITY_SCHEMAS: dict[str, Any] = {
     "AuthorityIntake": {
         "type": "object",
-        "required": ["authority", "reference", "legal_basis", "kind", "categories", "deadline"],
-        "description": "Name the customers by customer id, order id, or both (one at least).",
+        "required": ["authority", "reference", "legal_basis", "kind", "categories", "officer",
+                     "received_via"],
+        "description": "Name the customers by customer id, order id, or both (one at least). "
+                       "Never type customer data into the text fields: they stay in the record "
+                       "for good.",
         "properties": {
-            "authority": {"type": "string", "minLength": 2, "maxLength": 500},
+            "authority": {"type": "string", "minLength": 2, "maxLength": 500,
+                          "description": "The id or name of an authority listed in "
+                                         "config.toml [authorities]; anything else is 422"},
+            "officer": {"type": "string", "minLength": 2, "maxLength": 500,
+                        "description": "The requesting officer"},
+            "rank": {"type": ["string", "null"], "maxLength": 500,
+                     "description": "The officer's rank; required for the authority types "
+                                    "configured so (422), else a missing one is a warning"},
+            "received_via": {"type": "string",
+                             "description": "How the request arrived: one of the configured "
+                                            "channels (e-mail, letter, portal, phone)"},
+            "follows": {"type": ["string", "null"], "pattern": "^ar_[0-9a-f]{16}$",
+                        "description": "The preservation request this one follows (ends)"},
             "reference": {"type": "string", "minLength": 1, "maxLength": 500},
             "legal_basis": {"type": "string", "minLength": 5, "maxLength": 500,
                             "description": "Statute and section"},
-            "kind": {"type": "string", "minLength": 1, "maxLength": 500},
+            "kind": {"enum": list(KINDS)},
             "categories": {"type": "array", "minItems": 1,
                            "items": {"enum": list(CATEGORIES)}},
             "customers": _IDS, "orders": _IDS,
-            "deadline": _DATE,
+            "deadline": {**_DATE, "description": "Empty: the configured default (10 days); an "
+                                                 "emergency's is 8 hours from intake"},
             "defer_until": {"type": ["string", "null"], "format": "date",
                             "description": "Notification deferral end date"},
         },
@@ -96,9 +114,26 @@ AUTHORITY_SCHEMAS: dict[str, Any] = {
             "disclosed_by": {"type": ["string", "null"],
                              "description": "Who produced the package"},
             "package": {"type": "object"},
+            "due_at": {"type": ["string", "null"], "description": "An emergency's deadline"},
+            "hours_left": {"type": ["number", "null"]},
+            "outcome": {"type": ["object", "null"],
+                        "description": "full, partial, no data, rejected or objected"},
+            "notification": {"type": ["object", "null"]},
+            "preservation": {"type": ["object", "null"]},
+            "deferral_ends": {"type": ["string", "null"]},
+            "deferral_days_left": {"type": ["integer", "null"]},
         },
     },
 }
+
+
+def _body(required: list[str], **props: Any) -> dict[str, Any]:  # noqa: ANN401
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": required, "properties": props}}}}
+
+
+_TEXT = {"type": "string", "minLength": 5, "maxLength": 1000}
+_STEP_CODES = (400, 401, 403, 404, 409, 413, 422, 503)
 
 _LIST_PARAMS = [
     {"name": "state", "in": "query", "required": False, "schema": {"type": "string"},
@@ -106,6 +141,10 @@ _LIST_PARAMS = [
     {"name": "due_within", "in": "query", "required": False,
      "schema": {"type": "string", "pattern": "^[0-9]{1,4}$"},
      "description": "Only open requests due within this many days (overdue included)"},
+    {"name": "deferrals_ending_within", "in": "query", "required": False,
+     "schema": {"type": "string", "pattern": "^[0-9]{1,4}$"},
+     "description": "Only requests whose customer notification is deferred to a day within "
+                    "this many days (or past, the customer not told yet)"},
 ]
 _LIST = {"application/json": {"schema": {"type": "object", "properties": {
     "today": {"type": "string"}, "soon_days": {"type": "integer"},
@@ -156,6 +195,40 @@ AUTHORITY_PATHS: dict[str, Any] = {
     "/v1/authority/requests/{id}/close": {
         "post": _op("Close a disclosed or rejected request", "intake_officer, approver, admin"),
     },
+    "/v1/authority/requests/{id}/extend": {
+        "post": _op("Extend the deadline (or a running preservation, once), with the reason",
+                    "intake_officer, approver, admin", codes=_STEP_CODES,
+                    body=_body(["reason"], reason=_TEXT, deadline={"type": "string"})),
+    },
+    "/v1/authority/requests/{id}/object": {
+        "post": _op("Object to a request, with the reason", "approver", codes=_STEP_CODES,
+                    body=_body(["reason"], reason=_TEXT)),
+    },
+    "/v1/authority/requests/{id}/resolve-objection": {
+        "post": _op("How the objection ended", "approver", codes=_STEP_CODES,
+                    body=_body(["resolution", "note"], resolution={"enum": list(RESOLUTIONS)},
+                               note=_TEXT)),
+    },
+    "/v1/authority/requests/{id}/notify": {
+        "post": _op("Telling the customer: notified, deferred or prohibited",
+                    "intake_officer, approver, admin", codes=_STEP_CODES,
+                    body=_body(["status"], status={"enum": list(TELLING)},
+                               means={"type": "string"}, on=_DATE, until=_DATE, reason=_TEXT,
+                               prohibited_by={"type": "string"}, basis={"type": "string"})),
+    },
+    "/v1/authority/requests/{id}/resume": {
+        "post": _op("Give back a production stuck in disclosing after a crash",
+                    "intake_officer, approver", note=" Only the people on the case."),
+    },
+    "/review/authority/{id}/extend": _page("Extend", "intake_officer, approver, admin",
+                                           method="post"),
+    "/review/authority/{id}/object": _page("Object", "approver", method="post"),
+    "/review/authority/{id}/resolve-objection": _page("How the objection ended", "approver",
+                                                      method="post"),
+    "/review/authority/{id}/notify": _page("Telling the customer",
+                                           "intake_officer, approver, admin", method="post"),
+    "/review/authority/{id}/resume": _page("Resume a stuck production",
+                                           "intake_officer, approver", method="post"),
     "/review/authority": _page("Authority requests with deadlines",
                                "intake_officer, approver, admin",
                                params=[{**p, "schema": {"type": "string"}}

@@ -26,14 +26,25 @@ METADATA = ("orders", "deliveries")
 #: An authority disclosure's status when the record held nothing of the customer named.
 NOTHING_HELD = "not held"
 #: Every state of an authority request, and which outcome each counts as: a closed request
-#: was disclosed if it has a package, else rejected.
-REQUEST_STATES = ("received", "approved", "disclosing", "rejected", "disclosed", "closed")
+#: was disclosed if it has a package, preserved if it was an approved preservation order, else
+#: rejected.
+REQUEST_STATES = ("received", "approved", "disclosing", "rejected", "disclosed", "closed",
+                  "preserving", "objected")
 
 
 def deferred(data: Mapping[str, Any], today: date) -> bool:
     """Whether the notification of an authority disclosure with these terms (its entry's data,
     or its request) is still deferred on ``today``: the same rule for the access report and for
-    who may see its entries."""
+    who may see its entries. The latest notification step decides when there is one
+    (``notification``): told -> shown; deferred -> hidden until its day; prohibited -> hidden
+    while the prohibition stands. Else the intake's ``defer_until``."""
+    told = data.get("notification")
+    if isinstance(told, Mapping):
+        status = told.get("status")
+        if status == "notified":
+            return False
+        # prohibited, or an unreadable step: kept hidden rather than told too early
+        data = {"defer_until": told.get("until") if status == "deferred" else "unknown"}
     until = data.get("defer_until")
     if not until:
         return False
@@ -163,11 +174,15 @@ def _per_recipient(disclosures: Sequence[Mapping[str, Any]]) -> list[dict[str, A
 
 
 def request_outcome(doc: Mapping[str, Any]) -> str:
-    """answered (its package was produced), rejected, or open (not decided or not produced
-    yet). A closed request was answered if it has a package, else rejected."""
+    """answered (its package was produced), preserved (an approved preservation order, its
+    holds running or ended), rejected, or open (not decided, objected to or not produced yet).
+    A closed request was answered if it has a package, preserved if it held values, else
+    rejected."""
     state = doc["state"]
     if state in ("disclosed", "closed") and doc.get("package_sha256"):
         return "answered"
+    if state in ("preserving", "closed") and doc.get("preservation"):
+        return "preserved"
     return "rejected" if state in ("rejected", "closed") else "open"
 
 

@@ -223,7 +223,7 @@ class Reviewer:
             raise Forbidden("only an admin (the data protection officer) sees the full view")
         subject = subject_ref(self.hmac_key, customer)
         rows = await self.record.store.subject_rows(subject)
-        entries = [decode(r.body) for r in rows]
+        entries = [await self._told(decode(r.body)) for r in rows]
         erased = await self.record.subject_key(subject, create=False) is None and any(
             e["kind"] in (Kind.INTENT, Kind.OUTCOME) for e in entries)
         now = self.now()
@@ -244,6 +244,16 @@ class Reviewer:
         report["read_recorded_at"] = await self.record_read(
             member, via, what="access_report", subject=subject, view=view, lang=language)
         return report
+
+    async def _told(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """An authority disclosure with its request's latest notification step, which the
+        report follows (``reports.deferred``)."""
+        if entry["kind"] != Kind.AUTHORITY_DISCLOSURE:
+            return entry
+        stored = await self.record.store.get_request(reports.request_of(entry) or "")
+        told = orjson.loads(stored[1]).get("notification") if stored is not None else None
+        return entry if told is None else {**entry, "data": {**entry["data"],
+                                                             "notification": told}}
 
     async def transparency_report(self, member: Member, params: Mapping[str, str], *,
                                   via: Via) -> dict[str, Any]:
@@ -279,11 +289,14 @@ class Reviewer:
         return report
 
     async def _answered_at(self, doc: Mapping[str, Any]) -> str | None:
-        """When a decided request was answered: its first package entry, or its rejection."""
-        if doc["state"] not in ("rejected", "disclosed", "closed"):
+        """When a decided request was answered: its first package entry, its rejection (or the
+        objection that ended it), or a preservation order's approval."""
+        if doc["state"] not in ("rejected", "disclosed", "closed", "preserving"):
             return None
+        answers = (Kind.AUTHORITY_APPROVED,) if doc.get("preservation") else (
+            Kind.AUTHORITY_REJECTED, Kind.AUTHORITY_OBJECTION_RESOLVED)
         for disclosure, kind in ((f"{doc['id']}:0", Kind.AUTHORITY_DISCLOSURE),
-                                 (doc["id"], Kind.AUTHORITY_REJECTED)):
+                                 *((doc["id"], k) for k in answers)):
             for row in await self.record.store.disclosure_rows(disclosure):
                 body = decode(row.body)
                 if body["kind"] == kind:

@@ -15,11 +15,12 @@ answered. A dated statement of what the shop has never received (``[reports] sta
 What is read of a request document, with the default where a field is absent (documents of
 older requests, or fields not recorded yet): ``kind`` production, preservation or emergency
 (anything else counts as production); ``outcome`` full, partial, none, rejected or objected
-(a string, or a mapping with ``result``; absent: rejected when rejected, open while undecided
-or being produced, and once produced full if any named customer's data was produced, else
-none); ``authority_type`` ("not recorded"); ``answered_at`` (else the time of its first
-package entry or of its rejection); ``notification``/``notified`` (customers told: a mapping
-with ``status`` "notified", a mapping per customer, or a list; absent: none).
+(a string, or a mapping with ``result`` or ``outcome``, "no data" read as none; absent:
+rejected when rejected, open while undecided or being produced, none for a preservation order
+complied with (nothing is produced for it), and once produced full if any named customer's data
+was produced, else none); ``authority_type`` ("not recorded"); ``answered_at`` (else the time
+of its first package entry or of its rejection); ``notification``/``notified`` (customers
+told: a mapping with ``status`` "notified", a mapping per customer, or a list; absent: none).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def request_facts(doc: Mapping[str, Any], *, held: int,
     outcome = doc.get("outcome")
     if isinstance(outcome, Mapping):
         outcome = outcome.get("result") or outcome.get("outcome")
+    if outcome == "no data":  # the outcome gateway.authority_steps.produced stores
+        outcome = "none"
     if outcome not in OUTCOMES:
         derived = request_outcome(doc)
         outcome = ("open" if derived == "open" else "rejected" if derived == "rejected"

@@ -23,6 +23,7 @@ from aiohttp import web
 from carriers.sandbox import BOOKINGS, RECEIVED, Received, run_sandbox
 from gateway import logs
 from gateway.app import create_app
+from gateway.authority_settings import AuthoritySettings
 from gateway.config import Config
 from gateway.demo import sandbox_credentials
 from gateway.keygen import keygen
@@ -32,6 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: The record store fixtures (SQLite and PostgreSQL), for every test directory.
 pytest_plugins = ["tests.stores"]
+
+#: The authorities the shipped config.toml lists, for tests that take requests in directly.
+AUTHORITIES = AuthoritySettings.from_mapping(
+    tomllib.loads((Path(__file__).parent.parent / "config.toml").read_text())["authorities"])
 
 #: Customer values distinctive enough to search for in anything that left the gateway.
 CANARY_CUSTOMER: Mapping[str, Any] = {

@@ -1,5 +1,8 @@
-"""`gateway authority intake FILE.json | list [--state S] [--due-within DAYS] | show ID |
-approve ID | reject ID --reason TEXT | disclose ID --out FILE | close ID`, each made
+"""`gateway authority intake FILE.json | list [--state S] [--due-within DAYS]
+[--deferrals-ending-within DAYS] | show ID | approve ID | reject ID --reason TEXT |
+disclose ID --out FILE | close ID | extend ID [--deadline DAY] --reason TEXT |
+object ID --reason TEXT | resolve-objection ID --resolution R --note TEXT |
+notify ID --status notified|deferred|prohibited [...] | resume ID`, each made
 ``--as USER`` (by default the OS login name), an enabled staff account holding a role the step
 allows, as in the API (see ``gateway.authority_desk``). ``--as`` takes no password: each step's
 entry records the channel ``cli`` and the OS login, and a decision is refused when that login
@@ -22,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from gateway.authority_steps import RESOLUTIONS, TELLING
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.errors import BadRequest, GatewayError
 from gateway.staff import Member, Role
@@ -43,6 +47,9 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     listing.add_argument("--state", help="comma-separated states (default: all)")
     listing.add_argument("--due-within", type=int, metavar="DAYS",
                          help="only open requests due within DAYS days, overdue included")
+    listing.add_argument("--deferrals-ending-within", type=int, metavar="DAYS",
+                         help="only requests whose customer notification is deferred to a day "
+                              "within DAYS days (or past, the customer not told yet)")
     listing.set_defaults(run=_list)
     show = steps.add_parser("show", help="one request as JSON")
     approve = steps.add_parser("approve", help="approve (a second person, role approver)")
@@ -51,11 +58,37 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     disclose = steps.add_parser("disclose", help="produce the package (once)")
     disclose.add_argument("--out", type=Path, required=True, help="write the package here")
     close = steps.add_parser("close", help="close a disclosed or rejected request")
+    extend = steps.add_parser("extend", help="a later deadline, with the reason (a running "
+                                             "preservation: its one extension)")
+    extend.add_argument("--deadline", help="YYYY-MM-DD (an emergency: also YYYY-MM-DDTHH:MM)")
+    extend.add_argument("--reason", required=True)
+    objection = steps.add_parser("object", help="object to a request, with the reason "
+                                                "(role approver)")
+    objection.add_argument("--reason", required=True)
+    resolve = steps.add_parser("resolve-objection", help="how an objection ended (role "
+                                                         "approver)")
+    resolve.add_argument("--resolution", required=True, choices=RESOLUTIONS)
+    resolve.add_argument("--note", required=True)
+    notify = steps.add_parser("notify", help="how the customer is told: notified, deferred "
+                                             "or prohibited")
+    notify.add_argument("--status", required=True, choices=TELLING)
+    for name, what in (("means", "notified: how (a configured channel)"),
+                       ("on", "notified: the day (YYYY-MM-DD; default today)"),
+                       ("until", "deferred: until the day (YYYY-MM-DD)"),
+                       ("reason", "deferred: the reason given"),
+                       ("prohibited-by", "prohibited: by whom"),
+                       ("basis", "prohibited: on what basis")):
+        notify.add_argument(f"--{name}", help=what)
+    resume = steps.add_parser("resume", help="give back a production stuck in disclosing "
+                                             "after a crash")
     for parser, run in ((show, _show), (approve, _approve), (reject, _reject),
-                        (disclose, _disclose), (close, _close)):
+                        (disclose, _disclose), (close, _close), (extend, _extend),
+                        (objection, _object), (resolve, _resolve), (notify, _notify),
+                        (resume, _resume)):
         parser.add_argument("id", help="the request id (ar_...)")
         parser.set_defaults(run=run)
-    for parser in (intake, listing, show, approve, reject, disclose, close):
+    for parser in (intake, listing, show, approve, reject, disclose, close, extend, objection,
+                   resolve, notify, resume):
         add_reader_arguments(parser)
 
 
@@ -92,15 +125,20 @@ def _list(args: argparse.Namespace) -> int:
     from gateway.authority_desk import MAX_DAYS, parse_states  # noqa: PLC0415
 
     states = parse_states(args.state)
-    if args.due_within is not None and not 0 <= args.due_within <= MAX_DAYS:
-        raise BadRequest(f"--due-within must be 0 to {MAX_DAYS} days")
+    for name, value in (("--due-within", args.due_within),
+                        ("--deferrals-ending-within", args.deferrals_ending_within)):
+        if value is not None and not 0 <= value <= MAX_DAYS:
+            raise BadRequest(f"{name} must be 0 to {MAX_DAYS} days")
 
     async def step(desk: Any, member: Member) -> None:  # noqa: ANN401
-        listing = await desk.list(member, states=states, due_within=args.due_within)
+        listing = await desk.list(member, states=states, due_within=args.due_within,
+                                  deferrals_ending_within=args.deferrals_ending_within)
         for r in listing["requests"]:
             due = f"{r['due']} ({r['days_left']:+d} d)" if r["due"] else "-"
-            print(printable(f"{r['id']}  {r['state']:<9}  {r['deadline']}  {due:<18}  "  # noqa: T201
-                            f"{r['authority']} / {r['reference']}"))
+            told = (f"  deferred until {r['deferral_ends']}" if r["deferral_ends"] else "")
+            print(printable(f"{r['id']}  {r['state']:<9}  {r['due_at'] or r['deadline']}  "  # noqa: T201
+                            f"{due:<18}  {r['kind']:<12}  {r['authority']} / "
+                            f"{r['reference']}{told}"))
 
     return _with_desk(args, step)
 
@@ -145,3 +183,33 @@ def _disclose(args: argparse.Namespace) -> int:
         return dict(answer)
 
     return _with_desk(args, step)
+
+
+def _extend(args: argparse.Namespace) -> int:
+    doc = {"deadline": args.deadline, "reason": args.reason}
+    return _with_desk(args, lambda desk, member: desk.extend(member, args.id, doc,
+                                                                channel="cli"))
+
+
+def _object(args: argparse.Namespace) -> int:
+    return _with_desk(args, lambda desk, member: desk.object_to(member, args.id, args.reason,
+                                                                channel="cli"))
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    doc = {"resolution": args.resolution, "note": args.note}
+    return _with_desk(args, lambda desk, member: desk.resolve(member, args.id, doc,
+                                                                 channel="cli"))
+
+
+def _notify(args: argparse.Namespace) -> int:
+    doc = {k: v for k, v in (("status", args.status), ("means", args.means), ("on", args.on),
+                             ("until", args.until), ("reason", args.reason),
+                             ("prohibited_by", args.prohibited_by), ("basis", args.basis))
+           if v is not None}
+    return _with_desk(args, lambda desk, member: desk.notify(member, args.id, doc,
+                                                                channel="cli"))
+
+
+def _resume(args: argparse.Namespace) -> int:
+    return _with_desk(args, lambda desk, member: desk.resume(member, args.id, channel="cli"))

@@ -8,8 +8,11 @@ line per difference:
 
 - staff accounts: which exist, their roles, enabled or disabled (``staff.changed`` entries).
   Passwords are never in the record, not even hashed, so they are not compared;
-- authority requests: which exist and their state (``authority.*`` entries);
-- legal holds: subject, end and basis (``erasure.hold``, lifted by ``erasure.released``);
+- authority requests: which exist and their state (``authority.*`` entries: each step after
+  intake carries the state it leaves the request in, ``preserving`` and ``objected`` too);
+- legal holds: subject, end and basis (``erasure.hold``, lifted by ``erasure.released``; a
+  preservation order's, placed by its ``authority.approved`` or ``authority.preserved`` entry
+  naming the customers held, ended by its ``authority.preservation_ended``);
 - deferred erasures: subject, due time and basis (``erasure.deferred``, ended by an
   ``erasure`` or ``erasure.released`` entry);
 - customer keys: a customer whose last word in the record is an erasure has no key; one whose
@@ -141,6 +144,13 @@ class Rebuilt:
             state = "disclosed"
         if state is not None:
             self.requests[request] = (state, seq)
+        if data.get("holds") is not None:  # a preservation order's, placed with its entry
+            for subject in data["holds"]:
+                self.holds[(subject, data["until"], data["basis"])] += 1
+        if kind == Kind.AUTHORITY_PRESERVATION_ENDED:  # its holds still running end with it
+            for hold in [h for h in self.holds
+                         if h[2] == data["basis"] and h[1] > data["at"]]:
+                del self.holds[hold]
 
     def _erasure(self, kind: str, subject: str, time: str, data: Mapping[str, Any]) -> None:
         if kind == Kind.ERASURE:

@@ -47,6 +47,18 @@ class Kind:
     AUTHORITY_CLOSED = "authority.closed"
     #: The disclosure policy a gateway started with: its canonical document and its hash.
     POLICY = "policy.version"
+    #: A request's deadline moved, with the reason.
+    AUTHORITY_EXTENDED = "authority.extended"
+    #: The shop objected to a request, and how the objection ended.
+    AUTHORITY_OBJECTED = "authority.objected"
+    AUTHORITY_OBJECTION_RESOLVED = "authority.objection_resolved"
+    #: The customer told, the telling deferred, or prohibited.
+    AUTHORITY_NOTIFICATION = "authority.notification"
+    #: A preservation order's values kept, its period extended, and its end.
+    AUTHORITY_PRESERVED = "authority.preserved"
+    AUTHORITY_PRESERVATION_ENDED = "authority.preservation_ended"
+    #: A production stuck in ``disclosing`` (a crash between intent and outcome) given back.
+    AUTHORITY_RELEASED = "authority.released"
 
 
 @attrs.frozen(repr=False)

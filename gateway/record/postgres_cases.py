@@ -21,6 +21,7 @@ from gateway.record.rows import (
     CaseOp,
     DeferErasure,
     DisableStaff,
+    EndHolds,
     PutRequest,
     ReleaseHolds,
     staff_taken,
@@ -52,6 +53,9 @@ async def case_op(c: asyncpg.Connection, op: CaseOp, index: int) -> None:
     elif isinstance(op, AddHold):
         await c.execute("INSERT INTO legal_holds VALUES ($1, $2, $3, $4)",
                         op.subject, op.until, op.basis, op.created)
+    elif isinstance(op, EndHolds):
+        await c.execute("DELETE FROM legal_holds WHERE subject = $1 AND basis = $2 "
+                        "AND until > $3", op.subject, op.basis, op.now)
     elif isinstance(op, ReleaseHolds):
         if await c.execute("DELETE FROM legal_holds WHERE subject = $1 AND until > $2",
                            op.subject, op.now) == "DELETE 0":

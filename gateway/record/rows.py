@@ -16,6 +16,7 @@ __all__ = [
     "ChangeStaff",
     "DeferErasure",
     "DisableStaff",
+    "EndHolds",
     "HookOp",
     "HookRow",
     "KeyErasure",
@@ -143,6 +144,16 @@ class ReleaseHolds:
     now: str
 
 
+@attrs.frozen
+class EndHolds:
+    """End the holds on ``subject`` placed on ``basis`` and still running at ``now`` (one
+    preservation order's), leaving any other; never refused (a customer it held nothing of)."""
+
+    subject: str
+    basis: str
+    now: str
+
+
 @attrs.frozen(repr=False)
 class AddStaff:
     """Create a staff account (``password`` is the KDF string); refused if the name is taken."""
@@ -186,8 +197,8 @@ class PolicyGuard:
     after: int
 
 
-CaseOp = (PutRequest | DeferErasure | CancelErasure | AddHold | ReleaseHolds | AddStaff
-          | DisableStaff | ChangeStaff)
+CaseOp = (PutRequest | DeferErasure | CancelErasure | AddHold | ReleaseHolds | EndHolds
+          | AddStaff | DisableStaff | ChangeStaff)
 OneOp = HookOp | KeyErasure | NewKey | PolicyGuard | CaseOp
 
 

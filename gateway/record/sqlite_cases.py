@@ -16,6 +16,7 @@ from gateway.record.rows import (
     AddHold,
     CancelErasure,
     DeferErasure,
+    EndHolds,
     PutRequest,
     ReleaseHolds,
 )
@@ -28,8 +29,8 @@ class SqliteCases:
     def db(self) -> sqlite3.Connection:  # pragma: no cover - provided by SqliteStore
         raise NotImplementedError
 
-    def case_op(self, op: PutRequest | DeferErasure | CancelErasure | AddHold | ReleaseHolds,
-                index: int) -> None:
+    def case_op(self, op: PutRequest | DeferErasure | CancelErasure | AddHold | ReleaseHolds
+                | EndHolds, index: int) -> None:
         """Apply one case change in the open batch transaction; a condition that no longer
         holds refuses draft ``index`` (SideOpRefused, nothing of the batch kept)."""
         db = self.db
@@ -54,6 +55,9 @@ class SqliteCases:
         elif isinstance(op, AddHold):
             db.execute("INSERT INTO legal_holds VALUES (?,?,?,?)",
                        (op.subject, op.until, op.basis, op.created))
+        elif isinstance(op, EndHolds):
+            db.execute("DELETE FROM legal_holds WHERE subject=? AND basis=? AND until > ?",
+                       (op.subject, op.basis, op.now))
         else:
             if not db.execute("DELETE FROM legal_holds WHERE subject=? AND until > ?",
                               (op.subject, op.now)).rowcount:

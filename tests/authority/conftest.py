@@ -55,10 +55,11 @@ async def gateway(tmp_path: Path, carrier_env: None, clock: Clock) -> AsyncItera
 def form(clock: Clock, **change: Any) -> dict[str, Any]:  # noqa: ANN401
     """A police request for the canary customer's name, phone and deliveries."""
     return {
-        "authority": "Poliisi / Sisä-Suomen poliisilaitos",
+        "authority": "poliisi-sisa-suomi",
+        "officer": "Anna Virtanen", "rank": "rikoskomisario", "received_via": "e-mail",
         "reference": "5500/R/12345/26",
         "legal_basis": "Police Act 872/2011, chapter 4, section 3",
-        "kind": "criminal investigation",
+        "kind": "production",
         "customers": [CANARY_CUSTOMER["id"]],
         "categories": ["name", "phone", "deliveries"],
         "deadline": clock.day(14),

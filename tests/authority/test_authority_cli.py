@@ -85,9 +85,9 @@ async def config(tmp_path: Path, carrier_env: None) -> Path:
 
 def intake_file(config: Path, name: str = "request.json", **change: Any) -> Path:  # noqa: ANN401
     doc = {
-        "authority": "Tulli / Customs", "reference": "TULLI-77/26",
+        "authority": "tulli", "officer": "Customs officer", "received_via": "letter", "reference": "TULLI-77/26",
         "legal_basis": "Customs Act 304/2016, section 105",
-        "kind": "customs crime investigation", "customers": [CUSTOMER],
+        "kind": "production", "customers": [CUSTOMER],
         "categories": ["name", "address", "orders"], "deadline": day(14), **change,
     }
     path = config.parent / name

@@ -26,7 +26,7 @@ async def deferred_request(gateway: Harness, staff: dict[str, dict[str, str]],
     """A request deferred for 30 days: taken in, approved, disclosed and its package
     downloaded. Its form, and the positions of its entries."""
     await ship(gateway, order_id="J-DEF")
-    doc = form(clock, defer_until=clock.day(30), kind="covert investigation",
+    doc = form(clock, defer_until=clock.day(30), officer="Covert Unit Lead",
                reference="5500/R/777/26")
     rid = (await take_in(gateway, staff["olli"], doc))["id"]
     await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
@@ -52,8 +52,8 @@ class TestWhileDeferred:
         answers hold neither the authority, the reference, the legal basis nor the date. The
         admin finds and opens every one."""
         doc, seqs = await deferred_request(gateway, staff, clock)
-        secrets = [doc["reference"], doc["authority"], doc["legal_basis"], doc["defer_until"],
-                   doc["kind"]]
+        secrets = [doc["reference"], "Sisä-Suomen poliisilaitos", doc["legal_basis"],
+                   doc["defer_until"], doc["officer"]]
         for who in ("rea", "olli"):
             for path in SEARCHES:
                 status, body, _ = await call(gateway, "GET", path, headers=staff[who])
@@ -86,14 +86,14 @@ class TestWhileDeferred:
         status, page, _ = await call(gateway, "GET", search, headers=cookie_of(staff["rea"]))
         assert status == 200  # noqa: PLR2004
         assert doc["reference"].encode() not in page
-        assert doc["authority"].encode() not in page
+        assert "Sisä-Suomen poliisilaitos".encode() not in page
         assert b"No entry matches." in page
         for seq in seqs:
             status, _, _ = await call(gateway, "GET", f"/review/entries/{seq}",
                                       headers=cookie_of(staff["rea"]))
             assert status == 404  # noqa: PLR2004
         status, page, _ = await call(gateway, "GET", search, headers=cookie_of(staff["dpo"]))
-        assert doc["authority"].encode() in page
+        assert "Sisä-Suomen poliisilaitos".encode() in page
         assert f'href="/review/entries/{seqs[0]}"'.encode() in page
 
 

@@ -105,10 +105,10 @@ class TestApproved:
                            for kind in ("disclosure.intent", "disclosure.outcome"))
         used = [{"order": "J-1", "time": intent["time"]}]
         assert orjson.loads(content) == {
-            "request": {"id": rid, "authority": form(clock)["authority"],
+            "request": {"id": rid, "authority": "Sisä-Suomen poliisilaitos",
                         "reference": "5500/R/12345/26",
                         "legal_basis": "Police Act 872/2011, chapter 4, section 3",
-                        "kind": "criminal investigation",
+                        "kind": "production",
                         "categories": ["name", "phone", "deliveries"],
                         "deadline": clock.day(14), "customers_named": 1, "orders_named": []},
             "produced_at": clock.iso(),
@@ -330,7 +330,7 @@ class TestDeferral:
         clock.advance(days=1)
         (shown,) = await authority_rows("rea")
         assert (shown["recipient"], shown["fields"], shown["reference"]) == (
-            doc["authority"], ["name"], doc["reference"])
+            "Sisä-Suomen poliisilaitos", ["name"], doc["reference"])
         assert "deferred" not in shown
 
 

@@ -104,5 +104,5 @@ class TestControlCharacters:
     ) -> None:
         """Finnish, Sámi and Arabic letters are text, not control characters."""
         view = await take_in(gateway, staff["olli"], form(
-            clock, authority="Sámi Tullilaitos - جمارك", reference="Ää/Öö-1"))
-        assert view["authority"] == "Sámi Tullilaitos - جمارك"
+            clock, officer="Sámi Tullilaitos - جمارك", reference="Ää/Öö-1"))
+        assert view["officer"] == "Sámi Tullilaitos - جمارك"

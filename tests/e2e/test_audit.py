@@ -17,7 +17,9 @@ import attrs
 import pytest
 
 from gateway.actor import Actor
+from gateway import authority_preservation
 from gateway.app import RECORD
+from gateway.authority_desk import DESK
 from gateway.erasure import ErasureRules, place_hold, release, request_erasure
 from gateway.errors import GatewayError
 from gateway.record import Record
@@ -99,14 +101,22 @@ async def run(backend: Backend, tmp_path: Path) -> AsyncIterator[Run]:
         deferred = await request_erasure(record, customer_id=WAITING, hmac_key=key,
                                          rules=ErasureRules(), now=NOW, actor=DPO)
         assert deferred.status == "deferred"
+        # a preservation order, approved (its hold placed) and extended (a longer one)
+        preserved = (await take_in(gateway, olli, _form(kind="preservation",
+                                                        reference="PRES-1")))["id"]
+        for who, step, body in ((ada, "approve", None),
+                                (olli, "extend", {"reason": "the authority asked again"})):
+            assert (await json_call(gateway, "POST", f"{BASE}/{preserved}/{step}", who,
+                                    body))[0] < 300  # noqa: PLR2004
         yield Run(gateway, target, record, rid, *(subject_ref(key, c)
                                                   for c in (KEPT, ERASED, WAITING)))
 
 
 def _form(**change: str) -> dict[str, Any]:
-    return {"authority": "Poliisi", "reference": "5500/R/1/26",
+    return {"authority": "poliisi-sisa-suomi", "officer": "Anna Virtanen",
+            "rank": "rikoskomisario", "received_via": "e-mail", "reference": "5500/R/1/26",
             "legal_basis": "Police Act 872/2011, chapter 4, section 3",
-            "kind": "criminal investigation", "customers": [KEPT],
+            "kind": "production", "customers": [KEPT],
             "categories": ["name", "phone"],
             "deadline": (NOW.date() + timedelta(days=14)).isoformat(), **change}
 
@@ -119,12 +129,12 @@ async def _hold(record: Record, key: bytes, customer: str, *, days: int) -> None
 
 class TestAudit:
     async def test_an_untouched_record_audits_clean(self, run: Run) -> None:
-        """Staff, authority steps, holds, a release and erasures made by the gateway: the state
-        rebuilt from the entries is the tables' state."""
+        """Staff, authority steps, a preservation order's holds, holds, a release and erasures
+        made by the gateway: the state rebuilt from the entries is the tables' state."""
         done = audit(run.target)
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.startswith("OK: the state rebuilt from ")
-        assert ("3 staff accounts, 3 authority requests, 2 legal holds, 1 deferred erasures, "
+        assert ("3 staff accounts, 4 authority requests, 4 legal holds, 1 deferred erasures, "
                 "1 erased customers") in done.stdout
 
     async def test_each_edit_of_a_side_table_is_named(self, run: Run) -> None:
@@ -255,6 +265,37 @@ async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_pat
             assert [tuple(r) for r in await sql(
                 f"SELECT state FROM authority_requests WHERE id = '{rid}'")] == [(state,)]  # noqa: S608
             assert await move() < 300  # noqa: PLR2004
+
+        # A preservation order: approving places its hold, extending a longer one, ending
+        # ends them; each with its entry or not at all.
+        pid = (await take_in(gateway, olli, _form(kind="preservation")))["id"]
+        holds = f"SELECT until FROM legal_holds WHERE basis LIKE '%{pid}%'"  # noqa: S608
+        for step, kind, state, held in (("approve", "authority.approved", "received", 0),
+                                        ("extend", "authority.preserved", "preserving", 1)):
+
+            async def preserve(step: str = step) -> int:
+                return (await json_call(gateway, "POST", f"{BASE}/{pid}/{step}",
+                                        ada if step == "approve" else olli,
+                                        {"reason": "the authority asked again"}))[0]
+
+            await failing(target, kind, preserve)
+            assert [tuple(r) for r in await sql(
+                f"SELECT state FROM authority_requests WHERE id = '{pid}'")] == [(state,)]  # noqa: S608
+            assert len(await sql(holds)) == held
+            assert await preserve() < 300  # noqa: PLR2004
+        assert len(await sql(holds)) == 2  # noqa: PLR2004
+        desk = gateway.app[DESK]
+
+        async def end() -> None:
+            await authority_preservation.end(desk.authority, await desk.authority.get(pid),
+                                             why="the matter ended", actor=DPO, now=NOW)
+
+        await failing(target, "authority.preservation_ended", end)
+        assert len(await sql(holds)) == 2  # noqa: PLR2004
+        await end()
+        assert await sql(holds) == []
+        assert [tuple(r) for r in await sql(
+            f"SELECT state FROM authority_requests WHERE id = '{pid}'")] == [("closed",)]  # noqa: S608
 
         async def hold() -> None:
             await _hold(record, key, KEPT, days=30)

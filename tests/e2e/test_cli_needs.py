@@ -89,8 +89,9 @@ class TestWithoutCarrierCredentials:
         """An intake and the list of requests."""
         form = tmp_path / "request.json"
         form.write_bytes(orjson.dumps({
-            "authority": "Poliisi", "reference": "R-1", "legal_basis": "Poliisilaki 4:3",
-            "kind": "information request", "customers": ["C-1"], "categories": ["name"],
+            "authority": "krp", "officer": "Anna Virtanen", "rank": "rikoskomisario",
+            "received_via": "letter", "reference": "R-1", "legal_basis": "Poliisilaki 4:3",
+            "kind": "production", "customers": ["C-1"], "categories": ["name"],
             "deadline": "2099-01-01"}))
         taken = orjson.loads(cli.ok("authority", "intake", str(form), "--as", "dpo"))
         assert taken["state"] == "received"

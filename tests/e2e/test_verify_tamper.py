@@ -25,7 +25,7 @@ from gateway.erasure import ErasureRules, request_erasure
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sealing import subject_ref
-from tests.conftest import CANARY_CUSTOMER, ROOT, Harness, order_event, run_gateway
+from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, ROOT, Harness, order_event, run_gateway
 from tests.review.conftest import get_json
 from tests.stores import PG_URL, Backend
 
@@ -224,10 +224,11 @@ class TestDroppedValues:
 
 
 FORM: dict[str, Any] = {
-    "authority": "Poliisi / Sisä-Suomen poliisilaitos",
+    "authority": "poliisi-sisa-suomi",
+    "officer": "Anna Virtanen", "rank": "rikoskomisario", "received_via": "e-mail",
     "reference": "5500/R/12345/26",
     "legal_basis": "Police Act 872/2011, chapter 4, section 3",
-    "kind": "criminal investigation",
+    "kind": "production",
     "customers": [CANARY_CUSTOMER["id"]],
     "categories": ["name", "phone"],
     "deadline": (NOW.date() + timedelta(days=14)).isoformat(),
@@ -239,7 +240,7 @@ async def _authority_disclosure(gateway: Harness, tmp_path: Path) -> None:
     in, approved by a second person and disclosed."""
     assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201  # noqa: PLR2004
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    request = await authority.intake(Intake.from_json(FORM), actor=Actor("ilona", "api"), now=NOW)
+    request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("ilona", "api"), now=NOW)
     await authority.approve(request.id, actor=Actor("aapo", "api"), now=NOW)
     await disclose(authority, request.id, actor=Actor("aapo", "api"), now=NOW,
                    out_dir=tmp_path / "packages" / request.id)

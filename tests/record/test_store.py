@@ -24,9 +24,11 @@ from gateway.record.rows import (
     CancelErasure,
     DeferErasure,
     DisableStaff,
+    EndHolds,
     PutRequest,
     ReleaseHolds,
     SideOp,
+    SideOps,
 )
 from gateway.record.sqlite import HookOp, KeyErasure, SqliteStore
 from gateway.record.store import Store
@@ -310,6 +312,32 @@ class TestSideTables:
         assert await store.get_request("nope") is None
         assert await store.list_requests(["approved"]) == [
             ("r2", "approved", b"[]"), ("r1", "approved", b"{1}")]
+
+    async def test_a_preservation_holds_with_its_request_or_not_at_all(self,
+                                                                       store: Store) -> None:
+        """Approving a preservation moves the request and places its holds with one entry: if
+        the move is refused (another approver decided first), no hold is kept either. Ending
+        it ends that order's holds still running, leaving another basis's."""
+        await change(store, PutRequest("p1", "received", "2026-12-01", b"{}"))
+        approve = SideOps((PutRequest("p1", "preserving", "2026-12-01", b"{1}", "received"),
+                           AddHold("a", "2027-01-01", "order p1", T),
+                           AddHold("b", "2027-01-01", "order p1", T)))
+        await store.append_batch([Draft(kind=Kind.AUTHORITY_APPROVED)], [approve], T)
+        assert await store.hold_until("b", T) == ("2027-01-01", "order p1")
+        with pytest.raises(SideOpRefused):  # a second approval: refused, with its holds
+            await store.append_batch([Draft(kind=Kind.AUTHORITY_APPROVED)], [SideOps((
+                PutRequest("p1", "preserving", "2026-12-01", b"{2}", "received"),
+                AddHold("c", "2027-01-01", "order p1", T)))], T)
+        assert await store.hold_until("c", T) is None
+        assert await store.get_request("p1") == ("preserving", b"{1}")
+        await change(store, AddHold("a", "2028-01-01", "another order", T))
+        await store.append_batch([Draft(kind=Kind.AUTHORITY_PRESERVATION_ENDED)], [SideOps((
+            PutRequest("p1", "closed", "2026-12-01", b"{3}", "preserving"),
+            EndHolds("a", "order p1", T), EndHolds("b", "order p1", T),
+            EndHolds("nobody", "order p1", T)))], T)
+        assert await store.hold_until("a", T) == ("2028-01-01", "another order")
+        assert await store.hold_until("b", T) is None
+        assert await store.get_request("p1") == ("closed", b"{3}")
 
     async def test_erasure_holds_and_deadlines(self, store: Store) -> None:
         """Deferred erasures fall due, the latest running hold wins, and stale subjects are

@@ -17,7 +17,7 @@ from gateway.app import RECORD
 from gateway.authority import Authority, Intake
 from gateway.authority_package import disclose
 from gateway.record.sealing import subject_ref
-from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
+from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
 from tests.review.conftest import call, cookie_of, entries, get_json, ship
 
 DPO = Actor("dpo", "api")
@@ -25,10 +25,11 @@ DPO = Actor("dpo", "api")
 NOW = datetime.now(UTC)
 CUSTOMER = CANARY_CUSTOMER["id"]
 FORM: dict[str, Any] = {
-    "authority": "Poliisi / Sisä-Suomen poliisilaitos",
+    "authority": "poliisi-sisa-suomi",
+    "officer": "Anna Virtanen", "rank": "rikoskomisario", "received_via": "e-mail",
     "reference": "5500/R/12345/26",
     "legal_basis": "Police Act 872/2011, chapter 4, section 3",
-    "kind": "criminal investigation",
+    "kind": "production",
     "customers": [CUSTOMER],
     "categories": ["name", "phone"],
     "deadline": (NOW.date() + timedelta(days=14)).isoformat(),
@@ -38,7 +39,7 @@ FORM: dict[str, Any] = {
 async def authority_disclosure(gateway: Harness, tmp_path: Path, **change: Any) -> str:  # noqa: ANN401
     """An authority request taken in, approved by a second person and disclosed."""
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    request = await authority.intake(Intake.from_json({**FORM, **change}), actor=Actor("ilona", "api"),
+    request = await authority.intake(Intake.from_json({**FORM, **change}, settings=AUTHORITIES), actor=Actor("ilona", "api"),
                                      now=NOW)
     await authority.approve(request.id, actor=Actor("aapo", "api"), now=NOW)
     await disclose(authority, request.id, actor=Actor("aapo", "api"), now=NOW,
@@ -60,7 +61,7 @@ async def history(gateway: Harness, tmp_path: Path) -> dict[str, str]:
     await ship(gateway, order_id="J-ELSE", customer="CUST-ELSE")
     told = await authority_disclosure(gateway, tmp_path)
     deferred = await authority_disclosure(
-        gateway, tmp_path, reference="5500/R/999/26", kind="covert investigation",
+        gateway, tmp_path, reference="5500/R/999/26", officer="Covert Unit Lead",
         legal_basis="Coercive Measures Act 806/2011, chapter 10",
         defer_until=(NOW.date() + timedelta(days=90)).isoformat())
     return {"told": told, "deferred": deferred}
@@ -96,7 +97,7 @@ class TestAccessReport:
         headers = await gateway.as_staff("reviewer")
         report = await get_json(gateway, f"/v1/reports/access?customer={CUSTOMER}", headers)
         (told,) = [d for d in report["disclosures"] if d["kind"] == "authority"]
-        assert told["recipient"] == FORM["authority"]
+        assert told["recipient"] == "Sisä-Suomen poliisilaitos"
         assert told["fields"] == ["name", "phone"]
         assert told["legal_basis"] == FORM["legal_basis"]
         assert told["reference"] == FORM["reference"]
@@ -196,9 +197,9 @@ class TestTransparencyReport:
             "authority_requests_rejected": 0, "authority_requests_open": 0}
         assert report["per_recipient"] == [
             {"recipient": "posti", "kind": "carrier", "disclosures": 3},
-            {"recipient": FORM["authority"], "kind": "authority", "disclosures": 2}]
+            {"recipient": "Sisä-Suomen poliisilaitos", "kind": "authority", "disclosures": 2}]
         assert report["per_authority"] == [
-            {"authority": FORM["authority"], "requests": 2, "answered": 2, "rejected": 0,
+            {"authority": "Sisä-Suomen poliisilaitos", "requests": 2, "answered": 2, "rejected": 0,
              "open": 0, "disclosures": 2, "nothing_held": 0}]
         assert {b["legal_basis"]: b["requests"] for b in report["per_legal_basis"]} == {
             FORM["legal_basis"]: 1, "Coercive Measures Act 806/2011, chapter 10": 1}
@@ -215,12 +216,12 @@ class TestTransparencyReport:
         authority = Authority(record=gateway.app[RECORD],
                               hmac_key=gateway.config.keys.subject_hmac)
         customs = {"authority": "Tulli", "legal_basis": "Customs Act 304/2016, s. 105"}
-        rejected = await authority.intake(Intake.from_json({**FORM, **customs}),
+        rejected = await authority.intake(Intake.from_json({**FORM, **customs}, settings=AUTHORITIES),
                                           actor=Actor("ilona", "api"), now=NOW)
         await authority.reject(rejected.id, actor=Actor("aapo", "api"), reason="outside the section",
                                now=NOW)
-        await authority.intake(Intake.from_json({**FORM, **customs}), actor=Actor("ilona", "api"), now=NOW)
-        approved = await authority.intake(Intake.from_json(FORM), actor=Actor("ilona", "api"), now=NOW)
+        await authority.intake(Intake.from_json({**FORM, **customs}, settings=AUTHORITIES), actor=Actor("ilona", "api"), now=NOW)
+        approved = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("ilona", "api"), now=NOW)
         await authority.approve(approved.id, actor=Actor("aapo", "api"), now=NOW)
         await authority_disclosure(gateway, tmp_path, customers=["C-NEVER-SEEN"])
 
@@ -231,14 +232,14 @@ class TestTransparencyReport:
             "authority_requests": 6, "authority_requests_answered": 3,
             "authority_requests_rejected": 1, "authority_requests_open": 2}
         assert report["per_authority"] == [
-            {"authority": FORM["authority"], "requests": 4, "answered": 3, "rejected": 0,
+            {"authority": "Sisä-Suomen poliisilaitos", "requests": 4, "answered": 3, "rejected": 0,
              "open": 1, "disclosures": 2, "nothing_held": 1},
             {"authority": "Tulli", "requests": 2, "answered": 0, "rejected": 1, "open": 1,
              "disclosures": 0, "nothing_held": 0}]
         assert {b["legal_basis"]: (b["requests"], b["rejected"]) for b in
                 report["per_legal_basis"]}[customs["legal_basis"]] == (2, 1)
         assert report["per_recipient"][1] == {
-            "recipient": FORM["authority"], "kind": "authority", "disclosures": 2}
+            "recipient": "Sisä-Suomen poliisilaitos", "kind": "authority", "disclosures": 2}
         status, body, _ = await call(gateway, "GET", "/review/transparency",
                                      headers=cookie_of(headers))
         assert status == 200

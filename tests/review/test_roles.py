@@ -4,7 +4,7 @@ against a running gateway; default deny for an endpoint that declares nothing.""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,11 @@ from gateway.actor import Actor
 from gateway.app import RECORD, create_app
 from gateway.authority import Intake
 from gateway.authority_desk import DESK
-from gateway.authority_package import disclose
+from gateway.authority_package import claim, disclose
 from gateway.problems import problem_middleware
 from gateway.staff import Role, csrf_token
 from gateway.webhooks import sign_headers
-from tests.conftest import STAFF_PASSWORD, Harness, load_config, order_event
+from tests.conftest import AUTHORITIES, STAFF_PASSWORD, Harness, load_config, order_event
 from tests.review.conftest import call, cookie_of, get_json, ship
 
 STAFF = (Role.REVIEWER, Role.INTAKE_OFFICER, Role.APPROVER, Role.ADMIN, Role.AUDITOR)
@@ -65,11 +65,21 @@ INTAKE = ("intake_officer", "admin")
 READERS = ("intake_officer", "approver", "admin")
 HANDLERS = ("intake_officer", "approver")
 FORM = {"authority": "Tulli", "reference": "T-1/26", "legal_basis": "Customs Act 304/2016 s. 1",
-        "kind": "customs inquiry", "customers": ["CUST-CANARY-1"], "categories": ["name"],
+        "kind": "production", "officer": "Tulliylitarkastaja", "rank": "ylitarkastaja",
+        "received_via": "portal", "customers": ["CUST-CANARY-1"], "categories": ["name"],
         "deadline": "2030-01-01"}
 FORM_FIELDS = [(k, v) for k, v in FORM.items() if k not in ("customers", "categories")] + [
     ("customers", "CUST-CANARY-1"), ("categories", "name")]
 REQUEST = "/v1/authority/requests"
+#: The steps after intake: (path, roles, the request's state, body).
+STEPS = (
+    ("extend", READERS, "received", {"deadline": "2030-02-01", "reason": "agreed by phone"}),
+    ("object", ("approver",), "received", {"reason": "outside the cited section"}),
+    ("resolve-objection", ("approver",), "objected",
+     {"resolution": "upheld", "note": "the court agreed"}),
+    ("notify", READERS, "disclosed", {"status": "notified", "means": "letter"}),
+    ("resume", HANDLERS, "disclosing", {}),
+)
 PAGE = "/review/authority"
 AUTHORITY_ENDPOINTS = [
     _e("POST", REQUEST, INTAKE, 201, body=FORM),
@@ -91,6 +101,11 @@ AUTHORITY_ENDPOINTS = [
     _e("POST", PAGE + "/{id}/disclose", HANDLERS, 303, kind="page", state="approved"),
     _e("GET", PAGE + "/{id}/package", HANDLERS, kind="page", state="disclosed"),
     _e("POST", PAGE + "/{id}/close", READERS, 303, kind="page", state="disclosed"),
+    _e("GET", REQUEST + "?deferrals_ending_within=7", READERS),
+    *[e for kind, ok in (("api", 200), ("page", 303)) for e in (
+        _e("POST", (REQUEST if kind == "api" else PAGE) + "/{id}/" + step, roles, ok,
+           kind=kind, state=state, body=body if kind == "api" else list(body.items()))
+        for step, roles, state, body in STEPS)],
 ]
 ENDPOINTS = [
     _e("GET", "/healthz", EVERYONE | {"anonymous"}, kind="public"),
@@ -172,7 +187,7 @@ async def _authority_request(gateway: Harness, state: str, decider: str | None) 
     ``decider`` (else by someone outside it too)."""
     desk = gateway.app[DESK]
     now = datetime.now(UTC)
-    request = await desk.authority.intake(Intake.from_json(FORM), actor=Actor("matrix-in", "api"),
+    request = await desk.authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("matrix-in", "api"),
                                           now=now)
     if state in ("approved", "disclosed"):
         await desk.authority.approve(request.id, actor=Actor(decider or "matrix-ok", "api"),
@@ -180,6 +195,13 @@ async def _authority_request(gateway: Harness, state: str, decider: str | None) 
     if state == "disclosed":
         await disclose(desk.authority, request.id, actor=Actor("matrix-ok", "api"), now=now,
                        out_dir=desk.packages)
+    if state == "disclosing":  # claimed, and the process died: no outcome
+        await desk.authority.approve(request.id, actor=Actor("matrix-ok", "api"), now=now)
+        await claim(desk.authority, request.id, actor=Actor(decider or "matrix-ok", "api"),
+                    now=now - timedelta(minutes=20))
+    if state == "objected":
+        await desk.steps.object_to(request, reason="outside the cited section",
+                                   actor=Actor("matrix-ok", "api"), now=now)
     return request.id
 
 

@@ -11,24 +11,29 @@ import orjson
 
 from gateway.actor import Actor
 from gateway.app import RECORD
+from gateway import authority_preservation
 from gateway.authority import Authority, Intake
+from gateway.authority_steps import Steps
 from tests.authority.test_authority_cli import CUSTOMER, config, ok, refused, take_in
-from tests.conftest import CANARY_FIELDS, Harness
+from tests.conftest import AUTHORITIES, CANARY_FIELDS, Harness
 from tests.review.conftest import call, cookie_of, get_json, ship
 from tests.review.test_reports import FORM, NOW, authority_disclosure
 
 __all__ = ["config"]  # a fixture, used by name
 HALF = f"{NOW.year}H{1 if NOW.month <= 6 else 2}"  # noqa: PLR2004
 OTHER_HALF = f"{NOW.year}H{2 if NOW.month <= 6 else 1}"  # noqa: PLR2004
+#: The police department FORM names (by its id), as config.toml lists it.
+POLICE = AUTHORITIES.find(FORM["authority"]).name
 
 
 async def three_requests(gateway: Harness, tmp_path: Path) -> None:
-    """Two answered (data produced) by Poliisi, one rejected for Tulli."""
+    """Two answered (data produced) by the police, one rejected for Tulli (customs)."""
     await ship(gateway, order_id="J-T-1")
     await authority_disclosure(gateway, tmp_path)
     await authority_disclosure(gateway, tmp_path, reference="5500/R/2/26")
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    rejected = await authority.intake(Intake.from_json({**FORM, "authority": "Tulli"}),
+    rejected = await authority.intake(Intake.from_json({**FORM, "authority": "Tulli"},
+                                                       settings=AUTHORITIES),
                                       actor=Actor("ilona", "api"), now=NOW)
     await authority.reject(rejected.id, actor=Actor("aapo", "api"), reason="outside the law",
                            now=NOW)
@@ -54,9 +59,31 @@ class TestPeriodsAndViews:
         assert requests["produced_share"] == round(2 / 3, 4)
         assert requests["median_days_to_answer"] == 0.0
         assert [(r["name"], r["received"]) for r in report["by_authority"]] == [
-            (FORM["authority"], 2), ("Tulli", 1)]
+            (POLICE, 2), ("Tulli", 1)]
         assert [(r["name"], r["received"]) for r in report["by_kind"]] == [("production", 3)]
-        assert [r["name"] for r in report["by_authority_type"]] == ["not recorded"]
+        assert [r["name"] for r in report["by_authority_type"]] == ["customs", "police"]
+
+    async def test_preservations_and_objections_are_counted(self, gateway: Harness) -> None:
+        """A preservation order being complied with counts as a preservation that produced
+        nothing; a request objected to counts as objected."""
+        await ship(gateway, order_id="J-T-2")
+        authority = Authority(record=gateway.app[RECORD],
+                              hmac_key=gateway.config.keys.subject_hmac)
+        preserved = await authority.intake(Intake.from_json(
+            {**FORM, "kind": "preservation"}, settings=AUTHORITIES),
+            actor=Actor("ilona", "api"), now=NOW)
+        await authority_preservation.approve(authority, preserved.id, settings=AUTHORITIES,
+                                             actor=Actor("aapo", "api"), now=NOW)
+        objected = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+                                          actor=Actor("ilona", "api"), now=NOW)
+        await Steps(authority=authority).object_to(
+            objected, reason="outside the cited section", actor=Actor("aapo", "api"), now=NOW)
+        headers = await gateway.as_staff("reviewer")
+        report = await get_json(gateway, f"/v1/reports/transparency?period={HALF}", headers)
+        requests = report["requests"]
+        assert {k: requests[k] for k in ("received", "none", "objected", "open",
+                                         "preservation")} == {
+            "received": 2, "none": 1, "objected": 1, "open": 0, "preservation": 1}
 
     async def test_the_other_half_year_counts_nothing_and_bad_periods_are_refused(
         self, gateway: Harness, tmp_path: Path
@@ -93,7 +120,7 @@ class TestPeriodsAndViews:
         assert [r["name"] for r in report["by_authority"]] == [
             "others (each fewer than 5 requests)"]
         text = orjson.dumps({k: v for k, v in report.items() if k != "read_recorded_at"})
-        for absent in (b"ilona", b"aapo", b"5500/R", b"Tulli", FORM["authority"].encode()):
+        for absent in (b"ilona", b"aapo", b"5500/R", b"Tulli", POLICE.encode()):
             assert absent not in text
 
         status, body, got = await call(
