@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from gateway import vocabulary
+from gateway.authority_preservation import PRESERVATION_BASIS
 from gateway.erasure import ErasureRules, Waiting
 from gateway.models import Party
 from gateway.report_settings import CATEGORIES, ReportSettings, Retention
@@ -55,9 +56,24 @@ def complete(report: dict[str, Any], *, text: Text, settings: ReportSettings,
                             email=controller.email, phone=controller.phone),
         complaint=_complaint(text),
         source=text("text.source_text", controller=controller.name),
-        pending=[_pending(w, text) for w in waiting],
+        pending=_pending_shown(waiting, text, customer=report["view"] != "full"),
     )
     return report
+
+
+def _pending_shown(waiting: Sequence[Waiting], text: Text, *,
+                   customer: bool) -> list[dict[str, Any]]:
+    """What waits on the customer's values. In the customer's view a preservation order's
+    hold is left out and an erasure deferred by one names only a legal obligation; the
+    admin's full view shows both as they are."""
+    shown = []
+    for w in waiting:
+        confidential = w.basis.startswith(PRESERVATION_BASIS)
+        if customer and confidential and w.kind == "hold":
+            continue
+        basis = text("text.basis_withheld") if customer and confidential else w.basis
+        shown.append(_pending(w, text, basis))
+    return shown
 
 
 def _controller(party: Party) -> dict[str, str]:
@@ -166,11 +182,11 @@ def _complaint(text: Text) -> dict[str, str]:
             "postal_address": text("text.ombudsman_post"), **OMBUDSMAN}
 
 
-def _pending(w: Waiting, text: Text) -> dict[str, Any]:
+def _pending(w: Waiting, text: Text, basis: str) -> dict[str, Any]:
     if w.kind == "hold":
-        statement = text("text.pending_hold", until=text.date(w.until), basis=w.basis)
+        statement = text("text.pending_hold", until=text.date(w.until), basis=basis)
     else:
         statement = text("text.pending_erasure", since=text.date(w.since),
-                         until=text.date(w.until), basis=w.basis)
+                         until=text.date(w.until), basis=basis)
     return {"kind": w.kind, "until": w.until, "until_local": text.iso(w.until),
-            "since": w.since, "basis": w.basis, "statement": statement}
+            "since": w.since, "basis": basis, "statement": statement}

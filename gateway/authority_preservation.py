@@ -16,7 +16,7 @@ the held customers by record reference, the holds' end and basis (``holds``, ``u
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from gateway.actor import SCHEDULE, Actor
 from gateway.authority import Authority, Intake, Request, new_request_id
@@ -26,10 +26,15 @@ from gateway.record import Draft, Kind
 from gateway.record.entry import iso_time
 from gateway.record.rows import AddHold, EndHolds, SideOp
 
+#: How a preservation order's holds begin their basis. The customer's access report withholds
+#: such a hold (and names a deferral on it only as a legal obligation): telling the customer
+#: would tip off an investigation the authority has not allowed them to learn of.
+PRESERVATION_BASIS: Final = "preservation order "
+
 
 def basis(request: Request) -> str:
     """The basis of the request's holds: one preservation order's, so they end together."""
-    return f"preservation order {request.id} ({request.intake.authority})"
+    return f"{PRESERVATION_BASIS}{request.id} ({request.intake.authority})"
 
 
 def _at(text: str) -> datetime:

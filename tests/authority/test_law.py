@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from gateway.actor import Actor
 from gateway.app import RECORD
 from gateway.authority_desk import DESK
@@ -81,6 +83,16 @@ class TestIntake:
         assert (status, problem["field"]) == (422, "deadline")
 
 
+async def get_report(gateway: Harness, headers: dict[str, str], **params: str,
+                     ) -> dict[str, Any]:
+    """The customer's access report as the API answers it."""
+    async with gateway.http.get(gateway.url + "/v1/reports/access", headers=headers,
+                                params={"customer": CUSTOMER, **params}) as resp:
+        assert resp.status == 200, await resp.text()  # noqa: PLR2004
+        answer: dict[str, Any] = await resp.json()
+        return answer
+
+
 async def step_get(gateway: Harness, headers: dict[str, str], rid: str) -> dict[str, Any]:
     status, view = await json_call(gateway, "GET", f"{BASE}/{rid}", headers)
     assert status == 200
@@ -131,6 +143,22 @@ class TestPreservation:
                                         hmac_key=gateway.config.keys.subject_hmac,
                                         rules=ErasureRules(), now=now, actor=Actor("dpo", "cli"))
         assert (erasure.status, erasure.due[:10]) == ("deferred", clock.day(90))
+        # The customer's access report does not tip off the investigation: no hold, no order,
+        # no authority; the erasure is deferred on "a legal obligation". The admin sees all.
+        rea = await gateway.as_staff("reviewer")
+        for lang in ("en", "fi"):
+            mine = await get_report(gateway, rea, lang=lang)
+            shown = orjson.dumps(mine).decode()
+            assert rid not in shown
+            assert "preservation order" not in shown
+            assert form(clock)["authority"] not in shown
+            assert [p["kind"] for p in mine["pending"]] == ["erasure"]
+        assert "a legal obligation" in (await get_report(gateway, rea, lang="en"))[
+            "pending"][0]["statement"]
+        admin = await gateway.as_staff("admin")
+        full = await get_report(gateway, admin, lang="en", view="full")
+        assert {p["kind"] for p in full["pending"]} == {"hold", "erasure"}
+        assert all(p["basis"].startswith(f"preservation order {rid}") for p in full["pending"])
         production = await take_in(gateway, staff["olli"], form(clock, follows=rid))
         ended = await step_get(gateway, staff["olli"], rid)
         assert (ended["state"], ended["followed_by"]) == ("closed", production["id"])
