@@ -26,7 +26,7 @@ import orjson
 
 from bench import procs
 from bench.load import write_gateway_config
-from gateway.record.postgres_schema import quoted
+from gateway.record.stores.postgres.schema import quoted
 
 PG_URL = os.environ.get("GATEWAY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -31,7 +31,7 @@ import aiohttp
 import orjson
 
 from bench.orders import Hooks
-from gateway.webhooks import HookSecret
+from gateway.operations.signature import HookSecret
 
 #: Hard bounds whatever the arguments say.
 MAX_REQUESTS = 200_000

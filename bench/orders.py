@@ -12,7 +12,7 @@ import time
 
 import orjson
 
-from gateway.webhooks import HookSecret, sign_headers
+from gateway.operations.signature import HookSecret, sign_headers
 
 
 def order_event(n: int, run: str) -> dict[str, object]:

@@ -31,7 +31,7 @@ from bench import procs
 from gateway.keygen import keygen
 from gateway.record.checkpoint import Checkpoint, Signer, sign_checkpoint
 from gateway.record.entry import Draft, Kind
-from gateway.record.sqlite import SqliteStore
+from gateway.record.stores.sqlite.store import SqliteStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -26,8 +26,8 @@ from pathlib import Path
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sealing import seal
-from gateway.record.sqlite import HookOp, SqliteStore
-from gateway.record.store import ThreadedStore
+from gateway.record.stores.sqlite.store import HookOp, SqliteStore
+from gateway.record.stores.contract import ThreadedStore
 
 ORIGIN = "bench.invalid/record"
 RECEIVER = {"name": "Bench Customer", "postal_code": "33100", "town": "Tampere",

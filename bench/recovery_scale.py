@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.record_scale import generate
 from gateway.record.entry import Draft, Kind
-from gateway.record.sqlite import HookOp, SqliteStore
+from gateway.record.stores.sqlite.store import HookOp, SqliteStore
 
 OLD_QUERY = (
     "SELECT seq, body, leaf, sealed FROM entries i WHERE i.kind = 'disclosure.intent' "

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from gateway.record import Draft, Kind
-from gateway.proof import Prover
+from gateway.record.proof import Prover
 from gateway.record.merkle import root
 from gateway.record.queries import Search
 from gateway.record.sealing import subject_ref
-from gateway.record.sqlite import SqliteStore
-from gateway.record.store import ThreadedStore
+from gateway.record.stores.sqlite.store import SqliteStore
+from gateway.record.stores.contract import ThreadedStore
 
 HMAC_KEY = bytes(range(32))
 CARRIERS = (("posti", "home_delivery"), ("posti", "pickup_point"), ("matkahuolto",

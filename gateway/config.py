@@ -19,19 +19,19 @@ import attrs
 
 from carriers import ADAPTERS
 from carriers._resilience import Resilience
-from gateway.authority_settings import AuthoritySettings
-from gateway.erasure import ErasureRules
-from gateway.erasure_notices import Notices
+from gateway.authority.settings import AuthoritySettings
+from gateway.erasure.channels import recipients_from, smtp_from
+from gateway.erasure.notices import Notices
+from gateway.erasure.requests import ErasureRules
 from gateway.errors import ConfigError
-from gateway.logins import LoginLimits
+from gateway.http.proxies import Network
 from gateway.models import Party
-from gateway.notice_channels import recipients_from, smtp_from
-from gateway.policy import Policy
-from gateway.policy_config import parse_policy
-from gateway.proxies import Network
+from gateway.operations.signature import HookKey, hook_key
+from gateway.policy.config import parse_policy
+from gateway.policy.rules import Policy
 from gateway.record.checkpoint import Signer, Verifier
-from gateway.report_settings import ReportSettings, report_settings
-from gateway.webhooks import HookKey, hook_key
+from gateway.review.settings import ReportSettings, report_settings
+from gateway.staff.logins import LoginLimits
 from gateway.witness.settings import Witnessing, witnessing_from
 
 

@@ -23,18 +23,18 @@ from aiohttp import web
 from carriers.sandbox import RECEIVED, run_sandbox
 from carriers.sandbox.credentials import ALTERNATIVE_CREDENTIALS, SANDBOX_CREDENTIALS
 from gateway import logs
-from gateway.app import create_app
 from gateway.config import Config
+from gateway.http.app import create_app
 from gateway.keygen import keygen
-from gateway.proof import Prover
+from gateway.operations.signature import HookSecret, sign_headers
 from gateway.record import Kind
 from gateway.record.checkpoint import Verifier
+from gateway.record.proof import Prover
 from gateway.record.sealing import subject_ref
-from gateway.record.sqlite import SqliteStore
-from gateway.record.store import ThreadedStore
+from gateway.record.stores.contract import ThreadedStore
+from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.verify import verify_sqlite
 from gateway.transparency.receipt import ReceiptInvalid, receipts_for, verify_receipt
-from gateway.webhooks import HookSecret, sign_headers
 
 SECRETS_DIR = Path("var/secrets")
 

@@ -10,8 +10,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.operations.signature import new_signing_pair
 from gateway.record.checkpoint import Signer
-from gateway.webhooks import new_signing_pair
 
 FILES = ("hook-secret", "record-kek", "subject-hmac", "checkpoint.key", "checkpoint.pub")
 #: The v1a pair: ``whsk_`` signing key (the pipeline's) and ``whpk_`` public key (the gateway's).

@@ -22,12 +22,12 @@ from aiohttp import web
 
 from carriers.sandbox import BOOKINGS, RECEIVED, Received, run_sandbox
 from gateway import logs
-from gateway.app import create_app
-from gateway.authority_settings import AuthoritySettings
+from gateway.http.app import create_app
+from gateway.authority.settings import AuthoritySettings
 from gateway.config import Config
 from gateway.demo import sandbox_credentials
 from gateway.keygen import keygen
-from gateway.webhooks import HookSecret, sign_headers
+from gateway.operations.signature import HookSecret, sign_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,8 +113,8 @@ class Harness:
                         ) -> None:
         """A staff account, hashed with a cheap scrypt cost to keep tests fast."""
         from gateway.actor import Actor  # noqa: PLC0415
-        from gateway.app import RECORD  # noqa: PLC0415
-        from gateway.staff import Staff  # noqa: PLC0415
+        from gateway.http.app import RECORD  # noqa: PLC0415
+        from gateway.staff.accounts import Staff  # noqa: PLC0415
 
         await Staff(record=self.app[RECORD], log_n=10).add(username, password, roles,
                                                            actor=Actor.on_cli(None))

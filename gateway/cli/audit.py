@@ -44,7 +44,7 @@ def _audit(args: argparse.Namespace) -> int:
             print(f"  read {n:,} entries", file=sys.stderr)  # noqa: T201
 
     if url is not None:
-        from gateway.record.postgres_audit import audit_postgres  # noqa: PLC0415
+        from gateway.record.stores.postgres.audit import audit_postgres  # noqa: PLC0415
 
         report = asyncio.run(audit_postgres(url, schema, progress))
     else:

@@ -4,7 +4,7 @@ disclose ID --out FILE | close ID | extend ID [--deadline DAY] --reason TEXT |
 object ID --reason TEXT | resolve-objection ID --resolution R --note TEXT |
 notify ID --status notified|deferred|prohibited [...] | resume ID`, each made
 ``--as USER`` (by default the OS login name), an enabled staff account holding a role the step
-allows, as in the API (see ``gateway.authority_desk``). ``--as`` takes no password: each step's
+allows, as in the API (see ``gateway.authority.desk``). ``--as`` takes no password: each step's
 entry records the channel ``cli`` and the OS login, and a decision is refused when that login
 already acted on the request under another staff name.
 
@@ -25,10 +25,10 @@ from typing import Any
 
 import orjson
 
-from gateway.authority_steps import RESOLUTIONS, TELLING
+from gateway.authority.steps import RESOLUTIONS, TELLING
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.errors import BadRequest, GatewayError
-from gateway.staff import Member, Role
+from gateway.staff.accounts import Member, Role
 from gateway.text import printable
 
 Step = Callable[[Any, Member], Awaitable[Any]]
@@ -99,7 +99,7 @@ def _print(doc: object) -> None:
 
 def _with_desk(args: argparse.Namespace, step: Step) -> int:
     """Run ``step(desk, member)`` over the configured record; the desk checks the roles."""
-    from gateway.authority_desk import Desk  # noqa: PLC0415 - only these commands need it
+    from gateway.authority.desk import Desk  # noqa: PLC0415 - only these commands need it
 
     async def run() -> int:
         async with reviewing(args, tuple(Role)) as (reviewer, member, config):
@@ -122,7 +122,7 @@ def _intake(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from gateway.authority_desk import MAX_DAYS, parse_states  # noqa: PLC0415
+    from gateway.authority.desk import MAX_DAYS, parse_states  # noqa: PLC0415
 
     states = parse_states(args.state)
     for name, value in (("--due-within", args.due_within),

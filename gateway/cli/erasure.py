@@ -11,7 +11,7 @@ account, the channel (``cli``) and the OS user. ``erasure run`` carries out what
 decided (it suits a timer): it needs no staff account and records the OS user who ran it.
 
 Every erasure tells the carriers the customer's data reached (GDPR Art. 19, see
-``gateway.erasure_notices``): `gateway erase` prints who was told and how; `erasure run` sends
+``gateway.erasure.notices``): `gateway erase` prints who was told and how; `erasure run` sends
 again the notices that failed; `erasure notices` lists those not yet sent or acknowledged.
 """
 
@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from gateway.actor import Actor
 from gateway.cli.report import add_reader_arguments, reviewing
-from gateway.staff import Role
+from gateway.staff.accounts import Role
 from gateway.text import clean
 
 #: Who erases, lists and cancels a deferred erasure; who places and lifts legal holds.
@@ -112,8 +112,8 @@ def _as_staff(args: argparse.Namespace, roles: Iterable[Role], work: Work) -> in
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from gateway.erasure import CUSTOMER_REQUEST, request_erasure  # noqa: PLC0415
-    from gateway.erasure_notices import dispatch, listing  # noqa: PLC0415
+    from gateway.erasure.notices import dispatch, listing  # noqa: PLC0415
+    from gateway.erasure.requests import CUSTOMER_REQUEST, request_erasure  # noqa: PLC0415
 
     async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         result = await request_erasure(
@@ -143,11 +143,11 @@ def _erase(args: argparse.Namespace) -> int:
 
 
 def _run_due(args: argparse.Namespace) -> int:
-    from gateway.app import build_record  # noqa: PLC0415 - only these commands need it
-    from gateway.authority_desk import package_dir  # noqa: PLC0415
+    from gateway.authority.desk import package_dir  # noqa: PLC0415
     from gateway.config import Config  # noqa: PLC0415
-    from gateway.erasure import apply_retention, expire_packages, run_due  # noqa: PLC0415
-    from gateway.erasure_notices import dispatch  # noqa: PLC0415
+    from gateway.erasure.notices import dispatch  # noqa: PLC0415
+    from gateway.erasure.requests import apply_retention, expire_packages, run_due  # noqa: PLC0415
+    from gateway.http.app import build_record  # noqa: PLC0415 - only these commands need it
 
     async def run() -> int:
         config = Config.from_toml(args.config)
@@ -188,7 +188,7 @@ def _run_due(args: argparse.Namespace) -> int:
 
 
 def _hold(args: argparse.Namespace) -> int:
-    from gateway.erasure import place_hold  # noqa: PLC0415
+    from gateway.erasure.requests import place_hold  # noqa: PLC0415
 
     async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         seq = await place_hold(record, customer_id=args.customer,
@@ -201,7 +201,7 @@ def _hold(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from gateway.erasure import waiting  # noqa: PLC0415
+    from gateway.erasure.requests import waiting  # noqa: PLC0415
     from gateway.record.sealing import subject_ref  # noqa: PLC0415
 
     async def work(config: Any, record: Any, _: Actor) -> int:  # noqa: ANN401
@@ -219,7 +219,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from gateway.erasure import release  # noqa: PLC0415
+    from gateway.erasure.requests import release  # noqa: PLC0415
 
     async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         seq = await release(record, customer_id=args.customer,
@@ -248,7 +248,7 @@ def _print_told(found: list[Any]) -> None:
 
 
 def _notices(args: argparse.Namespace) -> int:
-    from gateway.erasure_notices import listing  # noqa: PLC0415
+    from gateway.erasure.notices import listing  # noqa: PLC0415
     from gateway.record.sealing import subject_ref  # noqa: PLC0415
 
     async def work(config: Any, record: Any, _: Actor) -> int:  # noqa: ANN401
@@ -268,7 +268,7 @@ def _notices(args: argparse.Namespace) -> int:
 
 
 def _notified(args: argparse.Namespace) -> int:
-    from gateway.erasure_notices import mark  # noqa: PLC0415
+    from gateway.erasure.notices import mark  # noqa: PLC0415
 
     async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         seq = await mark(record, config.erasure.notices, args.notice, result=args.result,

@@ -43,8 +43,8 @@ def _keygen(args: argparse.Namespace) -> int:
 def _rewrap(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
 
-    from gateway.app import build_record  # noqa: PLC0415
     from gateway.config import Config  # noqa: PLC0415
+    from gateway.http.app import build_record  # noqa: PLC0415
 
     async def run() -> int:
         record = build_record(Config.from_toml(args.config))

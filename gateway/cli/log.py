@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 
-from gateway import reports
 from gateway.cli import audit, monitor
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.cli.witness import add_witness_arguments, witness_check
 from gateway.errors import GatewayError
 from gateway.record.checkpoint import Verifier
 from gateway.record.queries import MAX_LIMIT
+from gateway.review import reports
 from gateway.text import printable
 
 EXIT_FAILED = 1
@@ -114,7 +114,7 @@ def _verify(args: argparse.Namespace) -> int:
     if url is not None:
         import asyncio  # noqa: PLC0415
 
-        from gateway.record.postgres_verify import verify_postgres  # noqa: PLC0415
+        from gateway.record.stores.postgres.verify import verify_postgres  # noqa: PLC0415
 
         report = asyncio.run(verify_postgres(url, schema, verifiers, origin=origin,
                                              trusted=trusted, progress=progress,
@@ -197,7 +197,7 @@ def _search(args: argparse.Namespace) -> int:
     """A filtered listing: a review search through the live record, recorded."""
     import asyncio  # noqa: PLC0415
 
-    from gateway.review import SEARCHERS  # noqa: PLC0415
+    from gateway.review.search import SEARCHERS  # noqa: PLC0415
 
     if args.db is not None:
         raise GatewayError("filters search the live record named by the config; --db lists a "

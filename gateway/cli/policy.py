@@ -15,7 +15,7 @@ from gateway.errors import BadRequest, GatewayError
 from gateway.text import printable
 
 if TYPE_CHECKING:
-    from gateway.explain import RuleChange
+    from gateway.policy.explain import RuleChange
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -47,8 +47,8 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 def _explain(args: argparse.Namespace) -> int:
     from gateway.config import load_policy  # noqa: PLC0415
-    from gateway.explain import explain  # noqa: PLC0415
     from gateway.payload import parse_order_event  # noqa: PLC0415
+    from gateway.policy.explain import explain  # noqa: PLC0415
 
     try:
         body = args.order.read_bytes()
@@ -80,7 +80,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from gateway.config import load_policy  # noqa: PLC0415
-    from gateway.explain import diff  # noqa: PLC0415
+    from gateway.policy.explain import diff  # noqa: PLC0415
 
     changes = list(diff(load_policy(args.old), load_policy(args.new)))
     for c in changes:
@@ -100,7 +100,7 @@ def _change(c: RuleChange) -> str:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from gateway.policy_record import PolicyVersion, history  # noqa: PLC0415
+    from gateway.operations.policy_versions import PolicyVersion, history  # noqa: PLC0415
     from gateway.record import policy_versions  # noqa: PLC0415
 
     if args.db is not None:
@@ -138,7 +138,7 @@ def _export(args: argparse.Namespace) -> int:
     import yaml  # noqa: PLC0415 - only the export writes YAML
 
     from gateway.config import load_policy  # noqa: PLC0415
-    from gateway.fides import manifest  # noqa: PLC0415
+    from gateway.policy.fides import manifest  # noqa: PLC0415
 
     text = yaml.safe_dump(manifest(load_policy(args.config)), sort_keys=False,
                           allow_unicode=True)

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import BadRequest, Forbidden, GatewayError, Unauthorized
-from gateway.staff import Member, Role
+from gateway.staff.accounts import Member, Role
 from gateway.text import printable
 
 
@@ -75,10 +75,10 @@ def add_reader_arguments(parser: argparse.ArgumentParser) -> None:
 async def reviewing(args: argparse.Namespace, roles: Iterable[Role]) -> AsyncIterator[Any]:
     """(reviewer, member, config) over the configured record, for a staff account allowed
     ``roles``; the record is closed (and a checkpoint signed) afterwards."""
-    from gateway.app import build_record  # noqa: PLC0415 - only reads need the record
     from gateway.config import Config  # noqa: PLC0415
-    from gateway.review import Reviewer  # noqa: PLC0415
-    from gateway.staff import Staff  # noqa: PLC0415
+    from gateway.http.app import build_record  # noqa: PLC0415 - only reads need the record
+    from gateway.review.search import Reviewer  # noqa: PLC0415
+    from gateway.staff.accounts import Staff  # noqa: PLC0415
 
     config = Config.from_toml(args.config)
     os_user = getpass.getuser()
@@ -105,7 +105,7 @@ def _write(args: argparse.Namespace, doc: dict[str, Any], template: str,
         text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
         sys.stdout.write(printable(text, keep="\n") + "\n")
         return
-    from gateway.web import render_text  # noqa: PLC0415
+    from gateway.http.pages import render_text  # noqa: PLC0415
 
     try:
         with args.html.open("w" if args.force else "x", encoding="utf-8") as out:
@@ -126,7 +126,7 @@ def _refuse_overwrite(args: argparse.Namespace) -> None:
 
 
 def _access(args: argparse.Namespace) -> int:
-    from gateway.review import REPORTERS  # noqa: PLC0415
+    from gateway.review.search import REPORTERS  # noqa: PLC0415
 
     _refuse_overwrite(args)
 
@@ -152,8 +152,8 @@ def _save(path: Path, text: str) -> None:
 
 
 def _transparency(args: argparse.Namespace) -> int:
-    from gateway.review import TRANSPARENCY  # noqa: PLC0415
-    from gateway.transparency_report import to_csv  # noqa: PLC0415
+    from gateway.review.search import TRANSPARENCY  # noqa: PLC0415
+    from gateway.review.transparency_report import to_csv  # noqa: PLC0415
 
     _refuse_overwrite(args)
 
@@ -182,9 +182,9 @@ def _transparency(args: argparse.Namespace) -> int:
 def _processing(args: argparse.Namespace) -> int:
     """Counts per recipient and service only: no customer is read, so this is not a review
     read and names no staff account."""
-    from gateway.app import build_record  # noqa: PLC0415
     from gateway.config import Config  # noqa: PLC0415
-    from gateway.processing import processing_record, render_text  # noqa: PLC0415
+    from gateway.http.app import build_record  # noqa: PLC0415
+    from gateway.review.processing import processing_record, render_text  # noqa: PLC0415
 
     async def run() -> int:
         config = Config.from_toml(args.config)

@@ -32,9 +32,9 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway.app import RECORD, create_app  # noqa: PLC0415 - only this command needs the app
     from gateway.config import Config  # noqa: PLC0415
-    from gateway.server import serve, tls_context  # noqa: PLC0415
+    from gateway.http.app import RECORD, create_app  # noqa: PLC0415 - only this command needs the app
+    from gateway.http.server import serve, tls_context  # noqa: PLC0415
 
     config = Config.from_toml(args.config)
     config.carrier_credentials()  # every missing one named at once, before any worker starts

@@ -12,7 +12,7 @@ import asyncpg
 
 from gateway.errors import RecordError
 from gateway.record.entry import Kind
-from gateway.record.postgres import failure
+from gateway.record.stores.postgres.store import failure
 
 _SELECT = "SELECT body FROM entries WHERE kind = {} ORDER BY seq"
 

@@ -30,7 +30,7 @@ from gateway.record.checkpoint import (
 )
 from gateway.record.entry import Appended, Draft, iso_time
 from gateway.record.rows import HookRow, NewKey, SideOp, SideOps
-from gateway.record.store import Store
+from gateway.record.stores.contract import Store
 
 log = structlog.get_logger("gateway.record")
 

@@ -22,12 +22,12 @@ from typing import Final, TypeVar
 import structlog
 from aiohttp import web
 
-from gateway.access import api, public
 from gateway.errors import BadRequest, NotFound, RecordError
+from gateway.http.access import api, public
 from gateway.record.merkle import root
 from gateway.record.queries import Search
-from gateway.record.store import Store
-from gateway.staff import MEMBER, Role
+from gateway.record.stores.contract import Store
+from gateway.staff.accounts import MEMBER, Role
 from gateway.transparency.tiles import WIDTH, Tile, TilePathInvalid, tile_for
 
 __all__ = ["AUDITORS", "TILES", "Tiler", "routes"]

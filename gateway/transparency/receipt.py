@@ -27,13 +27,13 @@ import attrs
 import orjson
 
 from gateway.errors import GatewayError
-from gateway.proof import Prover
 from gateway.record import Kind, Record
 from gateway.record.checkpoint import CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.entry import decode
 from gateway.record.merkle import HASH_SIZE, leaf_hash, verify_inclusion
+from gateway.record.proof import Prover
 from gateway.record.rows import Row
-from gateway.record.store import Store
+from gateway.record.stores.contract import Store
 from gateway.witness.cosignature import note_text
 from gateway.witness.policy import WitnessPolicy
 

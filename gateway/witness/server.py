@@ -26,7 +26,7 @@ from typing import Final
 import structlog
 from aiohttp import web
 
-from gateway.problems import problem
+from gateway.http.problems import problem
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, parse_and_verify
 from gateway.witness.cosignature import note_text
 from gateway.witness.settings import ServerSettings

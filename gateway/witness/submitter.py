@@ -26,8 +26,8 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge
 
 from gateway.errors import RecordError
-from gateway.proof import Prover
 from gateway.record import Record
+from gateway.record.proof import Prover
 from gateway.record.record import utc_now
 from gateway.witness import client
 from gateway.witness.cosignature import note_text

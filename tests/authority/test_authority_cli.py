@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.authority import Intake
-from gateway.authority_desk import DESK
-from gateway.authority_package import ERASED, VALUES_ERASED
+from gateway.authority.workflow import Intake
+from gateway.authority.desk import DESK
+from gateway.authority.package import ERASED, VALUES_ERASED
 from gateway.config import Config
 from gateway.record.sealing import subject_ref
 from gateway.text import clean

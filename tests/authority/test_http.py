@@ -19,14 +19,14 @@ import pytest
 from aiohttp import web
 
 from gateway.actor import Actor
-from gateway.app import RECORD, create_app
-from gateway.authority_desk import DESK
-from gateway.authority_package import ERASED, NO_DATA, NONE_HELD, NOT_HELD, VALUES_ERASED, claim
-from gateway.erasure import ErasureRules, request_erasure
+from gateway.http.app import RECORD, create_app
+from gateway.authority.desk import DESK
+from gateway.authority.package import ERASED, NO_DATA, NONE_HELD, NOT_HELD, VALUES_ERASED, claim
+from gateway.erasure.requests import ErasureRules, request_erasure
 from gateway.record.entry import decode
-from gateway.record.postgres_schema import quoted
+from gateway.record.stores.postgres.schema import quoted
 from gateway.record.sealing import subject_ref
-from gateway.staff import csrf_token
+from gateway.staff.accounts import csrf_token
 from tests.authority.conftest import Clock, authority_trail, form, record_entries
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event, run_gateway
 from tests.review.conftest import call, cookie_of, ship

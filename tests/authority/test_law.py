@@ -12,12 +12,12 @@ from typing import Any
 import orjson
 
 from gateway.actor import Actor
-from gateway.app import RECORD
-from gateway.authority_desk import DESK
-from gateway.authority_package import claim
-from gateway.erasure import ErasureRules, request_erasure, waiting
+from gateway.http.app import RECORD
+from gateway.authority.desk import DESK
+from gateway.authority.package import claim
+from gateway.erasure.requests import ErasureRules, request_erasure, waiting
 from gateway.record.audit import audit_sqlite
-from gateway.staff import csrf_token
+from gateway.staff.accounts import csrf_token
 from tests.authority.conftest import Clock, authority_trail, form
 from tests.authority.test_authority_cli import config, day, ok, refused  # noqa: F401
 from tests.authority.test_authority_cli import take_in as cli_take_in

@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.app import RECORD
-from gateway.authority import Authority, Intake
-from gateway.authority_package import ERASED, NOT_HELD, VALUES_ERASED, disclose
-from gateway.erasure import ErasureRules, request_erasure
+from gateway.http.app import RECORD
+from gateway.authority.workflow import Authority, Intake
+from gateway.authority.package import ERASED, NOT_HELD, VALUES_ERASED, disclose
+from gateway.erasure.requests import ErasureRules, request_erasure
 from gateway.errors import BadRequest, Conflict, Forbidden
 from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
 

@@ -17,14 +17,14 @@ import attrs
 import pytest
 
 from gateway.actor import Actor
-from gateway import authority_preservation
-from gateway.app import RECORD
-from gateway.authority_desk import DESK
-from gateway.erasure import ErasureRules, place_hold, release, request_erasure
+from gateway.authority import preservation as authority_preservation
+from gateway.http.app import RECORD
+from gateway.authority.desk import DESK
+from gateway.erasure.requests import ErasureRules, place_hold, release, request_erasure
 from gateway.errors import GatewayError
 from gateway.record import Record
 from gateway.record.sealing import subject_ref
-from gateway.staff import Staff
+from gateway.staff.accounts import Staff
 from tests.authority.test_http import BASE, json_call, take_in
 from tests.conftest import CANARY_CUSTOMER, ROOT, STAFF_PASSWORD, Harness, run_gateway
 from tests.e2e.test_verify_tamper import Target, target_of

@@ -25,7 +25,7 @@ from carriers.sandbox import BOOKINGS, CANCELLED, CONTROL, RECEIVED, run_sandbox
 from gateway.config import Config
 from gateway.record.checkpoint import Signer
 from gateway.record.verify import verify_sqlite
-from gateway.webhooks import sign_headers
+from gateway.operations.signature import sign_headers
 from tests.conftest import ROOT, order_event, write_config
 
 #: Kill cycles in the default run; `GATEWAY_CRASH_KILLS=100 pytest -m slow ...` for the long one.
@@ -184,7 +184,7 @@ class TestTornWrites:
         assert wal.stat().st_size > 0
         rng = random.Random(7)  # noqa: S311
         outcomes = {"recovered": 0, "refused": 0}
-        from gateway.app import build_record  # noqa: PLC0415
+        from gateway.http.app import build_record  # noqa: PLC0415
         from gateway.errors import GatewayError  # noqa: PLC0415
 
         for trial in range(12):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.webhooks import sign_headers
+from gateway.operations.signature import sign_headers
 from tests.conftest import order_event
 from tests.e2e.conftest import LiveGateway
 

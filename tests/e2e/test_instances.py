@@ -23,7 +23,7 @@ import pytest
 from carriers.sandbox import BOOKINGS, CONTROL, run_sandbox
 from gateway.config import Config
 from gateway.record.checkpoint import Signer
-from gateway.record.postgres_verify import verify_postgres
+from gateway.record.stores.postgres.verify import verify_postgres
 from tests.conftest import ROOT, order_event, write_config
 from tests.e2e.test_crash import Gateway, free_port, send
 from tests.stores import PG_URL, pg_sql

@@ -12,9 +12,9 @@ import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
-from gateway.app import create_app
-from gateway.openapi import document
-from gateway.webhooks import sign_headers
+from gateway.http.app import create_app
+from gateway.http.openapi.document import document
+from gateway.operations.signature import sign_headers
 from tests.conftest import load_config
 from tests.e2e.conftest import LiveGateway
 
@@ -30,7 +30,7 @@ class TestDocument:
         served = {(r.resource.canonical, r.method) for r in app.router.routes()
                   if r.method != "HEAD" and r.resource is not None}
         missing = served - set(OPERATIONS)
-        assert not missing, f"document these routes in gateway/openapi.py: {sorted(missing)}"
+        assert not missing, f"document these routes in gateway/http/openapi/document.py: {sorted(missing)}"
 
     async def test_the_gateway_serves_it(self, gateway: Any) -> None:  # noqa: ANN401
         """GET /openapi.json answers the document."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from gateway.app import RECORD
+from gateway.http.app import RECORD
 from gateway.record.checkpoint import Signer, parse_and_verify
 from tests.conftest import Harness, order_event
 

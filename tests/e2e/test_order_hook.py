@@ -22,7 +22,7 @@ from carriers.sandbox import postnord as postnord_sandbox
 from gateway.actor import Actor
 from gateway.record.checkpoint import Signer
 from gateway.record.verify import verify_sqlite
-from gateway.webhooks import HookSecret
+from gateway.operations.signature import HookSecret
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, Harness, order_event
 
 DPO = Actor("dpo", "api")
@@ -257,7 +257,7 @@ class TestFailures:
     async def test_a_full_disk_answers_503_and_sends_nothing(self, gateway: Harness) -> None:
         """When the database cannot grow (disk full), hooks answer 503 and nothing goes to a
         carrier without a durable intent; once space is back, hooks are served again."""
-        from gateway.app import RECORD  # noqa: PLC0415
+        from gateway.http.app import RECORD  # noqa: PLC0415
 
         db = gateway.app[RECORD].store.sync.db  # type: ignore[attr-defined]
         pages = db.execute("PRAGMA page_count").fetchone()[0]
@@ -276,7 +276,7 @@ class TestFailures:
         """When the database turns read-only under the gateway (a remount, a full quota; here
         the writer's connection is switched to query-only, as root ignores file modes), hooks
         answer 503, nothing reaches a carrier, /readyz says so; writable again, hooks book."""
-        from gateway.app import RECORD  # noqa: PLC0415
+        from gateway.http.app import RECORD  # noqa: PLC0415
 
         db = gateway.app[RECORD].store.sync.db  # type: ignore[attr-defined]
         db.execute("PRAGMA query_only = ON")
@@ -312,8 +312,8 @@ class TestFailures:
         made its sealed answer unreadable; the retry books with the customer's new key."""
         from datetime import UTC, datetime  # noqa: PLC0415
 
-        from gateway.app import RECORD  # noqa: PLC0415
-        from gateway.erasure import ErasureRules, request_erasure  # noqa: PLC0415
+        from gateway.http.app import RECORD  # noqa: PLC0415
+        from gateway.erasure.requests import ErasureRules, request_erasure  # noqa: PLC0415
 
         control = gateway.sandboxes["posti"][CONTROL]
         control.fail_status = 503

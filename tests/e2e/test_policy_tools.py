@@ -11,7 +11,7 @@ import yaml
 from fideslang import DEFAULT_TAXONOMY
 from fideslang.models import Dataset, System, Taxonomy
 
-from gateway.processing import processing_record, render_text
+from gateway.review.processing import processing_record, render_text
 from tests.conftest import ROOT, load_config, order_event
 from tests.e2e.test_addons_items import ITEM
 from tests.e2e.test_cli import gateway as run_cli

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.app import build_record
-from gateway.policy_record import PolicyVersion, document, record_policy
+from gateway.http.app import build_record
+from gateway.operations.policy_versions import PolicyVersion, document, record_policy
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from tests.conftest import ROOT, load_config, order_event, run_gateway, write_config

@@ -8,8 +8,8 @@ import attrs
 import orjson
 import pytest
 
-from gateway.app import RECORD
-from gateway.processing import processing_record, render_text
+from gateway.http.app import RECORD
+from gateway.review.processing import processing_record, render_text
 from tests.conftest import Harness, order_event, write_config
 from tests.e2e.test_cli import gateway as run_cli
 

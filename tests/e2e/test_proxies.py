@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gateway.access import public
-from gateway.proxies import Hop, TrustedProxies, client_address, middleware
+from gateway.http.access import public
+from gateway.http.proxies import Hop, TrustedProxies, client_address, middleware
 from tests.conftest import STAFF_PASSWORD, Harness, run_gateway
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.record.checkpoint import Signer
 from gateway.record.verify import verify_sqlite
-from gateway.webhooks import HookSecret
+from gateway.operations.signature import HookSecret
 from tests.conftest import ROOT, order_event, run_gateway
 
 

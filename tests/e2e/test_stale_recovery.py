@@ -10,11 +10,11 @@ from typing import Any
 
 import orjson
 
-from gateway.app import RECORD
+from gateway.http.app import RECORD
 from gateway.record import Draft, Kind
 from gateway.record.sealing import subject_ref
-from gateway.record.sqlite import HookOp, SqliteStore
-from gateway.record.store import ThreadedStore
+from gateway.record.stores.sqlite.store import HookOp, SqliteStore
+from gateway.record.stores.contract import ThreadedStore
 from tests.conftest import Harness, run_gateway
 
 

@@ -18,10 +18,10 @@ import attrs
 import pytest
 
 from gateway.actor import Actor
-from gateway.app import RECORD
-from gateway.authority import Authority, Intake
-from gateway.authority_package import disclose
-from gateway.erasure import ErasureRules, request_erasure
+from gateway.http.app import RECORD
+from gateway.authority.workflow import Authority, Intake
+from gateway.authority.package import disclose
+from gateway.erasure.requests import ErasureRules, request_erasure
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sealing import subject_ref

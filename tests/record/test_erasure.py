@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.erasure import ErasureRules, request_erasure, run_due
+from gateway.erasure.requests import ErasureRules, request_erasure, run_due
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer, parse_and_verify
 from gateway.record.merkle import (
@@ -168,7 +168,7 @@ def _config_for(tmp_path: Path) -> str:
 class TestHoldsAndRetention:
     async def test_a_placed_hold_defers_a_request_until_it_ends(self, record: Record) -> None:
         """A hold on one customer defers their erasure; run_due erases after the hold ends."""
-        from gateway.erasure import place_hold  # noqa: PLC0415
+        from gateway.erasure.requests import place_hold  # noqa: PLC0415
 
         await disclose(record, "C-1")
         await place_hold(record, actor=DPO, customer_id="C-1", hmac_key=HMAC_KEY,
@@ -183,7 +183,7 @@ class TestHoldsAndRetention:
 
     async def test_retention_erases_inactive_customers_unless_held(self, record: Record) -> None:
         """Customers with no disclosure within retention_days are erased; a held one is not."""
-        from gateway.erasure import apply_retention, place_hold  # noqa: PLC0415
+        from gateway.erasure.requests import apply_retention, place_hold  # noqa: PLC0415
 
         for customer in ("C-1", "C-2"):
             await disclose(record, customer, n=1)

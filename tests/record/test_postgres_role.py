@@ -12,7 +12,7 @@ import pytest
 
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
-from gateway.record.postgres import PostgresStore
+from gateway.record.stores.postgres.store import PostgresStore
 from gateway.record.rows import HookOp
 
 ORIGIN = "test.invalid/record"

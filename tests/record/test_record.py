@@ -12,7 +12,7 @@ from gateway.errors import KeyTaken, RecordCorrupt, RecordError
 from gateway.record import Draft, Kind, Record, sealing
 from gateway.record.entry import Appended
 from gateway.record.checkpoint import Signer, parse_and_verify
-from gateway.record.postgres_verify import verify_postgres
+from gateway.record.stores.postgres.verify import verify_postgres
 from gateway.record.verify import Report, verify_sqlite
 from tests.stores import PG_URL, Backend
 

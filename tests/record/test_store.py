@@ -14,8 +14,8 @@ import pytest
 from gateway.errors import Conflict, HookTaken, NotFound, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Draft, Kind, decode
 from gateway.record.merkle import leaf_hash, root
-from gateway.record.postgres import PostgresStore
-from gateway.record.postgres_schema import MIGRATIONS
+from gateway.record.stores.postgres.store import PostgresStore
+from gateway.record.stores.postgres.schema import MIGRATIONS
 from gateway.record.queries import Search
 from gateway.record.rows import (
     AddHold,
@@ -30,8 +30,8 @@ from gateway.record.rows import (
     SideOp,
     SideOps,
 )
-from gateway.record.sqlite import HookOp, KeyErasure, SqliteStore
-from gateway.record.store import Store
+from gateway.record.stores.sqlite.store import HookOp, KeyErasure, SqliteStore
+from gateway.record.stores.contract import Store
 from tests.stores import PG_URL, Backend, pg_sql
 
 T = "2026-11-22T10:00:00.000Z"

@@ -14,8 +14,8 @@ import pytest
 
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
-from gateway.record.postgres import PostgresStore
-from gateway.record.postgres_verify import verify_postgres
+from gateway.record.stores.postgres.store import PostgresStore
+from gateway.record.stores.postgres.verify import verify_postgres
 from gateway.record.verify import Report
 from tests.conftest import ROOT
 from tests.stores import PG_URL

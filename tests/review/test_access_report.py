@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.app import RECORD
-from gateway.erasure import ErasureRules, place_hold, request_erasure
+from gateway.http.app import RECORD
+from gateway.erasure.requests import ErasureRules, place_hold, request_erasure
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, run_gateway, write_config
 from tests.review.conftest import call, cookie_of, get_json, ship
 from tests.review.test_review_cli import gateway as cli

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.app import RECORD
+from gateway.http.app import RECORD
 from tests.browser import SCREENSHOTS, browser  # noqa: F401 - the fixture
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, STAFF_PASSWORD, Harness
 from tests.review.conftest import ship

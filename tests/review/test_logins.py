@@ -20,10 +20,10 @@ import attrs
 import orjson
 import pytest
 
-from gateway.access import STAFF
-from gateway.logins import THREAD_PREFIX, LoginLimits
-from gateway.problems import PROBLEM_TYPE
-from gateway.staff import LOGIN_FAILURES, LOGIN_WINDOW
+from gateway.http.access import STAFF
+from gateway.staff.logins import THREAD_PREFIX, LoginLimits
+from gateway.http.problems import PROBLEM_TYPE
+from gateway.staff.accounts import LOGIN_FAILURES, LOGIN_WINDOW
 from tests.conftest import STAFF_PASSWORD, Harness, run_gateway
 from tests.review.conftest import ship
 

@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from gateway.app import RECORD
+from gateway.http.app import RECORD
 from gateway.record.checkpoint import Checkpoint, Signer, parse_and_verify, sign_checkpoint
-from gateway.proof import CHUNK, Prover
+from gateway.record.proof import CHUNK, Prover
 from gateway.record.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
 from tests.conftest import Harness
 from tests.review.conftest import call, entries, get_json, ship

@@ -13,9 +13,9 @@ import pytest
 
 from carriers.sandbox import CONTROL
 from gateway.actor import Actor
-from gateway.app import RECORD
-from gateway.authority import Authority, Intake
-from gateway.authority_package import disclose
+from gateway.http.app import RECORD
+from gateway.authority.workflow import Authority, Intake
+from gateway.authority.package import disclose
 from gateway.record.sealing import subject_ref
 from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
 from tests.review.conftest import call, cookie_of, entries, get_json, ship
@@ -286,7 +286,7 @@ class TestReadsAreNotDisclosures:
     async def test_a_read_does_not_postpone_retention(self, gateway: Harness) -> None:
         """A customer whose only recent entries are staff reads is still erased when the
         retention period has passed."""
-        from gateway.erasure import ErasureRules, apply_retention  # noqa: PLC0415
+        from gateway.erasure.requests import ErasureRules, apply_retention  # noqa: PLC0415
 
         await ship(gateway, order_id="J-OLD")
         headers = await gateway.as_staff("reviewer")

@@ -15,15 +15,15 @@ import pytest
 import aiohttp
 from aiohttp import web
 
-from gateway.access import access_middleware, access_of
+from gateway.http.access import access_middleware, access_of
 from gateway.actor import Actor
-from gateway.app import RECORD, create_app
-from gateway.authority import Intake
-from gateway.authority_desk import DESK
-from gateway.authority_package import claim, disclose
-from gateway.problems import problem_middleware
-from gateway.staff import Role, csrf_token
-from gateway.webhooks import sign_headers
+from gateway.http.app import RECORD, create_app
+from gateway.authority.workflow import Intake
+from gateway.authority.desk import DESK
+from gateway.authority.package import claim, disclose
+from gateway.http.problems import problem_middleware
+from gateway.staff.accounts import Role, csrf_token
+from gateway.operations.signature import sign_headers
 from tests.conftest import AUTHORITIES, STAFF_PASSWORD, Harness, load_config, order_event
 from tests.review.conftest import call, cookie_of, get_json, ship
 
@@ -337,8 +337,8 @@ class TestSessions:
     async def test_a_disabled_account_loses_its_sessions(self, gateway: Harness) -> None:
         """Disabling an account ends its sessions and refuses new logins."""
         from gateway.actor import Actor  # noqa: PLC0415
-        from gateway.app import RECORD  # noqa: PLC0415
-        from gateway.staff import Staff  # noqa: PLC0415
+        from gateway.http.app import RECORD  # noqa: PLC0415
+        from gateway.staff.accounts import Staff  # noqa: PLC0415
 
         await gateway.add_staff("dora", "reviewer")
         bearer = await gateway.login("dora")

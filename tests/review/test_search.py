@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.app import RECORD
-from gateway.erasure import ErasureRules, request_erasure
+from gateway.http.app import RECORD
+from gateway.erasure.requests import ErasureRules, request_erasure
 from gateway.record.checkpoint import Signer
 from gateway.record.sealing import subject_ref
 from gateway.record.verify import verify_sqlite

@@ -10,11 +10,11 @@ import pytest
 
 from gateway.actor import Actor
 from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
-from gateway.logins import LoginLimits, PasswordPool
+from gateway.staff.logins import LoginLimits, PasswordPool
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.entry import decode
-from gateway.staff import (
+from gateway.staff.accounts import (
     LOGIN_FAILURES,
     LOGIN_WINDOW,
     Role,

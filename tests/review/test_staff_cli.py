@@ -15,9 +15,9 @@ import orjson
 import pytest
 
 from gateway.errors import Unauthorized
-from gateway.app import build_record
+from gateway.http.app import build_record
 from gateway.config import Config
-from gateway.staff import Staff, check_password
+from gateway.staff.accounts import Staff, check_password
 from tests.cli import Cli
 from tests.conftest import ROOT, write_config
 

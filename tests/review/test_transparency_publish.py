@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 
 from gateway.actor import Actor
-from gateway.app import RECORD
-from gateway import authority_preservation
-from gateway.authority import Authority, Intake
-from gateway.authority_steps import Steps
+from gateway.http.app import RECORD
+from gateway.authority import preservation as authority_preservation
+from gateway.authority.workflow import Authority, Intake
+from gateway.authority.steps import Steps
 from tests.authority.test_authority_cli import CUSTOMER, config, ok, refused, take_in
 from tests.conftest import AUTHORITIES, CANARY_FIELDS, Harness
 from tests.review.conftest import call, cookie_of, get_json, ship

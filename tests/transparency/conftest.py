@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import RECORD
+from gateway.http.app import RECORD
 from gateway.record import Draft, Kind
 from tests.conftest import ROOT, Harness, order_event, run_gateway
 

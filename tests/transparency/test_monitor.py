@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateway.app import RECORD
+from gateway.http.app import RECORD
 from tests.conftest import Harness, order_event, run_gateway
 from tests.transparency.conftest import cli, fill
 

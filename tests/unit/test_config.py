@@ -11,7 +11,7 @@ import pytest
 
 from gateway.config import Config
 from gateway.errors import ConfigError
-from gateway.logins import LoginLimits
+from gateway.staff.logins import LoginLimits
 from tests.conftest import ROOT, load_config
 
 Change = Callable[[dict[str, Any]], None]

@@ -10,8 +10,8 @@ from pathlib import Path
 import attrs
 import orjson
 
-from gateway.explain import diff, explain
-from gateway.policy import Policy
+from gateway.policy.explain import diff, explain
+from gateway.policy.rules import Policy
 from tests.conftest import ROOT
 from tests.unit.test_policy import HOME, LAHELLA, PICKUP, POLICY, order
 
@@ -33,7 +33,7 @@ class TestExplain:
 
     def test_agrees_with_minimise(self) -> None:
         """The fields explain marks as sent are exactly those minimisation lets out."""
-        from gateway.policy import minimise  # noqa: PLC0415
+        from gateway.policy.rules import minimise  # noqa: PLC0415
 
         for o in (order(), order(notice="email"), order("matkahuolto", phone=None),
                   order("budbee", "home", door_code="12")):

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from gateway.errors import BadRequest
 from gateway.events import HOOK_EVENTS, OrderData, schemas
 from gateway.models import Order
-from gateway.openapi import document
+from gateway.http.openapi.document import document
 from gateway.payload import CancelRequest, parse_event
 
 #: What the parser refuses beyond the schema, each named in the schema's descriptions.

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from gateway.errors import PolicyError
 from gateway.models import DISCLOSABLE_FIELDS, Address, Customer, Delivery, Order, Parcel
-from gateway.policy import Policy, Rule, minimise
+from gateway.policy.rules import Policy, Rule, minimise
 
 PICKUP = Rule(
     recipient="posti", service="pickup_point",

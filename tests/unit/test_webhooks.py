@@ -10,7 +10,7 @@ import pytest
 import standardwebhooks
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.webhooks import (
+from gateway.operations.signature import (
     MAX_SIGNATURES,
     TOLERANCE_SECONDS,
     HookPublicKey,

@@ -26,12 +26,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from structlog.testing import capture_logs
 
-from gateway.app import RECORD
+from gateway.http.app import RECORD
 from gateway.keygen import keygen
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer, Verifier
-from gateway.record.sqlite import SqliteStore
-from gateway.record.store import ThreadedStore
+from gateway.record.stores.sqlite.store import SqliteStore
+from gateway.record.stores.contract import ThreadedStore
 from gateway.witness import Cosigner, ServerSettings
 from tests.conftest import ROOT, Harness, order_event, run_gateway
 from tests.witness.conftest import Witness, start_witness

@@ -1,0 +1,283 @@
+"""The one disclosure an approved authority request gets: a JSON package holding exactly the
+requested categories for the named customers, built from what the record holds, minimised with
+the request's own allow-list. Its SHA-256 goes into the record; it is produced once.
+
+A value that varies from order to order (an address, a phone, an e-mail, a name) is given as
+each distinct value the customer gave, whole, with the orders and times it was used for: an
+address is one value, never assembled field by field from several orders. Every category asked
+is answered: with what the record holds, or with a note saying why there is nothing. Each
+customer's part says which of the asked ids it answers; a customer named only by order gets
+those orders, not everything else they ordered.
+
+Across processes one request gets one package: producing it first moves the request from
+``approved`` to ``disclosing`` in the store, a conditional update only one caller wins,
+committed with the first intent entry (neither is kept without the other); the last outcome
+entry moves it to ``disclosed`` in the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from gateway.actor import Actor
+from gateway.authority.steps import produced
+from gateway.authority.workflow import CATEGORIES, Authority, Request
+from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordError
+from gateway.operations.policy_versions import latest_version, named
+from gateway.policy.rules import select
+from gateway.record import Draft, Kind
+from gateway.record.entry import decode, iso_time
+from gateway.record.sealing import unseal
+
+NOT_HELD = "not held by the disclosure gateway"
+ERASED = "the customer's personal values were erased; only metadata remains"
+#: A customer id the record never saw (or an order-named customer with nothing left to give).
+NO_DATA = "no data held for this id"
+#: An asked category the record holds nothing of for this customer.
+NONE_HELD = "the record holds none for this customer"
+#: An asked value category of an erased customer.
+VALUES_ERASED = "erased; the record no longer holds this customer's values"
+VALUE_CATEGORIES = ("name", "address", "phone", "email")
+#: Entries that are the customer's own data (staff reads and authority steps are not).
+DATA_KINDS = (Kind.INTENT, Kind.OUTCOME)
+
+
+@attrs.frozen
+class Use:
+    """The values one order gave (a delivery's receiver, or a return label's sender)."""
+
+    order: str
+    time: str
+    values: Mapping[str, str]
+
+
+def distinct(uses: Iterable[Use], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Each distinct value of ``fields`` (one field: a string; several: one whole object, as
+    an address), with the orders and times it was used for, in the order first used."""
+    grouped: dict[tuple[tuple[str, str], ...], list[dict[str, str]]] = {}
+    for use in uses:
+        value = tuple((f, use.values[f]) for f in fields if f in use.values)
+        if not value:
+            continue
+        used = grouped.setdefault(value, [])
+        if {"order": use.order, "time": use.time} not in used:
+            used.append({"order": use.order, "time": use.time})
+    return [{"value": dict(value) if len(fields) > 1 else value[0][1], "used": used}
+            for value, used in grouped.items()]
+
+
+def answered(asked: Mapping[str, Any] | None, subject: str) -> dict[str, Any]:
+    """Which asked ids a subject answers: its place among the request's customer ids (None if
+    named by order only) and the orders that led to it. A request taken in before this was
+    kept (``asked`` None) answers as if named by customer id."""
+    if asked is None:
+        return {"customer_no": None, "orders": [], "only": None}
+    found = asked.get(subject, {"customer_no": None, "orders": []})
+    # Named by order only: those orders. Named by customer id: all of them.
+    only = None if found["customer_no"] is not None else set(found["orders"])
+    return {**found, "only": only}
+
+
+async def subject_package(authority: Authority, request: Request, subject: str, *,
+                          asked: Mapping[str, Any] | None,
+                          ) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """One customer's part of the package, the fields it discloses and the categories it
+    gives (those answered with data, not with a note). ``asked`` is the request's map of
+    subjects to the ids that named them."""
+    record = authority.record
+    ids = answered(asked, subject)
+    only = ids["only"]
+    key = await record.subject_key(subject, create=False)
+    uses: list[Use] = []
+    orders: list[str] = []
+    deliveries: list[dict[str, Any]] = []
+    rows = []
+    for row in await record.store.subject_rows(subject):
+        body = decode(row.body)
+        if body["kind"] not in DATA_KINDS or (only is not None and body["order"] not in only):
+            continue
+        rows.append(row)
+        opened = None
+        if key is not None and row.sealed is not None:
+            opened = unseal(key, f"{body['kind']}:{body['disclosure']}", bytes(row.sealed))
+        if body["kind"] == Kind.INTENT:
+            orders.append(body["order"])
+            if opened is not None:
+                # a delivery's receiver, or a return label's sender: the customer either way
+                party = opened.get("receiver", opened.get("sender", {}))
+                uses.append(Use(order=body["order"], time=body["time"],
+                                values=select(party, request.rule)))
+        else:
+            delivery = {"order": body["order"], "carrier": body["recipient"],
+                        "service": body["service"], "time": body["time"],
+                        "result": body["data"].get("result")}
+            if opened is not None and "tracking_number" in opened:
+                delivery["tracking_number"] = opened["tracking_number"]
+            deliveries.append(delivery)
+    status = "not held" if not rows else "erased" if key is None else "held"
+    part: dict[str, Any] = {
+        "customer_id": await authority.customer_id(request, subject),
+        "answers": {"customer_no": ids["customer_no"], "orders": ids["orders"]},
+        "reference": subject[:16],
+        "status": status,
+    }
+    data: dict[str, Any] = {}
+    for category in request.intake.categories:
+        given: list[Any]
+        if category in VALUE_CATEGORIES:
+            if status == "erased":
+                data[category] = VALUES_ERASED
+                continue
+            given = distinct(uses, CATEGORIES[category])
+        elif category == "orders":
+            given = sorted(set(orders))
+        elif category == "deliveries":
+            given = deliveries
+        else:  # marketing_consent never reaches the gateway
+            data[category] = NOT_HELD
+            continue
+        data[category] = given or NONE_HELD
+    part["data"] = data
+    if status == "erased":
+        part["note"] = ERASED
+    elif status == "not held":
+        part["note"] = NO_DATA
+    fields = tuple(f for c in VALUE_CATEGORIES if isinstance(data.get(c), list)
+                   for f in CATEGORIES[c] if any(f in u.values for u in uses))
+    given_categories = tuple(c for c, v in data.items() if isinstance(v, list))
+    return part, fields, given_categories
+
+
+def refusal(request: Request) -> Conflict:
+    """Why a request cannot be disclosed now: produced already (naming its hash), being
+    produced by another caller, or not approved."""
+    if request.package_sha256 is not None:
+        return AlreadyDisclosed(f"the package of {request.id} was already produced",
+                                package_sha256=request.package_sha256)
+    if request.state == "disclosing":
+        return BeingProduced(f"the package of {request.id} is being produced; its hash is "
+                             "not known yet")
+    return Conflict(f"request {request.id} is {request.state}; only an approved request is "
+                    "disclosed")
+
+
+def _common(request: Request, version: Mapping[str, int]) -> dict[str, Any]:
+    """What every intent and disclosure entry of a request carries: the request's own rule is
+    its digest; the policy version in force (``version``, from policy_record.named) is named
+    beside it."""
+    intake = request.intake
+    return {"request": request.id, "reference": intake.reference,
+            "legal_basis": intake.legal_basis, "categories": list(intake.categories),
+            "defer_until": intake.defer_until.isoformat() if intake.defer_until else None,
+            **version}
+
+
+def _slots(request: Request) -> list[str | None]:
+    """A request whose orders the record never saw still gets its intent/outcome pair, with
+    no subject and no field: the authority is told the gateway holds nothing."""
+    return [*request.subjects] or [None]
+
+
+def _intent(request: Request, i: int, subject: str | None, actor: Actor,
+            version: Mapping[str, int]) -> Draft:
+    return Draft(
+        kind=Kind.AUTHORITY_INTENT, disclosure=f"{request.id}:{i}", subject=subject,
+        recipient=request.intake.authority, service=request.intake.kind,
+        fields=request.rule.allow if subject is not None else (),
+        policy=request.rule.digest, data={**_common(request, version), **actor.to_json()},
+    )
+
+
+async def claim(authority: Authority, request_id: str, *, actor: Actor,
+                now: datetime | None = None) -> Request:
+    """Move the request from approved to disclosing, in one conditional update of the store
+    committed with the request's first intent entry: of callers in any number of processes,
+    one wins and records the intent; the others get its refusal and record nothing. The
+    intent says when it was claimed (``claimed_at``, the caller's clock): ``resume`` tells a
+    crashed production from a running one by it."""
+    request = await authority.get(request_id)
+    if request.state != "approved":
+        raise refusal(request)
+    claimed, put = await authority.moving(request, "approved", state="disclosing",
+                                          disclosed_by=actor.username)
+    first = _intent(claimed, 0, _slots(claimed)[0], actor,
+                    named(await latest_version(authority.record)))
+    try:
+        await authority.record.append(attrs.evolve(first, data={
+            **first.data, "state": "disclosing",
+            **({"claimed_at": iso_time(now)} if now is not None else {})}), put)
+    except RecordError:
+        current = await authority.get(request_id)
+        if current.state == "approved":
+            raise  # the store failed; nobody moved it, and no intent was recorded
+        raise refusal(current) from None
+    return claimed
+
+
+async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: datetime,
+                   out_dir: Path) -> tuple[Request, Path]:
+    """Claim the request (recording the first intent), record the other intents, produce the
+    package once, record the outcome per customer; the last outcome moves it to disclosed."""
+    request = await claim(authority, request_id, actor=actor, now=now)
+    record, rule, intake = authority.record, request.rule, request.intake
+    version = named(await latest_version(record))
+    common = _common(request, version)
+    slots = _slots(request)
+    for i, subject in enumerate(slots[1:], start=1):
+        await record.append(_intent(request, i, subject, actor, version))
+    stored = await record.store.get_request(request.id)
+    assert stored is not None
+    asked: dict[str, Any] | None = orjson.loads(stored[1]).get("asked")
+    parts = [await subject_package(authority, request, s, asked=asked)
+             for s in request.subjects]
+    package = {
+        "request": {**{k: v for k, v in request.to_json().items()
+                       if k in ("id", "authority", "reference", "legal_basis", "kind",
+                                "categories", "deadline")},
+                    "customers_named": sum(1 for a in (asked or {}).values()
+                                           if a["customer_no"] is not None),
+                    "orders_named": [o for a in (asked or {}).values() for o in a["orders"]]
+                    + list(request.unresolved_orders)},
+        "produced_at": iso_time(now),
+        "customers": [part for part, _, _ in parts],
+        "unresolved_orders": [{"order": o, "note": "the record holds no disclosure for this "
+                               "order"} for o in request.unresolved_orders],
+    }
+    content = orjson.dumps(package, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(content).hexdigest()
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = out_dir / f"{request.id}.json"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise Conflict(f"a package file for {request.id} already exists") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
+    outcomes = [(fields, part["status"], given) for part, fields, given in parts] or [
+        ((), "not held", ())]
+    summary = produced(intake.categories, [part for part, _, _ in parts],
+                       len(request.unresolved_orders))
+    moved, put = await authority.moving(request, "disclosing", state="disclosed",
+                                        package_sha256=digest,
+                                        case={**request.case, "outcome": summary})
+    last = len(slots) - 1
+    for i, (subject, (fields, status, given)) in enumerate(zip(slots, outcomes, strict=True)):
+        await record.append(Draft(
+            kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"{request.id}:{i}", subject=subject,
+            recipient=intake.authority, service=intake.kind, fields=fields,
+            policy=rule.digest,
+            data={**common, "package_sha256": digest, "status": status,
+                  "disclosed": list(given), **actor.to_json(),
+                  **({"state": "disclosed"} if i == last else {})},
+        ), put if i == last else None)
+    return moved, path

@@ -1,0 +1,139 @@
+"""The order hook: verify the signature, answer retries from the first answer, disclose.
+
+Three events arrive here, signed alike: ``order.ready_to_ship`` (book the delivery),
+``order.return_requested`` (book a return label) and ``order.cancelled`` (cancel a booking).
+
+A hook id is served once. A retry while the first is in flight waits for its answer; a retry
+after it gets the stored answer; only an attempt that provably sent nothing may be tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import attrs
+import orjson
+import structlog
+from aiohttp import web
+
+from gateway.errors import BadRequest, Conflict, GatewayError
+from gateway.http.problems import PROBLEM_TYPE
+from gateway.operations.cancel import Canceller
+from gateway.operations.disclose import Answer, Discloser, recorded_answer
+from gateway.operations.recovery import operation
+from gateway.operations.signature import HookKey, verify
+from gateway.payload import CancelRequest, parse_event
+from gateway.record import Kind, Record
+from gateway.record.rows import HookRow
+
+log = structlog.get_logger("gateway.hooks")
+
+
+@attrs.define
+class OrderHooks:
+    discloser: Discloser
+    canceller: Canceller
+    record: Record
+    #: Shared secrets (v1) and public keys (v1a) accepted for a hook's signature.
+    secrets: tuple[HookKey, ...]
+    max_body: int
+    clock: Callable[[], float] = time.time
+    _inflight: dict[str, asyncio.Future[Answer]] = attrs.field(factory=dict)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/json" or (
+            request.charset not in (None, "utf-8")
+        ):
+            raise web.HTTPUnsupportedMediaType(
+                reason="Send the order event as application/json in UTF-8")
+        body = await _read(request, self.max_body)
+        hook = verify(request.headers, body, self.secrets, now=self.clock())
+        answer = await self._once(hook.msg_id, body)
+        return _respond(answer)
+
+    async def _once(self, msg_id: str, body: bytes) -> Answer:
+        running = self._inflight.get(msg_id)
+        if running is not None:
+            log.info("hook.retry_in_flight", webhook_id=msg_id)
+            return await asyncio.shield(running)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._inflight[msg_id] = future
+        try:
+            answer = await self._first(msg_id, body)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else must
+            raise
+        else:
+            future.set_result(answer)
+            return answer
+        finally:
+            del self._inflight[msg_id]
+
+    async def _first(self, msg_id: str, body: bytes) -> Answer:
+        previous = await self.record.hook(msg_id)
+        if previous is not None and previous.status is None:
+            settled = await self._settled(previous)
+            if settled is not None:
+                return settled
+            raise Conflict(
+                f"disclosure {previous.disclosure} for this hook has no recorded outcome yet; "
+                "it is resolved by recovery (at the latest once it is older than any carrier "
+                "call can take); retry later"
+            )
+        if previous is not None and previous.answer is not None:
+            if previous.subject:
+                stored = await self.record.unseal(previous.subject, f"hook:{msg_id}",
+                                                  previous.answer)
+            else:  # an answer holding no personal value, kept in the clear
+                stored = orjson.loads(previous.answer)
+            if stored is None and previous.status != 503:  # noqa: PLR2004
+                raise Conflict("this hook was answered before; the customer's data is erased")
+            # A 503 answer sent nothing, whatever it said: the hook may be tried again (its
+            # sealed copy is unreadable once the customer was erased).
+            answer = (Answer(status=stored["status"], body=stored["body"]) if stored is not None
+                      else Answer(status=503, body={"result": "not_sent"}))
+            if not answer.retryable:
+                log.info("hook.replayed", webhook_id=msg_id, status=answer.status)
+                return answer
+        event = parse_event(body)
+        if isinstance(event, CancelRequest):
+            return await self.canceller.cancel(event, webhook_id=msg_id)
+        minimised = self.discloser.minimise(event)
+        return await self.discloser.ship(event, minimised, webhook_id=msg_id)
+
+    async def _settled(self, hook: HookRow) -> Answer | None:
+        """The answer of an open hook whose outcome is recorded nonetheless (a gateway before
+        this one left it open when the customer was erased in between): metadata only."""
+        found = await operation(self.record, hook)
+        if found is None:
+            return None
+        _, intent, outcome = found
+        if intent["kind"] != Kind.INTENT or outcome is None:
+            return None
+        log.info("hook.settled_from_record", webhook_id=hook.webhook_id)
+        return recorded_answer(intent, outcome)
+
+
+async def _read(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(65536):
+        body += chunk
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    if not body:
+        raise BadRequest("the body is empty")
+    return bytes(body)
+
+
+def _respond(answer: Answer) -> web.Response:
+    content_type = "application/json" if answer.status < 400 else PROBLEM_TYPE  # noqa: PLR2004
+    return web.Response(status=answer.status, body=orjson.dumps(answer.body),
+                        content_type=content_type)
+
+
+__all__ = ["GatewayError", "OrderHooks"]

@@ -1,0 +1,426 @@
+"""The embedded store: one SQLite file in WAL mode with synchronous=FULL.
+
+Blocking by design: every call runs on the record's single database thread. Append-only is
+enforced by the database itself (triggers), not only by this code: no entry can be updated or
+deleted, positions have no gaps, and the one allowed change is dropping an entry's sealed value.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+from gateway.errors import HookTaken, KeyTaken, PolicyRecorded, RecordError, SideOpRefused
+from gateway.record.entry import GENESIS, Appended, Draft, Kind, encode, leaf_of
+from gateway.record.merkle import CompactRange
+from gateway.record.rows import (
+    AddStaff,
+    ChangeStaff,
+    DisableStaff,
+    HookOp,
+    HookRow,
+    KeyErasure,
+    NewKey,
+    PolicyGuard,
+    Row,
+    SideOp,
+    SideOps,
+)
+from gateway.record.stores.sqlite.cases import SqliteCases
+from gateway.record.stores.sqlite.cosignatures import COSIGNATURE_SCHEMA, SqliteCosignatures
+from gateway.record.stores.sqlite.search import SEARCH_SCHEMA, SqliteSearch
+from gateway.record.stores.sqlite.staff import STAFF_SCHEMA, SqliteStaff
+
+log = structlog.get_logger("gateway.record")
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    body BLOB NOT NULL,
+    leaf BLOB NOT NULL,
+    sealed BLOB,
+    kind TEXT NOT NULL,
+    time TEXT NOT NULL,
+    subject TEXT,
+    order_ref TEXT,
+    recipient TEXT,
+    disclosure TEXT
+);
+CREATE INDEX IF NOT EXISTS entries_subject ON entries (subject, seq) WHERE subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_order ON entries (order_ref, seq) WHERE order_ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_disclosure ON entries (disclosure) WHERE disclosure IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_recipient ON entries (recipient, time);
+CREATE INDEX IF NOT EXISTS entries_time ON entries (time);
+CREATE TRIGGER IF NOT EXISTS entries_in_order BEFORE INSERT ON entries
+WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries)
+BEGIN SELECT RAISE(ABORT, 'the record is append-only: positions must follow on'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_update
+BEFORE UPDATE OF seq, body, leaf, kind, time, subject, order_ref, recipient, disclosure ON entries
+BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_only_drop_sealed BEFORE UPDATE OF sealed ON entries
+WHEN NEW.sealed IS NOT NULL
+BEGIN SELECT RAISE(ABORT, 'the record is append-only: a sealed value may only be dropped'); END;
+
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, time TEXT NOT NULL,
+                                        note TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+
+-- The signed tree head of the record as last committed (one row, replaced by every batch).
+CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL,
+                                 note TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL,
+                                         created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS legal_holds (subject TEXT NOT NULL, until TEXT NOT NULL,
+                                        basis TEXT NOT NULL, created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS legal_holds_subject ON legal_holds (subject, until);
+CREATE TABLE IF NOT EXISTS pending_erasures (subject TEXT PRIMARY KEY, requested TEXT NOT NULL,
+                                             due TEXT NOT NULL, basis TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS authority_requests (id TEXT PRIMARY KEY, state TEXT NOT NULL,
+                                               deadline TEXT NOT NULL, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS hooks (
+    webhook_id TEXT PRIMARY KEY,
+    disclosure TEXT NOT NULL,
+    subject TEXT,
+    status INTEGER,
+    answer BLOB
+);
+-- Hooks still waiting for their outcome: start-up recovery reads only these.
+CREATE INDEX IF NOT EXISTS hooks_open ON hooks (webhook_id) WHERE status IS NULL;
+"""
+
+
+class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        # A second connection for the hot path's point reads (a hook, a subject key), used from
+        # another thread: in WAL mode it reads the last commit without waiting for the writer's.
+        self._reader: sqlite3.Connection | None = None
+        # A shared lock on <record>.instances, held while open: recovery runs only in a process
+        # that finds itself alone on the record (another one's hooks may be in flight).
+        self._presence: IO[bytes] | None = None
+        self._tree = CompactRange()
+        self._prev = GENESIS
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RecordError("the record is not open")
+        return self._db
+
+    # -- life cycle ------------------------------------------------------------------------
+    def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA secure_delete=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA + SEARCH_SCHEMA + STAFF_SCHEMA + COSIGNATURE_SCHEMA)
+            version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if version is None:
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(version[0]) != SCHEMA_VERSION:
+                raise RecordError(f"record schema {version[0]} is not {SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
+        self._db = db
+        try:
+            self._presence = self.path.with_name(self.path.name + ".instances").open("ab")
+            fcntl.flock(self._presence, fcntl.LOCK_SH)
+        except OSError as exc:
+            raise RecordError(f"cannot open the record at {self.path}: {exc.strerror}") from None
+        try:
+            self._reader = sqlite3.connect(self.path, isolation_level=None,
+                                           check_same_thread=False)
+            self._reader.execute("PRAGMA query_only=ON")
+            self._reader.execute("PRAGMA busy_timeout=1000")
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
+        tree = CompactRange()
+        prev = GENESIS
+        for (leaf,) in db.execute("SELECT leaf FROM entries ORDER BY seq"):
+            tree.append(leaf)
+            prev = leaf
+        self._tree, self._prev = tree, prev
+
+    def close(self) -> None:
+        if self._presence is not None:
+            self._presence.close()  # releases the lock
+            self._presence = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- the record ------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return self._tree.size
+
+    def root(self) -> bytes:
+        return self._tree.root()
+
+    def root_at(self, size: int) -> bytes:
+        tree = CompactRange()
+        for (leaf,) in self.db.execute("SELECT leaf FROM entries WHERE seq < ? ORDER BY seq",
+                                       (size,)):
+            tree.append(leaf)
+        return tree.root()
+
+    def append_batch(
+        self,
+        drafts: Sequence[Draft],
+        hooks: Sequence[SideOp | None],
+        time: str,
+        sign_head: Callable[[int, bytes], str] | None = None,
+    ) -> list[Appended]:
+        """Append ``drafts`` in one transaction; durable when this returns. With ``sign_head``,
+        the signed tree head is replaced in the same transaction, so no committed entry is ever
+        outside a signature."""
+        db = self.db
+        tree = self._tree.copy()
+        prev = self._prev
+        out: list[Appended] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            prev = self._catch_up(tree, prev)
+            for draft, hook in zip(drafts, hooks, strict=True):
+                seq = tree.size
+                body = encode(draft, seq=seq, prev=prev, time=time)
+                leaf = leaf_of(body)
+                db.execute(
+                    "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
+                     draft.order, draft.recipient, draft.disclosure),
+                )
+                if hook is not None:
+                    self._side_op(hook, len(out))
+                tree.append(leaf)
+                prev = leaf
+                out.append(Appended(seq=seq, leaf=leaf))
+            if sign_head is not None:
+                db.execute(
+                    "INSERT INTO head VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE "
+                    "SET size=excluded.size, note=excluded.note",
+                    (tree.size, sign_head(tree.size, tree.root())),
+                )
+            db.execute("COMMIT")
+        except Exception as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, SideOpRefused):
+                raise
+            why = str(exc) if isinstance(exc, sqlite3.Error) else type(exc).__name__
+            raise RecordError(f"the record could not be written: {why}") from None
+        self._tree, self._prev = tree, prev
+        return out
+
+    def refresh(self) -> None:
+        """Take in entries other processes committed (the head as committed, not as this
+        process last wrote it)."""
+        self._prev = self._catch_up(self._tree, self._prev)
+
+    def _catch_up(self, tree: CompactRange, prev: bytes) -> bytes:
+        """Take in entries another process appended since this one last wrote (a CLI command
+        beside a running gateway); returns the newest leaf."""
+        for (leaf,) in self.db.execute(
+            "SELECT leaf FROM entries WHERE seq >= ? ORDER BY seq", (tree.size,)
+        ):
+            tree.append(leaf)
+            prev = leaf
+        return prev
+
+    def _side_op(self, op: SideOp, index: int) -> None:
+        db = self.db
+        if isinstance(op, SideOps):
+            for one in op.ops:
+                self._side_op(one, index)
+        elif isinstance(op, HookOp):
+            self._hook(op, index)
+        elif isinstance(op, KeyErasure):
+            db.execute("DELETE FROM subject_keys WHERE subject=?", (op.subject,))
+            db.execute("DELETE FROM pending_erasures WHERE subject=?", (op.subject,))
+        elif isinstance(op, PolicyGuard):
+            # The draft's own entry is in already: any other policy version since is one more.
+            (recorded,) = db.execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE seq > ? AND kind = ? "
+                "LIMIT 2)", (op.after, Kind.POLICY)).fetchone()
+            if recorded > 1:
+                raise SideOpRefused(index, PolicyRecorded())
+        elif isinstance(op, AddStaff | DisableStaff | ChangeStaff):
+            self.staff_op(op, index)
+        elif not isinstance(op, NewKey):
+            self.case_op(op, index)
+        else:
+            db.execute("INSERT OR IGNORE INTO subject_keys VALUES (?,?,?)",
+                       (op.subject, op.wrapped, op.time))
+            if self.wrapped_key(op.subject) != op.wrapped:
+                raise SideOpRefused(index, KeyTaken())
+
+    def _hook(self, op: HookOp, index: int) -> None:
+        if op.status is None:
+            # A hook whose attempt sent nothing (answered 503) may be tried again; one held by
+            # another attempt (another process answering it) refuses this draft.
+            opened = self.db.execute(
+                "INSERT INTO hooks (webhook_id, disclosure, subject) VALUES (?,?,?) "
+                "ON CONFLICT (webhook_id) DO UPDATE SET disclosure=excluded.disclosure, "
+                "subject=excluded.subject, status=NULL, answer=NULL WHERE hooks.status = 503",
+                (op.webhook_id, op.disclosure, op.subject),
+            ).rowcount
+            if opened != 1:
+                raise SideOpRefused(index, HookTaken())
+        else:
+            closed = self.db.execute(
+                "UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?"  # noqa: S608 - fixed text
+                + (" AND status IS NULL" if op.if_open else ""),
+                (op.status, op.answer, op.subject, op.webhook_id),
+            ).rowcount
+            if op.if_open and closed != 1:
+                raise SideOpRefused(index, HookTaken("another process answered this hook"))
+
+    def add_checkpoint(self, size: int, time: str, note: str) -> None:
+        try:
+            self.db.execute("INSERT OR IGNORE INTO checkpoints VALUES (?,?,?)", (size, time, note))
+        except sqlite3.Error as exc:
+            raise RecordError(f"the checkpoint could not be written: {exc}") from None
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = self.db.execute(
+            "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def rows(self, start: int = 0, *, batch: int = 4096) -> Iterator[Row]:
+        """Every entry from ``start`` on, streamed in position order."""
+        seq = start
+        while True:
+            chunk = self.db.execute(
+                "SELECT seq, body, leaf, sealed FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?",
+                (seq, batch),
+            ).fetchall()
+            if not chunk:
+                return
+            for r in chunk:
+                yield Row(*r)
+            seq = chunk[-1][0] + 1
+
+    # -- subject keys ----------------------------------------------------------------------
+    def wrapped_key(self, subject: str, *, reader: bool = False) -> bytes | None:
+        """The subject's stored key; ``reader`` reads on the second connection (another
+        thread than the writer's)."""
+        row = self._point_read(reader, "SELECT wrapped FROM subject_keys WHERE subject=?",
+                               subject)
+        return None if row is None else bytes(row[0])
+
+    def _point_read(self, reader: bool, sql: str, key: str) -> tuple[Any, ...] | None:  # noqa: FBT001
+        db = self._reader if reader and self._reader is not None else self.db
+        try:
+            row: tuple[Any, ...] | None = db.execute(sql, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise RecordError(f"the record could not be read: {exc}") from None
+        return row
+
+    def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes:
+        """Store a new wrapped key unless one exists; return the one that is stored."""
+        try:
+            self.db.execute(
+                "INSERT OR IGNORE INTO subject_keys VALUES (?,?,?)", (subject, wrapped, time)
+            )
+        except sqlite3.Error as exc:
+            raise RecordError(f"a subject key could not be stored: {exc}") from None
+        stored = self.wrapped_key(subject)
+        assert stored is not None
+        return stored
+
+    def wrapped_keys(self) -> list[tuple[str, bytes]]:
+        return [(r[0], bytes(r[1])) for r in
+                self.db.execute("SELECT subject, wrapped FROM subject_keys")]
+
+    def replace_keys(self, rows: Sequence[tuple[str, bytes]]) -> None:
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("UPDATE subject_keys SET wrapped=? WHERE subject=?",
+                           [(w, s) for s, w in rows])
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise RecordError(f"subject keys could not be rewrapped: {exc}") from None
+
+    def disclosure_counts(self) -> dict[tuple[str, str], int]:
+        """Booked disclosures per (recipient, service)."""
+        rows = self.db.execute(
+            "SELECT recipient, json_extract(body, '$.service'), COUNT(*) FROM entries "
+            "WHERE kind = 'disclosure.outcome' AND json_extract(body, '$.data.result') = 'booked' "
+            "GROUP BY 1, 2")
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def subject_rows(self, subject: str) -> list[Row]:
+        """Every entry naming ``subject``, in position order."""
+        return [Row(*r) for r in self.db.execute(
+            "SELECT seq, body, leaf, sealed FROM entries WHERE subject=? ORDER BY seq", (subject,))]
+
+    def subject_of_order(self, order: str) -> str | None:
+        row = self.db.execute(
+            "SELECT subject FROM entries WHERE order_ref=? AND subject IS NOT NULL LIMIT 1",
+            (order,)).fetchone()
+        return None if row is None else row[0]
+
+    # -- idempotency -----------------------------------------------------------------------
+    def hook(self, webhook_id: str, *, reader: bool = False) -> HookRow | None:
+        row = self._point_read(
+            reader, "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
+                    "WHERE webhook_id=?", webhook_id)
+        return None if row is None else HookRow(*row)
+
+    # -- crash recovery --------------------------------------------------------------------
+    def open_hooks(self, alone_only: bool = True) -> list[HookRow]:  # noqa: FBT001, FBT002
+        """Hooks whose operation has no recorded answer yet (a crash between intent and
+        outcome), through the partial index of open hooks: as cheap on a record of millions
+        of entries as on an empty one. None while another process has the record open (a
+        worker of ``serve --workers``: its hooks may be in flight, not crashed), unless
+        ``alone_only`` is false (the periodic recovery of stale hooks)."""
+        if alone_only and not self._alone():
+            log.info("recovery.deferred", reason="other processes have the record open")
+            return []
+        return [HookRow(*row) for row in self.db.execute(
+            "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
+            "WHERE status IS NULL ORDER BY webhook_id")]
+
+    def _alone(self) -> bool:
+        if self._presence is None:
+            raise RecordError("the record is not open")
+        # Converting a flock is not atomic: a refused exclusive try has already let go of the
+        # shared lock, so it is taken again before answering.
+        try:
+            fcntl.flock(self._presence, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fcntl.flock(self._presence, fcntl.LOCK_SH)
+            return False
+        fcntl.flock(self._presence, fcntl.LOCK_SH)
+        return True
+
+    def disclosure_rows(self, disclosure: str) -> list[Row]:
+        """Every entry naming the disclosure id, in position order: its intent and outcome,
+        and any cancellation of it."""
+        return [Row(*r) for r in self.db.execute(
+            "SELECT seq, body, leaf, sealed FROM entries WHERE disclosure=? ORDER BY seq",
+            (disclosure,))]
