@@ -34,9 +34,12 @@ from gateway.record.sealing import subject_ref
 from gateway.record.stores.contract import ThreadedStore
 from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.verify import verify_sqlite
+from gateway.sample import sample_config
 from gateway.transparency.receipt import ReceiptInvalid, receipts_for, verify_receipt
 
 SECRETS_DIR = Path("var/secrets")
+#: The ``--config`` a command gets when none is named.
+DEFAULT_CONFIG = Path("config.toml")
 
 
 def _customer(n: int, first: str, last: str, street: str, postal: str, town: str,
@@ -94,7 +97,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def demo_config(config_path: Path, directory: Path) -> Path:
+    """The config file the demo runs on: the one named, or ./config.toml; where neither was
+    named nor is there (an installed gateway run anywhere), the sample bundled with the package,
+    copied into ``directory`` so its secrets are made beside it."""
+    if config_path != DEFAULT_CONFIG or config_path.exists():
+        return config_path
+    copy = directory / "config.toml"
+    copy.write_text(sample_config(), encoding="utf-8")
+    print(f"no ./config.toml here: running on the bundled sample configuration ({copy})")  # noqa: T201
+    return copy
+
+
 async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 - a script
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    config_path = demo_config(config_path, directory)
     base = config_path.parent
     for path in keygen(base / SECRETS_DIR, origin="jerone.fi/disclosure-record"):
         print(f"created secret file {path}")  # noqa: T201
@@ -102,8 +120,6 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
     for env, value in sandbox_credentials(raw).items():
         os.environ.setdefault(env, value)
     config = Config.from_toml(config_path)
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
     log_file = (directory / "gateway.log").open("w", encoding="utf-8")
     logs.configure(stream=log_file)
     print(f"process log (JSON lines, no personal data): {directory / 'gateway.log'}")  # noqa: T201

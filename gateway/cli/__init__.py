@@ -17,6 +17,7 @@ from gateway import logs
 from gateway.cli import (
     authority,
     erasure,
+    init,
     keys,
     log,
     policy,
@@ -34,7 +35,7 @@ EXIT_FAILED = 1
 EXIT_BROKEN_PIPE = 141
 
 #: Command modules, each with ``register(subparsers)``.
-COMMANDS = (serve, keys, log, erasure, policy, staff, report, authority, witness, receipt)
+COMMANDS = (init, serve, keys, log, erasure, policy, staff, report, authority, witness, receipt)
 
 
 def parser() -> argparse.ArgumentParser:
