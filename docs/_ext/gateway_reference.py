@@ -72,12 +72,21 @@ def _help(action: argparse.Action, prog: str) -> str:
     return text
 
 
+#: Usage lines wrapped at this width, whatever the terminal building the docs.
+USAGE_WIDTH = 88
+
+
+def _usage(p: argparse.ArgumentParser) -> str:
+    return argparse.HelpFormatter(p.prog, width=USAGE_WIDTH)._format_usage(  # noqa: SLF001
+        p.usage, p._actions, p._mutually_exclusive_groups, "usage: ").strip()  # noqa: SLF001
+
+
 def cli_reference() -> str:
     top = parser()
     out = ["# Command line", "",
            "Generated from the `gateway` argument parser. Every command also answers `--help`.",
            "", "## gateway", "", _text(top.description or ""), "", "```text",
-           top.format_usage().strip(), "```", ""]
+           _usage(top), "```", ""]
     out += _options(top)
     for path, sub, summary in _commands(top, ()):
         name = " ".join(("gateway", *path))
@@ -85,7 +94,7 @@ def cli_reference() -> str:
         about = sub.description or summary
         if about:
             out += [_text(about), ""]
-        out += ["```text", sub.format_usage().strip(), "```", ""]
+        out += ["```text", _usage(sub), "```", ""]
         out += _options(sub)
     return "\n".join(out) + "\n"
 
@@ -281,7 +290,13 @@ def config_reference(sample: str) -> str:
         if not any(_matches(table, header) for table in accepted):
             keys = {m.group(1) for m in re.finditer(r"^([a-z_]+) =", body, re.MULTILINE)}
             accepted[header] = keys
-    for table in sorted(accepted):
+    order = list(sections)
+
+    def place(table: str) -> tuple[int, str]:  # the sample's order, then the rest by name
+        at = [i for i, header in enumerate(order) if _matches(table, header)]
+        return (at[0] if at else len(order), table)
+
+    for table in sorted(accepted, key=place):
         out += _table(table, accepted[table], sections)
     out += ["## The witness's own file", "",
             "`gateway witness serve --config witness.toml` reads these tables.", ""]
