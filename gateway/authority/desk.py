@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import orjson
-from aiohttp import web
 
 from gateway.actor import Actor, Channel
 from gateway.authority import preservation
@@ -318,5 +317,3 @@ def _allowed(member: Member, roles: Sequence[Role], what: str) -> None:
     if not member.holds_any(roles):
         raise Forbidden(f"your roles do not allow you to {what}")
 
-
-DESK: Final = web.AppKey("authority_desk", Desk)

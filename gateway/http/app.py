@@ -12,12 +12,13 @@ from aiohttp import web
 
 from carriers import ADAPTERS
 from carriers._resilience import Guarded
-from gateway.authority.desk import DESK, Desk, package_dir
+from gateway.authority.desk import Desk, package_dir
 from gateway.config import Config, RecordConfig
 from gateway.erasure.requests import run_periodically
 from gateway.http import authority_api
 from gateway.http.access import STAFF, access_middleware, public, signed_hook
 from gateway.http.access import routes as session_routes
+from gateway.http.authority_api import DESK
 from gateway.http.metrics import CONTENT_TYPE, METRICS, Metrics
 from gateway.http.openapi import document as openapi
 from gateway.http.pages import authority as authority_pages

@@ -13,7 +13,7 @@ import orjson
 
 from gateway.actor import Actor
 from gateway.http.app import RECORD
-from gateway.authority.desk import DESK
+from gateway.http.authority_api import DESK
 from gateway.authority.package import claim
 from gateway.erasure.requests import ErasureRules, request_erasure, waiting
 from gateway.record.audit import audit_sqlite
