@@ -3,7 +3,8 @@ erasure and retention, by a legal hold (``gateway.erasure.requests``) per custom
 record holds, for ``preservation_days`` from intake; the period is extended once by
 ``preservation_extension_days`` (a recorded step with its reason). It ends by itself when the
 period is over (``expire``, recorded by the gateway), or when a production request naming it
-(``follows``) is taken in: the holds end, the production request's own open case keeps the
+(``follows``) is taken in: the holds end and the request closes in the production's intake
+transaction, recorded by its intake entry; the production request's own open case keeps the
 values from then on, and each request names the other.
 
 Each step is one entry committed with its state changes (``gateway.record.rows``): approving
@@ -85,8 +86,20 @@ async def extend(authority: Authority, request: Request, *, settings: AuthorityS
 
 
 async def end(authority: Authority, request: Request, *, why: str, actor: Actor,
-              now: datetime, production: str | None = None) -> Request:
+              now: datetime) -> Request:
     """End a preservation and close its request, its holds ended with the entry."""
+    moved, ops, ended = await _ending(authority, request, why=why, now=now)
+    await _record(authority, request, Kind.AUTHORITY_PRESERVATION_ENDED, actor=actor, now=now,
+                  data={"why": why, "production": None, "basis": ended["basis"],
+                        "state": "closed"}, ops=ops)
+    return moved
+
+
+async def _ending(authority: Authority, request: Request, *, why: str, now: datetime,
+                  production: str | None = None,
+                  ) -> tuple[Request, list[SideOp], dict[str, Any]]:
+    """A running preservation closed: the request moved, its holds ended (the side operations
+    to commit with the entry recording it) and what that entry says of the end."""
     if request.state != "preserving":
         raise Conflict(f"request {request.id} is {request.state}, not preserving")
     preservation = {**(request.case.get("preservation") or {}),
@@ -96,28 +109,30 @@ async def end(authority: Authority, request: Request, *, why: str, actor: Actor,
         case["followed_by"] = production
     moved, put = await authority.moving(request, "preserving", state="closed", case=case)
     ends = [EndHolds(subject, basis(request), iso_time(now)) for subject in request.subjects]
-    await _record(authority, request, Kind.AUTHORITY_PRESERVATION_ENDED, actor=actor, now=now,
-                  data={"why": why, "production": production, "basis": basis(request),
-                        "state": "closed"}, ops=[put, *ends])
-    return moved
+    return moved, [put, *ends], {"request": request.id, "why": why, "basis": basis(request),
+                                 "at": iso_time(now), "state": "closed"}
 
 
 async def take_in(authority: Authority, form: Intake, *, actor: Actor,
                   now: datetime) -> Request:
-    """Take a request in; one naming a preservation request (``follows``) links the two: a
-    preservation not running any more is linked in the intake's own transaction, a running
-    one is ended (its own entry, right after)."""
+    """Take a request in; one naming a preservation request (``follows``) links the two in
+    the intake's own transaction. A running preservation ends in it too: the intake entry
+    records the end (``preservation_ended``: the request, why, the holds' basis, when, the
+    state it leaves), its holds end and its request closes with it, or nothing is kept."""
     followed = await _followed(authority, form.follows)
-    request_id, ops = new_request_id(), []
-    if followed is not None and followed.state != "preserving":
+    request_id = new_request_id()
+    ops: list[SideOp] = []
+    data: dict[str, Any] = {}
+    if followed is not None and followed.state == "preserving":
+        _, ops, ended = await _ending(authority, followed, why="a production request follows",
+                                      now=now, production=request_id)
+        data["preservation_ended"] = ended
+    elif followed is not None:
         _, put = await authority.moving(followed, followed.state,
                                         case={**followed.case, "followed_by": request_id})
         ops.append(put)
-    taken = await authority.intake(form, actor=actor, now=now, request_id=request_id, ops=ops)
-    if followed is not None and followed.state == "preserving":
-        await end(authority, followed, why="a production request follows", actor=actor,
-                  now=now, production=taken.id)
-    return taken
+    return await authority.intake(form, actor=actor, now=now, request_id=request_id, ops=ops,
+                                  data=data)
 
 
 async def _followed(authority: Authority, request_id: str | None) -> Request | None:

@@ -1,0 +1,83 @@
+"""Preservation orders end only through the authority workflow: a production request that
+follows one ends it in the production's intake transaction (or neither is kept), a legal-hold
+release on the erasure desk leaves its holds alone, and a running gateway ends an expired one
+on its own schedule."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from gateway.record.audit import audit_sqlite
+from tests.authority.conftest import Clock, authority_trail, form, record_entries
+from tests.authority.test_authority_cli import config, day, ok, refused  # noqa: F401
+from tests.authority.test_http import BASE, json_call, staff, take_in  # noqa: F401
+from tests.conftest import Harness
+from tests.review.conftest import ship
+
+#: Fails the transaction committing an entry of the kind given (the head row is written last).
+FAIL = ("CREATE TRIGGER fail_marked BEFORE INSERT ON head "
+        "WHEN (SELECT kind FROM entries ORDER BY seq DESC LIMIT 1) = '{kind}' "
+        "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+
+
+def sql(db: Path, query: str, *args: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute(query, args))
+
+
+async def preserving(gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock,
+                     order: str) -> str:
+    """A running preservation order over the canary customer (who has a delivery)."""
+    await ship(gateway, order_id=order)
+    rid = (await take_in(gateway, staff["olli"], form(clock, kind="preservation")))["id"]
+    status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"], {})
+    assert (status, view["state"]) == (200, "preserving")
+    return rid
+
+
+class TestProductionFollows:
+    async def test_the_preservation_ends_with_the_productions_intake_or_not_at_all(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """The production's intake fails in its transaction: no production request, and the
+        preservation still runs with its holds. Taken in again: the preservation is closed and
+        its holds ended by the same entry (no second one, which could fail after the intake
+        was kept), and the record audits clean."""
+        db = gateway.config.record.path
+        rid = await preserving(gateway, staff, clock, "J-PF1")
+        holds = "SELECT until FROM legal_holds WHERE basis LIKE ?"
+        assert len(sql(db, holds, f"%{rid}%")) == 1
+        sql(db, FAIL.format(kind="authority.received"))
+        try:
+            status, _ = await json_call(gateway, "POST", BASE, staff["olli"],
+                                        form(clock, follows=rid))
+        finally:
+            sql(db, "DROP TRIGGER fail_marked")
+        assert status == 503  # noqa: PLR2004
+        assert sql(db, "SELECT id, state FROM authority_requests") == [(rid, "preserving")]
+        assert len(sql(db, holds, f"%{rid}%")) == 1
+        assert [k for k, _ in authority_trail(db, rid)] == ["authority.received",
+                                                            "authority.approved"]
+
+        # Where a second transaction once recorded the end, a failure there changes nothing:
+        # there is none.
+        sql(db, FAIL.format(kind="authority.preservation_ended"))
+        try:
+            production = await take_in(gateway, staff["olli"], form(clock, follows=rid))
+        finally:
+            sql(db, "DROP TRIGGER fail_marked")
+        assert sorted(sql(db, "SELECT id, state FROM authority_requests")) == sorted(
+            [(rid, "closed"), (production["id"], "received")])
+        # The holds ended at once: none runs any more.
+        assert sql(db, f"SELECT until FROM legal_holds WHERE basis LIKE ? AND until > "  # noqa: S608
+                       f"'{clock.iso()}'", f"%{rid}%") == []
+        entries = record_entries(db)
+        (intake,) = [e for e in entries if e["disclosure"] == production["id"]]
+        assert intake["data"]["preservation_ended"] == {
+            "request": rid, "why": "a production request follows", "state": "closed",
+            "at": clock.iso(), "basis": intake["data"]["preservation_ended"]["basis"]}
+        assert "authority.preservation_ended" not in [e["kind"] for e in entries]
+        report = audit_sqlite(db)
+        assert report.ok, report.summary()
+        assert "0 legal holds" in report.counted
