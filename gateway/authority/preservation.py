@@ -38,6 +38,13 @@ def basis(request: Request) -> str:
     return f"{PRESERVATION_BASIS}{request.id} ({request.intake.authority})"
 
 
+def order_of(hold_basis: str) -> str | None:
+    """The preservation request a hold's basis names (None: a hold of another kind)."""
+    if not hold_basis.startswith(PRESERVATION_BASIS):
+        return None
+    return hold_basis.removeprefix(PRESERVATION_BASIS).split(" ", 1)[0] or None
+
+
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from gateway.config import Config
 from gateway.record.audit import audit_sqlite
 from tests.authority.conftest import Clock, authority_trail, form, record_entries
-from tests.authority.test_authority_cli import config, day, ok, refused  # noqa: F401
+from tests.authority.test_authority_cli import CUSTOMER, config, day, ok, refused  # noqa: F401
+from tests.authority.test_authority_cli import take_in as cli_take_in
 from tests.authority.test_http import BASE, json_call, staff, take_in  # noqa: F401
 from tests.conftest import Harness
 from tests.review.conftest import ship
@@ -81,3 +83,27 @@ class TestProductionFollows:
         report = audit_sqlite(db)
         assert report.ok, report.summary()
         assert "0 legal holds" in report.counted
+
+
+class TestErasureDesk:
+    def test_a_preservation_hold_is_not_released_on_the_erasure_desk(self, config: Path,
+                                                                       ) -> None:
+        """`gateway erasure release --hold` on a customer a preservation order holds is
+        refused in one line naming the request, exit 1, nothing recorded; the hold still
+        runs. An ordinary hold on a customer no order preserves is still released."""
+        rid = cli_take_in(config, "olli", kind="preservation")
+        assert ok(config, "authority", "approve", rid, "--as", "ada")["state"] == "preserving"
+        ok(config, "erasure", "hold", "--customer", CUSTOMER, "--until", day(20), "--basis",
+           "Accounting Act 1336/1997", "--as", "dpo")
+        before = len(record_entries(Config.from_toml(config).record.path))
+        line = refused(config, "erasure", "release", "--customer", CUSTOMER, "--hold",
+                       "--reason", "the matter is settled", "--as", "dpo")
+        assert f"preservation order of authority request {rid}" in line
+        assert len(record_entries(Config.from_toml(config).record.path)) == before
+        listed = ok(config, "erasure", "list", "--as", "dpo")
+        assert f"preservation order {rid}" in listed
+        ok(config, "erasure", "hold", "--customer", "CUST-SOMEONE-ELSE", "--until", day(20),
+           "--basis", "Accounting Act 1336/1997", "--as", "dpo")
+        assert "legal hold lifted" in ok(config, "erasure", "release", "--customer",
+                                         "CUST-SOMEONE-ELSE", "--hold", "--reason",
+                                         "the matter is settled", "--as", "dpo")
