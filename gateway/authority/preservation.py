@@ -2,10 +2,12 @@
 erasure and retention, by a legal hold (``gateway.erasure.requests``) per customer whose values the
 record holds, for ``preservation_days`` from intake; the period is extended once by
 ``preservation_extension_days`` (a recorded step with its reason). It ends by itself when the
-period is over (``expire``, recorded by the gateway), or when a production request naming it
-(``follows``) is taken in: the holds end and the request closes in the production's intake
-transaction, recorded by its intake entry; the production request's own open case keeps the
-values from then on, and each request names the other.
+period is over (``expire``, recorded by the gateway: ``gateway serve`` runs it every
+``preservation_check_minutes``, and listing requests runs it too), or when a production
+request naming it (``follows``) is taken in: the holds end and the request closes in the
+production's intake transaction, recorded by its intake entry; the production request's own
+open case keeps the values from then on, and each request names the other. The erasure desk
+does not lift its holds (``gateway.erasure.requests.release``).
 
 Each step is one entry committed with its state changes (``gateway.record.rows``): approving
 places the holds, extending places the longer ones, ending ends them, each in the same
@@ -16,16 +18,22 @@ the held customers by record reference, the holds' end and basis (``holds``, ``u
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+
+import structlog
 
 from gateway.actor import SCHEDULE, Actor
 from gateway.authority.settings import AuthoritySettings
 from gateway.authority.workflow import Authority, Intake, Request, new_request_id
-from gateway.errors import Conflict, Unprocessable
+from gateway.errors import Conflict, GatewayError, RecordError, Unprocessable
 from gateway.record import Draft, Kind
 from gateway.record.entry import iso_time
 from gateway.record.rows import AddHold, EndHolds, SideOp
+
+log = structlog.get_logger("gateway.authority")
 
 #: How a preservation order's holds begin their basis. The customer's access report withholds
 #: such a hold (and names a deferral on it only as a legal obligation): telling the customer
@@ -155,15 +163,37 @@ async def _followed(authority: Authority, request_id: str | None) -> Request | N
 
 
 async def expire(authority: Authority, *, now: datetime) -> list[str]:
-    """End the preservations whose period is over (the gateway records it); their ids."""
+    """End the preservations whose period is over (the gateway records it); their ids. One
+    another caller ended meanwhile (another instance, a production request) is left to it."""
     ended = []
     for request in await authority.list(("preserving",)):
         until = (request.case.get("preservation") or {}).get("until")
-        if until is not None and _at(until) <= now:
+        if until is None or _at(until) > now:
+            continue
+        try:
             await end(authority, request, why="the preservation period ended",
                       actor=SCHEDULE, now=now)
-            ended.append(request.id)
+        except RecordError:
+            if (await authority.get(request.id)).state == "preserving":
+                raise  # the store failed; nobody ended it
+            continue
+        ended.append(request.id)
     return ended
+
+
+async def expire_periodically(authority: Authority, *, every: float,
+                              clock: Callable[[], float]) -> None:
+    """``gateway serve``'s task: every ``every`` seconds, end the preservations whose period
+    is over by ``clock`` (each end recorded by the gateway, channel ``schedule``)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            ended = await expire(authority, now=datetime.fromtimestamp(clock(), UTC))
+        except GatewayError as exc:
+            log.warning("authority.preservation_expiry_failed", problem=exc.type_slug)
+            continue
+        if ended:
+            log.info("authority.preservations_ended", count=len(ended))
 
 
 async def _holds(authority: Authority, request: Request, *, until: datetime,

@@ -5,8 +5,10 @@ on its own schedule."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from gateway.config import Config
 from gateway.record.audit import audit_sqlite
@@ -14,7 +16,7 @@ from tests.authority.conftest import Clock, authority_trail, form, record_entrie
 from tests.authority.test_authority_cli import CUSTOMER, config, day, ok, refused  # noqa: F401
 from tests.authority.test_authority_cli import take_in as cli_take_in
 from tests.authority.test_http import BASE, json_call, staff, take_in  # noqa: F401
-from tests.conftest import Harness
+from tests.conftest import Harness, run_gateway
 from tests.review.conftest import ship
 
 #: Fails the transaction committing an entry of the kind given (the head row is written last).
@@ -107,3 +109,46 @@ class TestErasureDesk:
         assert "legal hold lifted" in ok(config, "erasure", "release", "--customer",
                                          "CUST-SOMEONE-ELSE", "--hold", "--reason",
                                          "the matter is settled", "--as", "dpo")
+
+
+def _often(raw: dict[str, Any]) -> None:
+    raw["authorities"]["preservation_check_minutes"] = 0.002  # every 0.12 s
+
+
+async def staff_sessions(gateway: Harness) -> dict[str, dict[str, str]]:
+    """olli (intake officer) and ada (approver), logged in."""
+    for name, role in (("olli", "intake_officer"), ("ada", "approver")):
+        await gateway.add_staff(name, role)
+    return {name: await gateway.login(name) for name in ("olli", "ada")}
+
+
+class TestExpiry:
+    async def test_a_running_gateway_ends_an_expired_preservation_by_itself(
+        self, tmp_path: Path, carrier_env: None, clock: Clock
+    ) -> None:
+        """Nobody lists requests: the server's own schedule ends the preservation once its
+        clock passes the period (not before), recorded by nobody on channel ``schedule``,
+        its holds gone; the record audits clean."""
+        async with run_gateway(tmp_path, _often, clock=clock) as gateway:
+            heads = await staff_sessions(gateway)
+            rid = await preserving(gateway, heads, clock, "J-PX1")
+            db = gateway.config.record.path
+            state = "SELECT state FROM authority_requests WHERE id = ?"
+            clock.advance(days=59)
+            await asyncio.sleep(0.5)  # several runs, none ends it yet
+            assert sql(db, state, rid) == [("preserving",)]
+            clock.advance(days=2)
+            for _ in range(100):
+                if sql(db, state, rid) == [("closed",)]:
+                    break
+                await asyncio.sleep(0.05)
+            assert sql(db, state, rid) == [("closed",)]
+            (ended,) = [e for e in record_entries(db)
+                        if e["kind"] == "authority.preservation_ended"]
+            assert (ended["disclosure"], ended["data"]["by"], ended["data"]["channel"],
+                    ended["data"]["why"]) == (rid, None, "schedule",
+                                              "the preservation period ended")
+            # its hold has run out (the row of a past hold stays, as any hold's does)
+            assert sql(db, "SELECT subject FROM legal_holds WHERE until > ?", clock.iso()) == []
+            report = audit_sqlite(db)
+            assert report.ok, report.summary()
