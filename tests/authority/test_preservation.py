@@ -6,6 +6,7 @@ on its own schedule."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,53 @@ class TestExpiry:
             assert sql(db, "SELECT subject FROM legal_holds WHERE until > ?", clock.iso()) == []
             report = audit_sqlite(db)
             assert report.ok, report.summary()
+
+
+#: Fails the batch recording the request's second outcome: the production dies midway.
+SECOND_OUTCOME = ("CREATE TRIGGER fail_marked BEFORE INSERT ON head WHEN (SELECT count(*) FROM "
+                  "entries WHERE kind = 'authority.disclosure') >= 2 "
+                  "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+
+
+class TestResumePartial:
+    async def test_a_production_that_died_midway_is_finished_not_produced_again(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """Two customers; the second outcome fails after the package file was written and the
+        first outcome recorded. Resume is refused while it may be running; after 10 minutes
+        it records the missing outcome from the same file (its hash unchanged), the request
+        is disclosed, each customer has exactly one outcome and the package downloads."""
+        db = gateway.config.record.path
+        await ship(gateway, order_id="J-RP1")
+        await ship(gateway, order_id="J-RP2", customer="CUST-SECOND")
+        rid = (await take_in(gateway, staff["olli"], form(
+            clock, customers=[CUSTOMER, "CUST-SECOND"])))["id"]
+        await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"], {})
+        sql(db, SECOND_OUTCOME)
+        try:
+            status, _ = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", staff["olli"])
+        finally:
+            sql(db, "DROP TRIGGER fail_marked")
+        assert status == 503  # noqa: PLR2004
+        path = gateway.config.record.path.parent / "authority-packages" / f"{rid}.json"
+        written = path.read_bytes()
+        status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/resume", staff["olli"])
+        assert (status, view.get("state")) == (409, None)
+        clock.advance(days=11 / 1440)
+        status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/resume", staff["olli"])
+        assert (status, view["state"]) == (200, "disclosed"), view
+        assert view["package_sha256"] == hashlib.sha256(written).hexdigest()
+        assert path.read_bytes() == written
+        outcomes = [e for e in record_entries(db) if e["kind"] == "authority.disclosure"]
+        assert sorted(e["disclosure"] for e in outcomes) == [f"{rid}:0", f"{rid}:1"]
+        assert {e["data"]["package_sha256"] for e in outcomes} == {view["package_sha256"]}
+        assert [e["data"].get("resumed") for e in outcomes] == [None, True]
+        assert outcomes[0]["fields"] == outcomes[1]["fields"]  # as the package gives them
+        assert view["outcome"]["outcome"] == "full"
+        status, _ = await json_call(gateway, "GET", f"{BASE}/{rid}/package", staff["olli"])
+        assert status == 200  # noqa: PLR2004
+        await json_call(gateway, "POST", f"{BASE}/{rid}/resume", staff["olli"])
+        assert len([e for e in record_entries(db)
+                    if e["kind"] == "authority.disclosure"]) == 2  # noqa: PLR2004
+        report = audit_sqlite(db)
+        assert report.ok, report.summary()
