@@ -14,7 +14,8 @@ Who may do what (each API route and page declares the same roles; the desk check
 - extend a deadline or a preservation, record how the customer is told: intake officer,
   approver, admin;
 - object, and record how an objection ended: approver;
-- resume a production stuck in ``disclosing``: intake officer, approver, on the case.
+- resume a production stuck in ``disclosing`` (given back, or finished when part of its
+  outcomes were recorded): intake officer, approver, on the case.
 
 A request's view holds no personal value: customers appear by count and record reference.
 Downloading the package is a read of personal values, recorded (``review.read``) per customer
@@ -31,16 +32,16 @@ from pathlib import Path
 from typing import Any, Final
 
 import orjson
-from aiohttp import web
 
 from gateway.actor import Actor, Channel
 from gateway.authority import preservation
-from gateway.authority.package import disclose, refusal
+from gateway.authority.package import disclose, finish, refusal
 from gateway.authority.settings import AuthoritySettings
 from gateway.authority.steps import Steps, outcome, text, when
 from gateway.authority.workflow import OPEN, Authority, Intake, Request
 from gateway.config import Config
 from gateway.errors import BadRequest, Conflict, Forbidden, RecordCorrupt
+from gateway.record import Kind
 from gateway.review.search import Reviewer, Via
 from gateway.staff.accounts import Member, Role
 
@@ -235,13 +236,20 @@ class Desk:
 
     async def resume(self, member: Member, request_id: str, *, channel: Channel,
                      ) -> dict[str, Any]:
-        """A production stuck in ``disclosing`` after a crash, given back to ``approved``; a
-        package file it left (never handed out: no hash was recorded) is deleted."""
+        """A production stuck in ``disclosing`` after a crash. With part of its outcomes
+        recorded, it is finished: the missing outcomes recorded from the package file it
+        wrote (checked against their hash), nothing produced again. Else it is given back to
+        ``approved``, and a package file it left (never handed out: no hash was recorded) is
+        deleted."""
         _allowed(member, HANDLERS, "resume authority packages")
         request = await self.authority.get(request_id)
         _on_case(member, request, "resume")
-        resumed = await self.steps.resume(request, actor=self.actor(member, channel),
-                                          now=self.now())
+        actor = self.actor(member, channel)
+        recorded = await self.steps.stuck(request, now=self.now())
+        if any(b["kind"] == Kind.AUTHORITY_DISCLOSURE for b in recorded):
+            return self.view(await finish(self.authority, request, recorded=recorded,
+                                          actor=actor, out_dir=self.packages))
+        resumed = await self.steps.resume(request, actor=actor, now=self.now())
         (self.packages / f"{resumed.id}.json").unlink(missing_ok=True)
         return self.view(resumed)
 
@@ -318,5 +326,3 @@ def _allowed(member: Member, roles: Sequence[Role], what: str) -> None:
     if not member.holds_any(roles):
         raise Forbidden(f"your roles do not allow you to {what}")
 
-
-DESK: Final = web.AppKey("authority_desk", Desk)

@@ -13,6 +13,10 @@ Across processes one request gets one package: producing it first moves the requ
 ``approved`` to ``disclosing`` in the store, a conditional update only one caller wins,
 committed with the first intent entry (neither is kept without the other); the last outcome
 entry moves it to ``disclosed`` in the same way.
+
+A production that died after recording part of its outcomes (``finish``) is completed from the
+package file it wrote before the first outcome, checked against the hash those outcomes name:
+the missing outcomes are recorded, nothing is produced again.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ import orjson
 from gateway.actor import Actor
 from gateway.authority.steps import produced
 from gateway.authority.workflow import CATEGORIES, Authority, Request
-from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordError
-from gateway.operations.policy_versions import latest_version, named
+from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordCorrupt, RecordError
+from gateway.operations.policy_versions import POLICY_VERSION, latest_version, named
 from gateway.policy.rules import select
 from gateway.record import Draft, Kind
 from gateway.record.entry import decode, iso_time
@@ -281,3 +285,63 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
                   **({"state": "disclosed"} if i == last else {})},
         ), put if i == last else None)
     return moved, path
+
+
+def _given(part: Mapping[str, Any], categories: Sequence[str],
+           ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fields and the categories one customer's part of a package gives, read back from
+    it as ``subject_package`` computed them."""
+    data = part["data"]
+    fields = tuple(f for c in VALUE_CATEGORIES if isinstance(data.get(c), list)
+                   for f in CATEGORIES[c]
+                   if any((f in u["value"]) if isinstance(u["value"], dict) else
+                          len(CATEGORIES[c]) == 1 for u in data[c]))
+    return fields, tuple(c for c in categories if isinstance(data.get(c), list))
+
+
+async def finish(authority: Authority, request: Request, *, recorded: Sequence[Mapping[str, Any]],
+                 actor: Actor, out_dir: Path) -> Request:
+    """Record the outcomes a crashed production left missing (``recorded``: the bodies of the
+    request's intent and outcome entries), from its package file, checked against the hash
+    the recorded outcomes name; the last moves the request to disclosed."""
+    digests = {b["data"]["package_sha256"] for b in recorded
+               if b["kind"] == Kind.AUTHORITY_DISCLOSURE}
+    if len(digests) != 1:
+        raise RecordCorrupt(f"the outcomes of {request.id} name {len(digests)} package hashes")
+    (digest,) = digests
+    try:
+        content = (out_dir / f"{request.id}.json").read_bytes()
+    except OSError:
+        raise Conflict(f"request {request.id} has outcomes for part of its customers and its "
+                       "package file is gone; the package's hash is in the record: ask an "
+                       "admin to check it") from None
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise RecordCorrupt(f"the package file of {request.id} does not match the hash in "
+                            "the record")
+    package = orjson.loads(content)
+    intake, slots = request.intake, _slots(request)
+    done = {b["disclosure"] for b in recorded if b["kind"] == Kind.AUTHORITY_DISCLOSURE}
+    common = _common(request, {k: v for b in recorded if b["kind"] == Kind.AUTHORITY_INTENT
+                               for k, v in b["data"].items() if k == POLICY_VERSION})
+    parts = package["customers"]
+    outcomes = [(*_given(part, intake.categories), part["status"]) for part in parts] or [
+        ((), (), "not held")]
+    summary = produced(intake.categories, parts, len(request.unresolved_orders))
+    moved, put = await authority.moving(request, "disclosing", state="disclosed",
+                                        package_sha256=digest,
+                                        case={**request.case, "outcome": summary})
+    missing = [i for i in range(len(slots)) if f"{request.id}:{i}" not in done]
+    if not missing or len(outcomes) != len(slots):
+        raise RecordCorrupt(f"the outcomes of {request.id} do not match its package")
+    for i in missing:
+        fields, given, status = outcomes[i]
+        last = i == missing[-1]
+        await authority.record.append(Draft(
+            kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"{request.id}:{i}", subject=slots[i],
+            recipient=intake.authority, service=intake.kind, fields=fields,
+            policy=request.rule.digest,
+            data={**common, "package_sha256": digest, "status": status,
+                  "disclosed": list(given), **actor.to_json(), "resumed": True,
+                  **({"state": "disclosed"} if last else {})},
+        ), put if last else None)
+    return moved

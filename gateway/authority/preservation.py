@@ -2,9 +2,12 @@
 erasure and retention, by a legal hold (``gateway.erasure.requests``) per customer whose values the
 record holds, for ``preservation_days`` from intake; the period is extended once by
 ``preservation_extension_days`` (a recorded step with its reason). It ends by itself when the
-period is over (``expire``, recorded by the gateway), or when a production request naming it
-(``follows``) is taken in: the holds end, the production request's own open case keeps the
-values from then on, and each request names the other.
+period is over (``expire``, recorded by the gateway: ``gateway serve`` runs it every
+``preservation_check_minutes``, and listing requests runs it too), or when a production
+request naming it (``follows``) is taken in: the holds end and the request closes in the
+production's intake transaction, recorded by its intake entry; the production request's own
+open case keeps the values from then on, and each request names the other. The erasure desk
+does not lift its holds (``gateway.erasure.requests.release``).
 
 Each step is one entry committed with its state changes (``gateway.record.rows``): approving
 places the holds, extending places the longer ones, ending ends them, each in the same
@@ -15,16 +18,22 @@ the held customers by record reference, the holds' end and basis (``holds``, ``u
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+
+import structlog
 
 from gateway.actor import SCHEDULE, Actor
 from gateway.authority.settings import AuthoritySettings
 from gateway.authority.workflow import Authority, Intake, Request, new_request_id
-from gateway.errors import Conflict, Unprocessable
+from gateway.errors import Conflict, GatewayError, RecordError, Unprocessable
 from gateway.record import Draft, Kind
 from gateway.record.entry import iso_time
 from gateway.record.rows import AddHold, EndHolds, SideOp
+
+log = structlog.get_logger("gateway.authority")
 
 #: How a preservation order's holds begin their basis. The customer's access report withholds
 #: such a hold (and names a deferral on it only as a legal obligation): telling the customer
@@ -35,6 +44,13 @@ PRESERVATION_BASIS: Final = "preservation order "
 def basis(request: Request) -> str:
     """The basis of the request's holds: one preservation order's, so they end together."""
     return f"{PRESERVATION_BASIS}{request.id} ({request.intake.authority})"
+
+
+def order_of(hold_basis: str) -> str | None:
+    """The preservation request a hold's basis names (None: a hold of another kind)."""
+    if not hold_basis.startswith(PRESERVATION_BASIS):
+        return None
+    return hold_basis.removeprefix(PRESERVATION_BASIS).split(" ", 1)[0] or None
 
 
 def _at(text: str) -> datetime:
@@ -85,8 +101,20 @@ async def extend(authority: Authority, request: Request, *, settings: AuthorityS
 
 
 async def end(authority: Authority, request: Request, *, why: str, actor: Actor,
-              now: datetime, production: str | None = None) -> Request:
+              now: datetime) -> Request:
     """End a preservation and close its request, its holds ended with the entry."""
+    moved, ops, ended = await _ending(authority, request, why=why, now=now)
+    await _record(authority, request, Kind.AUTHORITY_PRESERVATION_ENDED, actor=actor, now=now,
+                  data={"why": why, "production": None, "basis": ended["basis"],
+                        "state": "closed"}, ops=ops)
+    return moved
+
+
+async def _ending(authority: Authority, request: Request, *, why: str, now: datetime,
+                  production: str | None = None,
+                  ) -> tuple[Request, list[SideOp], dict[str, Any]]:
+    """A running preservation closed: the request moved, its holds ended (the side operations
+    to commit with the entry recording it) and what that entry says of the end."""
     if request.state != "preserving":
         raise Conflict(f"request {request.id} is {request.state}, not preserving")
     preservation = {**(request.case.get("preservation") or {}),
@@ -96,28 +124,30 @@ async def end(authority: Authority, request: Request, *, why: str, actor: Actor,
         case["followed_by"] = production
     moved, put = await authority.moving(request, "preserving", state="closed", case=case)
     ends = [EndHolds(subject, basis(request), iso_time(now)) for subject in request.subjects]
-    await _record(authority, request, Kind.AUTHORITY_PRESERVATION_ENDED, actor=actor, now=now,
-                  data={"why": why, "production": production, "basis": basis(request),
-                        "state": "closed"}, ops=[put, *ends])
-    return moved
+    return moved, [put, *ends], {"request": request.id, "why": why, "basis": basis(request),
+                                 "at": iso_time(now), "state": "closed"}
 
 
 async def take_in(authority: Authority, form: Intake, *, actor: Actor,
                   now: datetime) -> Request:
-    """Take a request in; one naming a preservation request (``follows``) links the two: a
-    preservation not running any more is linked in the intake's own transaction, a running
-    one is ended (its own entry, right after)."""
+    """Take a request in; one naming a preservation request (``follows``) links the two in
+    the intake's own transaction. A running preservation ends in it too: the intake entry
+    records the end (``preservation_ended``: the request, why, the holds' basis, when, the
+    state it leaves), its holds end and its request closes with it, or nothing is kept."""
     followed = await _followed(authority, form.follows)
-    request_id, ops = new_request_id(), []
-    if followed is not None and followed.state != "preserving":
+    request_id = new_request_id()
+    ops: list[SideOp] = []
+    data: dict[str, Any] = {}
+    if followed is not None and followed.state == "preserving":
+        _, ops, ended = await _ending(authority, followed, why="a production request follows",
+                                      now=now, production=request_id)
+        data["preservation_ended"] = ended
+    elif followed is not None:
         _, put = await authority.moving(followed, followed.state,
                                         case={**followed.case, "followed_by": request_id})
         ops.append(put)
-    taken = await authority.intake(form, actor=actor, now=now, request_id=request_id, ops=ops)
-    if followed is not None and followed.state == "preserving":
-        await end(authority, followed, why="a production request follows", actor=actor,
-                  now=now, production=taken.id)
-    return taken
+    return await authority.intake(form, actor=actor, now=now, request_id=request_id, ops=ops,
+                                  data=data)
 
 
 async def _followed(authority: Authority, request_id: str | None) -> Request | None:
@@ -133,15 +163,37 @@ async def _followed(authority: Authority, request_id: str | None) -> Request | N
 
 
 async def expire(authority: Authority, *, now: datetime) -> list[str]:
-    """End the preservations whose period is over (the gateway records it); their ids."""
+    """End the preservations whose period is over (the gateway records it); their ids. One
+    another caller ended meanwhile (another instance, a production request) is left to it."""
     ended = []
     for request in await authority.list(("preserving",)):
         until = (request.case.get("preservation") or {}).get("until")
-        if until is not None and _at(until) <= now:
+        if until is None or _at(until) > now:
+            continue
+        try:
             await end(authority, request, why="the preservation period ended",
                       actor=SCHEDULE, now=now)
-            ended.append(request.id)
+        except RecordError:
+            if (await authority.get(request.id)).state == "preserving":
+                raise  # the store failed; nobody ended it
+            continue
+        ended.append(request.id)
     return ended
+
+
+async def expire_periodically(authority: Authority, *, every: float,
+                              clock: Callable[[], float]) -> None:
+    """``gateway serve``'s task: every ``every`` seconds, end the preservations whose period
+    is over by ``clock`` (each end recorded by the gateway, channel ``schedule``)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            ended = await expire(authority, now=datetime.fromtimestamp(clock(), UTC))
+        except GatewayError as exc:
+            log.warning("authority.preservation_expiry_failed", problem=exc.type_slug)
+            continue
+        if ended:
+            log.info("authority.preservations_ended", count=len(ended))
 
 
 async def _holds(authority: Authority, request: Request, *, until: datetime,

@@ -12,6 +12,7 @@ deadline_days = 10              # production: when the request gives no deadline
 emergency_hours = 8
 preservation_days = 60
 preservation_extension_days = 30
+preservation_check_minutes = 60 # how often `gateway serve` ends preservations past their period
 rank = { police = "refuse", customs = "warn" }   # no rank given: refuse, or take in and warn
 
 [[authorities.known]]
@@ -57,6 +58,8 @@ class AuthoritySettings:
     emergency_hours: int = 8
     preservation_days: int = 60
     preservation_extension_days: int = 30
+    #: How often a running gateway ends the preservations whose period is over.
+    preservation_check_minutes: float = 60
     #: Authority type -> "refuse" or "warn" when the officer's rank is not given.
     rank: Mapping[str, str] = attrs.field(factory=dict)
 
@@ -101,7 +104,8 @@ class AuthoritySettings:
         if not isinstance(raw, Mapping):
             raise ConfigError("[authorities] must be a table")
         allowed = {"known", "channels", "deadline_days", "emergency_hours",
-                   "preservation_days", "preservation_extension_days", "rank"}
+                   "preservation_days", "preservation_extension_days",
+                   "preservation_check_minutes", "rank"}
         if extra := sorted(set(raw) - allowed):
             raise ConfigError(f"[authorities]: unknown keys {', '.join(extra)}")
         known = tuple(_known(k, i) for i, k in enumerate(raw.get("known", [])))
@@ -123,6 +127,7 @@ class AuthoritySettings:
                    preservation_days=_days(raw, "preservation_days", 60, 1, 365),
                    preservation_extension_days=_days(raw, "preservation_extension_days", 30,
                                                      1, 365),
+                   preservation_check_minutes=_minutes(raw, "preservation_check_minutes", 60),
                    rank=dict(rank))
 
 
@@ -143,3 +148,11 @@ def _days(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ConfigError(f"[authorities]: {key} must be a whole number from {low} to {high}")
     return value
+
+
+def _minutes(raw: Mapping[str, Any], key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 1440:  # noqa: PLR2004
+        raise ConfigError(f"[authorities]: {key} must be a number of minutes above 0, at "
+                          "most 1440")
+    return float(value)

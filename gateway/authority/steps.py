@@ -13,7 +13,9 @@ state the request is in after it.
   reason given) or ``prohibited`` (by whom, on what basis). The access report follows the
   latest (``gateway.review.reports.deferred``);
 - ``resume``: a request stuck in ``disclosing`` (a crash between the claim or intent and the
-  outcome): given back to ``approved`` when no outcome was recorded, so it is produced again.
+  outcome): given back to ``approved`` when no outcome was recorded, so it is produced again;
+  one with part of its outcomes recorded is finished from its package file instead
+  (``gateway.authority.package.finish``).
 
 The outcome of a request (``outcome``): full, partial or no data once produced (with what each
 customer got), rejected, or objected (with how the objection ended).
@@ -214,27 +216,36 @@ class Steps:
             data={k: v for k, v in told.items() if k not in ("recorded_by", "recorded_at")},
             case={**request.case, "notification": told})
 
+    async def recorded(self, request: Request) -> list[dict[str, Any]]:
+        """The bodies of the request's intent and outcome entries, in record order."""
+        store = self.authority.record.store
+        return [decode(r.body) for i in range(max(len(request.subjects), 1))
+                for r in await store.disclosure_rows(f"{request.id}:{i}")]
+
     async def resume(self, request: Request, *, actor: Actor, now: datetime) -> Request:
         """Give a crashed production's claim back (no outcome recorded): ``approved`` again."""
-        if request.state != "disclosing":
-            raise Conflict(f"request {request.id} is {request.state}; only a request stuck in "
-                           "disclosing is resumed")
-        store = self.authority.record.store
-        rows = [r for i in range(max(len(request.subjects), 1))
-                for r in await store.disclosure_rows(f"{request.id}:{i}")]
-        bodies = [decode(r.body) for r in rows]
+        bodies = await self.stuck(request, now=now)
         if any(b["kind"] == Kind.AUTHORITY_DISCLOSURE for b in bodies):
             raise Conflict(f"request {request.id} has outcomes for part of its customers; the "
                            "package's hash is in the record: ask an admin to check it")
-        # The claim is committed with the first intent, which says when (else its time).
+        return await self._step(
+            request, "disclosing", Kind.AUTHORITY_RELEASED, actor=actor, now=now,
+            data={"intents": len(bodies), "claimed_by": request.disclosed_by},
+            state="approved", disclosed_by=None)
+
+    async def stuck(self, request: Request, *, now: datetime) -> list[dict[str, Any]]:
+        """The recorded intents and outcomes of a production stuck in ``disclosing`` (claimed
+        ``STALE`` ago or more); refused while it may still be running."""
+        if request.state != "disclosing":
+            raise Conflict(f"request {request.id} is {request.state}; only a request stuck in "
+                           "disclosing is resumed")
+        bodies = await self.recorded(request)
+        # The claim is committed with the first intent, which says when (else its time); an
+        # outcome recorded since says the production was still running then.
         claimed = max((str(b["data"].get("claimed_at") or b["time"]) for b in bodies),
                       default="")
         if claimed > iso_time(now - STALE):
             raise Conflict(f"the package of {request.id} is being produced (claimed at "
                            f"{claimed}); resume it if it is still stuck "
                            f"{int(STALE.total_seconds() // 60)} minutes after that")
-        return await self._step(
-            request, "disclosing", Kind.AUTHORITY_RELEASED, actor=actor, now=now,
-            data={"intents": len(bodies), "claimed_by": request.disclosed_by},
-            state="approved", disclosed_by=None)
-
+        return bodies

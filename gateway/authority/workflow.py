@@ -250,9 +250,11 @@ class Authority:
                 for _, _, doc in await self.record.store.list_requests(states)]
 
     async def intake(self, form: Intake, *, actor: Actor, now: datetime,
-                     request_id: str | None = None, ops: Sequence[SideOp] = ()) -> Request:
+                     request_id: str | None = None, ops: Sequence[SideOp] = (),
+                     data: Mapping[str, Any] | None = None) -> Request:
         """Take a request in (id ``request_id``, or a new one); ``ops`` are committed with its
-        entry (linking the preservation request it follows)."""
+        entry, which also carries ``data`` (linking or ending the preservation request it
+        follows)."""
         subjects = [subject_ref(self.hmac_key, c) for c in form.customers]
         # Which of the ids asked each subject answers: its place among the customer ids, and
         # the orders that led to it (a package gives an order-named customer those orders only).
@@ -290,7 +292,7 @@ class Authority:
         await self.record.append(Draft(
             kind=Kind.AUTHORITY_RECEIVED, disclosure=request.id, recipient=form.authority,
             data={**{k: v for k, v in request.to_json().items() if k != "state"},
-                  **actor.to_json()},
+                  **actor.to_json(), **(data or {})},
         ), PutRequest(request.id, request.state, form.deadline.isoformat(), orjson.dumps(doc)),
             *ops)
         return request

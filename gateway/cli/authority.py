@@ -80,7 +80,8 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
                        ("basis", "prohibited: on what basis")):
         notify.add_argument(f"--{name}", help=what)
     resume = steps.add_parser("resume", help="give back a production stuck in disclosing "
-                                             "after a crash")
+                                             "after a crash, or finish one that recorded part "
+                                             "of its outcomes")
     for parser, run in ((show, _show), (approve, _approve), (reject, _reject),
                         (disclose, _disclose), (close, _close), (extend, _extend),
                         (objection, _object), (resolve, _resolve), (notify, _notify),

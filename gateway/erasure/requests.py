@@ -23,6 +23,7 @@ import orjson
 import structlog
 
 from gateway.actor import SCHEDULE, Actor
+from gateway.authority.preservation import order_of
 from gateway.authority.workflow import OPEN
 from gateway.erasure import notices as erasure_notices
 from gateway.errors import Conflict, GatewayError, NotFound, Unprocessable
@@ -266,16 +267,32 @@ async def release(record: Record, *, customer_id: str, hmac_key: bytes,
     """Lift the running legal holds on a customer (``hold``), or cancel their deferred
     erasure (``erasure``); recorded with who and why. Returns the entry's position.
 
+    A hold an authority's preservation order placed is not lifted here (Conflict, naming the
+    request; nothing changed or recorded): it ends only through the authority workflow (its
+    period ending, the production request that follows it, or the request's own steps).
+
     A deferred erasure waiting on a lifted hold falls due at once: the next run erases it,
     unless another hold still runs."""
     reason = _text(reason, "reason")
     subject = subject_ref(hmac_key, customer_id)
     stamp = iso_time(now)
+    if what == "hold":
+        await _not_preserved(record, subject, stamp)
     # Refused (NotFound, nothing recorded) when no hold runs or no erasure is pending.
     entry = await record.append(Draft(kind=Kind.ERASURE_RELEASED, subject=subject, data={
         "released": what, "reason": reason, "at": stamp, **actor.to_json()}),
         ReleaseHolds(subject, stamp) if what == "hold" else CancelErasure(subject))
     return entry.seq
+
+
+async def _not_preserved(record: Record, subject: str, stamp: str) -> None:
+    """Refuse while a preservation order's hold runs on ``subject``."""
+    for held, _, hold_basis, _ in await record.store.legal_holds(stamp):
+        if held == subject and (request_id := order_of(hold_basis)) is not None:
+            raise Conflict(f"the customer's values are held by the preservation order of "
+                           f"authority request {request_id}; it ends only through that "
+                           "request (its period ending, or the production request that "
+                           "follows it); nothing was changed or recorded")
 
 
 @attrs.frozen

@@ -12,12 +12,14 @@ from aiohttp import web
 
 from carriers import ADAPTERS
 from carriers._resilience import Guarded
-from gateway.authority.desk import DESK, Desk, package_dir
+from gateway.authority import preservation
+from gateway.authority.desk import Desk, package_dir
 from gateway.config import Config, RecordConfig
 from gateway.erasure.requests import run_periodically
 from gateway.http import authority_api
 from gateway.http.access import STAFF, access_middleware, public, signed_hook
 from gateway.http.access import routes as session_routes
+from gateway.http.authority_api import DESK
 from gateway.http.metrics import CONTENT_TYPE, METRICS, Metrics
 from gateway.http.openapi import document as openapi
 from gateway.http.pages import authority as authority_pages
@@ -126,6 +128,9 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         tasks = [asyncio.create_task(recover_periodically(
             discloser=discloser, canceller=canceller, record=record, clock=time.time,
             after=config.record.recover_after or stale_after(config)))]  # the record's clock
+        tasks.append(asyncio.create_task(preservation.expire_periodically(
+            app[DESK].authority, every=config.authorities.preservation_check_minutes * 60,
+            clock=clock)))
         if config.erasure.run_every_hours:
             tasks.append(asyncio.create_task(run_periodically(
                 record, config.erasure, package_dir(config))))

@@ -31,11 +31,11 @@ from aiohttp import web
 from gateway.authority.desk import (
     CLOSERS,
     DECIDERS,
-    DESK,
     HANDLERS,
     INTAKE,
     READERS,
     STEPPERS,
+    Desk,
     parse_days,
     parse_states,
 )
@@ -46,6 +46,8 @@ from gateway.staff.accounts import MEMBER
 #: A request id in a path: what ``Authority.intake`` hands out.
 ID: Final = r"{id:ar_[0-9a-f]{16}}"
 BASE: Final = "/v1/authority/requests"
+#: The application's desk: the API and the pages act through it.
+DESK: Final = web.AppKey("authority_desk", Desk)
 routes = web.RouteTableDef()
 
 

@@ -12,7 +12,8 @@ line per difference:
   intake carries the state it leaves the request in, ``preserving`` and ``objected`` too);
 - legal holds: subject, end and basis (``erasure.hold``, lifted by ``erasure.released``; a
   preservation order's, placed by its ``authority.approved`` or ``authority.preserved`` entry
-  naming the customers held, ended by its ``authority.preservation_ended``);
+  naming the customers held, ended by its ``authority.preservation_ended`` or by the intake
+  entry of the production request that follows it, naming it in ``preservation_ended``);
 - deferred erasures: subject, due time and basis (``erasure.deferred``, ended by an
   ``erasure`` or ``erasure.released`` entry);
 - customer keys: a customer whose last word in the record is an erasure has no key; one whose
@@ -148,9 +149,16 @@ class Rebuilt:
             for subject in data["holds"]:
                 self.holds[(subject, data["until"], data["basis"])] += 1
         if kind == Kind.AUTHORITY_PRESERVATION_ENDED:  # its holds still running end with it
-            for hold in [h for h in self.holds
-                         if h[2] == data["basis"] and h[1] > data["at"]]:
-                del self.holds[hold]
+            self._end_holds(data)
+        if (ended := data.get("preservation_ended")) is not None:
+            # a production request's intake ended the preservation it follows
+            self.requests[ended["request"]] = (ended["state"], seq)
+            self._end_holds(ended)
+
+    def _end_holds(self, ended: Mapping[str, Any]) -> None:
+        """A preservation order's holds still running when it ended end with it."""
+        for hold in [h for h in self.holds if h[2] == ended["basis"] and h[1] > ended["at"]]:
+            del self.holds[hold]
 
     def _erasure(self, kind: str, subject: str, time: str, data: Mapping[str, Any]) -> None:
         if kind == Kind.ERASURE:

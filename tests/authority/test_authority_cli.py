@@ -17,7 +17,7 @@ import pytest
 
 from gateway.actor import Actor
 from gateway.authority.workflow import Intake
-from gateway.authority.desk import DESK
+from gateway.http.authority_api import DESK
 from gateway.authority.package import ERASED, VALUES_ERASED
 from gateway.config import Config
 from gateway.record.sealing import subject_ref

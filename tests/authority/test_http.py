@@ -20,7 +20,7 @@ from aiohttp import web
 
 from gateway.actor import Actor
 from gateway.http.app import RECORD, create_app
-from gateway.authority.desk import DESK
+from gateway.http.authority_api import DESK
 from gateway.authority.package import ERASED, NO_DATA, NONE_HELD, NOT_HELD, VALUES_ERASED, claim
 from gateway.erasure.requests import ErasureRules, request_erasure
 from gateway.record.entry import decode

@@ -13,12 +13,12 @@ import orjson
 
 from gateway.actor import Actor
 from gateway.http.app import RECORD
-from gateway.authority.desk import DESK
+from gateway.http.authority_api import DESK
 from gateway.authority.package import claim
 from gateway.erasure.requests import ErasureRules, request_erasure, waiting
 from gateway.record.audit import audit_sqlite
 from gateway.staff.accounts import csrf_token
-from tests.authority.conftest import Clock, authority_trail, form
+from tests.authority.conftest import Clock, authority_trail, form, record_entries
 from tests.authority.test_authority_cli import config, day, ok, refused  # noqa: F401
 from tests.authority.test_authority_cli import take_in as cli_take_in
 from tests.authority.test_http import BASE, CUSTOMER, json_call, staff, take_in  # noqa: F401
@@ -165,10 +165,12 @@ class TestPreservation:
         assert ended["preservation"]["ended"]["production"] == production["id"]
         assert [w for w in await waiting(record, now=now) if w.kind == "hold"] == []
         trail = [k for k, _ in authority_trail(gateway.config.record.path, rid)]
-        # approving placed the holds, extending the longer ones, ending ended them: each
-        # step one entry committed with its state changes
-        assert trail == ["authority.received", "authority.approved", "authority.preserved",
-                         "authority.preservation_ended"]
+        # approving placed the holds, extending the longer ones: each step one entry committed
+        # with its state changes; the production's intake entry ended them
+        assert trail == ["authority.received", "authority.approved", "authority.preserved"]
+        (intake,) = [e for e in record_entries(gateway.config.record.path)
+                     if e["disclosure"] == production["id"]]
+        assert intake["data"]["preservation_ended"]["request"] == rid
         report = audit_sqlite(gateway.config.record.path)
         assert report.ok, report.summary()
         assert "0 legal holds" in report.counted

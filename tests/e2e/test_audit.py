@@ -19,7 +19,7 @@ import pytest
 from gateway.actor import Actor
 from gateway.authority import preservation as authority_preservation
 from gateway.http.app import RECORD
-from gateway.authority.desk import DESK
+from gateway.http.authority_api import DESK
 from gateway.erasure.requests import ErasureRules, place_hold, release, request_erasure
 from gateway.errors import GatewayError
 from gateway.record import Record

@@ -16,7 +16,6 @@ from aiohttp import web
 from gateway.authority.desk import (
     CLOSERS,
     DECIDERS,
-    DESK,
     HANDLERS,
     INTAKE,
     READERS,
@@ -29,7 +28,7 @@ from gateway.authority.steps import RESOLUTIONS
 from gateway.authority.workflow import CATEGORIES
 from gateway.errors import Unprocessable
 from gateway.http.access import page
-from gateway.http.authority_api import ID, package_headers
+from gateway.http.authority_api import DESK, ID, package_headers
 from gateway.http.pages.review import render_page
 from gateway.staff.accounts import MEMBER, Member
 
