@@ -219,9 +219,8 @@ class Steps:
         if request.state != "disclosing":
             raise Conflict(f"request {request.id} is {request.state}; only a request stuck in "
                            "disclosing is resumed")
-        store = self.authority.record.store
         rows = [r for i in range(max(len(request.subjects), 1))
-                for r in await store.disclosure_rows(f"{request.id}:{i}")]
+                for r in await self.authority.record.disclosure_entries(f"{request.id}:{i}")]
         bodies = [decode(r.body) for r in rows]
         if any(b["kind"] == Kind.AUTHORITY_DISCLOSURE for b in bodies):
             raise Conflict(f"request {request.id} has outcomes for part of its customers; the "
