@@ -30,9 +30,8 @@ from gateway.operations.signature import HookSecret, sign_headers
 from gateway.record import Kind
 from gateway.record.checkpoint import Verifier
 from gateway.record.proof import Prover
+from gateway.record.reads import RecordReader
 from gateway.record.sealing import subject_ref
-from gateway.record.stores.contract import ThreadedStore
-from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.verify import verify_sqlite
 from gateway.sample import sample_config
 from gateway.transparency.receipt import ReceiptInvalid, receipts_for, verify_receipt
@@ -224,14 +223,14 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
 async def check_receipt(db: Path, out: Path, verifier: Verifier, subject: str) -> bool:
     """Write the receipt of one customer's first disclosure, as the access report carries it,
     and check it as the customer would (`gateway receipt verify`)."""
-    store = ThreadedStore(SqliteStore(db))
-    await store.open()
+    record = RecordReader.sqlite(db)
+    await record.open()
     try:
-        rows = [r for r in await store.subject_rows(subject)
+        rows = [r for r in await record.subject_entries(subject)
                 if orjson.loads(r.body)["kind"] == Kind.INTENT][:1]
-        made = await receipts_for(store, {r.seq: r.body for r in rows}, prover=Prover())
+        made = await receipts_for(record, {r.seq: r.body for r in rows}, prover=Prover())
     finally:
-        await store.close()
+        await record.close()
     if not made:
         print("receipt: none to check")  # noqa: T201
         return False

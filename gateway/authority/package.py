@@ -104,7 +104,7 @@ async def subject_package(authority: Authority, request: Request, subject: str, 
     orders: list[str] = []
     deliveries: list[dict[str, Any]] = []
     rows = []
-    for row in await record.store.subject_rows(subject):
+    for row in await record.subject_entries(subject):
         body = decode(row.body)
         if body["kind"] not in DATA_KINDS or (only is not None and body["order"] not in only):
             continue
@@ -237,7 +237,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
     slots = _slots(request)
     for i, subject in enumerate(slots[1:], start=1):
         await record.append(_intent(request, i, subject, actor, version))
-    stored = await record.store.get_request(request.id)
+    stored = await record.authority_request(request.id)
     assert stored is not None
     asked: dict[str, Any] | None = orjson.loads(stored[1]).get("asked")
     parts = [await subject_package(authority, request, s, asked=asked)

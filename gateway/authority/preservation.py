@@ -154,7 +154,7 @@ async def _followed(authority: Authority, request_id: str | None) -> Request | N
     """The preservation request a ``follows`` names (else 422 on the field)."""
     if request_id is None:
         return None
-    found = await authority.record.store.get_request(request_id)
+    found = await authority.record.authority_request(request_id)
     followed = None if found is None else await authority.get(request_id)
     if followed is None or followed.intake.kind != "preservation":
         raise Unprocessable("follows must name a preservation request taken in here",

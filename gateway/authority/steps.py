@@ -218,9 +218,9 @@ class Steps:
 
     async def recorded(self, request: Request) -> list[dict[str, Any]]:
         """The bodies of the request's intent and outcome entries, in record order."""
-        store = self.authority.record.store
+        record = self.authority.record
         return [decode(r.body) for i in range(max(len(request.subjects), 1))
-                for r in await store.disclosure_rows(f"{request.id}:{i}")]
+                for r in await record.disclosure_entries(f"{request.id}:{i}")]
 
     async def resume(self, request: Request, *, actor: Actor, now: datetime) -> Request:
         """Give a crashed production's claim back (no outcome recorded): ``approved`` again."""

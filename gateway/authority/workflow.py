@@ -239,7 +239,7 @@ class Authority:
         self.hmac_key = hmac_key
 
     async def get(self, request_id: str) -> Request:
-        found = await self.record.store.get_request(request_id)
+        found = await self.record.authority_request(request_id)
         if found is None:
             raise NotFound(f"no authority request {request_id}")
         return Request.from_json(orjson.loads(found[1]))
@@ -247,7 +247,7 @@ class Authority:
     async def list(self, states: Sequence[str] = (*OPEN, "rejected", "disclosed", "closed"),
                    ) -> list[Request]:
         return [Request.from_json(orjson.loads(doc))
-                for _, _, doc in await self.record.store.list_requests(states)]
+                for _, _, doc in await self.record.authority_requests(states)]
 
     async def intake(self, form: Intake, *, actor: Actor, now: datetime,
                      request_id: str | None = None, ops: Sequence[SideOp] = (),
@@ -262,7 +262,7 @@ class Authority:
             s: {"customer_no": i + 1, "orders": []} for i, s in enumerate(subjects)}
         unresolved = []
         for order in form.orders:
-            subject = await self.record.store.subject_of_order(order)
+            subject = await self.record.subject_of_order(order)
             if subject is None:
                 unresolved.append(order)
                 continue
@@ -276,7 +276,7 @@ class Authority:
         sealed = {}
         for subject in subjects:
             key = await self.record.subject_key(subject, create=False)
-            if key is None and await self.record.store.subject_rows(subject):
+            if key is None and await self.record.subject_entries(subject):
                 continue  # erased: no new key, so the old entries keep reading as erased
             if key is None:
                 # An id the record never saw gets no customer key (a retention run would
@@ -307,7 +307,7 @@ class Authority:
         """The request moved from state ``expected``, and the side operation that stores it
         with the entry recording the step (refused if another caller moved it first)."""
         moved = attrs.evolve(request, **changes)
-        stored = await self.record.store.get_request(request.id)
+        stored = await self.record.authority_request(request.id)
         assert stored is not None
         doc = {**orjson.loads(stored[1]), **moved.to_json()}
         if moved.state == "closed":  # the ids of customers the record never saw go now
@@ -370,7 +370,7 @@ class Authority:
         if actor.channel != "cli":
             return False
         return any(actor.same_login_other_name(decode(row.body)["data"])
-                   for row in await self.record.store.disclosure_rows(request_id))
+                   for row in await self.record.disclosure_entries(request_id))
 
     async def close(self, request_id: str, *, actor: Actor, now: datetime) -> Request:
         request = await self.get(request_id)
@@ -400,7 +400,7 @@ class Authority:
         return out
 
     async def customer_id(self, request: Request, subject: str) -> str | None:
-        stored = await self.record.store.get_request(request.id)
+        stored = await self.record.authority_request(request.id)
         assert stored is not None
         sealed = orjson.loads(stored[1]).get("sealed_ids", {}).get(subject)
         if sealed is None:

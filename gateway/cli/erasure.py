@@ -159,7 +159,7 @@ def _run_due(args: argparse.Namespace) -> int:
                                 dry_run=dry)
             kept = await apply_retention(record, rules=config.erasure, now=now, actor=actor,
                                          dry_run=dry)
-            pending = len(await record.store.pending_erasures())
+            pending = len(await record.deferred_erasures())
             told = [] if dry else await dispatch(record, config.erasure.notices, now=now,
                                                  actor=actor)
         finally:

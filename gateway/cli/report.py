@@ -191,7 +191,7 @@ def _processing(args: argparse.Namespace) -> int:
         record = build_record(config)
         await record.open()
         try:
-            counts = await record.store.disclosure_counts()
+            counts = await record.disclosure_counts()
         finally:
             await record.close()
         doc = processing_record(config, counts)

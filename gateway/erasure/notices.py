@@ -127,7 +127,7 @@ async def capture(record: Record, subject: str, notices: Notices | None) -> list
     if notices is None:
         return []
     key = await record.subject_key(subject, create=False)
-    entries = [(decode(r.body), r.sealed) for r in await record.store.subject_rows(subject)]
+    entries = [(decode(r.body), r.sealed) for r in await record.subject_entries(subject)]
     told = {s for e, _ in entries if e["kind"] == Kind.ERASURE_NOTICE_INTENT
             for s in e["data"].get("shipments", ())}
     booked: dict[str, str] = {e["disclosure"]: e["time"] for e, _ in entries
@@ -244,7 +244,7 @@ async def dispatch(record: Record, notices: Notices | None, *, now: datetime,
     done = []
     for path in sorted(_pending(notices).glob("en_*.json")):
         doc = orjson.loads(path.read_bytes())
-        rows = [decode(r.body) for r in await record.store.disclosure_rows(doc["notice"])]
+        rows = [decode(r.body) for r in await record.disclosure_entries(doc["notice"])]
         if not any(r["kind"] == Kind.ERASURE_NOTICE_INTENT for r in rows):
             if await record.subject_key(doc["subject"], create=False) is not None:
                 path.unlink(missing_ok=True)  # its erasure never committed: nothing to tell
@@ -304,11 +304,11 @@ async def listing(record: Record, *, subject: str | None = None,
     entries: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = await record.store.search(Search(
+        page = await record.search(Search(
             subject=subject, kind=Kind.ERASURE_NOTICE_INTENT, cursor=cursor, limit=MAX_LIMIT,
             newest_first=False))
         for row in page:
-            entries += [decode(r.body) for r in await record.store.disclosure_rows(
+            entries += [decode(r.body) for r in await record.disclosure_entries(
                 decode(row.body)["disclosure"])]
         if len(page) < MAX_LIMIT:
             break
@@ -320,7 +320,7 @@ async def mark(record: Record, notices: Notices | None, notice: str, *,
                result: Literal["sent", "acknowledged"], now: datetime, actor: Actor) -> int:
     """Record that a person sent a written notice, or that its recipient acknowledged the
     erasure; the notice's files are deleted. Returns the entry's position."""
-    found = states([decode(r.body) for r in await record.store.disclosure_rows(notice)])
+    found = states([decode(r.body) for r in await record.disclosure_entries(notice)])
     if not found:
         raise NotFound(f"no erasure notice {notice}")
     (state,) = found

@@ -79,7 +79,7 @@ def _parse(text: str) -> datetime:
 async def _cases(record: Record) -> Cases:
     """The requests still open or holding a package copy, per subject they name."""
     cases: Cases = {}
-    for request_id, state, doc in await record.store.list_requests((*OPEN, "disclosed")):
+    for request_id, state, doc in await record.authority_requests((*OPEN, "disclosed")):
         for subject in orjson.loads(doc).get("subjects", ()):
             cases.setdefault(subject, []).append((request_id, state))
     return cases
@@ -92,7 +92,7 @@ def _open_case(cases: Cases, subject: str) -> str | None:
 async def _seen(record: Record, subject: str) -> bool:
     """Whether the record holds anything of ``subject`` but staff reads of it."""
     return any(decode(r.body)["kind"] != Kind.REVIEW
-               for r in await record.store.subject_rows(subject))
+               for r in await record.subject_entries(subject))
 
 
 async def _customer(record: Record, subject: str) -> bool:
@@ -125,7 +125,7 @@ async def request_erasure(
     subject = subject_ref(hmac_key, customer_id)
     if not await _customer(record, subject):
         return Erasure(subject=subject, status="already erased", seq=-1)
-    pending = {p[0]: p for p in await record.store.pending_erasures()}.get(subject)
+    pending = {p[0]: p for p in await record.deferred_erasures()}.get(subject)
     if pending is not None:
         return Erasure(subject=subject, status="already deferred", seq=-1, due=pending[2],
                        basis=pending[3])
@@ -142,12 +142,12 @@ async def _hold(record: Record, subject: str, rules: ErasureRules,
                 now: datetime) -> tuple[str, str] | None:
     """(until, basis) of the longest hold running on ``subject`` at ``now``, if any."""
     holds = []
-    last = await record.store.last_disclosure(subject)
+    last = await record.last_disclosure(subject)
     if rules.hold_days and last is not None:
         due = _parse(last) + timedelta(days=rules.hold_days)
         if due > now:
             holds.append((iso_time(due), rules.hold_basis))
-    placed = await record.store.hold_until(subject, iso_time(now))
+    placed = await record.legal_hold(subject, iso_time(now))
     if placed is not None:
         holds.append(placed)
     return max(holds) if holds else None
@@ -177,7 +177,7 @@ async def run_due(record: Record, *, now: datetime, actor: Actor,
     rules = rules or ErasureRules()
     cases = await _cases(record)
     done = []
-    for subject in await record.store.due_erasures(iso_time(now)):
+    for subject in await record.due_erasures(iso_time(now)):
         if (open_case := _open_case(cases, subject)) is not None:
             done.append(Erasure(subject=subject, status="held", seq=-1,
                                 basis=f"open authority request {open_case}"))
@@ -197,7 +197,7 @@ async def apply_retention(record: Record, *, rules: ErasureRules, now: datetime,
     before = iso_time(now - timedelta(days=rules.retention_days))
     cases = await _cases(record)
     done = []
-    for subject in await record.store.stale_subjects(before):
+    for subject in await record.stale_subjects(before):
         hold = await _hold(record, subject, rules, now)
         if hold is not None:
             done.append(Erasure(subject=subject, status="held", seq=-1, due=hold[0],
@@ -287,7 +287,7 @@ async def release(record: Record, *, customer_id: str, hmac_key: bytes,
 
 async def _not_preserved(record: Record, subject: str, stamp: str) -> None:
     """Refuse while a preservation order's hold runs on ``subject``."""
-    for held, _, hold_basis, _ in await record.store.legal_holds(stamp):
+    for held, _, hold_basis, _ in await record.legal_holds(stamp):
         if held == subject and (request_id := order_of(hold_basis)) is not None:
             raise Conflict(f"the customer's values are held by the preservation order of "
                            f"authority request {request_id}; it ends only through that "
@@ -311,9 +311,9 @@ async def waiting(record: Record, *, now: datetime, subject: str | None = None,
     """Running legal holds, then deferred erasures, each soonest first (one customer's with
     ``subject``)."""
     found = [Waiting(subject=s, kind="hold", until=u, basis=b, since=c)
-             for s, u, b, c in await record.store.legal_holds(iso_time(now))]
+             for s, u, b, c in await record.legal_holds(iso_time(now))]
     found += [Waiting(subject=s, kind="erasure", until=d, basis=b, since=r)
-              for s, r, d, b in await record.store.pending_erasures()]
+              for s, r, d, b in await record.deferred_erasures()]
     return [w for w in found if subject is None or w.subject == subject]
 
 

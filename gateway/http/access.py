@@ -3,7 +3,8 @@ declaration before the handler runs. A handler that declares nothing is refused:
 
 Declarations:
 
-- ``@public``: anyone (health checks, the public checkpoint, the login endpoints).
+- ``@public``: anyone (health checks, the public checkpoint, the login endpoints of
+  ``gateway.http.sessions`` and the login page).
 - ``@signed_hook``: the order pipeline, whose Standard Webhooks signature the handler verifies.
 - ``@api(*roles)``: staff with one of ``roles``, by ``Authorization: Bearer <token>`` from
   ``POST /v1/session``; problems are RFC 9457 JSON (401 without a valid session, 403 for a
@@ -21,13 +22,11 @@ from typing import Final, Literal
 from urllib.parse import quote
 
 import attrs
-import orjson
 import structlog
 from aiohttp import web
 
-from gateway.errors import BadRequest, Forbidden, GatewayError, Unauthorized
-from gateway.http.proxies import client_address
-from gateway.staff.accounts import MEMBER, SESSION_TOKEN, STAFF_ROLES, Role, Staff, csrf_token
+from gateway.errors import Forbidden, GatewayError, Unauthorized
+from gateway.staff.accounts import STAFF_ROLES, Member, Role, Staff, csrf_token
 
 log = structlog.get_logger("gateway.access")
 
@@ -35,6 +34,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Via = Literal["public", "signature", "bearer", "cookie"]
 
 STAFF: Final = web.AppKey("staff", Staff)
+#: The member a request was authenticated as, and the web session's token (pages only).
+MEMBER: Final = web.RequestKey("member", Member)
+SESSION_TOKEN: Final = web.RequestKey("session_token", str)
 COOKIE: Final = "gateway_session"
 LOGIN_PAGE: Final = "/review/login"
 _ATTR: Final = "__gateway_access__"
@@ -132,46 +134,3 @@ async def _page(request: web.Request, handler: Handler, access: Access,
     except GatewayError as exc:
         return render(request, "error.html", status=exc.status, title=exc.title,
                       detail=exc.detail)
-
-
-# -- the API session --------------------------------------------------------------------------
-
-routes = web.RouteTableDef()
-
-
-@routes.post("/v1/session")
-@public
-async def _login(request: web.Request) -> web.Response:
-    """Exchange a username and password for a bearer token."""
-    try:
-        doc = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise BadRequest('send {"username": ..., "password": ...} as JSON') from None
-    if not isinstance(doc, dict) or not all(
-            isinstance(doc.get(k), str) for k in ("username", "password")):
-        raise BadRequest('send {"username": ..., "password": ...} as JSON')
-    session = await request.app[STAFF].login(doc["username"], doc["password"],
-                                             client=client_address(request))
-    log.info("session.started", username=session.member.username, via="api")
-    return web.json_response(
-        {"token": session.token, "token_type": "Bearer", "expires": session.expires,
-         **_who(session.member.username, session.member.roles)},
-        status=201, headers={"Cache-Control": "no-store"})
-
-
-@routes.get("/v1/session")
-@api(*STAFF_ROLES)
-async def _whoami(request: web.Request) -> web.Response:
-    member = request[MEMBER]
-    return web.json_response(_who(member.username, member.roles))
-
-
-@routes.delete("/v1/session")
-@api(*STAFF_ROLES)
-async def _logout(request: web.Request) -> web.Response:
-    await request.app[STAFF].logout(bearer_token(request))
-    return web.Response(status=204)
-
-
-def _who(username: str, roles: frozenset[Role]) -> dict[str, object]:
-    return {"username": username, "roles": sorted(r.value for r in roles)}

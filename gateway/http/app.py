@@ -16,9 +16,8 @@ from gateway.authority import preservation
 from gateway.authority.desk import Desk, package_dir
 from gateway.config import Config, RecordConfig
 from gateway.erasure.requests import run_periodically
-from gateway.http import authority_api
+from gateway.http import authority_api, review_api, sessions, tiles
 from gateway.http.access import STAFF, access_middleware, public, signed_hook
-from gateway.http.access import routes as session_routes
 from gateway.http.authority_api import DESK
 from gateway.http.metrics import CONTENT_TYPE, METRICS, Metrics
 from gateway.http.openapi import document as openapi
@@ -36,10 +35,10 @@ from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.stores.contract import Store, ThreadedStore
 from gateway.record.stores.sqlite.store import SqliteStore
-from gateway.review import search as review
+from gateway.review.search import Reviewer
 from gateway.staff.accounts import Staff
 from gateway.staff.logins import PasswordPool
-from gateway.transparency import publish
+from gateway.transparency.publish import Tiler
 from gateway.witness import WitnessSubmitter, witnessing
 
 CONFIG = web.AppKey("config", Config)
@@ -118,9 +117,9 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         app[RECORD] = record
         app[CARRIERS] = carriers
         app[STAFF] = Staff(record=record, clock=clock, pool=PasswordPool(config.logins))
-        app[review.REVIEWER] = review.Reviewer(record=record, config=config, clock=clock)
-        app[DESK] = Desk.for_config(config, reviewer=app[review.REVIEWER], clock=clock)
-        app[publish.TILES] = publish.Tiler(store=record.store)
+        app[review_api.REVIEWER] = Reviewer(record=record, config=config, clock=clock)
+        app[DESK] = Desk.for_config(config, reviewer=app[review_api.REVIEWER], clock=clock)
+        app[tiles.TILES] = Tiler(record=record)
         app[HOOKS] = OrderHooks(
             discloser=discloser, canceller=canceller, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
@@ -164,7 +163,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/openapi.json", public(openapi.serve))
     app.router.add_get("/v1/record/checkpoint", _checkpoint)
-    app.add_routes([*session_routes, *review.routes, *pages.routes, *publish.routes,
+    app.add_routes([*sessions.routes, *review_api.routes, *pages.routes, *tiles.routes,
                     web.get("/checkpoint", _checkpoint)])  # c2sp.org/tlog-tiles
     app.add_routes([*authority_api.routes, *authority_pages.routes])
 

@@ -112,7 +112,7 @@ class Canceller:
     async def booking(self, disclosure: str, *, order: str | None = None) -> Booking:
         """The booking recorded under ``disclosure``; NotFound or Conflict when there is none
         to cancel."""
-        rows = await self.record.store.disclosure_rows(disclosure)
+        rows = await self.record.disclosure_entries(disclosure)
         docs = [(row, decode(row.body)) for row in rows]
         intent = next((d for _, d in docs if d["kind"] == Kind.INTENT), None)
         found = next(((r, d) for r, d in docs if d["kind"] == Kind.OUTCOME), None)

@@ -91,7 +91,7 @@ def _rule(doc: Mapping[str, Any]) -> Rule:
 
 async def latest_version(record: Record) -> PolicyVersion | None:
     """The latest policy version the record holds."""
-    rows = await record.store.search(Search(kind=Kind.POLICY, limit=1))
+    rows = await record.search(Search(kind=Kind.POLICY, limit=1))
     return PolicyVersion.from_body(rows[0].body) if rows else None
 
 
@@ -112,7 +112,7 @@ async def record_policy(record: Record, policy: Policy) -> PolicyVersion:
         except PolicyRecorded:
             continue  # another gateway recorded one meanwhile: read it
         log.info("policy.version_recorded", seq=appended.seq, sha256=sha)
-        row = await record.store.entry(appended.seq)
+        row = await record.entry(appended.seq)
         assert row is not None  # just appended
         return PolicyVersion.from_body(row.body)
     raise RecordError("other gateways keep recording policy versions; the policy could not be "

@@ -65,7 +65,7 @@ async def recover(*, discloser: Discloser, canceller: Canceller, record: Record,
     whose intent is older are taken, whatever else runs: no call in flight lasts that long, so
     their process died or gave up. Either way a hook another process answered meanwhile is
     left alone (the outcome is written only if the hook is still open)."""
-    hooks = await record.store.open_hooks(alone_only=stale_before is None)
+    hooks = await record.open_hooks(alone_only=stale_before is None)
     pending = [p for p in await asyncio.gather(*(_pending(record, h) for h in hooks))
                if p and (stale_before is None or p[1]["time"] < stale_before)]
     if not pending:
@@ -110,7 +110,7 @@ async def operation(record: Record, hook: HookRow,
                     ) -> tuple[Row, dict[str, Any], dict[str, Any] | None] | None:
     """The operation ``hook`` opened: its intent (row and entry) and its outcome entry, if
     recorded; None if the record holds no intent of the hook."""
-    rows = [(row, decode(row.body)) for row in await record.store.disclosure_rows(
+    rows = [(row, decode(row.body)) for row in await record.disclosure_entries(
         hook.disclosure)]
     found = next(((r, d) for r, d in reversed(rows) if d["kind"] in _OUTCOME_OF
                   and d["data"].get("webhook_id") == hook.webhook_id), None)
@@ -172,11 +172,11 @@ async def _ask(discloser: Discloser, facts: Facts) -> ShipmentResult | CarrierEr
 async def _cancel_again(canceller: Canceller, record: Record,
                         intent: Mapping[str, Any]) -> Answer:
     """Send an interrupted cancellation again (harmless if it had arrived)."""
-    booked = next(d for d in (decode(r.body) for r in await record.store.disclosure_rows(
+    booked = next(d for d in (decode(r.body) for r in await record.disclosure_entries(
         intent["disclosure"])) if d["seq"] == intent["data"]["booking"])
     carrier = canceller.carriers.get(booked["recipient"])
     key = await record.subject_key(booked["subject"], create=False)
-    row = await record.store.entry(booked["seq"])
+    row = await record.entry(booked["seq"])
     error: CarrierError | None
     if carrier is None or key is None or row is None or row.sealed is None:
         error = CarrierOutcomeUnknown(

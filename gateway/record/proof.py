@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import attrs
 
@@ -36,7 +36,6 @@ from gateway.record.merkle import (
     verify_inclusion,
 )
 from gateway.record.rows import Row
-from gateway.record.stores.contract import Store
 
 ALGORITHM: Final = "RFC 9162 section 2.1.3 (inclusion proof), checked as in 2.1.3.2"
 CHUNK: Final = 1 << 12
@@ -44,10 +43,17 @@ _MEMO_MAX: Final = 1 << 16
 T = TypeVar("T")
 
 
+class Leaves(Protocol):
+    """Where a proof's leaves come from: the record (or, in tests, a list of leaf hashes)."""
+
+    async def leaves(self, start: int, end: int) -> list[bytes]: ...
+
+
 class Prover:
-    """Builds RFC 9162 audit paths over a store, remembering large subtree hashes. Its hashing
-    runs on a thread of its own: never the default executor, the record writer's or the
-    password pool's, so proofs and logins, hooks and proofs do not queue behind each other."""
+    """Builds RFC 9162 audit paths over the record's leaves, remembering large subtree hashes.
+    Its hashing runs on a thread of its own: never the default executor, the record writer's
+    or the password pool's, so proofs and logins, hooks and proofs do not queue behind each
+    other."""
 
     def __init__(self) -> None:
         self._memo: dict[tuple[int, int], bytes] = {}
@@ -85,26 +91,26 @@ class Prover:
         self._memo[(start, end)] = digest
         return digest
 
-    async def path(self, store: Store, index: int, size: int) -> list[bytes]:
-        """PATH(index, D[size]) over the leaves ``store`` holds."""
+    async def path(self, source: Leaves, index: int, size: int) -> list[bytes]:
+        """PATH(index, D[size]) over the leaves ``source`` holds."""
         if not 0 <= index < size:
             raise ValueError(f"no leaf {index} in a tree of {size}")
-        return await self._hashes(store, inclusion_ranges(index, size))
+        return await self._hashes(source, inclusion_ranges(index, size))
 
-    async def consistency(self, store: Store, old: int, new: int) -> list[bytes]:
-        """PROOF(old, D[new]) over the leaves ``store`` holds (empty for 0 or ``new``)."""
+    async def consistency(self, source: Leaves, old: int, new: int) -> list[bytes]:
+        """PROOF(old, D[new]) over the leaves ``source`` holds (empty for 0 or ``new``)."""
         if not 0 <= old <= new:
             raise ValueError(f"no consistency from {old} to {new}")
-        return await self._hashes(store, consistency_ranges(old, new))
+        return await self._hashes(source, consistency_ranges(old, new))
 
-    async def _hashes(self, store: Store, siblings: list[tuple[int, int]]) -> list[bytes]:
+    async def _hashes(self, source: Leaves, siblings: list[tuple[int, int]]) -> list[bytes]:
         """MTH of each range in ``siblings``, reading only the leaves not yet remembered."""
         needed: list[tuple[int, int]] = []
         for start, end in siblings:
             self._missing(start, end, needed)
         leaves: dict[int, Sequence[bytes]] = {}
         for start, end in _merge(needed):
-            fetched = await store.leaves(start, end)
+            fetched = await source.leaves(start, end)
             if len(fetched) != end - start:
                 raise LookupError("the record holds fewer leaves than the tree needs")
             for a, b in needed:
@@ -143,10 +149,10 @@ async def check_inclusion(record: Record, verifiers: Sequence[Verifier], row: Ro
                           prover: Prover) -> Inclusion:
     """Prove and check ``row`` under the latest checkpoint; an entry newer than it gets a fresh
     checkpoint signed first (the record signs them anyway, this only does it sooner)."""
-    latest = await record.store.checkpoint_row()
+    latest = await record.latest_checkpoint_row()
     if latest is None or latest.size <= row.seq:
         await record.checkpoint()
-        latest = await record.store.checkpoint_row()
+        latest = await record.latest_checkpoint_row()
     assert latest is not None
     leaf = leaf_of(row.body)
 
@@ -164,7 +170,7 @@ async def check_inclusion(record: Record, verifiers: Sequence[Verifier], row: Ro
     if leaf != row.leaf:
         return refuse("the entry's body does not hash to its stored leaf", *where)
     try:
-        path = await prover.path(record.store, row.seq, checkpoint.size)
+        path = await prover.path(record, row.seq, checkpoint.size)
     except LookupError:
         return refuse("the record holds fewer entries than its checkpoint covers", *where)
     ok = verify_inclusion(leaf, row.seq, checkpoint.size, path, checkpoint.root)
@@ -178,8 +184,8 @@ async def checkpoint_status(record: Record, verifiers: Sequence[Verifier], *, pr
                             now: float | None = None) -> dict[str, Any]:
     """The latest checkpoint: verified with the public keys, its size and age, and whether the
     record's first ``size`` entries still hash to its root (every leaf rehashed)."""
-    latest = await record.store.checkpoint_row()
-    size, _ = await record.store.head()
+    latest = await record.latest_checkpoint_row()
+    size, _ = await record.head()
     if latest is None:
         return {"present": False, "verified": False, "record_size": size,
                 "problem": "no checkpoint has been signed yet"}
@@ -193,7 +199,7 @@ async def checkpoint_status(record: Record, verifiers: Sequence[Verifier], *, pr
         checkpoint = parse_and_verify(latest.note, verifiers)
     except CheckpointInvalid as exc:
         return {**status, "verified": False, "problem": exc.detail}
-    leaves = await record.store.leaves(0, checkpoint.size)
+    leaves = await record.leaves(0, checkpoint.size)
     matches = len(leaves) == checkpoint.size and (
         await prover.run(root, leaves)) == checkpoint.root
     return {**status, "verified": True, "origin": checkpoint.origin,

@@ -29,7 +29,8 @@ from gateway.record.checkpoint import (
     sign_checkpoint,
 )
 from gateway.record.entry import Appended, Draft, iso_time
-from gateway.record.rows import HookRow, NewKey, SideOp, SideOps
+from gateway.record.reads import Reads
+from gateway.record.rows import NewKey, SideOp, SideOps
 from gateway.record.stores.contract import Store
 
 log = structlog.get_logger("gateway.record")
@@ -69,7 +70,10 @@ def utc_now() -> str:
     return iso_time(datetime.now(UTC))
 
 
-class Record:
+class Record(Reads):
+    """The only door to the record's storage: services append, seal and read through it
+    (its reads: ``gateway.record.reads``)."""
+
     def __init__(
         self,
         *,
@@ -87,7 +91,7 @@ class Record:
         witness: Path | None = None,
         observer: Observer | None = None,
     ) -> None:
-        self.store = store
+        self._store = store
         self._kek = kek
         self._keks = (kek, *previous_keks)
         self._signer = signer
@@ -113,14 +117,14 @@ class Record:
 
     # -- life cycle ------------------------------------------------------------------------
     async def open(self) -> None:
-        await self.store.open()
+        await self._store.open()
         if self._witness is not None and self._witness.exists():
             try:
                 await self._check_witness(self._witness.read_text(encoding="utf-8"))
             except BaseException:
-                await self.store.close()
+                await self._store.close()
                 raise
-        latest = await self.store.latest_checkpoint()
+        latest = await self._store.latest_checkpoint()
         self._checkpointed = (latest[0] if latest else 0, _time.monotonic())
         self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-files")
         self._writer = asyncio.create_task(self._write_loop(), name="record-writer")
@@ -136,7 +140,7 @@ class Record:
         if self._files is not None:
             self._files.shutdown()
             self._files = None
-        await self.store.close()
+        await self._store.close()
 
     # -- appending -------------------------------------------------------------------------
     async def append(self, draft: Draft, *ops: SideOp | None) -> Appended:
@@ -177,7 +181,7 @@ class Record:
         hooks = [h for _, h, _ in batch]
         started = _time.perf_counter()
         try:
-            appended = await self.store.append_batch(drafts, hooks, self._clock(), self._sign)
+            appended = await self._store.append_batch(drafts, hooks, self._clock(), self._sign)
         except SideOpRefused as refused:
             # One draft's side operation was refused (its hook is held by another attempt, or
             # its new key lost to another writer's): that draft fails alone, with every draft
@@ -236,7 +240,7 @@ class Record:
             self._checkpointed = (size, _time.monotonic())
             return sign_checkpoint(Checkpoint(self._origin, size, root), self._signer)
 
-        note = await self.store.sign_checkpoint(sign, self._clock())
+        note = await self._store.sign_checkpoint(sign, self._clock())
         if self._observer is not None:
             self._observer.checkpointed()
         if note is not None and self._witness is not None:
@@ -255,13 +259,13 @@ class Record:
         """Refuse a record that lost or changed entries its last checkpoint covered (a torn or
         rolled-back database): the checkpoint is kept in a file beside it."""
         expected = parse_and_verify(note, self._verifiers)
-        size, _ = await self.store.head()
+        size, _ = await self._store.head()
         if size < expected.size:
             raise RecordCorrupt(
                 f"the record holds {size} entries but its last checkpoint covers "
                 f"{expected.size}: it was truncated or rolled back; refusing to use it"
             )
-        if await self.store.root_at(expected.size) != expected.root:
+        if await self._store.root_at(expected.size) != expected.root:
             raise RecordCorrupt(
                 f"the record's first {expected.size} entries do not match its last checkpoint"
             )
@@ -276,11 +280,11 @@ class Record:
         if create:
             key, op = await self.key_for(subject)
             if op is not None:
-                await self.store.add_key(subject, op.wrapped, op.time)
+                await self._store.add_key(subject, op.wrapped, op.time)
                 self._pending_keys.pop(subject, None)
                 return await self.subject_key(subject, create=False)
             return key
-        wrapped = await self.store.wrapped_key(subject)
+        wrapped = await self._store.wrapped_key(subject)
         return None if wrapped is None else sealing.unwrap(self._keks, subject, wrapped)
 
     async def key_for(self, subject: str) -> tuple[bytes, NewKey | None]:
@@ -288,7 +292,7 @@ class Record:
         side operation that stores it: pass it to ``append`` with the first entry sealed under
         it, so the key costs no transaction of its own. Until that entry commits, other entries
         of the subject get the same key and operation."""
-        wrapped = await self.store.wrapped_key(subject)
+        wrapped = await self._store.wrapped_key(subject)
         if wrapped is not None:
             return sealing.unwrap(self._keks, subject, wrapped), None
         if (pending := self._pending_keys.get(subject)) is None:
@@ -303,10 +307,10 @@ class Record:
         current = sealing.kek_id(self._kek)
         changed = [
             (subject, sealing.wrap(self._kek, subject, sealing.unwrap(self._keks, subject, w)))
-            for subject, w in await self.store.wrapped_keys()
+            for subject, w in await self._store.wrapped_keys()
             if sealing.wrapped_by(w) != current
         ]
-        await self.store.replace_keys(changed)
+        await self._store.replace_keys(changed)
         return len(changed)
 
     async def seal(self, subject: str, context: str, values: dict[str, Any]) -> bytes:
@@ -319,9 +323,19 @@ class Record:
         key = await self.subject_key(subject, create=False)
         return None if key is None else sealing.unseal(key, context, sealed)
 
-    # -- idempotency -----------------------------------------------------------------------
-    async def hook(self, webhook_id: str) -> HookRow | None:
-        return await self.store.hook(webhook_id)
+    # -- state kept beside the entries -------------------------------------------------------
+    async def add_cosignatures(self, size: int, lines: Sequence[tuple[str, str]],
+                               time: str) -> None:
+        """Keep witnesses' (key, cosignature line) pairs for the checkpoint at ``size``."""
+        await self._store.add_cosignatures(size, lines, time)
+
+    async def start_session(self, token_hash: str, username: str, created: str,
+                            expires: str) -> None:
+        """Store a staff session (dropping sessions expired by ``created``)."""
+        await self._store.add_session(token_hash, username, created, expires)
+
+    async def end_session(self, token_hash: str) -> None:
+        await self._store.end_session(token_hash)
 
     @property
     def writing(self) -> bool:
@@ -334,7 +348,3 @@ class Record:
     @property
     def checkpoint_interval(self) -> float:
         return self._checkpoint_interval
-
-    async def latest_checkpoint(self) -> str | None:
-        latest = await self.store.latest_checkpoint()
-        return None if latest is None else latest[1]

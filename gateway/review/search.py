@@ -1,5 +1,6 @@
 """Reviewing the record: search, single entries with their inclusion proof, the latest
-checkpoint, and the reports. Used by the API below, the pages and the CLI alike.
+checkpoint, and the reports. Used by the API (``gateway.http.review_api``), the pages and the
+CLI alike.
 
 Every read is itself appended to the record (kind ``review.read``) before its answer is given:
 who (the staff username), how (api, web, cli), what (the query, the position viewed or the
@@ -21,13 +22,11 @@ from typing import Any, Final, Literal
 
 import attrs
 import orjson
-from aiohttp import web
 
 from gateway.config import Config
 from gateway.erasure import notices as erasure_notices
 from gateway.erasure.requests import waiting
 from gateway.errors import Forbidden, NotFound
-from gateway.http.access import api
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
 from gateway.record.proof import Prover, check_inclusion, checkpoint_status
@@ -36,7 +35,6 @@ from gateway.record.rows import Row
 from gateway.record.sealing import subject_ref, unseal
 from gateway.review import access_report, reports
 from gateway.review.params import (
-    ACCESS_PARAMS,
     FORMATS,
     KINDS,
     SEARCH_PARAMS,
@@ -53,8 +51,8 @@ from gateway.review.params import (
 )
 from gateway.review.report_text import Text
 from gateway.review.settings import LANGUAGES
-from gateway.review.transparency_report import publish, request_facts, to_csv, transparency_report
-from gateway.staff.accounts import MEMBER, Member, Role
+from gateway.review.transparency_report import publish, request_facts, transparency_report
+from gateway.staff.accounts import Member, Role
 from gateway.transparency.receipt import disclosure_receipts
 
 Via = Literal["api", "web", "cli"]
@@ -117,14 +115,14 @@ class Reviewer:
         return entry.seq
 
     async def search(self, member: Member, query: Search, *, via: Via) -> dict[str, Any]:
-        rows = await self.record.store.search(attrs.evolve(query, limit=query.limit + 1))
+        rows = await self.record.search(attrs.evolve(query, limit=query.limit + 1))
         more = len(rows) > query.limit
         rows = rows[:query.limit]
         hidden = await self.withheld(member, rows)
         shown = await self.show(member, [r for r in rows if r.seq not in hidden])
         subject = query.subject
         if subject is None and query.order is not None:
-            subject = await self.record.store.subject_of_order(query.order)
+            subject = await self.record.subject_of_order(query.order)
         asked = {k: v for k, v in attrs.asdict(query).items()
                  if v is not None and k not in ("subject", "limit", "newest_first")}
         asked.update(customer=query.subject is not None, limit=query.limit,
@@ -134,7 +132,7 @@ class Reviewer:
                 "sort": asked["sort"], "limit": query.limit, "read_recorded_at": seq}
 
     async def entry(self, member: Member, seq: int, *, via: Via) -> dict[str, Any]:
-        row = await self.record.store.entry(seq)
+        row = await self.record.entry(seq)
         if row is None or await self.withheld(member, [row]):
             # A deferred authority entry reads as absent: its position tells nothing more.
             raise NotFound(f"no entry at position {seq}")
@@ -160,7 +158,7 @@ class Reviewer:
             if request is None:
                 continue
             if request not in deferred:
-                stored = await self.record.store.get_request(request)
+                stored = await self.record.authority_request(request)
                 terms = orjson.loads(stored[1]) if stored is not None else body["data"]
                 deferred[request] = reports.deferred(terms, today)
             if deferred[request]:
@@ -223,7 +221,7 @@ class Reviewer:
         if view == "full" and not full:
             raise Forbidden("only an admin (the data protection officer) sees the full view")
         subject = subject_ref(self.hmac_key, customer)
-        rows = await self.record.store.subject_rows(subject)
+        rows = await self.record.subject_entries(subject)
         entries = [await self._told(decode(r.body)) for r in rows]
         erased = await self.record.subject_key(subject, create=False) is None and any(
             e["kind"] in (Kind.INTENT, Kind.OUTCOME) for e in entries)
@@ -251,7 +249,7 @@ class Reviewer:
         report follows (``reports.deferred``)."""
         if entry["kind"] != Kind.AUTHORITY_DISCLOSURE:
             return entry
-        stored = await self.record.store.get_request(reports.request_of(entry) or "")
+        stored = await self.record.authority_request(reports.request_of(entry) or "")
         told = orjson.loads(stored[1]).get("notification") if stored is not None else None
         return entry if told is None else {**entry, "data": {**entry["data"],
                                                              "notification": told}}
@@ -267,13 +265,13 @@ class Reviewer:
         if view == "published" and Role.ADMIN not in member.roles:
             raise Forbidden("only an admin (the data protection officer) publishes the "
                             "transparency report")
-        rows = await self.record.store.disclosure_counts_by(since, until)
+        rows = await self.record.disclosure_counts_in(since, until)
         docs = [d for d in (orjson.loads(doc) for _, _, doc in
-                            await self.record.store.list_requests(reports.REQUEST_STATES))
+                            await self.record.authority_requests(reports.REQUEST_STATES))
                 if (since or "") <= d["received_at"] < (until or "\U0010ffff")]
         held: Counter[str] = Counter()
         if docs:  # a request's package may be produced after the period: count all of it
-            for row in await self.record.store.disclosure_counts_by(None, None):
+            for row in await self.record.disclosure_counts_in(None, None):
                 if row.kind == Kind.AUTHORITY_DISCLOSURE and row.request and (
                         row.result == "held"):
                     held[row.request] += row.count
@@ -298,60 +296,8 @@ class Reviewer:
             Kind.AUTHORITY_REJECTED, Kind.AUTHORITY_OBJECTION_RESOLVED)
         for disclosure, kind in ((f"{doc['id']}:0", Kind.AUTHORITY_DISCLOSURE),
                                  *((doc["id"], k) for k in answers)):
-            for row in await self.record.store.disclosure_rows(disclosure):
+            for row in await self.record.disclosure_entries(disclosure):
                 body = decode(row.body)
                 if body["kind"] == kind:
                     return str(body["time"])
         return None
-
-
-REVIEWER: Final = web.AppKey("reviewer", Reviewer)
-routes = web.RouteTableDef()
-
-
-@routes.get("/v1/review/entries")
-@api(*SEARCHERS)
-async def _search(request: web.Request) -> web.Response:
-    reviewer = request.app[REVIEWER]
-    query = reviewer.search_of(request.query)
-    return _json(await reviewer.search(request[MEMBER], query, via="api"))
-
-
-@routes.get(r"/v1/review/entries/{seq:\d{1,18}}")
-@api(*SEARCHERS)
-async def _entry(request: web.Request) -> web.Response:
-    parameters(request.query, ())
-    seq = int(request.match_info["seq"])
-    return _json(await request.app[REVIEWER].entry(request[MEMBER], seq, via="api"))
-
-
-@routes.get("/v1/review/checkpoint")
-@api(*CHECKPOINT)
-async def _checkpoint(request: web.Request) -> web.Response:
-    parameters(request.query, ())
-    return _json(await request.app[REVIEWER].checkpoint())
-
-
-@routes.get("/v1/reports/access")
-@api(*REPORTERS)
-async def _access(request: web.Request) -> web.Response:
-    given = parameters(request.query, ACCESS_PARAMS)
-    return _json(await request.app[REVIEWER].access_report(
-        request[MEMBER], given.get("customer", ""), via="api", view=given.get("view"),
-        lang=given.get("lang")))
-
-
-@routes.get("/v1/reports/transparency")
-@api(*TRANSPARENCY)
-async def _transparency(request: web.Request) -> web.Response:
-    doc = await request.app[REVIEWER].transparency_report(request[MEMBER], request.query,
-                                                          via="api")
-    if request.query.get("format", "").strip() == "csv":
-        return web.Response(text=to_csv(doc), content_type="text/csv", charset="utf-8",
-                            headers={"Cache-Control": "no-store"})
-    return _json(doc)
-
-
-def _json(doc: Mapping[str, Any]) -> web.Response:
-    return web.Response(body=orjson.dumps(doc), content_type="application/json",
-                        headers={"Cache-Control": "no-store"})

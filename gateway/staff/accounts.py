@@ -33,7 +33,6 @@ from enum import StrEnum
 from typing import Final
 
 import attrs
-from aiohttp import web
 
 from gateway.actor import Actor
 from gateway.errors import BadRequest, NotFound, TooManyRequests, Unauthorized
@@ -41,7 +40,6 @@ from gateway.record import Draft, Kind, Record
 from gateway.record.entry import iso_time
 from gateway.record.queries import StaffRow
 from gateway.record.rows import AddStaff, ChangeStaff, DisableStaff
-from gateway.record.stores.contract import Store
 from gateway.staff.logins import PasswordPool
 
 
@@ -175,11 +173,6 @@ class Session:
         return f"Session({self.member.username!r}, expires={self.expires!r})"
 
 
-#: The member a request was authenticated as, and the web session's token (pages only).
-MEMBER: Final = web.RequestKey("member", Member)
-SESSION_TOKEN: Final = web.RequestKey("session_token", str)
-
-
 #: Failed logins of one account allowed within LOGIN_WINDOW seconds; past them, the account's
 #: logins are refused (429, Retry-After) until the oldest failure leaves the window.
 LOGIN_FAILURES = 5
@@ -188,7 +181,7 @@ _MAX_TRACKED = 10_000
 
 
 class Staff:
-    """Accounts and sessions, kept in the record's store.
+    """Accounts and sessions, kept in the record.
 
     Failed logins are counted per username in this process (each gateway instance counts its
     own), so a password cannot be guessed faster than LOGIN_FAILURES per LOGIN_WINDOW. A login
@@ -200,7 +193,6 @@ class Staff:
                  session_seconds: int = SESSION_SECONDS, log_n: int = LOG_N,
                  pool: PasswordPool | None = None) -> None:
         self.record = record
-        self.store: Store = record.store
         self.clock = clock
         self.session_seconds = session_seconds
         self.log_n = log_n
@@ -225,12 +217,12 @@ class Staff:
         return Member(username=username, roles=wanted), seq
 
     async def list(self) -> list[Member]:
-        return [Member.from_row(r) for r in await self.store.list_staff()]
+        return [Member.from_row(r) for r in await self.record.staff_accounts()]
 
     async def disable(self, username: str, *, actor: Actor) -> int:
         """Disable an account and end its sessions, committed with the entry recording it;
         the entry's position."""
-        row = await self.store.staff_member(username)
+        row = await self.record.staff_account(username)
         if row is None:
             raise NotFound(f"no staff account {username}")
         return await self._recorded("disabled", username, Member.from_row(row).roles,
@@ -279,7 +271,7 @@ class Staff:
 
     async def account(self, username: str) -> Member:
         """An account by name, enabled or disabled (NotFound if there is none)."""
-        row = await self.store.staff_member(username)
+        row = await self.record.staff_account(username)
         if row is None:
             raise NotFound(f"no staff account {username}")
         return Member.from_row(row)
@@ -292,7 +284,7 @@ class Staff:
 
     async def member(self, username: str) -> Member:
         """An enabled account by name (Unauthorized otherwise)."""
-        row = await self.store.staff_member(username)
+        row = await self.record.staff_account(username)
         if row is None or row.disabled:
             raise Unauthorized("unknown or disabled staff account")
         return Member.from_row(row)
@@ -308,7 +300,7 @@ class Staff:
         ok: bool | None = None
         try:
             async with self.pool.place(client):
-                row = await self.store.staff_member(username)
+                row = await self.record.staff_account(username)
                 ok = await self.pool.run(check_password, row.password if row else self._dummy,
                                          password)
                 ok = ok and row is not None and not row.disabled
@@ -319,7 +311,7 @@ class Staff:
         token = secrets.token_urlsafe(32)
         now = self.clock()
         expires = _iso(now + self.session_seconds)
-        await self.store.add_session(token_hash(token), username, _iso(now), expires)
+        await self.record.start_session(token_hash(token), username, _iso(now), expires)
         return Session(token=token, member=Member.from_row(row), expires=expires)
 
     def _reserve(self, username: str) -> None:
@@ -359,10 +351,10 @@ class Staff:
         """The enabled member whose unexpired session ``token`` is."""
         if not token or len(token) > 128:  # noqa: PLR2004 - tokens are 43 characters
             raise Unauthorized("no valid session")
-        username = await self.store.session_user(token_hash(token), _iso(self.clock()))
+        username = await self.record.session_user(token_hash(token), _iso(self.clock()))
         if username is None:
             raise Unauthorized("no valid session")
         return await self.member(username)
 
     async def logout(self, token: str) -> None:
-        await self.store.end_session(token_hash(token))
+        await self.record.end_session(token_hash(token))

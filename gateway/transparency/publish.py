@@ -1,7 +1,8 @@
 """Publishing the record as tiles (c2sp.org/tlog-tiles): ``/checkpoint`` (served by the app, as
 ``/v1/record/checkpoint``), the hash tiles ``/tile/<L>/<N>[.p/<W>]`` to anyone (hashes hold no
 personal data), and the entry bundles ``/tile/entries/<N>[.p/<W>]`` to auditors only (entries
-hold pseudonymous metadata: customer references, orders, recipients).
+hold pseudonymous metadata: customer references, orders, recipients); ``gateway.http.tiles``
+serves them.
 
 An entry in a bundle is the entry's body exactly as its leaf commits to it (``SHA-256(0x00 ||
 body)``): canonical JSON in which a sealed value appears only as the SHA-256 of its ciphertext.
@@ -19,38 +20,28 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
-import structlog
-from aiohttp import web
-
-from gateway.errors import BadRequest, NotFound, RecordError
-from gateway.http.access import api, public
+from gateway.errors import NotFound, RecordError
+from gateway.record import Record
 from gateway.record.merkle import root
 from gateway.record.queries import Search
-from gateway.record.stores.contract import Store
-from gateway.staff.accounts import MEMBER, Role
-from gateway.transparency.tiles import WIDTH, Tile, TilePathInvalid, tile_for
+from gateway.staff.accounts import Role
+from gateway.transparency.tiles import WIDTH, Tile, tile_for
 
-__all__ = ["AUDITORS", "TILES", "Tiler", "routes"]
+__all__ = ["AUDITORS", "Tiler"]
 
-log = structlog.get_logger("gateway.tiles")
 T = TypeVar("T")
 
 #: Who may fetch entry bundles.
 AUDITORS: Final = (Role.AUDITOR,)
-#: Full tiles never change; a partial one is replaced as the tree grows.
-FULL: Final = {"Cache-Control": "public, max-age=31536000, immutable"}
-PARTIAL: Final = {"Cache-Control": "public, max-age=5"}
-FULL_BUNDLE: Final = {"Cache-Control": "private, max-age=31536000, immutable"}
-PARTIAL_BUNDLE: Final = {"Cache-Control": "private, no-cache"}
 _MAX_ENTRY: Final = 0xFFFF  # a bundle's length prefix is a big-endian uint16
 _MEMO_MAX: Final = 1 << 18
 
 
 class Tiler:
-    """Tiles and entry bundles of one record store. Hashing runs on a thread of its own."""
+    """Tiles and entry bundles of one record. Hashing runs on a thread of its own."""
 
-    def __init__(self, *, store: Store) -> None:
-        self._store = store
+    def __init__(self, *, record: Record) -> None:
+        self._record = record
         self._memo: dict[tuple[int, int], bytes] = {}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiles")
 
@@ -59,7 +50,7 @@ class Tiler:
 
     async def _held(self, tile: Tile) -> None:
         """NotFound unless the committed record holds every hash of ``tile``."""
-        size, _ = await self._store.head()
+        size, _ = await self._record.head()
         have = tile_for(tile.level, tile.index, size)
         if have is None or have.width < tile.width:
             raise NotFound(f"the record of {size} entries holds no tile {tile.path()}")
@@ -72,7 +63,7 @@ class Tiler:
         return b"".join(await self._roots(tile.level - 1, tile.first, tile.width))
 
     async def _leaves(self, start: int, end: int) -> list[bytes]:
-        leaves = await self._store.leaves(start, end)
+        leaves = await self._record.leaves(start, end)
         if len(leaves) != end - start:
             raise RecordError("the record holds fewer leaves than its head says")
         return leaves
@@ -103,7 +94,7 @@ class Tiler:
     async def bundle(self, tile: Tile) -> bytes:
         """The entry bundle of level-0 ``tile``: each body prefixed by its uint16 length."""
         await self._held(tile)
-        rows = await self._store.search(Search(
+        rows = await self._record.search(Search(
             cursor=tile.first - 1 if tile.first else None, limit=tile.width,
             newest_first=False))
         if [r.seq for r in rows] != list(range(tile.first, tile.first + tile.width)):
@@ -115,38 +106,3 @@ class Tiler:
                                   "bundle")
             parts.append(len(row.body).to_bytes(2, "big") + row.body)
         return b"".join(parts)
-
-
-TILES: Final = web.AppKey("tiles", Tiler)
-routes = web.RouteTableDef()
-
-
-def _tile(level: str, rest: str) -> Tile:
-    try:
-        return Tile.parse(level, rest)
-    except TilePathInvalid as exc:
-        raise BadRequest(str(exc)) from None
-
-
-@routes.get(r"/tile/{level:[0-9]+}/{rest:[x0-9/]+(\.p/[0-9]+)?}")
-@public
-async def _hash_tile(request: web.Request) -> web.Response:
-    """A hash tile: public, hashes only."""
-    tile = _tile(request.match_info["level"], request.match_info["rest"])
-    data = await request.app[TILES].hashes(tile)
-    return web.Response(body=data, content_type="application/octet-stream",
-                        headers=FULL if tile.full else PARTIAL)
-
-
-@routes.get(r"/tile/entries/{rest:[x0-9/]+(\.p/[0-9]+)?}")
-@api(*AUDITORS)
-async def _entry_bundle(request: web.Request) -> web.Response:
-    """An entry bundle: auditors only (pseudonymous metadata)."""
-    tile = _tile("0", request.match_info["rest"])
-    data = await request.app[TILES].bundle(tile)
-    log.info("tiles.bundle_read", username=request[MEMBER].username, index=tile.index,
-             width=tile.width)
-    response = web.Response(body=data, content_type="application/octet-stream",
-                            headers=FULL_BUNDLE if tile.full else PARTIAL_BUNDLE)
-    response.enable_compression()
-    return response

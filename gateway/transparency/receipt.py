@@ -32,8 +32,8 @@ from gateway.record.checkpoint import CheckpointInvalid, Verifier, parse_and_ver
 from gateway.record.entry import decode
 from gateway.record.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from gateway.record.proof import Prover
+from gateway.record.reads import Reads
 from gateway.record.rows import Row
-from gateway.record.stores.contract import Store
 from gateway.witness.cosignature import note_text
 from gateway.witness.policy import WitnessPolicy
 
@@ -126,7 +126,7 @@ def verify_receipt(text: str, verifiers: Sequence[Verifier], *,
     return receipt
 
 
-async def receipts_for(store: Store, bodies: Mapping[int, bytes], *, prover: Prover,
+async def receipts_for(record: Reads, bodies: Mapping[int, bytes], *, prover: Prover,
                        policy: WitnessPolicy | None = None,
                        sign: Callable[[], Awaitable[object]] | None = None,
                        ) -> dict[int, str]:
@@ -136,13 +136,13 @@ async def receipts_for(store: Store, bodies: Mapping[int, bytes], *, prover: Pro
     not cover an entry yet)."""
     if not bodies:
         return {}
-    rows = await store.cosigned(_SCAN)
+    rows = await record.cosigned_checkpoints(_SCAN)
     witnessed = [(r.size, _cosigned(r.note, r.lines, policy)) for r in rows
                  if policy is None or policy.problem(note_text(r.note), r.lines) is None]
-    latest = await store.latest_checkpoint()
+    latest = await record.latest_signed()
     if (latest is None or latest[0] <= max(bodies)) and sign is not None:
         await sign()
-        latest = await store.latest_checkpoint()
+        latest = await record.latest_signed()
     if latest is None:
         return {}
     lines = next((r.lines for r in rows if r.size == latest[0]), "")
@@ -152,7 +152,7 @@ async def receipts_for(store: Store, bodies: Mapping[int, bytes], *, prover: Pro
         size, note = next(((s, n) for s, n in witnessed if s > seq), newest)
         if size <= seq:
             continue
-        path = await prover.path(store, seq, size)
+        path = await prover.path(record, seq, size)
         out[seq] = format_receipt(Receipt(body, seq, tuple(path), note))
     return out
 
@@ -174,6 +174,6 @@ async def disclosure_receipts(record: Record, rows: Iterable[Row], *, prover: Pr
         entry = decode(row.body)
         if entry["kind"] in (Kind.INTENT, Kind.AUTHORITY_DISCLOSURE) and entry["disclosure"]:
             chosen.setdefault(str(entry["disclosure"]), (row.seq, row.body))
-    made = await receipts_for(record.store, dict(chosen.values()), prover=prover,
+    made = await receipts_for(record, dict(chosen.values()), prover=prover,
                               policy=policy, sign=record.checkpoint)
     return {d: made[seq] for d, (seq, _) in chosen.items() if seq in made}

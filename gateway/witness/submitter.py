@@ -99,7 +99,7 @@ class WitnessSubmitter:
     # -- life cycle ------------------------------------------------------------------------
     async def start(self) -> None:
         """Submit the newest stored checkpoint, then each new one as the record stores it."""
-        latest = await self._record.store.latest_checkpoint()
+        latest = await self._record.latest_signed()
         if latest is not None:
             self.checkpointed(latest[1])
         self._record.on_checkpoint(self.checkpointed)
@@ -167,7 +167,7 @@ class WitnessSubmitter:
         if old > size:
             return await self._ahead(peer, old)
         try:
-            proof = await self._prover.consistency(self._record.store, old, size)
+            proof = await self._prover.consistency(self._record, old, size)
         except (LookupError, RecordError):
             return self._failed(peer, "ahead", "witness.proof_unavailable", old_size=old)
         answer = await client.add_checkpoint(self._session, peer.ref, old_size=old,
@@ -201,7 +201,7 @@ class WitnessSubmitter:
     async def _ahead(self, peer: _Peer, witness_size: int) -> bool:
         """The witness holds a larger tree than our newest checkpoint: another instance's
         checkpoint (fine, once the record holds it), or a record rolled back (an alert)."""
-        record_size, _ = await self._record.store.head()
+        record_size, _ = await self._record.head()
         if witness_size <= record_size:
             peer.cosigned_size = max(peer.cosigned_size, witness_size)
             self._set_state(peer, "ok")
@@ -213,7 +213,7 @@ class WitnessSubmitter:
     async def _cosigned(self, peer: _Peer, size: int, line: str) -> None:
         name = peer.ref.name
         try:
-            await self._record.store.add_cosignatures(size, [(peer.ref.key.label, line)],
+            await self._record.add_cosignatures(size, [(peer.ref.key.label, line)],
                                                       self._clock())
         except RecordError as exc:
             log.error("witness.cosignature_not_stored", witness=name, size=size,
@@ -259,10 +259,10 @@ class WitnessSubmitter:
     async def served(self) -> str | None:
         """The newest checkpoint whose cosignatures meet the quorum, those lines appended; until
         one does, the newest checkpoint with what cosignatures it has."""
-        latest = await self._record.store.latest_checkpoint()
+        latest = await self._record.latest_signed()
         if latest is None:
             return None
-        rows = await self._record.store.cosigned(_SERVED_SCAN)
+        rows = await self._record.cosigned_checkpoints(_SERVED_SCAN)
         for row in rows:
             if self._policy.problem(note_text(row.note), row.lines) is None:
                 return row.note + "".join(self._policy.cosigners(note_text(row.note),

@@ -639,7 +639,7 @@ class TestDisclosingOnce:
 
 async def all_entries(gateway: Harness) -> list[dict[str, Any]]:
     """Every entry of the record, whichever store holds it."""
-    store = gateway.app[RECORD].store
-    size, _ = await store.head()
-    rows = [await store.entry(seq) for seq in range(size)]
+    record = gateway.app[RECORD]
+    size, _ = await record.head()
+    rows = [await record.entry(seq) for seq in range(size)]
     return [decode(row.body) for row in rows if row is not None]

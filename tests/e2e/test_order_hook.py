@@ -259,7 +259,7 @@ class TestFailures:
         carrier without a durable intent; once space is back, hooks are served again."""
         from gateway.http.app import RECORD  # noqa: PLC0415
 
-        db = gateway.app[RECORD].store.sync.db  # type: ignore[attr-defined]
+        db = gateway.app[RECORD]._store.sync.db  # type: ignore[attr-defined]  # noqa: SLF001
         pages = db.execute("PRAGMA page_count").fetchone()[0]
         db.execute(f"PRAGMA max_page_count = {pages}")
         big = order_event("posti", "home_delivery", order_id="O-" + "9" * 150)
@@ -278,7 +278,7 @@ class TestFailures:
         answer 503, nothing reaches a carrier, /readyz says so; writable again, hooks book."""
         from gateway.http.app import RECORD  # noqa: PLC0415
 
-        db = gateway.app[RECORD].store.sync.db  # type: ignore[attr-defined]
+        db = gateway.app[RECORD]._store.sync.db  # type: ignore[attr-defined]  # noqa: SLF001
         db.execute("PRAGMA query_only = ON")
         status, problem, _ = await gateway.post(order_event("posti", "home_delivery"))
         assert (status, problem["type"].endswith("record-unavailable")) == (503, True)

@@ -22,7 +22,7 @@ class TestProcessingRecord:
         consent is listed as never disclosed."""
         for _ in range(2):
             await gateway.post(order_event("posti", "home_delivery"))
-        counts = await gateway.app[RECORD].store.disclosure_counts()
+        counts = await gateway.app[RECORD].disclosure_counts()
         doc = processing_record(gateway.config, counts)
         rows = {(r["recipient"], r["service"]): r for r in doc["recipients"]}
         assert set(rows) == set(gateway.config.policy.rules)

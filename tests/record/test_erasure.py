@@ -77,7 +77,7 @@ class TestRequestErasure:
         verifier = record._signer.verifier()  # noqa: SLF001 - the test's own key
         old = parse_and_verify(before_note, [verifier])
         new = parse_and_verify(after_note, [verifier])
-        leaves = await record.store.leaves(0, new.size)
+        leaves = await record.leaves(0, new.size)
         proof = inclusion_proof(mine[0], new.size, leaves)
         assert verify_inclusion(leaves[mine[0]], mine[0], new.size, proof, new.root)
         assert verify_consistency(old.size, new.size, old.root, new.root,
@@ -88,7 +88,7 @@ class TestRequestErasure:
         await disclose(record, "C-1")
         result = await request_erasure(record, actor=DPO, customer_id="C-1", hmac_key=HMAC_KEY,
                                        rules=ErasureRules(), now=NOW)
-        row = await record.store.entry(result.seq)
+        row = await record.entry(result.seq)
         assert row is not None
         body = orjson.loads(row.body)
         assert (body["kind"], body["subject"]) == ("erasure", subject_ref(HMAC_KEY, "C-1"))

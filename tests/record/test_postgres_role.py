@@ -42,7 +42,7 @@ class TestWriterRole:
                                     HookOp(webhook_id=f"h{i}", disclosure=f"d_{i}", subject="s1"),
                                     new_key)
             assert await record.checkpoint() is not None
-            assert (await record.store.head())[0] == 3  # noqa: PLR2004
+            assert (await record.head())[0] == 3  # noqa: PLR2004
         finally:
             await record.close()
 

@@ -127,7 +127,7 @@ class TestSubjectKeys:
         """The stored key is not the key itself."""
         key = await record.subject_key("a", create=True)
         assert key is not None
-        wrapped = await record.store.wrapped_key("a")
+        wrapped = await record._store.wrapped_key("a")  # noqa: SLF001 - the stored form
         assert wrapped is not None
         assert key not in wrapped
 
@@ -185,7 +185,7 @@ class TestNewKeysTravelWithTheirEntry:
             assert isinstance(results[0], RecordError)  # a 503 at the edge: nothing was sent
             assert await record.key_for("s1") == (kept, None)
             assert lost != kept
-            assert (await record.store.head())[0] == 1
+            assert (await record.head())[0] == 1
         finally:
             await record.close()
 

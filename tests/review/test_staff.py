@@ -127,8 +127,8 @@ class TestAccounts:
             await staff.set_roles("ritva", ["pipeline"], actor=CLI)
         with pytest.raises(BadRequest):
             await staff.set_password("ritva", "short", actor=CLI)
-        assert await record.store.entry(size) is None  # the refused changes recorded nothing
-        rows = [r for seq in range(size) if (r := await record.store.entry(seq)) is not None]
+        assert await record.entry(size) is None  # the refused changes recorded nothing
+        rows = [r for seq in range(size) if (r := await record.entry(seq)) is not None]
         actions = [decode(r.body)["data"]["action"] for r in rows
                    if decode(r.body)["kind"] == "staff.changed"]
         assert actions == ["added", "disabled", "enabled", "roles_changed", "password_reset"]

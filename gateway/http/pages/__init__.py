@@ -11,9 +11,10 @@ from typing import Any, Final
 import jinja2
 from aiohttp import web
 
+from gateway.http.access import MEMBER, SESSION_TOKEN
 from gateway.http.pages.chart import bar_chart, month_items, recipient_items
 from gateway.review.transparency_report import MEASURES, shown
-from gateway.staff.accounts import MEMBER, SESSION_TOKEN, csrf_token
+from gateway.staff.accounts import csrf_token
 
 ENV: Final = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),

@@ -1,0 +1,57 @@
+"""The API session: ``POST /v1/session`` exchanges a username and password for a bearer token
+(``gateway.staff.accounts.Staff.login``), ``GET`` says whom it belongs to, ``DELETE`` ends it.
+The web session's login form lives with the pages (``gateway.http.pages.review``)."""
+
+from __future__ import annotations
+
+import orjson
+import structlog
+from aiohttp import web
+
+from gateway.errors import BadRequest
+from gateway.http.access import MEMBER, STAFF, api, bearer_token, public
+from gateway.http.proxies import client_address
+from gateway.staff.accounts import STAFF_ROLES, Role
+
+__all__ = ["routes"]
+
+log = structlog.get_logger("gateway.access")
+routes = web.RouteTableDef()
+
+
+@routes.post("/v1/session")
+@public
+async def _login(request: web.Request) -> web.Response:
+    """Exchange a username and password for a bearer token."""
+    try:
+        doc = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise BadRequest('send {"username": ..., "password": ...} as JSON') from None
+    if not isinstance(doc, dict) or not all(
+            isinstance(doc.get(k), str) for k in ("username", "password")):
+        raise BadRequest('send {"username": ..., "password": ...} as JSON')
+    session = await request.app[STAFF].login(doc["username"], doc["password"],
+                                             client=client_address(request))
+    log.info("session.started", username=session.member.username, via="api")
+    return web.json_response(
+        {"token": session.token, "token_type": "Bearer", "expires": session.expires,
+         **_who(session.member.username, session.member.roles)},
+        status=201, headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/v1/session")
+@api(*STAFF_ROLES)
+async def _whoami(request: web.Request) -> web.Response:
+    member = request[MEMBER]
+    return web.json_response(_who(member.username, member.roles))
+
+
+@routes.delete("/v1/session")
+@api(*STAFF_ROLES)
+async def _logout(request: web.Request) -> web.Response:
+    await request.app[STAFF].logout(bearer_token(request))
+    return web.Response(status=204)
+
+
+def _who(username: str, roles: frozenset[Role]) -> dict[str, object]:
+    return {"username": username, "roles": sorted(r.value for r in roles)}
