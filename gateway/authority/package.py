@@ -35,7 +35,8 @@ from gateway.operations.policy_versions import latest_version, named
 from gateway.policy.rules import select
 from gateway.record import Draft, Kind
 from gateway.record.entry import decode, iso_time
-from gateway.record.sealing import unseal
+from gateway.record.entry_data import OutcomeData
+from gateway.record.sealing import entry_context, unseal
 
 NOT_HELD = "not held by the disclosure gateway"
 ERASED = "the customer's personal values were erased; only metadata remains"
@@ -101,24 +102,25 @@ async def subject_package(authority: Authority, request: Request, subject: str, 
     deliveries: list[dict[str, Any]] = []
     rows = []
     for row in await record.store.subject_rows(subject):
-        body = decode(row.body)
-        if body["kind"] not in DATA_KINDS or (only is not None and body["order"] not in only):
+        entry = decode(row.body)
+        if entry.kind not in DATA_KINDS or (only is not None and entry.order not in only):
             continue
         rows.append(row)
         opened = None
         if key is not None and row.sealed is not None:
-            opened = unseal(key, f"{body['kind']}:{body['disclosure']}", bytes(row.sealed))
-        if body["kind"] == Kind.INTENT:
-            orders.append(body["order"])
+            opened = unseal(key, entry_context(entry.kind, entry.disclosure), bytes(row.sealed))
+        if entry.kind == Kind.INTENT:
+            orders.append(entry.order or "")
             if opened is not None:
                 # a delivery's receiver, or a return label's sender: the customer either way
                 party = opened.get("receiver", opened.get("sender", {}))
-                uses.append(Use(order=body["order"], time=body["time"],
+                uses.append(Use(order=entry.order or "", time=entry.time,
                                 values=select(party, request.rule)))
         else:
-            delivery = {"order": body["order"], "carrier": body["recipient"],
-                        "service": body["service"], "time": body["time"],
-                        "result": body["data"].get("result")}
+            delivery = {"order": entry.order, "carrier": entry.recipient,
+                        "service": entry.service, "time": entry.time,
+                        "result": entry.data.result if isinstance(entry.data, OutcomeData)
+                        else None}
             if opened is not None and "tracking_number" in opened:
                 delivery["tracking_number"] = opened["tracking_number"]
             deliveries.append(delivery)

@@ -223,11 +223,12 @@ class Steps:
         rows = [r for i in range(max(len(request.subjects), 1))
                 for r in await store.disclosure_rows(f"{request.id}:{i}")]
         bodies = [decode(r.body) for r in rows]
-        if any(b["kind"] == Kind.AUTHORITY_DISCLOSURE for b in bodies):
+        if any(b.kind == Kind.AUTHORITY_DISCLOSURE for b in bodies):
             raise Conflict(f"request {request.id} has outcomes for part of its customers; the "
                            "package's hash is in the record: ask an admin to check it")
         # The claim is committed with the first intent, which says when (else its time).
-        claimed = max((str(b["data"].get("claimed_at") or b["time"]) for b in bodies),
+        claimed = max((str(b.data.get("claimed_at") or b.time) if isinstance(b.data, dict)
+                       else b.time for b in bodies),
                       default="")
         if claimed > iso_time(now - STALE):
             raise Conflict(f"the package of {request.id} is being produced (claimed at "
