@@ -170,8 +170,7 @@ class _Body(msgspec.Struct, frozen=True):
     sealed: str | None
 
 
-@attrs.frozen(repr=False)
-class Entry:
+class Entry(msgspec.Struct, frozen=True, repr_omit_defaults=True):
     """An entry as read back from its body. ``data`` is the kind's type from
     ``entry_data.DATA``, or for a kind with none the mapping as recorded; ``sealed`` is the hex
     SHA-256 the body commits to (the ciphertext is stored beside it), None if nothing is."""

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import attrs
+import msgspec
 import orjson
 from aiohttp import web
 
@@ -254,7 +255,7 @@ class Reviewer:
             return entry
         stored = await self.record.store.get_request(reports.request_of(entry) or "")
         told = orjson.loads(stored[1]).get("notification") if stored is not None else None
-        return entry if told is None else attrs.evolve(
+        return entry if told is None else msgspec.structs.replace(
             entry, data={**entry.data, "notification": told})
 
     async def transparency_report(self, member: Member, params: Mapping[str, str], *,
