@@ -246,7 +246,7 @@ class Desk:
         _on_case(member, request, "resume")
         actor = self.actor(member, channel)
         recorded = await self.steps.stuck(request, now=self.now())
-        if any(b["kind"] == Kind.AUTHORITY_DISCLOSURE for b in recorded):
+        if any(b.kind == Kind.AUTHORITY_DISCLOSURE for b in recorded):
             return self.view(await finish(self.authority, request, recorded=recorded,
                                           actor=actor, out_dir=self.packages))
         resumed = await self.steps.resume(request, actor=actor, now=self.now())

@@ -38,8 +38,9 @@ from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordCorr
 from gateway.operations.policy_versions import POLICY_VERSION, latest_version, named
 from gateway.policy.rules import select
 from gateway.record import Draft, Kind
-from gateway.record.entry import decode, iso_time
-from gateway.record.sealing import unseal
+from gateway.record.entry import Entry, decode, iso_time
+from gateway.record.entry_data import OutcomeData
+from gateway.record.sealing import entry_context, unseal
 
 NOT_HELD = "not held by the disclosure gateway"
 ERASED = "the customer's personal values were erased; only metadata remains"
@@ -105,24 +106,25 @@ async def subject_package(authority: Authority, request: Request, subject: str, 
     deliveries: list[dict[str, Any]] = []
     rows = []
     for row in await record.subject_entries(subject):
-        body = decode(row.body)
-        if body["kind"] not in DATA_KINDS or (only is not None and body["order"] not in only):
+        entry = decode(row.body)
+        if entry.kind not in DATA_KINDS or (only is not None and entry.order not in only):
             continue
         rows.append(row)
         opened = None
         if key is not None and row.sealed is not None:
-            opened = unseal(key, f"{body['kind']}:{body['disclosure']}", bytes(row.sealed))
-        if body["kind"] == Kind.INTENT:
-            orders.append(body["order"])
+            opened = unseal(key, entry_context(entry.kind, entry.disclosure), bytes(row.sealed))
+        if entry.kind == Kind.INTENT:
+            orders.append(entry.order or "")
             if opened is not None:
                 # a delivery's receiver, or a return label's sender: the customer either way
                 party = opened.get("receiver", opened.get("sender", {}))
-                uses.append(Use(order=body["order"], time=body["time"],
+                uses.append(Use(order=entry.order or "", time=entry.time,
                                 values=select(party, request.rule)))
         else:
-            delivery = {"order": body["order"], "carrier": body["recipient"],
-                        "service": body["service"], "time": body["time"],
-                        "result": body["data"].get("result")}
+            delivery = {"order": entry.order, "carrier": entry.recipient,
+                        "service": entry.service, "time": entry.time,
+                        "result": entry.data.result if isinstance(entry.data, OutcomeData)
+                        else None}
             if opened is not None and "tracking_number" in opened:
                 delivery["tracking_number"] = opened["tracking_number"]
             deliveries.append(delivery)
@@ -299,13 +301,18 @@ def _given(part: Mapping[str, Any], categories: Sequence[str],
     return fields, tuple(c for c in categories if isinstance(data.get(c), list))
 
 
-async def finish(authority: Authority, request: Request, *, recorded: Sequence[Mapping[str, Any]],
+def _data(entry: Entry) -> Mapping[str, Any]:
+    """An authority entry's data (authority kinds are read back as their recorded mapping)."""
+    return entry.data if isinstance(entry.data, Mapping) else {}
+
+
+async def finish(authority: Authority, request: Request, *, recorded: Sequence[Entry],
                  actor: Actor, out_dir: Path) -> Request:
     """Record the outcomes a crashed production left missing (``recorded``: the bodies of the
     request's intent and outcome entries), from its package file, checked against the hash
     the recorded outcomes name; the last moves the request to disclosed."""
-    digests = {b["data"]["package_sha256"] for b in recorded
-               if b["kind"] == Kind.AUTHORITY_DISCLOSURE}
+    digests = {_data(b).get("package_sha256") for b in recorded
+               if b.kind == Kind.AUTHORITY_DISCLOSURE}
     if len(digests) != 1:
         raise RecordCorrupt(f"the outcomes of {request.id} name {len(digests)} package hashes")
     (digest,) = digests
@@ -320,9 +327,9 @@ async def finish(authority: Authority, request: Request, *, recorded: Sequence[M
                             "the record")
     package = orjson.loads(content)
     intake, slots = request.intake, _slots(request)
-    done = {b["disclosure"] for b in recorded if b["kind"] == Kind.AUTHORITY_DISCLOSURE}
-    common = _common(request, {k: v for b in recorded if b["kind"] == Kind.AUTHORITY_INTENT
-                               for k, v in b["data"].items() if k == POLICY_VERSION})
+    done = {b.disclosure for b in recorded if b.kind == Kind.AUTHORITY_DISCLOSURE}
+    common = _common(request, {k: v for b in recorded if b.kind == Kind.AUTHORITY_INTENT
+                               for k, v in _data(b).items() if k == POLICY_VERSION})
     parts = package["customers"]
     outcomes = [(*_given(part, intake.categories), part["status"]) for part in parts] or [
         ((), (), "not held")]

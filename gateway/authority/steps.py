@@ -34,7 +34,7 @@ from gateway.actor import Actor
 from gateway.authority.workflow import Authority, Request
 from gateway.errors import Conflict, Unprocessable
 from gateway.record import Draft, Kind
-from gateway.record.entry import decode, iso_time
+from gateway.record.entry import Entry, decode, iso_time
 from gateway.text import staff_text
 
 RESOLUTIONS: Final = ("withdrawn", "upheld", "overruled")
@@ -216,7 +216,7 @@ class Steps:
             data={k: v for k, v in told.items() if k not in ("recorded_by", "recorded_at")},
             case={**request.case, "notification": told})
 
-    async def recorded(self, request: Request) -> list[dict[str, Any]]:
+    async def recorded(self, request: Request) -> list[Entry]:
         """The bodies of the request's intent and outcome entries, in record order."""
         record = self.authority.record
         return [decode(r.body) for i in range(max(len(request.subjects), 1))
@@ -225,7 +225,7 @@ class Steps:
     async def resume(self, request: Request, *, actor: Actor, now: datetime) -> Request:
         """Give a crashed production's claim back (no outcome recorded): ``approved`` again."""
         bodies = await self.stuck(request, now=now)
-        if any(b["kind"] == Kind.AUTHORITY_DISCLOSURE for b in bodies):
+        if any(b.kind == Kind.AUTHORITY_DISCLOSURE for b in bodies):
             raise Conflict(f"request {request.id} has outcomes for part of its customers; the "
                            "package's hash is in the record: ask an admin to check it")
         return await self._step(
@@ -233,7 +233,7 @@ class Steps:
             data={"intents": len(bodies), "claimed_by": request.disclosed_by},
             state="approved", disclosed_by=None)
 
-    async def stuck(self, request: Request, *, now: datetime) -> list[dict[str, Any]]:
+    async def stuck(self, request: Request, *, now: datetime) -> list[Entry]:
         """The recorded intents and outcomes of a production stuck in ``disclosing`` (claimed
         ``STALE`` ago or more); refused while it may still be running."""
         if request.state != "disclosing":
@@ -242,7 +242,8 @@ class Steps:
         bodies = await self.recorded(request)
         # The claim is committed with the first intent, which says when (else its time); an
         # outcome recorded since says the production was still running then.
-        claimed = max((str(b["data"].get("claimed_at") or b["time"]) for b in bodies),
+        claimed = max((str(b.data.get("claimed_at") or b.time) if isinstance(b.data, dict)
+                       else b.time for b in bodies),
                       default="")
         if claimed > iso_time(now - STALE):
             raise Conflict(f"the package of {request.id} is being produced (claimed at "

@@ -26,7 +26,7 @@ from gateway.policy.rules import Rule
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import decode, iso_time
 from gateway.record.rows import PutRequest, SideOp
-from gateway.record.sealing import seal, subject_ref, unseal
+from gateway.record.sealing import authority_subject_context, seal, subject_ref, unseal
 from gateway.text import clean, staff_text
 
 #: Data categories of the privacy policy, and the record fields each one covers.
@@ -283,10 +283,10 @@ class Authority:
                 # then count it as a customer to erase): its id is sealed under the
                 # request's own key, kept only as long as the request is open.
                 sealed[subject] = "r:" + seal(self._request_key(request.id),
-                                              f"authority-subject:{request.id}",
+                                              authority_subject_context(request.id),
                                               {"customer_id": ids.get(subject)}).hex()
                 continue
-            sealed[subject] = seal(key, f"authority-subject:{request.id}",
+            sealed[subject] = seal(key, authority_subject_context(request.id),
                                    {"customer_id": ids.get(subject)}).hex()
         doc = {**request.to_json(), "sealed_ids": sealed, "asked": asked}
         await self.record.append(Draft(
@@ -369,8 +369,9 @@ class Authority:
         CLI, as another staff member (``--as`` takes no password)."""
         if actor.channel != "cli":
             return False
-        return any(actor.same_login_other_name(decode(row.body)["data"])
-                   for row in await self.record.disclosure_entries(request_id))
+        return any(isinstance(step.data, dict) and actor.same_login_other_name(step.data)
+                   for step in (decode(row.body) for row in
+                                await self.record.disclosure_entries(request_id)))
 
     async def close(self, request_id: str, *, actor: Actor, now: datetime) -> Request:
         request = await self.get(request_id)
@@ -412,7 +413,7 @@ class Authority:
             key = await self.record.subject_key(subject, create=False)
         if key is None:
             return None
-        value = unseal(key, f"authority-subject:{request.id}", bytes.fromhex(sealed))
+        value = unseal(key, authority_subject_context(request.id), bytes.fromhex(sealed))
         return None if value is None else value.get("customer_id")
 
 

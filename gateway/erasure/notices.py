@@ -49,9 +49,10 @@ from gateway.erasure.channels import (
 )
 from gateway.errors import Conflict, NotFound, RecordCorrupt
 from gateway.record import Draft, Kind, Record
-from gateway.record.entry import decode, iso_time
+from gateway.record.entry import Entry, decode, iso_time
+from gateway.record.entry_data import NoticeIntentData, NoticeOutcomeData, OutcomeData
 from gateway.record.queries import MAX_LIMIT, Search
-from gateway.record.sealing import seal, unseal
+from gateway.record.sealing import erasure_notice_context, outcome_context, seal, unseal
 from gateway.review.reports import LEFT
 
 log = structlog.get_logger("gateway.erasure_notices")
@@ -128,30 +129,30 @@ async def capture(record: Record, subject: str, notices: Notices | None) -> list
         return []
     key = await record.subject_key(subject, create=False)
     entries = [(decode(r.body), r.sealed) for r in await record.subject_entries(subject)]
-    told = {s for e, _ in entries if e["kind"] == Kind.ERASURE_NOTICE_INTENT
-            for s in e["data"].get("shipments", ())}
-    booked: dict[str, str] = {e["disclosure"]: e["time"] for e, _ in entries
-                              if e["kind"] == Kind.INTENT}
+    told = {s for e, _ in entries if isinstance(e.data, NoticeIntentData)
+            for s in e.data.shipments}
+    booked: dict[str | None, str] = {e.disclosure: e.time for e, _ in entries
+                                     if e.kind == Kind.INTENT}
     per_recipient: dict[str, list[dict[str, Any]]] = {}
     for entry, sealed in entries:
-        if (entry["kind"] != Kind.OUTCOME or entry["data"].get("result") not in LEFT
-                or entry["disclosure"] in told):
+        if (not isinstance(entry.data, OutcomeData) or entry.data.result not in LEFT
+                or entry.disclosure is None or entry.disclosure in told):
             continue
         ids: dict[str, Any] = {}
         if sealed is not None and key is not None:
-            ids = unseal(key, f"{Kind.OUTCOME}:{entry['disclosure']}", sealed) or {}
-        per_recipient.setdefault(entry["recipient"], []).append({
-            "reference": entry["disclosure"],
+            ids = unseal(key, outcome_context(entry.disclosure), sealed) or {}
+        per_recipient.setdefault(entry.recipient or "", []).append({
+            "reference": entry.disclosure,
             "tracking_number": ids.get("tracking_number"),
             "carrier_reference": ids.get("carrier_reference"),
-            "booked": booked.get(entry["disclosure"], entry["time"])[:10]})
+            "booked": booked.get(entry.disclosure, entry.time)[:10]})
     planned = []
     for recipient, shipments in sorted(per_recipient.items()):
         notice = "en_" + uuid.uuid4().hex[:16]
         plan = Planned(notice=notice, subject=subject, recipient=recipient,
                        channel=notices.channel(recipient).channel,
                        shipments=tuple(s["reference"] for s in shipments))
-        sealed_ids = seal(_capture_keys(notices.keks)[0], f"erasure-notice:{notice}",
+        sealed_ids = seal(_capture_keys(notices.keks)[0], erasure_notice_context(notice),
                           {"shipments": shipments})
         _write_pending(notices, plan, sealed_ids)
         planned.append(plan)
@@ -212,7 +213,7 @@ def _contents(notices: Notices, doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     sealed = bytes.fromhex(doc["sealed"])
     for key in _capture_keys(notices.keks):
         try:
-            opened = unseal(key, f"erasure-notice:{doc['notice']}", sealed)
+            opened = unseal(key, erasure_notice_context(doc["notice"]), sealed)
         except RecordCorrupt:
             break
         if opened is not None:
@@ -245,15 +246,14 @@ async def dispatch(record: Record, notices: Notices | None, *, now: datetime,
     for path in sorted(_pending(notices).glob("en_*.json")):
         doc = orjson.loads(path.read_bytes())
         rows = [decode(r.body) for r in await record.disclosure_entries(doc["notice"])]
-        if not any(r["kind"] == Kind.ERASURE_NOTICE_INTENT for r in rows):
+        if not any(r.kind == Kind.ERASURE_NOTICE_INTENT for r in rows):
             if await record.subject_key(doc["subject"], create=False) is not None:
                 path.unlink(missing_ok=True)  # its erasure never committed: nothing to tell
                 continue
             await _intent(record, Planned(**{k: doc[k] for k in (
                 "notice", "subject", "recipient", "channel")},
                 shipments=tuple(doc["shipments"])), None)
-        results = [r["data"].get("result") for r in rows
-                   if r["kind"] == Kind.ERASURE_NOTICE_OUTCOME]
+        results = [r.data.result for r in rows if isinstance(r.data, NoticeOutcomeData)]
         if any(r in (*DONE, "written") for r in results):
             path.unlink(missing_ok=True)
             continue
@@ -279,20 +279,19 @@ async def dispatch(record: Record, notices: Notices | None, *, now: datetime,
     return done
 
 
-def states(entries: Iterable[Mapping[str, Any]]) -> list[NoticeState]:
-    """The notices among decoded ``entries`` (intents and their outcomes), oldest first."""
-    found: dict[str, NoticeState] = {}
+def states(entries: Iterable[Entry]) -> list[NoticeState]:
+    """The notices among ``entries`` (intents and their outcomes), oldest first."""
+    found: dict[str | None, NoticeState] = {}
     for e in entries:
-        if e["kind"] == Kind.ERASURE_NOTICE_INTENT:
-            found[e["disclosure"]] = NoticeState(
-                notice=e["disclosure"], subject=e["subject"], recipient=e["recipient"],
-                channel=e["data"].get("channel", "file"), result="pending", attempts=0,
-                time=e["time"])
-        elif e["kind"] == Kind.ERASURE_NOTICE_OUTCOME and e["disclosure"] in found:
-            before = found[e["disclosure"]]
-            result = e["data"].get("result", "failed")
-            found[e["disclosure"]] = attrs.evolve(
-                before, result=result, time=e["time"], error=e["data"].get("error"),
+        if isinstance(e.data, NoticeIntentData):
+            found[e.disclosure] = NoticeState(
+                notice=e.disclosure or "", subject=e.subject or "", recipient=e.recipient or "",
+                channel=e.data.channel, result="pending", attempts=0, time=e.time)
+        elif isinstance(e.data, NoticeOutcomeData) and e.disclosure in found:
+            before = found[e.disclosure]
+            result = e.data.result
+            found[e.disclosure] = attrs.evolve(
+                before, result=result, time=e.time, error=e.data.error,
                 attempts=before.attempts + (result != "acknowledged"))
     return list(found.values())
 
@@ -301,7 +300,7 @@ async def listing(record: Record, *, subject: str | None = None,
                   everything: bool = False) -> list[NoticeState]:
     """Notices not yet sent or acknowledged (failed, written for a person, pending), or with
     ``everything`` all of them; one customer's with ``subject``."""
-    entries: list[dict[str, Any]] = []
+    entries: list[Entry] = []
     cursor = None
     while True:
         page = await record.search(Search(
@@ -309,7 +308,7 @@ async def listing(record: Record, *, subject: str | None = None,
             newest_first=False))
         for row in page:
             entries += [decode(r.body) for r in await record.disclosure_entries(
-                decode(row.body)["disclosure"])]
+                decode(row.body).disclosure or "")]
         if len(page) < MAX_LIMIT:
             break
         cursor = page[-1].seq
@@ -337,7 +336,7 @@ async def mark(record: Record, notices: Notices | None, notice: str, *,
     return entry.seq
 
 
-def told(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def told(entries: Iterable[Entry]) -> list[dict[str, Any]]:
     """For the customer (Art. 19, second sentence): each recipient told of their erasure,
     how, when and with what result."""
     return [{"recipient": s.recipient, "channel": s.channel, "result": s.result,

@@ -91,7 +91,7 @@ def _open_case(cases: Cases, subject: str) -> str | None:
 
 async def _seen(record: Record, subject: str) -> bool:
     """Whether the record holds anything of ``subject`` but staff reads of it."""
-    return any(decode(r.body)["kind"] != Kind.REVIEW
+    return any(decode(r.body).kind != Kind.REVIEW
                for r in await record.subject_entries(subject))
 
 

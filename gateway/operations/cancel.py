@@ -39,9 +39,10 @@ from gateway.models import Cancellation
 from gateway.operations.disclose import Answer
 from gateway.payload import CancelRequest
 from gateway.record import Draft, Kind, Record
-from gateway.record.entry import decode
+from gateway.record.entry import Entry, decode
+from gateway.record.entry_data import CancelOutcomeData, OutcomeData
 from gateway.record.rows import HookOp
-from gateway.record.sealing import unseal
+from gateway.record.sealing import outcome_context, unseal
 
 log = structlog.get_logger("gateway.cancels")
 
@@ -56,14 +57,14 @@ _RESULTS: Mapping[type[CarrierError], str] = {
 class Booking:
     """A booking as the record holds it: its intent and outcome, and any cancellations."""
 
-    intent: Mapping[str, Any]
-    outcome: Mapping[str, Any]
+    intent: Entry
+    outcome: Entry
     sealed: bytes | None
-    cancelled: Mapping[str, Any] | None  # the outcome of a successful cancellation
+    cancelled: Entry | None  # the outcome of a successful cancellation
 
     @property
     def disclosure(self) -> str:
-        return str(self.outcome["disclosure"])
+        return self.outcome.disclosure or ""
 
 
 @attrs.define
@@ -74,36 +75,37 @@ class Canceller:
     async def cancel(self, request: CancelRequest, *, webhook_id: str) -> Answer:
         booking = await self.booking(request.disclosure_id, order=request.order_id)
         out = booking.outcome
-        carrier = self.carriers.get(out["recipient"])
+        carrier = self.carriers.get(out.recipient or "")
         if carrier is None:
-            raise Conflict(f"{out['recipient']} is no longer configured; cancel disclosure "
+            raise Conflict(f"{out.recipient} is no longer configured; cancel disclosure "
                            f"{booking.disclosure} at the carrier by hand")
         if CANCEL not in carrier.operations:
             raise unsupported(carrier.name, "cancellation", "see the adapter's documentation")
         if booking.cancelled is not None:
             log.info("cancel.already", disclosure=booking.disclosure)
-            return _answer(booking.cancelled, 200, "cancelled")
-        key = await self.record.subject_key(out["subject"], create=False)
+            assert isinstance(booking.cancelled.data, CancelOutcomeData)
+            return _answer(booking.cancelled, booking.cancelled.data.intent, 200, "cancelled")
+        key = await self.record.subject_key(out.subject or "", create=False)
         if key is None or booking.sealed is None:
             raise Conflict("the customer's data is erased, so the carrier's ids for this "
                            "booking can no longer be read; cancel it at the carrier by hand")
-        ids = unseal(key, f"{Kind.OUTCOME}:{booking.disclosure}", booking.sealed)
+        ids = unseal(key, outcome_context(booking.disclosure), booking.sealed)
         if ids is None:  # sealed under a key erased since; the customer came back
             raise Conflict("the customer's data was erased since this booking, so the "
                            "carrier's ids for it can no longer be read; cancel it at the "
                            "carrier by hand")
         intent = await self.record.append(
             Draft(kind=Kind.CANCEL_INTENT, disclosure=booking.disclosure,
-                  subject=out["subject"], order=out["order"], recipient=out["recipient"],
-                  service=out["service"], data={"webhook_id": webhook_id,
-                                                "booking": out["seq"]}),
+                  subject=out.subject, order=out.order, recipient=out.recipient,
+                  service=out.service, data={"webhook_id": webhook_id,
+                                             "booking": out.seq}),
             HookOp(webhook_id=webhook_id, disclosure=booking.disclosure,
-                   subject=out["subject"]),
+                   subject=out.subject),
         )
-        log.info("cancel.intent", disclosure=booking.disclosure, recipient=out["recipient"],
+        log.info("cancel.intent", disclosure=booking.disclosure, recipient=out.recipient,
                  seq=intent.seq)
         cancellation = Cancellation(
-            reference=booking.disclosure, service=out["service"],
+            reference=booking.disclosure, service=out.service or "",
             tracking_number=ids["tracking_number"],
             carrier_reference=ids.get("carrier_reference"))
         return await self.outcome(out, intent.seq, webhook_id, await _send(carrier,
@@ -114,23 +116,24 @@ class Canceller:
         to cancel."""
         rows = await self.record.disclosure_entries(disclosure)
         docs = [(row, decode(row.body)) for row in rows]
-        intent = next((d for _, d in docs if d["kind"] == Kind.INTENT), None)
-        found = next(((r, d) for r, d in docs if d["kind"] == Kind.OUTCOME), None)
-        if intent is None or (order is not None and intent["order"] != order):
+        intent = next((d for _, d in docs if d.kind == Kind.INTENT), None)
+        found = next(((r, d) for r, d in docs if d.kind == Kind.OUTCOME), None)
+        if intent is None or (order is not None and intent.order != order):
             raise NotFound(f"no shipment of order {order} has the disclosure id {disclosure}"
                            if order else f"no shipment has the disclosure id {disclosure}")
         if found is None:
             raise Conflict(f"disclosure {disclosure} has no recorded outcome yet")
         row, outcome = found
-        result = outcome["data"].get("result")
+        result = outcome.data.result if isinstance(outcome.data, OutcomeData) else None
         if result != "booked":
             raise Conflict(f"disclosure {disclosure} was not booked (its outcome is {result}); "
                            "there is nothing to cancel")
-        cancelled = next((d for _, d in reversed(docs) if d["kind"] == Kind.CANCEL_OUTCOME
-                          and d["data"].get("result") == "cancelled"), None)
+        cancelled = next((d for _, d in reversed(docs)
+                          if isinstance(d.data, CancelOutcomeData)
+                          and d.data.result == "cancelled"), None)
         return Booking(intent=intent, outcome=outcome, sealed=row.sealed, cancelled=cancelled)
 
-    async def outcome(self, booked: Mapping[str, Any], intent: int, webhook_id: str,
+    async def outcome(self, booked: Entry, intent: int, webhook_id: str,
                       error: CarrierError | None, *, recovered: bool = False) -> Answer:
         """Record the cancellation's outcome and close its hook with the answer."""
         result = "cancelled" if error is None else next(
@@ -140,16 +143,15 @@ class Canceller:
             data["error"] = error.type_slug
         if recovered:
             data["recovered"] = True
-        answer = _answer({**booked, "data": data},
-                         200 if error is None else error.status, result, error)
+        answer = _answer(booked, intent, 200 if error is None else error.status, result, error)
         entry = await self.record.append(
-            Draft(kind=Kind.CANCEL_OUTCOME, disclosure=booked["disclosure"],
-                  subject=booked["subject"], order=booked["order"],
-                  recipient=booked["recipient"], service=booked["service"], data=data),
-            HookOp(webhook_id=webhook_id, disclosure=booked["disclosure"],
+            Draft(kind=Kind.CANCEL_OUTCOME, disclosure=booked.disclosure,
+                  subject=booked.subject, order=booked.order,
+                  recipient=booked.recipient, service=booked.service, data=data),
+            HookOp(webhook_id=webhook_id, disclosure=booked.disclosure or "",
                    status=answer.status, answer=answer.in_clear(), if_open=recovered),
         )
-        log.info("cancel.outcome", disclosure=booked["disclosure"], result=result,
+        log.info("cancel.outcome", disclosure=booked.disclosure, result=result,
                  seq=entry.seq)
         return answer
 
@@ -162,12 +164,14 @@ async def _send(carrier: Carrier, cancellation: Cancellation) -> CarrierError | 
     return None
 
 
-def _answer(entry: Mapping[str, Any], status: int, result: str,
+def _answer(entry: Entry, intent: int, status: int, result: str,
             error: CarrierError | None = None) -> Answer:
+    """The hook's answer about the booking ``entry`` (any of its entries), whose cancellation
+    intent is at ``intent``."""
     body: dict[str, Any] = {
-        "disclosure_id": entry["disclosure"], "order_id": entry["order"],
-        "carrier": entry["recipient"], "service": entry["service"], "result": result,
-        "record": {"intent": entry["data"]["intent"]},
+        "disclosure_id": entry.disclosure, "order_id": entry.order,
+        "carrier": entry.recipient, "service": entry.service, "result": result,
+        "record": {"intent": intent},
     }
     if error is not None:
         body = problem_body(error, **body)

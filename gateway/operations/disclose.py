@@ -40,8 +40,16 @@ from gateway.models import (
 from gateway.operations.policy_versions import PolicyVersion, named
 from gateway.policy.rules import Minimised, Policy, minimise
 from gateway.record import Draft, Kind, Record
+from gateway.record.entry import Entry
+from gateway.record.entry_data import OutcomeData
 from gateway.record.rows import HookOp
-from gateway.record.sealing import seal, subject_ref
+from gateway.record.sealing import (
+    hook_context,
+    intent_context,
+    outcome_context,
+    seal,
+    subject_ref,
+)
 
 log = structlog.get_logger("gateway.disclosures")
 
@@ -133,7 +141,7 @@ class Discloser:
             values["addons"] = {a.name: dict(a.params) for a in minimised.addons}
         if minimised.items:
             values["items"] = [item.fields() for item in minimised.items]
-        sealed = seal(key, f"{Kind.INTENT}:{disclosure}", values)
+        sealed = seal(key, intent_context(disclosure), values)
         data: dict[str, Any] = {"webhook_id": webhook_id, **named(self.policy_version),
                                 **({"operation": "return"} if returning else {})}
         if minimised.addons:
@@ -210,12 +218,12 @@ class Discloser:
         if facts.recovered:
             data["recovered"] = True
         body["record"] = {"intent": facts.intent}
-        context = f"{Kind.OUTCOME}:{facts.disclosure}"
+        context = outcome_context(facts.disclosure)
         sealed = seal(key, context, secret) if secret and key is not None else None
         if key is not None:
             hook = HookOp(webhook_id=facts.webhook_id, disclosure=facts.disclosure,
                           subject=facts.subject, status=status,
-                          answer=seal(key, f"hook:{facts.webhook_id}",
+                          answer=seal(key, hook_context(facts.webhook_id),
                                       {"status": status, "body": body}),
                           if_open=facts.recovered)
         else:
@@ -236,19 +244,21 @@ class Discloser:
         return Answer(status=status, body=body)
 
 
-def recorded_answer(intent: Mapping[str, Any], outcome: Mapping[str, Any]) -> Answer:
+def recorded_answer(intent: Entry, outcome: Entry) -> Answer:
     """The answer a recorded outcome gives, from its metadata alone (no personal value): for
     a hook whose outcome was written but whose answer was not kept."""
-    result = str(outcome["data"].get("result"))
+    data = outcome.data if isinstance(outcome.data, OutcomeData) else None
+    result = str(None if data is None else data.result)
     status = STATUS.get(result, 500)
     body: dict[str, Any] = {
-        "disclosure_id": outcome["disclosure"], "order_id": outcome["order"],
-        "carrier": outcome["recipient"], "service": outcome["service"],
-        "fields": list(outcome["fields"]), "result": result,
-        "record": {"intent": intent["seq"]}, "values_erased": True,
+        "disclosure_id": outcome.disclosure, "order_id": outcome.order,
+        "carrier": outcome.recipient, "service": outcome.service,
+        "fields": list(outcome.fields), "result": result,
+        "record": {"intent": intent.seq}, "values_erased": True,
     }
     if status >= 400:  # noqa: PLR2004 - a problem, as the first answer was
-        body = {"type": TYPE_BASE + str(outcome["data"].get("error", "carrier-error")),
+        error = None if data is None else data.error
+        body = {"type": TYPE_BASE + (error if error is not None else "carrier-error"),
                 "title": "Recorded outcome", "status": status,
                 "detail": f"the record holds this disclosure's outcome: {result}", **body}
     return Answer(status=status, body=body)

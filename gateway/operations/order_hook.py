@@ -27,6 +27,7 @@ from gateway.operations.signature import HookKey, verify
 from gateway.payload import CancelRequest, parse_event
 from gateway.record import Kind, Record
 from gateway.record.rows import HookRow
+from gateway.record.sealing import hook_context
 
 log = structlog.get_logger("gateway.hooks")
 
@@ -85,7 +86,7 @@ class OrderHooks:
             )
         if previous is not None and previous.answer is not None:
             if previous.subject:
-                stored = await self.record.unseal(previous.subject, f"hook:{msg_id}",
+                stored = await self.record.unseal(previous.subject, hook_context(msg_id),
                                                   previous.answer)
             else:  # an answer holding no personal value, kept in the clear
                 stored = orjson.loads(previous.answer)
@@ -111,7 +112,7 @@ class OrderHooks:
         if found is None:
             return None
         _, intent, outcome = found
-        if intent["kind"] != Kind.INTENT or outcome is None:
+        if intent.kind != Kind.INTENT or outcome is None:
             return None
         log.info("hook.settled_from_record", webhook_id=hook.webhook_id)
         return recorded_answer(intent, outcome)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -39,11 +39,12 @@ from gateway.errors import (
 from gateway.models import Cancellation
 from gateway.operations.disclose import Answer, Discloser, Facts
 from gateway.record import Kind
-from gateway.record.entry import decode, iso_time
-from gateway.record.sealing import unseal
+from gateway.record.entry import Entry, decode, iso_time
+from gateway.record.entry_data import CancelIntentData, CancelOutcomeData, IntentData, OutcomeData
+from gateway.record.sealing import outcome_context, unseal
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable
 
     from gateway.config import Config
     from gateway.models import ShipmentResult
@@ -67,13 +68,14 @@ async def recover(*, discloser: Discloser, canceller: Canceller, record: Record,
     left alone (the outcome is written only if the hook is still open)."""
     hooks = await record.open_hooks(alone_only=stale_before is None)
     pending = [p for p in await asyncio.gather(*(_pending(record, h) for h in hooks))
-               if p and (stale_before is None or p[1]["time"] < stale_before)]
+               if p and (stale_before is None or p[1].time < stale_before)]
     if not pending:
         return []
     log.warning("recovery.start", pending=len(pending), stale=stale_before is not None)
     answers = await asyncio.gather(*(_settle(
-        _resolve(discloser, record, row, doc) if doc["kind"] == Kind.INTENT
-        else _cancel_again(canceller, record, doc), doc["disclosure"]) for row, doc in pending))
+        _resolve(discloser, record, row, doc) if doc.kind == Kind.INTENT
+        else _cancel_again(canceller, record, doc), doc.disclosure or "")
+        for row, doc in pending))
     return [(str(a.body["disclosure_id"]), str(a.body["result"])) for a in answers if a]
 
 
@@ -107,22 +109,24 @@ async def recover_periodically(*, discloser: Discloser, canceller: Canceller, re
 
 
 async def operation(record: Record, hook: HookRow,
-                    ) -> tuple[Row, dict[str, Any], dict[str, Any] | None] | None:
+                    ) -> tuple[Row, Entry, Entry | None] | None:
     """The operation ``hook`` opened: its intent (row and entry) and its outcome entry, if
     recorded; None if the record holds no intent of the hook."""
     rows = [(row, decode(row.body)) for row in await record.disclosure_entries(
         hook.disclosure)]
-    found = next(((r, d) for r, d in reversed(rows) if d["kind"] in _OUTCOME_OF
-                  and d["data"].get("webhook_id") == hook.webhook_id), None)
+    found = next(((r, d) for r, d in reversed(rows)
+                  if isinstance(d.data, IntentData | CancelIntentData)
+                  and d.data.webhook_id == hook.webhook_id), None)
     if found is None:
         return None
     row, intent = found
-    outcome = next((d for _, d in rows if d["kind"] == _OUTCOME_OF[intent["kind"]]
-                    and d["data"].get("intent") == intent["seq"]), None)
+    outcome = next((d for _, d in rows if d.kind == _OUTCOME_OF[intent.kind]
+                    and isinstance(d.data, OutcomeData | CancelOutcomeData)
+                    and d.data.intent == intent.seq), None)
     return row, intent, outcome
 
 
-async def _pending(record: Record, hook: HookRow) -> tuple[Row, dict[str, Any]] | None:
+async def _pending(record: Record, hook: HookRow) -> tuple[Row, Entry] | None:
     """The intent the open ``hook`` waits on, unless its outcome is recorded."""
     found = await operation(record, hook)
     if found is None or found[2] is not None:
@@ -130,12 +134,13 @@ async def _pending(record: Record, hook: HookRow) -> tuple[Row, dict[str, Any]] 
     return found[0], found[1]
 
 
-async def _resolve(discloser: Discloser, record: Record, row: Row,
-                   doc: Mapping[str, Any]) -> Answer:
+async def _resolve(discloser: Discloser, record: Record, row: Row, intent: Entry) -> Answer:
+    assert isinstance(intent.data, IntentData)
     facts = Facts(
-        disclosure=doc["disclosure"], subject=doc["subject"], order=doc["order"],
-        recipient=doc["recipient"], service=doc["service"], fields=tuple(doc["fields"]),
-        policy=doc["policy"], intent=row.seq, webhook_id=doc["data"]["webhook_id"],
+        disclosure=intent.disclosure or "", subject=intent.subject or "",
+        order=intent.order or "", recipient=intent.recipient or "",
+        service=intent.service or "", fields=intent.fields, policy=intent.policy or "",
+        intent=row.seq, webhook_id=intent.data.webhook_id,
         recovered=True,
     )
     result = await _ask(discloser, facts)
@@ -169,34 +174,35 @@ async def _ask(discloser: Discloser, facts: Facts) -> ShipmentResult | CarrierEr
     return found
 
 
-async def _cancel_again(canceller: Canceller, record: Record,
-                        intent: Mapping[str, Any]) -> Answer:
+async def _cancel_again(canceller: Canceller, record: Record, intent: Entry) -> Answer:
     """Send an interrupted cancellation again (harmless if it had arrived)."""
+    assert isinstance(intent.data, CancelIntentData)
+    booking, disclosure = intent.data.booking, intent.disclosure or ""
     booked = next(d for d in (decode(r.body) for r in await record.disclosure_entries(
-        intent["disclosure"])) if d["seq"] == intent["data"]["booking"])
-    carrier = canceller.carriers.get(booked["recipient"])
-    key = await record.subject_key(booked["subject"], create=False)
-    row = await record.entry(booked["seq"])
+        disclosure)) if d.seq == booking)
+    carrier = canceller.carriers.get(booked.recipient or "")
+    key = await record.subject_key(booked.subject or "", create=False)
+    row = await record.entry(booked.seq)
     error: CarrierError | None
     if carrier is None or key is None or row is None or row.sealed is None:
         error = CarrierOutcomeUnknown(
-            f"the cancellation of {booked['disclosure']} cannot be sent again after a restart; "
+            f"the cancellation of {disclosure} cannot be sent again after a restart; "
             "check it at the carrier by hand")
-    elif (ids := unseal(key, f"{Kind.OUTCOME}:{booked['disclosure']}", row.sealed)) is None:
+    elif (ids := unseal(key, outcome_context(disclosure), row.sealed)) is None:
         error = CarrierOutcomeUnknown(
-            f"the cancellation of {booked['disclosure']} cannot be sent again: the customer "
+            f"the cancellation of {disclosure} cannot be sent again: the customer "
             "was erased since the booking; check it at the carrier by hand")
     else:
         try:
             await carrier.cancel_shipment(Cancellation(
-                reference=booked["disclosure"], service=booked["service"],
+                reference=disclosure, service=booked.service or "",
                 tracking_number=ids["tracking_number"],
                 carrier_reference=ids.get("carrier_reference")))
             error = None
         except CarrierError as exc:
             error = exc
-    answer = await canceller.outcome(booked, intent["seq"], intent["data"]["webhook_id"],
+    answer = await canceller.outcome(booked, intent.seq, intent.data.webhook_id,
                                      error, recovered=True)
-    log.warning("cancel.recovered", disclosure=booked["disclosure"],
+    log.warning("cancel.recovered", disclosure=disclosure,
                 result=answer.body["result"])
     return answer

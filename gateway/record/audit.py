@@ -41,7 +41,14 @@ import attrs
 import orjson
 
 from gateway.errors import RecordError
-from gateway.record.entry import Kind
+from gateway.record.entry import Kind, Malformed, decode
+from gateway.record.entry_data import (
+    ErasureData,
+    ErasureDeferredData,
+    ErasureReleasedData,
+    LegalHoldData,
+    StaffData,
+)
 from gateway.record.rows import HOLD_RELEASED
 
 #: The side tables as compared, one query each (the same text on SQLite and PostgreSQL).
@@ -51,6 +58,7 @@ HOLDS_SQL: Final = "SELECT subject, until, basis FROM legal_holds"
 PENDING_SQL: Final = "SELECT subject, due, basis FROM pending_erasures"
 KEYS_SQL: Final = "SELECT subject FROM subject_keys"
 
+_ERASURE_DATA: Final = (ErasureData, ErasureDeferredData, LegalHoldData, ErasureReleasedData)
 _DECIDED: Final = {Kind.AUTHORITY_RECEIVED: "received", Kind.AUTHORITY_APPROVED: "approved",
                    Kind.AUTHORITY_REJECTED: "rejected", Kind.AUTHORITY_CLOSED: "closed"}
 
@@ -111,27 +119,34 @@ class Rebuilt:
     def add(self, seq: int, body: bytes) -> None:
         self.entries += 1
         try:
-            doc = orjson.loads(body)
-            kind, data, subject = doc["kind"], doc.get("data") or {}, doc.get("subject")
-            if kind == Kind.STAFF:
-                self._staff(seq, data)
-            elif kind.startswith("authority."):
-                self._authority(seq, kind, doc.get("disclosure") or "", data)
-            elif kind in (Kind.ERASURE, Kind.ERASURE_DEFERRED, Kind.LEGAL_HOLD,
-                          Kind.ERASURE_RELEASED):
-                self._erasure(kind, subject, doc.get("time"), data)
-            if kind == Kind.ERASURE:
-                self.keys[subject] = (False, seq)
-            elif subject is not None and doc.get("sealed") is not None:
-                self.keys[subject] = (True, seq)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            entry = decode(body)
+        except Malformed:
             self.unreadable.append(seq)
+            return
+        kind, data, subject = entry.kind, entry.data, entry.subject
+        if isinstance(data, StaffData):
+            self._staff(seq, data)
+        elif kind.startswith("authority.") and isinstance(data, dict):
+            try:
+                self._authority(seq, kind, entry.disclosure or "", data)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                self.unreadable.append(seq)
+                return
+        elif subject is not None and isinstance(data, _ERASURE_DATA):
+            self._erasure(subject, entry.time, data)
+        if subject is None:
+            return
+        if kind == Kind.ERASURE:
+            self.keys[subject] = (False, seq)
+        elif entry.sealed is not None:
+            self.keys[subject] = (True, seq)
 
-    def _staff(self, seq: int, data: Mapping[str, Any]) -> None:
-        enabled = data.get("enabled", data["action"] != "disabled")
-        self.staff[data["username"]] = (tuple(sorted(data["roles"])), bool(enabled), seq)
+    def _staff(self, seq: int, data: StaffData) -> None:
+        enabled = data.action != "disabled" if data.enabled is None else data.enabled
+        self.staff[data.username] = (tuple(sorted(data.roles)), enabled, seq)
 
-    def _authority(self, seq: int, kind: str, disclosure: str, data: Mapping[str, Any]) -> None:
+    def _authority(self, seq: int, kind: Kind, disclosure: str,
+                   data: Mapping[str, Any]) -> None:
         request, _, slot = disclosure.partition(":")
         state = data.get("state")
         if kind == Kind.AUTHORITY_RECEIVED:
@@ -160,17 +175,19 @@ class Rebuilt:
         for hold in [h for h in self.holds if h[2] == ended["basis"] and h[1] > ended["at"]]:
             del self.holds[hold]
 
-    def _erasure(self, kind: str, subject: str, time: str, data: Mapping[str, Any]) -> None:
-        if kind == Kind.ERASURE:
+    def _erasure(self, subject: str, time: str,
+                 data: ErasureData | ErasureDeferredData | LegalHoldData | ErasureReleasedData,
+                 ) -> None:
+        if isinstance(data, ErasureData):
             self.pending.pop(subject, None)
-        elif kind == Kind.ERASURE_DEFERRED:
-            self.pending[subject] = (data["due"], data["basis"])
-        elif kind == Kind.LEGAL_HOLD:
-            self.holds[(subject, data["until"], data["basis"])] += 1
-        elif data.get("released") == "erasure":
+        elif isinstance(data, ErasureDeferredData):
+            self.pending[subject] = (data.due, data.basis)
+        elif isinstance(data, LegalHoldData):
+            self.holds[(subject, data.until, data.basis)] += 1
+        elif data.released == "erasure":
             self.pending.pop(subject, None)
         else:
-            at = data.get("at")
+            at = data.at
             for hold in [h for h in self.holds if h[0] == subject and h[1] > (at or time)]:
                 del self.holds[hold]
             if subject in self.pending:

@@ -2,6 +2,9 @@
 values: those are sealed apart, and the body commits to the ciphertext's SHA-256. The RFC 9162
 leaf hash is taken over the body, and each body names the previous leaf (a hash chain inside the
 Merkle tree), so a deleted or reordered entry shows up even without a checkpoint.
+
+A body is read back as an ``Entry`` (``decode``): its kind a ``Kind``, its ``data`` typed per
+kind (``gateway.record.entry_data``).
 """
 
 from __future__ import annotations
@@ -9,19 +12,37 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Final
 
 import attrs
+import msgspec
 import orjson
 
+from gateway.record.entry_data import (
+    CancelIntentData,
+    CancelOutcomeData,
+    EntryData,
+    ErasureData,
+    ErasureDeferredData,
+    ErasureReleasedData,
+    IntentData,
+    LegalHoldData,
+    NoticeIntentData,
+    NoticeOutcomeData,
+    OutcomeData,
+    PolicyData,
+    StaffData,
+)
 from gateway.record.merkle import leaf_hash
 
 VERSION = 1
 GENESIS = bytes(32)
 
 
-class Kind:
-    """The kinds of entry the record holds."""
+class Kind(StrEnum):
+    """The kinds of entry the record holds. A member is its value wherever text is wanted
+    (bodies, columns, f-strings), so bodies are the same bytes as when kinds were plain text."""
 
     INTENT = "disclosure.intent"
     OUTCOME = "disclosure.outcome"
@@ -61,11 +82,28 @@ class Kind:
     AUTHORITY_RELEASED = "authority.released"
 
 
+#: The type of each kind's data; a kind not named reads back as the mapping recorded.
+DATA: Final[Mapping[Kind, type[Any]]] = {
+    Kind.INTENT: IntentData,
+    Kind.OUTCOME: OutcomeData,
+    Kind.CANCEL_INTENT: CancelIntentData,
+    Kind.CANCEL_OUTCOME: CancelOutcomeData,
+    Kind.ERASURE: ErasureData,
+    Kind.ERASURE_DEFERRED: ErasureDeferredData,
+    Kind.LEGAL_HOLD: LegalHoldData,
+    Kind.ERASURE_RELEASED: ErasureReleasedData,
+    Kind.ERASURE_NOTICE_INTENT: NoticeIntentData,
+    Kind.ERASURE_NOTICE_OUTCOME: NoticeOutcomeData,
+    Kind.STAFF: StaffData,
+    Kind.POLICY: PolicyData,
+}
+
+
 @attrs.frozen(repr=False)
 class Draft:
     """An entry before the writer gives it a position. ``sealed`` is ciphertext, never plaintext."""
 
-    kind: str
+    kind: str  # a Kind
     disclosure: str | None = None
     subject: str | None = None
     order: str | None = None
@@ -113,7 +151,80 @@ def encode(draft: Draft, *, seq: int, prev: bytes, time: str) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
-def decode(body: bytes) -> dict[str, Any]:
+class _Body(msgspec.Struct, frozen=True):
+    """A body as stored; ``data`` is decoded in a second step, by the type of its kind."""
+
+    v: int
+    seq: int
+    prev: str
+    time: str
+    kind: Kind
+    disclosure: str | None
+    subject: str | None
+    order: str | None
+    recipient: str | None
+    service: str | None
+    fields: tuple[str, ...]
+    policy: str | None
+    data: msgspec.Raw
+    sealed: str | None
+
+
+class Entry(msgspec.Struct, frozen=True, repr_omit_defaults=True):
+    """An entry as read back from its body. ``data`` is the kind's type from
+    ``entry_data.DATA``, or for a kind with none the mapping as recorded; ``sealed`` is the hex
+    SHA-256 the body commits to (the ciphertext is stored beside it), None if nothing is."""
+
+    seq: int
+    prev: str
+    time: str
+    kind: Kind
+    disclosure: str | None
+    subject: str | None
+    order: str | None
+    recipient: str | None
+    service: str | None
+    fields: tuple[str, ...]
+    policy: str | None
+    data: EntryData
+    sealed: str | None
+    v: int = VERSION
+
+    def __repr__(self) -> str:
+        return f"Entry(seq={self.seq}, kind={self.kind.value!r})"
+
+
+class Malformed(ValueError):
+    """A body that does not decode as an entry: not JSON, a field missing or of the wrong
+    type, an unknown kind, or data that is no JSON object."""
+
+
+_BODY: Final = msgspec.json.Decoder(_Body)
+_DATA: Final = {kind: msgspec.json.Decoder(DATA.get(kind, dict[str, Any])) for kind in Kind}
+
+
+_MAPPING: Final = msgspec.json.Decoder(dict[str, Any])
+
+
+def decode(body: bytes) -> Entry:
+    """The entry ``body`` holds; Malformed if it holds none. Data not of its kind's shape (an
+    entry written before a key was, or by hand) reads back as the mapping recorded, as the data
+    of a kind without a type does: readers test for their type and pass such data by."""
+    try:
+        b = _BODY.decode(body)
+        try:
+            data = _DATA[b.kind].decode(b.data)
+        except msgspec.ValidationError:
+            data = _MAPPING.decode(b.data)
+    except msgspec.MsgspecError as exc:
+        raise Malformed(str(exc)) from None
+    return Entry(b.seq, b.prev, b.time, b.kind, b.disclosure, b.subject, b.order, b.recipient,
+                 b.service, b.fields, b.policy, data, b.sealed, b.v)
+
+
+def document(body: bytes) -> dict[str, Any]:
+    """The body as the JSON object it is, every key as signed: for showing an entry as it was
+    recorded. Readers that act on an entry use ``decode``."""
     value: dict[str, Any] = orjson.loads(body)
     return value
 

@@ -3,6 +3,9 @@
 Each subject (customer) gets a random AES-256-GCM key: random, not derived, so deleting it really
 destroys every value sealed under it. Keys are stored wrapped by the key-encryption key (KEK).
 Subjects are named by an HMAC of their id, never the bare id.
+
+A sealed value is bound to its use by an AEAD context (associated data), built here and only
+here (``*_context``): a value cannot be opened under another use's context.
 """
 
 from __future__ import annotations
@@ -18,8 +21,39 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.errors import RecordCorrupt
+from gateway.record.entry import Kind
 
 _NONCE = 12
+
+
+def entry_context(kind: Kind, disclosure: str | None) -> str:
+    """An entry's sealed values: its kind and disclosure id."""
+    return f"{kind}:{disclosure}"
+
+
+def intent_context(disclosure: str) -> str:
+    """A disclosure intent's sealed values (receiver or sender, add-on parameters, items)."""
+    return entry_context(Kind.INTENT, disclosure)
+
+
+def outcome_context(disclosure: str) -> str:
+    """A disclosure outcome's sealed values (the carrier's tracking number and reference)."""
+    return entry_context(Kind.OUTCOME, disclosure)
+
+
+def hook_context(webhook_id: str) -> str:
+    """A hook's answer, kept for an idempotent retry."""
+    return f"hook:{webhook_id}"
+
+
+def authority_subject_context(request: str) -> str:
+    """A customer id an authority request named, kept with the request."""
+    return f"authority-subject:{request}"
+
+
+def erasure_notice_context(notice: str) -> str:
+    """The identifiers an erasure notice gives a recipient, kept until it is sent."""
+    return f"erasure-notice:{notice}"
 
 
 def subject_ref(hmac_key: bytes, subject_id: str) -> str:

@@ -23,7 +23,7 @@ import orjson
 
 from gateway.errors import RecordError
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
-from gateway.record.entry import GENESIS, Kind, leaf_of
+from gateway.record.entry import GENESIS, Kind, Malformed, decode, leaf_of
 from gateway.record.merkle import CompactRange, leaf_hash
 from gateway.record.verify_policy import KINDS as POLICY_KINDS
 from gateway.record.verify_policy import PolicyCheck
@@ -200,7 +200,7 @@ def verify_rows(  # noqa: PLR0915 - one flat loop is the cost of a verify (see b
         # The loop is the cost of a verify: it stays flat (no call per entry, no copies) and
         # stops at the next checkpoint, progress report or the signed head's limit to do the
         # rest; the checks are those of _check_entry, which names what failed.
-        append, loads, sha256 = tree.append, orjson.loads, hashlib.sha256
+        append, sha256 = tree.append, hashlib.sha256
         stop_at = _next_stop(tree.size, nxt, limit)
         size = tree.size  # the position of the entry at hand
         for row in rows:
@@ -209,16 +209,19 @@ def verify_rows(  # noqa: PLR0915 - one flat loop is the cost of a verify (see b
                 raise _Bad(size, f"entries from position {limit} on are not under the "
                                  "signed head: they were added outside the gateway")
             try:
-                doc = loads(body)  # type: ignore[arg-type]
+                doc = decode(body)  # type: ignore[arg-type]
                 ok = (seq == size and leaf_hash(body) == leaf  # type: ignore[arg-type]
-                      and doc["seq"] == seq and doc["prev"] == prev
-                      and doc["kind"] == kind and doc["time"] == time
-                      and doc["subject"] == subject and doc["order"] == order
-                      and doc["recipient"] == recipient and doc["disclosure"] == disclosure
-                      and (doc["sealed"] is None if sealed is None
-                           else sha256(sealed).hexdigest() == doc["sealed"]))  # type: ignore[arg-type]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                ok = False
+                      and doc.seq == seq and doc.prev == prev
+                      and doc.kind == kind and doc.time == time
+                      and doc.subject == subject and doc.order == order
+                      and doc.recipient == recipient and doc.disclosure == disclosure
+                      and (doc.sealed is None if sealed is None
+                           else sha256(sealed).hexdigest() == doc.sealed))  # type: ignore[arg-type]
+            except (Malformed, TypeError):
+                # Names what failed; a body whose checks pass but that is no entry (a field
+                # of the wrong type, an unknown kind) is malformed.
+                _check_entry(size, row, bytes.fromhex(prev))
+                raise _Bad(size, "the entry is malformed") from None
             if not ok:
                 # Raises naming what failed, unless the one difference is a dropped value.
                 _check_entry(size, row, bytes.fromhex(prev))

@@ -20,11 +20,12 @@ digests (a few dozen strings per version), and at each intent it looks one up.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
-from gateway.record.entry import Kind
+from gateway.record.entry import Entry, Kind
+from gateway.record.entry_data import IntentData, PolicyData
 
 #: The data key by which an intent names the policy version it was checked against.
 POLICY_VERSION: Final = "policy_version"
@@ -49,40 +50,42 @@ class PolicyCheck:
         #: Carrier intents checked against a version older than the latest before them.
         self.earlier = 0
 
-    def entry(self, seq: int, doc: dict[str, Any]) -> str | None:
+    def entry(self, seq: int, doc: Entry) -> str | None:
         """Take in the entry at ``seq`` (one of ``KINDS``); the problem with it, if any."""
         try:
-            if doc["kind"] == Kind.POLICY:
-                return self._version(seq, doc)
+            if isinstance(doc.data, PolicyData):
+                return self._version(seq, doc, doc.data)
             return self._intent(doc)
         except (KeyError, TypeError, AttributeError, orjson.JSONEncodeError):
             return "the entry's policy version is malformed"
 
-    def _version(self, seq: int, doc: dict[str, Any]) -> str | None:
-        document = doc["data"]["document"]
-        if doc["policy"] != digest(document):
+    def _version(self, seq: int, doc: Entry, data: PolicyData) -> str | None:
+        document = data.document
+        if doc.policy != digest(document):
             return "the policy version's hash does not match its document"
         self.versions[seq] = frozenset(digest(rule) for rule in document["rules"])
         self.current = seq
         return None
 
-    def _intent(self, doc: dict[str, Any]) -> str | None:
-        named = doc["data"].get(POLICY_VERSION)
+    def _intent(self, doc: Entry) -> str | None:
+        data = doc.data
+        named = data.policy_version if isinstance(data, IntentData) else (
+            data.get(POLICY_VERSION) if isinstance(data, dict) else None)
         if named is None:
             if self.current is None:
                 self.predating += 1
                 return None
-            if doc["kind"] == Kind.AUTHORITY_INTENT:
+            if doc.kind == Kind.AUTHORITY_INTENT:
                 return None
             named = self.current
         elif type(named) is not int or named not in self.versions:
             return (f"the disclosure names a policy version at position {named!r}, but the "
                     "record holds none there before it")
-        if doc["kind"] == Kind.AUTHORITY_INTENT:
+        if doc.kind == Kind.AUTHORITY_INTENT:
             return None
         if named != self.current:
             self.earlier += 1
-        if doc["policy"] not in self.versions[named]:
+        if doc.policy not in self.versions[named]:
             return (f"the disclosure's rule digest is not a rule of the policy version in "
                     f"force (position {named})")
         return None

@@ -1,6 +1,7 @@
 """Reports built from the record: a customer's access report (GDPR Art. 15(1)(c): every
 recipient, which fields each received, when and why); the transparency report is in
-``gateway.review.transparency_report``. Pure: entries in, documents out.
+``gateway.review.transparency_report``. Pure: entries (``gateway.record.entry.Entry``) in,
+documents out.
 
 An authority disclosure whose notification is deferred (``defer_until`` still ahead) is left
 out of the customer's report, and shown, marked, in the full view for the data protection
@@ -16,6 +17,8 @@ from typing import Any, Literal
 
 from gateway.policy import vocabulary
 from gateway.record import Kind
+from gateway.record.entry import Entry
+from gateway.record.entry_data import CancelOutcomeData, IntentData, OutcomeData
 
 View = Literal["customer", "full"]
 #: Carrier outcomes after which the data had reached, or may have reached, the carrier.
@@ -54,83 +57,82 @@ def deferred(data: Mapping[str, Any], today: date) -> bool:
         return True  # an unreadable deferral is kept hidden rather than told too early
 
 
-def request_of(entry: Mapping[str, Any]) -> str | None:
-    """The authority request a decoded entry belongs to: an ``authority.*`` entry's, or the one
-    a read names (the download of its package); None for any other entry."""
-    data = entry["data"] if isinstance(entry["data"], Mapping) else {}
-    if str(entry["kind"]).startswith("authority."):
-        return str(entry["disclosure"] or data.get("request") or "").split(":")[0] or None
+def request_of(entry: Entry) -> str | None:
+    """The authority request an entry belongs to: an ``authority.*`` entry's, or the one a
+    read names (the download of its package); None for any other entry."""
+    data = entry.data if isinstance(entry.data, Mapping) else {}
+    if entry.kind.startswith("authority."):
+        return str(entry.disclosure or data.get("request") or "").split(":")[0] or None
     request = data.get("request")
     return request if isinstance(request, str) and request else None
 
 
-def _carrier(intent: Mapping[str, Any] | None, outcome: Mapping[str, Any] | None,
-             ) -> dict[str, Any] | None:
+def _carrier(intent: Entry | None, outcome: Entry | None) -> dict[str, Any] | None:
     first = intent or outcome
     assert first is not None
-    result = (outcome or {}).get("data", {}).get("result", PENDING)
+    result = outcome.data.result if outcome is not None and isinstance(
+        outcome.data, OutcomeData) else PENDING
     if result not in (*LEFT, PENDING):
         return None
     last = outcome or intent
     assert last is not None
-    purpose = (f"Return of order {first['order']} with {first['recipient']}"
-               if first["data"].get("operation") == "return" else
-               f"Delivery of order {first['order']} by {first['recipient']} "
-               f"({first['service']})")
+    purpose = (f"Return of order {first.order} with {first.recipient}"
+               if isinstance(first.data, IntentData) and first.data.operation == "return" else
+               f"Delivery of order {first.order} by {first.recipient} "
+               f"({first.service})")
     return {
-        "time": last["time"], "recipient": first["recipient"], "kind": "carrier",
-        "service": first["service"], "fields": list(first["fields"]), "order": first["order"],
-        "result": result, "disclosure": first["disclosure"], "purpose": purpose,
-        "cancelled": None, **_categories(first["fields"]),
+        "time": last.time, "recipient": first.recipient, "kind": "carrier",
+        "service": first.service, "fields": list(first.fields), "order": first.order,
+        "result": result, "disclosure": first.disclosure, "purpose": purpose,
+        "cancelled": None, **_categories(first.fields),
         "data_use": vocabulary.DELIVERY_USE,
     }
 
 
-def _authority_fields(entry: Mapping[str, Any]) -> list[str]:
+def _authority_fields(entry: Entry, data: Mapping[str, Any]) -> list[str]:
     """What an authority received of the customer: each value field, and the orders and
     deliveries when the package held them (an entry from before ``disclosed`` was recorded:
     when they were asked and the customer's data was held)."""
-    data = entry["data"]
     given = data.get("disclosed")
     if given is None:
         held = data.get("status") in ("held", "erased")
         given = [c for c in data.get("categories", []) if held]
-    return [*entry["fields"], *(c for c in METADATA if c in given)]
+    return [*entry.fields, *(c for c in METADATA if c in given)]
 
 
-def _authority(entry: Mapping[str, Any], today: date) -> dict[str, Any]:
-    data = entry["data"]
+def _authority(entry: Entry, today: date) -> dict[str, Any]:
+    data = entry.data if isinstance(entry.data, Mapping) else {}
     shown = {
-        "time": entry["time"], "recipient": entry["recipient"], "kind": "authority",
-        "service": entry["service"], "fields": _authority_fields(entry), "order": None,
-        "result": data.get("status"), "disclosure": entry["disclosure"],
+        "time": entry.time, "recipient": entry.recipient, "kind": "authority",
+        "service": entry.service, "fields": _authority_fields(entry, data), "order": None,
+        "result": data.get("status"), "disclosure": entry.disclosure,
         "legal_basis": data.get("legal_basis"), "reference": data.get("reference"),
-        "purpose": f"Request by {entry['recipient']} ({data.get('reference')}) under "
+        "purpose": f"Request by {entry.recipient} ({data.get('reference')}) under "
                    f"{data.get('legal_basis')}",
-        **_categories(entry["fields"]), "data_use": vocabulary.AUTHORITY_USE,
+        **_categories(entry.fields), "data_use": vocabulary.AUTHORITY_USE,
     }
     if deferred(data, today):
         shown.update(deferred=True, defer_until=data.get("defer_until"))
     return shown
 
 
-def access_report(entries: Iterable[Mapping[str, Any]], *, customer: str, view: View,
+def access_report(entries: Iterable[Entry], *, customer: str, view: View,
                   today: date, produced_at: str, erased: bool,
                   receipts: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The access report for one customer from the decoded entries naming them; each
     disclosure carries its ``receipt`` (c2sp.org/tlog-proof) from ``receipts`` by id."""
-    intents: dict[str, Mapping[str, Any]] = {}
-    outcomes: dict[str, Mapping[str, Any]] = {}
-    cancelled: dict[str, str] = {}
+    intents: dict[str | None, Entry] = {}
+    outcomes: dict[str | None, Entry] = {}
+    cancelled: dict[str | None, str] = {}
     disclosures: list[dict[str, Any]] = []
     for entry in entries:
-        if entry["kind"] == Kind.INTENT:
-            intents[entry["disclosure"]] = entry
-        elif entry["kind"] == Kind.OUTCOME:
-            outcomes[entry["disclosure"]] = entry
-        elif entry["kind"] == Kind.CANCEL_OUTCOME and entry["data"].get("result") == "cancelled":
-            cancelled.setdefault(entry["disclosure"], entry["time"])
-        elif entry["kind"] == Kind.AUTHORITY_DISCLOSURE:
+        if entry.kind == Kind.INTENT:
+            intents[entry.disclosure] = entry
+        elif entry.kind == Kind.OUTCOME:
+            outcomes[entry.disclosure] = entry
+        elif isinstance(entry.data, CancelOutcomeData) and entry.data.result == "cancelled":
+            cancelled.setdefault(entry.disclosure, entry.time)
+        elif entry.kind == Kind.AUTHORITY_DISCLOSURE:
             shown = _authority(entry, today)
             if shown.get("deferred") and view == "customer":
                 continue

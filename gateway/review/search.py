@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import attrs
+import msgspec
 import orjson
 
 from gateway.config import Config
@@ -28,11 +29,11 @@ from gateway.erasure import notices as erasure_notices
 from gateway.erasure.requests import waiting
 from gateway.errors import Forbidden, NotFound
 from gateway.record import Draft, Kind, Record
-from gateway.record.entry import decode, iso_time
+from gateway.record.entry import Entry, decode, document, iso_time
 from gateway.record.proof import Prover, check_inclusion, checkpoint_status
 from gateway.record.queries import MAX_LIMIT, Search
 from gateway.record.rows import Row
-from gateway.record.sealing import subject_ref, unseal
+from gateway.record.sealing import entry_context, subject_ref, unseal
 from gateway.review import access_report, reports
 from gateway.review.params import (
     FORMATS,
@@ -153,13 +154,14 @@ class Reviewer:
         deferred: dict[str, bool] = {}
         hidden = set()
         for row in rows:
-            body = decode(row.body)
-            request = reports.request_of(body)
+            entry = decode(row.body)
+            request = reports.request_of(entry)
             if request is None:
                 continue
             if request not in deferred:
                 stored = await self.record.authority_request(request)
-                terms = orjson.loads(stored[1]) if stored is not None else body["data"]
+                terms = orjson.loads(stored[1]) if stored is not None else (
+                    entry.data if isinstance(entry.data, Mapping) else {})
                 deferred[request] = reports.deferred(terms, today)
             if deferred[request]:
                 hidden.add(row.seq)
@@ -170,22 +172,22 @@ class Reviewer:
         keys: dict[str, bytes | None] = {}
         out = []
         for row in rows:
-            body = decode(row.body)
+            body = document(row.body)  # shown as signed, every key of its data
             entry = {k: body[k] for k in ("seq", "time", "kind", "disclosure", "subject",
                                           "order", "recipient", "service", "fields", "policy",
                                           "data")}
             entry["leaf"] = row.leaf.hex()
             entry["values"] = None
             if body["sealed"] is not None:
-                entry["values"] = await self._values(member, body, row, keys)
+                entry["values"] = await self._values(member, decode(row.body), row, keys)
             out.append(entry)
         return out
 
-    async def _values(self, member: Member, body: Mapping[str, Any], row: Row,
+    async def _values(self, member: Member, entry: Entry, row: Row,
                       keys: dict[str, bytes | None]) -> dict[str, Any] | str:
         if not member.sees_values:
             return WITHHELD
-        subject = body["subject"]
+        subject = entry.subject
         if row.sealed is None or subject is None:
             return ERASED
         if subject not in keys:
@@ -193,7 +195,7 @@ class Reviewer:
         key = keys[subject]
         if key is None:
             return ERASED
-        opened = unseal(key, f"{body['kind']}:{body['disclosure']}", row.sealed)
+        opened = unseal(key, entry_context(entry.kind, entry.disclosure), row.sealed)
         return ERASED if opened is None else opened
 
     async def checkpoint(self) -> dict[str, Any]:
@@ -224,7 +226,7 @@ class Reviewer:
         rows = await self.record.subject_entries(subject)
         entries = [await self._told(decode(r.body)) for r in rows]
         erased = await self.record.subject_key(subject, create=False) is None and any(
-            e["kind"] in (Kind.INTENT, Kind.OUTCOME) for e in entries)
+            e.kind in (Kind.INTENT, Kind.OUTCOME) for e in entries)
         now = self.now()
         report = reports.access_report(
             entries, customer=customer,
@@ -237,22 +239,22 @@ class Reviewer:
             settings=self.report_settings, controller=self.controller,
             rules=self.erasure_rules,
             waiting=await waiting(self.record, now=now, subject=subject),
-            known=any(e["kind"] != Kind.REVIEW for e in entries))
+            known=any(e.kind != Kind.REVIEW for e in entries))
         # GDPR Art. 19, second sentence: the recipients told of the customer's erasure.
         report["erasure_notices"] = erasure_notices.told(entries)
         report["read_recorded_at"] = await self.record_read(
             member, via, what="access_report", subject=subject, view=view, lang=language)
         return report
 
-    async def _told(self, entry: dict[str, Any]) -> dict[str, Any]:
+    async def _told(self, entry: Entry) -> Entry:
         """An authority disclosure with its request's latest notification step, which the
         report follows (``reports.deferred``)."""
-        if entry["kind"] != Kind.AUTHORITY_DISCLOSURE:
+        if entry.kind != Kind.AUTHORITY_DISCLOSURE or not isinstance(entry.data, Mapping):
             return entry
         stored = await self.record.authority_request(reports.request_of(entry) or "")
         told = orjson.loads(stored[1]).get("notification") if stored is not None else None
-        return entry if told is None else {**entry, "data": {**entry["data"],
-                                                             "notification": told}}
+        return entry if told is None else msgspec.structs.replace(
+            entry, data={**entry.data, "notification": told})
 
     async def transparency_report(self, member: Member, params: Mapping[str, str], *,
                                   via: Via) -> dict[str, Any]:
@@ -297,7 +299,7 @@ class Reviewer:
         for disclosure, kind in ((f"{doc['id']}:0", Kind.AUTHORITY_DISCLOSURE),
                                  *((doc["id"], k) for k in answers)):
             for row in await self.record.disclosure_entries(disclosure):
-                body = decode(row.body)
-                if body["kind"] == kind:
-                    return str(body["time"])
+                entry = decode(row.body)
+                if entry.kind == kind:
+                    return entry.time
         return None

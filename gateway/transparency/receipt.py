@@ -172,8 +172,8 @@ async def disclosure_receipts(record: Record, rows: Iterable[Row], *, prover: Pr
     chosen: dict[str, tuple[int, bytes]] = {}
     for row in rows:
         entry = decode(row.body)
-        if entry["kind"] in (Kind.INTENT, Kind.AUTHORITY_DISCLOSURE) and entry["disclosure"]:
-            chosen.setdefault(str(entry["disclosure"]), (row.seq, row.body))
+        if entry.kind in (Kind.INTENT, Kind.AUTHORITY_DISCLOSURE) and entry.disclosure:
+            chosen.setdefault(entry.disclosure, (row.seq, row.body))
     made = await receipts_for(record, dict(chosen.values()), prover=prover,
                               policy=policy, sign=record.checkpoint)
     return {d: made[seq] for d, (seq, _) in chosen.items() if seq in made}

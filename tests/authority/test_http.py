@@ -23,7 +23,7 @@ from gateway.http.app import RECORD, create_app
 from gateway.http.authority_api import DESK
 from gateway.authority.package import ERASED, NO_DATA, NONE_HELD, NOT_HELD, VALUES_ERASED, claim
 from gateway.erasure.requests import ErasureRules, request_erasure
-from gateway.record.entry import decode
+from gateway.record.entry import document
 from gateway.record.stores.postgres.schema import quoted
 from gateway.record.sealing import subject_ref
 from gateway.staff.accounts import csrf_token
@@ -639,7 +639,7 @@ class TestDisclosingOnce:
 
 async def all_entries(gateway: Harness) -> list[dict[str, Any]]:
     """Every entry of the record, whichever store holds it."""
-    record = gateway.app[RECORD]
-    size, _ = await record.head()
-    rows = [await record.entry(seq) for seq in range(size)]
-    return [decode(row.body) for row in rows if row is not None]
+    store = gateway.app[RECORD]
+    size, _ = await store.head()
+    rows = [await store.entry(seq) for seq in range(size)]
+    return [document(row.body) for row in rows if row is not None]

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from gateway.errors import Conflict, HookTaken, NotFound, RecordError, SideOpRefused
-from gateway.record.entry import GENESIS, Draft, Kind, decode
+from gateway.record.entry import GENESIS, Draft, Kind, document
 from gateway.record.merkle import leaf_hash, root
 from gateway.record.stores.postgres.store import PostgresStore
 from gateway.record.stores.postgres.schema import MIGRATIONS
@@ -62,7 +62,7 @@ async def chain_holds(store: Store) -> bool:
     for seq in range(size):
         row = await store.entry(seq)
         assert row is not None
-        doc = decode(row.body)
+        doc = document(row.body)
         if (doc["seq"], doc["prev"], row.leaf) != (seq, prev.hex(), leaf_hash(row.body)):
             return False
         prev = row.leaf
@@ -75,8 +75,8 @@ class TestAppendBatch:
         assert await append(store, 3) == [0, 1, 2]
         first, second, third = [await store.entry(i) for i in range(3)]
         assert first is not None and second is not None and third is not None
-        assert decode(first.body)["prev"] == GENESIS.hex()
-        assert decode(third.body)["prev"] == second.leaf.hex()
+        assert document(first.body)["prev"] == GENESIS.hex()
+        assert document(third.body)["prev"] == second.leaf.hex()
         assert second.leaf == leaf_hash(second.body)
 
     async def test_tracks_the_rfc9162_root(self, store: Store) -> None:

@@ -13,7 +13,7 @@ from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unau
 from gateway.staff.logins import LoginLimits, PasswordPool
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
-from gateway.record.entry import decode
+from gateway.record.entry import document
 from gateway.staff.accounts import (
     LOGIN_FAILURES,
     LOGIN_WINDOW,
@@ -129,8 +129,8 @@ class TestAccounts:
             await staff.set_password("ritva", "short", actor=CLI)
         assert await record.entry(size) is None  # the refused changes recorded nothing
         rows = [r for seq in range(size) if (r := await record.entry(seq)) is not None]
-        actions = [decode(r.body)["data"]["action"] for r in rows
-                   if decode(r.body)["kind"] == "staff.changed"]
+        actions = [document(r.body)["data"]["action"] for r in rows
+                   if document(r.body)["kind"] == "staff.changed"]
         assert actions == ["added", "disabled", "enabled", "roles_changed", "password_reset"]
         assert all(PASSWORD.encode() not in bytes(r.body) for r in rows)
 
