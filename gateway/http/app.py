@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
-from carriers import ADAPTERS
-from carriers._resilience import Guarded
+from carriers import ADAPTERS, Guarded
 from gateway.authority.desk import DESK, Desk, package_dir
 from gateway.config import Config, RecordConfig
 from gateway.erasure.requests import run_periodically

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import structlog
 
-from carriers._core import CANCEL, Carrier, unsupported
+from carriers import CANCEL, Carrier, unsupported
 from gateway.errors import (
     CarrierError,
     CarrierOutcomeUnknown,

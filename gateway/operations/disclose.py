@@ -19,7 +19,7 @@ import attrs
 import orjson
 import structlog
 
-from carriers._core import RETURN, Carrier, unsupported
+from carriers import RETURN, Carrier, unsupported
 from gateway.errors import (
     CarrierError,
     CarrierOutcomeUnknown,
