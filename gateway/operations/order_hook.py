@@ -20,8 +20,9 @@ from aiohttp import web
 
 from gateway.errors import BadRequest, Conflict, GatewayError
 from gateway.http.problems import PROBLEM_TYPE
+from gateway.operations.answer import Answer, recorded_answer
 from gateway.operations.cancel import Canceller
-from gateway.operations.disclose import Answer, Discloser, recorded_answer
+from gateway.operations.disclose import Discloser
 from gateway.operations.recovery import operation
 from gateway.operations.signature import HookKey, verify
 from gateway.payload import CancelRequest, parse_event

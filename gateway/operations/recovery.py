@@ -37,7 +37,8 @@ from gateway.errors import (
     HookTaken,
 )
 from gateway.models import Cancellation
-from gateway.operations.disclose import Answer, Discloser, Facts
+from gateway.operations.answer import Answer
+from gateway.operations.disclose import Discloser, Facts
 from gateway.record import Kind
 from gateway.record.entry import decode, iso_time
 from gateway.record.sealing import unseal
