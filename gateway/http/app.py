@@ -14,9 +14,10 @@ from carriers import ADAPTERS, Guarded
 from gateway.authority.desk import DESK, Desk, package_dir
 from gateway.config import Config, RecordConfig
 from gateway.erasure.requests import run_periodically
-from gateway.http import authority_api
-from gateway.http.access import STAFF, access_middleware, public, signed_hook
+from gateway.http import authority_api, hooks_api
+from gateway.http.access import STAFF, access_middleware, public
 from gateway.http.access import routes as session_routes
+from gateway.http.hooks_api import HOOKS
 from gateway.http.metrics import CONTENT_TYPE, METRICS, Metrics
 from gateway.http.openapi import document as openapi
 from gateway.http.pages import authority as authority_pages
@@ -41,7 +42,6 @@ from gateway.witness import WitnessSubmitter, witnessing
 
 CONFIG = web.AppKey("config", Config)
 RECORD = web.AppKey("record", Record)
-HOOKS = web.AppKey("hooks", OrderHooks)
 CARRIERS = web.AppKey("carriers", dict[str, Guarded])
 WITNESSING = web.AppKey("witnessing", WitnessSubmitter)
 
@@ -152,7 +152,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
 
 
 def _routes(app: web.Application) -> None:
-    app.router.add_post("/v1/hooks/orders", _order_hook)
+    app.add_routes(hooks_api.routes)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
@@ -161,11 +161,6 @@ def _routes(app: web.Application) -> None:
     app.add_routes([*session_routes, *review.routes, *pages.routes, *publish.routes,
                     web.get("/checkpoint", _checkpoint)])  # c2sp.org/tlog-tiles
     app.add_routes([*authority_api.routes, *authority_pages.routes])
-
-
-@signed_hook
-async def _order_hook(request: web.Request) -> web.StreamResponse:
-    return await request.app[HOOKS].handle(request)
 
 
 @public

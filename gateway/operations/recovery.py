@@ -39,6 +39,7 @@ from gateway.errors import (
 from gateway.models import Cancellation
 from gateway.operations.answer import Answer
 from gateway.operations.disclose import Discloser, Facts
+from gateway.operations.opened import operation
 from gateway.record import Kind
 from gateway.record.entry import decode, iso_time
 from gateway.record.sealing import unseal
@@ -53,9 +54,6 @@ if TYPE_CHECKING:
     from gateway.record.rows import HookRow, Row
 
 log = structlog.get_logger("gateway.recovery")
-
-_OUTCOME_OF = {Kind.INTENT: Kind.OUTCOME, Kind.CANCEL_INTENT: Kind.CANCEL_OUTCOME}
-
 
 async def recover(*, discloser: Discloser, canceller: Canceller, record: Record,
                   stale_before: str | None = None) -> list[tuple[str, str]]:
@@ -105,22 +103,6 @@ async def recover_periodically(*, discloser: Discloser, canceller: Canceller, re
                           stale_before=before)
         except Exception as exc:  # noqa: BLE001 - the next round tries again
             log.warning("recovery.failed", error=type(exc).__name__)
-
-
-async def operation(record: Record, hook: HookRow,
-                    ) -> tuple[Row, dict[str, Any], dict[str, Any] | None] | None:
-    """The operation ``hook`` opened: its intent (row and entry) and its outcome entry, if
-    recorded; None if the record holds no intent of the hook."""
-    rows = [(row, decode(row.body)) for row in await record.store.disclosure_rows(
-        hook.disclosure)]
-    found = next(((r, d) for r, d in reversed(rows) if d["kind"] in _OUTCOME_OF
-                  and d["data"].get("webhook_id") == hook.webhook_id), None)
-    if found is None:
-        return None
-    row, intent = found
-    outcome = next((d for _, d in rows if d["kind"] == _OUTCOME_OF[intent["kind"]]
-                    and d["data"].get("intent") == intent["seq"]), None)
-    return row, intent, outcome
 
 
 async def _pending(record: Record, hook: HookRow) -> tuple[Row, dict[str, Any]] | None:
