@@ -26,6 +26,7 @@ import structlog
 from aiohttp import web
 
 from gateway.errors import BadRequest, Forbidden, GatewayError, Unauthorized
+from gateway.http.pages import render
 from gateway.http.proxies import client_address
 from gateway.staff.accounts import MEMBER, SESSION_TOKEN, STAFF_ROLES, Role, Staff, csrf_token
 
@@ -110,8 +111,6 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 async def _page(request: web.Request, handler: Handler, access: Access,
                 staff: Staff) -> web.StreamResponse:
-    from gateway.http.pages import render  # noqa: PLC0415 - pages only; keeps jinja2 off the API path
-
     token = request.cookies.get(COOKIE, "")
     try:
         member = await staff.resolve(token)

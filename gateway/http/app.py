@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
-from carriers import ADAPTERS, Guarded
+from carriers import Guarded
 from gateway.authority.desk import DESK, Desk, package_dir
-from gateway.config import Config, RecordConfig
+from gateway.config import Config
 from gateway.erasure.requests import run_periodically
 from gateway.http import authority_api, hooks_api
 from gateway.http.access import STAFF, access_middleware, public
@@ -31,45 +31,17 @@ from gateway.operations.order_hook import OrderHooks
 from gateway.operations.policy_versions import record_policy
 from gateway.operations.recovery import recover, recover_periodically, stale_after
 from gateway.record import Record
-from gateway.record.checkpoint import Signer
-from gateway.record.stores.contract import Store, ThreadedStore
-from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.review import search as review
 from gateway.staff.accounts import Staff
 from gateway.staff.logins import PasswordPool
 from gateway.transparency import publish
+from gateway.wiring import build_carriers, build_record
 from gateway.witness import WitnessSubmitter, witnessing
 
 CONFIG = web.AppKey("config", Config)
 RECORD = web.AppKey("record", Record)
 CARRIERS = web.AppKey("carriers", dict[str, Guarded])
 WITNESSING = web.AppKey("witnessing", WitnessSubmitter)
-
-
-def build_store(rc: RecordConfig) -> Store:
-    if rc.store == "postgres" and rc.url is not None:
-        from gateway.record.stores.postgres.store import PostgresStore  # noqa: PLC0415 - only if configured
-
-        return PostgresStore(rc.url.value, schema=rc.schema)
-    return ThreadedStore(SqliteStore(rc.path))
-
-
-def build_record(config: Config, metrics: Metrics | None = None) -> Record:
-    rc = config.record
-    return Record(
-        store=build_store(rc),
-        kek=config.keys.kek,
-        previous_keks=config.keys.previous_keks,
-        verifiers=config.previous_checkpoint_keys,
-        signer=Signer.from_key_string(config.keys.checkpoint_signing),
-        origin=config.origin,
-        batch_max=rc.batch_max,
-        queue_max=rc.queue_max,
-        checkpoint_every=rc.checkpoint_every,
-        checkpoint_interval=rc.checkpoint_interval,
-        witness=rc.path.with_name(rc.path.name + ".checkpoint"),
-        observer=metrics,
-    )
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
@@ -89,16 +61,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         # a slow carrier cannot take connections another one needs.
         session = aiohttp.ClientSession(raise_for_status=False,
                                         connector=aiohttp.TCPConnector(limit=0))
-        carriers: dict[str, Guarded] = {
-            name: Guarded(ADAPTERS[name](
-                session=session,
-                base_url=cc.base_url,
-                credentials=credentials[name],
-                timeout=cc.timeout,
-                **cc.options,
-            ), policy=cc.resilience, observer=app[METRICS])
-            for name, cc in config.carriers.items()
-        }
+        carriers = build_carriers(config, credentials, session, app[METRICS])
         canceller = Canceller(record=record, carriers=carriers)
         try:
             discloser = Discloser(
