@@ -1,4 +1,4 @@
 """The HTTP edge: the aiohttp application (``app``) and the server it runs under (``server``),
 who may call what (``access``), the client behind proxies (``proxies``), RFC 9457 problems
-(``problems``), metrics, one module per API, the server-rendered pages (``pages/``) and the
-OpenAPI document (``openapi/``)."""
+(``problems``), metrics, one module per API (``hooks_api``: the order hook; ``authority_api``),
+the server-rendered pages (``pages/``) and the OpenAPI document (``openapi/``)."""
