@@ -17,8 +17,7 @@ from typing import Any
 
 import attrs
 
-from carriers import ADAPTERS
-from carriers._resilience import Resilience
+from carriers import ADAPTERS, Resilience
 from gateway.authority.settings import AuthoritySettings
 from gateway.erasure.channels import recipients_from, smtp_from
 from gateway.erasure.notices import Notices

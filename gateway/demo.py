@@ -10,7 +10,7 @@ import shutil
 import socket
 import tomllib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,10 @@ def demo_config(config_path: Path, directory: Path) -> Path:
     return copy
 
 
-async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 - a script
+async def run_demo(config_path: Path, directory: Path,  # noqa: PLR0915 - a script
+                   list_record: Callable[[Path], object]) -> int:
+    """Run the demo in ``directory``; ``list_record`` prints the record file it wrote (the
+    command line's ``log show --db``)."""
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     config_path = demo_config(config_path, directory)
@@ -145,7 +148,6 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
         print(f"gateway              {gateway}\n")  # noqa: T201
 
         async with aiohttp.ClientSession() as http:
-
             async def send(event: dict[str, Any], msg_id: str | None = None,
                            secret: Any = hook_secret) -> tuple[int, dict[str, Any]]:  # noqa: ANN401
                 body = orjson.dumps(event)
@@ -207,9 +209,8 @@ async def run_demo(config_path: Path, directory: Path) -> int:  # noqa: PLR0915 
 
     db = directory / "record.sqlite"
     print(f"\nthe record at {db}:")  # noqa: T201
-    from gateway.cli import main as cli  # noqa: PLC0415
 
-    cli(["--config", str(config_path), "log", "show", "--db", str(db), "--limit", "30"])
+    list_record(db)
     verifier = Verifier.from_key_string(
         (base / SECRETS_DIR / "checkpoint.pub").read_text(encoding="utf-8").strip())
     report = verify_sqlite(db, [verifier], origin=config.origin)

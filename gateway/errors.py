@@ -5,6 +5,11 @@ Messages never carry personal data: they name fields, codes and references, neve
 
 from __future__ import annotations
 
+from typing import Any
+
+#: Where the problem types are named (RFC 9457 ``type``): this base and the error's slug.
+TYPE_BASE = "https://disclosure-gateway.invalid/problems/"
+
 
 class GatewayError(Exception):
     """Root of every error the gateway raises on purpose."""
@@ -254,3 +259,10 @@ class BadParameter(BadRequest):
 
     def members(self) -> dict[str, str]:
         return {"parameter": self.parameter}
+
+
+def problem_body(exc: GatewayError, **extra: Any) -> dict[str, Any]:  # noqa: ANN401
+    """The RFC 9457 problem document of ``exc`` (the HTTP edge serves it; recorded answers keep
+    it for a hook's retries)."""
+    return {"type": TYPE_BASE + exc.type_slug, "title": exc.title, "status": exc.status,
+            "detail": exc.detail, **exc.members(), **extra}

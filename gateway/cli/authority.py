@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from gateway.authority.desk import MAX_DAYS, Desk, parse_states
 from gateway.authority.steps import RESOLUTIONS, TELLING
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.errors import BadRequest, GatewayError
@@ -100,7 +101,6 @@ def _print(doc: object) -> None:
 
 def _with_desk(args: argparse.Namespace, step: Step) -> int:
     """Run ``step(desk, member)`` over the configured record; the desk checks the roles."""
-    from gateway.authority.desk import Desk  # noqa: PLC0415 - only these commands need it
 
     async def run() -> int:
         async with reviewing(args, tuple(Role)) as (reviewer, member, config):
@@ -123,8 +123,6 @@ def _intake(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from gateway.authority.desk import MAX_DAYS, parse_states  # noqa: PLC0415
-
     states = parse_states(args.state)
     for name, value in (("--due-within", args.due_within),
                         ("--deferrals-ending-within", args.deferrals_ending_within)):

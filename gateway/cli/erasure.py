@@ -24,9 +24,24 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from gateway.actor import Actor
+from gateway.authority.desk import package_dir
 from gateway.cli.report import add_reader_arguments, reviewing
+from gateway.config import Config
+from gateway.erasure.notices import dispatch, listing, mark
+from gateway.erasure.requests import (
+    CUSTOMER_REQUEST,
+    apply_retention,
+    expire_packages,
+    place_hold,
+    release,
+    request_erasure,
+    run_due,
+    waiting,
+)
+from gateway.record.sealing import subject_ref
 from gateway.staff.accounts import Role
 from gateway.text import clean
+from gateway.wiring import build_record
 
 #: Who erases, lists and cancels a deferred erasure; who places and lifts legal holds.
 ERASERS: Final = (Role.REVIEWER, Role.ADMIN)
@@ -112,9 +127,6 @@ def _as_staff(args: argparse.Namespace, roles: Iterable[Role], work: Work) -> in
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from gateway.erasure.notices import dispatch, listing  # noqa: PLC0415
-    from gateway.erasure.requests import CUSTOMER_REQUEST, request_erasure  # noqa: PLC0415
-
     async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         result = await request_erasure(
             record, customer_id=args.customer, hmac_key=config.keys.subject_hmac,
@@ -143,12 +155,6 @@ def _erase(args: argparse.Namespace) -> int:
 
 
 def _run_due(args: argparse.Namespace) -> int:
-    from gateway.authority.desk import package_dir  # noqa: PLC0415
-    from gateway.config import Config  # noqa: PLC0415
-    from gateway.erasure.notices import dispatch  # noqa: PLC0415
-    from gateway.erasure.requests import apply_retention, expire_packages, run_due  # noqa: PLC0415
-    from gateway.http.app import build_record  # noqa: PLC0415 - only these commands need it
-
     async def run() -> int:
         config = Config.from_toml(args.config)
         record = build_record(config)
@@ -188,8 +194,6 @@ def _run_due(args: argparse.Namespace) -> int:
 
 
 def _hold(args: argparse.Namespace) -> int:
-    from gateway.erasure.requests import place_hold  # noqa: PLC0415
-
     async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         seq = await place_hold(record, customer_id=args.customer,
                                hmac_key=config.keys.subject_hmac, until=args.until,
@@ -201,9 +205,6 @@ def _hold(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from gateway.erasure.requests import waiting  # noqa: PLC0415
-    from gateway.record.sealing import subject_ref  # noqa: PLC0415
-
     async def work(config: Any, record: Any, _: Actor) -> int:  # noqa: ANN401
         subject = (None if args.customer is None
                    else subject_ref(config.keys.subject_hmac, args.customer))
@@ -219,8 +220,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from gateway.erasure.requests import release  # noqa: PLC0415
-
     async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         seq = await release(record, customer_id=args.customer,
                             hmac_key=config.keys.subject_hmac, what=args.what,
@@ -248,9 +247,6 @@ def _print_told(found: list[Any]) -> None:
 
 
 def _notices(args: argparse.Namespace) -> int:
-    from gateway.erasure.notices import listing  # noqa: PLC0415
-    from gateway.record.sealing import subject_ref  # noqa: PLC0415
-
     async def work(config: Any, record: Any, _: Actor) -> int:  # noqa: ANN401
         subject = (None if args.customer is None
                    else subject_ref(config.keys.subject_hmac, args.customer))
@@ -268,8 +264,6 @@ def _notices(args: argparse.Namespace) -> int:
 
 
 def _notified(args: argparse.Namespace) -> int:
-    from gateway.erasure.notices import mark  # noqa: PLC0415
-
     async def work(config: Any, record: Any, actor: Actor) -> int:  # noqa: ANN401
         seq = await mark(record, config.erasure.notices, args.notice, result=args.result,
                          now=datetime.now(UTC), actor=actor)

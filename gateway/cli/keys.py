@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 from typing import Any
+
+from gateway.config import Config
+from gateway.keygen import keygen
+from gateway.wiring import build_record
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -26,8 +31,6 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from gateway.keygen import keygen  # noqa: PLC0415
-
     written = keygen(args.dir, origin=args.origin, hook_signing=args.hook_signing)
     if not written:
         print(f"every secret file in {args.dir} already exists; nothing written (keygen "  # noqa: T201
@@ -41,11 +44,6 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _rewrap(args: argparse.Namespace) -> int:
-    import asyncio  # noqa: PLC0415
-
-    from gateway.config import Config  # noqa: PLC0415
-    from gateway.http.app import build_record  # noqa: PLC0415
-
     async def run() -> int:
         record = build_record(Config.from_toml(args.config))
         await record.open()

@@ -5,13 +5,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import orjson
+import yaml
 
+from gateway.config import Config, load_policy
 from gateway.errors import BadRequest, GatewayError
+from gateway.operations.policy_versions import PolicyVersion, history
+from gateway.payload import parse_order_event
+from gateway.policy.explain import diff, explain
+from gateway.policy.fides import manifest
+from gateway.record import policy_versions
 from gateway.text import printable
 
 if TYPE_CHECKING:
@@ -46,10 +54,6 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from gateway.config import load_policy  # noqa: PLC0415
-    from gateway.payload import parse_order_event  # noqa: PLC0415
-    from gateway.policy.explain import explain  # noqa: PLC0415
-
     try:
         body = args.order.read_bytes()
     except OSError as exc:
@@ -79,9 +83,6 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from gateway.config import load_policy  # noqa: PLC0415
-    from gateway.policy.explain import diff  # noqa: PLC0415
-
     changes = list(diff(load_policy(args.old), load_policy(args.new)))
     for c in changes:
         print(_change(c))  # noqa: T201
@@ -100,18 +101,11 @@ def _change(c: RuleChange) -> str:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from gateway.operations.policy_versions import PolicyVersion, history  # noqa: PLC0415
-    from gateway.record import policy_versions  # noqa: PLC0415
-
     if args.db is not None:
         bodies = policy_versions.sqlite_policy_entries(args.db)
     else:
-        from gateway.config import Config  # noqa: PLC0415
-
         rc = Config.from_toml(args.config).record
         if rc.store == "postgres" and rc.url is not None:
-            import asyncio  # noqa: PLC0415
-
             bodies = asyncio.run(policy_versions.postgres_policy_entries(rc.url.value,
                                                                          rc.schema))
         else:
@@ -135,11 +129,6 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import yaml  # noqa: PLC0415 - only the export writes YAML
-
-    from gateway.config import load_policy  # noqa: PLC0415
-    from gateway.policy.fides import manifest  # noqa: PLC0415
-
     text = yaml.safe_dump(manifest(load_policy(args.config)), sort_keys=False,
                           allow_unicode=True)
     if args.out is None:

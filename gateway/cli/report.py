@@ -23,9 +23,16 @@ from typing import Any
 
 import orjson
 
+from gateway.config import Config
 from gateway.errors import BadRequest, Forbidden, GatewayError, Unauthorized
-from gateway.staff.accounts import Member, Role
+from gateway.http.pages import render_text
+from gateway.review.processing import processing_record
+from gateway.review.processing import render_text as render_processing
+from gateway.review.search import REPORTERS, TRANSPARENCY, Reviewer
+from gateway.review.transparency_report import to_csv
+from gateway.staff.accounts import Member, Role, Staff
 from gateway.text import printable
+from gateway.wiring import build_record
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -75,10 +82,6 @@ def add_reader_arguments(parser: argparse.ArgumentParser) -> None:
 async def reviewing(args: argparse.Namespace, roles: Iterable[Role]) -> AsyncIterator[Any]:
     """(reviewer, member, config) over the configured record, for a staff account allowed
     ``roles``; the record is closed (and a checkpoint signed) afterwards."""
-    from gateway.config import Config  # noqa: PLC0415
-    from gateway.http.app import build_record  # noqa: PLC0415 - only reads need the record
-    from gateway.review.search import Reviewer  # noqa: PLC0415
-    from gateway.staff.accounts import Staff  # noqa: PLC0415
 
     config = Config.from_toml(args.config)
     os_user = getpass.getuser()
@@ -105,7 +108,6 @@ def _write(args: argparse.Namespace, doc: dict[str, Any], template: str,
         text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
         sys.stdout.write(printable(text, keep="\n") + "\n")
         return
-    from gateway.http.pages import render_text  # noqa: PLC0415
 
     try:
         with args.html.open("w" if args.force else "x", encoding="utf-8") as out:
@@ -126,8 +128,6 @@ def _refuse_overwrite(args: argparse.Namespace) -> None:
 
 
 def _access(args: argparse.Namespace) -> int:
-    from gateway.review.search import REPORTERS  # noqa: PLC0415
-
     _refuse_overwrite(args)
 
     async def run() -> int:
@@ -152,9 +152,6 @@ def _save(path: Path, text: str) -> None:
 
 
 def _transparency(args: argparse.Namespace) -> int:
-    from gateway.review.search import TRANSPARENCY  # noqa: PLC0415
-    from gateway.review.transparency_report import to_csv  # noqa: PLC0415
-
     _refuse_overwrite(args)
 
     async def run() -> int:
@@ -182,9 +179,6 @@ def _transparency(args: argparse.Namespace) -> int:
 def _processing(args: argparse.Namespace) -> int:
     """Counts per recipient and service only: no customer is read, so this is not a review
     read and names no staff account."""
-    from gateway.config import Config  # noqa: PLC0415
-    from gateway.http.app import build_record  # noqa: PLC0415
-    from gateway.review.processing import processing_record, render_text  # noqa: PLC0415
 
     async def run() -> int:
         config = Config.from_toml(args.config)
@@ -196,7 +190,7 @@ def _processing(args: argparse.Namespace) -> int:
             await record.close()
         doc = processing_record(config, counts)
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
-                         if args.json else render_text(doc))
+                         if args.json else render_processing(doc))
         return 0
 
     return asyncio.run(run())

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli import log
+from gateway.cli.workers import run_workers
+from gateway.config import Config
+from gateway.demo import run_demo
+from gateway.http.app import RECORD, create_app
+from gateway.http.server import serve, tls_context
 from gateway.record.checkpoint import Verifier, parse_and_verify
 
 if TYPE_CHECKING:
@@ -32,17 +39,11 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway.config import Config  # noqa: PLC0415
-    from gateway.http.app import RECORD, create_app  # noqa: PLC0415 - only this command needs the app
-    from gateway.http.server import serve, tls_context  # noqa: PLC0415
-
     config = Config.from_toml(args.config)
     config.carrier_credentials()  # every missing one named at once, before any worker starts
     if config.tls is not None:
         tls_context(config.tls)  # a bad certificate or key stops here, before any worker
     if args.workers > 1:
-        from gateway.cli.workers import run_workers  # noqa: PLC0415
-
         return run_workers(args.config, args.workers)
     app = create_app(config)
     final = _LastCheckpoint(config.verifiers())
@@ -107,6 +108,5 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from gateway.demo import run_demo  # noqa: PLC0415
-
-    return asyncio.run(run_demo(args.config, args.dir))
+    return asyncio.run(run_demo(args.config, args.dir,
+                                list_record=functools.partial(log.list_record, limit=30)))

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from gateway.actor import Actor
+from gateway.config import Config
 from gateway.errors import BadRequest, GatewayError
 from gateway.staff.accounts import STAFF_ROLES, Staff
+from gateway.wiring import build_record
 
 PASSWORD_ENV = "GATEWAY_STAFF_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
@@ -100,9 +102,6 @@ def _password(args: argparse.Namespace) -> str:
 
 def _with_staff(args: argparse.Namespace,
                 work: Callable[[Staff], Awaitable[int]]) -> int:
-    from gateway.config import Config  # noqa: PLC0415
-    from gateway.http.app import build_record  # noqa: PLC0415 - only these commands need it
-
     record = build_record(Config.from_toml(args.config))
 
     async def run() -> int:

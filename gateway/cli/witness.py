@@ -14,8 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway.errors import GatewayError
-from gateway.witness.cosignature import CosignerKey, note_text
+from gateway.witness.cosignature import Cosigner, CosignerKey, note_text
 from gateway.witness.policy import WitnessPolicy, WitnessRef
+from gateway.witness.server import create_witness_app
+from gateway.witness.settings import ServerSettings
 
 
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -38,8 +40,6 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from gateway.witness.cosignature import Cosigner  # noqa: PLC0415 - only this command
-
     directory: Path = args.dir
     key, pub = directory / "witness.key", directory / "witness.pub"
     if key.exists():
@@ -59,9 +59,6 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway.witness.server import create_witness_app  # noqa: PLC0415
-    from gateway.witness.settings import ServerSettings  # noqa: PLC0415
-
     settings = ServerSettings.from_toml(args.witness_config)
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port

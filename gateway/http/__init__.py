@@ -1,4 +1,5 @@
 """The HTTP edge: the aiohttp application (``app``) and the server it runs under (``server``),
 who may call what (``access``), the client behind proxies (``proxies``), RFC 9457 problems
-(``problems``), metrics, one module per API (``sessions``, ``review_api``, ``authority_api``,
-``tiles``), the server-rendered pages (``pages/``) and the OpenAPI document (``openapi/``)."""
+(``problems``), metrics, one module per API (``hooks_api``: the order hook; ``sessions``,
+``review_api``, ``authority_api``, ``tiles``), the server-rendered pages (``pages/``) and the
+OpenAPI document (``openapi/``)."""

@@ -26,6 +26,7 @@ import structlog
 from aiohttp import web
 
 from gateway.errors import Forbidden, GatewayError, Unauthorized
+from gateway.http.pages import render
 from gateway.staff.accounts import STAFF_ROLES, Member, Role, Staff, csrf_token
 
 log = structlog.get_logger("gateway.access")
@@ -112,8 +113,6 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 async def _page(request: web.Request, handler: Handler, access: Access,
                 staff: Staff) -> web.StreamResponse:
-    from gateway.http.pages import render  # noqa: PLC0415 - pages only; keeps jinja2 off the API path
-
     token = request.cookies.get(COOKIE, "")
     try:
         member = await staff.resolve(token)

@@ -10,15 +10,15 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
-from carriers import ADAPTERS
-from carriers._resilience import Guarded
+from carriers import Guarded
 from gateway.authority import preservation
 from gateway.authority.desk import Desk, package_dir
-from gateway.config import Config, RecordConfig
+from gateway.config import Config
 from gateway.erasure.requests import run_periodically
-from gateway.http import authority_api, review_api, sessions, tiles
-from gateway.http.access import STAFF, access_middleware, public, signed_hook
+from gateway.http import authority_api, hooks_api, review_api, sessions, tiles
+from gateway.http.access import STAFF, access_middleware, public
 from gateway.http.authority_api import DESK
+from gateway.http.hooks_api import HOOKS
 from gateway.http.metrics import CONTENT_TYPE, METRICS, Metrics
 from gateway.http.openapi import document as openapi
 from gateway.http.pages import authority as authority_pages
@@ -32,46 +32,17 @@ from gateway.operations.order_hook import OrderHooks
 from gateway.operations.policy_versions import record_policy
 from gateway.operations.recovery import recover, recover_periodically, stale_after
 from gateway.record import Record
-from gateway.record.checkpoint import Signer
-from gateway.record.stores.contract import Store, ThreadedStore
-from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.review.search import Reviewer
 from gateway.staff.accounts import Staff
 from gateway.staff.logins import PasswordPool
 from gateway.transparency.publish import Tiler
+from gateway.wiring import build_carriers, build_record
 from gateway.witness import WitnessSubmitter, witnessing
 
 CONFIG = web.AppKey("config", Config)
 RECORD = web.AppKey("record", Record)
-HOOKS = web.AppKey("hooks", OrderHooks)
 CARRIERS = web.AppKey("carriers", dict[str, Guarded])
 WITNESSING = web.AppKey("witnessing", WitnessSubmitter)
-
-
-def build_store(rc: RecordConfig) -> Store:
-    if rc.store == "postgres" and rc.url is not None:
-        from gateway.record.stores.postgres.store import PostgresStore  # noqa: PLC0415 - only if configured
-
-        return PostgresStore(rc.url.value, schema=rc.schema)
-    return ThreadedStore(SqliteStore(rc.path))
-
-
-def build_record(config: Config, metrics: Metrics | None = None) -> Record:
-    rc = config.record
-    return Record(
-        store=build_store(rc),
-        kek=config.keys.kek,
-        previous_keks=config.keys.previous_keks,
-        verifiers=config.previous_checkpoint_keys,
-        signer=Signer.from_key_string(config.keys.checkpoint_signing),
-        origin=config.origin,
-        batch_max=rc.batch_max,
-        queue_max=rc.queue_max,
-        checkpoint_every=rc.checkpoint_every,
-        checkpoint_interval=rc.checkpoint_interval,
-        witness=rc.path.with_name(rc.path.name + ".checkpoint"),
-        observer=metrics,
-    )
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
@@ -91,16 +62,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         # a slow carrier cannot take connections another one needs.
         session = aiohttp.ClientSession(raise_for_status=False,
                                         connector=aiohttp.TCPConnector(limit=0))
-        carriers: dict[str, Guarded] = {
-            name: Guarded(ADAPTERS[name](
-                session=session,
-                base_url=cc.base_url,
-                credentials=credentials[name],
-                timeout=cc.timeout,
-                **cc.options,
-            ), policy=cc.resilience, observer=app[METRICS])
-            for name, cc in config.carriers.items()
-        }
+        carriers = build_carriers(config, credentials, session, app[METRICS])
         canceller = Canceller(record=record, carriers=carriers)
         try:
             discloser = Discloser(
@@ -157,7 +119,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
 
 
 def _routes(app: web.Application) -> None:
-    app.router.add_post("/v1/hooks/orders", _order_hook)
+    app.add_routes(hooks_api.routes)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
@@ -166,11 +128,6 @@ def _routes(app: web.Application) -> None:
     app.add_routes([*sessions.routes, *review_api.routes, *pages.routes, *tiles.routes,
                     web.get("/checkpoint", _checkpoint)])  # c2sp.org/tlog-tiles
     app.add_routes([*authority_api.routes, *authority_pages.routes])
-
-
-@signed_hook
-async def _order_hook(request: web.Request) -> web.StreamResponse:
-    return await request.app[HOOKS].handle(request)
 
 
 @public

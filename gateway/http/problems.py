@@ -9,12 +9,13 @@ import orjson
 import structlog
 from aiohttp import web
 
-from gateway.errors import GatewayError
+from gateway.errors import TYPE_BASE, GatewayError, problem_body
 from gateway.http.metrics import METRICS
 
 PROBLEM_TYPE = "application/problem+json"
-TYPE_BASE = "https://disclosure-gateway.invalid/problems/"
 log = structlog.get_logger("gateway.http")
+
+__all__ = ["PROBLEM_TYPE", "from_error", "problem", "problem_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -24,11 +25,6 @@ def problem(
 ) -> web.Response:
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
     return web.Response(status=status, body=orjson.dumps(body), content_type=PROBLEM_TYPE)
-
-
-def problem_body(exc: GatewayError, **extra: Any) -> dict[str, Any]:  # noqa: ANN401
-    return {"type": TYPE_BASE + exc.type_slug, "title": exc.title, "status": exc.status,
-            "detail": exc.detail, **exc.members(), **extra}
 
 
 def from_error(exc: GatewayError, **extra: Any) -> web.Response:  # noqa: ANN401

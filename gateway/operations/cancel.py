@@ -25,18 +25,10 @@ from typing import Any
 import attrs
 import structlog
 
-from carriers._core import CANCEL, Carrier, unsupported
-from gateway.errors import (
-    CarrierError,
-    CarrierOutcomeUnknown,
-    CarrierRejected,
-    CarrierUnavailable,
-    Conflict,
-    NotFound,
-)
-from gateway.http.problems import problem_body
+from carriers import CANCEL, Carrier, unsupported
+from gateway.errors import CarrierError, Conflict, NotFound, problem_body
 from gateway.models import Cancellation
-from gateway.operations.disclose import Answer
+from gateway.operations.answer import Answer, result_of
 from gateway.payload import CancelRequest
 from gateway.record import Draft, Kind, Record
 from gateway.record.entry import Entry, decode
@@ -45,13 +37,6 @@ from gateway.record.rows import HookOp
 from gateway.record.sealing import outcome_context, unseal
 
 log = structlog.get_logger("gateway.cancels")
-
-_RESULTS: Mapping[type[CarrierError], str] = {
-    CarrierRejected: "rejected",
-    CarrierUnavailable: "not_sent",
-    CarrierOutcomeUnknown: "unknown",
-}
-
 
 @attrs.frozen
 class Booking:
@@ -136,8 +121,7 @@ class Canceller:
     async def outcome(self, booked: Entry, intent: int, webhook_id: str,
                       error: CarrierError | None, *, recovered: bool = False) -> Answer:
         """Record the cancellation's outcome and close its hook with the answer."""
-        result = "cancelled" if error is None else next(
-            v for k, v in _RESULTS.items() if isinstance(error, k))
+        result = "cancelled" if error is None else result_of(error)
         data: dict[str, Any] = {"result": result, "intent": intent}
         if error is not None:
             data["error"] = error.type_slug

@@ -16,18 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import orjson
 import structlog
 
-from carriers._core import RETURN, Carrier, unsupported
-from gateway.errors import (
-    CarrierError,
-    CarrierOutcomeUnknown,
-    CarrierRejected,
-    CarrierUnavailable,
-    PolicyError,
-)
-from gateway.http.problems import TYPE_BASE, problem_body
+from carriers import RETURN, Carrier, unsupported
+from gateway.errors import CarrierError, PolicyError, problem_body
 from gateway.models import (
     RETURN_SERVICE,
     Order,
@@ -37,11 +29,10 @@ from gateway.models import (
     Shipment,
     ShipmentResult,
 )
+from gateway.operations.answer import Answer, result_of
 from gateway.operations.policy_versions import PolicyVersion, named
 from gateway.policy.rules import Minimised, Policy, minimise
 from gateway.record import Draft, Kind, Record
-from gateway.record.entry import Entry
-from gateway.record.entry_data import OutcomeData
 from gateway.record.rows import HookOp
 from gateway.record.sealing import (
     hook_context,
@@ -52,36 +43,6 @@ from gateway.record.sealing import (
 )
 
 log = structlog.get_logger("gateway.disclosures")
-
-#: What each carrier failure means for the booking, as written in the outcome entry.
-_RESULTS: Mapping[type[CarrierError], str] = {
-    CarrierRejected: "rejected",
-    CarrierUnavailable: "not_sent",
-    CarrierOutcomeUnknown: "unknown",
-}
-#: The hook status each recorded result answers.
-STATUS = {"booked": 201, "cancelled": 200, "rejected": 502, "not_sent": 503, "unknown": 504}
-
-
-@attrs.frozen(repr=False)
-class Answer:
-    """What the hook answers; kept sealed for idempotent retries."""
-
-    status: int
-    body: Mapping[str, Any]
-
-    def __repr__(self) -> str:
-        return f"Answer(status={self.status})"
-
-    @property
-    def retryable(self) -> bool:
-        """Nothing was booked and a retry may try again."""
-        return self.body.get("result") == "not_sent"
-
-    def in_clear(self) -> bytes:
-        """The answer as a hook keeps it when it holds no personal value (not sealed)."""
-        return orjson.dumps({"status": self.status, "body": dict(self.body)})
-
 
 @attrs.frozen
 class Facts:
@@ -210,7 +171,7 @@ class Discloser:
                                  "data": base64.b64encode(result.label).decode()}
             status = 201
         else:
-            outcome = next(v for k, v in _RESULTS.items() if isinstance(result, k))
+            outcome = result_of(result)
             data = {"result": outcome, "error": result.type_slug, "intent": facts.intent}
             secret = {}
             body = problem_body(result, **common, result=outcome)
@@ -243,22 +204,3 @@ class Discloser:
                  result=data["result"], seq=outcome_entry.seq)
         return Answer(status=status, body=body)
 
-
-def recorded_answer(intent: Entry, outcome: Entry) -> Answer:
-    """The answer a recorded outcome gives, from its metadata alone (no personal value): for
-    a hook whose outcome was written but whose answer was not kept."""
-    data = outcome.data if isinstance(outcome.data, OutcomeData) else None
-    result = str(None if data is None else data.result)
-    status = STATUS.get(result, 500)
-    body: dict[str, Any] = {
-        "disclosure_id": outcome.disclosure, "order_id": outcome.order,
-        "carrier": outcome.recipient, "service": outcome.service,
-        "fields": list(outcome.fields), "result": result,
-        "record": {"intent": intent.seq}, "values_erased": True,
-    }
-    if status >= 400:  # noqa: PLR2004 - a problem, as the first answer was
-        error = None if data is None else data.error
-        body = {"type": TYPE_BASE + (error if error is not None else "carrier-error"),
-                "title": "Recorded outcome", "status": status,
-                "detail": f"the record holds this disclosure's outcome: {result}", **body}
-    return Answer(status=status, body=body)

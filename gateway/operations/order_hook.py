@@ -5,24 +5,26 @@ Three events arrive here, signed alike: ``order.ready_to_ship`` (book the delive
 
 A hook id is served once. A retry while the first is in flight waits for its answer; a retry
 after it gets the stored answer; only an attempt that provably sent nothing may be tried again.
+
+This is plain code over the headers and the body; the HTTP edge (``gateway.http.hooks_api``)
+reads the request and writes the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 import orjson
 import structlog
-from aiohttp import web
 
-from gateway.errors import BadRequest, Conflict, GatewayError
-from gateway.http.problems import PROBLEM_TYPE
+from gateway.errors import Conflict
+from gateway.operations.answer import Answer, recorded_answer
 from gateway.operations.cancel import Canceller
-from gateway.operations.disclose import Answer, Discloser, recorded_answer
-from gateway.operations.recovery import operation
+from gateway.operations.disclose import Discloser
+from gateway.operations.opened import operation
 from gateway.operations.signature import HookKey, verify
 from gateway.payload import CancelRequest, parse_event
 from gateway.record import Kind, Record
@@ -43,16 +45,11 @@ class OrderHooks:
     clock: Callable[[], float] = time.time
     _inflight: dict[str, asyncio.Future[Answer]] = attrs.field(factory=dict)
 
-    async def handle(self, request: web.Request) -> web.Response:
-        if request.content_type != "application/json" or (
-            request.charset not in (None, "utf-8")
-        ):
-            raise web.HTTPUnsupportedMediaType(
-                reason="Send the order event as application/json in UTF-8")
-        body = await _read(request, self.max_body)
-        hook = verify(request.headers, body, self.secrets, now=self.clock())
-        answer = await self._once(hook.msg_id, body)
-        return _respond(answer)
+    async def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
+        """The answer to the hook ``headers`` sign over ``body``: verified, then served once
+        per hook id."""
+        hook = verify(headers, body, self.secrets, now=self.clock())
+        return await self._once(hook.msg_id, body)
 
     async def _once(self, msg_id: str, body: bytes) -> Answer:
         running = self._inflight.get(msg_id)
@@ -117,24 +114,3 @@ class OrderHooks:
         log.info("hook.settled_from_record", webhook_id=hook.webhook_id)
         return recorded_answer(intent, outcome)
 
-
-async def _read(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(65536):
-        body += chunk
-        if len(body) > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-    if not body:
-        raise BadRequest("the body is empty")
-    return bytes(body)
-
-
-def _respond(answer: Answer) -> web.Response:
-    content_type = "application/json" if answer.status < 400 else PROBLEM_TYPE  # noqa: PLR2004
-    return web.Response(status=answer.status, body=orjson.dumps(answer.body),
-                        content_type=content_type)
-
-
-__all__ = ["GatewayError", "OrderHooks"]

@@ -37,10 +37,12 @@ from gateway.errors import (
     HookTaken,
 )
 from gateway.models import Cancellation
-from gateway.operations.disclose import Answer, Discloser, Facts
+from gateway.operations.answer import Answer
+from gateway.operations.disclose import Discloser, Facts
+from gateway.operations.opened import operation
 from gateway.record import Kind
 from gateway.record.entry import Entry, decode, iso_time
-from gateway.record.entry_data import CancelIntentData, CancelOutcomeData, IntentData, OutcomeData
+from gateway.record.entry_data import CancelIntentData, IntentData
 from gateway.record.sealing import outcome_context, unseal
 
 if TYPE_CHECKING:
@@ -53,9 +55,6 @@ if TYPE_CHECKING:
     from gateway.record.rows import HookRow, Row
 
 log = structlog.get_logger("gateway.recovery")
-
-_OUTCOME_OF = {Kind.INTENT: Kind.OUTCOME, Kind.CANCEL_INTENT: Kind.CANCEL_OUTCOME}
-
 
 async def recover(*, discloser: Discloser, canceller: Canceller, record: Record,
                   stale_before: str | None = None) -> list[tuple[str, str]]:
@@ -106,24 +105,6 @@ async def recover_periodically(*, discloser: Discloser, canceller: Canceller, re
                           stale_before=before)
         except Exception as exc:  # noqa: BLE001 - the next round tries again
             log.warning("recovery.failed", error=type(exc).__name__)
-
-
-async def operation(record: Record, hook: HookRow,
-                    ) -> tuple[Row, Entry, Entry | None] | None:
-    """The operation ``hook`` opened: its intent (row and entry) and its outcome entry, if
-    recorded; None if the record holds no intent of the hook."""
-    rows = [(row, decode(row.body)) for row in await record.disclosure_entries(
-        hook.disclosure)]
-    found = next(((r, d) for r, d in reversed(rows)
-                  if isinstance(d.data, IntentData | CancelIntentData)
-                  and d.data.webhook_id == hook.webhook_id), None)
-    if found is None:
-        return None
-    row, intent = found
-    outcome = next((d for _, d in rows if d.kind == _OUTCOME_OF[intent.kind]
-                    and isinstance(d.data, OutcomeData | CancelOutcomeData)
-                    and d.data.intent == intent.seq), None)
-    return row, intent, outcome
 
 
 async def _pending(record: Record, hook: HookRow) -> tuple[Row, Entry] | None:

@@ -1,0 +1,1 @@
+"""Fakes as modules implementing the gateway's real protocols, for tests below HTTP."""
