@@ -27,7 +27,8 @@ from aiohttp import web
 
 from gateway.errors import Forbidden, GatewayError, Unauthorized
 from gateway.http.pages import render
-from gateway.staff.accounts import STAFF_ROLES, Member, Role, Staff, csrf_token
+from gateway.http.request_keys import MEMBER, SESSION_TOKEN
+from gateway.staff.accounts import STAFF_ROLES, Role, Staff, csrf_token
 
 log = structlog.get_logger("gateway.access")
 
@@ -36,8 +37,6 @@ Via = Literal["public", "signature", "bearer", "cookie"]
 
 STAFF: Final = web.AppKey("staff", Staff)
 #: The member a request was authenticated as, and the web session's token (pages only).
-MEMBER: Final = web.RequestKey("member", Member)
-SESSION_TOKEN: Final = web.RequestKey("session_token", str)
 COOKIE: Final = "gateway_session"
 LOGIN_PAGE: Final = "/review/login"
 _ATTR: Final = "__gateway_access__"

@@ -40,7 +40,8 @@ from gateway.authority.desk import (
     parse_states,
 )
 from gateway.errors import BadRequest
-from gateway.http.access import MEMBER, api
+from gateway.http.access import api
+from gateway.http.request_keys import MEMBER
 
 #: A request id in a path: what ``Authority.intake`` hands out.
 ID: Final = r"{id:ar_[0-9a-f]{16}}"

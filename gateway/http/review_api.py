@@ -10,7 +10,8 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from gateway.http.access import MEMBER, api
+from gateway.http.access import api
+from gateway.http.request_keys import MEMBER
 from gateway.review.params import ACCESS_PARAMS, parameters
 from gateway.review.search import (
     CHECKPOINT,

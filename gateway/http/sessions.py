@@ -9,8 +9,9 @@ import structlog
 from aiohttp import web
 
 from gateway.errors import BadRequest
-from gateway.http.access import MEMBER, STAFF, api, bearer_token, public
+from gateway.http.access import STAFF, api, bearer_token, public
 from gateway.http.proxies import client_address
+from gateway.http.request_keys import MEMBER
 from gateway.staff.accounts import STAFF_ROLES, Role
 
 __all__ = ["routes"]

@@ -10,7 +10,8 @@ import structlog
 from aiohttp import web
 
 from gateway.errors import BadRequest
-from gateway.http.access import MEMBER, api, public
+from gateway.http.access import api, public
+from gateway.http.request_keys import MEMBER
 from gateway.transparency.publish import AUDITORS, Tiler
 from gateway.transparency.tiles import Tile, TilePathInvalid
 

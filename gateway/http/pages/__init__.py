@@ -11,8 +11,8 @@ from typing import Any, Final
 import jinja2
 from aiohttp import web
 
-from gateway.http.access import MEMBER, SESSION_TOKEN
 from gateway.http.pages.chart import bar_chart, month_items, recipient_items
+from gateway.http.request_keys import MEMBER, SESSION_TOKEN
 from gateway.review.transparency_report import MEASURES, shown
 from gateway.staff.accounts import csrf_token
 

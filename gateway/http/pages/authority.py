@@ -27,9 +27,10 @@ from gateway.authority.settings import KINDS
 from gateway.authority.steps import RESOLUTIONS
 from gateway.authority.workflow import CATEGORIES
 from gateway.errors import Unprocessable
-from gateway.http.access import MEMBER, page
+from gateway.http.access import page
 from gateway.http.authority_api import DESK, ID, package_headers
 from gateway.http.pages.review import render_page
+from gateway.http.request_keys import MEMBER
 from gateway.staff.accounts import Member
 
 routes = web.RouteTableDef()

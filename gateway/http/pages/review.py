@@ -20,9 +20,10 @@ from aiohttp import web
 
 from gateway.authority.desk import READERS as AUTHORITY_READERS
 from gateway.errors import BadRequest, GatewayError, TooManyRequests, Unauthorized
-from gateway.http.access import COOKIE, MEMBER, SESSION_TOKEN, STAFF, page, public
+from gateway.http.access import COOKIE, STAFF, page, public
 from gateway.http.pages import render
 from gateway.http.proxies import client_address
+from gateway.http.request_keys import MEMBER, SESSION_TOKEN
 from gateway.http.review_api import REVIEWER
 from gateway.review.params import ACCESS_PARAMS, parameters
 from gateway.review.search import CHECKPOINT, REPORTERS, SEARCHERS, TRANSPARENCY
