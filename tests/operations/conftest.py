@@ -26,7 +26,7 @@ from gateway.payload import parse_event
 from gateway.policy.config import parse_policy
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
-from gateway.record.entry import decode
+from gateway.record.entry import document
 from gateway.record.stores.contract import ThreadedStore
 from gateway.record.stores.sqlite.store import SqliteStore
 from tests.fakes.carrier import FakeCarrier
@@ -116,7 +116,7 @@ class Gateway:
         """Every entry on disk, read by another connection, oldest first."""
         with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as conn:
             rows = conn.execute("SELECT body FROM entries ORDER BY seq").fetchall()
-        return [decode(body) for (body,) in rows]
+        return [document(body) for (body,) in rows]
 
     def kinds(self) -> list[str]:
         return [str(e["kind"]) for e in self.entries()]
