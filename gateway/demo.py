@@ -31,8 +31,8 @@ from gateway.record import Kind
 from gateway.record.checkpoint import Verifier
 from gateway.record.proof import Prover
 from gateway.record.sealing import subject_ref
-from gateway.record.stores.contract import ThreadedStore
 from gateway.record.stores.sqlite.store import SqliteStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 from gateway.record.verify import verify_sqlite
 from gateway.transparency.receipt import ReceiptInvalid, receipts_for, verify_receipt
 

@@ -32,8 +32,9 @@ from gateway.operations.policy_versions import record_policy
 from gateway.operations.recovery import recover, recover_periodically, stale_after
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
-from gateway.record.stores.contract import Store, ThreadedStore
+from gateway.record.stores.contract import Store
 from gateway.record.stores.sqlite.store import SqliteStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 from gateway.review import search as review
 from gateway.staff.accounts import Staff
 from gateway.staff.logins import PasswordPool
