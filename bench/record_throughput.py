@@ -27,7 +27,7 @@ from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sealing import seal
 from gateway.record.stores.sqlite.store import HookOp, SqliteStore
-from gateway.record.stores.contract import ThreadedStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 
 ORIGIN = "bench.invalid/record"
 RECEIVER = {"name": "Bench Customer", "postal_code": "33100", "town": "Tampere",

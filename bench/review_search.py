@@ -27,7 +27,7 @@ from gateway.record.merkle import root
 from gateway.record.queries import Search
 from gateway.record.sealing import subject_ref
 from gateway.record.stores.sqlite.store import SqliteStore
-from gateway.record.stores.contract import ThreadedStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 
 HMAC_KEY = bytes(range(32))
 CARRIERS = (("posti", "home_delivery"), ("posti", "pickup_point"), ("matkahuolto",

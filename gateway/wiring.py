@@ -14,8 +14,9 @@ from gateway.config import Config, RecordConfig
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.record import Observer as RecordObserver
-from gateway.record.stores.contract import Store, ThreadedStore
+from gateway.record.stores.contract import Store
 from gateway.record.stores.sqlite.store import SqliteStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 
 
 def build_store(rc: RecordConfig) -> Store:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from gateway.record.queries import CheckpointRow, CosignedRow, CountRow, Search, StaffRow
 from gateway.record.rows import HookRow, Row
-from gateway.record.stores.contract import Store, ThreadedStore
+from gateway.record.stores.contract import Store
 from gateway.record.stores.sqlite.store import SqliteStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 
 
 class Reads:

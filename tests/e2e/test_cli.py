@@ -16,7 +16,7 @@ import pytest
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.stores.sqlite.store import SqliteStore
-from gateway.record.stores.contract import ThreadedStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 from tests.conftest import ROOT
 
 ORIGIN = "test.invalid/record"

@@ -14,7 +14,7 @@ from gateway.http.app import RECORD
 from gateway.record import Draft, Kind
 from gateway.record.sealing import subject_ref
 from gateway.record.stores.sqlite.store import HookOp, SqliteStore
-from gateway.record.stores.contract import ThreadedStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 from tests.conftest import Harness, run_gateway
 
 

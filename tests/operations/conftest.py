@@ -27,7 +27,7 @@ from gateway.policy.config import parse_policy
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.entry import document
-from gateway.record.stores.contract import ThreadedStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 from gateway.record.stores.sqlite.store import SqliteStore
 from tests.fakes.carrier import FakeCarrier
 

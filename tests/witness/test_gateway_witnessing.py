@@ -31,7 +31,7 @@ from gateway.keygen import keygen
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer, Verifier
 from gateway.record.stores.sqlite.store import SqliteStore
-from gateway.record.stores.contract import ThreadedStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 from gateway.witness import Cosigner, ServerSettings
 from tests.conftest import ROOT, Harness, order_event, run_gateway
 from tests.witness.conftest import Witness, start_witness

@@ -1,2 +1,3 @@
-"""The shared store: PostgreSQL for several gateway instances (``store``), its schema, case and
-cosignature tables, review reads, verify and audit."""
+"""The shared store: PostgreSQL for several gateway instances (``store``: pool, advisory locks,
+bulk batch writes), its schema and migrations, review searches and staff sessions,
+cosignatures, verify and audit."""

@@ -1,5 +1,5 @@
-"""The PostgreSQL store's read side for review (searches, single entries, leaves, the latest
-checkpoint, disclosure counts) and its staff accounts and sessions.
+"""The PostgreSQL store's own reads for review (searches, disclosure counts) and its staff
+sessions; the reads both stores answer alike are the shared ones (``stores.reads``).
 
 A search is a keyset page on ``seq``; PostgreSQL's planner picks the index for the filters
 given (subject, order, recipient or kind, each with ``seq``, or the time index for a period).
@@ -7,12 +7,15 @@ given (subject, order, recipient or kind, each with ``seq``, or the time index f
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gateway.record.queries import CheckpointRow, CountRow, Search, StaffRow
+from gateway.record.queries import CountRow, Search
 from gateway.record.rows import Row
+from gateway.record.stores import statements as q
+from gateway.record.stores.reads import rows_of
 
 if TYPE_CHECKING:
     import asyncpg
@@ -32,6 +35,9 @@ class PooledQueries:
         raise NotImplementedError  # pragma: no cover - provided by PostgresStore
 
     async def execute(self, what: str, sql: str, *args: Any) -> str:  # noqa: ANN401
+        raise NotImplementedError  # pragma: no cover - provided by PostgresStore
+
+    def conn(self, what: str) -> AbstractAsyncContextManager[asyncpg.Connection]:
         raise NotImplementedError  # pragma: no cover - provided by PostgresStore
 
 
@@ -59,21 +65,7 @@ class PostgresReview(PooledQueries):
         sql = ("SELECT seq, body, leaf, sealed FROM entries "  # noqa: S608 - fixed column names
                f"WHERE {' AND '.join(conditions) or 'true'} "
                f"ORDER BY {query.order_by} LIMIT ${len(params)}")
-        return [row_of(r) for r in await self.fetch(sql, *params)]
-
-    async def entry(self, seq: int) -> Row | None:
-        row = await self.fetchrow("SELECT seq, body, leaf, sealed FROM entries WHERE seq = $1",
-                                  seq)
-        return None if row is None else row_of(row)
-
-    async def leaves(self, start: int, end: int) -> list[bytes]:
-        return [bytes(r[0]) for r in await self.fetch(
-            "SELECT leaf FROM entries WHERE seq >= $1 AND seq < $2 ORDER BY seq", start, end)]
-
-    async def checkpoint_row(self) -> CheckpointRow | None:
-        row = await self.fetchrow(
-            "SELECT size, time, note FROM checkpoints ORDER BY size DESC LIMIT 1")
-        return None if row is None else CheckpointRow(size=row[0], time=row[1], note=row[2])
+        return rows_of(await self.fetch(sql, *params))
 
     async def disclosure_counts_by(self, since: str | None, until: str | None,
                                    ) -> list[CountRow]:
@@ -89,38 +81,14 @@ class PostgresReview(PooledQueries):
                          legal_basis=r[4], request=r[5], count=r[6],
                          fields=tuple(orjson.loads(r[7] or "[]"))) for r in rows]
 
-    # -- staff -----------------------------------------------------------------------------
-    async def staff_member(self, username: str) -> StaffRow | None:
-        row = await self.fetchrow("SELECT username, password, roles, disabled, created "
-                                  "FROM staff WHERE username = $1", username)
-        return None if row is None else _staff(row)
-
-    async def list_staff(self) -> list[StaffRow]:
-        return [_staff(r) for r in await self.fetch(
-            "SELECT username, password, roles, disabled, created FROM staff ORDER BY username")]
-
+    # -- staff sessions --------------------------------------------------------------------
     async def add_session(self, token_hash: str, username: str, created: str,
                           expires: str) -> None:
-        await self.execute(
-            "the session could not be stored",
-            "WITH expired AS (DELETE FROM staff_sessions WHERE expires <= $3) "
-            "INSERT INTO staff_sessions VALUES ($1, $2, $3, $4)",
-            token_hash, username, created, expires)
-
-    async def session_user(self, token_hash: str, now: str) -> str | None:
-        row = await self.fetchrow("SELECT username FROM staff_sessions WHERE token_hash = $1 "
-                                  "AND expires > $2", token_hash, now)
-        return None if row is None else row[0]
+        """Store a session (drops sessions expired by ``created``)."""
+        async with self.conn("the session could not be stored") as c:
+            await c.execute(q.numbered(q.EXPIRE_SESSIONS), created)
+            await c.execute(q.numbered(q.ADD_SESSION), token_hash, username, created, expires)
 
     async def end_session(self, token_hash: str) -> None:
-        await self.execute("the session could not be ended",
-                           "DELETE FROM staff_sessions WHERE token_hash = $1", token_hash)
-
-
-def row_of(r: asyncpg.Record) -> Row:
-    return Row(r[0], bytes(r[1]), bytes(r[2]), None if r[3] is None else bytes(r[3]))
-
-
-def _staff(r: asyncpg.Record) -> StaffRow:
-    return StaffRow(username=r[0], password=r[1], roles=tuple(x for x in r[2].split(",") if x),
-                    disabled=bool(r[3]), created=r[4])
+        await self.execute("the session could not be ended", q.numbered(q.END_SESSION),
+                           token_hash)

@@ -27,21 +27,23 @@ from gateway.errors import HookTaken, KeyTaken, PolicyRecorded, RecordError, Sid
 from gateway.record.entry import GENESIS, Appended, Draft, Kind, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.rows import (
+    CaseOp,
     HookOp,
     HookRow,
     KeyErasure,
     NewKey,
     OneOp,
     PolicyGuard,
-    Row,
     SideOp,
     SideOps,
 )
+from gateway.record.stores import statements as q
+from gateway.record.stores.changes import steps
 from gateway.record.stores.contract import SignHead
-from gateway.record.stores.postgres.cases import PostgresCases, case_op
 from gateway.record.stores.postgres.cosignatures import PostgresCosignatures
-from gateway.record.stores.postgres.review import PostgresReview, row_of
+from gateway.record.stores.postgres.review import PostgresReview
 from gateway.record.stores.postgres.schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
+from gateway.record.stores.reads import SharedReads, hook_of, take_in
 
 log = structlog.get_logger("gateway.record")
 
@@ -88,7 +90,7 @@ def failure(what: str, exc: BaseException) -> RecordError:
     return RecordError(f"{what}: {type(exc).__name__}" + (f" ({code})" if code else ""))
 
 
-class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
+class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
     def __init__(self, url: str, *, schema: str = "gateway", pool_size: int = 4) -> None:
         self.url = url
         self.schema = schema
@@ -127,6 +129,10 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
         async with self.conn(what) as c:
             status: str = await c.execute(sql, *args)
             return status
+
+    async def select(self, sql: str, *args: Any) -> list[asyncpg.Record]:  # noqa: ANN401
+        """A shared statement (``?`` placeholders) and its rows."""
+        return await self.fetch(q.numbered(sql), *args)
 
     # -- life cycle ------------------------------------------------------------------------
     async def open(self) -> None:
@@ -218,13 +224,7 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
     # -- the record ------------------------------------------------------------------------
     async def _catch_up(self, c: asyncpg.Connection, tree: CompactRange, prev: bytes) -> bytes:
         """Take in entries appended (by any instance) since ``tree``; returns the newest leaf."""
-        for seq, leaf in await c.fetch(
-                "SELECT seq, leaf FROM entries WHERE seq >= $1 ORDER BY seq", tree.size):
-            if seq != tree.size:
-                raise RecordError(f"the record has no entry at position {tree.size}")
-            tree.append(bytes(leaf))
-            prev = bytes(leaf)
-        return prev
+        return take_in(tree, prev, await c.fetch(q.numbered(q.CATCH_UP), tree.size))
 
     async def append_batch(
         self, drafts: Sequence[Draft], hooks: Sequence[SideOp | None], time: str,
@@ -255,10 +255,8 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
                         out.append(Appended(seq=seq, leaf=leaf))
                     await c.execute(_INSERT, *rows)
                     if sign_head is not None:
-                        await c.execute(
-                            "INSERT INTO head VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE "
-                            "SET size = excluded.size, note = excluded.note",
-                            tree.size, sign_head(tree.size, tree.root()))
+                        await c.execute(q.numbered(q.PUT_HEAD),
+                                        tree.size, sign_head(tree.size, tree.root()))
             except (RecordError, SideOpRefused):
                 raise
             except Exception as exc:  # noqa: BLE001 - encoding errors too; nothing was kept
@@ -293,15 +291,13 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
                 elif isinstance(k, NewKey):
                     await self._new_keys(c, [(i, k)])
                 else:
-                    await case_op(c, k, i)
+                    await _change(c, k, i)
         elif keyed:
             await self._new_keys(c, [(i, k) for i, k in keyed if isinstance(k, NewKey)])
         for i, one in flat:
             if isinstance(one, HookOp) and one.status is not None and one.if_open:
-                closed = await c.execute(
-                    "UPDATE hooks SET status = $2, answer = $3, subject = $4 "
-                    "WHERE webhook_id = $1 AND status IS NULL",
-                    one.webhook_id, one.status, one.answer, one.subject)
+                closed = await c.execute(q.numbered(q.CLOSE_OPEN_HOOK),
+                                         one.status, one.answer, one.subject, one.webhook_id)
                 if closed != "UPDATE 1":
                     raise SideOpRefused(i, HookTaken("another process answered this hook"))
         closing = [op for _, op in flat
@@ -330,8 +326,8 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
 
     @staticmethod
     async def _erase(c: asyncpg.Connection, op: KeyErasure) -> None:
-        await c.execute("DELETE FROM subject_keys WHERE subject = $1", op.subject)
-        await c.execute("DELETE FROM pending_erasures WHERE subject = $1", op.subject)
+        await c.execute(q.numbered(q.ERASE_KEY), op.subject)
+        await c.execute(q.numbered(q.ERASE_PENDING), op.subject)
 
     async def head(self) -> tuple[int, bytes]:
         """(size, root) of the record as committed by every instance."""
@@ -340,60 +336,28 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
                 self._prev = await self._catch_up(c, self._tree, self._prev)
             return self._tree.size, self._tree.root()
 
-    async def root_at(self, size: int) -> bytes:
-        tree = CompactRange()
-        for (leaf,) in await self.fetch(
-                "SELECT leaf FROM entries WHERE seq < $1 ORDER BY seq", size):
-            tree.append(bytes(leaf))
-        return tree.root()
-
     async def sign_checkpoint(self, sign: SignHead, time: str) -> str | None:
         size, root = await self.head()
         if size == 0:
             return None
         note = sign(size, root)
-        await self.execute("the checkpoint could not be written",
-                           "INSERT INTO checkpoints VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        await self.execute("the checkpoint could not be written", q.numbered(q.ADD_CHECKPOINT),
                            size, time, note)
         return note
 
-    async def latest_checkpoint(self) -> tuple[int, str] | None:
-        row = await self.fetchrow("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")
-        return None if row is None else (row[0], row[1])
-
     # -- subject keys ----------------------------------------------------------------------
-    async def wrapped_key(self, subject: str) -> bytes | None:
-        row = await self.fetchrow("SELECT wrapped FROM subject_keys WHERE subject = $1", subject)
-        return None if row is None else bytes(row[0])
-
     async def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes:
         """Store a new wrapped key unless one exists; return the one that is stored."""
         async with self.conn("a subject key could not be stored") as c:
-            await c.execute("INSERT INTO subject_keys VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                            subject, wrapped, time)
-            stored = await c.fetchval("SELECT wrapped FROM subject_keys WHERE subject = $1",
-                                      subject)
+            await c.execute(q.numbered(q.ADD_KEY), subject, wrapped, time)
+            stored = await c.fetchval(q.numbered(q.WRAPPED_KEY), subject)
         if stored is None:
             raise RecordError("a subject key was erased while it was being created")
         return bytes(stored)
 
-    async def wrapped_keys(self) -> list[tuple[str, bytes]]:
-        return [(r[0], bytes(r[1])) for r in
-                await self.fetch("SELECT subject, wrapped FROM subject_keys")]
-
     async def replace_keys(self, rows: Sequence[tuple[str, bytes]]) -> None:
         async with self.conn("subject keys could not be rewrapped") as c, c.transaction():
-            await c.executemany("UPDATE subject_keys SET wrapped = $2 WHERE subject = $1", rows)
-
-    async def subject_rows(self, subject: str) -> list[Row]:
-        return [row_of(r) for r in await self.fetch(
-            "SELECT seq, body, leaf, sealed FROM entries WHERE subject = $1 ORDER BY seq",
-            subject)]
-
-    async def subject_of_order(self, order: str) -> str | None:
-        row = await self.fetchrow("SELECT subject FROM entries WHERE order_ref = $1 AND "
-                                  "subject IS NOT NULL LIMIT 1", order)
-        return None if row is None else row[0]
+            await c.executemany(q.numbered(q.REWRAP_KEY), [(w, s) for s, w in rows])
 
     async def disclosure_counts(self) -> dict[tuple[str, str], int]:
         rows = await self.fetch(
@@ -402,13 +366,6 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
             "AND convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'result' = 'booked' "
             "GROUP BY 1, 2")
         return {(r[0], r[1]): r[2] for r in rows}
-
-    # -- idempotency -----------------------------------------------------------------------
-    async def hook(self, webhook_id: str) -> HookRow | None:
-        row = await self.fetchrow("SELECT webhook_id, disclosure, subject, status, answer "
-                                  "FROM hooks WHERE webhook_id = $1", webhook_id)
-        return None if row is None else HookRow(
-            row[0], row[1], row[2], row[3], None if row[4] is None else bytes(row[4]))
 
     # -- crash recovery --------------------------------------------------------------------
     async def open_hooks(self, *, alone_only: bool = True) -> list[HookRow]:
@@ -439,13 +396,19 @@ class PostgresStore(PostgresReview, PostgresCases, PostgresCosignatures):
         return await self._open_hooks()
 
     async def _open_hooks(self) -> list[HookRow]:
-        return [HookRow(r[0], r[1], r[2], r[3], None if r[4] is None else bytes(r[4]))
-                for r in await self.fetch(
-                    "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
-                    "WHERE status IS NULL ORDER BY webhook_id")]
+        return [hook_of(r) for r in await self.select(q.OPEN_HOOKS)]
 
-    async def disclosure_rows(self, disclosure: str) -> list[Row]:
-        """Every entry naming the disclosure id, in position order."""
-        return [row_of(r) for r in await self.fetch(
-            "SELECT seq, body, leaf, sealed FROM entries WHERE disclosure = $1 ORDER BY seq",
-            disclosure)]
+    async def list_requests(self, states: Sequence[str]) -> list[tuple[str, str, bytes]]:
+        return [(r[0], r[1], bytes(r[2])) for r in await self.fetch(
+            "SELECT id, state, doc FROM authority_requests WHERE state = ANY($1::text[]) "
+            "ORDER BY deadline, id", list(states))]
+
+
+async def _change(c: asyncpg.Connection, op: CaseOp, index: int) -> None:
+    """Apply one state change (``changes.steps``) in the open batch transaction on ``c``; a
+    condition that no longer holds refuses draft ``index``."""
+    for step in steps(op):
+        status: str = await c.execute(q.numbered(step.sql), *step.args)
+        refusal = step.refused(int(status.rsplit(" ", 1)[1]))
+        if refusal is not None:
+            raise SideOpRefused(index, refusal)

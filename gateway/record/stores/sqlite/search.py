@@ -1,5 +1,5 @@
-"""The SQLite store's read side for review: searches, single entries, the leaves an inclusion
-proof needs, the latest checkpoint with its time, and disclosure counts.
+"""The SQLite store's own reads for review: searches and disclosure counts (single entries,
+leaves and checkpoints are the shared reads of ``stores.reads``).
 
 A search is a keyset page on ``seq`` through one index: (subject, seq), (order_ref, seq),
 (recipient, seq) or (kind, seq). Unless a customer or an order narrows it already, a period is
@@ -12,12 +12,12 @@ not matter.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 
 import orjson
 
-from gateway.record.queries import CheckpointRow, CountRow, Search
+from gateway.record.queries import CountRow, Search
 from gateway.record.rows import Row
+from gateway.record.stores.reads import rows_of
 
 #: Indexes the review searches need beyond those of the base schema.
 SEARCH_SCHEMA = """
@@ -70,7 +70,7 @@ class SqliteSearch:
             params.append(query.until)
         sql = (f"SELECT seq, body, leaf, sealed FROM entries WHERE {' AND '.join(conditions)} "  # noqa: S608 - column names are fixed
                f"ORDER BY {query.order_by} LIMIT ?")
-        return _rows(self.db.execute(sql, [*params, query.limit]))
+        return rows_of(self.db.execute(sql, [*params, query.limit]))
 
     def _positions(self, since: str | None, until: str | None) -> tuple[int | None, int | None]:
         """The smallest and largest positions of the entries in the period (None, None when
@@ -83,21 +83,6 @@ class SqliteSearch:
             f"SELECT MIN(seq), MAX(seq) FROM entries WHERE {' AND '.join(conditions)}",  # noqa: S608
             [v for v in (since, until) if v is not None]).fetchone()
         return low, high
-
-    def entry(self, seq: int) -> Row | None:
-        row = self.db.execute("SELECT seq, body, leaf, sealed FROM entries WHERE seq = ?",
-                              (seq,)).fetchone()
-        return None if row is None else _rows([row])[0]
-
-    def leaves(self, start: int, end: int) -> list[bytes]:
-        """The leaf hashes of the entries at positions [start, end), in position order."""
-        return [_bytes(r[0]) for r in self.db.execute(
-            "SELECT leaf FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end))]
-
-    def checkpoint_row(self) -> CheckpointRow | None:
-        row = self.db.execute(
-            "SELECT size, time, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
-        return None if row is None else CheckpointRow(size=row[0], time=row[1], note=row[2])
 
     def disclosure_counts_by(self, since: str | None, until: str | None) -> list[CountRow]:
         """Carrier outcomes and authority disclosures in the period, counted per recipient,
@@ -115,14 +100,3 @@ class SqliteSearch:
         return [CountRow(kind=r[0], recipient=r[1] or "-", month=r[2], result=r[3],
                          legal_basis=r[4], request=r[5], count=r[6],
                          fields=tuple(orjson.loads(r[7] or "[]"))) for r in rows]
-
-
-def _rows(rows: Iterable[tuple[int, bytes, bytes, bytes | None]]) -> list[Row]:
-    return [Row(r[0], _bytes(r[1]), _bytes(r[2]), None if r[3] is None else _bytes(r[3]))
-            for r in rows]
-
-
-def _bytes(value: bytes | str) -> bytes:
-    """A BLOB column as bytes, even where tampering stored it as TEXT (then it fails checks
-    rather than the read)."""
-    return value.encode() if isinstance(value, str) else bytes(value)

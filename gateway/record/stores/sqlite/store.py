@@ -19,9 +19,6 @@ from gateway.errors import HookTaken, KeyTaken, PolicyRecorded, RecordError, Sid
 from gateway.record.entry import GENESIS, Appended, Draft, Kind, encode, leaf_of
 from gateway.record.merkle import CompactRange
 from gateway.record.rows import (
-    AddStaff,
-    ChangeStaff,
-    DisableStaff,
     HookOp,
     HookRow,
     KeyErasure,
@@ -31,10 +28,14 @@ from gateway.record.rows import (
     SideOp,
     SideOps,
 )
-from gateway.record.stores.sqlite.cases import SqliteCases
+from gateway.record.stores import statements as q
+from gateway.record.stores.changes import steps
+from gateway.record.stores.reads import hook_of, rows_of, take_in
 from gateway.record.stores.sqlite.cosignatures import COSIGNATURE_SCHEMA, SqliteCosignatures
 from gateway.record.stores.sqlite.search import SEARCH_SCHEMA, SqliteSearch
 from gateway.record.stores.sqlite.staff import STAFF_SCHEMA, SqliteStaff
+
+__all__ = ["HookOp", "KeyErasure", "SqliteStore"]
 
 log = structlog.get_logger("gateway.record")
 
@@ -102,7 +103,11 @@ CREATE INDEX IF NOT EXISTS hooks_open ON hooks (webhook_id) WHERE status IS NULL
 """
 
 
-class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
+class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
+    """Blocking: every call runs on the record's database thread (``ThreadedStore``), but for
+    ``point_read``, which reads on a second connection from the calling thread. sqlite3's own
+    errors pass out of the reads; ``ThreadedStore`` turns them into RecordError."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
@@ -120,6 +125,16 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
         if self._db is None:
             raise RecordError("the record is not open")
         return self._db
+
+    def select(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one statement on the writer's connection."""
+        return self.db.execute(sql, args).fetchall()
+
+    def point_read(self, sql: str, key: str) -> tuple[Any, ...] | None:
+        """One row by key on the second connection (another thread than the writer's)."""
+        db = self._reader if self._reader is not None else self.db
+        row: tuple[Any, ...] | None = db.execute(sql, (key,)).fetchone()
+        return row
 
     # -- life cycle ------------------------------------------------------------------------
     def open(self) -> None:
@@ -149,14 +164,10 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
                                            check_same_thread=False)
             self._reader.execute("PRAGMA query_only=ON")
             self._reader.execute("PRAGMA busy_timeout=1000")
+            self._tree, self._prev = CompactRange(), GENESIS
+            self.refresh()
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
-        tree = CompactRange()
-        prev = GENESIS
-        for (leaf,) in db.execute("SELECT leaf FROM entries ORDER BY seq"):
-            tree.append(leaf)
-            prev = leaf
-        self._tree, self._prev = tree, prev
 
     def close(self) -> None:
         if self._presence is not None:
@@ -176,13 +187,6 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
 
     def root(self) -> bytes:
         return self._tree.root()
-
-    def root_at(self, size: int) -> bytes:
-        tree = CompactRange()
-        for (leaf,) in self.db.execute("SELECT leaf FROM entries WHERE seq < ? ORDER BY seq",
-                                       (size,)):
-            tree.append(leaf)
-        return tree.root()
 
     def append_batch(
         self,
@@ -216,11 +220,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
             if sign_head is not None:
-                db.execute(
-                    "INSERT INTO head VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE "
-                    "SET size=excluded.size, note=excluded.note",
-                    (tree.size, sign_head(tree.size, tree.root())),
-                )
+                db.execute(q.PUT_HEAD, (tree.size, sign_head(tree.size, tree.root())))
             db.execute("COMMIT")
         except Exception as exc:
             if db.in_transaction:
@@ -240,12 +240,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
     def _catch_up(self, tree: CompactRange, prev: bytes) -> bytes:
         """Take in entries another process appended since this one last wrote (a CLI command
         beside a running gateway); returns the newest leaf."""
-        for (leaf,) in self.db.execute(
-            "SELECT leaf FROM entries WHERE seq >= ? ORDER BY seq", (tree.size,)
-        ):
-            tree.append(leaf)
-            prev = leaf
-        return prev
+        return take_in(tree, prev, self.db.execute(q.CATCH_UP, (tree.size,)))
 
     def _side_op(self, op: SideOp, index: int) -> None:
         db = self.db
@@ -255,8 +250,8 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
         elif isinstance(op, HookOp):
             self._hook(op, index)
         elif isinstance(op, KeyErasure):
-            db.execute("DELETE FROM subject_keys WHERE subject=?", (op.subject,))
-            db.execute("DELETE FROM pending_erasures WHERE subject=?", (op.subject,))
+            db.execute(q.ERASE_KEY, (op.subject,))
+            db.execute(q.ERASE_PENDING, (op.subject,))
         elif isinstance(op, PolicyGuard):
             # The draft's own entry is in already: any other policy version since is one more.
             (recorded,) = db.execute(
@@ -264,15 +259,15 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
                 "LIMIT 2)", (op.after, Kind.POLICY)).fetchone()
             if recorded > 1:
                 raise SideOpRefused(index, PolicyRecorded())
-        elif isinstance(op, AddStaff | DisableStaff | ChangeStaff):
-            self.staff_op(op, index)
-        elif not isinstance(op, NewKey):
-            self.case_op(op, index)
-        else:
-            db.execute("INSERT OR IGNORE INTO subject_keys VALUES (?,?,?)",
-                       (op.subject, op.wrapped, op.time))
-            if self.wrapped_key(op.subject) != op.wrapped:
+        elif isinstance(op, NewKey):
+            db.execute(q.ADD_KEY, (op.subject, op.wrapped, op.time))
+            if self._stored_key(op.subject) != op.wrapped:
                 raise SideOpRefused(index, KeyTaken())
+        else:
+            for step in steps(op):
+                refusal = step.refused(db.execute(step.sql, step.args).rowcount)
+                if refusal is not None:
+                    raise SideOpRefused(index, refusal)
 
     def _hook(self, op: HookOp, index: int) -> None:
         if op.status is None:
@@ -286,26 +281,20 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
             ).rowcount
             if opened != 1:
                 raise SideOpRefused(index, HookTaken())
-        else:
+        elif op.if_open:
             closed = self.db.execute(
-                "UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?"  # noqa: S608 - fixed text
-                + (" AND status IS NULL" if op.if_open else ""),
-                (op.status, op.answer, op.subject, op.webhook_id),
-            ).rowcount
-            if op.if_open and closed != 1:
+                q.CLOSE_OPEN_HOOK, (op.status, op.answer, op.subject, op.webhook_id)).rowcount
+            if closed != 1:
                 raise SideOpRefused(index, HookTaken("another process answered this hook"))
+        else:
+            self.db.execute("UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?",
+                            (op.status, op.answer, op.subject, op.webhook_id))
 
     def add_checkpoint(self, size: int, time: str, note: str) -> None:
         try:
-            self.db.execute("INSERT OR IGNORE INTO checkpoints VALUES (?,?,?)", (size, time, note))
+            self.db.execute(q.ADD_CHECKPOINT, (size, time, note))
         except sqlite3.Error as exc:
             raise RecordError(f"the checkpoint could not be written: {exc}") from None
-
-    def latest_checkpoint(self) -> tuple[int, str] | None:
-        row = self.db.execute(
-            "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else (row[0], row[1])
 
     def rows(self, start: int = 0, *, batch: int = 4096) -> Iterator[Row]:
         """Every entry from ``start`` on, streamed in position order."""
@@ -317,48 +306,41 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
             ).fetchall()
             if not chunk:
                 return
-            for r in chunk:
-                yield Row(*r)
+            yield from rows_of(chunk)
             seq = chunk[-1][0] + 1
 
-    # -- subject keys ----------------------------------------------------------------------
-    def wrapped_key(self, subject: str, *, reader: bool = False) -> bytes | None:
-        """The subject's stored key; ``reader`` reads on the second connection (another
-        thread than the writer's)."""
-        row = self._point_read(reader, "SELECT wrapped FROM subject_keys WHERE subject=?",
-                               subject)
-        return None if row is None else bytes(row[0])
+    def subject_rows(self, subject: str) -> list[Row]:
+        """Every entry naming ``subject``, in position order."""
+        return rows_of(self.select(q.SUBJECT_ROWS, (subject,)))
 
-    def _point_read(self, reader: bool, sql: str, key: str) -> tuple[Any, ...] | None:  # noqa: FBT001
-        db = self._reader if reader and self._reader is not None else self.db
-        try:
-            row: tuple[Any, ...] | None = db.execute(sql, (key,)).fetchone()
-        except sqlite3.Error as exc:
-            raise RecordError(f"the record could not be read: {exc}") from None
-        return row
+    def disclosure_rows(self, disclosure: str) -> list[Row]:
+        """Every entry naming the disclosure id, in position order."""
+        return rows_of(self.select(q.DISCLOSURE_ROWS, (disclosure,)))
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        """The leaf hashes of the entries at positions [start, end), in position order."""
+        return [bytes(r[0]) for r in self.select(q.LEAVES, (start, end))]
+
+    # -- subject keys ----------------------------------------------------------------------
+    def _stored_key(self, subject: str) -> bytes | None:
+        row = self.db.execute(q.WRAPPED_KEY, (subject,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def add_key(self, subject: str, wrapped: bytes, time: str) -> bytes:
         """Store a new wrapped key unless one exists; return the one that is stored."""
         try:
-            self.db.execute(
-                "INSERT OR IGNORE INTO subject_keys VALUES (?,?,?)", (subject, wrapped, time)
-            )
+            self.db.execute(q.ADD_KEY, (subject, wrapped, time))
+            stored = self._stored_key(subject)
         except sqlite3.Error as exc:
             raise RecordError(f"a subject key could not be stored: {exc}") from None
-        stored = self.wrapped_key(subject)
         assert stored is not None
         return stored
-
-    def wrapped_keys(self) -> list[tuple[str, bytes]]:
-        return [(r[0], bytes(r[1])) for r in
-                self.db.execute("SELECT subject, wrapped FROM subject_keys")]
 
     def replace_keys(self, rows: Sequence[tuple[str, bytes]]) -> None:
         db = self.db
         try:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany("UPDATE subject_keys SET wrapped=? WHERE subject=?",
-                           [(w, s) for s, w in rows])
+            db.executemany(q.REWRAP_KEY, [(w, s) for s, w in rows])
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
@@ -373,23 +355,11 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
             "GROUP BY 1, 2")
         return {(r[0], r[1]): r[2] for r in rows}
 
-    def subject_rows(self, subject: str) -> list[Row]:
-        """Every entry naming ``subject``, in position order."""
-        return [Row(*r) for r in self.db.execute(
-            "SELECT seq, body, leaf, sealed FROM entries WHERE subject=? ORDER BY seq", (subject,))]
-
-    def subject_of_order(self, order: str) -> str | None:
-        row = self.db.execute(
-            "SELECT subject FROM entries WHERE order_ref=? AND subject IS NOT NULL LIMIT 1",
-            (order,)).fetchone()
-        return None if row is None else row[0]
-
-    # -- idempotency -----------------------------------------------------------------------
-    def hook(self, webhook_id: str, *, reader: bool = False) -> HookRow | None:
-        row = self._point_read(
-            reader, "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
-                    "WHERE webhook_id=?", webhook_id)
-        return None if row is None else HookRow(*row)
+    def list_requests(self, states: Sequence[str]) -> list[tuple[str, str, bytes]]:
+        marks = ",".join("?" * len(states))
+        return [(r[0], r[1], bytes(r[2])) for r in self.db.execute(
+            f"SELECT id, state, doc FROM authority_requests WHERE state IN ({marks}) "  # noqa: S608
+            "ORDER BY deadline, id", tuple(states))]
 
     # -- crash recovery --------------------------------------------------------------------
     def open_hooks(self, alone_only: bool = True) -> list[HookRow]:  # noqa: FBT001, FBT002
@@ -401,9 +371,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
         if alone_only and not self._alone():
             log.info("recovery.deferred", reason="other processes have the record open")
             return []
-        return [HookRow(*row) for row in self.db.execute(
-            "SELECT webhook_id, disclosure, subject, status, answer FROM hooks "
-            "WHERE status IS NULL ORDER BY webhook_id")]
+        return [hook_of(row) for row in self.db.execute(q.OPEN_HOOKS)]
 
     def _alone(self) -> bool:
         if self._presence is None:
@@ -417,10 +385,3 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCases, SqliteCosignatures):
             return False
         fcntl.flock(self._presence, fcntl.LOCK_SH)
         return True
-
-    def disclosure_rows(self, disclosure: str) -> list[Row]:
-        """Every entry naming the disclosure id, in position order: its intent and outcome,
-        and any cancellation of it."""
-        return [Row(*r) for r in self.db.execute(
-            "SELECT seq, body, leaf, sealed FROM entries WHERE disclosure=? ORDER BY seq",
-            (disclosure,))]
