@@ -86,7 +86,10 @@ def _b64(text: str) -> bytes:
 
 
 def parse_receipt(text: str) -> Receipt:
-    """The parts of a receipt, without checking anything but its format."""
+    """The parts of a receipt, without checking anything but its format. Extra newlines at
+    the end (a file saved with `jq -r` has one) are not covered by a signature and are
+    dropped."""
+    text = text.rstrip("\n") + "\n"
     head, sep, note = text.partition("\n\n")
     lines = head.split("\n")
     if not sep or len(lines) < 3 or lines[0] != HEADER:  # noqa: PLR2004 - header, extra, index

@@ -11,7 +11,8 @@ empty line and a checkpoint (a signed note), and answers, in the spec's order:
 - 422 the consistency proof does not verify (logged as an alert, kept as evidence);
 - 200 the cosignature line (c2sp.org/tlog-cosignature), once the new state is durable.
 
-Other refusals answer RFC 9457 problem+json. The witness keeps only one checkpoint per log.
+Other refusals answer RFC 9457 problem+json, those of the HTTP layer too (a body over 64 KiB
+413, an unknown path 404, another method 405). The witness keeps only one checkpoint per log.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncio
 import base64
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
 import structlog
@@ -123,6 +124,20 @@ async def _add_checkpoint(request: web.Request) -> web.Response:
     return _size(outcome.size)
 
 
+@web.middleware
+async def _problems(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                    ) -> web.StreamResponse:
+    """Refusals of the HTTP layer (body too large, no such route, method) as problem+json."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:  # noqa: PLR2004 - redirects pass through
+            raise
+        log.info("witness.http_refused", status=exc.status)
+        return problem(exc.status, exc.reason, exc.reason, slug=f"http-{exc.status}")
+
+
 async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -130,7 +145,7 @@ async def _healthz(_request: web.Request) -> web.Response:
 def create_witness_app(settings: ServerSettings, *,
                        clock: Callable[[], float] = time.time) -> web.Application:
     """The witness's application; its state file is opened and closed with it."""
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_problems])
     app[SETTINGS] = settings
     app[CLOCK] = clock
 

@@ -6,6 +6,7 @@ Nothing here is on a hook's path: the record only tells the submitter a checkpoi
 (``checkpointed``, which never waits), and one task per witness does the rest. A witness's last
 size is learned from its answers (a cosignature, or a 409 naming its size) and kept in memory;
 after a restart the first submission says ``old 0`` and the witness's 409 says where it is.
+Checkpoints other processes sign on the same record are found by reading the store.
 
 A witness that lags, refuses or reports inconsistency shows in /metrics
 (``gateway_witness_*``), in /readyz's ``witnesses`` detail and in the process log; an
@@ -42,6 +43,7 @@ STATES: Final = ("pending", "ok", "stale", "unreachable", "refused", "inconsiste
                  "bad_answer")
 _SERVED_SCAN: Final = 32  # cosigned checkpoints looked at for the newest meeting the quorum
 _STALE_RETRIES: Final = 3
+_FOLLOW_MIN: Final = 1.0  # seconds between reads of the store for others' checkpoints
 
 
 class WitnessMetrics:
@@ -105,6 +107,7 @@ class WitnessSubmitter:
         self._record.on_checkpoint(self.checkpointed)
         self._tasks = [asyncio.create_task(self._run(peer), name=f"witness-{peer.ref.name}")
                        for peer in self._peers]
+        self._tasks.append(asyncio.create_task(self._follow_store(), name="witness-follow"))
 
     async def close(self, *, flush: float) -> None:
         """Sign a last checkpoint, give the witnesses up to ``flush`` seconds to cosign it,
@@ -124,6 +127,24 @@ class WitnessSubmitter:
         while any(p.failures == 0 and self._lag(p) > 0 for p in self._peers):
             self._progressed.clear()
             await self._progressed.wait()
+
+    async def _follow_store(self) -> None:
+        """Checkpoints signed by other processes on the same record (a CLI command, another
+        worker or instance) are not announced here; the store is read for them every
+        checkpoint interval (at least every ``_FOLLOW_MIN`` seconds)."""
+        pause = max(_FOLLOW_MIN, self._record.checkpoint_interval)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), pause)
+            if self._closing.is_set():
+                return
+            try:
+                latest = await self._record.latest_signed()
+            except RecordError as exc:
+                log.warning("witness.follow_failed", error=exc.detail)
+                continue
+            if latest is not None:
+                self.checkpointed(latest[1])
 
     def checkpointed(self, note: str) -> None:
         """A checkpoint was stored (called by the record; returns at once)."""

@@ -63,6 +63,15 @@ class TestReceipts:
         assert code == 0, err
         assert out.startswith("OK")
 
+    async def test_a_receipt_saved_with_jq_verifies(self, published: Harness,
+                                                    tmp_path: Path) -> None:
+        """Saved with `jq -r .disclosures[0].receipt` (a newline more at the end, outside
+        anything signed or hashed), the receipt still verifies."""
+        (receipt,) = await receipts(published)
+        code, out, err = await verify(tmp_path, receipt + "\n")
+        assert code == 0, err
+        assert out.startswith("OK")
+
     async def test_the_html_report_embeds_the_receipt(self, published: Harness) -> None:
         """The printable page carries the receipt in a <details> block."""
         reviewer = await published.as_staff("reviewer")

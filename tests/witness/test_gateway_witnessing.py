@@ -151,6 +151,34 @@ class TestWitnessedGateway:
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.startswith("OK")
 
+    async def test_a_checkpoint_another_process_signs_is_witnessed(
+            self, tmp_path: Path, auditor: Witness) -> None:
+        """A second process on the record file (as `gateway staff add` is) appends and signs a
+        checkpoint at close; with no hook to the gateway, its checkpoint still reaches the
+        witness and /readyz counts it."""
+        vkey = auditor.cosigner.public().vkey()
+        async with run_gateway(tmp_path, with_witness(auditor)) as gw:
+            await book(gw, 1)
+            secrets = tmp_path / "secrets"
+            other = Record(store=ThreadedStore(SqliteStore(tmp_path / "record.sqlite")),
+                           kek=bytes.fromhex((secrets / "record-kek").read_text().strip()),
+                           signer=Signer.from_key_string(
+                               (secrets / "checkpoint.key").read_text().strip()),
+                           origin=ORIGIN)
+            await other.open()
+            await other.append(Draft(kind=Kind.REVIEW, data={"by": "another process"}))
+            await other.close()
+            size, _ = await gw.app[RECORD].store.head()
+
+            async def witnessed() -> bool:
+                note = await served(gw)
+                return int(note.split("\n")[1]) == size and bool(spec_cosigned(note, vkey))
+
+            await until(witnessed)
+            doc = await readyz(gw)
+            assert doc["witnessing"]["latest_checkpoint"] == size
+            assert doc["witnessing"]["witnesses"]["auditor"]["cosigned_size"] == size
+
     async def test_a_rewritten_tail_re_signed_by_the_operator_is_refused(
             self, tmp_path: Path, auditor: Witness) -> None:
         async with run_gateway(tmp_path, with_witness(auditor)) as gw:

@@ -156,6 +156,24 @@ class TestRefuses:
         assert (await witness.add(4, [bytes(32)] * 64, log.note()))[0] == 400
 
 
+    @pytest.mark.parametrize("size", [64 * 1024 + 1, 1_000_000])
+    async def test_a_body_over_64_kib_gets_413_as_a_problem(self, witness: Witness, log: Log,
+                                                           size: int) -> None:
+        """Refused before it is read in full, in the problem+json every other refusal uses;
+        the witness keeps answering."""
+        log.grow(2)
+        status, content_type, text = await witness.post(b"old 0\n\n" + b"x" * size)
+        assert (status, content_type) == (413, "application/problem+json")
+        assert '"status":413' in text
+        assert (await witness.add(0, [], log.note()))[0] == 200
+
+    async def test_another_path_or_method_gets_a_problem(self, witness: Witness) -> None:
+        async with witness.http.get(witness.url + "/add-checkpoint") as resp:
+            assert (resp.status, resp.content_type) == (405, "application/problem+json")
+        async with witness.http.post(witness.url + "/checkpoint", data=b"") as resp:
+            assert (resp.status, resp.content_type) == (404, "application/problem+json")
+
+
 class TestState:
     async def test_concurrent_submissions_of_one_size(self, witness: Witness,
                                                       log: Log) -> None:
