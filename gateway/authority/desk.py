@@ -35,10 +35,11 @@ import orjson
 
 from gateway.actor import Actor, Channel
 from gateway.authority import preservation
+from gateway.authority.intake import Intake
 from gateway.authority.package import disclose, finish, refusal
 from gateway.authority.settings import AuthoritySettings
 from gateway.authority.steps import Steps, outcome, text, when
-from gateway.authority.workflow import OPEN, Authority, Intake, Request
+from gateway.authority.workflow import OPEN, Authority, Request
 from gateway.config import Config
 from gateway.errors import BadRequest, Conflict, Forbidden, RecordCorrupt
 from gateway.record import Kind
@@ -151,8 +152,9 @@ class Desk:
         return doc
 
     async def intake(self, member: Member, doc: object, *, channel: Channel) -> dict[str, Any]:
+        """Take a request in: ``doc`` is the JSON body's bytes or a decoded object."""
         _allowed(member, INTAKE, "take in authority requests")
-        if not isinstance(doc, Mapping):
+        if not isinstance(doc, bytes | Mapping):
             raise BadRequest("send the request as a JSON object")
         form = Intake.from_json(doc, now=self.now(), settings=self.settings)
         return self.view(await preservation.take_in(
