@@ -81,7 +81,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         app[STAFF] = Staff(record=record, clock=clock, pool=PasswordPool(config.logins))
         app[review_api.REVIEWER] = Reviewer(record=record, config=config, clock=clock)
         app[DESK] = Desk.for_config(config, reviewer=app[review_api.REVIEWER], clock=clock)
-        app[tiles.TILES] = Tiler(record=record)
+        app[tiles.TILES] = Tiler(record=record, reviewer=app[review_api.REVIEWER])
         app[HOOKS] = OrderHooks(
             discloser=discloser, canceller=canceller, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
