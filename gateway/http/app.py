@@ -57,6 +57,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         record = build_record(config, app[METRICS], now=clock)
+        app[METRICS].checkpoint_age_from(record.checkpoint_age)
         await record.open()
         # No pool-wide connection limit: each carrier's own max_concurrent bounds its share, so
         # a slow carrier cannot take connections another one needs.

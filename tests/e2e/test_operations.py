@@ -119,6 +119,8 @@ class TestCheckpointFreshness:
             status, body = await get(gw, "/readyz")
             assert status == 200, body
             assert '"checkpoint_fresh": true' in body
+            _, metrics = await get(gw, "/metrics")
+            assert "gateway_checkpoint_age_seconds 0.0" in metrics
 
     async def test_entries_written_last_are_signed_without_another_write(
         self, tmp_path: Path, carrier_env: None
