@@ -152,8 +152,8 @@ def _join(done: Iterator[_Done], checkpoints: list[tuple[int, Checkpoint, str]],
             root = _fold([*ranges.hashes, *part])
             while nxt is not None and nxt[0] == at:
                 if nxt[1].root != root:
-                    problem = (at - 1, f"the {nxt[2]} checkpoint at size {nxt[0]} does not "
-                                       "match the entries")
+                    problem = (at - 1, (f"the {nxt[2]} checkpoint at size {nxt[0]} does not "
+                                       "match the entries"))
                     break
                 count_cp += 1
                 nxt = next(pending, None)
