@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -148,18 +149,23 @@ class VerifyRun:
     seconds: float
     peak_rss_mb: float
     output: str
+    #: CPU seconds (user + system) of verify and its worker processes; the workers asked for.
+    cpu_seconds: float = 0.0
+    workers: int = 1
 
     @property
     def rate(self) -> float:
         return self.entries / self.seconds
 
 
-def verify(record: Generated, *, wrap: list[str] | None = None) -> VerifyRun:
+def verify(record: Generated, *, wrap: list[str] | None = None, workers: int = 1) -> VerifyRun:
     """``python -m gateway.cli log verify --db X --public-key Y --quiet`` in a subprocess: its
     wall time, and its peak RSS: VmHWM from /proc/<pid>/status, read every 10 ms while it runs
-    (wait4's ru_maxrss would count the parent's memory, which the child has until its exec)."""
+    (wait4's ru_maxrss would count the parent's memory, which the child has until its exec); its
+    CPU seconds with its worker processes' (this process's reaped children before and after)."""
     command = [sys.executable, "-m", "gateway.cli", "log", "verify", "--db", str(record.path),
-               "--public-key", str(record.public_key), "--quiet"]
+               "--public-key", str(record.public_key), "--quiet", "--workers", str(workers)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [*(wrap or []), *command], cwd=procs.ROOT, stdout=subprocess.PIPE,
@@ -171,9 +177,11 @@ def verify(record: Generated, *, wrap: list[str] | None = None) -> VerifyRun:
         time.sleep(0.01)
     seconds = time.perf_counter() - started
     output = proc.communicate()[0]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if proc.returncode != 0 or "OK:" not in output:
         raise RuntimeError(f"verify failed on {record.path}: {output.strip()}")
-    return VerifyRun(record.entries, seconds, peak, output.strip())
+    return VerifyRun(record.entries, seconds, peak, output.strip(), cpu, workers)
 
 
 # -- review searches ------------------------------------------------------------------------------

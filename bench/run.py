@@ -146,7 +146,7 @@ def _record(args: argparse.Namespace, directory: Path,
     runs = []
     for g in generated:
         _say(f"gateway log verify on {g.entries:,} entries")
-        runs.append(record_scale.verify(g))
+        runs.append(record_scale.verify(g, workers=args.verify_workers))
         _say(f"  {runs[-1].rate:,.0f} entries/s, peak {runs[-1].peak_rss_mb:.1f} MB")
     lines = [(f"gateway log verify (a subprocess: python -m gateway.cli log verify --db X "
               f"--public-key Y --quiet; wall time including interpreter start; a checkpoint "
@@ -172,7 +172,7 @@ def _targets(loaded: LoadResult, verify_rate: float) -> list[report.Target]:
                       higher_is_better=True, unit="/s", shown=f"{gw.rps:,.0f}/s"),
         report.Target("added p99 <= 2 ms at half load", loaded.added_p99, TARGET_ADDED_P99_MS,
                       higher_is_better=False, unit="ms", shown=f"{loaded.added_p99:+.1f} ms"),
-        report.Target("verify >= 500,000 entries/s", verify_rate, TARGET_VERIFY,
+        report.Target("verify >= 500,000 entries/s (marginal)", verify_rate, TARGET_VERIFY,
                       higher_is_better=True, unit="/s", shown=f"{verify_rate:,.0f}/s"),
         report.Target("RSS <= 150 MB under load", rss, TARGET_RSS_MB,
                       higher_is_better=False, unit="MB", shown=f"{rss:.1f} MB"),
@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         out += lines
         results["verify"] = [attrs.asdict(r) for r in runs]
         results["search"] = [attrs.asdict(s) for s in found]
-        targets = _targets(loaded, runs[-1].rate)
+        targets = _targets(loaded, report.marginal_rate(runs))
         out.append("targets")
         out += report.target_rows(targets)
         results["targets"] = [{"name": t.name, "measured": t.measured, "goal": t.goal,
@@ -264,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="saturation rounds per server, alternating (the best is shown)")
     p.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000],
                    help="record sizes for verify (ascending; searches run on the last)")
+    p.add_argument("--verify-workers", type=int, default=len(os.sched_getaffinity(0)),
+                   help="gateway log verify --workers (default: the cores usable here)")
     p.add_argument("--untrimmed-sandbox", action="store_true",
                    help="serve the sandbox exactly as shipped (its cost grows with its bookings)")
     p.add_argument("--no-profile", dest="profile", action="store_false",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
 from datetime import UTC, date, datetime
@@ -20,7 +21,7 @@ from gateway.errors import GatewayError
 from gateway.record.checkpoint import Verifier
 from gateway.record.entry import decode
 from gateway.record.queries import MAX_LIMIT
-from gateway.record.verify import verify_sqlite
+from gateway.record.verify_parallel import verify_sqlite_split
 from gateway.review import reports
 from gateway.review.search import SEARCHERS
 from gateway.text import printable
@@ -44,6 +45,9 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     verify.add_argument("--schema", default=None,
                         help="the PostgreSQL record's schema (default: the config's, or gateway)")
     verify.add_argument("--quiet", action="store_true", help="no progress lines")
+    verify.add_argument("--workers", type=_workers, default=_cores(),
+                        help="processes checking a SQLite record's entries, each a range of "
+                             f"them (default: the cores usable here, {_cores()})")
     add_witness_arguments(verify)
     verify.set_defaults(run=_verify)
     audit.register(log_sub)
@@ -65,6 +69,18 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
     add_reader_arguments(show)
     show.set_defaults(run=_show)
     monitor.register(log_sub)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def _workers(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 64:  # noqa: PLR2004
+        msg = "must be a whole number from 1 to 64"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
 
 
 def _position(text: str) -> int:
@@ -120,8 +136,8 @@ def _verify(args: argparse.Namespace) -> int:
                                              cosigned=cosigned))
     else:
         assert db is not None  # without a URL the record is a SQLite file
-        report = verify_sqlite(db, verifiers, origin=origin, trusted=trusted, progress=progress,
-                               cosigned=cosigned)
+        report = verify_sqlite_split(db, verifiers, workers=args.workers, origin=origin,
+                                     trusted=trusted, progress=progress, cosigned=cosigned)
     print(report.summary())  # noqa: T201
     return 0 if report.ok else EXIT_FAILED
 

@@ -12,74 +12,20 @@ intent's rule must be a rule of the recorded policy version in force (``verify_p
 
 from __future__ import annotations
 
-import hashlib
+import heapq
+import itertools
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Final
-
-import attrs
-import orjson
 
 from gateway.errors import RecordError
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
-from gateway.record.entry import GENESIS, Kind, Malformed, decode, leaf_of
-from gateway.record.merkle import CompactRange, leaf_hash
-from gateway.record.verify_policy import KINDS as POLICY_KINDS
-from gateway.record.verify_policy import PolicyCheck
+from gateway.record.merkle import CompactRange
+from gateway.record.verify_range import COLUMNS, SELECT, Report, StoredRow, check_range
+from gateway.record.verify_range import Bad as _Bad
 from gateway.record.verify_witnessed import witnessed_sqlite
 
-
-@attrs.frozen
-class Report:
-    entries: int
-    checkpoints: int
-    root: bytes
-    ok: bool
-    first_bad: int | None = None
-    problem: str | None = None
-    unsigned_tail: int = 0
-    #: Policy versions recorded; disclosures written before the first one; carrier disclosures
-    #: checked against a version older than the latest before them (``verify_policy``).
-    policy_versions: int = 0
-    predating: int = 0
-    earlier_policy: int = 0
-
-    def summary(self) -> str:
-        if not self.ok:
-            where = "" if self.first_bad is None else f" at position {self.first_bad}"
-            return f"FAILED{where}: {self.problem}"
-        tail = f"; {self.unsigned_tail} newer entries not yet under a checkpoint" if (
-            self.unsigned_tail) else ""
-        if self.policy_versions:
-            tail += (f"; {self.policy_versions} policy version"
-                     f"{'s' if self.policy_versions > 1 else ''}")
-        if self.predating:
-            tail += f"; {self.predating} disclosures predate recorded policies"
-        if self.earlier_policy:
-            tail += (f"; {self.earlier_policy} disclosures were checked against a policy "
-                     "version older than the latest (an instance still running it)")
-        return (f"OK: {self.entries} entries, {self.checkpoints} checkpoints verified, "
-                f"root {self.root.hex()}{tail}")
-
-
-#: The columns stored beside an entry's body that searches, reports and recovery read, each with
-#: the body's field it repeats.
-COLUMNS: Final = (("kind", "kind"), ("time", "time"), ("subject", "subject"),
-                  ("order_ref", "order"), ("recipient", "recipient"),
-                  ("disclosure", "disclosure"))
-
-#: An entry as stored: seq, body, leaf, sealed, then the ``COLUMNS``. Values are typed
-#: ``object``: a tampered database may hold any type anywhere.
-StoredRow = tuple[object, ...]
-SELECT: Final = "SELECT seq, body, leaf, sealed, " + ", ".join(c for c, _ in COLUMNS)
-
-
-class _Bad(Exception):
-    def __init__(self, position: int | None, problem: str) -> None:
-        super().__init__(problem)
-        self.position = position
-        self.problem = problem
+__all__ = ["COLUMNS", "SELECT", "Report", "StoredRow", "refused", "verify_rows", "verify_sqlite"]
 
 
 def _open_ro(path: Path) -> sqlite3.Connection:
@@ -96,20 +42,22 @@ _TYPED = (f"{SELECT}, typeof(body), typeof(leaf), typeof(sealed), "
           + " FROM entries WHERE seq > ? ORDER BY seq LIMIT ?")
 
 
-def _rows(db: sqlite3.Connection, batch: int = 8192) -> Iterator[StoredRow]:
-    """The entries in position order, text columns as str (so a column stored as a BLOB or a
-    number differs from the body's text, as it does for the searches' comparisons)."""
+def _rows(db: sqlite3.Connection, start: int = 0, end: int | None = None,
+          batch: int = 8192) -> Iterator[StoredRow]:
+    """The entries from position ``start`` on in position order (up to ``end`` of them from
+    ``start``, None: all), text columns as str (so a column stored as a BLOB or a number differs
+    from the body's text, as it does for the searches' comparisons)."""
     db.text_factory = str
-    seq = -1
-    while True:
+    seq, left = start - 1, (1 << 62) if end is None else end - start
+    while left > 0:
         try:
-            chunk = db.execute(_CHUNK, (seq, batch)).fetchall()
+            chunk = db.execute(_CHUNK, (seq, min(batch, left))).fetchall()
         except sqlite3.OperationalError:  # a text value that is not UTF-8: tampering
-            chunk = _undecoded(db, seq, batch)
+            chunk = _undecoded(db, seq, min(batch, left))
         if not chunk:
             return
         yield from chunk
-        seq = chunk[-1][0]
+        seq, left = chunk[-1][0], left - len(chunk)
 
 
 def _undecoded(db: sqlite3.Connection, seq: int, batch: int) -> list[StoredRow]:
@@ -170,7 +118,7 @@ def refused(position: int | None, problem: str) -> Report:
                   first_bad=position, problem=problem)
 
 
-def verify_rows(  # noqa: PLR0915 - one flat loop is the cost of a verify (see below)
+def verify_rows(
     rows: Iterable[StoredRow],
     notes: Sequence[tuple[int, str]],
     head: tuple[int, str] | None,
@@ -183,83 +131,55 @@ def verify_rows(  # noqa: PLR0915 - one flat loop is the cost of a verify (see b
     """The checks over any store's entries (``StoredRow``), streamed in position order, its
     stored checkpoint notes (size, note) and its signed head. A failing read raises
     sqlite3.Error or RecordError (whose message holds no row data)."""
-    tree = CompactRange()
-    count_cp = 0
     try:
         checkpoints, limit = _checkpoints(notes, head, trusted, verifiers, origin)
-        pending = iter(checkpoints)
-        nxt = next(pending, None)
-        while nxt is not None and nxt[0] == 0:
-            nxt = next(pending, None)
-        prev = GENESIS.hex()
-        # Customers with an entry whose sealed value is missing, each with the first such
-        # position, until an erasure of theirs later in the record allows it.
-        dropped: dict[object, int] = {}
-        erasure = Kind.ERASURE
-        policies = PolicyCheck()
-        # The loop is the cost of a verify: it stays flat (no call per entry, no copies) and
-        # stops at the next checkpoint, progress report or the signed head's limit to do the
-        # rest; the checks are those of _check_entry, which names what failed.
-        append, sha256 = tree.append, hashlib.sha256
-        stop_at = _next_stop(tree.size, nxt, limit)
-        size = tree.size  # the position of the entry at hand
-        for row in rows:
-            seq, body, leaf, sealed, kind, time, subject, order, recipient, disclosure = row
-            if limit is not None and size >= limit:
-                raise _Bad(size, f"entries from position {limit} on are not under the "
-                                 "signed head: they were added outside the gateway")
-            try:
-                doc = decode(body)  # type: ignore[arg-type]
-                ok = (seq == size and leaf_hash(body) == leaf  # type: ignore[arg-type]
-                      and doc.seq == seq and doc.prev == prev
-                      and doc.kind == kind and doc.time == time
-                      and doc.subject == subject and doc.order == order
-                      and doc.recipient == recipient and doc.disclosure == disclosure
-                      and (doc.sealed is None if sealed is None
-                           else sha256(sealed).hexdigest() == doc.sealed))  # type: ignore[arg-type]
-            except (Malformed, TypeError):
-                # Names what failed; a body whose checks pass but that is no entry (a field
-                # of the wrong type, an unknown kind) is malformed.
-                _check_entry(size, row, bytes.fromhex(prev))
-                raise _Bad(size, "the entry is malformed") from None
-            if not ok:
-                # Raises naming what failed, unless the one difference is a dropped value.
-                _check_entry(size, row, bytes.fromhex(prev))
-                dropped.setdefault(subject, size)
-            elif dropped and kind == erasure:
-                dropped.pop(subject, None)
-            if kind in POLICY_KINDS and (problem := policies.entry(size, doc)) is not None:
-                raise _Bad(size, problem)
-            append(leaf)  # type: ignore[arg-type]
-            prev = leaf.hex()  # type: ignore[attr-defined]
-            size += 1
-            if size < stop_at:
-                continue
-            while nxt is not None and nxt[0] == tree.size:
-                if nxt[1].root != tree.root():
+    except _Bad as bad:
+        return refused(bad.position, bad.problem)
+    except (sqlite3.Error, RecordError) as exc:
+        return refused(0, f"the database cannot be read: {exc}")
+    pending = iter(c for c in checkpoints if c[0] > 0)
+    nxt = next(pending, None)
+    count_cp = 0
+
+    def at_stop(size: int, frontier: list[bytes]) -> None:
+        nonlocal nxt, count_cp
+        if nxt is not None and nxt[0] == size:
+            root = CompactRange.from_hashes(size, frontier).root()
+            while nxt is not None and nxt[0] == size:
+                if nxt[1].root != root:
                     raise _Bad(size - 1, f"the {nxt[2]} checkpoint at size {nxt[0]} does "
                                          "not match the entries")
                 count_cp += 1
                 nxt = next(pending, None)
-            if progress is not None and tree.size % _PROGRESS == 0:
-                progress(tree.size)
-            stop_at = _next_stop(tree.size, nxt, limit)
-        if nxt is not None:
-            raise _Bad(tree.size, f"a {nxt[2]} checkpoint covers {nxt[0]} entries but the record "
-                                  f"holds {tree.size}: entries were truncated or deleted")
-        if dropped:
-            raise _Bad(min(dropped.values()), "the entry's sealed value was dropped, but the "
-                       "record holds no erasure of its customer after it")
-        last = checkpoints[-1][0] if checkpoints else 0
-    except _Bad as bad:
+        if progress is not None and size % _PROGRESS == 0:
+            progress(size)
+
+    found = check_range(rows, limit=limit, stops=stops([c[0] for c in checkpoints]),
+                        at_stop=at_stop)
+    tree = CompactRange.from_hashes(found.size, found.frontier)
+    problem = found.failure
+    if problem is None and nxt is not None:
+        problem = (tree.size, (f"a {nxt[2]} checkpoint covers {nxt[0]} entries but the record "
+                              f"holds {tree.size}: entries were truncated or deleted"))
+    if problem is None and found.dropped:
+        problem = (min(found.dropped.values()), ("the entry's sealed value was dropped, but "
+                   "the record holds no erasure of its customer after it"))
+    if problem is not None:
         return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
-                      first_bad=bad.position, problem=bad.problem)
-    except (sqlite3.Error, RecordError) as exc:
-        return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=False,
-                      first_bad=tree.size, problem=f"the database cannot be read: {exc}")
+                      first_bad=problem[0], problem=problem[1])
+    last = checkpoints[-1][0] if checkpoints else 0
+    policies = found.policies
     return Report(entries=tree.size, checkpoints=count_cp, root=tree.root(), ok=True,
                   unsigned_tail=tree.size - last, policy_versions=len(policies.versions),
                   predating=policies.predating, earlier_policy=policies.earlier)
+
+
+def stops(sizes: Iterable[int]) -> Iterator[int]:
+    """The sizes at which a verify looks up from the entries, in order: each checkpoint's,
+    and every ``_PROGRESS`` entries for a progress report."""
+    merged = heapq.merge(sorted(s for s in sizes if s > 0),
+                         itertools.count(_PROGRESS, _PROGRESS))
+    return (size for size, _ in itertools.groupby(merged))
 
 
 _PROGRESS = 100_000
@@ -289,17 +209,6 @@ def _checkpoints(
     return checkpoints, limit
 
 
-def _next_stop(size: int, nxt: tuple[int, Checkpoint, str] | None, limit: int | None) -> int:
-    """The next size at which the loop must look up from the entries: a checkpoint, a progress
-    report, or one past the signed head (to refuse entries beyond it)."""
-    stops = [(size // _PROGRESS + 1) * _PROGRESS]
-    if nxt is not None:
-        stops.append(nxt[0])
-    if limit is not None:
-        stops.append(limit)
-    return min(s for s in stops if s > size) if any(s > size for s in stops) else size + 1
-
-
 def _head(db: sqlite3.Connection) -> tuple[int, str] | None:
     """The signed tree head, if this record keeps one."""
     try:
@@ -321,40 +230,3 @@ def _checkpoint(
     if size is not None and cp.size != size:
         raise _Bad(size, "a checkpoint is stored under a size it does not state")
     return cp
-
-
-def _check_entry(expected: int, row: StoredRow, prev: bytes) -> None:
-    """Names what is wrong with an entry the quick checks refused; returns only if the one
-    difference is a sealed value dropped from an entry that names its customer (allowed once
-    the record holds that customer's erasure, which the caller waits for)."""
-    seq, body, leaf, sealed, *columns = row
-    if seq != expected:
-        raise _Bad(expected, f"position {expected} is missing (next stored position is {seq})")
-    if not isinstance(body, bytes) or not isinstance(leaf, bytes) or not (
-            sealed is None or isinstance(sealed, bytes)):
-        raise _Bad(expected, "the entry's stored values have the wrong type")
-    if leaf_of(body) != leaf:
-        raise _Bad(expected, "the entry does not match its leaf hash")
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise _Bad(expected, "the entry is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise _Bad(expected, "the entry is malformed")
-    if doc.get("seq") != seq:
-        raise _Bad(expected, "the entry states another position")
-    if doc.get("prev") != prev.hex():
-        raise _Bad(expected, "the entry does not link to the entry before it")
-    for (column, field), value in zip(COLUMNS, columns, strict=True):
-        if field not in doc or doc[field] != value:
-            raise _Bad(expected, f"the stored column {column} differs from the signed entry")
-    committed = doc.get("sealed")
-    if sealed is not None:
-        if hashlib.sha256(sealed).hexdigest() != committed:
-            raise _Bad(expected, "the sealed value does not match the hash the entry commits to")
-    elif committed is not None:
-        if not isinstance(doc.get("subject"), str):
-            raise _Bad(expected, "the entry's sealed value was dropped, but the entry names no "
-                                 "customer whose erasure would allow it")
-        return
-    raise _Bad(expected, "the entry is malformed")

@@ -41,7 +41,10 @@ def digest(doc: object) -> str:
 class PolicyCheck:
     """The policy versions seen so far, and what the intents after them named."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: int = 0) -> None:
+        #: Where the entries this check takes in begin: an intent whose check needs the
+        #: versions before it (another range's) is deferred to ``join``.
+        self.start = start
         #: Position of each version -> the digests of its rules.
         self.versions: dict[int, frozenset[str]] = {}
         self.current: int | None = None
@@ -49,13 +52,16 @@ class PolicyCheck:
         self.predating = 0
         #: Carrier intents checked against a version older than the latest before them.
         self.earlier = 0
+        #: Deferred intents: (named, kind, rule digest, version in force here or None) ->
+        #: [first position, how many].
+        self.deferred: dict[tuple[object, str, str | None, int | None], list[int]] = {}
 
     def entry(self, seq: int, doc: Entry) -> str | None:
         """Take in the entry at ``seq`` (one of ``KINDS``); the problem with it, if any."""
         try:
             if isinstance(doc.data, PolicyData):
                 return self._version(seq, doc, doc.data)
-            return self._intent(doc)
+            return self._intent(seq, doc)
         except (KeyError, TypeError, AttributeError, orjson.JSONEncodeError):
             return "the entry's policy version is malformed"
 
@@ -67,25 +73,63 @@ class PolicyCheck:
         self.current = seq
         return None
 
-    def _intent(self, doc: Entry) -> str | None:
+    def _intent(self, seq: int, doc: Entry) -> str | None:
         data = doc.data
         named = data.policy_version if isinstance(data, IntentData) else (
             data.get(POLICY_VERSION) if isinstance(data, dict) else None)
+        return self.intent(doc.kind, named, doc.policy, seq=seq)
+
+    def intent(self, kind: str, named: object, policy: str | None, *, seq: int) -> str | None:
+        """Take in the intent at ``seq`` of ``kind`` naming the version at ``named`` (the value
+        its data holds, None if none) with the rule digest ``policy``; the problem, if any."""
+        if self.start and ((named is None and self.current is None)
+                           or (type(named) is int and named < self.start)):
+            key = (named, kind, policy, self.current)
+            seen = self.deferred.get(key)
+            if seen is None:
+                self.deferred[key] = [seq, 1]
+            else:
+                seen[1] += 1
+            return None
+        return self._check(kind, named, policy, self.current)
+
+    def _check(self, kind: str, named: object, policy: str | None,
+               current: int | None) -> str | None:
         if named is None:
-            if self.current is None:
+            if current is None:
                 self.predating += 1
                 return None
-            if doc.kind == Kind.AUTHORITY_INTENT:
+            if kind == Kind.AUTHORITY_INTENT:
                 return None
-            named = self.current
+            named = current
         elif type(named) is not int or named not in self.versions:
             return (f"the disclosure names a policy version at position {named!r}, but the "
                     "record holds none there before it")
-        if doc.kind == Kind.AUTHORITY_INTENT:
+        if kind == Kind.AUTHORITY_INTENT:
             return None
-        if named != self.current:
+        if named != current:
             self.earlier += 1
-        if doc.policy not in self.versions[named]:
+        if policy not in self.versions[named]:
             return (f"the disclosure's rule digest is not a rule of the policy version in "
                     f"force (position {named})")
+        return None
+
+    def join(self, part: PolicyCheck) -> tuple[int, str] | None:
+        """Take in ``part``, the check of the entries that follow those taken in so far: its
+        deferred intents are checked against the versions before it. The first problem
+        (position, what), if any."""
+        for (named, kind, policy, current), (first, count) in sorted(
+                part.deferred.items(), key=lambda item: item[1][0]):
+            predating, earlier = self.predating, self.earlier
+            problem = self._check(kind, named, policy, self.current if current is None
+                                  else current)
+            if problem is not None:
+                return first, problem
+            self.predating += (self.predating - predating) * (count - 1)
+            self.earlier += (self.earlier - earlier) * (count - 1)
+        self.versions.update(part.versions)
+        if part.current is not None:
+            self.current = part.current
+        self.predating += part.predating
+        self.earlier += part.earlier
         return None
