@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "SUBTREE_MIN",
     "CompactRange",
     "consistency_proof",
     "consistency_ranges",
@@ -42,6 +43,9 @@ EMPTY_ROOT: Final = sha256(b"").digest()
 _LEAF: Final = b"\x00"
 _NODE: Final = b"\x01"
 _SIZE_BYTES: Final = 8
+#: The smallest perfect subtree a store keeps the hash of (one tlog tile of leaves): a proof
+#: then hashes at most this many leaves per sibling, whatever the record's size.
+SUBTREE_MIN: Final = 256
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -351,15 +355,22 @@ class CompactRange:
     def copy(self) -> CompactRange:
         return CompactRange.from_hashes(self._size, self._hashes)
 
-    def append(self, leaf: bytes) -> None:
-        """Add the leaf hash ``leaf`` at position ``size``."""
+    def append(self, leaf: bytes, completed: list[tuple[int, int, bytes]] | None = None,
+               smallest: int = SUBTREE_MIN) -> None:
+        """Add the leaf hash ``leaf`` at position ``size``. With ``completed``, each perfect
+        subtree of at least ``smallest`` leaves this leaf completes is added to it as
+        (start, leaves, MTH): they never change once complete (``Subtrees``)."""
         if len(leaf) != HASH_SIZE:
             raise ValueError("a leaf hash is 32 bytes")
         hashes = self._hashes
         n = self._size
+        width = 1
         while n & 1:
             leaf = sha256(_NODE + hashes.pop() + leaf).digest()
             n >>= 1
+            width <<= 1
+            if completed is not None and width >= smallest:
+                completed.append((self._size + 1 - width, width, leaf))
         hashes.append(leaf)
         self._size += 1
 

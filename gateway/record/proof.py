@@ -6,10 +6,13 @@ checked with ``merkle.verify_inclusion`` (2.1.3.2) against the root the checkpoi
 vouches for; the leaf is recomputed from the entry's body. So a changed body, a changed leaf or
 a changed neighbour all fail the check.
 
-Hashes of subtrees of ``CHUNK`` leaves or more are kept once computed: MTH(D[a:b]) depends on
-leaves a..b-1 only, which an append-only record never changes, so the first proof on a record of
-a million entries hashes every leaf and later ones hash a few thousand. The checkpoint status
-never uses them: it rehashes every leaf, so it also catches a leaf changed after it was cached.
+The record keeps the hash of every complete perfect subtree of ``merkle.SUBTREE_MIN`` leaves or
+more (written with the batch that completes it), so a proof reads a few dozen of those and at
+most a few hundred leaves, from a cold start as later; a source without them (a list of leaves)
+is hashed leaf by leaf, and hashes of subtrees of ``CHUNK`` leaves or more are kept once computed:
+MTH(D[a:b]) depends on leaves a..b-1 only, which an append-only record never changes. A kept
+hash that was changed only makes the proof fail its check against the signed root. The
+checkpoint status never uses them: it rehashes every leaf, so it also catches a changed leaf.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -27,6 +30,7 @@ from gateway.record import Record
 from gateway.record.checkpoint import CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.entry import leaf_of
 from gateway.record.merkle import (
+    SUBTREE_MIN,
     consistency_ranges,
     inclusion_ranges,
     node_hash,
@@ -49,6 +53,14 @@ class Leaves(Protocol):
     async def leaves(self, start: int, end: int) -> list[bytes]: ...
 
 
+@runtime_checkable
+class Subtrees(Protocol):
+    """A source that also keeps hashes of perfect subtrees (the record: ``subtrees``)."""
+
+    async def subtrees(self, ranges: Sequence[tuple[int, int]],
+                       ) -> dict[tuple[int, int], bytes]: ...
+
+
 class Prover:
     """Builds RFC 9162 audit paths over the record's leaves, remembering large subtree hashes.
     Its hashing runs on a thread of its own: never the default executor, the record writer's
@@ -63,29 +75,46 @@ class Prover:
         """``fn(*args)`` on the prover's thread."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
-    def _missing(self, start: int, end: int, out: list[tuple[int, int]]) -> None:
-        """The leaf ranges (at most CHUNK long) needed to hash [start, end)."""
-        if (start, end) in self._memo:
+    def _missing(self, start: int, end: int, out: list[tuple[int, int]],
+                 stored: dict[tuple[int, int], bytes], chunk: int) -> None:
+        """The leaf ranges (at most ``chunk`` long) needed to hash [start, end)."""
+        if (start, end) in self._memo or (start, end) in stored:
             return
-        if end - start <= CHUNK:
+        if end - start <= chunk:
             out.append((start, end))
             return
         k = split(end - start)
-        self._missing(start, start + k, out)
-        self._missing(start + k, end, out)
+        self._missing(start, start + k, out, stored, chunk)
+        self._missing(start + k, end, out, stored, chunk)
 
-    def _hash(self, start: int, end: int, leaves: dict[int, Sequence[bytes]]) -> bytes:
-        known = self._memo.get((start, end))
+    def _perfect(self, start: int, end: int, out: list[tuple[int, int]]) -> None:
+        """The perfect subtrees of SUBTREE_MIN leaves or more, not yet remembered, that the
+        hash of [start, end) is made of (the largest of each branch)."""
+        n = end - start
+        if (start, end) in self._memo or n < SUBTREE_MIN:
+            return
+        if n & (n - 1) == 0:
+            out.append((start, end))
+            return
+        k = split(n)
+        self._perfect(start, start + k, out)
+        self._perfect(start + k, end, out)
+
+    def _hash(self, start: int, end: int, leaves: dict[int, Sequence[bytes]],
+              stored: dict[tuple[int, int], bytes], chunk: int) -> bytes:
+        known = self._memo.get((start, end)) or stored.get((start, end))
         if known is not None:
             return known
-        if end - start <= CHUNK:
+        if end - start <= chunk:
             digest = subtree_hash(0, end - start, leaves[start])
             if end - start < CHUNK:
                 return digest
         else:
             k = split(end - start)
-            digest = node_hash(self._hash(start, start + k, leaves),
-                               self._hash(start + k, end, leaves))
+            digest = node_hash(self._hash(start, start + k, leaves, stored, chunk),
+                               self._hash(start + k, end, leaves, stored, chunk))
+            if end - start < CHUNK:
+                return digest
         if len(self._memo) >= _MEMO_MAX:
             self._memo.clear()
         self._memo[(start, end)] = digest
@@ -104,10 +133,19 @@ class Prover:
         return await self._hashes(source, consistency_ranges(old, new))
 
     async def _hashes(self, source: Leaves, siblings: list[tuple[int, int]]) -> list[bytes]:
-        """MTH of each range in ``siblings``, reading only the leaves not yet remembered."""
+        """MTH of each range in ``siblings``: from the subtree hashes the store keeps, if it
+        keeps them, and the leaves of what is neither kept there nor remembered here."""
+        stored: dict[tuple[int, int], bytes] = {}
+        chunk = CHUNK
+        if isinstance(source, Subtrees):
+            wanted: list[tuple[int, int]] = []
+            for start, end in siblings:
+                self._perfect(start, end, wanted)
+            stored = await source.subtrees(wanted) if wanted else {}
+            chunk = SUBTREE_MIN
         needed: list[tuple[int, int]] = []
         for start, end in siblings:
-            self._missing(start, end, needed)
+            self._missing(start, end, needed, stored, chunk)
         leaves: dict[int, Sequence[bytes]] = {}
         for start, end in _merge(needed):
             fetched = await source.leaves(start, end)
@@ -116,7 +154,8 @@ class Prover:
             for a, b in needed:
                 if start <= a and b <= end:
                     leaves[a] = fetched[a - start:b - start]
-        return await self.run(lambda: [self._hash(a, b, leaves) for a, b in siblings])
+        return await self.run(
+            lambda: [self._hash(a, b, leaves, stored, chunk) for a, b in siblings])
 
 
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -119,6 +119,10 @@ class Reads:
         """The leaf hashes of the entries at positions [start, end), in position order."""
         return await self._store.leaves(start, end)
 
+    async def subtrees(self, ranges: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored hashes of the perfect subtrees among ``ranges`` ((start, end)), by range."""
+        return await self._store.subtrees(ranges)
+
     async def latest_checkpoint(self) -> str | None:
         """The latest signed checkpoint's note."""
         latest = await self._store.latest_checkpoint()

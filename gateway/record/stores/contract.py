@@ -39,6 +39,10 @@ class Store(Protocol):
     async def head(self) -> tuple[int, bytes]:
         """(size, root) of the record as committed."""
         ...
+    async def subtrees(self, ranges: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored hashes of perfect subtrees among ``ranges`` ((start, end)), by range: every
+        complete one of ``merkle.SUBTREE_MIN`` leaves or more is stored with its last entry."""
+        ...
     async def root_at(self, size: int) -> bytes:
         """The Merkle root of the first ``size`` entries."""
         ...

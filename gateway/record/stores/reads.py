@@ -72,6 +72,16 @@ class SharedReads:
             tree.append(as_bytes(leaf))
         return tree.root()
 
+    async def subtrees(self, ranges: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes of those of ``ranges`` ((start, end) of a perfect subtree) the
+        store holds, by range."""
+        if not ranges:
+            return {}
+        where = " OR ".join(["(start = ? AND size = ?)"] * len(ranges))
+        rows = await self.select(f"SELECT start, size, hash FROM subtrees WHERE {where}",  # noqa: S608
+                                 *(v for start, end in ranges for v in (start, end - start)))
+        return {(r[0], r[0] + r[1]): as_bytes(r[2]) for r in rows}
+
     async def latest_checkpoint(self) -> tuple[int, str] | None:
         row = _first(await self.select(q.LATEST_CHECKPOINT))
         return None if row is None else (row[0], row[1])

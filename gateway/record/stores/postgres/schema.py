@@ -108,7 +108,21 @@ CREATE INDEX staff_sessions_expires ON staff_sessions (expires);
 #: Open hooks (no answer yet) are what start-up recovery reads.
 _V2 = "CREATE INDEX hooks_open ON hooks (webhook_id) WHERE status IS NULL;"
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, COSIGNATURES_DDL)
+#: Hashes of the tree's complete perfect subtrees of ``merkle.SUBTREE_MIN`` leaves or more,
+#: written with the batch that completes them (filled for the entries already there when it is
+#: added: ``SUBTREES``), so a proof reads a few instead of every leaf.
+_V4 = """
+CREATE TABLE subtrees (start BIGINT NOT NULL, size BIGINT NOT NULL, hash BYTEA NOT NULL,
+                       PRIMARY KEY (start, size));
+CREATE TRIGGER subtrees_no_change BEFORE UPDATE OR DELETE ON subtrees
+    FOR EACH ROW EXECUTE FUNCTION append_only();
+CREATE TRIGGER subtrees_no_truncate BEFORE TRUNCATE ON subtrees
+    FOR EACH STATEMENT EXECUTE FUNCTION append_only();
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, COSIGNATURES_DDL, _V4)
+#: The migration that adds the subtrees table (its number in ``schema_version``).
+SUBTREES: Final = 4
 
 BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -123,7 +137,7 @@ def writer_grants(schema: str, role: str) -> list[str]:
     return [
         f"GRANT USAGE ON SCHEMA {s} TO {r}",
         f"GRANT SELECT, INSERT ON {s}.entries, {s}.checkpoints, {s}.schema_version TO {r}",
-        f"GRANT SELECT, INSERT ON {s}.cosignatures TO {r}",
+        f"GRANT SELECT, INSERT ON {s}.cosignatures, {s}.subtrees TO {r}",
         f"GRANT UPDATE (sealed) ON {s}.entries TO {r}",
         f"GRANT SELECT, INSERT, UPDATE ON {s}.head, {s}.hooks, {s}.staff TO {r}",
         (f"GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.subject_keys, {s}.legal_holds, "

@@ -42,7 +42,13 @@ from gateway.record.stores.changes import steps
 from gateway.record.stores.contract import SignHead
 from gateway.record.stores.postgres.cosignatures import PostgresCosignatures
 from gateway.record.stores.postgres.review import PostgresReview
-from gateway.record.stores.postgres.schema import BOOTSTRAP, LOCK_CLASS, MIGRATIONS, quoted
+from gateway.record.stores.postgres.schema import (
+    BOOTSTRAP,
+    LOCK_CLASS,
+    MIGRATIONS,
+    SUBTREES,
+    quoted,
+)
 from gateway.record.stores.reads import SharedReads, hook_of, take_in
 
 log = structlog.get_logger("gateway.record")
@@ -52,6 +58,10 @@ INSERT INTO entries (seq, body, leaf, sealed, kind, time, subject, order_ref, re
                      disclosure)
 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[],
                      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+"""
+_SUBTREES = """
+INSERT INTO subtrees (start, size, hash)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING
 """
 _OPEN_HOOKS = """
 INSERT INTO hooks (webhook_id, disclosure, subject)
@@ -82,6 +92,12 @@ def _flatten(op: SideOp | None) -> tuple[OneOp, ...]:
     if op is None:
         return ()
     return op.ops if isinstance(op, SideOps) else (op,)
+
+
+async def _insert_subtrees(c: asyncpg.Connection,
+                           completed: Sequence[tuple[int, int, bytes]]) -> None:
+    if completed:
+        await c.execute(_SUBTREES, *(list(column) for column in zip(*completed, strict=True)))
 
 
 def failure(what: str, exc: BaseException) -> RecordError:
@@ -178,6 +194,18 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
             for number, ddl in enumerate(MIGRATIONS[version:], start=version + 1):
                 await c.execute(ddl)
                 await c.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
+            if version < SUBTREES:
+                await self._fill_subtrees(c)
+
+    @staticmethod
+    async def _fill_subtrees(c: asyncpg.Connection) -> None:
+        """Store the subtree hashes of the entries already in the record (in the migration's
+        transaction)."""
+        tree = CompactRange()
+        completed: list[tuple[int, int, bytes]] = []
+        async for (leaf,) in c.cursor("SELECT leaf FROM entries ORDER BY seq", prefetch=4096):
+            tree.append(bytes(leaf), completed)
+        await _insert_subtrees(c, completed)
 
     async def _be_present(self) -> None:
         """Hold the shared presence lock on a connection of its own; if the server drops that
@@ -242,6 +270,7 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
                     await self._side_ops(c, hooks)
                     rows: list[list[Any]] = [[] for _ in range(10)]
                     out = []
+                    completed: list[tuple[int, int, bytes]] = []
                     for draft in drafts:
                         seq = tree.size
                         body = encode(draft, seq=seq, prev=prev, time=time)
@@ -250,10 +279,11 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
                                 seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
                                 draft.order, draft.recipient, draft.disclosure), strict=True):
                             column.append(value)
-                        tree.append(leaf)
+                        tree.append(leaf, completed)
                         prev = leaf
                         out.append(Appended(seq=seq, leaf=leaf))
                     await c.execute(_INSERT, *rows)
+                    await _insert_subtrees(c, completed)
                     if sign_head is not None:
                         await c.execute(q.numbered(q.PUT_HEAD),
                                         tree.size, sign_head(tree.size, tree.root()))

@@ -3,10 +3,9 @@ leaves and checkpoints are the shared reads of ``stores.reads``).
 
 A search is a keyset page on ``seq`` through one index: (subject, seq), (order_ref, seq),
 (recipient, seq) or (kind, seq). Unless a customer or an order narrows it already, a period is
-first turned into the range of positions its entries hold (their smallest and largest position,
-read from the time index), so a period search is an index range too, whichever filter comes
-with it; the exact time condition is still applied to each row, so clocks that stepped back do
-not matter.
+first turned into the range of positions its entries hold (times never step back along the
+record, so a binary search over positions finds each end), so a period search is an index range
+too, whichever filter comes with it; the exact time condition is still applied to each row.
 """
 
 from __future__ import annotations
@@ -32,6 +31,9 @@ _AUTHORITY = "authority.disclosure"
 
 class SqliteSearch:
     """Mixed into SqliteStore; every method runs on the store's database thread."""
+
+    #: Whether the record keeps an index on time (see ``_positions``); set by SqliteStore.
+    _time_index: bool
 
     @property
     def db(self) -> sqlite3.Connection:  # pragma: no cover - provided by SqliteStore
@@ -74,15 +76,35 @@ class SqliteSearch:
 
     def _positions(self, since: str | None, until: str | None) -> tuple[int | None, int | None]:
         """The smallest and largest positions of the entries in the period (None, None when
-        it holds none): one scan of the period's stretch of the time index. Exact even if times
-        are not in position order."""
+        it holds none). Times never step back along the record, so each end is a binary search
+        over positions (a few primary-key reads); a record whose times once did (schema 1)
+        scans the period's stretch of its time index instead."""
         if since is None and until is None:
             return 0, 2**63 - 1
-        conditions = [c for c, v in (("time >= ?", since), ("time < ?", until)) if v is not None]
-        low, high = self.db.execute(
-            f"SELECT MIN(seq), MAX(seq) FROM entries WHERE {' AND '.join(conditions)}",  # noqa: S608
-            [v for v in (since, until) if v is not None]).fetchone()
-        return low, high
+        if self._time_index:
+            conditions = [c for c, v in (("time >= ?", since), ("time < ?", until))
+                          if v is not None]
+            low, high = self.db.execute(
+                f"SELECT MIN(seq), MAX(seq) FROM entries WHERE {' AND '.join(conditions)}",  # noqa: S608
+                [v for v in (since, until) if v is not None]).fetchone()
+            return low, high
+        (last,) = self.db.execute("SELECT MAX(seq) FROM entries").fetchone()
+        size = 0 if last is None else last + 1
+        low = 0 if since is None else self._first_at(since, size)
+        high = size - 1 if until is None else self._first_at(until, size) - 1
+        return (low, high) if low <= high else (None, None)
+
+    def _first_at(self, time: str, size: int) -> int:
+        """The first position whose entry is at ``time`` or later (``size`` if none is)."""
+        low, high = 0, size
+        probe = self.db.execute
+        while low < high:
+            middle = (low + high) // 2
+            if probe("SELECT time FROM entries WHERE seq = ?", (middle,)).fetchone()[0] < time:
+                low = middle + 1
+            else:
+                high = middle
+        return low
 
     def disclosure_counts_by(self, since: str | None, until: str | None) -> list[CountRow]:
         """Carrier outcomes and authority disclosures in the period, counted per recipient,

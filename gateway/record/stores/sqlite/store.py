@@ -32,6 +32,7 @@ from gateway.record.stores import statements as q
 from gateway.record.stores.changes import steps
 from gateway.record.stores.reads import hook_of, rows_of, take_in
 from gateway.record.stores.sqlite.cosignatures import COSIGNATURE_SCHEMA, SqliteCosignatures
+from gateway.record.stores.sqlite.migrate import migrate_v1
 from gateway.record.stores.sqlite.search import SEARCH_SCHEMA, SqliteSearch
 from gateway.record.stores.sqlite.staff import STAFF_SCHEMA, SqliteStaff
 
@@ -39,7 +40,7 @@ __all__ = ["HookOp", "KeyErasure", "SqliteStore"]
 
 log = structlog.get_logger("gateway.record")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,8 +59,6 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_subject ON entries (subject, seq) WHERE subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_order ON entries (order_ref, seq) WHERE order_ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_disclosure ON entries (disclosure) WHERE disclosure IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_recipient ON entries (recipient, time);
-CREATE INDEX IF NOT EXISTS entries_time ON entries (time);
 CREATE TRIGGER IF NOT EXISTS entries_in_order BEFORE INSERT ON entries
 WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries)
 BEGIN SELECT RAISE(ABORT, 'the record is append-only: positions must follow on'); END;
@@ -71,6 +70,17 @@ BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_only_drop_sealed BEFORE UPDATE OF sealed ON entries
 WHEN NEW.sealed IS NOT NULL
 BEGIN SELECT RAISE(ABORT, 'the record is append-only: a sealed value may only be dropped'); END;
+
+-- Hashes of the tree's complete perfect subtrees of SUBTREE_MIN leaves or more (start, leaves):
+-- written with the batch that completes them, so a proof reads a few instead of every leaf.
+-- Append-only like the entries; a changed one only makes a proof fail its check.
+CREATE TABLE IF NOT EXISTS subtrees (start INTEGER NOT NULL, size INTEGER NOT NULL,
+                                     hash BLOB NOT NULL, PRIMARY KEY (start, size))
+    WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS subtrees_no_delete BEFORE DELETE ON subtrees
+BEGIN SELECT RAISE(ABORT, 'subtrees are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS subtrees_no_update BEFORE UPDATE ON subtrees
+BEGIN SELECT RAISE(ABORT, 'subtrees are append-only'); END;
 
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, time TEXT NOT NULL,
                                         note TEXT NOT NULL);
@@ -119,6 +129,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
         self._presence: IO[bytes] | None = None
         self._tree = CompactRange()
         self._prev = GENESIS
+        self._time_index = False
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -149,8 +160,13 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if version is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(version[0]) == 1:
+                migrate_v1(db)
             elif int(version[0]) != SCHEMA_VERSION:
                 raise RecordError(f"record schema {version[0]} is not {SCHEMA_VERSION}")
+            # Kept only by a record whose times once stepped back (see ``migrate_v1``).
+            self._time_index = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'entries_time'").fetchone() is not None
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
         self._db = db
@@ -202,23 +218,32 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
         tree = self._tree.copy()
         prev = self._prev
         out: list[Appended] = []
+        rows: list[tuple[Any, ...]] = []
+        completed: list[tuple[int, int, bytes]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
             prev = self._catch_up(tree, prev)
-            for draft, hook in zip(drafts, hooks, strict=True):
+            # Times never step back along the record, so a period is a range of positions.
+            if tree.size and (last := db.execute(
+                    "SELECT time FROM entries WHERE seq = ?", (tree.size - 1,)).fetchone()):
+                time = max(time, last[0])
+            for draft in drafts:
                 seq = tree.size
                 body = encode(draft, seq=seq, prev=prev, time=time)
                 leaf = leaf_of(body)
-                db.execute(
-                    "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
-                     draft.order, draft.recipient, draft.disclosure),
-                )
-                if hook is not None:
-                    self._side_op(hook, len(out))
-                tree.append(leaf)
+                rows.append((seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
+                             draft.order, draft.recipient, draft.disclosure))
+                tree.append(leaf, completed)
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
+            db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            # The side operations run once every entry of the batch is in; the one that reads
+            # entries (PolicyGuard) looks no further than its own draft's.
+            for index, hook in enumerate(hooks):
+                if hook is not None:
+                    self._side_op(hook, index, out[index].seq)
+            if completed:
+                db.executemany("INSERT INTO subtrees VALUES (?,?,?)", completed)
             if sign_head is not None:
                 db.execute(q.PUT_HEAD, (tree.size, sign_head(tree.size, tree.root())))
             db.execute("COMMIT")
@@ -242,26 +267,27 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
         beside a running gateway); returns the newest leaf."""
         return take_in(tree, prev, self.db.execute(q.CATCH_UP, (tree.size,)))
 
-    def _side_op(self, op: SideOp, index: int) -> None:
+    def _side_op(self, op: SideOp, index: int, seq: int) -> None:
         db = self.db
         if isinstance(op, SideOps):
             for one in op.ops:
-                self._side_op(one, index)
+                self._side_op(one, index, seq)
         elif isinstance(op, HookOp):
             self._hook(op, index)
         elif isinstance(op, KeyErasure):
             db.execute(q.ERASE_KEY, (op.subject,))
             db.execute(q.ERASE_PENDING, (op.subject,))
         elif isinstance(op, PolicyGuard):
-            # The draft's own entry is in already: any other policy version since is one more.
+            # The draft's own entry is in already: any other policy version since, up to it,
+            # is one more.
             (recorded,) = db.execute(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE seq > ? AND kind = ? "
-                "LIMIT 2)", (op.after, Kind.POLICY)).fetchone()
+                "SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE seq > ? AND seq <= ? "
+                "AND kind = ? LIMIT 2)", (op.after, seq, Kind.POLICY)).fetchone()
             if recorded > 1:
                 raise SideOpRefused(index, PolicyRecorded())
         elif isinstance(op, NewKey):
-            db.execute(q.ADD_KEY, (op.subject, op.wrapped, op.time))
-            if self._stored_key(op.subject) != op.wrapped:
+            added = db.execute(q.ADD_KEY, (op.subject, op.wrapped, op.time)).rowcount
+            if added != 1 and self._stored_key(op.subject) != op.wrapped:
                 raise SideOpRefused(index, KeyTaken())
         else:
             for step in steps(op):
