@@ -1,12 +1,10 @@
-"""`gateway authority …` run as a user runs it, in a subprocess, on a record that real hooks
+"""`gateway authority …` run as a user runs it (in this process), on a record that real hooks
 were disclosed into: every path, the record's entries and the exact package."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +21,8 @@ from gateway.config import Config
 from gateway.record.sealing import subject_ref
 from gateway.text import clean
 from tests.authority.conftest import authority_trail, record_entries
-from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, run_gateway, write_config
+from tests.cli import Ran, run
+from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, run_gateway, write_config
 from tests.review.conftest import ship
 
 CUSTOMER = CANARY_CUSTOMER["id"]
@@ -33,20 +32,17 @@ def day(offset: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
 
 
-def cli(config: Path, *args: str, login: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(config: Path, *args: str, login: str | None = None) -> Ran:
     """One `gateway` command, run from the OS login ``login``: by default each staff member
     (``--as``) on a login of their own, as people at separate desks are. What
     `gateway authority` prints (the package goes to its file) and every error carry no
     customer id or value."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {}
     if login is None and "--as" in args:
         login = "os-" + args[args.index("--as") + 1]
     if login is not None:
         env.update(LOGNAME=login, USER=login)
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-        stdin=subprocess.DEVNULL)
+    result = run("--config", str(config), *args, env=env)
     for value in (*CANARY_FIELDS.values(), CUSTOMER):
         assert value not in result.stderr
         assert value not in result.stdout or args[0] != "authority"

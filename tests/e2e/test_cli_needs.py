@@ -31,26 +31,26 @@ def unreachable_carriers() -> dict[str, str]:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, no_carrier_env: list[str], capsys: pytest.CaptureFixture[str],
+def cli(tmp_path: Path, no_carrier_env: list[str],
         monkeypatch: pytest.MonkeyPatch) -> Cli:
     """The shipped config with fresh secrets and no carrier credential in the environment,
     and staff account dpo (admin, reviewer, intake officer) added through the CLI."""
     monkeypatch.setenv("GATEWAY_STAFF_PASSWORD", PASSWORD)
-    run = Cli(write_config(tmp_path, unreachable_carriers()), capsys)
+    run = Cli(write_config(tmp_path, unreachable_carriers()))
     run.ok("staff", "add", "dpo", "--role", "admin", "--role", "reviewer",
            "--role", "intake_officer")
     return run
 
 
 @pytest.fixture
-def shipped(config: Path, capsys: pytest.CaptureFixture[str],
+def shipped(config: Path,
             monkeypatch: pytest.MonkeyPatch) -> Cli:
     """A record the gateway disclosed the canary customer's orders into (staff rea, a
     reviewer, and dpo, an admin); then no carrier credential in the environment."""
     monkeypatch.setenv("GATEWAY_STAFF_PASSWORD", PASSWORD)
     for env in sandbox_credentials(tomllib.loads((ROOT / "config.toml").read_text())):
         monkeypatch.delenv(env)
-    run = Cli(config, capsys)
+    run = Cli(config)
     run.ok("staff", "add", "dpo", "--role", "admin")
     return run
 
@@ -115,7 +115,7 @@ class TestWithoutCarrierCredentials:
         """serve stops before it starts (before any worker), in one line naming every
         missing variable in the config's order."""
         ran = cli("serve", "--workers", workers)
-        assert ran.code == 1
+        assert ran.returncode == 1
         assert ran.line == f"gateway: missing carrier credentials: {', '.join(no_carrier_env)}"
         assert len(no_carrier_env) == 12  # noqa: PLR2004 - the five carriers' credentials
 

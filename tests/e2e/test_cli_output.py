@@ -24,7 +24,7 @@ PASSWORD = "a long enough passphrase"  # noqa: S105 - a test account's
 
 
 @pytest.fixture
-def cli(tmp_path: Path, no_carrier_env: list[str], capsys: pytest.CaptureFixture[str],
+def cli(tmp_path: Path, no_carrier_env: list[str],
         monkeypatch: pytest.MonkeyPatch) -> Cli:
     """A fresh record and its config, run from the OS login ``ops-anna``, with staff account
     dpo (admin, reviewer, intake officer)."""
@@ -33,7 +33,7 @@ def cli(tmp_path: Path, no_carrier_env: list[str], capsys: pytest.CaptureFixture
     config = write_config(tmp_path, dict.fromkeys(raw["carriers"], "http://127.0.0.1:1"))
     monkeypatch.setenv("GATEWAY_STAFF_PASSWORD", PASSWORD)
     monkeypatch.setenv("LOGNAME", "ops-anna")
-    run = Cli(config, capsys)
+    run = Cli(config)
     run.ok("staff", "add", "dpo", "--role", "admin", "--role", "reviewer",
            "--role", "intake_officer")
     return run
@@ -63,7 +63,7 @@ class TestKeygen:
 class TestAs:
     def test_an_unknown_as_names_the_account_and_the_way_out(self, cli: Cli) -> None:
         ran = cli("report", "transparency", "--as", "dpo2")
-        assert ran.code == 1
+        assert ran.returncode == 1
         assert ran.line == ("gateway: unknown or disabled staff account dpo2 (from --as); run "
                             "it --as USER with an enabled staff account")
 
@@ -74,8 +74,8 @@ class TestAs:
 
     def test_the_help_fits_steps_that_write(self, cli: Cli) -> None:
         ran = cli("authority", "approve", "--help")
-        assert ran.code == 0
-        assert "the staff account this step is done as" in " ".join(ran.out.split())
+        assert ran.returncode == 0
+        assert "the staff account this step is done as" in " ".join(ran.stdout.split())
 
 
 class TestReportPage:
@@ -89,7 +89,7 @@ class TestReportPage:
         page.write_text("kept")
         before = size(cli)
         ran = cli("report", *report, "--as", "dpo", "--html", str(page))
-        assert ran.code == 1
+        assert ran.returncode == 1
         assert ran.line == (f"gateway: {page} exists; name a new file, or add --force to "
                             "replace it")
         assert (page.read_text(), size(cli)) == ("kept", before)

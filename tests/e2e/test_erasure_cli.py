@@ -1,4 +1,4 @@
-"""`gateway erase` and `gateway erasure …` run as a user runs them, in a subprocess, on a record
+"""`gateway erase` and `gateway erasure …` run as a user runs them (in this process), on a record
 that real hooks were disclosed into: what they print, and exactly what they record."""
 
 from __future__ import annotations

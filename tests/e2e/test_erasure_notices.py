@@ -1,5 +1,5 @@
-"""Recipients told of an erasure (GDPR Art. 19), as a user runs it: `gateway erase` in a
-subprocess on a record real hooks were disclosed into, a real SMTP server (aiosmtpd) on
+"""Recipients told of an erasure (GDPR Art. 19), as a user runs it: `gateway erase` on a
+record real hooks were disclosed into, a real SMTP server (aiosmtpd) on
 127.0.0.1 receiving the notice, or the notice written as an .eml; failures retried by
 `gateway erasure run` and listed by `gateway erasure notices`."""
 

@@ -12,15 +12,15 @@ from fideslang import DEFAULT_TAXONOMY
 from fideslang.models import Dataset, System, Taxonomy
 
 from gateway.review.processing import processing_record, render_text
+from tests.cli import run
 from tests.conftest import ROOT, load_config, order_event
 from tests.e2e.test_addons_items import ITEM
-from tests.e2e.test_cli import gateway as run_cli
 
 CONFIG = str(ROOT / "config.toml")
 
 
 def policy(*args: str) -> tuple[int, str, str]:
-    result = run_cli("--config", CONFIG, "policy", *args)
+    result = run("--config", CONFIG, "policy", *args)
     return result.returncode, result.stdout, result.stderr
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from gateway.http.app import RECORD
 from gateway.review.processing import processing_record, render_text
+from tests.cli import run
 from tests.conftest import Harness, order_event, write_config
-from tests.e2e.test_cli import gateway as run_cli
 
 
 class TestProcessingRecord:
@@ -67,11 +67,11 @@ class TestProcessingCommand:
         assert status == 201  # noqa: PLR2004
         urls = {name: "http://127.0.0.1:9" for name in gateway.config.carriers}
         config = write_config(tmp_path, urls)  # the harness's record and secrets
-        text = run_cli("--config", str(config), "report", "processing")
+        text = run("--config", str(config), "report", "processing")
         assert text.returncode == 0, text.stderr
         assert text.stdout.startswith("Record of processing activities (GDPR Art. 30(1))")
         assert "posti/pickup_point: name, postal_code" in text.stdout
-        as_json = run_cli("--config", str(config), "report", "processing", "--json")
+        as_json = run("--config", str(config), "report", "processing", "--json")
         doc = orjson.loads(as_json.stdout)
         rows = {(r["recipient"], r["service"]): r for r in doc["recipients"]}
         assert rows[("posti", "pickup_point")]["disclosures_recorded"] == 1
@@ -79,6 +79,6 @@ class TestProcessingCommand:
 
     def test_a_missing_config_is_one_line(self, tmp_path: Path) -> None:
         """Without a readable config the command fails with one line, not a traceback."""
-        result = run_cli("--config", str(tmp_path / "nope.toml"), "report", "processing")
+        result = run("--config", str(tmp_path / "nope.toml"), "report", "processing")
         assert result.returncode != 0
         assert len(result.stderr.strip().splitlines()) == 1

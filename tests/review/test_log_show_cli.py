@@ -1,18 +1,16 @@
-"""`gateway log show` and `gateway report …` as an operator runs them, in a subprocess: a
+"""`gateway log show` and `gateway report …` as an operator runs them: a
 closed pipe ends the command quietly, --limit takes a positive count, the listing says when
 more follow, a period or customer id is read by the same rule as over HTTP, and staff-entered
 text reaches the terminal escaped."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.cli import command, environ
 from tests.review.test_review_cli import config  # noqa: F401 - the fixture
 from tests.review.test_review_cli import gateway as run
 
@@ -37,9 +35,8 @@ class TestClosedPipe:
         writes; it exits 141 (as a command killed by SIGPIPE) with no traceback."""
         args = tuple(str(config.parent / a) if a == "record.sqlite" else a for a in args)
         with subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": str(ROOT)}) as proc:
+                command("--config", str(config), *args), stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=environ()) as proc:
             assert proc.stdout is not None
             assert proc.stderr is not None
             proc.stdout.close()

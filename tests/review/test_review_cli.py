@@ -1,29 +1,26 @@
 """`gateway staff …`, `gateway report …` and the filtered `gateway log show`, run as a user runs
-them, in a subprocess, on a record that real hooks were disclosed into."""
+them (in this process), on a record that real hooks were disclosed into."""
 
 from __future__ import annotations
 
 import getpass
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.cli import Ran, run
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, run_gateway, write_config
 from tests.review.conftest import ship
 
 PASSWORD = "a long enough passphrase"
 
 
-def gateway(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
-                          capture_output=True, text=True, env=environ, timeout=120, check=False,
-                          stdin=subprocess.DEVNULL)
+def gateway(config: Path, *args: str, **env: str) -> Ran:
+    """``gateway --config CONFIG ARGS`` with ``env`` added to the environment."""
+    return run("--config", str(config), *args, env=env)
 
 
 def last_entry(config: Path) -> dict[str, object]:
