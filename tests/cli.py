@@ -20,8 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import attrs
+import structlog
 
-from gateway import logs
 from gateway.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def run(*argv: str, env: Mapping[str, str] | None = None, cwd: Path | None = Non
 
 def _run(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None) -> Ran:
     out, err = io.StringIO(), io.StringIO()
-    stdin = sys.stdin
+    stdin, log = sys.stdin, structlog.get_config()
     with (_as_given(env, cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err),
           open(os.devnull, encoding="utf-8") as devnull):
         sys.stdin = devnull
@@ -83,8 +83,8 @@ def _run(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None) -
             code = exc.code if isinstance(exc.code, int) else 1
         finally:
             sys.stdin = stdin
-            # main() points the process log at the captured stderr; give it the real one back.
-            logs.configure(stream=sys.__stderr__)
+            # main() points the process log at the captured stderr; give the caller's back.
+            structlog.configure(**log)
     return Ran(code, out.getvalue(), err.getvalue())
 
 

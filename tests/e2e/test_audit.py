@@ -5,9 +5,6 @@ state from the entries alone and names every way the tables differ from it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,14 +15,16 @@ import pytest
 
 from gateway.actor import Actor
 from gateway.authority import preservation as authority_preservation
-from gateway.http.app import RECORD
 from gateway.authority.desk import DESK
 from gateway.erasure.requests import ErasureRules, place_hold, release, request_erasure
 from gateway.errors import GatewayError
+from gateway.http.app import RECORD
 from gateway.record import Record
 from gateway.record.sealing import subject_ref
 from gateway.staff.accounts import Staff
 from tests.authority.test_http import BASE, json_call, take_in
+from tests.cli import Ran
+from tests.cli import run as run_command
 from tests.conftest import CANARY_CUSTOMER, ROOT, STAFF_PASSWORD, Harness, run_gateway
 from tests.e2e.test_verify_tamper import Target, target_of
 from tests.review.conftest import ship
@@ -39,14 +38,11 @@ NOW = datetime.now(UTC)
 KEPT, ERASED, WAITING = CANARY_CUSTOMER["id"], "CUST-AUDIT-ERASED", "CUST-AUDIT-WAITING"
 
 
-def audit(target: Target) -> subprocess.CompletedProcess[str]:
+def audit(target: Target) -> Ran:
     """`gateway log audit` as an auditor runs it, on the record file or the PostgreSQL URL."""
     where = (["--db", str(target.path)] if target.store == "sqlite"
              else ["--url", PG_URL, "--schema", str(target.schema)])
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "gateway.cli", "log", "audit", *where, "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run_command("log", "audit", *where, "--quiet", cwd=ROOT)
 
 
 def on_store(target: Target) -> Callable[[dict[str, Any]], None]:

@@ -5,9 +5,6 @@ secret. The pipeline's signatures are made with cryptography directly, as the sp
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -20,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.errors import ConfigError
 from gateway.keygen import keygen
-from tests.conftest import ROOT, Harness, load_config, order_event, run_gateway
+from tests.cli import Ran, run
+from tests.conftest import Harness, load_config, order_event, run_gateway
 
 ORIGIN = "jerone.fi/disclosure-record"
 
@@ -137,10 +135,8 @@ class TestV1a:
         assert signing.removeprefix("whsk_") not in str(info.value)
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
-                          check=False)
+def cli(*args: str) -> Ran:
+    return run(*args)
 
 
 class TestKeygen:

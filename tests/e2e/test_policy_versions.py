@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from gateway.http.app import build_record
 from gateway.operations.policy_versions import PolicyVersion, document, record_policy
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
+from tests.cli import Ran, run
 from tests.conftest import ROOT, load_config, order_event, run_gateway, write_config
 from tests.e2e.test_verify_tamper import Target, _authority_disclosure, target_of
 from tests.stores import PG_URL, Backend
@@ -45,7 +43,7 @@ def on_store(target: Target, *, email: bool = False, no_id_check: bool = False,
     return change
 
 
-def cli(tmp_path: Path, target: Target, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(tmp_path: Path, target: Target, *args: str) -> Ran:
     """The gateway command with a config file for the target's record."""
     config = tmp_path / "config.toml"
     if not config.exists():
@@ -54,10 +52,7 @@ def cli(tmp_path: Path, target: Target, *args: str) -> subprocess.CompletedProce
             text = text.replace('store = "sqlite"', f'store = "postgres"\nurl = "{PG_URL}"\n'
                                                     f'schema = "{target.schema}"')
         config.write_text(text)
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run("--config", str(config), *args, cwd=ROOT)
 
 
 async def entries(target: Target) -> list[dict[str, Any]]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +16,14 @@ import attrs
 import pytest
 
 from gateway.actor import Actor
-from gateway.http.app import RECORD
-from gateway.authority.workflow import Authority, Intake
 from gateway.authority.package import disclose
+from gateway.authority.workflow import Authority, Intake
 from gateway.erasure.requests import ErasureRules, request_erasure
+from gateway.http.app import RECORD
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sealing import subject_ref
+from tests.cli import Ran, run
 from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, ROOT, Harness, order_event, run_gateway
 from tests.review.conftest import get_json
 from tests.stores import PG_URL, Backend
@@ -56,14 +55,11 @@ class Target:
     path: Path | None = None
     schema: str | None = None
 
-    def verify(self) -> subprocess.CompletedProcess[str]:
+    def verify(self) -> Ran:
         where = (["--db", str(self.path)] if self.store == "sqlite"
                  else ["--url", PG_URL, "--schema", str(self.schema)])
-        return subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "gateway.cli", "log", "verify", *where, "--public-key",
-             str(self.public_key), "--quiet"],
-            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return run("log", "verify", *where, "--public-key", str(self.public_key), "--quiet",
+                   cwd=ROOT)
 
     async def sql(self, statement: str, *, past_triggers: bool = False) -> list[Any]:
         """Run ``statement`` as the database's owner; ``past_triggers`` switches the record's

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from gateway.record.merkle import (
 )
 from gateway.record.sealing import seal, subject_ref
 from gateway.record.verify import verify_sqlite
+from tests.cli import arun
 from tests.conftest import CANARY_CUSTOMER, ROOT, order_event, run_gateway
 from tests.stores import Backend
 
@@ -133,11 +132,8 @@ class TestEraseThroughTheGateway:
             config_file = tmp_path / "config.toml"
             config_file.write_text(_config_for(tmp_path))
             await gw.add_staff("dpo", "admin")
-            result = subprocess.run(
-                [sys.executable, "-m", "gateway.cli", "--config", str(config_file), "erase",
-                 "--customer", CANARY_CUSTOMER["id"], "--as", "dpo"],
-                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                timeout=60, check=False)
+            result = await arun("--config", str(config_file), "erase",
+                                "--customer", CANARY_CUSTOMER["id"], "--as", "dpo")
             assert result.returncode == 0, result.stderr
             assert result.stdout.startswith("erased:")
             status, problem, _ = await gw.post(event, msg_id="msg_erase")

@@ -4,8 +4,6 @@ straight in the database by a superuser with the triggers switched off is found.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from gateway.record.checkpoint import Signer
 from gateway.record.stores.postgres.store import PostgresStore
 from gateway.record.stores.postgres.verify import verify_postgres
 from gateway.record.verify import Report
+from tests.cli import Ran, run
 from tests.conftest import ROOT
 from tests.stores import PG_URL
 
@@ -54,14 +53,11 @@ async def verify(schema: str, signer: Signer) -> Report:
     return await verify_postgres(PG_URL, schema, [signer.verifier()], origin=ORIGIN)
 
 
-def cli_verify(schema: str, signer: Signer, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def cli_verify(schema: str, signer: Signer, tmp_path: Path) -> Ran:
     key = tmp_path / "checkpoint.pub"
     key.write_text(signer.verifier().key_string())
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "log", "verify", "--url", PG_URL, "--schema",
-         schema, "--public-key", str(key), "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run("log", "verify", "--url", PG_URL, "--schema", schema, "--public-key", str(key),
+               "--quiet", cwd=ROOT)
 
 
 class TestVerifyPostgres:
