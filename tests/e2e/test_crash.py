@@ -9,7 +9,6 @@ import random
 import signal
 import socket
 import sqlite3
-import sys
 import tomllib
 import uuid
 from collections.abc import AsyncIterator
@@ -23,9 +22,10 @@ import pytest
 
 from carriers.sandbox import BOOKINGS, CANCELLED, CONTROL, RECEIVED, run_sandbox
 from gateway.config import Config
+from gateway.operations.signature import sign_headers
 from gateway.record.checkpoint import Signer
 from gateway.record.verify import verify_sqlite
-from gateway.operations.signature import sign_headers
+from tests.cli import arun, command, environ
 from tests.conftest import ROOT, order_event, write_config
 
 #: Kill cycles in the default run; `GATEWAY_CRASH_KILLS=100 pytest -m slow ...` for the long one.
@@ -47,8 +47,8 @@ class Gateway:
 
     async def start(self, http: aiohttp.ClientSession) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.cli", "--config", str(self.config), "serve",
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=self.config.parent,
+            *command("--config", str(self.config), "serve"), env=environ(),
+            cwd=self.config.parent,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         await self.wait_healthy(http)
 
@@ -184,8 +184,8 @@ class TestTornWrites:
         assert wal.stat().st_size > 0
         rng = random.Random(7)  # noqa: S311
         outcomes = {"recovered": 0, "refused": 0}
-        from gateway.http.app import build_record  # noqa: PLC0415
         from gateway.errors import GatewayError  # noqa: PLC0415
+        from gateway.http.app import build_record  # noqa: PLC0415
 
         for trial in range(12):
             copy = tmp_path / f"trial{trial}"
@@ -342,15 +342,12 @@ class TestRecovery:
         assert await pending is None
         app[CONTROL].hold = None
         held.set()
-        env = {**os.environ, "PYTHONPATH": str(ROOT),
-               "GATEWAY_STAFF_PASSWORD": "a long enough passphrase"}
-        for command in (("staff", "add", "dpo", "--role", "admin"),
-                        ("erase", "--customer", event["data"]["customer"]["id"], "--as", "dpo")):
-            done = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gateway.cli", "--config", str(setup["config"]),
-                *command, env=env, cwd=setup["config"].parent,
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-            assert await done.wait() == 0
+        for argv in (("staff", "add", "dpo", "--role", "admin"),
+                     ("erase", "--customer", event["data"]["customer"]["id"], "--as", "dpo")):
+            done = await arun("--config", str(setup["config"]), *argv,
+                              env={"GATEWAY_STAFF_PASSWORD": "a long enough passphrase"},
+                              cwd=setup["config"].parent)
+            assert done.returncode == 0, done.stderr
 
         await gateway.start(http)
         result = await send(http, url, secret, event, "msg_erased")

@@ -5,10 +5,8 @@ verifiable tree, book no order twice and keep every acknowledged entry."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
 import tomllib
 import uuid
 from collections.abc import AsyncIterator
@@ -24,6 +22,7 @@ from carriers.sandbox import BOOKINGS, CONTROL, run_sandbox
 from gateway.config import Config
 from gateway.record.checkpoint import Signer
 from gateway.record.stores.postgres.verify import verify_postgres
+from tests.cli import command, environ
 from tests.conftest import ROOT, order_event, write_config
 from tests.e2e.test_crash import Gateway, free_port, send
 from tests.stores import PG_URL, pg_sql
@@ -162,8 +161,8 @@ class TestWorkers:
         http: aiohttp.ClientSession = instances["http"]
         log = (tmp_path / "workers.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.cli", "--config", str(path), "serve", "--workers",
-            "2", env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path,
+            *command("--config", str(path), "serve", "--workers", "2"), env=environ(),
+            cwd=tmp_path,
             stdout=asyncio.subprocess.DEVNULL, stderr=log)
         try:
             waiter = Gateway(path, config.port)

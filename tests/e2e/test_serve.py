@@ -8,13 +8,11 @@ import datetime as dt
 import http.client
 import ipaddress
 import json
-import os
 import re
 import signal
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.cli import Ran, command, environ, run
 from tests.conftest import CANARY_FIELDS, ROOT, write_config
 
 #: Bytes an outsider sends; none of them may come back or reach the process log.
@@ -47,21 +46,17 @@ def configured(tmp_path: Path, *, port: int = 0, gateway: str = "", record: str 
     return path
 
 
-def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "gateway.cli", "--config", str(config), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env,  # noqa: S603
-                          timeout=60, check=False)
+def run_cli(config: Path, *args: str) -> Ran:
+    return run("--config", str(config), *args)
 
 
 class Served:
     """A running `gateway serve` process and every line it wrote to its log (stderr)."""
 
     def __init__(self, config: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+            command("--config", str(config), "serve"), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=environ())
         self.lines: list[bytes] = []
         self.listening = threading.Event()
         self.port = 0
@@ -284,8 +279,8 @@ class TestConfigErrors:
         line naming the file and the setting, exit 1, no traceback."""
         path = configured(tmp_path)
         set_setting(path, table, key, value)
-        for command in (["serve"], ["erasure", "run"]):
-            result = run_cli(path, *command)
+        for argv in (["serve"], ["erasure", "run"]):
+            result = run_cli(path, *argv)
             assert result.returncode == 1, result.stderr
             assert result.stderr.startswith(f"gateway: {path}: {message}"), result.stderr
             assert len(result.stderr.splitlines()) == 1
