@@ -33,7 +33,7 @@ def verify_rows(runs: list[VerifyRun]) -> list[str]:
     lines = [f"{'entries':>10} {'seconds':>8} {'entries/s':>10} {'peak RSS MB':>11}"]
     lines += [f"{r.entries:>10,} {r.seconds:>8.2f} {r.rate:>10,.0f} {r.peak_rss_mb:>11.1f}"
               for r in runs]
-    if len(runs) >= 2:  # noqa: PLR2004
+    if len(runs) >= 2:
         a, b = runs[0], runs[-1]
         marginal = (b.entries - a.entries) / (b.seconds - a.seconds)
         lines.append(f"marginal rate {a.entries:,} -> {b.entries:,}: {marginal:,.0f} entries/s "

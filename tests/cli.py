@@ -75,7 +75,7 @@ def _run(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None) -
     out, err = io.StringIO(), io.StringIO()
     stdin, log = sys.stdin, structlog.get_config()
     with (_as_given(env, cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err),
-          open(os.devnull, encoding="utf-8") as devnull):
+          Path(os.devnull).open(encoding="utf-8") as devnull):
         sys.stdin = devnull
         try:
             code = main(list(argv))

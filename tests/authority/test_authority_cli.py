@@ -14,9 +14,9 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.authority.workflow import Intake
 from gateway.authority.desk import DESK
 from gateway.authority.package import ERASED, VALUES_ERASED
+from gateway.authority.workflow import Intake
 from gateway.config import Config
 from gateway.record.sealing import subject_ref
 from gateway.text import clean
@@ -37,7 +37,7 @@ def cli(config: Path, *args: str, login: str | None = None) -> Ran:
     (``--as``) on a login of their own, as people at separate desks are. What
     `gateway authority` prints (the package goes to its file) and every error carry no
     customer id or value."""
-    env = {}
+    env: dict[str, str] = {}
     if login is None and "--as" in args:
         login = "os-" + args[args.index("--as") + 1]
     if login is not None:
@@ -81,7 +81,8 @@ async def config(tmp_path: Path, carrier_env: None) -> Path:
 
 def intake_file(config: Path, name: str = "request.json", **change: Any) -> Path:  # noqa: ANN401
     doc = {
-        "authority": "tulli", "officer": "Customs officer", "received_via": "letter", "reference": "TULLI-77/26",
+        "authority": "tulli", "officer": "Customs officer", "received_via": "letter",
+            "reference": "TULLI-77/26",
         "legal_basis": "Customs Act 304/2016, section 105",
         "kind": "production", "customers": [CUSTOMER],
         "categories": ["name", "address", "orders"], "deadline": day(14), **change,
@@ -106,9 +107,10 @@ async def taken_in_days_ago(config: Path, days: int, **change: Any) -> str:  # n
     then = time.time() - days * 86400
     doc = orjson.loads(intake_file(config, **change).read_bytes())
     async with run_gateway(config.parent, clock=lambda: then) as harness:
+        headers = await harness.login("olli")
         async with harness.http.post(harness.url + "/v1/authority/requests", json=doc,
-                                     headers=await harness.login("olli")) as resp:
-            assert resp.status == 201, await resp.text()  # noqa: PLR2004
+                                     headers=headers) as resp:
+            assert resp.status == 201, await resp.text()
             request_id: str = (await resp.json())["id"]
     return request_id
 
@@ -268,7 +270,7 @@ class TestDeadlines:
         assert "(-1 d)" in lines[0]
         assert "due soon (+2 d)" in lines[1]
         every = ok(config, "authority", "list", "--as", "olli").splitlines()
-        assert len(every) == 4  # noqa: PLR2004
+        assert len(every) == 4
 
 
 class TestDeferral:
@@ -335,7 +337,8 @@ class TestOldRecordsAreEscaped:
                          legal_basis="Police Act 872/2011", kind="x\x00y",
                          categories=("name",), deadline=datetime.now(UTC).date(),
                          customers=(CUSTOMER,))
-            rid = (await desk.authority.intake(old, actor=Actor("olli", "cli"), now=datetime.now(UTC))).id
+            rid = (await desk.authority.intake(old, actor=Actor("olli", "cli"),
+                now=datetime.now(UTC))).id
         for args in (("authority", "list", "--as", "olli"), ("log", "show"),
                      ("log", "show", "--kind", "authority.received", "--as", "rea"),
                      ("authority", "show", rid, "--as", "olli")):

@@ -81,7 +81,7 @@ async def run(backend: Backend, tmp_path: Path) -> AsyncIterator[Run]:
         olli, ada = await gateway.login("olli"), await gateway.login("ada")
         rid = (await take_in(gateway, olli, _form()))["id"]
         for step in ("approve", "disclose", "close"):
-            assert (await json_call(gateway, "POST", f"{BASE}/{rid}/{step}", ada))[0] < 300  # noqa: PLR2004
+            assert (await json_call(gateway, "POST", f"{BASE}/{rid}/{step}", ada))[0] < 300
         rejected = (await take_in(gateway, olli, _form(reference="REJ-1")))["id"]
         await json_call(gateway, "POST", f"{BASE}/{rejected}/reject", ada,
                         {"reason": "no legal basis given"})
@@ -103,7 +103,7 @@ async def run(backend: Backend, tmp_path: Path) -> AsyncIterator[Run]:
         for who, step, body in ((ada, "approve", None),
                                 (olli, "extend", {"reason": "the authority asked again"})):
             assert (await json_call(gateway, "POST", f"{BASE}/{preserved}/{step}", who,
-                                    body))[0] < 300  # noqa: PLR2004
+                                    body))[0] < 300
         yield Run(gateway, target, record, rid, *(subject_ref(key, c)
                                                   for c in (KEPT, ERASED, WAITING)))
 
@@ -206,7 +206,7 @@ async def failing(target: Target, kind: str, step: Callable[[], Awaitable[Any]])
         await target.sql("DROP TRIGGER fail_marked" + ("" if target.store == "sqlite"
                                                        else " ON head"))
     # A step through HTTP answers 503; one called in the process raises.
-    assert outcome == "raised" or (isinstance(outcome, int) and outcome >= 500), outcome  # noqa: PLR2004
+    assert outcome == "raised" or (isinstance(outcome, int) and outcome >= 500), outcome
 
 
 async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_path: Path,
@@ -260,7 +260,7 @@ async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_pat
             await failing(target, kind, move)
             assert [tuple(r) for r in await sql(
                 f"SELECT state FROM authority_requests WHERE id = '{rid}'")] == [(state,)]  # noqa: S608
-            assert await move() < 300  # noqa: PLR2004
+            assert await move() < 300
 
         # A preservation order: approving places its hold, extending a longer one, ending
         # ends them; each with its entry or not at all.
@@ -278,8 +278,8 @@ async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_pat
             assert [tuple(r) for r in await sql(
                 f"SELECT state FROM authority_requests WHERE id = '{pid}'")] == [(state,)]  # noqa: S608
             assert len(await sql(holds)) == held
-            assert await preserve() < 300  # noqa: PLR2004
-        assert len(await sql(holds)) == 2  # noqa: PLR2004
+            assert await preserve() < 300
+        assert len(await sql(holds)) == 2
         desk = gateway.app[DESK]
 
         async def end() -> None:
@@ -287,7 +287,7 @@ async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_pat
                                              why="the matter ended", actor=DPO, now=NOW)
 
         await failing(target, "authority.preservation_ended", end)
-        assert len(await sql(holds)) == 2  # noqa: PLR2004
+        assert len(await sql(holds)) == 2
         await end()
         assert await sql(holds) == []
         assert [tuple(r) for r in await sql(

@@ -14,8 +14,8 @@ import pytest
 
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
-from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.contract import ThreadedStore
+from gateway.record.stores.sqlite.store import SqliteStore
 from tests.cli import ROOT, run, spawn
 
 ORIGIN = "test.invalid/record"
@@ -26,7 +26,8 @@ ORIGIN = "test.invalid/record"
 async def recorded(tmp_path: Path) -> tuple[Path, Path]:
     """A record of 25 entries with checkpoints at 10 and 20 and a final one, and its public key."""
     signer, verifier = Signer.generate(ORIGIN)
-    record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32), signer=signer,
+    record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32),
+        signer=signer,
                     origin=ORIGIN, checkpoint_every=10)
     await record.open()
     for i in range(25):
@@ -62,16 +63,16 @@ class TestLogVerify:
     @pytest.mark.parametrize(
         ("sql", "position"),
         [
-            (["UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'posti', 'postX') "
-              "AS BLOB) WHERE seq = 7"], 7),
+            ([("UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'posti', 'postX') "
+              "AS BLOB) WHERE seq = 7")], 7),
             (["UPDATE entries SET sealed = x'00' || substr(sealed, 2) WHERE seq = 3"], 3),
             (["DELETE FROM entries WHERE seq = 12"], 12),
-            (["UPDATE entries SET seq = 100 WHERE seq = 5", "UPDATE entries SET seq = 5 WHERE "
-              "seq = 6", "UPDATE entries SET seq = 6 WHERE seq = 100"], 5),
+            (["UPDATE entries SET seq = 100 WHERE seq = 5", ("UPDATE entries SET seq = 5 WHERE "
+              "seq = 6"), "UPDATE entries SET seq = 6 WHERE seq = 100"], 5),
             (["DELETE FROM entries WHERE seq >= 22"], 22),
             (["UPDATE entries SET leaf = x'00' || substr(leaf, 2) WHERE seq = 9"], 9),
-            (["INSERT INTO entries SELECT 25, body, leaf, sealed, kind, time, subject, order_ref, "
-              "recipient, disclosure FROM entries WHERE seq = 24"], 25),
+            ([("INSERT INTO entries SELECT 25, body, leaf, sealed, kind, time, subject, order_ref, "
+              "recipient, disclosure FROM entries WHERE seq = 24")], 25),
         ],
         ids=["flipped-body", "flipped-ciphertext", "deleted", "reordered", "truncated",
              "flipped-leaf", "appended"],

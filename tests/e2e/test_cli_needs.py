@@ -117,7 +117,7 @@ class TestWithoutCarrierCredentials:
         ran = cli("serve", "--workers", workers)
         assert ran.returncode == 1
         assert ran.line == f"gateway: missing carrier credentials: {', '.join(no_carrier_env)}"
-        assert len(no_carrier_env) == 12  # noqa: PLR2004 - the five carriers' credentials
+        assert len(no_carrier_env) == 12
 
 
 def read_lines(stream: object, into: queue.Queue[str]) -> None:
@@ -157,5 +157,5 @@ class TestServeSays:
                                   capture_output=True, text=True, check=True, timeout=120)
         root = verified.stdout.split("root ")[1].split()[0].rstrip(";")
         size = int(verified.stdout.split("OK: ")[1].split()[0])
-        assert size == 2  # the policy version the gateway started with, and the staff account  # noqa: PLR2004
+        assert size == 2  # the policy version the gateway started with, and the staff account
         assert stopped == f"stopped; final checkpoint: {size} entries, root {root}\n"

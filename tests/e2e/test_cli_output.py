@@ -15,12 +15,12 @@ import pytest
 
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
-from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.contract import ThreadedStore
+from gateway.record.stores.sqlite.store import SqliteStore
 from tests.cli import Cli
 from tests.conftest import ROOT, write_config
 
-PASSWORD = "a long enough passphrase"  # noqa: S105 - a test account's
+PASSWORD = "a long enough passphrase"
 
 
 @pytest.fixture
@@ -139,10 +139,10 @@ class TestIntakePositions:
     @pytest.mark.parametrize(("change", "message"), [
         ({"customers": ["C-1", "", "C-3"]},
          "customers[1] must be an id: text of 1 to 200 characters"),
-        ({"orders": ["J-1", "J-2", "J-3\x1b[8m"]}, "orders[2] holds a control or format "
-                                                  "character"),
-        ({"categories": ["name", "shoe_size"]}, "categories[1] is unknown; categories must "
-                                                "name one or more of name, address"),
+        ({"orders": ["J-1", "J-2", "J-3\x1b[8m"]}, ("orders[2] holds a control or format "
+                                                  "character")),
+        ({"categories": ["name", "shoe_size"]}, ("categories[1] is unknown; categories must "
+                                                "name one or more of name, address")),
         ({"customers": ["C-1", 7]}, "customers[1] must be an id"),
     ])
     def test_a_wrong_value_is_named_by_its_position(

@@ -15,7 +15,7 @@ import pytest
 from tests.cli import ROOT, spawn
 from tests.conftest import write_config
 
-PASSWORD = "a long enough passphrase"  # noqa: S105 - a test account's
+PASSWORD = "a long enough passphrase"
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,7 @@ class TestV1a:
             body = order()
             assert (await post(gw, body, v1a_headers(pipeline_key(tmp_path), body)))[0] == 201
             assert (await gw.post(order_event("posti", "home_delivery")))[0] == 201
-            assert len(gw.bookings("posti")) == 2  # noqa: PLR2004
+            assert len(gw.bookings("posti")) == 2
 
     async def test_every_failure_answers_the_same_401(
         self, tmp_path: Path, carrier_env: None
@@ -118,7 +118,7 @@ class TestV1a:
         assert problem["detail"] == "The hook's signature could not be verified."
         reasons = [orjson.loads(line).get("reason") for line in
                    (v1a_log + run.log.getvalue()).splitlines() if "http.refused" in line]
-        assert len(reasons) == 3  # noqa: PLR2004
+        assert len(reasons) == 3
         assert "keys held: v1)" in reasons[2]
         assert "keys held: v1a)" in reasons[0]
         key = (tmp_path / "v1a/secrets/hook-signing.pub").read_text().strip()

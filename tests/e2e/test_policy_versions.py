@@ -71,7 +71,7 @@ async def hooks(target: Target, tmp_path: Path, n: int, *, authority: bool = Fal
     async with run_gateway(tmp_path, on_store(target, **change)) as gateway:
         for _ in range(n):
             status, body, _ = await gateway.post(order_event("posti", "home_delivery"))
-            assert status == 201, body  # noqa: PLR2004
+            assert status == 201, body
         if authority:
             await _authority_disclosure(gateway, tmp_path)
 
@@ -91,7 +91,7 @@ class TestVersions:
         assert [v["seq"] for v in versions] == [0, 7]  # after the first 3 hooks' 6 entries
         assert docs[0]["kind"] == Kind.POLICY
         intents = [d for d in docs if d["kind"] in (Kind.INTENT, Kind.AUTHORITY_INTENT)]
-        assert len(intents) == 6  # noqa: PLR2004 - 5 hooks and one authority request
+        assert len(intents) == 6
         for intent in intents:
             in_force = max(v["seq"] for v in versions if v["seq"] < intent["seq"])
             assert intent["data"]["policy_version"] == in_force
@@ -99,7 +99,7 @@ class TestVersions:
                 assert intent["policy"] in rule_digests(docs[in_force])
         widened = [i for i in intents if "email" in i["fields"]]
         assert widened, "the changed policy let the e-mail out"
-        assert all(i["data"]["policy_version"] == 7 for i in widened)  # noqa: PLR2004
+        assert all(i["data"]["policy_version"] == 7 for i in widened)
         assert rule_digests(docs[0]) != rule_digests(docs[7])
         done = cli(tmp_path, target, "log", "verify", "--quiet")
         assert done.returncode == 0, done.stdout + done.stderr
@@ -203,7 +203,7 @@ class TestVerify:
         await hooks(target, tmp_path, 1)
         docs = await entries(target)
         assert docs[2]["kind"] == Kind.POLICY
-        assert docs[3]["data"]["policy_version"] == 2  # noqa: PLR2004
+        assert docs[3]["data"]["policy_version"] == 2
         done = cli(tmp_path, target, "log", "verify", "--quiet")
         assert done.returncode == 0, done.stdout
         assert "; 1 policy version; 2 disclosures predate recorded policies" in done.stdout

@@ -27,7 +27,7 @@ class TestProcessingRecord:
         rows = {(r["recipient"], r["service"]): r for r in doc["recipients"]}
         assert set(rows) == set(gateway.config.policy.rules)
         home = rows[("posti", "home_delivery")]
-        assert home["disclosures_recorded"] == 2  # noqa: PLR2004
+        assert home["disclosures_recorded"] == 2
         assert "street" in home["data_categories"]
         assert "street" not in rows[("posti", "pickup_point")]["data_categories"]
         assert doc["never_disclosed"] == ["marketing consent"]
@@ -39,8 +39,8 @@ class TestProcessingRecord:
     @pytest.mark.parametrize(("retention", "hold", "basis", "clause"), [
         (0, 0, "", "legal hold none configured; customers' values kept until erasure is asked;"),
         (730, 0, "", "customers' values kept 730 days after the customer's last disclosure;"),
-        (0, 90, "Consumer Protection Act 5:15", "legal hold 90 days after the last disclosure "
-         "(Consumer Protection Act 5:15); customers' values kept until erasure is asked;"),
+        (0, 90, "Consumer Protection Act 5:15", ("legal hold 90 days after the last disclosure "
+         "(Consumer Protection Act 5:15); customers' values kept until erasure is asked;")),
         (0, 90, "", "legal hold 90 days after the last disclosure; customers' values kept"),
     ])
     async def test_the_erasure_clause_reads_as_configured(
@@ -63,9 +63,10 @@ class TestProcessingCommand:
     ) -> None:
         """`gateway report processing` renders the same record as text, and as JSON with
         --json, counting the bookings in the record the config names."""
-        status, _, _ = await gateway.post(order_event("posti", "pickup_point", pickup_point_id="905253201"))
-        assert status == 201  # noqa: PLR2004
-        urls = {name: "http://127.0.0.1:9" for name in gateway.config.carriers}
+        status, _, _ = await gateway.post(order_event("posti", "pickup_point",
+            pickup_point_id="905253201"))
+        assert status == 201
+        urls = dict.fromkeys(gateway.config.carriers, "http://127.0.0.1:9")
         config = write_config(tmp_path, urls)  # the harness's record and secrets
         text = run("--config", str(config), "report", "processing")
         assert text.returncode == 0, text.stderr

@@ -89,6 +89,6 @@ class TestCheckpointKey:
             config = gw.config
         report = verify_sqlite(config.record.path, config.verifiers(), origin=config.origin)
         assert report.ok, report.summary()
-        assert report.checkpoints == 3  # two checkpoints and the signed head  # noqa: PLR2004
+        assert report.checkpoints == 3  # two checkpoints and the signed head
         alone = verify_sqlite(config.record.path, [signer.verifier()], origin=config.origin)
         assert not alone.ok

@@ -234,9 +234,10 @@ FORM: dict[str, Any] = {
 async def _authority_disclosure(gateway: Harness, tmp_path: Path) -> None:
     """An order booked for the canary customer, then an authority request for their data taken
     in, approved by a second person and disclosed."""
-    assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201  # noqa: PLR2004
+    assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("ilona", "api"), now=NOW)
+    request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+        actor=Actor("ilona", "api"), now=NOW)
     await authority.approve(request.id, actor=Actor("aapo", "api"), now=NOW)
     await disclose(authority, request.id, actor=Actor("aapo", "api"), now=NOW,
                    out_dir=tmp_path / "packages" / request.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,7 +35,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def record(backend: Backend) -> Record:
+async def record(backend: Backend) -> AsyncIterator[Record]:
     signer = Signer.generate(ORIGIN)[0]
     record = Record(store=backend.make(), kek=os.urandom(32),
                     signer=signer, origin=ORIGIN, checkpoint_every=10_000,
@@ -174,7 +175,8 @@ class TestHoldsAndRetention:
                                        rules=ErasureRules(), now=NOW)
         assert (result.status, result.due) == ("deferred", "2026-11-27T12:00:00.000Z")
         assert await run_due(record, actor=DPO, now=NOW + timedelta(days=4)) == []
-        assert [e.status for e in await run_due(record, actor=DPO, now=NOW + timedelta(days=6))] == [
+        assert [e.status for e in await run_due(record, actor=DPO,
+            now=NOW + timedelta(days=6))] == [
             "erased"]
 
     async def test_retention_erases_inactive_customers_unless_held(self, record: Record) -> None:

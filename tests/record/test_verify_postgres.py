@@ -4,7 +4,6 @@ straight in the database by a superuser with the triggers switched off is found.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -28,7 +27,7 @@ def signer() -> Signer:
 
 
 @pytest.fixture
-async def record(pg_schema: str, signer: Signer) -> AsyncIterator[str]:
+async def record(pg_schema: str, signer: Signer) -> str:
     """A PostgreSQL record of 12 entries with checkpoints every 5; yields its schema."""
     record = Record(store=PostgresStore(PG_URL, schema=pg_schema), kek=os.urandom(32),
                     signer=signer, origin=ORIGIN, checkpoint_every=5)
@@ -36,7 +35,7 @@ async def record(pg_schema: str, signer: Signer) -> AsyncIterator[str]:
     for i in range(12):
         await record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{i}", sealed=b"v" * i))
     await record.close()
-    yield pg_schema
+    return pg_schema
 
 
 async def tamper(schema: str, statement: str) -> None:
@@ -67,7 +66,7 @@ class TestVerifyPostgres:
         report = await verify(record, signer)
         assert report.ok, report.summary()
         assert (report.entries, report.unsigned_tail) == (12, 0)
-        assert report.checkpoints >= 3  # noqa: PLR2004
+        assert report.checkpoints >= 3
         done = cli_verify(record, signer, tmp_path)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("OK: 12 entries")

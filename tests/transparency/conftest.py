@@ -59,6 +59,6 @@ async def published(tmp_path: Path, carrier_env: None) -> AsyncIterator[Harness]
     """A gateway whose record holds one booking of the canary customer and 300 more entries."""
     async with run_gateway(tmp_path) as gw:
         status, _, _ = await gw.post(order_event("posti", "home_delivery"))
-        assert status == 201  # noqa: PLR2004
+        assert status == 201
         await fill(gw, 300)
         yield gw

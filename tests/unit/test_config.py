@@ -19,7 +19,7 @@ Change = Callable[[dict[str, Any]], None]
 
 def urls() -> dict[str, str]:
     raw = tomllib.loads((ROOT / "config.toml").read_text())
-    return {name: "http://127.0.0.1:1" for name in raw["carriers"]}
+    return dict.fromkeys(raw["carriers"], "http://127.0.0.1:1")
 
 
 def set_(path: str, value: object) -> Change:
@@ -95,7 +95,7 @@ class TestLoad:
         config = load_config(tmp_path, urls())
         assert config.carrier_credentials()["posti"]["api_key"] == "key-1"
         monkeypatch.delenv("BUDBEE_API_SECRET")
-        with pytest.raises(ConfigError, match="^missing carrier credentials: BUDBEE_API_SECRET$"):
+        with pytest.raises(ConfigError, match=r"^missing carrier credentials: BUDBEE_API_SECRET$"):
             config.carrier_credentials()
 
     def test_refuses_an_unreadable_or_invalid_file(self, tmp_path: Path) -> None:
@@ -199,7 +199,7 @@ class TestLogins:
         (set_("logins.workers", 0), "workers must be a whole number, 1 or more"),
         (set_("logins.waiting", -1), "waiting must be a whole number, 0 or more"),
         (set_("logins.per_client", "four"), "per_client must be a whole number"),
-        (set_("logins.per_client", True), "per_client must be a whole number"),
+        (set_("logins.per_client", value=True), "per_client must be a whole number"),
         (set_("logins.threads", 2), r"\[logins\]: unknown key"),
         (set_("logins", 2), r"\[logins\] must be a table"),
     ])

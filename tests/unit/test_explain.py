@@ -24,8 +24,8 @@ class TestExplain:
         assert result["name"] == (True, "[policy.posti.pickup_point] allow")
         assert result["street"][0] is False
         assert "default deny" in result["street"][1]
-        assert result["email"] == (True, "[policy.posti.pickup_point] notice: email "
-                                         "(the customer's choice)")
+        assert result["email"] == (True, ("[policy.posti.pickup_point] notice: email "
+                                         "(the customer's choice)"))
         assert result["marketing_consent"] == (False, "marketing consent never leaves")
 
     def test_agrees_with_minimise(self) -> None:

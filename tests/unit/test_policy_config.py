@@ -20,7 +20,7 @@ NO_PHONE = set_("policy.posti.pickup_point.require", ["name", "postal_code", "to
 def both(*changes: Change) -> Change:
     def change(raw: dict[str, object]) -> None:
         for one in changes:
-            one(raw)  # type: ignore[arg-type]
+            one(raw)
 
     return change
 

@@ -183,7 +183,7 @@ class TestWitnessedGateway:
                 assert int(note.split("\n")[1]) <= seen - 3
 
                 async def alerted() -> list[dict[str, Any]]:
-                    return [e for e in events if e["event"] == "witness.inconsistent"]
+                    return [dict(e) for e in events if e["event"] == "witness.inconsistent"]
 
                 alert = (await until(alerted))[0]
         assert alert["log_level"] == "critical"

@@ -1,7 +1,7 @@
 """`gateway witness keygen` and `gateway witness serve` as an auditor runs them (`serve` as a
 process of its own): killed (SIGKILL) in the middle of a stream of submissions and started
-again, the witness holds a checkpoint it durably took, never less than one it cosigned, and carries on
-from it."""
+again, the witness holds a checkpoint it durably took, never less than one it cosigned, and
+carries on from it."""
 
 from __future__ import annotations
 
