@@ -162,6 +162,13 @@ def load_config(tmp_path: Path, urls: Mapping[str, str],
     return Config.from_mapping(raw, path=tmp_path / "config.toml")
 
 
+def unreachable_carriers() -> dict[str, str]:
+    """Every carrier config.toml lists, at an address nothing answers on: for commands that
+    never reach a carrier."""
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
+    return dict.fromkeys(raw["carriers"], "http://127.0.0.1:1")
+
+
 def write_config(tmp_path: Path, urls: Mapping[str, str], *, port: int = 0) -> Path:
     """Write the shipped config.toml under ``tmp_path`` for a gateway process: sandbox URLs,
     its own port, a fresh record and fresh secret files. Returns the file's path."""

@@ -19,15 +19,10 @@ import pytest
 
 from gateway.demo import sandbox_credentials
 from tests.cli import Cli
-from tests.conftest import CANARY_CUSTOMER, ROOT, write_config
+from tests.conftest import CANARY_CUSTOMER, ROOT, unreachable_carriers, write_config
 from tests.review.test_review_cli import config  # noqa: F401 - the fixture
 
 PASSWORD = "a long enough passphrase"
-
-
-def unreachable_carriers() -> dict[str, str]:
-    raw = tomllib.loads((ROOT / "config.toml").read_text())
-    return dict.fromkeys(raw["carriers"], "http://127.0.0.1:1")
 
 
 @pytest.fixture

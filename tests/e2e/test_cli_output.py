@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import tomllib
 from pathlib import Path
 
 import orjson
@@ -18,7 +17,7 @@ from gateway.record.checkpoint import Signer
 from gateway.record.stores.contract import ThreadedStore
 from gateway.record.stores.sqlite.store import SqliteStore
 from tests.cli import Cli
-from tests.conftest import ROOT, write_config
+from tests.conftest import unreachable_carriers, write_config
 
 PASSWORD = "a long enough passphrase"
 
@@ -29,8 +28,7 @@ def cli(tmp_path: Path, no_carrier_env: list[str],
     """A fresh record and its config, run from the OS login ``ops-anna``, with staff account
     dpo (admin, reviewer, intake officer)."""
     del no_carrier_env
-    raw = tomllib.loads((ROOT / "config.toml").read_text())
-    config = write_config(tmp_path, dict.fromkeys(raw["carriers"], "http://127.0.0.1:1"))
+    config = write_config(tmp_path, unreachable_carriers())
     monkeypatch.setenv("GATEWAY_STAFF_PASSWORD", PASSWORD)
     monkeypatch.setenv("LOGNAME", "ops-anna")
     run = Cli(config)

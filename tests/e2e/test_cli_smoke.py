@@ -7,13 +7,12 @@ processes where they are tested."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.cli import ROOT, spawn
-from tests.conftest import write_config
+from tests.cli import spawn
+from tests.conftest import unreachable_carriers, write_config
 
 PASSWORD = "a long enough passphrase"
 
@@ -23,9 +22,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh record (unreachable carriers, no carrier credential needed) with staff account
     dpo (admin, approver, reviewer), added by `gateway staff add` as a process reading the
     password from the environment."""
-    raw = tomllib.loads((ROOT / "config.toml").read_text())
-    path = write_config(tmp_path_factory.mktemp("smoke"),
-                        dict.fromkeys(raw["carriers"], "http://127.0.0.1:1"))
+    path = write_config(tmp_path_factory.mktemp("smoke"), unreachable_carriers())
     added = spawn("--config", str(path), "staff", "add", "dpo", "--role", "admin", "--role",
                   "approver", "--role", "reviewer", env={"GATEWAY_STAFF_PASSWORD": PASSWORD})
     assert added.returncode == 0, added.stderr

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import tomllib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from gateway.errors import Unauthorized
 from gateway.http.app import build_record
 from gateway.staff.accounts import Staff, check_password
 from tests.cli import Cli
-from tests.conftest import ROOT, write_config
+from tests.conftest import unreachable_carriers, write_config
 
 PASSWORD = "a long enough passphrase"
 NEW_PASSWORD = "quite another passphrase"
@@ -30,8 +29,7 @@ def cli(tmp_path: Path, no_carrier_env: list[str],
         monkeypatch: pytest.MonkeyPatch) -> Cli:
     """A fresh record and its config (no carrier credential needed); commands run from the OS
     login ``ops-anna``."""
-    raw = tomllib.loads((ROOT / "config.toml").read_text())
-    config = write_config(tmp_path, dict.fromkeys(raw["carriers"], "http://127.0.0.1:1"))
+    config = write_config(tmp_path, unreachable_carriers())
     monkeypatch.setenv("GATEWAY_STAFF_PASSWORD", PASSWORD)
     monkeypatch.setenv("LOGNAME", "ops-anna")
     return Cli(config)
