@@ -5,11 +5,9 @@ listens and, when stopped, the checkpoint it ended on."""
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -18,7 +16,7 @@ import orjson
 import pytest
 
 from gateway.demo import sandbox_credentials
-from tests.cli import Cli
+from tests.cli import Cli, command, environ
 from tests.conftest import CANARY_CUSTOMER, ROOT, unreachable_carriers, write_config
 from tests.review.test_review_cli import config  # noqa: F401 - the fixture
 
@@ -127,11 +125,11 @@ class TestServeSays:
         """On stdout: one line with the URL and the record when it listens; when stopped, the
         final checkpoint's size and root, the same `log verify` then reports."""
         config = write_config(tmp_path, unreachable_carriers())
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "GATEWAY_STAFF_PASSWORD": PASSWORD}
-        command = [sys.executable, "-m", "gateway.cli", "--config", str(config)]
-        subprocess.run([*command, "staff", "add", "dpo", "--role", "admin"], env=env,  # noqa: S603
+        env = environ(GATEWAY_STAFF_PASSWORD=PASSWORD)
+        gateway = command("--config", str(config))
+        subprocess.run([*gateway, "staff", "add", "dpo", "--role", "admin"], env=env,  # noqa: S603
                        check=True, capture_output=True, timeout=120)
-        proc = subprocess.Popen([*command, "serve"], env=env, text=True,  # noqa: S603
+        proc = subprocess.Popen([*gateway, "serve"], env=env, text=True,  # noqa: S603
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         lines: queue.Queue[str] = queue.Queue()
         reader = threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True)
@@ -148,7 +146,7 @@ class TestServeSays:
         assert listening.startswith("listening on http://127.0.0.1:")
         assert listening.endswith(f" (record: {tmp_path / 'record.sqlite'})\n")
         stopped = lines.get(timeout=10)
-        verified = subprocess.run([*command, "log", "verify", "--quiet"], env=env,  # noqa: S603
+        verified = subprocess.run([*gateway, "log", "verify", "--quiet"], env=env,  # noqa: S603
                                   capture_output=True, text=True, check=True, timeout=120)
         root = verified.stdout.split("root ")[1].split()[0].rstrip(";")
         size = int(verified.stdout.split("OK: ")[1].split()[0])
