@@ -123,16 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     missing = postgres_unavailable()
     if missing is not None:
-        print(f"bench.instances: {missing}", file=sys.stderr)  # noqa: T201
+        print(f"bench.instances: {missing}", file=sys.stderr)
         return 1
     points = []
     for n in args.instances:
-        print(f"[bench] {n} instance(s)...", file=sys.stderr, flush=True)  # noqa: T201
+        print(f"[bench] {n} instance(s)...", file=sys.stderr, flush=True)
         points.append(run_instances(n, concurrency=args.concurrency, warmup=args.warmup,
                                     duration=args.duration))
-    print(f"PostgreSQL record, {os.cpu_count()} cores, closed loop of "  # noqa: T201
+    print(f"PostgreSQL record, {os.cpu_count()} cores, closed loop of "
           f"{args.concurrency} connections, {args.duration:g} s measured per point")
-    print("\n".join(lines(points)))  # noqa: T201
+    print("\n".join(lines(points)))
     return 0
 
 

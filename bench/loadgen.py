@@ -123,7 +123,7 @@ async def closed(url: str, hooks: Hooks, *, concurrency: int, warmup: float,
     return tally.result("closed")
 
 
-async def open_loop(  # noqa: PLR0913 - one schedule, described in full
+async def open_loop(
         url: str, hooks: Hooks, *, rate: float, warmup: float, duration: float,
                     connections: int) -> dict[str, Any]:
     loop = asyncio.get_running_loop()

@@ -55,7 +55,7 @@ class Phase:
 
 
 def _say(text: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)  # noqa: T201
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def _start_gateway(directory: Path, posti_url: str, workers: int | None,
@@ -209,7 +209,7 @@ async def _flood(url: str, *, logins: int, addresses: int, seconds: float,
                 await asyncio.sleep(0.05)
 
     try:
-        print("FLOODING", flush=True)  # noqa: T201
+        print("FLOODING", flush=True)
         started = time.monotonic()
         await asyncio.gather(*(one(sessions[n % addresses]) for n in range(logins)))
         spent = time.monotonic() - started
@@ -242,17 +242,17 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    if not 1 <= args.addresses <= 250 or args.logins < 1:  # noqa: PLR2004 - 127.0.1.1-250
+    if not 1 <= args.addresses <= 250 or args.logins < 1:
         p.error("--addresses must be 1 to 250 and --logins at least 1")
-    if not 1 <= args.rounds <= 5:  # noqa: PLR2004
+    if not 1 <= args.rounds <= 5:
         p.error("--rounds must be 1 to 5")
     if args.command == "flood":
         result = asyncio.run(_flood(args.url, logins=args.logins, addresses=args.addresses,
                                     seconds=min(args.seconds, MAX_SECONDS),
                                     honour=not args.ignore_retry_after))
-        print(orjson.dumps(result).decode(), flush=True)  # noqa: T201
+        print(orjson.dumps(result).decode(), flush=True)
         return 0
-    print("\n".join(run(args)))  # noqa: T201
+    print("\n".join(run(args)))
     return 0
 
 

@@ -116,7 +116,8 @@ def _cattrs_parsers() -> tuple[Callable[[bytes], _Event], Callable[[bytes], Orde
         lambda value, _: value if isinstance(value, str | dict) else strict(str)(value, str))
 
     def structure(body: bytes) -> _Event:
-        return converter.structure(orjson.loads(body), _Event)
+        event: _Event = converter.structure(orjson.loads(body), _Event)
+        return event
 
     def parse(body: bytes) -> Order:
         event = structure(body)
@@ -187,7 +188,7 @@ def main() -> None:
         parsers["baseline (to the models)"] = _baseline(args.baseline)
     for name, body in _payloads().items():
         times = {kind: _time(parse, body, args.rounds) for kind, parse in parsers.items()}
-        print(f"{name} ({len(body)} bytes): " + ", ".join(  # noqa: T201
+        print(f"{name} ({len(body)} bytes): " + ", ".join(
             f"{kind} {us:.1f} µs ({us / times['msgspec']:.1f}x)" for kind, us in times.items()))
 
 

@@ -125,7 +125,7 @@ def wait_healthy(proc: Proc, url: str, timeout: float = 20.0) -> None:
                                f"{proc.log_tail()}")
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback only
-                if resp.status == 200:  # noqa: PLR2004
+                if resp.status == 200:
                     return
         except OSError:
             pass

@@ -25,8 +25,9 @@ from pathlib import Path
 
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
+from gateway.record.rows import HookOp
 from gateway.record.sealing import seal
-from gateway.record.stores.sqlite.store import HookOp, SqliteStore
+from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
 
 ORIGIN = "bench.invalid/record"
@@ -92,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-record-") as tmp:
         r = asyncio.run(measure(Path(tmp), seconds=args.seconds, tasks=args.tasks))
-    print(f"record alone (SQLite, synchronous=FULL), {args.tasks} in flight, "  # noqa: T201
+    print(f"record alone (SQLite, synchronous=FULL), {args.tasks} in flight, "
           f"{args.seconds:.0f} s: {r['disclosures_per_s']:,.0f} durable disclosures/s "
           f"(intent + outcome each), {r['cpu_ms_per_disclosure']:.2f} CPU ms per disclosure, "
           f"{r['entries_per_batch']:.0f} entries per commit, peak RSS {r['peak_rss_mb']:.0f} MB")

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from bench.record_scale import generate
 from gateway.record.entry import Draft, Kind
-from gateway.record.stores.sqlite.store import HookOp, SqliteStore
+from gateway.record.rows import HookOp
+from gateway.record.stores.sqlite.store import SqliteStore
 
 OLD_QUERY = (
     "SELECT seq, body, leaf, sealed FROM entries i WHERE i.kind = 'disclosure.intent' "
@@ -93,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--pending", type=int, default=10)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/recovery-bench"))
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/recovery-bench"))  # noqa: S108 - a bench machine's scratch dir
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     path = prepare(args.dir, args.entries, args.pending)

@@ -35,7 +35,7 @@ def verify_rows(runs: list[VerifyRun]) -> list[str]:
     lines += [f"{r.entries:>10,} {r.workers:>7} {r.seconds:>8.2f} {r.rate:>10,.0f} "
               f"{r.cpu_seconds:>7.2f} {r.entries / max(r.cpu_seconds, 1e-9):>13,.0f} "
               f"{r.peak_rss_mb:>11.1f}" for r in runs]
-    if len(runs) >= 2:  # noqa: PLR2004
+    if len(runs) >= 2:
         a, b = runs[0], runs[-1]
         marginal = marginal_rate(runs)
         lines.append(f"marginal rate {a.entries:,} -> {b.entries:,}: {marginal:,.0f} entries/s "

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.record import Draft, Kind
-from gateway.record.proof import Prover
 from gateway.record.merkle import root
+from gateway.record.proof import Prover
 from gateway.record.queries import Search
 from gateway.record.sealing import subject_ref
 from gateway.record.stores.sqlite.store import SqliteStore
@@ -54,22 +54,22 @@ def generate(store: SqliteStore, entries: int, batch: int, customers: int) -> No
             n = len(drafts) + store.size
             subject = refs[rng.randrange(customers)]
             roll = rng.random()
-            if roll < 0.01:  # noqa: PLR2004
+            if roll < 0.01:
                 drafts.append(Draft(kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"ar_{n}:0",
                                     subject=subject, recipient="Poliisi", service="criminal",
                                     fields=("name", "phone"), data={
                                         "request": f"ar_{n // 7}", "legal_basis": rng.choice(
-                                            ["Police Act 872/2011 4:3", "Coercive Measures "
-                                             "Act 806/2011 10"]), "defer_until": None}))
+                                            ["Police Act 872/2011 4:3", ("Coercive Measures "
+                                             "Act 806/2011 10")]), "defer_until": None}))
                 continue
-            if roll < 0.02:  # noqa: PLR2004
+            if roll < 0.02:
                 drafts.append(Draft(kind=Kind.REVIEW, subject=subject,
                                     data={"by": "rea", "what": "search"}))
                 continue
             carrier, service = CARRIERS[rng.randrange(len(CARRIERS))]
-            common = {"disclosure": f"d_{n:012x}", "subject": subject, "order": f"J-{n}",
-                      "recipient": carrier, "service": service, "fields": FIELDS,
-                      "policy": "0" * 64}
+            common: dict[str, Any] = {
+                "disclosure": f"d_{n:012x}", "subject": subject, "order": f"J-{n}",
+                "recipient": carrier, "service": service, "fields": FIELDS, "policy": "0" * 64}
             drafts.append(Draft(kind=Kind.INTENT, data={"webhook_id": f"msg_{n}"},
                                 sealed=rng.randbytes(120), **common))
             drafts.append(Draft(kind=Kind.OUTCOME, data={"result": "booked", "intent": n},
@@ -78,11 +78,11 @@ def generate(store: SqliteStore, entries: int, batch: int, customers: int) -> No
         store.append_batch(drafts, [None] * len(drafts), _iso(at))
         done += 1
         if done % max(1, batches // 10) == 0:
-            print(f"  {store.size:>9,} entries  {time.perf_counter() - started:6.1f} s")  # noqa: T201
+            print(f"  {store.size:>9,} entries  {time.perf_counter() - started:6.1f} s")
     store.add_checkpoint(store.size, _iso(START + timedelta(days=DAYS)), "bench")
 
 
-def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, Any]:  # noqa: ANN401
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
     """Median and worst milliseconds over ``runs`` calls, and the last result."""
     times = []
     result = None
@@ -104,9 +104,9 @@ def main() -> None:
     store = SqliteStore(args.db)
     started = time.perf_counter()
     store.open()
-    print(f"opened {args.db} ({store.size:,} entries) in {time.perf_counter() - started:.1f} s")  # noqa: T201
+    print(f"opened {args.db} ({store.size:,} entries) in {time.perf_counter() - started:.1f} s")
     if store.size < args.entries:
-        print(f"generating {args.entries - store.size:,} entries")  # noqa: T201
+        print(f"generating {args.entries - store.size:,} entries")
         generate(store, args.entries, args.batch, customers)
     store.db.execute("ANALYZE")
     rng = random.Random(11)
@@ -148,11 +148,11 @@ def main() -> None:
         ("no filter, newest 50", lambda: store.search(Search())),
         ("access report rows (subject_rows)", lambda: store.subject_rows(customer())),
     ]
-    print(f"\n{size:,} entries, {args.runs} runs each, page size 50 "  # noqa: T201
+    print(f"\n{size:,} entries, {args.runs} runs each, page size 50 "
           "(median / worst, milliseconds):")
     for name, fn in cases:
         median, worst, result = timed(fn, args.runs)
-        print(f"  {name:<44} {median:8.2f} {worst:8.2f}   ({len(result)} rows last run)")  # noqa: T201
+        print(f"  {name:<44} {median:8.2f} {worst:8.2f}   ({len(result)} rows last run)")
     prover = Prover()
 
     def prove() -> list[bytes]:
@@ -166,7 +166,7 @@ def main() -> None:
         return asyncio.run(run())
 
     median, worst, _ = timed(prove, 1)
-    print(f"  {'inclusion proof, first (hashes every leaf)':<44} {median:8.1f} {worst:8.1f}")  # noqa: T201
+    print(f"  {'inclusion proof, first (hashes every leaf)':<44} {median:8.1f} {worst:8.1f}")
     slow = [
         ("inclusion proof, later (subtrees kept)", prove),
         ("checkpoint root check (every leaf rehashed)", lambda: root(store.leaves(0, size))),
@@ -176,7 +176,7 @@ def main() -> None:
     ]
     for name, fn in slow:
         median, worst, _ = timed(fn, 3)
-        print(f"  {name:<44} {median:8.1f} {worst:8.1f}")  # noqa: T201
+        print(f"  {name:<44} {median:8.1f} {worst:8.1f}")
     store.close()
 
 

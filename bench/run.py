@@ -40,7 +40,7 @@ NOISY = 0.2
 
 
 def _say(text: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)  # noqa: T201
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def _point(server: str, rate: float | None, settings: Settings, **kw: Any) -> Point:  # noqa: ANN401
@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
         out += ["", *login_flood.run(flood)]
     out += ["", f"whole run: {time.monotonic() - started:.0f} s"]
     text = "\n".join(out)
-    print(text)  # noqa: T201
+    print(text)
     results["report"] = text
     results_dir = procs.ROOT / "var" / "bench"
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -281,9 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.warmup, args.duration, args.records, args.rounds = 1.0, 3.0, [10_000, 50_000], 1
-    if sorted(args.records) != args.records or args.records[0] < 1000:  # noqa: PLR2004
+    if sorted(args.records) != args.records or args.records[0] < 1000:
         p.error("--records must be ascending sizes of at least 1000")
-    if not 1 <= args.rounds <= 5:  # noqa: PLR2004 - the whole run stays under ten minutes
+    if not 1 <= args.rounds <= 5:
         p.error("--rounds must be 1 to 5")
     args.records = [r - r % 1000 for r in args.records]
     return run(args)

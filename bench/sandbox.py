@@ -39,7 +39,7 @@ def trim(app: web.Application, keep: int) -> None:
 
 async def serve(carrier: str, port: int, keep: int, *, untrimmed: bool) -> None:
     async with run_sandbox(carrier, port=port) as (base_url, app):
-        print(f"{carrier} sandbox listening at {base_url}", flush=True)  # noqa: T201 - protocol
+        print(f"{carrier} sandbox listening at {base_url}", flush=True)
         for _ in range(MAX_SECONDS):
             await asyncio.sleep(1)
             if not untrimmed:

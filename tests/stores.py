@@ -20,10 +20,10 @@ import asyncpg
 import attrs
 import pytest
 
-from gateway.record.stores.postgres.store import PostgresStore
-from gateway.record.stores.postgres.schema import quoted, writer_grants
-from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.contract import Store
+from gateway.record.stores.postgres.schema import quoted, writer_grants
+from gateway.record.stores.postgres.store import PostgresStore
+from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
 
 #: The PostgreSQL server the tests use (trust auth); other users of ``test`` are left alone.

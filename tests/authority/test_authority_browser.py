@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from tests.authority.conftest import Clock, authority_trail
 from tests.browser import SCREENSHOTS, browser  # noqa: F401 - the fixture

@@ -1,12 +1,10 @@
-"""`gateway authority …` run as a user runs it, in a subprocess, on a record that real hooks
+"""`gateway authority …` run as a user runs it (in this process), on a record that real hooks
 were disclosed into: every path, the record's entries and the exact package."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,14 +14,15 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.authority.workflow import Intake
-from gateway.http.authority_api import DESK
+from gateway.authority.intake import Intake
 from gateway.authority.package import ERASED, VALUES_ERASED
 from gateway.config import Config
+from gateway.http.authority_api import DESK
 from gateway.record.sealing import subject_ref
 from gateway.text import clean
 from tests.authority.conftest import authority_trail, record_entries
-from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, run_gateway, write_config
+from tests.cli import Ran, run
+from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, run_gateway, write_config
 from tests.review.conftest import ship
 
 CUSTOMER = CANARY_CUSTOMER["id"]
@@ -33,20 +32,17 @@ def day(offset: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
 
 
-def cli(config: Path, *args: str, login: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(config: Path, *args: str, login: str | None = None) -> Ran:
     """One `gateway` command, run from the OS login ``login``: by default each staff member
     (``--as``) on a login of their own, as people at separate desks are. What
     `gateway authority` prints (the package goes to its file) and every error carry no
     customer id or value."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env: dict[str, str] = {}
     if login is None and "--as" in args:
         login = "os-" + args[args.index("--as") + 1]
     if login is not None:
         env.update(LOGNAME=login, USER=login)
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-        stdin=subprocess.DEVNULL)
+    result = run("--config", str(config), *args, env=env)
     for value in (*CANARY_FIELDS.values(), CUSTOMER):
         assert value not in result.stderr
         assert value not in result.stdout or args[0] != "authority"
@@ -85,7 +81,8 @@ async def config(tmp_path: Path, carrier_env: None) -> Path:
 
 def intake_file(config: Path, name: str = "request.json", **change: Any) -> Path:  # noqa: ANN401
     doc = {
-        "authority": "tulli", "officer": "Customs officer", "received_via": "letter", "reference": "TULLI-77/26",
+        "authority": "tulli", "officer": "Customs officer", "received_via": "letter",
+            "reference": "TULLI-77/26",
         "legal_basis": "Customs Act 304/2016, section 105",
         "kind": "production", "customers": [CUSTOMER],
         "categories": ["name", "address", "orders"], "deadline": day(14), **change,
@@ -110,9 +107,10 @@ async def taken_in_days_ago(config: Path, days: int, **change: Any) -> str:  # n
     then = time.time() - days * 86400
     doc = orjson.loads(intake_file(config, **change).read_bytes())
     async with run_gateway(config.parent, clock=lambda: then) as harness:
+        headers = await harness.login("olli")
         async with harness.http.post(harness.url + "/v1/authority/requests", json=doc,
-                                     headers=await harness.login("olli")) as resp:
-            assert resp.status == 201, await resp.text()  # noqa: PLR2004
+                                     headers=headers) as resp:
+            assert resp.status == 201, await resp.text()
             request_id: str = (await resp.json())["id"]
     return request_id
 
@@ -272,7 +270,7 @@ class TestDeadlines:
         assert "(-1 d)" in lines[0]
         assert "due soon (+2 d)" in lines[1]
         every = ok(config, "authority", "list", "--as", "olli").splitlines()
-        assert len(every) == 4  # noqa: PLR2004
+        assert len(every) == 4
 
 
 class TestDeferral:
@@ -339,7 +337,8 @@ class TestOldRecordsAreEscaped:
                          legal_basis="Police Act 872/2011", kind="x\x00y",
                          categories=("name",), deadline=datetime.now(UTC).date(),
                          customers=(CUSTOMER,))
-            rid = (await desk.authority.intake(old, actor=Actor("olli", "cli"), now=datetime.now(UTC))).id
+            rid = (await desk.authority.intake(old, actor=Actor("olli", "cli"),
+                now=datetime.now(UTC))).id
         for args in (("authority", "list", "--as", "olli"), ("log", "show"),
                      ("log", "show", "--kind", "authority.received", "--as", "rea"),
                      ("authority", "show", rid, "--as", "olli")):

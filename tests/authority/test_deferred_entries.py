@@ -32,10 +32,10 @@ async def deferred_request(gateway: Harness, staff: dict[str, dict[str, str]],
     await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"])
     await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", staff["olli"])
     assert (await call(gateway, "GET", f"{BASE}/{rid}/package", headers=staff["olli"]))[0] \
-        == 200  # noqa: PLR2004
+        == 200
     seqs = [e["seq"] for e in record_entries(gateway.config.record.path)
             if (e["disclosure"] or "").startswith(rid) or e["data"].get("request") == rid]
-    assert len(seqs) == 5  # received, approved, intent, disclosure, package read  # noqa: PLR2004
+    assert len(seqs) == 5  # received, approved, intent, disclosure, package read
     return doc, seqs
 
 
@@ -57,13 +57,13 @@ class TestWhileDeferred:
         for who in ("rea", "olli"):
             for path in SEARCHES:
                 status, body, _ = await call(gateway, "GET", path, headers=staff[who])
-                assert status == 200, body  # noqa: PLR2004
+                assert status == 200, body
                 assert not found(body) & set(seqs), (who, path)
                 assert not [s for s in secrets if s.encode() in body], (who, path)
             for seq in seqs:
                 status, body, _ = await call(gateway, "GET", f"/v1/review/entries/{seq}",
                                              headers=staff[who])
-                assert status == 404  # noqa: PLR2004
+                assert status == 404
                 assert orjson.loads(body)["detail"] == f"no entry at position {seq}"
         everything = set()
         for path in SEARCHES:
@@ -73,7 +73,7 @@ class TestWhileDeferred:
         for seq in seqs:
             status, body, _ = await call(gateway, "GET", f"/v1/review/entries/{seq}",
                                          headers=staff["dpo"])
-            assert status == 200  # noqa: PLR2004
+            assert status == 200
             assert orjson.loads(body)["inclusion"]["verified"] is True
 
     async def test_the_pages_show_them_to_an_admin_only(
@@ -84,14 +84,14 @@ class TestWhileDeferred:
         doc, seqs = await deferred_request(gateway, staff, clock)
         search = "/review/search?go=1&kind=authority.received"
         status, page, _ = await call(gateway, "GET", search, headers=cookie_of(staff["rea"]))
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         assert doc["reference"].encode() not in page
         assert "Sisä-Suomen poliisilaitos".encode() not in page
         assert b"No entry matches." in page
         for seq in seqs:
             status, _, _ = await call(gateway, "GET", f"/review/entries/{seq}",
                                       headers=cookie_of(staff["rea"]))
-            assert status == 404  # noqa: PLR2004
+            assert status == 404
         status, page, _ = await call(gateway, "GET", search, headers=cookie_of(staff["dpo"]))
         assert "Sisä-Suomen poliisilaitos".encode() in page
         assert f'href="/review/entries/{seqs[0]}"'.encode() in page
@@ -112,4 +112,4 @@ class TestAfterTheDeferral:
         assert set(seqs) <= found((await call(gateway, "GET", SEARCHES[0], headers=rea))[1])
         for seq in seqs:
             assert (await call(gateway, "GET", f"/v1/review/entries/{seq}",
-                               headers=rea))[0] == 200  # noqa: PLR2004
+                               headers=rea))[0] == 200

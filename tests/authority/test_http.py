@@ -8,8 +8,8 @@ import base64
 import contextlib
 import hashlib
 import uuid
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,13 @@ import pytest
 from aiohttp import web
 
 from gateway.actor import Actor
-from gateway.http.app import RECORD, create_app
-from gateway.http.authority_api import DESK
 from gateway.authority.package import ERASED, NO_DATA, NONE_HELD, NOT_HELD, VALUES_ERASED, claim
 from gateway.erasure.requests import ErasureRules, request_erasure
+from gateway.http.app import RECORD, create_app
+from gateway.http.authority_api import DESK
 from gateway.record.entry import document
-from gateway.record.stores.postgres.schema import quoted
 from gateway.record.sealing import subject_ref
+from gateway.record.stores.postgres.schema import quoted
 from gateway.staff.accounts import csrf_token
 from tests.authority.conftest import Clock, authority_trail, form, record_entries
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event, run_gateway
@@ -40,12 +40,12 @@ CUSTOMER = CANARY_CUSTOMER["id"]
 
 async def json_call(gateway: Harness, method: str, path: str, headers: Mapping[str, str],
                     body: Any = None) -> tuple[int, dict[str, Any]]:  # noqa: ANN401
-    kwargs = {} if body is None else {"data": orjson.dumps(body),
+    kwargs: dict[str, Any] = {} if body is None else {"data": orjson.dumps(body),
                                       "headers": {**headers, "Content-Type": "application/json"}}
     status, text, answer = await call(gateway, method, path, **({"headers": headers} | kwargs))
     if path.startswith(BASE) and not path.endswith("/package"):  # views name no customer
         assert CUSTOMER.encode() not in text
-    if status >= 400:  # noqa: PLR2004
+    if status >= 400:
         assert answer["Content-Type"] == "application/problem+json"
         for value in (*CANARY_FIELDS.values(), CUSTOMER):
             assert value.encode() not in text

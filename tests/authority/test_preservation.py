@@ -35,7 +35,7 @@ async def preserving(gateway: Harness, staff: dict[str, dict[str, str]], clock: 
                      order: str) -> str:
     """A running preservation order over the canary customer (who has a delivery)."""
     await ship(gateway, order_id=order)
-    rid = (await take_in(gateway, staff["olli"], form(clock, kind="preservation")))["id"]
+    rid = str((await take_in(gateway, staff["olli"], form(clock, kind="preservation")))["id"])
     status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/approve", staff["ada"], {})
     assert (status, view["state"]) == (200, "preserving")
     return rid
@@ -59,7 +59,7 @@ class TestProductionFollows:
                                         form(clock, follows=rid))
         finally:
             sql(db, "DROP TRIGGER fail_marked")
-        assert status == 503  # noqa: PLR2004
+        assert status == 503
         assert sql(db, "SELECT id, state FROM authority_requests") == [(rid, "preserving")]
         assert len(sql(db, holds, f"%{rid}%")) == 1
         assert [k for k, _ in authority_trail(db, rid)] == ["authority.received",
@@ -75,7 +75,7 @@ class TestProductionFollows:
         assert sorted(sql(db, "SELECT id, state FROM authority_requests")) == sorted(
             [(rid, "closed"), (production["id"], "received")])
         # The holds ended at once: none runs any more.
-        assert sql(db, f"SELECT until FROM legal_holds WHERE basis LIKE ? AND until > "  # noqa: S608
+        assert sql(db, f"SELECT until FROM legal_holds WHERE basis LIKE ? AND until > "
                        f"'{clock.iso()}'", f"%{rid}%") == []
         entries = record_entries(db)
         (intake,) = [e for e in entries if e["disclosure"] == production["id"]]
@@ -180,7 +180,7 @@ class TestResumePartial:
             status, _ = await json_call(gateway, "POST", f"{BASE}/{rid}/disclose", staff["olli"])
         finally:
             sql(db, "DROP TRIGGER fail_marked")
-        assert status == 503  # noqa: PLR2004
+        assert status == 503
         path = gateway.config.record.path.parent / "authority-packages" / f"{rid}.json"
         written = path.read_bytes()
         status, view = await json_call(gateway, "POST", f"{BASE}/{rid}/resume", staff["olli"])
@@ -197,9 +197,9 @@ class TestResumePartial:
         assert outcomes[0]["fields"] == outcomes[1]["fields"]  # as the package gives them
         assert view["outcome"]["outcome"] == "full"
         status, _ = await json_call(gateway, "GET", f"{BASE}/{rid}/package", staff["olli"])
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         await json_call(gateway, "POST", f"{BASE}/{rid}/resume", staff["olli"])
         assert len([e for e in record_entries(db)
-                    if e["kind"] == "authority.disclosure"]) == 2  # noqa: PLR2004
+                    if e["kind"] == "authority.disclosure"]) == 2
         report = audit_sqlite(db)
         assert report.ok, report.summary()

@@ -13,11 +13,12 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.http.app import RECORD
-from gateway.authority.workflow import Authority, Intake
+from gateway.authority.intake import Intake
 from gateway.authority.package import ERASED, NOT_HELD, VALUES_ERASED, disclose
+from gateway.authority.workflow import Authority
 from gateway.erasure.requests import ErasureRules, request_erasure
 from gateway.errors import BadRequest, Conflict, Forbidden
+from gateway.http.app import RECORD
 from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
 
 DPO = Actor("dpo", "api")
@@ -63,7 +64,8 @@ class TestIntake:
     async def test_the_intake_is_recorded(self, gateway: Harness, authority: Authority) -> None:
         """The intake is an entry naming the authority, basis, categories and who took it in;
         the customer appears only by reference."""
-        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("olli", "api"), now=NOW)
+        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+            actor=Actor("olli", "api"), now=NOW)
         (entry,) = entries(gateway)
         assert entry["kind"] == "authority.received"
         assert entry["data"]["legal_basis"] == FORM["legal_basis"]
@@ -78,7 +80,8 @@ class TestIntake:
         event = order_event("posti", "home_delivery", order_id="J-777")
         assert (await gateway.post(event))[0] == 201
         form = {**FORM, "customers": [], "orders": ["J-777", "J-404"]}
-        request = await authority.intake(Intake.from_json(form, settings=AUTHORITIES), actor=Actor("olli", "api"), now=NOW)
+        request = await authority.intake(Intake.from_json(form, settings=AUTHORITIES),
+            actor=Actor("olli", "api"), now=NOW)
         assert len(request.subjects) == 1
         assert request.unresolved_orders == ("J-404",)
 
@@ -86,18 +89,21 @@ class TestIntake:
 class TestDecision:
     async def test_self_approval_is_refused(self, authority: Authority) -> None:
         """The person who took a request in cannot approve or reject it."""
-        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("olli", "api"), now=NOW)
+        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+            actor=Actor("olli", "api"), now=NOW)
         with pytest.raises(Forbidden, match="second person"):
             await authority.approve(request.id, actor=Actor("olli", "api"), now=NOW)
         with pytest.raises(Forbidden):
-            await authority.reject(request.id, actor=Actor("olli", "api"), reason="no basis", now=NOW)
+            await authority.reject(request.id, actor=Actor("olli", "api"), reason="no basis",
+                now=NOW)
 
     async def test_rejection_needs_a_reason_and_is_recorded(
         self, gateway: Harness, authority: Authority
     ) -> None:
         """A rejection without a reason is refused; with one it is recorded and ends the
         request's path to disclosure."""
-        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("olli", "api"), now=NOW)
+        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+            actor=Actor("olli", "api"), now=NOW)
         with pytest.raises(BadRequest):
             await authority.reject(request.id, actor=Actor("ada", "api"), reason="", now=NOW)
         rejected = await authority.reject(request.id, actor=Actor("ada", "api"), now=NOW,
@@ -113,10 +119,12 @@ class TestDecision:
 
     async def test_a_request_is_decided_once(self, authority: Authority) -> None:
         """An approved request cannot be approved or rejected again."""
-        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("olli", "api"), now=NOW)
+        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+            actor=Actor("olli", "api"), now=NOW)
         await authority.approve(request.id, actor=Actor("ada", "api"), now=NOW)
         with pytest.raises(Conflict):
-            await authority.reject(request.id, actor=Actor("eve", "api"), reason="changed my mind", now=NOW)
+            await authority.reject(request.id, actor=Actor("eve", "api"), reason="changed my mind",
+                now=NOW)
 
 
 class TestDisclosure:
@@ -128,7 +136,8 @@ class TestDisclosure:
         status, answer, _ = await gateway.post(order_event("posti", "home_delivery",
                                                            order_id="J-1"))
         assert status == 201
-        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("olli", "api"), now=NOW)
+        request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+            actor=Actor("olli", "api"), now=NOW)
         await authority.approve(request.id, actor=Actor("ada", "api"), now=NOW)
         done, path = await disclose(authority, request.id, actor=Actor("ada", "api"), now=NOW,
                                     out_dir=tmp_path / "packages")
@@ -167,7 +176,8 @@ class TestDisclosure:
         await request_erasure(gateway.app[RECORD], actor=DPO, customer_id=CANARY_CUSTOMER["id"],
                               hmac_key=gateway.config.keys.subject_hmac, rules=ErasureRules(),
                               now=NOW)
-        request = await authority.intake(Intake.from_json(form, settings=AUTHORITIES), actor=Actor("olli", "api"),
+        request = await authority.intake(Intake.from_json(form, settings=AUTHORITIES),
+            actor=Actor("olli", "api"),
                                          now=NOW)
         await authority.approve(request.id, actor=Actor("ada", "api"), now=NOW)
         _, path = await disclose(authority, request.id, actor=Actor("ada", "api"), now=NOW,
@@ -187,10 +197,13 @@ class TestDeadlines:
     async def test_open_requests_are_listed_by_deadline(self, authority: Authority) -> None:
         """Open requests are marked overdue, due soon or open; decided ones are left out."""
         for deadline in ("2026-11-20", "2026-11-24", "2026-12-30"):
-            await authority.intake(Intake.from_json({**FORM, "deadline": deadline}, settings=AUTHORITIES),
+            await authority.intake(Intake.from_json({**FORM, "deadline": deadline},
+                settings=AUTHORITIES),
                                    actor=Actor("olli", "api"), now=NOW)
-        rejected = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("olli", "api"), now=NOW)
-        await authority.reject(rejected.id, actor=Actor("ada", "api"), reason="not our customer", now=NOW)
+        rejected = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+            actor=Actor("olli", "api"), now=NOW)
+        await authority.reject(rejected.id, actor=Actor("ada", "api"), reason="not our customer",
+            now=NOW)
         listed = await authority.deadlines(today=date(2026, 11, 22))
         assert [(d["deadline"], d["status"]) for d in listed] == [
             ("2026-11-20", "overdue"), ("2026-11-24", "due soon"), ("2026-12-30", "open")]
@@ -203,7 +216,8 @@ class TestNothingHeld:
         """A request whose orders the record never saw is answered with a package saying so,
         and its hash is in an intent/outcome pair that names no customer and no field."""
         form = {**FORM, "customers": [], "orders": ["J-NEVER"]}
-        request = await authority.intake(Intake.from_json(form, settings=AUTHORITIES), actor=Actor("olli", "api"), now=NOW)
+        request = await authority.intake(Intake.from_json(form, settings=AUTHORITIES),
+            actor=Actor("olli", "api"), now=NOW)
         await authority.approve(request.id, actor=Actor("ada", "api"), now=NOW)
         done, path = await disclose(authority, request.id, actor=Actor("olli", "api"), now=NOW,
                                     out_dir=tmp_path / "p")

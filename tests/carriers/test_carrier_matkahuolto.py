@@ -124,7 +124,7 @@ class TestMatkahuoltoSandbox:
         )
 
         root = ET.fromstring(answer)  # noqa: S314 - the sandbox's own answer
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         assert root.tag == "MHShipmentReply"
         assert text(root, "ErrorNbr") == "1003"
         assert "ReceiverAddress" in (text(root, "ErrorMsg") or "")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from carriers.posti import Posti
-from carriers.sandbox import BOOKINGS, CANCELLED, CONTROL, RECEIVED, run_sandbox
+from carriers.sandbox import BOOKINGS, CANCELLED, CONTROL, RECEIVED, Received, run_sandbox
 from carriers.sandbox.credentials import ALTERNATIVE_CREDENTIALS
 from carriers.sandbox.posti import TOKENS, token_requests
 from gateway.errors import CarrierRejected, CarrierUnavailable, CarrierUnreachable
@@ -41,7 +41,7 @@ def shipment() -> Shipment:
     )  # fmt: skip
 
 
-def creates(app: web.Application) -> list[object]:
+def creates(app: web.Application) -> list[Received]:
     return [r for r in app[RECEIVED] if r.path == "/prinetti/create-shipment"]
 
 
@@ -138,7 +138,7 @@ class TestTokens:
         result = await posti.create_shipment(sent)
 
         assert token_requests(app) == 2
-        assert list(app[BOOKINGS]).count(sent.reference) == 1
+        assert list(app[BOOKINGS].keys()).count(sent.reference) == 1
         assert app[BOOKINGS][sent.reference].tracking_number == result.tracking_number
         assert len(app[BOOKINGS]) == 2
         tries = [r for r in creates(app)
@@ -226,6 +226,7 @@ class TestTokens:
             await posti.create_shipment(shipment())
 
         tokens = posti._tokens  # noqa: SLF001
+        assert tokens is not None
         for text in (str(caught.value), repr(posti), repr(tokens),
                      repr(tokens._current)):  # noqa: SLF001
             assert token not in text
@@ -270,7 +271,7 @@ class TestOtherCalls:
         )  # fmt: skip
         result = await posti.create_return(returned)
         assert result.label.startswith(b"%PDF")
-        assert list(app[BOOKINGS]).count(returned.reference) == 1
+        assert list(app[BOOKINGS].keys()).count(returned.reference) == 1
         assert token_requests(app) == 4
 
     async def test_hmac_credentials_stay_on_routing_key(

@@ -11,10 +11,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
 
-from tests.conftest import ROOT, Harness, run_gateway, sandbox_credentials
+from gateway.demo import sandbox_credentials
+from tests.conftest import ROOT, Harness, run_gateway
 
 
 class LiveGateway:
@@ -41,7 +43,7 @@ class LiveGateway:
             self.ready.set()
             await self.stop.wait()
 
-    def __enter__(self) -> LiveGateway:
+    def __enter__(self) -> Self:
         self.thread.start()
         assert self.ready.wait(30)
         return self
@@ -52,7 +54,7 @@ class LiveGateway:
 
     def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         assert self.harness is not None
-        request = urllib.request.Request(self.harness.url + "/v1/hooks/orders", data=body,
+        request = urllib.request.Request(self.harness.url + "/v1/hooks/orders", data=body,  # noqa: S310 - http:// to the test's own server
                                          headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from carriers.sandbox import RECEIVED
+from carriers.sandbox import RECEIVED, Received
 from tests.conftest import CANARY_CUSTOMER, Harness, order_event
 from tests.review.conftest import entries, get_json
 
@@ -24,7 +24,8 @@ def intents(gateway: Harness) -> list[dict[str, Any]]:
 
 def posti_services(gateway: Harness) -> dict[str, dict[str, str]]:
     """The additional services of the last Posti booking: code -> {specifier: value}."""
-    root = next(r.body for r in reversed(gateway.sandboxes["posti"][RECEIVED])
+    received: list[Received] = gateway.sandboxes["posti"][RECEIVED]
+    root = next(r.body for r in reversed(received)
                 if r.path == "/prinetti/create-shipment")
     return {
         service.findtext("AdditionalService.ServiceCode"): {
@@ -35,7 +36,8 @@ def posti_services(gateway: Harness) -> dict[str, dict[str, str]]:
 
 def dhl_sent(gateway: Harness) -> Any:  # noqa: ANN401 - JSON
     """The last shipment request DHL's sandbox received."""
-    return next(r for r in reversed(gateway.sandboxes["dhl_express"][RECEIVED])
+    received: list[Received] = gateway.sandboxes["dhl_express"][RECEIVED]
+    return next(r for r in reversed(received)
                 if r.path.endswith("/shipments"))
 
 
@@ -57,7 +59,7 @@ class TestAddons:
         event = order_event("posti", "pickup_point", pickup_point_id="905253201", notice="email")
         event["data"]["addons"] = ["arrival_notice", "id_check"]
         status, answer, _ = await gateway.post(event)
-        assert status == 201, answer  # noqa: PLR2004
+        assert status == 201, answer
         assert posti_services(gateway) == {"2106": {"pickup_point_id": "905253201"},
                                            "3139": {}, "3166": {}}
         intent = intents(gateway)[-1]
@@ -70,7 +72,7 @@ class TestAddons:
         event = order_event("posti", "home_delivery")
         event["data"]["addons"] = [COD]
         status, answer, _ = await gateway.post(event)
-        assert status == 201, answer  # noqa: PLR2004
+        assert status == 201, answer
         assert posti_services(gateway) == {"3101": {k: v for k, v in COD.items()
                                                     if k != "name"}}
         assert intents(gateway)[-1]["fields"] == ["name", "street", "postal_code", "town",
@@ -82,7 +84,7 @@ class TestAddons:
         event = order_event("posti", "home_delivery")
         event["data"]["addons"] = ["arrival_notice"]
         status, answer, _ = await gateway.post(event)
-        assert status == 422, answer  # noqa: PLR2004
+        assert status == 422, answer
         assert "'arrival_notice'" in answer["detail"]
         assert "default deny" in answer["detail"]
         assert gateway.sandboxes["posti"][RECEIVED] == []
@@ -93,7 +95,7 @@ class TestAddons:
         event = order_event("posti", "home_delivery")
         event["data"]["addons"] = [{k: v for k, v in COD.items() if k != "reference"}]
         status, answer, _ = await gateway.post(event)
-        assert status == 422, answer  # noqa: PLR2004
+        assert status == 422, answer
         assert "reference" in answer["detail"]
         assert gateway.sandboxes["posti"][RECEIVED] == []
 
@@ -103,7 +105,7 @@ class TestAddons:
         event = order_event("posti", "home_delivery")
         event["data"]["addons"] = [{**COD, "account": "FI0000000000000000"}]
         status, answer, _ = await gateway.post(event)
-        assert status == 502, answer  # noqa: PLR2004
+        assert status == 502, answer
         assert answer["result"] == "rejected"
         assert gateway.bookings("posti") == []
 
@@ -112,7 +114,7 @@ class TestAddons:
         event = dhl_order("FI")
         event["data"]["addons"] = ["id_check"]
         status, answer, _ = await gateway.post(event)
-        assert status == 201, answer  # noqa: PLR2004
+        assert status == 201, answer
         body = dhl_sent(gateway).body
         assert body["valueAddedServices"] == [{"serviceCode": "TF"}]
 
@@ -123,11 +125,11 @@ class TestLineItems:
         description, price, quantity, commodity code, origin and weight; the intent records
         the item fields among the disclosed fields."""
         status, answer, _ = await gateway.post(dhl_order("NO", items=[ITEM]))
-        assert status == 201, answer  # noqa: PLR2004
+        assert status == 201, answer
         content = dhl_sent(gateway).body["content"]
         assert content["isCustomsDeclarable"] is True
         assert content["declaredValueCurrency"] == "EUR"
-        assert content["declaredValue"] == 25.0  # noqa: PLR2004
+        assert content["declaredValue"] == 25.0
         (line,) = content["exportDeclaration"]["lineItems"]
         assert line == {
             "number": 1, "exportReasonType": "permanent", "description": "Wool socks",
@@ -146,7 +148,7 @@ class TestLineItems:
         """To Finland and to Sweden the order's contents stay home, given or not."""
         for country in ("FI", "SE"):
             status, answer, _ = await gateway.post(dhl_order(country, items=[ITEM]))
-            assert status == 201, answer  # noqa: PLR2004
+            assert status == 201, answer
             content = dhl_sent(gateway).body["content"]
             assert content["isCustomsDeclarable"] is False
             assert "exportDeclaration" not in content
@@ -158,23 +160,23 @@ class TestLineItems:
         naming its path, and nothing reaches DHL."""
         item = {k: v for k, v in ITEM.items() if k != "hs_code"}
         status, answer, _ = await gateway.post(dhl_order("NO", items=[ITEM, item]))
-        assert status == 422, answer  # noqa: PLR2004
+        assert status == 422, answer
         assert "$.data.items[1].hs_code" in answer["detail"]
         assert gateway.sandboxes["dhl_express"][RECEIVED] == []
 
     async def test_an_export_without_items_is_refused(self, gateway: Harness) -> None:
         """An order to the United States naming no contents cannot be declared: refused."""
         status, answer, _ = await gateway.post(dhl_order("US"))
-        assert status == 422, answer  # noqa: PLR2004
+        assert status == 422, answer
         assert "$.data.items" in answer["detail"]
 
     async def test_the_reports_show_the_orders_category(self, gateway: Harness) -> None:
         """The customer's access report lists the orders category (and its fideslang term)
         for the export, and the transparency report counts it."""
         status, _, _ = await gateway.post(dhl_order("GB", items=[ITEM]))
-        assert status == 201  # noqa: PLR2004
+        assert status == 201
         status, _, _ = await gateway.post(order_event("posti", "home_delivery"))
-        assert status == 201  # noqa: PLR2004
+        assert status == 201
         headers = await gateway.as_staff("reviewer")
         report = await get_json(gateway, f"/v1/reports/access?customer="
                                          f"{CANARY_CUSTOMER['id']}", headers)
@@ -189,7 +191,7 @@ class TestLineItems:
         counts = {c["category"]: c for c in transparency["per_category"]}
         assert counts["orders"]["carrier"] == 1
         assert counts["orders"]["fideslang"] == "user.behavior.purchase_history"
-        assert counts["name"]["carrier"] == 2  # noqa: PLR2004
+        assert counts["name"]["carrier"] == 2
 
 
 class TestPayload:
@@ -205,5 +207,5 @@ class TestPayload:
             event = copy.deepcopy(dhl_order("NO"))
             event["data"][key] = value
             status, answer, _ = await gateway.post(event)
-            assert status == 400, answer  # noqa: PLR2004
+            assert status == 400, answer
             assert named in answer["detail"]

@@ -5,9 +5,6 @@ state from the entries alone and names every way the tables differ from it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,14 +15,16 @@ import pytest
 
 from gateway.actor import Actor
 from gateway.authority import preservation as authority_preservation
-from gateway.http.app import RECORD
-from gateway.http.authority_api import DESK
 from gateway.erasure.requests import ErasureRules, place_hold, release, request_erasure
 from gateway.errors import GatewayError
+from gateway.http.app import RECORD
+from gateway.http.authority_api import DESK
 from gateway.record import Record
 from gateway.record.sealing import subject_ref
 from gateway.staff.accounts import Staff
 from tests.authority.test_http import BASE, json_call, take_in
+from tests.cli import Ran
+from tests.cli import run as run_command
 from tests.conftest import CANARY_CUSTOMER, ROOT, STAFF_PASSWORD, Harness, run_gateway
 from tests.e2e.test_verify_tamper import Target, target_of
 from tests.review.conftest import ship
@@ -39,14 +38,11 @@ NOW = datetime.now(UTC)
 KEPT, ERASED, WAITING = CANARY_CUSTOMER["id"], "CUST-AUDIT-ERASED", "CUST-AUDIT-WAITING"
 
 
-def audit(target: Target) -> subprocess.CompletedProcess[str]:
+def audit(target: Target) -> Ran:
     """`gateway log audit` as an auditor runs it, on the record file or the PostgreSQL URL."""
     where = (["--db", str(target.path)] if target.store == "sqlite"
              else ["--url", PG_URL, "--schema", str(target.schema)])
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "gateway.cli", "log", "audit", *where, "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run_command("log", "audit", *where, "--quiet", cwd=ROOT)
 
 
 def on_store(target: Target) -> Callable[[dict[str, Any]], None]:
@@ -85,7 +81,7 @@ async def run(backend: Backend, tmp_path: Path) -> AsyncIterator[Run]:
         olli, ada = await gateway.login("olli"), await gateway.login("ada")
         rid = (await take_in(gateway, olli, _form()))["id"]
         for step in ("approve", "disclose", "close"):
-            assert (await json_call(gateway, "POST", f"{BASE}/{rid}/{step}", ada))[0] < 300  # noqa: PLR2004
+            assert (await json_call(gateway, "POST", f"{BASE}/{rid}/{step}", ada))[0] < 300
         rejected = (await take_in(gateway, olli, _form(reference="REJ-1")))["id"]
         await json_call(gateway, "POST", f"{BASE}/{rejected}/reject", ada,
                         {"reason": "no legal basis given"})
@@ -107,7 +103,7 @@ async def run(backend: Backend, tmp_path: Path) -> AsyncIterator[Run]:
         for who, step, body in ((ada, "approve", None),
                                 (olli, "extend", {"reason": "the authority asked again"})):
             assert (await json_call(gateway, "POST", f"{BASE}/{preserved}/{step}", who,
-                                    body))[0] < 300  # noqa: PLR2004
+                                    body))[0] < 300
         yield Run(gateway, target, record, rid, *(subject_ref(key, c)
                                                   for c in (KEPT, ERASED, WAITING)))
 
@@ -142,12 +138,12 @@ class TestAudit:
         added, an erased customer's key put back: each is named, and audit fails."""
         sql = run.target.sql
         await sql("UPDATE staff SET roles = 'admin,approver,reviewer' WHERE username = 'ada'")
-        await sql(f"UPDATE authority_requests SET state = 'approved' WHERE id = '{run.closed}'")  # noqa: S608
-        ((until,),) = await sql(f"SELECT until FROM legal_holds WHERE subject = '{run.waiting}'")  # noqa: S608
-        await sql(f"DELETE FROM legal_holds WHERE subject = '{run.waiting}'")  # noqa: S608
-        await sql("INSERT INTO pending_erasures VALUES "  # noqa: S608
+        await sql(f"UPDATE authority_requests SET state = 'approved' WHERE id = '{run.closed}'")
+        ((until,),) = await sql(f"SELECT until FROM legal_holds WHERE subject = '{run.waiting}'")
+        await sql(f"DELETE FROM legal_holds WHERE subject = '{run.waiting}'")
+        await sql("INSERT INTO pending_erasures VALUES "
                   f"('{run.kept}', '2026-01-01', '2026-02-01', 'forged')")
-        await sql("INSERT INTO subject_keys VALUES "  # noqa: S608
+        await sql("INSERT INTO subject_keys VALUES "
                   f"('{run.erased}', {_blob(run.target)}, '2026-01-01')")
         done = audit(run.target)
         assert done.returncode == 1, done.stdout
@@ -210,7 +206,7 @@ async def failing(target: Target, kind: str, step: Callable[[], Awaitable[Any]])
         await target.sql("DROP TRIGGER fail_marked" + ("" if target.store == "sqlite"
                                                        else " ON head"))
     # A step through HTTP answers 503; one called in the process raises.
-    assert outcome == "raised" or (isinstance(outcome, int) and outcome >= 500), outcome  # noqa: PLR2004
+    assert outcome == "raised" or (isinstance(outcome, int) and outcome >= 500), outcome
 
 
 async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_path: Path,
@@ -263,13 +259,13 @@ async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_pat
 
             await failing(target, kind, move)
             assert [tuple(r) for r in await sql(
-                f"SELECT state FROM authority_requests WHERE id = '{rid}'")] == [(state,)]  # noqa: S608
-            assert await move() < 300  # noqa: PLR2004
+                f"SELECT state FROM authority_requests WHERE id = '{rid}'")] == [(state,)]
+            assert await move() < 300
 
         # A preservation order: approving places its hold, extending a longer one, ending
         # ends them; each with its entry or not at all.
         pid = (await take_in(gateway, olli, _form(kind="preservation")))["id"]
-        holds = f"SELECT until FROM legal_holds WHERE basis LIKE '%{pid}%'"  # noqa: S608
+        holds = f"SELECT until FROM legal_holds WHERE basis LIKE '%{pid}%'"
         for step, kind, state, held in (("approve", "authority.approved", "received", 0),
                                         ("extend", "authority.preserved", "preserving", 1)):
 
@@ -280,10 +276,10 @@ async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_pat
 
             await failing(target, kind, preserve)
             assert [tuple(r) for r in await sql(
-                f"SELECT state FROM authority_requests WHERE id = '{pid}'")] == [(state,)]  # noqa: S608
+                f"SELECT state FROM authority_requests WHERE id = '{pid}'")] == [(state,)]
             assert len(await sql(holds)) == held
-            assert await preserve() < 300  # noqa: PLR2004
-        assert len(await sql(holds)) == 2  # noqa: PLR2004
+            assert await preserve() < 300
+        assert len(await sql(holds)) == 2
         desk = gateway.app[DESK]
 
         async def end() -> None:
@@ -291,11 +287,11 @@ async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_pat
                                              why="the matter ended", actor=DPO, now=NOW)
 
         await failing(target, "authority.preservation_ended", end)
-        assert len(await sql(holds)) == 2  # noqa: PLR2004
+        assert len(await sql(holds)) == 2
         await end()
         assert await sql(holds) == []
         assert [tuple(r) for r in await sql(
-            f"SELECT state FROM authority_requests WHERE id = '{pid}'")] == [("closed",)]  # noqa: S608
+            f"SELECT state FROM authority_requests WHERE id = '{pid}'")] == [("closed",)]
 
         async def hold() -> None:
             await _hold(record, key, KEPT, days=30)
@@ -328,10 +324,10 @@ async def test_no_state_change_outlives_a_failed_entry(backend: Backend, tmp_pat
 
         erased = subject_ref(key, ERASED)
         await failing(target, "erasure", erase)
-        assert [r[0] for r in await sql(f"SELECT subject FROM subject_keys WHERE subject = "  # noqa: S608
+        assert [r[0] for r in await sql(f"SELECT subject FROM subject_keys WHERE subject = "
                                         f"'{erased}'")] == [erased]
         assert "erasure" not in await kinds()
         await erase()
-        assert await sql(f"SELECT subject FROM subject_keys WHERE subject = '{erased}'") == []  # noqa: S608
+        assert await sql(f"SELECT subject FROM subject_keys WHERE subject = '{erased}'") == []
     done = audit(target)
     assert done.returncode == 0, done.stdout + done.stderr

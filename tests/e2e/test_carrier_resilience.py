@@ -250,7 +250,7 @@ class TestIsolation:
             gw.sandboxes["posti"][CONTROL].hold = held
             slow = [asyncio.create_task(gw.post(order_event("posti", "home_delivery")))
                     for _ in range(3)]
-            while len(gw.received("posti")) < 2:  # noqa: PLR2004
+            while len(gw.received("posti")) < 2:
                 await asyncio.sleep(0.01)
             others = [("matkahuolto", "home_delivery", {}), ("postnord", "service_point",
                       {"pickup_point_id": "1"}), ("dhl_express", "express", {}),
@@ -263,8 +263,8 @@ class TestIsolation:
             held.set()
             results = await asyncio.gather(*slow)
             assert [r[0] for r in results] == [201, 201, 201]
-            assert len(gw.bookings("posti")) == 3  # noqa: PLR2004
-            assert len(gw.sandboxes["posti"][RECEIVED]) == 6  # noqa: PLR2004 - 3 x (create, label)
+            assert len(gw.bookings("posti")) == 3
+            assert len(gw.sandboxes["posti"][RECEIVED]) == 6
 
 
 class TestCredentials:

@@ -1,4 +1,5 @@
-"""The `gateway` command as a user runs it, in a subprocess."""
+"""The `gateway` command as a user runs it: `log verify` on sound and tampered records, its
+errors, and `gateway demo` end to end as a separate process (the demo group's smoke test)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -17,22 +16,18 @@ from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
-from tests.conftest import ROOT
+from tests.cli import ROOT, run, spawn
 
 ORIGIN = "test.invalid/record"
 
-
-def gateway(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=120, check=False)
 
 
 @pytest.fixture
 async def recorded(tmp_path: Path) -> tuple[Path, Path]:
     """A record of 25 entries with checkpoints at 10 and 20 and a final one, and its public key."""
     signer, verifier = Signer.generate(ORIGIN)
-    record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32), signer=signer,
+    record = Record(store=ThreadedStore(SqliteStore(tmp_path / "r.sqlite")), kek=os.urandom(32),
+        signer=signer,
                     origin=ORIGIN, checkpoint_every=10)
     await record.open()
     for i in range(25):
@@ -61,23 +56,23 @@ class TestLogVerify:
     ) -> None:
         """verify exits 0 and reports the entries and checkpoints it checked."""
         db, pub = recorded
-        result = gateway("log", "verify", "--db", str(db), "--public-key", str(pub))
+        result = run("log", "verify", "--db", str(db), "--public-key", str(pub))
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("OK: 25 entries")
 
     @pytest.mark.parametrize(
         ("sql", "position"),
         [
-            (["UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'posti', 'postX') "
-              "AS BLOB) WHERE seq = 7"], 7),
+            ([("UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'posti', 'postX') "
+              "AS BLOB) WHERE seq = 7")], 7),
             (["UPDATE entries SET sealed = x'00' || substr(sealed, 2) WHERE seq = 3"], 3),
             (["DELETE FROM entries WHERE seq = 12"], 12),
-            (["UPDATE entries SET seq = 100 WHERE seq = 5", "UPDATE entries SET seq = 5 WHERE "
-              "seq = 6", "UPDATE entries SET seq = 6 WHERE seq = 100"], 5),
+            (["UPDATE entries SET seq = 100 WHERE seq = 5", ("UPDATE entries SET seq = 5 WHERE "
+              "seq = 6"), "UPDATE entries SET seq = 6 WHERE seq = 100"], 5),
             (["DELETE FROM entries WHERE seq >= 22"], 22),
             (["UPDATE entries SET leaf = x'00' || substr(leaf, 2) WHERE seq = 9"], 9),
-            (["INSERT INTO entries SELECT 25, body, leaf, sealed, kind, time, subject, order_ref, "
-              "recipient, disclosure FROM entries WHERE seq = 24"], 25),
+            ([("INSERT INTO entries SELECT 25, body, leaf, sealed, kind, time, subject, order_ref, "
+              "recipient, disclosure FROM entries WHERE seq = 24")], 25),
         ],
         ids=["flipped-body", "flipped-ciphertext", "deleted", "reordered", "truncated",
              "flipped-leaf", "appended"],
@@ -88,7 +83,7 @@ class TestLogVerify:
         """A changed, deleted, reordered or truncated entry fails verify at its position."""
         db, pub = recorded
         tamper(db, *sql)
-        result = gateway("log", "verify", "--db", str(db), "--public-key", str(pub))
+        result = run("log", "verify", "--db", str(db), "--public-key", str(pub))
         assert result.returncode == 1
         assert f"FAILED at position {position}" in result.stdout
 
@@ -103,8 +98,8 @@ class TestLogVerify:
             "SELECT note FROM checkpoints ORDER BY size DESC").fetchone()[0])
         tamper(db, "DELETE FROM entries WHERE seq >= 20", "DELETE FROM checkpoints WHERE size > 20",
                "UPDATE head SET size = 20, note = (SELECT note FROM checkpoints WHERE size = 20)")
-        assert gateway("log", "verify", "--db", str(db), "--public-key", str(pub)).returncode == 0
-        result = gateway("log", "verify", "--db", str(db), "--public-key", str(pub),
+        assert run("log", "verify", "--db", str(db), "--public-key", str(pub)).returncode == 0
+        result = run("log", "verify", "--db", str(db), "--public-key", str(pub),
                          "--checkpoint", str(kept))
         assert result.returncode == 1
         assert "truncated" in result.stdout
@@ -116,7 +111,7 @@ class TestLogVerify:
                "UPDATE checkpoints SET note = substr(note, 1, 40) || "
                "(CASE substr(note, 41, 1) WHEN 'A' THEN 'B' ELSE 'A' END) || substr(note, 42) "
                "WHERE size = 10")
-        result = gateway("log", "verify", "--db", str(db), "--public-key", str(pub))
+        result = run("log", "verify", "--db", str(db), "--public-key", str(pub))
         assert result.returncode == 1
         assert "not validly signed" in result.stdout
 
@@ -125,7 +120,7 @@ class TestLogVerify:
         db, _ = recorded
         other = tmp_path / "other.pub"
         other.write_text(Signer.generate(ORIGIN)[1])
-        result = gateway("log", "verify", "--db", str(db), "--public-key", str(other))
+        result = run("log", "verify", "--db", str(db), "--public-key", str(other))
         assert result.returncode == 1
         assert "not validly signed" in result.stdout
 
@@ -135,7 +130,7 @@ class TestErrors:
         """serve with a broken config exits non-zero with a one-line message."""
         config = tmp_path / "config.toml"
         config.write_text("[gateway]\norigin = 'x'\n")
-        result = gateway("--config", str(config), "serve")
+        result = run("--config", str(config), "serve")
         assert result.returncode == 1
         assert result.stderr.startswith("gateway: ")
         assert len(result.stderr.strip().splitlines()) == 1
@@ -144,7 +139,7 @@ class TestErrors:
         """verify on a path with no record says so."""
         pub = tmp_path / "k.pub"
         pub.write_text(Signer.generate(ORIGIN)[1])
-        result = gateway("log", "verify", "--db", str(tmp_path / "none.sqlite"),
+        result = run("log", "verify", "--db", str(tmp_path / "none.sqlite"),
                          "--public-key", str(pub))
         assert result.returncode == 1
         assert "no record" in result.stdout
@@ -157,7 +152,7 @@ class TestDemo:
         customer's receipt checked; its process log holds none of the sample customers'
         values."""
         shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
-        result = gateway("--config", "config.toml", "demo", "--dir", "var/demo", cwd=tmp_path)
+        result = spawn("--config", "config.toml", "demo", "--dir", "var/demo", cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "verify: OK" in result.stdout
         assert re.search(r"receipt \S+receipt\.tlog-proof \(customer C-1, position \d+\): OK$",

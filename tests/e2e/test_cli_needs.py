@@ -5,11 +5,9 @@ listens and, when stopped, the checkpoint it ended on."""
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -18,39 +16,34 @@ import orjson
 import pytest
 
 from gateway.demo import sandbox_credentials
-from tests.cli import Cli
-from tests.conftest import CANARY_CUSTOMER, ROOT, write_config
+from tests.cli import Cli, command, environ
+from tests.conftest import CANARY_CUSTOMER, ROOT, unreachable_carriers, write_config
 from tests.review.test_review_cli import config  # noqa: F401 - the fixture
 
 PASSWORD = "a long enough passphrase"
 
 
-def unreachable_carriers() -> dict[str, str]:
-    raw = tomllib.loads((ROOT / "config.toml").read_text())
-    return dict.fromkeys(raw["carriers"], "http://127.0.0.1:1")
-
-
 @pytest.fixture
-def cli(tmp_path: Path, no_carrier_env: list[str], capsys: pytest.CaptureFixture[str],
+def cli(tmp_path: Path, no_carrier_env: list[str],
         monkeypatch: pytest.MonkeyPatch) -> Cli:
     """The shipped config with fresh secrets and no carrier credential in the environment,
     and staff account dpo (admin, reviewer, intake officer) added through the CLI."""
     monkeypatch.setenv("GATEWAY_STAFF_PASSWORD", PASSWORD)
-    run = Cli(write_config(tmp_path, unreachable_carriers()), capsys)
+    run = Cli(write_config(tmp_path, unreachable_carriers()))
     run.ok("staff", "add", "dpo", "--role", "admin", "--role", "reviewer",
            "--role", "intake_officer")
     return run
 
 
 @pytest.fixture
-def shipped(config: Path, capsys: pytest.CaptureFixture[str],
+def shipped(config: Path,
             monkeypatch: pytest.MonkeyPatch) -> Cli:
     """A record the gateway disclosed the canary customer's orders into (staff rea, a
     reviewer, and dpo, an admin); then no carrier credential in the environment."""
     monkeypatch.setenv("GATEWAY_STAFF_PASSWORD", PASSWORD)
     for env in sandbox_credentials(tomllib.loads((ROOT / "config.toml").read_text())):
         monkeypatch.delenv(env)
-    run = Cli(config, capsys)
+    run = Cli(config)
     run.ok("staff", "add", "dpo", "--role", "admin")
     return run
 
@@ -115,9 +108,9 @@ class TestWithoutCarrierCredentials:
         """serve stops before it starts (before any worker), in one line naming every
         missing variable in the config's order."""
         ran = cli("serve", "--workers", workers)
-        assert ran.code == 1
+        assert ran.returncode == 1
         assert ran.line == f"gateway: missing carrier credentials: {', '.join(no_carrier_env)}"
-        assert len(no_carrier_env) == 12  # noqa: PLR2004 - the five carriers' credentials
+        assert len(no_carrier_env) == 12
 
 
 def read_lines(stream: object, into: queue.Queue[str]) -> None:
@@ -132,11 +125,11 @@ class TestServeSays:
         """On stdout: one line with the URL and the record when it listens; when stopped, the
         final checkpoint's size and root, the same `log verify` then reports."""
         config = write_config(tmp_path, unreachable_carriers())
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "GATEWAY_STAFF_PASSWORD": PASSWORD}
-        command = [sys.executable, "-m", "gateway.cli", "--config", str(config)]
-        subprocess.run([*command, "staff", "add", "dpo", "--role", "admin"], env=env,  # noqa: S603
+        env = environ(GATEWAY_STAFF_PASSWORD=PASSWORD)
+        gateway = command("--config", str(config))
+        subprocess.run([*gateway, "staff", "add", "dpo", "--role", "admin"], env=env,  # noqa: S603
                        check=True, capture_output=True, timeout=120)
-        proc = subprocess.Popen([*command, "serve"], env=env, text=True,  # noqa: S603
+        proc = subprocess.Popen([*gateway, "serve"], env=env, text=True,  # noqa: S603
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         lines: queue.Queue[str] = queue.Queue()
         reader = threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True)
@@ -153,9 +146,9 @@ class TestServeSays:
         assert listening.startswith("listening on http://127.0.0.1:")
         assert listening.endswith(f" (record: {tmp_path / 'record.sqlite'})\n")
         stopped = lines.get(timeout=10)
-        verified = subprocess.run([*command, "log", "verify", "--quiet"], env=env,  # noqa: S603
+        verified = subprocess.run([*gateway, "log", "verify", "--quiet"], env=env,  # noqa: S603
                                   capture_output=True, text=True, check=True, timeout=120)
         root = verified.stdout.split("root ")[1].split()[0].rstrip(";")
         size = int(verified.stdout.split("OK: ")[1].split()[0])
-        assert size == 2  # the policy version the gateway started with, and the staff account  # noqa: PLR2004
+        assert size == 2  # the policy version the gateway started with, and the staff account
         assert stopped == f"stopped; final checkpoint: {size} entries, root {root}\n"

@@ -1,4 +1,4 @@
-"""`gateway erase` and `gateway erasure …` run as a user runs them, in a subprocess, on a record
+"""`gateway erase` and `gateway erasure …` run as a user runs them (in this process), on a record
 that real hooks were disclosed into: what they print, and exactly what they record."""
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class TestHolds:
         assert "basis is required" in refused(config, *hold, "--until", day(30),
                                               "--basis", "  ")
         bad = cli(config, *hold, "--until", day(30), "--basis", "Act\x1b[31m")
-        assert bad.returncode == 2  # noqa: PLR2004 - argparse's usage error
+        assert bad.returncode == 2
         assert "holds a control or format character" in bad.stderr
         assert "until must be a day after today" in refused(config, *hold, "--until", day(-1),
                                                             "--basis", ACCOUNTING)

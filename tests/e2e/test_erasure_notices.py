@@ -1,5 +1,5 @@
-"""Recipients told of an erasure (GDPR Art. 19), as a user runs it: `gateway erase` in a
-subprocess on a record real hooks were disclosed into, a real SMTP server (aiosmtpd) on
+"""Recipients told of an erasure (GDPR Art. 19), as a user runs it: `gateway erase` on a
+record real hooks were disclosed into, a real SMTP server (aiosmtpd) on
 127.0.0.1 receiving the notice, or the notice written as an .eml; failures retried by
 `gateway erasure run` and listed by `gateway erasure notices`."""
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -23,6 +23,13 @@ from tests.conftest import CANARY_FIELDS, run_gateway, write_config
 from tests.review.conftest import ship
 
 PRIVACY = "tietosuoja@posti.example"
+
+
+def text_of(mail: Message) -> str:
+    """The body of a single-part e-mail, decoded."""
+    payload = mail.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
 
 
 class Mailbox:
@@ -64,7 +71,7 @@ class SmtpServer:
         self.loop.run_until_complete(server.wait_closed())
         self.loop.close()
 
-    def __enter__(self) -> SmtpServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         assert self._ready.wait(10)
         return self
@@ -154,7 +161,7 @@ class TestByEmail:
         assert mail["To"] == PRIVACY
         assert mail["From"] == "tietosuoja@jerone.example"
         assert "GDPR Art. 19" in mail["Subject"]
-        body = mail.get_payload(decode=True).decode()
+        body = text_of(mail)
         assert_nothing_personal(body, bookings)
         assert f"Notice {notice[1]}" in body
         intent, outcome = notices(config)
@@ -189,7 +196,7 @@ class TestByEmail:
         ran = ok(config, "erasure", "run")
         assert "erasure notices: 1 sent or written, 0 failed" in ran
         ((_, mail),) = smtp.mailbox.messages
-        assert_nothing_personal(mail.get_payload(decode=True).decode(), booked["bookings"])
+        assert_nothing_personal(text_of(mail), booked["bookings"])
         sent = notices(config)[-1]
         assert (sent["data"]["result"], sent["data"]["attempt"]) == ("sent", 2)
         assert "nothing to" not in ok(config, "erasure", "run")
@@ -220,7 +227,7 @@ class TestWrittenForAPerson:
         assert eml.stat().st_mode & 0o777 == 0o600
         mail = message_from_bytes(eml.read_bytes())
         assert mail["To"] is None
-        assert_nothing_personal(mail.get_payload(decode=True).decode(), booked["bookings"])
+        assert_nothing_personal(text_of(mail), booked["bookings"])
         assert notices(config)[-1]["data"]["result"] == "written"
         assert f"{found[1]}  posti" in ok(config, "erasure", "notices", "--as", "rea")
         done = ok(config, "erasure", "notified", found[1], "--sent", "--as", "rea")

@@ -16,8 +16,8 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(tmp_path / "unused.toml", capsys)
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path / "unused.toml")
 
 
 def test_the_bundled_sample_is_the_repository_config() -> None:
@@ -51,8 +51,8 @@ def test_init_refuses_to_overwrite_unless_forced(cli: Cli, tmp_path: Path) -> No
     (target / "config.toml").write_text("# edited\n")
 
     ran = cli("init", str(target))
-    assert ran.code != 0
-    assert ran.out == ""
+    assert ran.returncode != 0
+    assert ran.stdout == ""
     assert "config.toml" in ran.line
     assert "checkpoint.key" in ran.line
     assert "--force" in ran.line
@@ -67,6 +67,6 @@ def test_init_refuses_to_overwrite_unless_forced(cli: Cli, tmp_path: Path) -> No
 
 def test_init_refuses_an_origin_that_would_break_the_config(cli: Cli, tmp_path: Path) -> None:
     ran = cli("init", str(tmp_path / "deploy"), "--origin", 'a"b')
-    assert ran.code != 0
+    assert ran.returncode != 0
     assert ran.line.startswith("gateway: --origin:")
     assert not (tmp_path / "deploy").exists()

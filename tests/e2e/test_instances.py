@@ -5,10 +5,8 @@ verifiable tree, book no order twice and keep every acknowledged entry."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
 import tomllib
 import uuid
 from collections.abc import AsyncIterator
@@ -24,6 +22,7 @@ from carriers.sandbox import BOOKINGS, CONTROL, run_sandbox
 from gateway.config import Config
 from gateway.record.checkpoint import Signer
 from gateway.record.stores.postgres.verify import verify_postgres
+from tests.cli import command, environ
 from tests.conftest import ROOT, order_event, write_config
 from tests.e2e.test_crash import Gateway, free_port, send
 from tests.stores import PG_URL, pg_sql
@@ -37,7 +36,7 @@ async def post(http: aiohttp.ClientSession, url: str, secret: Any, event: dict[s
     storing a new customer's first key at once refuse one of the batches)."""
     for _ in range(5):
         answer = await send(http, url, secret, event, msg_id)
-        if answer is None or answer[0] != 503:  # noqa: PLR2004
+        if answer is None or answer[0] != 503:
             return answer
         await asyncio.sleep(0.05)
     return answer
@@ -108,16 +107,16 @@ class TestThreeInstances:
                                                       msg_id)]
                                if a is not None]
                 for status, body in answers:
-                    if status == 201:  # noqa: PLR2004
+                    if status == 201:
                         acknowledged[body["disclosure_id"]] = event["data"]["order_id"]
 
         await asyncio.gather(*(client(n) for n in range(9)))
         for g in gateways:
             await g.stop()
 
-        assert len(acknowledged) > 50, "too few hooks were acknowledged to prove anything"  # noqa: PLR2004
+        assert len(acknowledged) > 50, "too few hooks were acknowledged to prove anything"
         for pair in twice:
-            booked = {b["disclosure_id"] for s, b in (a for a in pair if a) if s == 201}  # noqa: PLR2004
+            booked = {b["disclosure_id"] for s, b in (a for a in pair if a) if s == 201}
             assert len(booked) <= 1, "one hook answered with two bookings"
             assert {s for s, _ in (a for a in pair if a)} <= {201, 409}, pair
         kinds: dict[str, set[str]] = {}
@@ -146,7 +145,7 @@ class TestThreeInstances:
         pairs = sorted(tuple(sorted(a[0] if a else 0 for a in pair)) for pair in twice)
         print(f"\nthree instances: {len(acknowledged)} hooks acknowledged, "  # noqa: T201
               f"{len(booked_orders)} bookings, {report.entries} entries verified; the same hook "
-              f"to two instances answered {dict((p, pairs.count(p)) for p in set(pairs))}")
+              f"to two instances answered { {p: pairs.count(p) for p in set(pairs)} }")
 
 
 class TestWorkers:
@@ -162,14 +161,14 @@ class TestWorkers:
         http: aiohttp.ClientSession = instances["http"]
         log = (tmp_path / "workers.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.cli", "--config", str(path), "serve", "--workers",
-            "2", env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path,
+            *command("--config", str(path), "serve", "--workers", "2"), env=environ(),
+            cwd=tmp_path,
             stdout=asyncio.subprocess.DEVNULL, stderr=log)
         try:
             waiter = Gateway(path, config.port)
             await waiter.wait_healthy(http)
             children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-            assert len(children) == 2  # noqa: PLR2004
+            assert len(children) == 2
             url = f"http://127.0.0.1:{config.port}/v1/hooks/orders"
             answers = await asyncio.gather(*(
                 post(http, url, config.keys.hooks[0], order_event("posti", "home_delivery"),

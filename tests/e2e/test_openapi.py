@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from gateway.http.app import create_app
 from gateway.http.openapi.document import document
@@ -24,13 +25,14 @@ OPERATIONS = [(path, method.upper()) for path, methods in document()["paths"].it
 
 
 class TestDocument:
-    def test_every_route_is_documented(self, tmp_path: Any, carrier_env: None) -> None:  # noqa: ANN401
+    def test_every_route_is_documented(self, tmp_path: Path, carrier_env: None) -> None:
         """Each method and path the application serves appears in the document."""
         app = create_app(load_config(tmp_path, {}))
         served = {(r.resource.canonical, r.method) for r in app.router.routes()
                   if r.method != "HEAD" and r.resource is not None}
         missing = served - set(OPERATIONS)
-        assert not missing, f"document these routes in gateway/http/openapi/document.py: {sorted(missing)}"
+        assert not missing, (
+            f"document these routes in gateway/http/openapi/document.py: {sorted(missing)}")
 
     async def test_the_gateway_serves_it(self, gateway: Any) -> None:  # noqa: ANN401
         """GET /openapi.json answers the document."""
@@ -63,7 +65,7 @@ def test_answers_as_documented(live: LiveGateway, path: str, method: str) -> Non
                                             body))
         response = requests.request(kwargs["method"], kwargs["url"], headers=headers,
                                     data=body, params=kwargs.get("params"), timeout=10)
-        assert response.status_code < 500 or (path == "/readyz" and response.status_code == 503)  # noqa: PLR2004
+        assert response.status_code < 500 or (path == "/readyz" and response.status_code == 503)
         # A schema-valid order may still be refused by the disclosure policy (422): that is the
         # policy's job, not a deviation from the document.
         case.validate_response(response, excluded_checks=[positive_data_acceptance])

@@ -69,7 +69,7 @@ class TestCheckpoint:
         status, note = await get(gateway, "/v1/record/checkpoint")
         assert status == 200
         verifier = Signer.from_key_string(gateway.config.keys.checkpoint_signing).verifier()
-        assert parse_and_verify(note, [verifier]).size == 3  # noqa: PLR2004 - the policy, 2
+        assert parse_and_verify(note, [verifier]).size == 3
 
 
 def _short_interval(raw: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ import sqlite3
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -20,9 +21,9 @@ from carriers.sandbox import matkahuolto as mh_sandbox
 from carriers.sandbox import posti as posti_sandbox
 from carriers.sandbox import postnord as postnord_sandbox
 from gateway.actor import Actor
+from gateway.operations.signature import HookSecret
 from gateway.record.checkpoint import Signer
 from gateway.record.verify import verify_sqlite
-from gateway.operations.signature import HookSecret
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, Harness, order_event
 
 DPO = Actor("dpo", "api")
@@ -33,7 +34,7 @@ SERVICES = [(carrier, service) for carrier, services in POLICY.items() for servi
             if service != "return"]
 
 
-def entries(harness: Harness) -> list[dict[str, object]]:
+def entries(harness: Harness) -> list[dict[str, Any]]:
     """The entries after the policy version the gateway recorded as it started (position 0)."""
     db = sqlite3.connect(harness.config.record.path)
     return [orjson.loads(b) for (b,) in db.execute("SELECT body FROM entries WHERE seq > 0 "
@@ -193,7 +194,7 @@ class TestRefusals:
         event = order_event("posti", "home_delivery")
         for kwargs in ({"secret": HookSecret(b"x" * 32)},
                        {"timestamp": int(time.time()) - 3600}):
-            status, problem, headers = await gateway.post(event, **kwargs)  # type: ignore[arg-type]
+            status, problem, headers = await gateway.post(event, **kwargs)
             assert status == 401
             assert headers["content-type"] == "application/problem+json"
             assert problem["status"] == 401
@@ -264,11 +265,11 @@ class TestFailures:
         db.execute(f"PRAGMA max_page_count = {pages}")
         big = order_event("posti", "home_delivery", order_id="O-" + "9" * 150)
         statuses = [(await gateway.post(big))[0] for _ in range(30)]
-        assert statuses.count(503) > 20  # noqa: PLR2004
+        assert statuses.count(503) > 20
         intents = {e["disclosure"] for e in entries(gateway) if e["kind"] == "disclosure.intent"}
         assert set(gateway.bookings("posti")) <= intents
         db.execute("PRAGMA max_page_count = 1073741823")
-        assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201  # noqa: PLR2004
+        assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201
 
     async def test_a_read_only_record_answers_503_and_sends_nothing(
         self, gateway: Harness
@@ -299,7 +300,7 @@ class TestFailures:
         status, problem, _ = await gateway.post(event, msg_id="msg_outage")
         assert (status, problem["result"]) == (503, "not_sent")
         control.fail_status = None
-        status, answer, _ = await gateway.post(event, msg_id="msg_outage")
+        status, _answer, _ = await gateway.post(event, msg_id="msg_outage")
         assert status == 201
         results = [e["data"].get("result") for e in entries(gateway)
                    if e["kind"] == "disclosure.outcome"]
@@ -312,8 +313,8 @@ class TestFailures:
         made its sealed answer unreadable; the retry books with the customer's new key."""
         from datetime import UTC, datetime  # noqa: PLC0415
 
-        from gateway.http.app import RECORD  # noqa: PLC0415
         from gateway.erasure.requests import ErasureRules, request_erasure  # noqa: PLC0415
+        from gateway.http.app import RECORD  # noqa: PLC0415
 
         control = gateway.sandboxes["posti"][CONTROL]
         control.fail_status = 503
@@ -347,7 +348,8 @@ class TestFailures:
 
 
 class TestRecordVerifies:
-    async def test_the_record_verifies_after_traffic(self, tmp_path: Path, carrier_env: None) -> None:
+    async def test_the_record_verifies_after_traffic(self, tmp_path: Path,
+        carrier_env: None) -> None:
         """After a mix of bookings and refusals and a shutdown, the record verifies offline with
         only the public key, every entry under a signed checkpoint."""
         from tests.conftest import run_gateway  # noqa: PLC0415
@@ -406,6 +408,6 @@ class TestDatabaseDown:
             statuses = []
             for _ in range(20):  # the pool reconnects on its own
                 statuses.append((await gw.post(order_event("posti", "home_delivery")))[0])
-                if statuses[-1] == 201:  # noqa: PLR2004
+                if statuses[-1] == 201:
                     break
-            assert statuses[-1] == 201, statuses  # noqa: PLR2004
+            assert statuses[-1] == 201, statuses

@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 def _run(*argv: str | Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     # No PYTHONPATH, so nothing of the checkout is importable: only what the wheel installed.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, cwd=cwd,
+    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, cwd=cwd,  # noqa: S603 - the test's own commands
                             env=env, timeout=timeout, check=False)
     assert result.returncode == 0, f"{argv}: {result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import orjson
 import yaml
-from fideslang import DEFAULT_TAXONOMY
+from fideslang.default_taxonomy import DEFAULT_TAXONOMY
 from fideslang.models import Dataset, System, Taxonomy
 
 from gateway.review.processing import processing_record, render_text
+from tests.cli import run
 from tests.conftest import ROOT, load_config, order_event
 from tests.e2e.test_addons_items import ITEM
-from tests.e2e.test_cli import gateway as run_cli
 
 CONFIG = str(ROOT / "config.toml")
 
 
 def policy(*args: str) -> tuple[int, str, str]:
-    result = run_cli("--config", CONFIG, "policy", *args)
+    result = run("--config", CONFIG, "policy", *args)
     return result.returncode, result.stdout, result.stderr
 
 
@@ -75,17 +75,17 @@ class TestDiff:
     def test_names_add_ons_and_item_fields(self, tmp_path: Path) -> None:
         """Dropping the ID check and the HS code shows as -addon:id_check and -items.hs_code;
         a widened add-on as ~addon and the field it starts sending."""
-        new = edited(tmp_path, '''[policy.dhl_express.express.addons.id_check]
+        new = edited(tmp_path, """[policy.dhl_express.express.addons.id_check]
 # Verified Delivery (TF): the courier checks the receiver's identity document against the name.
 require = ["name"]
-''', "")
+""", "")
         new_text = Path(new).read_text().replace(
             '"unit_value", "currency", "hs_code", "origin_country"',
             '"unit_value", "currency", "origin_country"')
-        new_text = new_text.replace('''[policy.posti.home_delivery.addons.id_check]
-require = ["name"]''', '''[policy.posti.home_delivery.addons.id_check]
+        new_text = new_text.replace("""[policy.posti.home_delivery.addons.id_check]
+require = ["name"]""", """[policy.posti.home_delivery.addons.id_check]
 allow = ["door_code"]
-require = ["name"]''')
+require = ["name"]""")
         Path(new).write_text(new_text)
         code, out, err = policy("diff", CONFIG, new)
         assert code == 0, err
@@ -126,8 +126,8 @@ class TestExport:
         (authority,) = systems["public_authorities"].privacy_declarations
         assert authority.data_use == "third_party_sharing.legal_obligation"
         pickup = {d.name: d for d in systems["carrier_posti"].privacy_declarations}
-        assert "user.contact.address.street" not in next(
-            d for n, d in pickup.items() if n.startswith("posti/pickup_point")).data_categories
+        (declared,) = (d for n, d in pickup.items() if (n or "").startswith("posti/pickup_point"))
+        assert "user.contact.address.street" not in declared.data_categories
 
     def test_export_to_stdout_and_a_bad_path(self, tmp_path: Path) -> None:
         """Without --out the YAML goes to stdout; an unwritable --out is one line, exit 1."""
@@ -146,8 +146,9 @@ class TestProcessing:
     ) -> None:
         """The record of processing carries each rule's fideslang categories and data use,
         its add-ons, and the orders category where line items may leave."""
-        config = load_config(tmp_path, {name: "http://127.0.0.1:9" for name in
-                                        tomllib.loads(Path(CONFIG).read_text())["carriers"]})
+        config = load_config(tmp_path,
+            dict.fromkeys(tomllib.loads(Path(CONFIG).read_text())["carriers"],
+                "http://127.0.0.1:9"))
         doc = processing_record(config, {})
         rows = {(r["recipient"], r["service"]): r for r in doc["recipients"]}
         dhl = rows[("dhl_express", "express")]

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from gateway.http.app import build_record
 from gateway.operations.policy_versions import PolicyVersion, document, record_policy
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
+from gateway.wiring import build_record
+from tests.cli import Ran, run
 from tests.conftest import ROOT, load_config, order_event, run_gateway, write_config
 from tests.e2e.test_verify_tamper import Target, _authority_disclosure, target_of
 from tests.stores import PG_URL, Backend
@@ -45,7 +43,7 @@ def on_store(target: Target, *, email: bool = False, no_id_check: bool = False,
     return change
 
 
-def cli(tmp_path: Path, target: Target, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(tmp_path: Path, target: Target, *args: str) -> Ran:
     """The gateway command with a config file for the target's record."""
     config = tmp_path / "config.toml"
     if not config.exists():
@@ -54,10 +52,7 @@ def cli(tmp_path: Path, target: Target, *args: str) -> subprocess.CompletedProce
             text = text.replace('store = "sqlite"', f'store = "postgres"\nurl = "{PG_URL}"\n'
                                                     f'schema = "{target.schema}"')
         config.write_text(text)
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run("--config", str(config), *args, cwd=ROOT)
 
 
 async def entries(target: Target) -> list[dict[str, Any]]:
@@ -76,7 +71,7 @@ async def hooks(target: Target, tmp_path: Path, n: int, *, authority: bool = Fal
     async with run_gateway(tmp_path, on_store(target, **change)) as gateway:
         for _ in range(n):
             status, body, _ = await gateway.post(order_event("posti", "home_delivery"))
-            assert status == 201, body  # noqa: PLR2004
+            assert status == 201, body
         if authority:
             await _authority_disclosure(gateway, tmp_path)
 
@@ -96,7 +91,7 @@ class TestVersions:
         assert [v["seq"] for v in versions] == [0, 7]  # after the first 3 hooks' 6 entries
         assert docs[0]["kind"] == Kind.POLICY
         intents = [d for d in docs if d["kind"] in (Kind.INTENT, Kind.AUTHORITY_INTENT)]
-        assert len(intents) == 6  # noqa: PLR2004 - 5 hooks and one authority request
+        assert len(intents) == 6
         for intent in intents:
             in_force = max(v["seq"] for v in versions if v["seq"] < intent["seq"])
             assert intent["data"]["policy_version"] == in_force
@@ -104,7 +99,7 @@ class TestVersions:
                 assert intent["policy"] in rule_digests(docs[in_force])
         widened = [i for i in intents if "email" in i["fields"]]
         assert widened, "the changed policy let the e-mail out"
-        assert all(i["data"]["policy_version"] == 7 for i in widened)  # noqa: PLR2004
+        assert all(i["data"]["policy_version"] == 7 for i in widened)
         assert rule_digests(docs[0]) != rule_digests(docs[7])
         done = cli(tmp_path, target, "log", "verify", "--quiet")
         assert done.returncode == 0, done.stdout + done.stderr
@@ -208,7 +203,7 @@ class TestVerify:
         await hooks(target, tmp_path, 1)
         docs = await entries(target)
         assert docs[2]["kind"] == Kind.POLICY
-        assert docs[3]["data"]["policy_version"] == 2  # noqa: PLR2004
+        assert docs[3]["data"]["policy_version"] == 2
         done = cli(tmp_path, target, "log", "verify", "--quiet")
         assert done.returncode == 0, done.stdout
         assert "; 1 policy version; 2 disclosures predate recorded policies" in done.stdout

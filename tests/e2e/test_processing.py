@@ -10,8 +10,8 @@ import pytest
 
 from gateway.http.app import RECORD
 from gateway.review.processing import processing_record, render_text
+from tests.cli import run
 from tests.conftest import Harness, order_event, write_config
-from tests.e2e.test_cli import gateway as run_cli
 
 
 class TestProcessingRecord:
@@ -27,7 +27,7 @@ class TestProcessingRecord:
         rows = {(r["recipient"], r["service"]): r for r in doc["recipients"]}
         assert set(rows) == set(gateway.config.policy.rules)
         home = rows[("posti", "home_delivery")]
-        assert home["disclosures_recorded"] == 2  # noqa: PLR2004
+        assert home["disclosures_recorded"] == 2
         assert "street" in home["data_categories"]
         assert "street" not in rows[("posti", "pickup_point")]["data_categories"]
         assert doc["never_disclosed"] == ["marketing consent"]
@@ -39,8 +39,8 @@ class TestProcessingRecord:
     @pytest.mark.parametrize(("retention", "hold", "basis", "clause"), [
         (0, 0, "", "legal hold none configured; customers' values kept until erasure is asked;"),
         (730, 0, "", "customers' values kept 730 days after the customer's last disclosure;"),
-        (0, 90, "Consumer Protection Act 5:15", "legal hold 90 days after the last disclosure "
-         "(Consumer Protection Act 5:15); customers' values kept until erasure is asked;"),
+        (0, 90, "Consumer Protection Act 5:15", ("legal hold 90 days after the last disclosure "
+         "(Consumer Protection Act 5:15); customers' values kept until erasure is asked;")),
         (0, 90, "", "legal hold 90 days after the last disclosure; customers' values kept"),
     ])
     async def test_the_erasure_clause_reads_as_configured(
@@ -63,15 +63,16 @@ class TestProcessingCommand:
     ) -> None:
         """`gateway report processing` renders the same record as text, and as JSON with
         --json, counting the bookings in the record the config names."""
-        status, _, _ = await gateway.post(order_event("posti", "pickup_point", pickup_point_id="905253201"))
-        assert status == 201  # noqa: PLR2004
-        urls = {name: "http://127.0.0.1:9" for name in gateway.config.carriers}
+        status, _, _ = await gateway.post(order_event("posti", "pickup_point",
+            pickup_point_id="905253201"))
+        assert status == 201
+        urls = dict.fromkeys(gateway.config.carriers, "http://127.0.0.1:9")
         config = write_config(tmp_path, urls)  # the harness's record and secrets
-        text = run_cli("--config", str(config), "report", "processing")
+        text = run("--config", str(config), "report", "processing")
         assert text.returncode == 0, text.stderr
         assert text.stdout.startswith("Record of processing activities (GDPR Art. 30(1))")
         assert "posti/pickup_point: name, postal_code" in text.stdout
-        as_json = run_cli("--config", str(config), "report", "processing", "--json")
+        as_json = run("--config", str(config), "report", "processing", "--json")
         doc = orjson.loads(as_json.stdout)
         rows = {(r["recipient"], r["service"]): r for r in doc["recipients"]}
         assert rows[("posti", "pickup_point")]["disclosures_recorded"] == 1
@@ -79,6 +80,6 @@ class TestProcessingCommand:
 
     def test_a_missing_config_is_one_line(self, tmp_path: Path) -> None:
         """Without a readable config the command fails with one line, not a traceback."""
-        result = run_cli("--config", str(tmp_path / "nope.toml"), "report", "processing")
+        result = run("--config", str(tmp_path / "nope.toml"), "report", "processing")
         assert result.returncode != 0
         assert len(result.stderr.strip().splitlines()) == 1

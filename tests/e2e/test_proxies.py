@@ -51,7 +51,7 @@ async def login_cookies(gateway: Harness, headers: Mapping[str, str]) -> tuple[s
         data={"csrf": token, "username": "proxied", "password": STAFF_PASSWORD},
         headers={**headers, "Cookie": f"gateway_login={token}"},
     ) as resp:
-        assert resp.status == 303  # noqa: PLR2004
+        assert resp.status == 303
         session = next(c for c in resp.headers.getall("Set-Cookie") if "gateway_session=" in c)
     return form_cookie, session, hsts
 
@@ -81,7 +81,7 @@ class TestTrustedProxy:
     async def test_a_problem_answer_over_https_carries_hsts(self, behind_proxy: Harness) -> None:
         async with behind_proxy.http.get(behind_proxy.url + "/v1/review/entries",
                                          headers={"X-Forwarded-Proto": "https"}) as resp:
-            assert resp.status == 401  # noqa: PLR2004
+            assert resp.status == 401
             assert resp.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
@@ -132,7 +132,7 @@ class TestClientAddress:
         ({"Forwarded": 'for="[2001:db8:cafe::17]:4711"'}, "2001:db8:cafe::17", False),
     ])
     async def test_the_client_is_the_first_hop_that_is_not_a_trusted_proxy(
-        self, echo: str, headers: dict[str, str], address: str, secure: bool
+        self, echo: str, headers: dict[str, str], address: str, secure: bool,  # noqa: FBT001 - a parametrized value
     ) -> None:
         async with aiohttp.ClientSession() as http, http.get(echo, headers=headers) as resp:
             doc = await resp.json()

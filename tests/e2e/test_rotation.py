@@ -6,14 +6,13 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.operations.signature import HookSecret
 from gateway.record.checkpoint import Signer
 from gateway.record.verify import verify_sqlite
-from gateway.operations.signature import HookSecret
+from tests.cli import arun
 from tests.conftest import ROOT, order_event, run_gateway
 
 
@@ -66,10 +65,7 @@ class TestKeyEncryptionKey:
                 'record_kek = { file = "kek-b" }\n'
                 'record_kek_previous = { file = "secrets/record-kek" }')
             config_file.write_text(text)
-            result = subprocess.run(
-                [sys.executable, "-m", "gateway.cli", "--config", str(config_file), "keys",
-                 "rewrap"], capture_output=True, text=True, timeout=60, check=False,
-                env={**os.environ, "PYTHONPATH": str(ROOT)})
+            result = await arun("--config", str(config_file), "keys", "rewrap")
             assert result.returncode == 0, result.stderr
             assert result.stdout.startswith("rewrapped 1 ")
         async with run_gateway(tmp_path, setter(record_kek={"file": "kek-b"})) as gw:
@@ -93,6 +89,6 @@ class TestCheckpointKey:
             config = gw.config
         report = verify_sqlite(config.record.path, config.verifiers(), origin=config.origin)
         assert report.ok, report.summary()
-        assert report.checkpoints == 3  # two checkpoints and the signed head  # noqa: PLR2004
+        assert report.checkpoints == 3  # two checkpoints and the signed head
         alone = verify_sqlite(config.record.path, [signer.verifier()], origin=config.origin)
         assert not alone.ok

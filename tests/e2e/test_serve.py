@@ -8,13 +8,11 @@ import datetime as dt
 import http.client
 import ipaddress
 import json
-import os
 import re
 import signal
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.cli import Ran, command, environ, run
 from tests.conftest import CANARY_FIELDS, ROOT, write_config
 
 #: Bytes an outsider sends; none of them may come back or reach the process log.
@@ -47,21 +46,17 @@ def configured(tmp_path: Path, *, port: int = 0, gateway: str = "", record: str 
     return path
 
 
-def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "gateway.cli", "--config", str(config), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env,  # noqa: S603
-                          timeout=60, check=False)
+def run_cli(config: Path, *args: str) -> Ran:
+    return run("--config", str(config), *args)
 
 
 class Served:
     """A running `gateway serve` process and every line it wrote to its log (stderr)."""
 
     def __init__(self, config: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+            command("--config", str(config), "serve"), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=environ())
         self.lines: list[bytes] = []
         self.listening = threading.Event()
         self.port = 0
@@ -144,15 +139,15 @@ class TestMalformedHttp:
         with serving(configured(tmp_path)) as served:
             for name, data in HOSTILE.items():
                 status, headers, body = exchange(served.port, data)
-                assert status == 400, name  # noqa: PLR2004
+                assert status == 400, name
                 assert headers["content-type"] == "application/problem+json", name
                 problem = json.loads(body)
-                assert problem["status"] == 400, name  # noqa: PLR2004
+                assert problem["status"] == 400, name
                 assert MARKER.encode() not in body, name
                 assert b"xxxxxxxx" not in body, name
             status, _, _ = exchange(served.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
                                                  b"Connection: close\r\n\r\n")
-            assert status == 200  # noqa: PLR2004 - the server still serves
+            assert status == 200
             lines = served.stop()
         events = [json.loads(line) for line in lines]  # every line is JSON
         assert all(MARKER.encode() not in line and b"xxxxxxxx" not in line for line in lines)
@@ -168,11 +163,11 @@ class TestMalformedHttp:
             status, _, _ = exchange(served.port, (
                 f"GET /v1/authority/requests/ar_0123456789abcdef?x={MARKER[:5]} HTTP/1.1\r\n"
                 "Host: x\r\nConnection: close\r\n\r\n").encode())
-            assert status == 401  # noqa: PLR2004
+            assert status == 401
             lines = served.stop()
         access = [json.loads(line) for line in lines if b'"http.access"' in line]
         assert access[-1]["route"] == "/v1/authority/requests/{id}"
-        assert access[-1]["status"] == 401  # noqa: PLR2004
+        assert access[-1]["status"] == 401
         assert all(MARKER[:5].encode() not in line for line in lines)
         assert all(MARKER[:5].encode() not in line for line in lines)
 
@@ -215,7 +210,7 @@ class TestTls:
             answer = conn.getresponse()
             answer.read()
             conn.close()
-            assert answer.status == 200  # noqa: PLR2004
+            assert answer.status == 200
             assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
             cookie = answer.headers["Set-Cookie"]
             assert "gateway_login=" in cookie
@@ -284,8 +279,8 @@ class TestConfigErrors:
         line naming the file and the setting, exit 1, no traceback."""
         path = configured(tmp_path)
         set_setting(path, table, key, value)
-        for command in (["serve"], ["erasure", "run"]):
-            result = run_cli(path, *command)
+        for argv in (["serve"], ["erasure", "run"]):
+            result = run_cli(path, *argv)
             assert result.returncode == 1, result.stderr
             assert result.stderr.startswith(f"gateway: {path}: {message}"), result.stderr
             assert len(result.stderr.splitlines()) == 1

@@ -12,6 +12,7 @@ import orjson
 
 from gateway.http.app import RECORD
 from gateway.record import Draft, Kind
+from gateway.record.rows import HookOp
 from gateway.record.sealing import subject_ref
 from gateway.record.stores.sqlite.store import HookOp, SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
@@ -62,7 +63,7 @@ class TestStaleRecovery:
             finally:
                 await other.close()
             assert hook is not None
-            assert hook.status == 503  # noqa: PLR2004
+            assert hook.status == 503
             recorded = outcomes(gw, "d_stale")
             assert [(o["data"]["result"], o["data"].get("recovered")) for o in recorded] == [
                 ("not_sent", True)]

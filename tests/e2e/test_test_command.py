@@ -24,7 +24,7 @@ BROWSER_TESTS = ("tests/review/test_browser.py", "tests/authority/test_authority
 def _can_overlay() -> bool:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],  # noqa: S607
                            capture_output=True, check=False)
     return probe.returncode == 0
 
@@ -79,7 +79,7 @@ class Machine:
         env["PATH"] = f"{self.tmp / 'bin'}:{env['PATH']}"
         if ci:
             env["CI"] = "true"
-        done = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+        done = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",  # noqa: S603, S607
                                "\n".join(script)], env=env, capture_output=True, text=True,
                               timeout=120, check=False)
         assert done.returncode == 0, done.stderr
@@ -154,7 +154,7 @@ class TestSetup:
         """As an ordinary user without password-less sudo, apt-get is not called and the run
         says why Chromium is missing; a stopped PostgreSQL is reported, not started."""
         machine.stub("apt-get", APT_INSTALLS)
-        machine.stub("id", 'echo 1000')
+        machine.stub("id", "echo 1000")
         (run,) = machine.run(f"{NO_CHROMIUM}; {ONE_CLUSTER}; rm -f /usr/bin/sudo")
         assert run.status == 0
         assert "installing it needs root or password-less sudo" in run.stderr

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +16,15 @@ import attrs
 import pytest
 
 from gateway.actor import Actor
-from gateway.http.app import RECORD
-from gateway.authority.workflow import Authority, Intake
+from gateway.authority.intake import Intake
 from gateway.authority.package import disclose
+from gateway.authority.workflow import Authority
 from gateway.erasure.requests import ErasureRules, request_erasure
+from gateway.http.app import RECORD
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.sealing import subject_ref
+from tests.cli import Ran, run
 from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, ROOT, Harness, order_event, run_gateway
 from tests.review.conftest import get_json
 from tests.stores import PG_URL, Backend
@@ -56,14 +56,11 @@ class Target:
     path: Path | None = None
     schema: str | None = None
 
-    def verify(self) -> subprocess.CompletedProcess[str]:
+    def verify(self) -> Ran:
         where = (["--db", str(self.path)] if self.store == "sqlite"
                  else ["--url", PG_URL, "--schema", str(self.schema)])
-        return subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "gateway.cli", "log", "verify", *where, "--public-key",
-             str(self.public_key), "--quiet"],
-            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return run("log", "verify", *where, "--public-key", str(self.public_key), "--quiet",
+                   cwd=ROOT)
 
     async def sql(self, statement: str, *, past_triggers: bool = False) -> list[Any]:
         """Run ``statement`` as the database's owner; ``past_triggers`` switches the record's
@@ -153,7 +150,7 @@ class TestStoredColumns:
                                                           column: str) -> None:
         """A column a search, report or recovery reads, changed in the database, fails verify
         naming the entry's position and the column."""
-        await written.target.sql(f"UPDATE entries SET {column} = {TAMPERED[column]} "  # noqa: S608
+        await written.target.sql(f"UPDATE entries SET {column} = {TAMPERED[column]} "
                                  f"WHERE seq = {written.outcome}", past_triggers=True)
         done = written.target.verify()
         assert done.returncode == 1
@@ -162,7 +159,7 @@ class TestStoredColumns:
 
     async def test_a_column_emptied_fails(self, written: Written) -> None:
         """A column set to NULL (out of every search by it) fails verify."""
-        await written.target.sql(f"UPDATE entries SET recipient = NULL WHERE seq = "  # noqa: S608
+        await written.target.sql(f"UPDATE entries SET recipient = NULL WHERE seq = "
                                  f"{written.kept}", past_triggers=True)
         done = written.target.verify()
         assert done.returncode == 1
@@ -183,7 +180,7 @@ class TestStoredTypes:
                                                   value: str) -> None:
         """A column stored as a BLOB, as text that is not UTF-8, or as a number, fails at its
         position naming the column."""
-        await written.target.sql(f"UPDATE entries SET {column} = {value} "  # noqa: S608
+        await written.target.sql(f"UPDATE entries SET {column} = {value} "
                                  f"WHERE seq = {written.outcome}", past_triggers=True)
         done = written.target.verify()
         assert done.returncode == 1
@@ -196,7 +193,7 @@ class TestDroppedValues:
         """Dropping the ciphertext of a customer erased later in the record (what erasure
         allows) still verifies."""
         await written.target.sql(
-            f"UPDATE entries SET sealed = NULL WHERE seq = {written.erased_before}")  # noqa: S608
+            f"UPDATE entries SET sealed = NULL WHERE seq = {written.erased_before}")
         done = written.target.verify()
         assert done.returncode == 0, done.stdout
 
@@ -206,7 +203,7 @@ class TestDroppedValues:
         (they came back under a new key), or from an entry naming no customer, fails at its
         position."""
         seq = getattr(written, which)
-        await written.target.sql(f"UPDATE entries SET sealed = NULL WHERE seq = {seq}")  # noqa: S608
+        await written.target.sql(f"UPDATE entries SET sealed = NULL WHERE seq = {seq}")
         done = written.target.verify()
         assert done.returncode == 1
         assert f"FAILED at position {seq}: the entry's sealed value was dropped" in done.stdout
@@ -214,7 +211,7 @@ class TestDroppedValues:
     async def test_the_first_unallowed_drop_is_named(self, written: Written) -> None:
         """With several values dropped, allowed and not, the first not allowed is named."""
         for seq in (written.erased_before, written.came_back, written.kept):
-            await written.target.sql(f"UPDATE entries SET sealed = NULL WHERE seq = {seq}")  # noqa: S608
+            await written.target.sql(f"UPDATE entries SET sealed = NULL WHERE seq = {seq}")
         done = written.target.verify()
         assert done.returncode == 1
         assert f"FAILED at position {written.kept}: " in done.stdout
@@ -238,9 +235,10 @@ FORM: dict[str, Any] = {
 async def _authority_disclosure(gateway: Harness, tmp_path: Path) -> None:
     """An order booked for the canary customer, then an authority request for their data taken
     in, approved by a second person and disclosed."""
-    assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201  # noqa: PLR2004
+    assert (await gateway.post(order_event("posti", "home_delivery")))[0] == 201
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("ilona", "api"), now=NOW)
+    request = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+        actor=Actor("ilona", "api"), now=NOW)
     await authority.approve(request.id, actor=Actor("aapo", "api"), now=NOW)
     await disclose(authority, request.id, actor=Actor("aapo", "api"), now=NOW,
                    out_dir=tmp_path / "packages" / request.id)
@@ -265,8 +263,8 @@ async def test_an_authority_disclosure_hidden_from_the_report_fails_verify(
         before = await get_json(gateway, "/v1/reports/transparency", headers)
         assert before["totals"]["authority_disclosures"] == 1
         ((seq,),) = await target.sql(
-            f"SELECT seq FROM entries WHERE kind = '{Kind.AUTHORITY_DISCLOSURE}'")  # noqa: S608
-        await target.sql(f"UPDATE entries SET {column} = {TAMPERED[column]} "  # noqa: S608
+            f"SELECT seq FROM entries WHERE kind = '{Kind.AUTHORITY_DISCLOSURE}'")
+        await target.sql(f"UPDATE entries SET {column} = {TAMPERED[column]} "
                          f"WHERE seq = {seq}", past_triggers=True)
         after = await get_json(gateway, "/v1/reports/transparency", headers)
         assert (after["totals"], after["per_recipient"]) != (

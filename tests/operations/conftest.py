@@ -27,8 +27,8 @@ from gateway.policy.config import parse_policy
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.entry import document
-from gateway.record.stores.sqlite.threaded import ThreadedStore
 from gateway.record.stores.sqlite.store import SqliteStore
+from gateway.record.stores.sqlite.threaded import ThreadedStore
 from tests.fakes.carrier import FakeCarrier
 
 ROOT = Path(__file__).resolve().parent.parent.parent

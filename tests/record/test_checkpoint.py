@@ -467,7 +467,7 @@ class TestParseAndVerify:
         with pytest.raises(CheckpointInvalid) as refused:
             parse_and_verify(forged, [verifier])
         reason = str(refused.value)
-        assert len(reason) < 80  # noqa: PLR2004
+        assert len(reason) < 80
         key_material = (signer.key_string().split("+", 4)[4],  # PRIVATE+KEY+name+id+key
                         verifier.key_string().split("+", 2)[2],  # name+id+key
                         note.split(" ")[-1].strip())  # the signature

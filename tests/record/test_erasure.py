@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from gateway.record.merkle import (
 )
 from gateway.record.sealing import seal, subject_ref
 from gateway.record.verify import verify_sqlite
+from tests.cli import arun
 from tests.conftest import CANARY_CUSTOMER, ROOT, order_event, run_gateway
 from tests.stores import Backend
 
@@ -35,7 +35,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def record(backend: Backend) -> Record:
+async def record(backend: Backend) -> AsyncIterator[Record]:
     signer = Signer.generate(ORIGIN)[0]
     record = Record(store=backend.make(), kek=os.urandom(32),
                     signer=signer, origin=ORIGIN, checkpoint_every=10_000,
@@ -133,11 +133,8 @@ class TestEraseThroughTheGateway:
             config_file = tmp_path / "config.toml"
             config_file.write_text(_config_for(tmp_path))
             await gw.add_staff("dpo", "admin")
-            result = subprocess.run(
-                [sys.executable, "-m", "gateway.cli", "--config", str(config_file), "erase",
-                 "--customer", CANARY_CUSTOMER["id"], "--as", "dpo"],
-                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                timeout=60, check=False)
+            result = await arun("--config", str(config_file), "erase",
+                                "--customer", CANARY_CUSTOMER["id"], "--as", "dpo")
             assert result.returncode == 0, result.stderr
             assert result.stdout.startswith("erased:")
             status, problem, _ = await gw.post(event, msg_id="msg_erase")
@@ -178,7 +175,8 @@ class TestHoldsAndRetention:
                                        rules=ErasureRules(), now=NOW)
         assert (result.status, result.due) == ("deferred", "2026-11-27T12:00:00.000Z")
         assert await run_due(record, actor=DPO, now=NOW + timedelta(days=4)) == []
-        assert [e.status for e in await run_due(record, actor=DPO, now=NOW + timedelta(days=6))] == [
+        assert [e.status for e in await run_due(record, actor=DPO,
+            now=NOW + timedelta(days=6))] == [
             "erased"]
 
     async def test_retention_erases_inactive_customers_unless_held(self, record: Record) -> None:

@@ -580,7 +580,7 @@ class TestVerifyConsistency:
         assert not verify_consistency(other, new, ref_root(leaves[:old]), ref_root(leaves), proof)
 
     @examples
-    @given(st.data(), trees.filter(lambda leaves: len(leaves) > 2))  # noqa: PLR2004
+    @given(st.data(), trees.filter(lambda leaves: len(leaves) > 2))
     def test_wrong_new_size_fails(self, data: st.DataObject, leaves: list[bytes]) -> None:
         """A proof checked against another newer size and that size's own root is refused."""
         new = data.draw(st.integers(2, len(leaves)))

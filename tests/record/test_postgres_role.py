@@ -12,8 +12,8 @@ import pytest
 
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
-from gateway.record.stores.postgres.store import PostgresStore
 from gateway.record.rows import HookOp
+from gateway.record.stores.postgres.store import PostgresStore
 
 ORIGIN = "test.invalid/record"
 
@@ -27,7 +27,8 @@ async def as_writer(url: str, schema: str, statement: str) -> None:
 
 
 class TestWriterRole:
-    async def test_the_gateway_works_as_the_writer_role(self, pg_writer: tuple[str, str], pg_schema: str,
+    async def test_the_gateway_works_as_the_writer_role(self, pg_writer: tuple[str, str],
+        pg_schema: str,
                                                         ) -> None:
         """Connected as the writer role, the record appends entries with their hook and key
         side operations, and signs checkpoints."""
@@ -42,7 +43,7 @@ class TestWriterRole:
                                     HookOp(webhook_id=f"h{i}", disclosure=f"d_{i}", subject="s1"),
                                     new_key)
             assert await record.checkpoint() is not None
-            assert (await record.head())[0] == 3  # noqa: PLR2004
+            assert (await record.head())[0] == 3
         finally:
             await record.close()
 

@@ -5,7 +5,6 @@ side tables (hooks, keys, requests, erasure, staff) kept the same way."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import asyncpg
@@ -14,24 +13,26 @@ import pytest
 from gateway.errors import Conflict, HookTaken, NotFound, RecordError, SideOpRefused
 from gateway.record.entry import GENESIS, Draft, Kind, document
 from gateway.record.merkle import leaf_hash, root
-from gateway.record.stores.postgres.store import PostgresStore
-from gateway.record.stores.postgres.schema import MIGRATIONS
 from gateway.record.queries import Search
 from gateway.record.rows import (
     AddHold,
     AddStaff,
-    ChangeStaff,
     CancelErasure,
+    ChangeStaff,
     DeferErasure,
     DisableStaff,
     EndHolds,
+    HookOp,
+    KeyErasure,
     PutRequest,
     ReleaseHolds,
     SideOp,
     SideOps,
 )
-from gateway.record.stores.sqlite.store import HookOp, KeyErasure, SqliteStore
 from gateway.record.stores.contract import Store
+from gateway.record.stores.postgres.schema import MIGRATIONS
+from gateway.record.stores.postgres.store import PostgresStore
+from gateway.record.stores.sqlite.store import SqliteStore
 from tests.stores import PG_URL, Backend, pg_sql
 
 T = "2026-11-22T10:00:00.000Z"
@@ -74,7 +75,9 @@ class TestAppendBatch:
         """Entries get positions 0.. in order, each naming the previous leaf."""
         assert await append(store, 3) == [0, 1, 2]
         first, second, third = [await store.entry(i) for i in range(3)]
-        assert first is not None and second is not None and third is not None
+        assert first is not None
+        assert second is not None
+        assert third is not None
         assert document(first.body)["prev"] == GENESIS.hex()
         assert document(third.body)["prev"] == second.leaf.hex()
         assert second.leaf == leaf_hash(second.body)
@@ -84,7 +87,7 @@ class TestAppendBatch:
         await append(store, 5)
         await append(store, 2)
         size, head_root = await store.head()
-        assert size == 7  # noqa: PLR2004
+        assert size == 7
         assert head_root == root(await store.leaves(0, 7))
         assert await store.root_at(3) == root(await store.leaves(0, 3))
 
@@ -176,7 +179,7 @@ class TestAppendOnly:
         for shift in (0, 5):
             with pytest.raises(backend.refused):
                 await backend.sql(
-                    f"INSERT INTO entries SELECT seq + {shift}, body, leaf, sealed, kind, "  # noqa: S608
+                    f"INSERT INTO entries SELECT seq + {shift}, body, leaf, sealed, kind, "
                     "time, subject, order_ref, recipient, disclosure FROM entries")
 
     async def test_allows_dropping_a_sealed_value(self, store: Store, backend: Backend) -> None:
@@ -213,7 +216,7 @@ class TestDurability:
         store = SqliteStore(tmp_path / "r.sqlite")
         store.open()
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # noqa: PLR2004
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
         store.close()
 
     async def test_postgres_commits_synchronously(self, pg_schema: str) -> None:
@@ -307,7 +310,7 @@ class TestSideTables:
         with pytest.raises(SideOpRefused) as refused:
             await change(store, PutRequest("r1", "rejected", "2026-12-01", b"{}", "received"))
         assert isinstance(refused.value.error, RecordError)
-        assert (await store.head())[0] == 3  # noqa: PLR2004 - the refused entry is not kept
+        assert (await store.head())[0] == 3
         assert await store.get_request("r1") == ("approved", b"{1}")
         assert await store.get_request("nope") is None
         assert await store.list_requests(["approved"]) == [
@@ -532,7 +535,7 @@ class TestOpenHooks:
                 [Draft(kind=Kind.OUTCOME, disclosure="d1")],
                 [HookOp("h1", "d1", subject="s", status=503, answer=b"b", if_open=True)], T)
         assert isinstance(refused.value.error, HookTaken)
-        assert (await store.head())[0] == 2  # noqa: PLR2004
+        assert (await store.head())[0] == 2
         assert (await store.hook("h1")).answer == b"a"  # type: ignore[union-attr]
         assert await store.open_hooks(alone_only=False) == []
 

@@ -48,10 +48,10 @@ async def test_a_review_search_on_a_locked_record_answers_503(gateway: Harness) 
     with locked(gateway.config.record.path):
         async with gateway.http.get(url, headers=headers) as resp:
             status, kind, body = resp.status, resp.content_type, await resp.read()
-    assert status == 503, body  # noqa: PLR2004
+    assert status == 503, body
     assert kind == "application/problem+json"
     problem = orjson.loads(body)
-    assert problem["status"] == 503  # noqa: PLR2004
+    assert problem["status"] == 503
     assert problem["type"].endswith("record-unavailable")
     async with gateway.http.get(url, headers=headers) as resp:
-        assert resp.status == 200  # noqa: PLR2004
+        assert resp.status == 200

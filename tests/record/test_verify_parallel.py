@@ -91,7 +91,8 @@ async def test_split_verdict_is_one_process_verdict(tmp_path: Path, tamper: str 
         "column at a range start": f"UPDATE entries SET recipient = 'x' WHERE seq = {4 * CHUNK}",
         "column mid-range": f"UPDATE entries SET time = 'x' WHERE seq = {5 * CHUNK + 3}",
         "delete at a range end": f"DELETE FROM entries WHERE seq = {3 * CHUNK - 1}",
-        "leaf at a range end": f"UPDATE entries SET leaf = zeroblob(32) WHERE seq = {2 * CHUNK - 1}",
+        "leaf at a range end":
+            f"UPDATE entries SET leaf = zeroblob(32) WHERE seq = {2 * CHUNK - 1}",
         "truncate": f"DELETE FROM entries WHERE seq > {6 * CHUNK + 2}",
     }
     if tamper in statements:

@@ -4,9 +4,6 @@ straight in the database by a superuser with the triggers switched off is found.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -17,6 +14,7 @@ from gateway.record.checkpoint import Signer
 from gateway.record.stores.postgres.store import PostgresStore
 from gateway.record.stores.postgres.verify import verify_postgres
 from gateway.record.verify import Report
+from tests.cli import Ran, run
 from tests.conftest import ROOT
 from tests.stores import PG_URL
 
@@ -29,7 +27,7 @@ def signer() -> Signer:
 
 
 @pytest.fixture
-async def record(pg_schema: str, signer: Signer) -> AsyncIterator[str]:
+async def record(pg_schema: str, signer: Signer) -> str:
     """A PostgreSQL record of 12 entries with checkpoints every 5; yields its schema."""
     record = Record(store=PostgresStore(PG_URL, schema=pg_schema), kek=os.urandom(32),
                     signer=signer, origin=ORIGIN, checkpoint_every=5)
@@ -37,7 +35,7 @@ async def record(pg_schema: str, signer: Signer) -> AsyncIterator[str]:
     for i in range(12):
         await record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{i}", sealed=b"v" * i))
     await record.close()
-    yield pg_schema
+    return pg_schema
 
 
 async def tamper(schema: str, statement: str) -> None:
@@ -54,14 +52,11 @@ async def verify(schema: str, signer: Signer) -> Report:
     return await verify_postgres(PG_URL, schema, [signer.verifier()], origin=ORIGIN)
 
 
-def cli_verify(schema: str, signer: Signer, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def cli_verify(schema: str, signer: Signer, tmp_path: Path) -> Ran:
     key = tmp_path / "checkpoint.pub"
     key.write_text(signer.verifier().key_string())
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "log", "verify", "--url", PG_URL, "--schema",
-         schema, "--public-key", str(key), "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run("log", "verify", "--url", PG_URL, "--schema", schema, "--public-key", str(key),
+               "--quiet", cwd=ROOT)
 
 
 class TestVerifyPostgres:
@@ -71,7 +66,7 @@ class TestVerifyPostgres:
         report = await verify(record, signer)
         assert report.ok, report.summary()
         assert (report.entries, report.unsigned_tail) == (12, 0)
-        assert report.checkpoints >= 3  # noqa: PLR2004
+        assert report.checkpoints >= 3
         done = cli_verify(record, signer, tmp_path)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("OK: 12 entries")

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from multidict import CIMultiDictProxy
 
 from tests.conftest import Harness, order_event
 
 
 async def call(gateway: Harness, method: str, path: str, *,
                headers: Mapping[str, str] | None = None, **kwargs: Any,  # noqa: ANN401
-               ) -> tuple[int, bytes, Mapping[str, str]]:
+               ) -> tuple[int, bytes, CIMultiDictProxy[str]]:
     """One request, redirects not followed."""
     async with gateway.http.request(method, gateway.url + path, headers=dict(headers or {}),
                                     allow_redirects=False, **kwargs) as resp:
@@ -24,7 +25,7 @@ async def call(gateway: Harness, method: str, path: str, *,
 async def get_json(gateway: Harness, path: str, headers: Mapping[str, str],
                    ) -> dict[str, Any]:
     status, body, _ = await call(gateway, "GET", path, headers=headers)
-    assert status == 200, body  # noqa: PLR2004
+    assert status == 200, body
     doc: dict[str, Any] = orjson.loads(body)
     return doc
 
@@ -46,5 +47,5 @@ async def ship(gateway: Harness, *, order_id: str, service: str = "home_delivery
     if customer is not None:
         event["data"]["customer"]["id"] = customer
     status, answer, _ = await gateway.post(event)
-    assert status == 201, answer  # noqa: PLR2004
+    assert status == 201, answer
     return answer

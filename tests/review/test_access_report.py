@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.http.app import RECORD
 from gateway.erasure.requests import ErasureRules, place_hold, request_erasure
+from gateway.http.app import RECORD
 from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, Harness, run_gateway, write_config
 from tests.review.conftest import call, cookie_of, get_json, ship
 from tests.review.test_review_cli import gateway as cli
@@ -92,7 +92,7 @@ class TestApi:
         """Purposes, categories, retention per category with the Accounting Act for orders,
         the four rights, the Ombudsman with contact details, and the source."""
         doc = await report(shipped, f"customer={CUSTOMER}&lang={lang}")
-        assert len(doc["purposes"]) == 3  # noqa: PLR2004
+        assert len(doc["purposes"]) == 3
         assert [c["category"] for c in doc["data_categories"]] == ["name", "address", "phone"]
         retention = {r["category"]: r for r in doc["retention"]}
         assert set(retention) == {"name", "address", "phone", "email", "orders", "deliveries"}
@@ -100,7 +100,7 @@ class TestApi:
         assert retention["orders"]["period"] == {"count": 6, "unit": "years",
                                                  "from": "end_of_financial_year"}
         assert retention["name"]["period"] is None
-        assert len(doc["rights"]) == 4  # noqa: PLR2004
+        assert len(doc["rights"]) == 4
         assert doc["complaint"]["authority"] == WORDS[lang][1]
         assert doc["complaint"]["email"] == "tietosuoja@om.fi"
         assert "Jerone Group Oy" in doc["source"]
@@ -116,7 +116,7 @@ class TestApi:
         headers = await shipped.as_staff("reviewer")
         status, body, answer = await call(
             shipped, "GET", f"/v1/reports/access?customer={CUSTOMER}&lang=de", headers=headers)
-        assert status == 400  # noqa: PLR2004
+        assert status == 400
         assert answer["content-type"] == "application/problem+json"
         assert orjson.loads(body)["parameter"] == "lang"
 
@@ -157,7 +157,7 @@ class TestPage:
         status, body, _ = await call(shipped, "GET",
                                      f"/review/access?customer={CUSTOMER}&lang={lang}",
                                      headers=headers)
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         page = body.decode()
         postal, ombudsman, _, rights = WORDS[lang]
         assert f'<html lang="{lang}">' in page
@@ -178,7 +178,7 @@ class TestPage:
         status, body, _ = await call(gateway, "GET",
                                      f"/review/access?customer=C-NEVER-SEEN&lang={lang}",
                                      headers=headers)
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         page = body.decode()
         assert NOTHING[lang] in page
         assert 'id="unknown-customer"' in page  # the staff warning, not printed

@@ -41,7 +41,7 @@ async def test_a_reviewer_logs_in_searches_opens_an_entry_and_reports(
     await page.click("button[name=go]")
     await page.wait_for_selector("#results")
     rows = await page.locator("#results tbody tr").all_inner_texts()
-    assert len(rows) == 4  # noqa: PLR2004 - two orders, intent and outcome each
+    assert len(rows) == 4
     table = "\n".join(rows)
     assert "J-WEB-1" in table
     assert "J-WEB-3" not in table

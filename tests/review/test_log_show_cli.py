@@ -1,18 +1,16 @@
-"""`gateway log show` and `gateway report …` as an operator runs them, in a subprocess: a
+"""`gateway log show` and `gateway report …` as an operator runs them: a
 closed pipe ends the command quietly, --limit takes a positive count, the listing says when
 more follow, a period or customer id is read by the same rule as over HTTP, and staff-entered
 text reaches the terminal escaped."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.cli import command, environ
 from tests.review.test_review_cli import config  # noqa: F401 - the fixture
 from tests.review.test_review_cli import gateway as run
 
@@ -37,14 +35,13 @@ class TestClosedPipe:
         writes; it exits 141 (as a command killed by SIGPIPE) with no traceback."""
         args = tuple(str(config.parent / a) if a == "record.sqlite" else a for a in args)
         with subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": str(ROOT)}) as proc:
+                command("--config", str(config), *args), stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=environ()) as proc:
             assert proc.stdout is not None
             assert proc.stderr is not None
             proc.stdout.close()
             stderr = proc.stderr.read().decode()
-            assert proc.wait(timeout=120) == 141, stderr  # noqa: PLR2004
+            assert proc.wait(timeout=120) == 141, stderr
         assert "Traceback" not in stderr
         assert "BrokenPipe" not in stderr
 
@@ -54,14 +51,14 @@ class TestLimit:
     def test_a_limit_is_a_positive_count(self, config: Path, limit: str) -> None:
         """--limit -3 does not list everything but three: it is refused, in one message."""
         result = run(config, "log", "show", "--limit", limit)
-        assert result.returncode == 2, result.stdout  # noqa: PLR2004
+        assert result.returncode == 2, result.stdout
         assert result.stdout == ""
         assert "--limit: must be a whole number from 1 to 500" in result.stderr
         assert "Traceback" not in result.stderr
 
     def test_a_start_is_a_position(self, config: Path) -> None:
         result = run(config, "log", "show", "--start", "-1")
-        assert result.returncode == 2  # noqa: PLR2004
+        assert result.returncode == 2
         assert "--start: must be a position" in result.stderr
 
     def test_the_listing_says_when_more_follow(self, config: Path) -> None:
@@ -87,8 +84,8 @@ class TestOneRuleWithTheApi:
         for args in (("report", "transparency", "--from", "2027", "--to", "2026"),
                      ("log", "show", "--from", "2027", "--to", "2026")):
             result = run(config, *args, "--as", "rea")
-            assert (result.returncode, result.stderr) == (1, "gateway: from must come before "
-                                                             "to\n")
+            assert (result.returncode, result.stderr) == (1, ("gateway: from must come before "
+                                                             "to\n"))
 
     def test_an_over_long_customer_id_is_too_long_not_missing(self, config: Path) -> None:
         result = run(config, "report", "access", "--customer", "C" + "9" * 200, "--as", "rea")
@@ -115,7 +112,7 @@ class TestStaffText:
         """Nothing is recorded; the message names the option and does not echo the text."""
         before = run(config, "log", "show").stdout
         result = run(config, *args)
-        assert result.returncode == 2  # noqa: PLR2004
+        assert result.returncode == 2
         option = next(a for a in args if a in ("--basis", "--reason"))
         assert f"argument {option}: holds a control or format character" in result.stderr
         assert args[-1] not in result.stderr

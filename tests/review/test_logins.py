@@ -21,9 +21,9 @@ import orjson
 import pytest
 
 from gateway.http.access import STAFF
-from gateway.staff.logins import THREAD_PREFIX, LoginLimits
 from gateway.http.problems import PROBLEM_TYPE
 from gateway.staff.accounts import LOGIN_FAILURES, LOGIN_WINDOW
+from gateway.staff.logins import THREAD_PREFIX, LoginLimits
 from tests.conftest import STAFF_PASSWORD, Harness, run_gateway
 from tests.review.conftest import ship
 

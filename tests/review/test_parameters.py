@@ -93,12 +93,12 @@ class TestUnknownParameters:
         """The search page answers 400 with the message, and lists nothing."""
         status, page, _ = await call(gateway, "GET", "/review/search?go=1&custmer=C-1001",
                                      headers=cookie_of(admin))
-        assert status == 400  # noqa: PLR2004
+        assert status == 400
         assert b"unknown parameter custmer" in page
         assert b'id="results"' not in page
         status, page, _ = await call(gateway, "GET", "/review/search?go=1&kind=bogus",
                                      headers=cookie_of(admin))
-        assert status == 400  # noqa: PLR2004
+        assert status == 400
 
     async def test_known_parameters_still_work(
         self, gateway: Harness, admin: dict[str, str]
@@ -106,7 +106,7 @@ class TestUnknownParameters:
         status, body, _ = await call(
             gateway, "GET", "/v1/review/entries?customer=C-1001&kind=disclosure.outcome&"
             "order=J-P-2&recipient=posti&sort=oldest&limit=5&from=2020&to=2100", headers=admin)
-        assert status == 200, body  # noqa: PLR2004
+        assert status == 200, body
         assert [e["order"] for e in orjson.loads(body)["entries"]] == ["J-P-2"]
 
 
@@ -124,20 +124,21 @@ class TestOneRuleForPeriods:
         assert (doc["parameter"], doc["detail"]) == ("to", "from must come before to")
 
     @pytest.mark.parametrize("path", ["/v1/review/entries", "/v1/reports/transparency"])
-    @pytest.mark.parametrize("bound", ["from=yesterday", "to=2026-13", "from=0001-01-01T00:00+01:00",
+    @pytest.mark.parametrize("bound", ["from=yesterday", "to=2026-13",
+        "from=0001-01-01T00:00+01:00",
                                        "to=9999-12-31"])
     async def test_a_malformed_bound_is_refused_alike(
         self, gateway: Harness, admin: dict[str, str], path: str, bound: str
     ) -> None:
         doc = await problem(gateway, f"{path}?{bound}", admin)
-        assert doc["parameter"] == bound.split("=")[0]
+        assert doc["parameter"] == bound.split("=", maxsplit=1)[0]
 
     async def test_the_transparency_page_says_so(
         self, gateway: Harness, admin: dict[str, str]
     ) -> None:
         status, page, _ = await call(gateway, "GET", "/review/transparency?from=2027&to=2026",
                                      headers=cookie_of(admin))
-        assert status == 400  # noqa: PLR2004
+        assert status == 400
         assert b"from must come before to" in page
 
 
@@ -167,6 +168,6 @@ class TestOneRuleForCustomerIds:
     ) -> None:
         status, page, _ = await call(gateway, "GET", f"/review/access?customer={LONG_ID}",
                                      headers=cookie_of(admin))
-        assert status == 400  # noqa: PLR2004
+        assert status == 400
         assert b"customer is longer than 200 characters" in page
         assert LONG_ID.encode() not in page

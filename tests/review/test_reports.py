@@ -13,9 +13,10 @@ import pytest
 
 from carriers.sandbox import CONTROL
 from gateway.actor import Actor
-from gateway.http.app import RECORD
-from gateway.authority.workflow import Authority, Intake
+from gateway.authority.intake import Intake
 from gateway.authority.package import disclose
+from gateway.authority.workflow import Authority
+from gateway.http.app import RECORD
 from gateway.record.sealing import subject_ref
 from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event
 from tests.review.conftest import call, cookie_of, entries, get_json, ship
@@ -36,10 +37,12 @@ FORM: dict[str, Any] = {
 }
 
 
-async def authority_disclosure(gateway: Harness, tmp_path: Path, **change: Any) -> str:  # noqa: ANN401
+async def authority_disclosure(gateway: Harness, tmp_path: Path,
+    **change: Any) -> str:  # noqa: ANN401
     """An authority request taken in, approved by a second person and disclosed."""
     authority = Authority(record=gateway.app[RECORD], hmac_key=gateway.config.keys.subject_hmac)
-    request = await authority.intake(Intake.from_json({**FORM, **change}, settings=AUTHORITIES), actor=Actor("ilona", "api"),
+    request = await authority.intake(Intake.from_json({**FORM, **change}, settings=AUTHORITIES),
+        actor=Actor("ilona", "api"),
                                      now=NOW)
     await authority.approve(request.id, actor=Actor("aapo", "api"), now=NOW)
     await disclose(authority, request.id, actor=Actor("aapo", "api"), now=NOW,
@@ -85,7 +88,7 @@ class TestAccessReport:
         assert home["purpose"] == "Delivery of order J-HOME by posti (home_delivery)"
         (posti,) = [r for r in report["recipients"] if r["recipient"] == "posti"]
         assert posti["fields"] == home["fields"]
-        assert posti["disclosures"] == 2  # noqa: PLR2004
+        assert posti["disclosures"] == 2
         for value in (*CANARY_FIELDS.values(), "J-ELSE", "J-DOWN"):
             assert value not in orjson.dumps(report).decode()
 
@@ -135,7 +138,7 @@ class TestAccessReport:
             assert status == 200
             assert b"Coercive" not in body
             assert b"5500/R/999/26" not in body
-            assert b"deferred\":true" not in body
+            assert b'deferred":true' not in body
 
     async def test_the_admin_full_view_shows_it_marked(
         self, gateway: Harness, history: dict[str, str]
@@ -216,12 +219,16 @@ class TestTransparencyReport:
         authority = Authority(record=gateway.app[RECORD],
                               hmac_key=gateway.config.keys.subject_hmac)
         customs = {"authority": "Tulli", "legal_basis": "Customs Act 304/2016, s. 105"}
-        rejected = await authority.intake(Intake.from_json({**FORM, **customs}, settings=AUTHORITIES),
+        rejected = await authority.intake(Intake.from_json({**FORM, **customs},
+            settings=AUTHORITIES),
                                           actor=Actor("ilona", "api"), now=NOW)
-        await authority.reject(rejected.id, actor=Actor("aapo", "api"), reason="outside the section",
+        await authority.reject(rejected.id, actor=Actor("aapo", "api"),
+            reason="outside the section",
                                now=NOW)
-        await authority.intake(Intake.from_json({**FORM, **customs}, settings=AUTHORITIES), actor=Actor("ilona", "api"), now=NOW)
-        approved = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("ilona", "api"), now=NOW)
+        await authority.intake(Intake.from_json({**FORM, **customs}, settings=AUTHORITIES),
+            actor=Actor("ilona", "api"), now=NOW)
+        approved = await authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+            actor=Actor("ilona", "api"), now=NOW)
         await authority.approve(approved.id, actor=Actor("aapo", "api"), now=NOW)
         await authority_disclosure(gateway, tmp_path, customers=["C-NEVER-SEEN"])
 
@@ -265,8 +272,8 @@ class TestTransparencyReport:
         status, body, _ = await call(gateway, "GET", "/review/transparency", headers=headers)
         assert status == 200
         page = body.decode()
-        assert page.count("<svg") == 2  # noqa: PLR2004
-        assert '<title>posti: 3</title>' in page
+        assert page.count("<svg") == 2
+        assert "<title>posti: 3</title>" in page
         assert NOW.strftime("%Y-%m") in page
 
 
@@ -294,7 +301,8 @@ class TestReadsAreNotDisclosures:
         read = await get_json(gateway, f"/v1/review/entries?customer={CUSTOMER}", headers)
         read_at = entries(gateway)[read["read_recorded_at"]]["time"]
         # One day after the read: the disclosure is older than a day, the read is not.
-        now = datetime.fromisoformat(read_at.replace("Z", "+00:00")) + timedelta(days=1)
-        done = await apply_retention(gateway.app[RECORD], actor=DPO, rules=ErasureRules(retention_days=1),
+        now = datetime.fromisoformat(read_at) + timedelta(days=1)
+        done = await apply_retention(gateway.app[RECORD], actor=DPO,
+            rules=ErasureRules(retention_days=1),
                                      now=now)
         assert [e.status for e in done] == ["erased"]

@@ -1,35 +1,32 @@
 """`gateway staff …`, `gateway report …` and the filtered `gateway log show`, run as a user runs
-them, in a subprocess, on a record that real hooks were disclosed into."""
+them (in this process), on a record that real hooks were disclosed into."""
 
 from __future__ import annotations
 
 import getpass
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, ROOT, run_gateway, write_config
+from tests.cli import Ran, run
+from tests.conftest import CANARY_CUSTOMER, CANARY_FIELDS, run_gateway, write_config
 from tests.review.conftest import ship
 
 PASSWORD = "a long enough passphrase"
 
 
-def gateway(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
-                          capture_output=True, text=True, env=environ, timeout=120, check=False,
-                          stdin=subprocess.DEVNULL)
+def gateway(config: Path, *args: str, **env: str) -> Ran:
+    """``gateway --config CONFIG ARGS`` with ``env`` added to the environment."""
+    return run("--config", str(config), *args, env=env)
 
 
-def last_entry(config: Path) -> dict[str, object]:
+def last_entry(config: Path) -> dict[str, Any]:
     db = sqlite3.connect(config.parent / "record.sqlite")
     (body,) = db.execute("SELECT body FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-    doc: dict[str, object] = orjson.loads(body)
+    doc: dict[str, Any] = orjson.loads(body)
     return doc
 
 
@@ -66,7 +63,7 @@ class TestStaff:
         db = sqlite3.connect(config.parent / "record.sqlite")
         stored = " ".join(r[0] for r in db.execute("SELECT password FROM staff"))
         assert PASSWORD not in stored
-        assert stored.count("scrypt$17$8$1$") == 2  # noqa: PLR2004
+        assert stored.count("scrypt$17$8$1$") == 2
 
     def test_account_changes_are_recorded(self, config: Path) -> None:
         """Adding and disabling an account each append a staff.changed entry naming the
@@ -122,7 +119,7 @@ class TestReports:
         assert [d["order"] for d in report["disclosures"]] == ["J-CLI-1", "J-CLI-2"]
         read = last_entry(config)
         assert read["kind"] == "review.read"
-        assert read["data"] == {"by": "rea", "roles": ["reviewer"], "via": "cli",  # type: ignore[comparison-overlap]
+        assert read["data"] == {"by": "rea", "roles": ["reviewer"], "via": "cli",
                                 "what": "access_report", "view": "customer", "lang": "fi",
                                 "os_user": getpass.getuser()}
         assert CANARY_CUSTOMER["id"] not in orjson.dumps(read).decode()
@@ -161,7 +158,7 @@ class TestReports:
         result = gateway(config, "report", "transparency", "--html", str(out))
         assert result.returncode == 0, result.stderr
         assert "<svg" in out.read_text()
-        assert last_entry(config)["data"]["by"] == me  # type: ignore[index]
+        assert last_entry(config)["data"]["by"] == me
 
 
 class TestLogShow:
@@ -175,8 +172,8 @@ class TestLogShow:
         assert [line.split("order=")[1].split()[0] for line in lines] == ["J-CLI-1", "J-CLI-2"]
         assert CANARY_FIELDS["name"] not in result.stdout
         read = last_entry(config)
-        assert read["data"]["what"] == "search"  # type: ignore[index]
-        assert read["data"]["via"] == "cli"  # type: ignore[index]
+        assert read["data"]["what"] == "search"
+        assert read["data"]["via"] == "cli"
         assert "recorded at position" in result.stderr
 
     def test_filters_need_the_live_record(self, config: Path) -> None:

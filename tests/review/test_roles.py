@@ -4,26 +4,26 @@ against a running gateway; default deny for an endpoint that declares nothing.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import attrs
 import orjson
 import pytest
-import aiohttp
 from aiohttp import web
 
-from gateway.http.access import access_middleware, access_of
 from gateway.actor import Actor
-from gateway.http.app import RECORD, create_app
-from gateway.authority.workflow import Intake
-from gateway.http.authority_api import DESK
+from gateway.authority.intake import Intake
 from gateway.authority.package import claim, disclose
+from gateway.http.access import access_middleware, access_of
+from gateway.http.app import RECORD, create_app
+from gateway.http.authority_api import DESK
 from gateway.http.problems import problem_middleware
-from gateway.staff.accounts import Role, csrf_token
 from gateway.operations.signature import sign_headers
+from gateway.staff.accounts import Role, csrf_token
 from tests.conftest import AUTHORITIES, STAFF_PASSWORD, Harness, load_config, order_event
 from tests.review.conftest import call, cookie_of, get_json, ship
 
@@ -72,7 +72,7 @@ FORM_FIELDS = [(k, v) for k, v in FORM.items() if k not in ("customers", "catego
     ("customers", "CUST-CANARY-1"), ("categories", "name")]
 REQUEST = "/v1/authority/requests"
 #: The steps after intake: (path, roles, the request's state, body).
-STEPS = (
+STEPS: tuple[tuple[str, tuple[str, ...], str, dict[str, str]], ...] = (
     ("extend", READERS, "received", {"deadline": "2030-02-01", "reason": "agreed by phone"}),
     ("object", ("approver",), "received", {"reason": "outside the cited section"}),
     ("resolve-objection", ("approver",), "objected",
@@ -187,7 +187,8 @@ async def _authority_request(gateway: Harness, state: str, decider: str | None) 
     ``decider`` (else by someone outside it too)."""
     desk = gateway.app[DESK]
     now = datetime.now(UTC)
-    request = await desk.authority.intake(Intake.from_json(FORM, settings=AUTHORITIES), actor=Actor("matrix-in", "api"),
+    request = await desk.authority.intake(Intake.from_json(FORM, settings=AUTHORITIES),
+        actor=Actor("matrix-in", "api"),
                                           now=now)
     if state in ("approved", "disclosed"):
         await desk.authority.approve(request.id, actor=Actor(decider or "matrix-ok", "api"),
@@ -230,13 +231,13 @@ def _denied(endpoint: Endpoint, caller: str) -> int:
 
 
 @pytest.fixture
-async def sessions(gateway: Harness) -> AsyncIterator[Callable[[], Any]]:
+async def sessions(gateway: Harness) -> Callable[[], Any]:
     async def fresh() -> dict[str, Mapping[str, str]]:
         return {role.value: await gateway.as_staff(role.value) for role in STAFF}
 
     await ship(gateway, order_id="J-ROLE-1")
     await gateway.app[RECORD].checkpoint()
-    yield fresh
+    return fresh
 
 
 class TestRoleMatrix:

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.http.app import RECORD
 from gateway.erasure.requests import ErasureRules, request_erasure
+from gateway.http.app import RECORD
 from gateway.record.checkpoint import Signer
 from gateway.record.sealing import subject_ref
 from gateway.record.verify import verify_sqlite
@@ -69,15 +69,15 @@ class TestFilters:
         yesterday = (TODAY - timedelta(days=1)).isoformat()
         base = "/v1/review/entries?kind=disclosure.outcome"
         today = await get_json(gateway, f"{base}&from={TODAY}&to={TODAY}", shipped)
-        assert len(today["entries"]) == 4  # noqa: PLR2004
+        assert len(today["entries"]) == 4
         assert (await get_json(gateway, f"{base}&from={tomorrow}", shipped))["entries"] == []
         assert (await get_json(gateway, f"{base}&to={yesterday}", shipped))["entries"] == []
         mine = "/v1/review/entries?customer=CUST-CANARY-1"
-        assert len((await get_json(gateway, f"{mine}&from={TODAY}", shipped))["entries"]) == 6  # noqa: PLR2004
+        assert len((await get_json(gateway, f"{mine}&from={TODAY}", shipped))["entries"]) == 6
         assert (await get_json(gateway, f"{mine}&from={tomorrow}", shipped))["entries"] == []
         month = TODAY.isoformat()[:7]
         assert len((await get_json(gateway, f"{base}&from={month}&to={month}",
-                                   shipped))["entries"]) == 4  # noqa: PLR2004
+                                   shipped))["entries"]) == 4
 
     @pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=x", "sort=sideways",
                                        "from=yesterday", "cursor=-1",
@@ -111,7 +111,7 @@ class TestPages:
             cursor = f"&cursor={doc['next_cursor']}"
         intents = [e["seq"] for e in entries(gateway) if e["kind"] == "disclosure.intent"]
         assert seen == (sorted(intents, reverse=True) if sort == "newest" else sorted(intents))
-        assert pages == 2  # noqa: PLR2004
+        assert pages == 2
 
 
 class TestValues:

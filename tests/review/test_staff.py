@@ -10,7 +10,6 @@ import pytest
 
 from gateway.actor import Actor
 from gateway.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
-from gateway.staff.logins import LoginLimits, PasswordPool
 from gateway.record import Record
 from gateway.record.checkpoint import Signer
 from gateway.record.entry import document
@@ -23,6 +22,7 @@ from gateway.staff.accounts import (
     hash_password,
     parse_roles,
 )
+from gateway.staff.logins import LoginLimits, PasswordPool
 from tests.stores import Backend
 
 PASSWORD = "a long enough passphrase"

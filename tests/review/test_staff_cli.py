@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import tomllib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,27 +13,26 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.errors import Unauthorized
-from gateway.http.app import build_record
 from gateway.config import Config
+from gateway.errors import Unauthorized
 from gateway.staff.accounts import Staff, check_password
+from gateway.wiring import build_record
 from tests.cli import Cli
-from tests.conftest import ROOT, write_config
+from tests.conftest import unreachable_carriers, write_config
 
 PASSWORD = "a long enough passphrase"
 NEW_PASSWORD = "quite another passphrase"
 
 
 @pytest.fixture
-def cli(tmp_path: Path, no_carrier_env: list[str], capsys: pytest.CaptureFixture[str],
+def cli(tmp_path: Path, no_carrier_env: list[str],
         monkeypatch: pytest.MonkeyPatch) -> Cli:
     """A fresh record and its config (no carrier credential needed); commands run from the OS
     login ``ops-anna``."""
-    raw = tomllib.loads((ROOT / "config.toml").read_text())
-    config = write_config(tmp_path, dict.fromkeys(raw["carriers"], "http://127.0.0.1:1"))
+    config = write_config(tmp_path, unreachable_carriers())
     monkeypatch.setenv("GATEWAY_STAFF_PASSWORD", PASSWORD)
     monkeypatch.setenv("LOGNAME", "ops-anna")
-    return Cli(config, capsys)
+    return Cli(config)
 
 
 def entries(cli: Cli) -> list[dict[str, Any]]:
@@ -84,9 +82,10 @@ class TestList:
     def test_a_wrong_role_is_named_without_python_reprs(self, cli: Cli) -> None:
         """argparse's refusal lists the roles by name, not as enum reprs."""
         ran = cli("staff", "add", "eve", "--role", "boss")
-        assert ran.code == 2  # noqa: PLR2004
-        assert "choose from 'admin', 'approver', 'auditor', 'intake_officer', 'reviewer'" in ran.err
-        assert "<Role" not in ran.err
+        assert ran.returncode == 2
+        roles = "'admin', 'approver', 'auditor', 'intake_officer', 'reviewer'"
+        assert f"choose from {roles}" in ran.stderr
+        assert "<Role" not in ran.stderr
 
 
 class TestEnable:
@@ -138,7 +137,8 @@ class TestRoles:
         assert len(entries(cli)) == before
 
     @pytest.mark.parametrize(("given", "message"), [
-        ("boss", ("unknown role boss; name one or more of admin, approver, auditor, intake_officer, "
+        ("boss",
+            ("unknown role boss; name one or more of admin, approver, auditor, intake_officer, "
                   "reviewer")),
         ("reviewer,pipeline", "unknown role pipeline"),
         (",", "no role given"),
@@ -146,8 +146,8 @@ class TestRoles:
     def test_unknown_roles_are_refused_by_name(self, cli: Cli, given: str, message: str) -> None:
         cli.ok("staff", "add", "rea", "--role", "reviewer")
         ran = cli("staff", "roles", "rea", "--set", given)
-        assert ran.code == 2  # noqa: PLR2004
-        assert message in ran.err
+        assert ran.returncode == 2
+        assert message in ran.stderr
         assert entries(cli)[-1]["data"]["action"] == "added"
 
     def test_an_unknown_account_is_named(self, cli: Cli) -> None:
@@ -194,7 +194,7 @@ class TestPassword:
         variable or a terminal, nothing changes."""
         cli.ok("staff", "add", "rea", "--role", "reviewer")
         stored = stored_password(cli, "rea")
-        assert cli("staff", "password", "rea", NEW_PASSWORD).code == 2  # noqa: PLR2004
+        assert cli("staff", "password", "rea", NEW_PASSWORD).returncode == 2
         monkeypatch.delenv("GATEWAY_STAFF_PASSWORD")
         assert "--password-file" in cli("staff", "password", "rea").line
         assert stored_password(cli, "rea") == stored

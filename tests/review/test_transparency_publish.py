@@ -10,18 +10,19 @@ from typing import Any
 import orjson
 
 from gateway.actor import Actor
-from gateway.http.app import RECORD
 from gateway.authority import preservation as authority_preservation
-from gateway.authority.workflow import Authority, Intake
+from gateway.authority.intake import Intake
 from gateway.authority.steps import Steps
+from gateway.authority.workflow import Authority
+from gateway.http.app import RECORD
 from tests.authority.test_authority_cli import CUSTOMER, config, ok, refused, take_in
 from tests.conftest import AUTHORITIES, CANARY_FIELDS, Harness
 from tests.review.conftest import call, cookie_of, get_json, ship
 from tests.review.test_reports import FORM, NOW, authority_disclosure
 
 __all__ = ["config"]  # a fixture, used by name
-HALF = f"{NOW.year}H{1 if NOW.month <= 6 else 2}"  # noqa: PLR2004
-OTHER_HALF = f"{NOW.year}H{2 if NOW.month <= 6 else 1}"  # noqa: PLR2004
+HALF = f"{NOW.year}H{1 if NOW.month <= 6 else 2}"
+OTHER_HALF = f"{NOW.year}H{2 if NOW.month <= 6 else 1}"
 #: The police department FORM names (by its id), as config.toml lists it.
 POLICE = AUTHORITIES.find(FORM["authority"]).name
 
@@ -97,7 +98,7 @@ class TestPeriodsAndViews:
                                (f"period={HALF}&from=2026", "not both")):
             status, body, got = await call(gateway, "GET", f"/v1/reports/transparency?{query}",
                                            headers=headers)
-            assert status == 400  # noqa: PLR2004
+            assert status == 400
             assert got["Content-Type"].startswith("application/problem+json")
             assert problem in orjson.loads(body)["detail"]
 
@@ -126,7 +127,7 @@ class TestPeriodsAndViews:
         status, body, got = await call(
             gateway, "GET", f"/v1/reports/transparency?period={HALF}&view=published"
             "&format=csv", headers=headers)
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         assert got["Content-Type"].startswith("text/csv")
         lines = body.decode().splitlines()
         assert lines[0] == "section,name,measure,value"
@@ -139,15 +140,15 @@ class TestPeriodsAndViews:
         reviewer = await gateway.as_staff("reviewer")
         status, _, _ = await call(gateway, "GET", "/v1/reports/transparency?view=published",
                                   headers=reviewer)
-        assert status == 403  # noqa: PLR2004
+        assert status == 403
         status, _, _ = await call(gateway, "GET", "/review/transparency?view=published",
                                   headers=cookie_of(reviewer))
-        assert status == 403  # noqa: PLR2004
+        assert status == 403
         admin = cookie_of(await gateway.as_staff("admin"))
         status, body, _ = await call(
             gateway, "GET", f"/review/transparency?view=published&period={HALF}",
             headers=admin)
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         page = body.decode()
         assert 'id="published-view"' in page
         assert '<dd id="req-received">fewer than 5</dd>' in page
@@ -175,7 +176,7 @@ class TestPublishOnTheCli:
                  str(html), "--json", str(js), "--csv", str(cs), "--as", "dpo")
         assert f"wrote {js}" in out
         doc: dict[str, Any] = orjson.loads(js.read_bytes())
-        assert doc["requests"]["received"] == 2  # noqa: PLR2004
+        assert doc["requests"]["received"] == 2
         assert doc["requests"]["rejected"] == {"fewer_than": 2}
         assert doc["statement"] == {"text": "Jerone has never received a national security "
                                             "letter or a gag order.", "as_of": "2026-06-30"}

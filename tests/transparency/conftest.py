@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import sqlite3
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +14,8 @@ import pytest
 
 from gateway.http.app import RECORD
 from gateway.record import Draft, Kind
-from tests.conftest import ROOT, Harness, order_event, run_gateway
+from tests.cli import arun
+from tests.conftest import Harness, order_event, run_gateway
 
 
 def leaf(body: bytes) -> bytes:
@@ -50,13 +49,9 @@ async def fill(gw: Harness, n: int) -> None:
 
 
 async def cli(*args: str) -> tuple[int, str, str]:
-    """``gateway ARGS`` in a process of its own (the event loop keeps serving meanwhile)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    """``gateway ARGS`` (the event loop keeps serving meanwhile)."""
+    ran = await arun(*args)
+    return ran.returncode, ran.stdout, ran.stderr
 
 
 @pytest.fixture
@@ -64,6 +59,6 @@ async def published(tmp_path: Path, carrier_env: None) -> AsyncIterator[Harness]
     """A gateway whose record holds one booking of the canary customer and 300 more entries."""
     async with run_gateway(tmp_path) as gw:
         status, _, _ = await gw.post(order_event("posti", "home_delivery"))
-        assert status == 201  # noqa: PLR2004
+        assert status == 201
         await fill(gw, 300)
         yield gw

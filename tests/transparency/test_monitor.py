@@ -116,7 +116,7 @@ class TestServedAFork:
         where.mkdir()
         shutil.copytree(tmp_path / "secrets", where / "secrets")
         async with run_gateway(where) as forged:
-            assert (await forged.post(order_event("budbee", "home")))[0] == 201  # noqa: PLR2004
+            assert (await forged.post(order_event("budbee", "home")))[0] == 201
             current, _ = await forged.app[RECORD].head()
             await fill(forged, size + more - current)
             code, _, err = await monitor(forged, tmp_path)

@@ -58,7 +58,7 @@ class Published:
         for _ in range(300):
             async with self.gateway.http.get(self.gateway.url + "/checkpoint") as resp:
                 note = await resp.text()
-            if resp.status == 200 and int(note.split("\n")[1]) == size:  # noqa: PLR2004
+            if resp.status == 200 and int(note.split("\n")[1]) == size:
                 return size
             await asyncio.sleep(0.05)
         raise AssertionError(f"the checkpoint of size {size} was not witnessed in time")
@@ -89,7 +89,7 @@ async def published(tmp_path: Path, pg_schema: str, carrier_env: None,
         try:
             async with run_gateway(tmp_path, change) as gw:
                 status, _, _ = await gw.post(order_event("posti", "home_delivery"))
-                assert status == 201  # noqa: PLR2004
+                assert status == 201
                 await fill(gw, 300)
                 yield Published(gateway=gw, schema=pg_schema, tmp=tmp_path)
         finally:

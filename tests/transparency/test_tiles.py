@@ -59,21 +59,21 @@ class TestHashTiles:
         signed root. Nobody logs in."""
         leaves = [leaf(b) for b in bodies(tmp_path / "record.sqlite")]
         size = len(leaves)
-        assert size > 256  # noqa: PLR2004
+        assert size > 256
         status, full, headers = await get(published, "/tile/0/000")
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         assert headers["Content-Type"] == "application/octet-stream"
         assert "immutable" in headers["Cache-Control"]
         assert split(full) == leaves[:256]
         status, partial, headers = await get(published, f"/tile/0/001.p/{size - 256}")
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         assert "immutable" not in headers["Cache-Control"]
         assert split(partial) == leaves[256:]
         status, upper, _ = await get(published, "/tile/1/000.p/1")
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         assert split(upper) == [mth(leaves[:256])]
         status, note, headers = await get(published, "/checkpoint")
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         assert headers["Content-Type"].startswith("text/plain")
         assert note.decode().split("\n")[1] == str(size)
 
@@ -85,10 +85,10 @@ class TestHashTiles:
         status, data, _ = await get(published, "/tile/0/001.p/3")
         assert (status, split(data)) == (200, leaves[256:259])
         status, _, headers = await get(published, f"/tile/0/001.p/{len(leaves) - 256 + 1}")
-        assert status == 404  # noqa: PLR2004
+        assert status == 404
         assert headers["Content-Type"] == "application/problem+json"
-        assert (await get(published, "/tile/0/002"))[0] == 404  # noqa: PLR2004
-        assert (await get(published, "/tile/1/000"))[0] == 404  # noqa: PLR2004
+        assert (await get(published, "/tile/0/002"))[0] == 404
+        assert (await get(published, "/tile/1/000"))[0] == 404
 
     @pytest.mark.parametrize("path", ["/tile/0/0000", "/tile/01/000", "/tile/0/000.p/0",
                                       "/tile/0/000.p/256", "/tile/0/x000/001", "/tile/64/000",
@@ -110,12 +110,12 @@ class TestEntryBundles:
         stored = bodies(tmp_path / "record.sqlite")
         auditor = await published.as_staff("auditor")
         status, full, headers = await get(published, "/tile/entries/000", auditor)
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         assert headers["Content-Type"] == "application/octet-stream"
         assert "private" in headers["Cache-Control"]
         status, partial, _ = await get(published, f"/tile/entries/001.p/{len(stored) - 256}",
                                        auditor)
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         entries = entries_of(full) + entries_of(partial)
         assert entries == stored
         _, tile, _ = await get(published, "/tile/0/000")
@@ -146,10 +146,10 @@ class TestBundleReadsAreRecorded:
         await published.add_staff("auditor-ann", "auditor")
         auditor = await published.login("auditor-ann")
         before = len(bodies(db))
-        assert (await get(published, "/tile/0/000"))[0] == 200  # noqa: PLR2004
+        assert (await get(published, "/tile/0/000"))[0] == 200
         assert len(bodies(db)) == before
         status, _, _ = await get(published, "/tile/entries/001.p/20", auditor)
-        assert status == 200  # noqa: PLR2004
+        assert status == 200
         stored = bodies(db)
         assert len(stored) == before + 1
         read = orjson.loads(stored[-1])
@@ -181,7 +181,7 @@ class TestBundleReadsAreRecorded:
             assert status == (403 if role else 401)
         auditor = await published.as_staff("auditor")
         status, _, _ = await get(published, "/tile/entries/009", auditor)
-        assert status == 404  # noqa: PLR2004
+        assert status == 404
         assert len(bodies(db)) == before + (2 if role else 1)  # the staff accounts added
 
     async def test_no_bundle_is_answered_when_its_read_cannot_be_recorded(
@@ -195,5 +195,5 @@ class TestBundleReadsAreRecorded:
         db.commit()
         db.close()
         status, body, _ = await get(published, "/tile/entries/000", auditor)
-        assert status == 503  # noqa: PLR2004
+        assert status == 503
         assert b"disclosure.intent" not in body

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,14 +11,9 @@ import pytest
 from gateway.config import Config
 from gateway.errors import ConfigError
 from gateway.staff.logins import LoginLimits
-from tests.conftest import ROOT, load_config
+from tests.conftest import load_config, unreachable_carriers
 
 Change = Callable[[dict[str, Any]], None]
-
-
-def urls() -> dict[str, str]:
-    raw = tomllib.loads((ROOT / "config.toml").read_text())
-    return {name: "http://127.0.0.1:1" for name in raw["carriers"]}
 
 
 def set_(path: str, value: object) -> Change:
@@ -39,7 +33,7 @@ def set_(path: str, value: object) -> Change:
 class TestLoad:
     def test_the_shipped_config_loads(self, tmp_path: Path, carrier_env: None) -> None:
         """config.toml as shipped loads, with a rule for every carrier service it names."""
-        config = load_config(tmp_path, urls())
+        config = load_config(tmp_path, unreachable_carriers())
         assert config.policy.rule("posti", "pickup_point").needs_pickup_point
         assert "street" not in config.policy.rule("posti", "pickup_point").allow
 
@@ -75,14 +69,14 @@ class TestLoad:
     ) -> None:
         """Each wrong setting stops the load with a message naming it."""
         with pytest.raises(ConfigError, match=message):
-            load_config(tmp_path, urls(), change)
+            load_config(tmp_path, unreachable_carriers(), change)
 
     def test_carrier_credentials_are_read_only_when_asked_for(
         self, tmp_path: Path, no_carrier_env: list[str]
     ) -> None:
         """The config loads without any carrier credential (commands that reach no carrier
         need none); asking for the credentials names every missing variable in one message."""
-        config = load_config(tmp_path, urls())
+        config = load_config(tmp_path, unreachable_carriers())
         with pytest.raises(ConfigError) as raised:
             config.carrier_credentials()
         assert raised.value.detail == f"missing carrier credentials: {', '.join(no_carrier_env)}"
@@ -92,10 +86,10 @@ class TestLoad:
     ) -> None:
         """Each carrier's credentials come from its variables, trimmed; one unset is named."""
         monkeypatch.setenv("POSTI_API_KEY", " key-1 \n")
-        config = load_config(tmp_path, urls())
+        config = load_config(tmp_path, unreachable_carriers())
         assert config.carrier_credentials()["posti"]["api_key"] == "key-1"
         monkeypatch.delenv("BUDBEE_API_SECRET")
-        with pytest.raises(ConfigError, match="^missing carrier credentials: BUDBEE_API_SECRET$"):
+        with pytest.raises(ConfigError, match=r"^missing carrier credentials: BUDBEE_API_SECRET$"):
             config.carrier_credentials()
 
     def test_refuses_an_unreadable_or_invalid_file(self, tmp_path: Path) -> None:
@@ -110,7 +104,7 @@ class TestLoad:
     def test_secrets_do_not_show_in_the_config_repr(self, tmp_path: Path,
                                                     carrier_env: None) -> None:
         """Printing the config shows where secrets come from, never their values."""
-        config = load_config(tmp_path, urls())
+        config = load_config(tmp_path, unreachable_carriers())
         text = repr(config)
         assert "sandbox-secret" not in text
         assert config.keys.kek.hex() not in text
@@ -135,14 +129,14 @@ class TestPostiOAuth:
             raw["carriers"]["posti"]["credentials"] = OAUTH_CREDENTIALS
             raw["carriers"]["posti"]["token_url"] = "https://oauth2.barium.posti.com/oauth/token"
 
-        posti = load_config(tmp_path, urls(), change).carriers["posti"]
+        posti = load_config(tmp_path, unreachable_carriers(), change).carriers["posti"]
 
         assert set(posti.credentials) == {"client_id", "client_secret"}
         assert posti.options == {"token_url": "https://oauth2.barium.posti.com/oauth/token"}
         assert "client-secret" not in repr(posti)
 
     def test_the_shipped_config_stays_on_hmac(self, tmp_path: Path, carrier_env: None) -> None:
-        posti = load_config(tmp_path, urls()).carriers["posti"]
+        posti = load_config(tmp_path, unreachable_carriers()).carriers["posti"]
         assert set(posti.credentials) == {"api_key", "secret"}
         assert posti.options == {}
 
@@ -165,7 +159,7 @@ class TestPostiOAuth:
         self, tmp_path: Path, oauth_env: None, change: Change, message: str
     ) -> None:
         with pytest.raises(ConfigError, match=message):
-            load_config(tmp_path, urls(), change)
+            load_config(tmp_path, unreachable_carriers(), change)
 
     @pytest.mark.parametrize(
         ("url", "message"),
@@ -184,7 +178,7 @@ class TestPostiOAuth:
             raw["carriers"]["posti"]["token_url"] = url
 
         with pytest.raises(ConfigError, match=message):
-            load_config(tmp_path, urls(), change)
+            load_config(tmp_path, unreachable_carriers(), change)
 
 
 class TestLogins:
@@ -192,18 +186,18 @@ class TestLogins:
         """[logins] as shipped: two password threads, 16 waiting, 4 per client address; a
         config without the table gets the same."""
         expected = LoginLimits(workers=2, waiting=16, per_client=4)
-        assert load_config(tmp_path, urls()).logins == expected
-        assert load_config(tmp_path, urls(), set_("logins", ...)).logins == expected
+        assert load_config(tmp_path, unreachable_carriers()).logins == expected
+        assert load_config(tmp_path, unreachable_carriers(), set_("logins", ...)).logins == expected
 
     @pytest.mark.parametrize(("change", "message"), [
         (set_("logins.workers", 0), "workers must be a whole number, 1 or more"),
         (set_("logins.waiting", -1), "waiting must be a whole number, 0 or more"),
         (set_("logins.per_client", "four"), "per_client must be a whole number"),
-        (set_("logins.per_client", True), "per_client must be a whole number"),
+        (set_("logins.per_client", value=True), "per_client must be a whole number"),
         (set_("logins.threads", 2), r"\[logins\]: unknown key"),
         (set_("logins", 2), r"\[logins\] must be a table"),
     ])
     def test_refuses_limits_it_cannot_honour(self, tmp_path: Path, carrier_env: None,
                                              change: Change, message: str) -> None:
         with pytest.raises(ConfigError, match=message):
-            load_config(tmp_path, urls(), change)
+            load_config(tmp_path, unreachable_carriers(), change)

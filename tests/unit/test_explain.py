@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import attrs
@@ -12,7 +9,7 @@ import orjson
 
 from gateway.policy.explain import diff, explain
 from gateway.policy.rules import Policy
-from tests.conftest import ROOT
+from tests.cli import ROOT, Ran, run
 from tests.unit.test_policy import HOME, LAHELLA, PICKUP, POLICY, order
 
 
@@ -27,8 +24,8 @@ class TestExplain:
         assert result["name"] == (True, "[policy.posti.pickup_point] allow")
         assert result["street"][0] is False
         assert "default deny" in result["street"][1]
-        assert result["email"] == (True, "[policy.posti.pickup_point] notice: email "
-                                         "(the customer's choice)")
+        assert result["email"] == (True, ("[policy.posti.pickup_point] notice: email "
+                                         "(the customer's choice)"))
         assert result["marketing_consent"] == (False, "marketing consent never leaves")
 
     def test_agrees_with_minimise(self) -> None:
@@ -76,11 +73,8 @@ class TestDiff:
 
 
 class TestCli:
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "gateway.cli", "--config",
-                               str(ROOT / "config.toml"), "policy", *args],
-                              capture_output=True, text=True, check=False, timeout=60,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    def run(self, *args: str) -> Ran:
+        return run("--config", str(ROOT / "config.toml"), "policy", *args)
 
     def test_explain_prints_each_field(self, tmp_path: Path) -> None:
         """`gateway policy explain` prints a line per field with SENT or kept, no secrets

@@ -45,7 +45,7 @@ class TestLibraryBridge:
         stream = io.StringIO()
         configure(stream=stream)
         try:
-            raise ValueError("GET /v1/review/entries?customer=Kanariina")  # noqa: TRY301
+            raise ValueError("GET /v1/review/entries?customer=Kanariina")
         except ValueError:
             logging.getLogger("aiohttp.server").exception(
                 "Error handling request from %s", "Kanariina's host")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 from hypothesis import given
@@ -40,9 +42,10 @@ def order(carrier: str = "posti", service: str = "pickup_point", **changes: obje
     )
     delivery = Delivery(carrier=carrier, service=service, pickup_point_id="PP-1")
     base = Order(id="O-1", customer=customer, delivery=delivery, parcels=(Parcel(1.0),))
-    customer_changes = {k: v for k, v in changes.items() if k in ("phone", "email")}
-    delivery_changes = {k: v for k, v in changes.items() if k in ("notice", "door_code",
-                                                                  "pickup_point_id")}
+    customer_changes: dict[str, Any] = {
+        k: v for k, v in changes.items() if k in ("phone", "email")}
+    delivery_changes: dict[str, Any] = {
+        k: v for k, v in changes.items() if k in ("notice", "door_code", "pickup_point_id")}
     return attrs.evolve(
         base,
         customer=attrs.evolve(customer, **customer_changes),
@@ -96,7 +99,8 @@ class TestMinimise:
 
     def test_sends_a_door_code_only_if_given(self) -> None:
         """The door code goes out where allowed and given, never as an empty field."""
-        assert minimise(order("budbee", "home", door_code="1234"), POLICY).receiver.door_code == "1234"
+        assert minimise(order("budbee", "home", door_code="1234"),
+            POLICY).receiver.door_code == "1234"
         assert "door_code" not in minimise(order("budbee", "home"), POLICY).fields
 
     def test_error_messages_name_fields_not_values(self) -> None:

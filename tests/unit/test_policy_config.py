@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ConfigError
-from tests.conftest import load_config
-from tests.unit.test_config import Change, set_, urls
+from tests.conftest import load_config, unreachable_carriers
+from tests.unit.test_config import Change, set_
 
 POSTI = "policy.posti.pickup_point.addons"
 DHL = "policy.dhl_express.express"
@@ -20,7 +20,7 @@ NO_PHONE = set_("policy.posti.pickup_point.require", ["name", "postal_code", "to
 def both(*changes: Change) -> Change:
     def change(raw: dict[str, object]) -> None:
         for one in changes:
-            one(raw)  # type: ignore[arg-type]
+            one(raw)
 
     return change
 
@@ -29,7 +29,7 @@ class TestAddonRules:
     def test_the_shipped_rules_name_the_carriers_codes(self, tmp_path: Path,
                                                        carrier_env: None) -> None:
         """The shipped add-on rules carry the carrier's code and parameters."""
-        rule = load_config(tmp_path, urls()).policy.rule("posti", "pickup_point")
+        rule = load_config(tmp_path, unreachable_carriers()).policy.rule("posti", "pickup_point")
         codes = {a.name: a.code for a in rule.addons}
         assert codes == {"arrival_notice": "3139", "personal_delivery": "3163",
                          "id_check": "3166", "cash_on_delivery": "3101"}
@@ -61,7 +61,7 @@ class TestAddonRules:
     ) -> None:
         """Each add-on rule the carrier cannot honour stops the start, naming the table."""
         with pytest.raises(ConfigError, match=message):
-            load_config(tmp_path, urls(), change)
+            load_config(tmp_path, unreachable_carriers(), change)
 
 
 class TestItemRules:
@@ -81,7 +81,7 @@ class TestItemRules:
         self, tmp_path: Path, carrier_env: None, change: Change, message: str
     ) -> None:
         with pytest.raises(ConfigError, match=message):
-            load_config(tmp_path, urls(), change)
+            load_config(tmp_path, unreachable_carriers(), change)
 
     def test_require_items_within_allow_items(self, tmp_path: Path, carrier_env: None) -> None:
         """A required item field must be allowed too."""
@@ -90,4 +90,4 @@ class TestItemRules:
             rule["allow_items"] = [f for f in rule["allow_items"] if f != "hs_code"]
 
         with pytest.raises(ConfigError, match="require_items names fields"):
-            load_config(tmp_path, urls(), change)
+            load_config(tmp_path, unreachable_carriers(), change)

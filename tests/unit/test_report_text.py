@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from gateway.policy import vocabulary
 from gateway.errors import ConfigError
-from gateway.review.settings import CATEGORIES, LANGUAGES, STARTS, report_settings
+from gateway.policy import vocabulary
 from gateway.review.report_text import messages, placeholders
 from gateway.review.reports import LEFT, PENDING
+from gateway.review.settings import CATEGORIES, LANGUAGES, STARTS, report_settings
 from tests.conftest import load_config
 
 LANGS = list(LANGUAGES)

@@ -223,7 +223,8 @@ class TestV1a:
         """With a secret and two public keys configured, a hook signed by any one of them is
         accepted."""
         new = Ed25519PrivateKey.generate()
-        keys = [secret, public, HookPublicKey.from_string(public_key_text(new))]
+        keys: list[HookSecret | HookPublicKey] = [
+            secret, public, HookPublicKey.from_string(public_key_text(new))]
         for headers in (v1a_headers(private, "msg_1", BODY), v1a_headers(new, "msg_1", BODY),
                         sign_headers(secret, "msg_1", BODY, timestamp=NOW)):
             assert verify(headers, BODY, keys, now=NOW).msg_id == "msg_1"
@@ -257,7 +258,8 @@ class TestV1a:
     ) -> None:
         """Wrong key, changed body and a v1a signature against HMAC secrets give one message."""
         good = v1a_headers(private, "msg_1", BODY)
-        cases = [(v1a_headers(Ed25519PrivateKey.generate(), "msg_1", BODY), BODY, [public]),
+        cases: list[tuple[dict[str, str], bytes, list[HookSecret | HookPublicKey]]] = [
+                 (v1a_headers(Ed25519PrivateKey.generate(), "msg_1", BODY), BODY, [public]),
                  (good, BODY + b" ", [public]),
                  (good, BODY, [secret])]
         errors = []
@@ -266,7 +268,7 @@ class TestV1a:
                 verify(headers, body, keys, now=NOW)
             errors.append(info.value)
         assert len({e.detail for e in errors}) == 1
-        assert len({e.reason for e in errors}) == 2  # noqa: PLR2004 - same key, other cause
+        assert len({e.reason for e in errors}) == 2
 
 
 class TestHookKey:

@@ -46,7 +46,8 @@ class TestTheWitnessSigns:
         the spec's message, by the public key its vkey names."""
         cosigner = Cosigner.generate(WITNESS_NAME)
         line = cosigner.cosign(TEXT, TIME)
-        assert line.startswith(f"\u2014 {WITNESS_NAME} ") and line.endswith("\n")
+        assert line.startswith(f"\u2014 {WITNESS_NAME} ")
+        assert line.endswith("\n")
         blob = base64.b64decode(line.split(" ")[2])
         vkey_name, vkey_id, vkey_key = cosigner.public().vkey().split("+", 2)
         public = base64.b64decode(vkey_key)
@@ -141,7 +142,7 @@ class TestPolicy:
 
     def test_the_specs_two_level_example(self) -> None:
         """tlog-policy's example: two of the X witnesses and one of the Y witnesses."""
-        private, refs = self.keys(6)
+        private, _refs = self.keys(6)
         vkeys = [spec_vkey(f"w{i}.invalid/w", k) for i, k in enumerate(private)]
         text = "\n".join([
             "# the spec's example", "log " + "example.com/log+00000000+AQ==",

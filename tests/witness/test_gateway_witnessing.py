@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import os
 import sqlite3
 import struct
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +30,8 @@ from gateway.record.checkpoint import Signer, Verifier
 from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
 from gateway.witness import Cosigner, ServerSettings
-from tests.conftest import ROOT, Harness, order_event, run_gateway
+from tests.cli import Ran, run
+from tests.conftest import Harness, order_event, run_gateway
 from tests.witness.conftest import Witness, start_witness
 
 ORIGIN = "jerone.fi/disclosure-record"
@@ -62,10 +60,8 @@ def spec_cosigned(note: str, vkey: str) -> list[int]:
     return times
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
-                          check=False)
+def cli(*args: str) -> Ran:
+    return run(*args)
 
 
 @pytest.fixture
@@ -215,7 +211,7 @@ class TestWitnessedGateway:
                 assert int(note.split("\n")[1]) <= seen - 3
 
                 async def alerted() -> list[dict[str, Any]]:
-                    return [e for e in events if e["event"] == "witness.inconsistent"]
+                    return [dict(e) for e in events if e["event"] == "witness.inconsistent"]
 
                 alert = (await until(alerted))[0]
         assert alert["log_level"] == "critical"

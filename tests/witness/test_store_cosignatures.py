@@ -10,8 +10,8 @@ import pytest
 
 from gateway.record.checkpoint import Checkpoint, Signer, sign_checkpoint
 from gateway.record.entry import Draft, Kind
-from gateway.record.stores.postgres.verify import verify_postgres
 from gateway.record.stores.contract import Store
+from gateway.record.stores.postgres.verify import verify_postgres
 from gateway.record.verify import verify_sqlite
 from gateway.witness import Cosigner, WitnessPolicy, WitnessRef
 from gateway.witness.cosignature import note_text

@@ -1,16 +1,13 @@
-"""`gateway witness keygen` and `gateway witness serve` as an auditor runs them, in a
-subprocess: killed (SIGKILL) in the middle of a stream of submissions and started again, the
-witness holds a checkpoint it durably took, never less than one it cosigned, and carries on
-from it."""
+"""`gateway witness keygen` and `gateway witness serve` as an auditor runs them (`serve` as a
+process of its own): killed (SIGKILL) in the middle of a stream of submissions and started
+again, the witness holds a checkpoint it durably took, never less than one it cosigned, and
+carries on from it."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -20,20 +17,18 @@ from gateway.cli import main
 from gateway.record.checkpoint import Signer
 from gateway.witness import CosignerKey
 from gateway.witness.cosignature import note_text, valid_cosignatures
-from tests.conftest import ROOT
+from tests.cli import Ran, command, environ, run
 from tests.witness.conftest import ORIGIN, Log, body
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          timeout=60, check=False)
+def cli(*args: str, cwd: Path) -> Ran:
+    return run(*args, cwd=cwd)
 
 
 async def serve(tmp_path: Path) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "witness", "serve", "--config", "witness.toml",
-        "--port", "0", cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        *command("witness", "serve", "--config", "witness.toml", "--port", "0"), cwd=tmp_path,
+        env=environ(),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
@@ -138,5 +133,5 @@ def test_a_log_key_given_as_a_witness_key_is_refused_naming_the_file(
     err = capsys.readouterr().err
     assert code == 1
     assert err.splitlines() == [
-        "gateway: checkpoint.pub: not a valid witness key (a cosignature/v1 Ed25519 vkey) "
-        "(it holds a log's checkpoint key: give that as --public-key)"]
+        ("gateway: checkpoint.pub: not a valid witness key (a cosignature/v1 Ed25519 vkey) "
+        "(it holds a log's checkpoint key: give that as --public-key)")]
