@@ -88,8 +88,10 @@ def verify_sqlite_split(
     tasks = [_Task(str(path), s, None if s == starts[-1] else s + chunk, limit,
                    tuple(c[0] for c in checkpoints if s < c[0] <= s + chunk))
              for s in starts]
+    # Never a plain fork: the caller may run threads (a store's, an executor's) whose locks a
+    # forked child would inherit held. The fork server is started single-threaded.
     context = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     with context.Pool(min(workers, len(tasks))) as pool:
         report = _join(pool.imap(_check, tasks), checkpoints, chunk, progress)
     return report if cosigned is None else witnessed_sqlite(report, db, notes, cosigned)
