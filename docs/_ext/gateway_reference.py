@@ -30,7 +30,8 @@ from gateway.sample import sample_config
 
 #: The modules that read config.toml's tables, each checking its keys.
 CONFIG_MODULES = (
-    "gateway.config.tree", "gateway.config._tables", "gateway.policy.config", "gateway.review.settings",
+    "gateway.config.tree", "gateway.config._tables",
+    "gateway.policy.config", "gateway.review.settings",
     "gateway.erasure.channels", "gateway.authority.settings", "gateway.witness.settings",
 )
 #: Tables whose name reaches the check as a parameter: the table the caller names.
@@ -225,7 +226,8 @@ def accepted_keys() -> dict[str, set[str]]:
             for node in ast.walk(func):
                 keys = where = None
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                        and node.func.id in ("only", "_only") and len(node.args) == 3):  # noqa: PLR2004
+                        and node.func.id in ("only", "_only")
+                        and len(node.args) == 3):  # noqa: PLR2004
                     keys = _strings(node.args[1], names, module)
                     where = _where(node.args[2], names) or WHERE_BY_FUNCTION.get(func.name)
                 elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub)
