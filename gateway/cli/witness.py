@@ -14,9 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway.errors import GatewayError
+from gateway.http.witness_api import create_witness_app
 from gateway.witness.cosignature import Cosigner, CosignerKey, note_text
 from gateway.witness.policy import WitnessPolicy, WitnessRef
-from gateway.witness.server import create_witness_app
 from gateway.witness.settings import ServerSettings
 
 
