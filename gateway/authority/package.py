@@ -32,8 +32,10 @@ import attrs
 import orjson
 
 from gateway.actor import Actor
+from gateway.authority.intake import CATEGORIES
+from gateway.authority.request import Request
 from gateway.authority.steps import produced
-from gateway.authority.workflow import CATEGORIES, Authority, Request
+from gateway.authority.workflow import Authority
 from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordCorrupt, RecordError
 from gateway.operations.policy_versions import POLICY_VERSION, latest_version, named
 from gateway.policy.rules import select

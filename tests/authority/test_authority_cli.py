@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from gateway.actor import Actor
-from gateway.authority.workflow import Intake
+from gateway.authority.intake import Intake
 from gateway.http.authority_api import DESK
 from gateway.authority.package import ERASED, VALUES_ERASED
 from gateway.config import Config

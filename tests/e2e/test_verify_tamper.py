@@ -19,7 +19,8 @@ import pytest
 
 from gateway.actor import Actor
 from gateway.http.app import RECORD
-from gateway.authority.workflow import Authority, Intake
+from gateway.authority.intake import Intake
+from gateway.authority.workflow import Authority
 from gateway.authority.package import disclose
 from gateway.erasure.requests import ErasureRules, request_erasure
 from gateway.record import Draft, Kind, Record

@@ -14,7 +14,8 @@ import pytest
 from carriers.sandbox import CONTROL
 from gateway.actor import Actor
 from gateway.http.app import RECORD
-from gateway.authority.workflow import Authority, Intake
+from gateway.authority.intake import Intake
+from gateway.authority.workflow import Authority
 from gateway.authority.package import disclose
 from gateway.record.sealing import subject_ref
 from tests.conftest import AUTHORITIES, CANARY_CUSTOMER, CANARY_FIELDS, Harness, order_event

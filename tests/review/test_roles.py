@@ -18,7 +18,7 @@ from aiohttp import web
 from gateway.http.access import access_middleware, access_of
 from gateway.actor import Actor
 from gateway.http.app import RECORD, create_app
-from gateway.authority.workflow import Intake
+from gateway.authority.intake import Intake
 from gateway.http.authority_api import DESK
 from gateway.authority.package import claim, disclose
 from gateway.http.problems import problem_middleware

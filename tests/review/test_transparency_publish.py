@@ -12,7 +12,8 @@ import orjson
 from gateway.actor import Actor
 from gateway.http.app import RECORD
 from gateway.authority import preservation as authority_preservation
-from gateway.authority.workflow import Authority, Intake
+from gateway.authority.intake import Intake
+from gateway.authority.workflow import Authority
 from gateway.authority.steps import Steps
 from tests.authority.test_authority_cli import CUSTOMER, config, ok, refused, take_in
 from tests.conftest import AUTHORITIES, CANARY_FIELDS, Harness

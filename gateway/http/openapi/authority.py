@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.authority.desk import STATES
+from gateway.authority.intake import CATEGORIES
 from gateway.authority.settings import KINDS
 from gateway.authority.steps import RESOLUTIONS, TELLING
-from gateway.authority.workflow import CATEGORIES
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _HTML = {"text/html": {"schema": {"type": "string"}}}

@@ -23,9 +23,9 @@ from gateway.authority.desk import (
     parse_days,
     parse_states,
 )
+from gateway.authority.intake import CATEGORIES
 from gateway.authority.settings import KINDS
 from gateway.authority.steps import RESOLUTIONS
-from gateway.authority.workflow import CATEGORIES
 from gateway.errors import Unprocessable
 from gateway.http.access import page
 from gateway.http.authority_api import DESK, ID, package_headers
