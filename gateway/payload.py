@@ -50,6 +50,7 @@ from gateway.models import (
     Parcel,
     ReturnOrder,
 )
+from gateway.wire import explain
 
 _T = TypeVar("_T")
 
@@ -95,12 +96,8 @@ def _decode(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
         raise BadRequest("the body is nested too deeply") from None
 
 
-# -- msgspec's messages, translated to ones that never quote a value --------------------------
+# -- msgspec's messages, translated to ones that never quote a value (``gateway.wire``) ------
 
-_AT = re.compile(r"^(?P<what>.*?)(?: - at `(?P<path>[^`]*)`(?: in `(?P<parent>[^`]*)`)?)?$",
-                 re.DOTALL)
-_KINDS = {"str": "a string", "object": "a JSON object", "array": "a list", "bool": "a boolean",
-          "int": "a whole number", "float": "a number", "null": "null"}
 #: By the pattern as msgspec quotes it (its repr).
 _PATTERNS = {repr(pattern): rule for pattern, rule in (
     (NAME, "a lower-case name (letters, digits, _)"),
@@ -109,46 +106,15 @@ _PATTERNS = {repr(pattern): rule for pattern, rule in (
     (CURRENCY, "an ISO 4217 code"),
     (HS_CODE, "a tariff code of 6 to 10 digits"),
 )}
-_BOUND = re.compile(r"Expected `(?:int|float)` (?P<op>[<>]=?) (?P<n>[0-9.e+-]+)")
-_OPS = {">": "above", ">=": "of at least", "<": "below", "<=": "of at most"}
 
 
 def _message(text: str) -> str:
     """A value-free message for one of msgspec's validation errors: the path, and the rule
-    from our own types; anything not recognised is named by its path alone."""
-    found = _AT.match(text)
-    what = found["what"] if found else ""
-    path = (found["parent"] or found["path"]) if found and found["path"] else "$"
-    if (field := re.fullmatch(r"Object missing required field `([a-z_]+)`", what)) is not None:
-        if field[1] == "type":
-            return f"$.type must be one of {', '.join(EVENTS)}"
-        return f"{path}.{field[1]} is required"
+    from our own types; the event's ``type`` is named with the events it may be."""
+    path, message = explain(text, _PATTERNS)
     if path == "$.type":
         return f"$.type must be one of {', '.join(EVENTS)}"
-    if path.endswith("[...]"):  # a member of a free-form object (an add-on's parameter)
-        return f"{path.removesuffix('[...]')}: parameters are strings or numbers"
-    if found and found["parent"]:  # a member's name in a free-form object
-        return f"{path}: parameter names are lower-case identifiers"
-    if what == "Expected `str` of length >= 1":
-        return f"{path} is required"
-    if (length := re.fullmatch(r"Expected `(str|array)` of length ([<>]=) ([0-9]+)", what)):
-        unit = "characters" if length[1] == "str" else "entries" if length[3] != "1" else "entry"
-        most = "at most" if length[2] == "<=" else "at least"
-        return f"{path} must have {most} {length[3]} {unit}"
-    if (pattern := re.fullmatch(r"Expected `str` matching regex (.*)", what)):
-        return f"{path} must be {_PATTERNS.get(pattern[1], 'in the documented form')}"
-    if (bound := _BOUND.fullmatch(what)) is not None:
-        return f"{path} must be a number {_OPS[bound['op']]} {bound['n']}"
-    if re.fullmatch(r"Expected `[a-z |]+`, got `null`", what):
-        return f"{path} is required"
-    if (kind := re.fullmatch(r"Expected `([a-z |]+)`(?:, got `[a-z]+`)?", what)):
-        kinds = [_KINDS.get(k, k) for k in kind[1].split(" | ") if k != "null"]
-        return f"{path} must be {' or '.join(kinds)}"
-    if what.startswith("Invalid enum value"):
-        return f"{path} is not one of the values the document lists"
-    if what == "Number out of range":
-        return f"{path} must be a number in the documented range"
-    return f"{path} is malformed"
+    return message
 
 
 # -- rules the schema cannot state, and the conversion to the models ------------------------

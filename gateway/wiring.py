@@ -6,6 +6,7 @@ command line and the demo build them here alike. The offline checks of a Postgre
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 import aiohttp
@@ -34,8 +35,10 @@ def build_store(rc: RecordConfig) -> Store:
     return ThreadedStore(SqliteStore(rc.path))
 
 
-def build_record(config: Config, observer: RecordObserver | None = None) -> Record:
-    """The record ``config`` names (not opened); ``observer`` sees its commits (metrics)."""
+def build_record(config: Config, observer: RecordObserver | None = None, *,
+                 now: Callable[[], float] = time.monotonic) -> Record:
+    """The record ``config`` names (not opened); ``observer`` sees its commits (metrics);
+    ``now`` is the clock its checkpoint age is read by."""
     rc = config.record
     return Record(
         store=build_store(rc),
@@ -48,6 +51,7 @@ def build_record(config: Config, observer: RecordObserver | None = None) -> Reco
         queue_max=rc.queue_max,
         checkpoint_every=rc.checkpoint_every,
         checkpoint_interval=rc.checkpoint_interval,
+        now=now,
         witness=rc.path.with_name(rc.path.name + ".checkpoint"),
         observer=observer,
     )

@@ -153,8 +153,9 @@ class Desk:
         return doc
 
     async def intake(self, member: Member, doc: object, *, channel: Channel) -> dict[str, Any]:
+        """Take a request in: ``doc`` is the JSON body's bytes or a decoded object."""
         _allowed(member, INTAKE, "take in authority requests")
-        if not isinstance(doc, Mapping):
+        if not isinstance(doc, bytes | Mapping):
             raise BadRequest("send the request as a JSON object")
         form = Intake.from_json(doc, now=self.now(), settings=self.settings)
         return self.view(await preservation.take_in(

@@ -13,8 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
 from gateway.http.witness_api import create_witness_app
+from gateway.record.checkpoint import ED25519
+from gateway.record.note_keys import parse_vkey
 from gateway.witness.cosignature import Cosigner, CosignerKey, note_text
 from gateway.witness.policy import WitnessPolicy, WitnessRef
 from gateway.witness.settings import ServerSettings
@@ -111,16 +113,27 @@ def witness_check(args: argparse.Namespace) -> Callable[[str, str], str | None] 
         except OSError as exc:
             raise GatewayError(f"cannot read {args.witness_policy}: {exc.strerror}") from None
     elif args.witness_key:
-        refs = []
-        for path in args.witness_key:
-            try:
-                key = CosignerKey.from_vkey(path.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise GatewayError(f"cannot read {path}: {exc.strerror}") from None
-            refs.append(WitnessRef(name=str(path), key=key))
+        refs = [WitnessRef(name=str(path), key=_witness_key(path)) for path in args.witness_key]
         policy = WitnessPolicy.k_of_n(refs, len(refs) if args.quorum is None else args.quorum)
     elif args.quorum is not None:
         raise GatewayError("--quorum counts cosignatures by the --witness-key witnesses")
     else:
         return None
     return lambda note, lines: policy.problem(note_text(note), lines)
+
+
+def _witness_key(path: Path) -> CosignerKey:
+    """The witness public key in ``path``; a refusal names the file, and says so when it holds
+    a log's checkpoint key instead."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GatewayError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a valid witness key (not UTF-8 text)") from None
+    try:
+        return CosignerKey.from_vkey(text)
+    except ConfigError as exc:
+        hint = (" (it holds a log's checkpoint key: give that as --public-key)"
+                if parse_vkey(text, ED25519) is not None else "")
+        raise ConfigError(f"{path}: {exc.detail}{hint}") from None

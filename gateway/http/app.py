@@ -56,7 +56,8 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     app[METRICS] = Metrics()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        record = build_record(config, app[METRICS])
+        record = build_record(config, app[METRICS], now=clock)
+        app[METRICS].checkpoint_age_from(record.checkpoint_age)
         await record.open()
         # No pool-wide connection limit: each carrier's own max_concurrent bounds its share, so
         # a slow carrier cannot take connections another one needs.
@@ -81,7 +82,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         app[STAFF] = Staff(record=record, clock=clock, pool=PasswordPool(config.logins))
         app[review_api.REVIEWER] = Reviewer(record=record, config=config, clock=clock)
         app[DESK] = Desk.for_config(config, reviewer=app[review_api.REVIEWER], clock=clock)
-        app[tiles.TILES] = Tiler(record=record)
+        app[tiles.TILES] = Tiler(record=record, reviewer=app[review_api.REVIEWER])
         app[HOOKS] = OrderHooks(
             discloser=discloser, canceller=canceller, record=record, secrets=config.keys.hooks,
             max_body=config.max_body_bytes, clock=clock,
@@ -137,9 +138,10 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 @public
 async def _readyz(request: web.Request) -> web.Response:
-    """Ready when the record takes writes, its checkpoints are fresh, and at least one carrier's
-    breaker lets calls through. One carrier's open breaker does not make the instance unready:
-    every instance shares the carrier, and the other carriers still ship."""
+    """Ready when the record takes writes, no entry has waited long for a checkpoint (an idle
+    record with every entry signed is fresh however old its last checkpoint), and at least one
+    carrier's breaker lets calls through. One carrier's open breaker does not make the instance
+    unready: every instance shares the carrier, and the other carriers still ship."""
     record = request.app[RECORD]
     breakers = {name: c.breaker.state.value for name, c in request.app[CARRIERS].items()}
     checks = {

@@ -1,6 +1,6 @@
 """The authority-request API (roles in ``gateway.authority.desk``):
 
-- ``POST /v1/authority/requests``: take a request in (JSON, see ``Intake.from_json``);
+- ``POST /v1/authority/requests``: take a request in (JSON, see ``gateway.authority.intake``);
 - ``GET /v1/authority/requests?state=&due_within=&deferrals_ending_within=``: requests by
   deadline (or those whose customer notification is deferred to a day soon);
 - ``GET /v1/authority/requests/{id}``;
@@ -15,7 +15,9 @@
   "until", "reason"}`` or ``{"status": "prohibited", "prohibited_by", "basis"}``);
 - ``POST .../resume``: give back a production stuck in ``disclosing`` after a crash.
 
-Bad input answers RFC 9457 problems naming the field (422), never its value.
+Bodies are decoded into the structures of ``gateway.authority.intake`` and
+``gateway.authority.bodies``. Bad input answers RFC 9457 problems naming the field (422) and
+the JSON path, never the value.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from gateway.authority.bodies import Extension, Notification, Reason, Resolution, step_body
 from gateway.authority.desk import (
     CLOSERS,
     DECIDERS,
@@ -39,7 +42,6 @@ from gateway.authority.desk import (
     parse_days,
     parse_states,
 )
-from gateway.errors import BadRequest
 from gateway.http.access import api
 from gateway.http.request_keys import MEMBER
 
@@ -51,19 +53,6 @@ DESK: Final = web.AppKey("authority_desk", Desk)
 routes = web.RouteTableDef()
 
 
-async def _body(request: web.Request) -> Mapping[str, Any]:
-    raw = await request.read()
-    if not raw:
-        return {}
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("the body is not JSON") from None
-    if not isinstance(doc, dict):
-        raise BadRequest("send a JSON object")
-    return doc
-
-
 def _json(doc: Mapping[str, Any], *, status: int = 200,
           headers: Mapping[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(doc), status=status, content_type="application/json",
@@ -73,12 +62,8 @@ def _json(doc: Mapping[str, Any], *, status: int = 200,
 @routes.post(BASE)
 @api(*INTAKE)
 async def _intake(request: web.Request) -> web.Response:
-    raw = await request.read()
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("send the request as a JSON object") from None
-    view = await request.app[DESK].intake(request[MEMBER], doc, channel="api")
+    view = await request.app[DESK].intake(request[MEMBER], await request.read(),
+                                          channel="api")
     return _json(view, status=201, headers={"Location": f"{BASE}/{view['id']}"})
 
 
@@ -110,7 +95,7 @@ async def _approve(request: web.Request) -> web.Response:
 @routes.post(f"{BASE}/{ID}/reject")
 @api(*DECIDERS)
 async def _reject(request: web.Request) -> web.Response:
-    reason = (await _body(request)).get("reason")
+    reason = step_body(await request.read(), Reason)["reason"]
     return _json(await request.app[DESK].reject(request[MEMBER], request.match_info["id"],
                                                 reason, channel="api"))
 
@@ -144,13 +129,14 @@ async def _close(request: web.Request) -> web.Response:
 @api(*STEPPERS)
 async def _extend(request: web.Request) -> web.Response:
     return _json(await request.app[DESK].extend(request[MEMBER], request.match_info["id"],
-                                                await _body(request), channel="api"))
+                                                step_body(await request.read(), Extension),
+                                                channel="api"))
 
 
 @routes.post(f"{BASE}/{ID}/object")
 @api(*DECIDERS)
 async def _object(request: web.Request) -> web.Response:
-    reason = (await _body(request)).get("reason")
+    reason = step_body(await request.read(), Reason)["reason"]
     return _json(await request.app[DESK].object_to(request[MEMBER], request.match_info["id"],
                                                 reason, channel="api"))
 
@@ -159,14 +145,16 @@ async def _object(request: web.Request) -> web.Response:
 @api(*DECIDERS)
 async def _resolve(request: web.Request) -> web.Response:
     return _json(await request.app[DESK].resolve(request[MEMBER], request.match_info["id"],
-                                                 await _body(request), channel="api"))
+                                                 step_body(await request.read(), Resolution),
+                                                 channel="api"))
 
 
 @routes.post(f"{BASE}/{ID}/notify")
 @api(*STEPPERS)
 async def _notify(request: web.Request) -> web.Response:
     return _json(await request.app[DESK].notify(request[MEMBER], request.match_info["id"],
-                                                await _body(request), channel="api"))
+                                                step_body(await request.read(), Notification),
+                                                channel="api"))
 
 
 @routes.post(f"{BASE}/{ID}/resume")

@@ -5,7 +5,7 @@ data."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import (
@@ -56,10 +56,15 @@ class Metrics:
             "gateway_carrier_retries", "Carrier calls made again, by reason",
             ["carrier", "operation", "reason"], registry=r)
         self.checkpoint_age = Gauge(
-            "gateway_checkpoint_age_seconds", "Seconds since the last signed checkpoint",
+            "gateway_checkpoint_age_seconds", "Seconds the oldest entry no signed checkpoint "
+            "covers has waited (0 when every entry is covered: an idle record is not stale)",
             registry=r)
         self.last_checkpoint = time.monotonic()
         self.checkpoint_age.set_function(lambda: time.monotonic() - self.last_checkpoint)
+
+    def checkpoint_age_from(self, age: Callable[[], float]) -> None:
+        """Read the checkpoint age from the record (the same figure /readyz judges)."""
+        self.checkpoint_age.set_function(age)
 
     def committed(self, drafts: Sequence[Draft], seconds: float) -> None:
         """Called by the record writer after each durable batch."""

@@ -47,9 +47,9 @@ async def _hash_tile(request: web.Request) -> web.Response:
 @routes.get(r"/tile/entries/{rest:[x0-9/]+(\.p/[0-9]+)?}")
 @api(*AUDITORS)
 async def _entry_bundle(request: web.Request) -> web.Response:
-    """An entry bundle: auditors only (pseudonymous metadata)."""
+    """An entry bundle: auditors only (pseudonymous metadata); the read is recorded."""
     tile = _tile("0", request.match_info["rest"])
-    data = await request.app[TILES].bundle(tile)
+    data = await request.app[TILES].bundle(tile, request[MEMBER])
     log.info("tiles.bundle_read", username=request[MEMBER].username, index=tile.index,
              width=tile.width)
     response = web.Response(body=data, content_type="application/octet-stream",

@@ -3,6 +3,9 @@
 Handlers put (draft, future) on a bounded queue. One writer task drains what is queued, up to
 ``batch_max``, commits it in one transaction on the database thread, and only then resolves the
 futures: acknowledged means durable. A full queue makes callers wait (back-pressure).
+
+The writer signs a checkpoint once ``checkpoint_every`` entries are unsigned, and at the latest
+``checkpoint_interval`` seconds after the first entry no checkpoint covers, writes or none.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class Record(Reads):
         checkpoint_every: int = 1000,
         checkpoint_interval: float = 10.0,
         clock: Callable[[], str] = utc_now,
+        now: Callable[[], float] = _time.monotonic,
         witness: Path | None = None,
         observer: Observer | None = None,
     ) -> None:
@@ -102,6 +106,7 @@ class Record(Reads):
         self._checkpoint_every = checkpoint_every
         self._checkpoint_interval = checkpoint_interval
         self._clock = clock
+        self._now = now
         self._witness = witness
         #: The checkpoint file's writes run on a thread of the record's own (opened with it),
         #: never on the default executor, where other work could hold up the writer.
@@ -109,7 +114,12 @@ class Record(Reads):
         self._observer = observer
         self.last_error: str | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._checkpointed = (0, _time.monotonic())
+        #: Entries this process knows are committed, and how many a checkpoint covers.
+        self._committed = 0
+        self._signed = 0
+        #: While entries are unsigned: the (monotonic) time to sign by, and the time by ``now``
+        #: the oldest of them was committed.
+        self._unsigned: tuple[float, float] | None = None
         self.batches = 0
         # subject -> (its NewKey op, data key): created here, not yet committed.
         self._pending_keys: dict[str, tuple[NewKey, bytes]] = {}
@@ -125,7 +135,10 @@ class Record(Reads):
                 await self._store.close()
                 raise
         latest = await self._store.latest_checkpoint()
-        self._checkpointed = (latest[0] if latest else 0, _time.monotonic())
+        self._signed = latest[0] if latest else 0
+        self._committed = (await self._store.head())[0]
+        if self._committed > self._signed:
+            self._mark_unsigned()
         self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-files")
         self._writer = asyncio.create_task(self._write_loop(), name="record-writer")
 
@@ -161,7 +174,15 @@ class Record(Reads):
 
     async def _write_loop(self) -> None:
         while True:
-            first = await self._queue.get()
+            if self._unsigned is None or not self._queue.empty():
+                first = await self._queue.get()
+            else:
+                try:
+                    first = await asyncio.wait_for(
+                        self._queue.get(), max(0.0, self._unsigned[0] - _time.monotonic()))
+                except TimeoutError:  # entries unsigned for the interval, and no writes since
+                    await self._checkpoint_due()
+                    continue
             if first is _STOP:
                 return
             batch = [first]
@@ -222,13 +243,25 @@ class Record(Reads):
         for (_, _, future), result in zip(batch, appended, strict=True):
             if not future.done():
                 future.set_result(result)
-        size = appended[-1].seq + 1
-        last, at = self._checkpointed
-        if size - last >= self._checkpoint_every or (
-            size > last and _time.monotonic() - at >= self._checkpoint_interval
-        ):
-            with contextlib.suppress(RecordError):
-                await self.checkpoint()
+        self._committed = max(self._committed, appended[-1].seq + 1)
+        if self._unsigned is None:
+            self._mark_unsigned()
+        due = self._unsigned is not None and _time.monotonic() >= self._unsigned[0]
+        if due or self._committed - self._signed >= self._checkpoint_every:
+            await self._checkpoint_due()
+
+    def _mark_unsigned(self) -> None:
+        self._unsigned = (_time.monotonic() + self._checkpoint_interval, self._now())
+
+    async def _checkpoint_due(self) -> None:
+        """Sign the checkpoint the unsigned entries are due; if it fails, try again after
+        another interval (the entries' age keeps counting)."""
+        try:
+            await self.checkpoint()
+        except RecordError:
+            if self._unsigned is not None:
+                self._unsigned = (_time.monotonic() + self._checkpoint_interval,
+                                  self._unsigned[1])
 
     def _sign(self, size: int, root: bytes) -> str:
         return sign_checkpoint(Checkpoint(self._origin, size, root), self._signer)
@@ -236,11 +269,17 @@ class Record(Reads):
     async def checkpoint(self) -> str | None:
         """Sign and store a checkpoint of the record as it stands; returns the note."""
 
+        signed = 0
+
         def sign(size: int, root: bytes) -> str:
-            self._checkpointed = (size, _time.monotonic())
+            nonlocal signed
+            signed = size
             return sign_checkpoint(Checkpoint(self._origin, size, root), self._signer)
 
         note = await self._store.sign_checkpoint(sign, self._clock())
+        self._signed = max(self._signed, signed)
+        if self._signed >= self._committed:
+            self._unsigned = None
         if self._observer is not None:
             self._observer.checkpointed()
         if note is not None and self._witness is not None:
@@ -343,7 +382,9 @@ class Record(Reads):
         return self._writer is not None and not self._writer.done() and self.last_error is None
 
     def checkpoint_age(self) -> float:
-        return _time.monotonic() - self._checkpointed[1]
+        """Seconds (by ``now``) the oldest entry no checkpoint covers has waited; 0 when every
+        entry this process knows of is covered."""
+        return 0.0 if self._unsigned is None else max(0.0, self._now() - self._unsigned[1])
 
     @property
     def checkpoint_interval(self) -> float:

@@ -7,6 +7,11 @@ serves them.
 An entry in a bundle is the entry's body exactly as its leaf commits to it (``SHA-256(0x00 ||
 body)``): canonical JSON in which a sealed value appears only as the SHA-256 of its ciphertext.
 
+Each entry bundle an auditor fetches is a read of the record, recorded as the review reads are
+(``gateway.review.search``: a ``review.read`` entry naming who and the positions read) before
+the bundle is answered; a read the record cannot take is refused. Hash tiles are not recorded:
+they are public and hold no personal data.
+
 Level-0 tiles are the stored leaf hashes. A hash at level ``L >= 1`` is the root of a full tile
 of level ``L - 1``; those roots never change once the tile is full, so they are kept once
 computed (``Tiler``), and a tile of level 2 costs 256 hashes of remembered roots, not 16 million
@@ -24,7 +29,8 @@ from gateway.errors import NotFound, RecordError
 from gateway.record import Record
 from gateway.record.merkle import root
 from gateway.record.queries import Search
-from gateway.staff.accounts import Role
+from gateway.review.search import Reviewer, Via
+from gateway.staff.accounts import Member, Role
 from gateway.transparency.tiles import WIDTH, Tile, tile_for
 
 __all__ = ["AUDITORS", "Tiler"]
@@ -38,10 +44,12 @@ _MEMO_MAX: Final = 1 << 18
 
 
 class Tiler:
-    """Tiles and entry bundles of one record. Hashing runs on a thread of its own."""
+    """Tiles and entry bundles of one record. Hashing runs on a thread of its own; bundle reads
+    are recorded by ``reviewer``."""
 
-    def __init__(self, *, record: Record) -> None:
+    def __init__(self, *, record: Record, reviewer: Reviewer) -> None:
         self._record = record
+        self._reviewer = reviewer
         self._memo: dict[tuple[int, int], bytes] = {}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiles")
 
@@ -91,8 +99,9 @@ class Tiler:
                 self._memo[(level, i)] = known[i] = digest
         return [known[i] for i in span]
 
-    async def bundle(self, tile: Tile) -> bytes:
-        """The entry bundle of level-0 ``tile``: each body prefixed by its uint16 length."""
+    async def bundle(self, tile: Tile, member: Member, *, via: Via = "api") -> bytes:
+        """The entry bundle of level-0 ``tile``: each body prefixed by its uint16 length. The
+        read is recorded (who, the positions read) before the bundle is returned."""
         await self._held(tile)
         rows = await self._record.search(Search(
             cursor=tile.first - 1 if tile.first else None, limit=tile.width,
@@ -105,4 +114,6 @@ class Tiler:
                 raise RecordError(f"the entry at position {row.seq} is too long for an entry "
                                   "bundle")
             parts.append(len(row.body).to_bytes(2, "big") + row.body)
+        await self._reviewer.record_read(member, via, what="entry_bundle", first=tile.first,
+                                         count=tile.width)
         return b"".join(parts)

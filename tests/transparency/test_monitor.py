@@ -40,13 +40,13 @@ class TestMonitor:
         """First run: the checkpoint verified and every entry checked; after growth the new
         checkpoint is consistent and the state file moves on; nothing new keeps it."""
         auditor = token(await published.as_staff("auditor"))
-        code, out, err = await monitor(published, tmp_path, "--token", auditor)
+        code, out, err = await monitor(published, tmp_path, f"--token={auditor}")
         assert code == 0, err
         first = kept(tmp_path)
         assert "first checkpoint verified" in out
         assert f"{first} new entries checked" in out
         await fill(published, 600)
-        code, out, err = await monitor(published, tmp_path, "--token", auditor)
+        code, out, err = await monitor(published, tmp_path, f"--token={auditor}")
         assert code == 0, err
         assert kept(tmp_path) >= first + 600
         assert f"consistent: {first} -> {kept(tmp_path)}" in out
@@ -59,7 +59,7 @@ class TestMonitor:
         """Catching up on more than a thousand entries reports progress on stderr."""
         auditor = token(await published.as_staff("auditor"))
         await fill(published, 1000)
-        code, _, err = await monitor(published, tmp_path, "--token", auditor)
+        code, _, err = await monitor(published, tmp_path, f"--token={auditor}")
         assert code == 0, err
         assert f"checked {kept(tmp_path):,} of {kept(tmp_path):,} new entries" in err
 
@@ -68,7 +68,7 @@ class TestMonitor:
         """An entry's body changed in the database (its leaf left alone) is caught from the
         entry bundles; the state file keeps the last good checkpoint."""
         auditor = token(await published.as_staff("auditor"))
-        assert (await monitor(published, tmp_path, "--token", auditor))[0] == 0
+        assert (await monitor(published, tmp_path, f"--token={auditor}"))[0] == 0
         before = kept(tmp_path)
         await fill(published, 10)
         db = sqlite3.connect(tmp_path / "record.sqlite", isolation_level=None)
@@ -78,7 +78,7 @@ class TestMonitor:
         db.execute("UPDATE entries SET body = ? WHERE seq = ?",
                    (body.replace(b"filler", b"fillet"), before + 3))
         db.close()
-        code, _, err = await monitor(published, tmp_path, "--token", auditor)
+        code, _, err = await monitor(published, tmp_path, f"--token={auditor}")
         assert code == ALARM
         assert f"bad entry: the entry at position {before + 3}" in err
         assert kept(tmp_path) == before
@@ -87,7 +87,7 @@ class TestMonitor:
                                                           tmp_path: Path) -> None:
         """A reviewer's token cannot read entry bundles: the monitor says so and exits 1."""
         reviewer = token(await published.as_staff("reviewer"))
-        code, _, err = await monitor(published, tmp_path, "--token", reviewer)
+        code, _, err = await monitor(published, tmp_path, f"--token={reviewer}")
         assert code == 1
         assert "auditor" in err
         assert not (tmp_path / "monitor.json").exists()

@@ -114,7 +114,7 @@ class TestMonitorOnPostgres:
         checks every new entry from the bundles."""
         token = auditor_token(await published.gateway.as_staff("auditor"))
         size = await published.witnessed()
-        code, out, err = await published.monitor("--token", token)
+        code, out, err = await published.monitor(f"--token={token}")
         assert code == 0, err
         assert f"first checkpoint verified: {size} entries" in out
         assert f"{size} new entries checked" in out
@@ -124,7 +124,7 @@ class TestMonitorOnPostgres:
 
         await fill(published.gateway, 40)
         grown = await published.witnessed()
-        code, out, err = await published.monitor("--token", token)
+        code, out, err = await published.monitor(f"--token={token}")
         assert code == 0, err
         assert f"consistent: {size} -> {grown} entries" in out
         assert f"{grown - size} new entries checked" in out
@@ -138,7 +138,7 @@ class TestMonitorOnPostgres:
         position, and the state file keeps the last good checkpoint."""
         token = auditor_token(await published.gateway.as_staff("auditor"))
         await published.witnessed()
-        code, _, err = await published.monitor("--token", token)
+        code, _, err = await published.monitor(f"--token={token}")
         assert code == 0, err
         before = published.kept()
         await fill(published.gateway, 10)
@@ -149,7 +149,7 @@ class TestMonitorOnPostgres:
                      "UPDATE entries SET body = convert_to(replace(convert_from(body, 'UTF8'), "
                      "'filler', 'fillet'), 'UTF8') WHERE seq = $1", target)
         await pg_sql(published.schema, "ALTER TABLE entries ENABLE TRIGGER USER")
-        code, _, err = await published.monitor("--token", token)
+        code, _, err = await published.monitor(f"--token={token}")
         assert code == ALARM, err
         assert f"ALARM bad entry: the entry at position {target}" in err
         assert published.kept() == before

@@ -5,14 +5,16 @@ only."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import orjson
 import pytest
 
+from gateway.http.app import RECORD
 from gateway.transparency.tiles import Tile, encode_index
 from tests.conftest import CANARY_FIELDS, Harness
-from tests.transparency.conftest import bodies, leaf, mth
+from tests.transparency.conftest import bodies, cli, leaf, mth
 
 HASH = 32
 
@@ -132,4 +134,66 @@ class TestEntryBundles:
         status, body, answer = await get(published, "/tile/entries/000", headers)
         assert status == (403 if role else 401)
         assert answer["Content-Type"] == "application/problem+json"
+        assert b"disclosure.intent" not in body
+
+
+class TestBundleReadsAreRecorded:
+    async def test_an_auditors_bundle_read_is_a_review_entry_naming_them_and_the_range(
+            self, published: Harness, tmp_path: Path) -> None:
+        """Each entry bundle read appends a review.read entry naming the auditor and the
+        positions read; hash tiles (public) add none; the record still verifies and audits."""
+        db = tmp_path / "record.sqlite"
+        await published.add_staff("auditor-ann", "auditor")
+        auditor = await published.login("auditor-ann")
+        before = len(bodies(db))
+        assert (await get(published, "/tile/0/000"))[0] == 200  # noqa: PLR2004
+        assert len(bodies(db)) == before
+        status, _, _ = await get(published, "/tile/entries/001.p/20", auditor)
+        assert status == 200  # noqa: PLR2004
+        stored = bodies(db)
+        assert len(stored) == before + 1
+        read = orjson.loads(stored[-1])
+        assert read["kind"] == "review.read"
+        assert read["data"]["by"] == "auditor-ann"
+        assert read["data"]["roles"] == ["auditor"]
+        assert read["data"]["via"] == "api"
+        assert read["data"]["what"] == "entry_bundle"
+        assert (read["data"]["first"], read["data"]["count"]) == (256, 20)
+        await published.app[RECORD].checkpoint()
+        pub = str(tmp_path / "secrets" / "checkpoint.pub")
+        code, out, err = await cli("log", "verify", "--db", str(db), "--public-key", pub,
+                                   "--quiet")
+        assert code == 0, out + err
+        code, out, err = await cli("log", "audit", "--db", str(db), "--quiet")
+        assert code == 0, out + err
+
+    @pytest.mark.parametrize("role", [None, "reviewer"])
+    async def test_a_refused_or_absent_bundle_adds_nothing_to_the_record(
+            self, published: Harness, tmp_path: Path, role: str | None) -> None:
+        """Nobody but an auditor can grow the record by asking for bundles: a request without
+        a session, with another role, or for a bundle the record does not hold writes no
+        entry."""
+        db = tmp_path / "record.sqlite"
+        before = len(bodies(db))
+        headers = await published.as_staff(role) if role else {}
+        for _ in range(3):
+            status, _, _ = await get(published, "/tile/entries/000", headers)
+            assert status == (403 if role else 401)
+        auditor = await published.as_staff("auditor")
+        status, _, _ = await get(published, "/tile/entries/009", auditor)
+        assert status == 404  # noqa: PLR2004
+        assert len(bodies(db)) == before + (2 if role else 1)  # the staff accounts added
+
+    async def test_no_bundle_is_answered_when_its_read_cannot_be_recorded(
+            self, published: Harness, tmp_path: Path) -> None:
+        """If the record cannot take the read's entry, the bundle answers 503 and holds no
+        entry."""
+        auditor = await published.as_staff("auditor")
+        db = sqlite3.connect(tmp_path / "record.sqlite")
+        db.execute("CREATE TRIGGER broken BEFORE INSERT ON entries "
+                   "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+        db.commit()
+        db.close()
+        status, body, _ = await get(published, "/tile/entries/000", auditor)
+        assert status == 503  # noqa: PLR2004
         assert b"disclosure.intent" not in body

@@ -168,7 +168,7 @@ class TestWitnessedGateway:
             await other.open()
             await other.append(Draft(kind=Kind.REVIEW, data={"by": "another process"}))
             await other.close()
-            size, _ = await gw.app[RECORD].store.head()
+            size, _ = await gw.app[RECORD].head()
 
             async def witnessed() -> bool:
                 note = await served(gw)

@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from gateway.cli import main
+from gateway.record.checkpoint import Signer
 from gateway.witness import CosignerKey
 from gateway.witness.cosignature import note_text, valid_cosignatures
 from tests.conftest import ROOT
@@ -114,3 +117,26 @@ async def test_killed_mid_update_it_restarts_on_a_checkpoint_it_took(tmp_path: P
         finally:
             proc.terminate()
             await proc.wait()
+
+
+@pytest.mark.parametrize("command", [
+    ["log", "verify", "--db", "record.sqlite", "--public-key", "log.pub"],
+    ["receipt", "verify", "receipt.tlog-proof", "--public-key", "log.pub"],
+    ["log", "monitor", "http://127.0.0.1:9", "--public-key", "log.pub"],
+])
+def test_a_log_key_given_as_a_witness_key_is_refused_naming_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: list[str]) -> None:
+    """A log's checkpoint key passed as --witness-key is refused in one line that names the
+    file and says what it holds."""
+    monkeypatch.chdir(tmp_path)
+    _, log_key = Signer.generate(ORIGIN)
+    (tmp_path / "log.pub").write_text(log_key + "\n")
+    (tmp_path / "checkpoint.pub").write_text(log_key + "\n")
+    (tmp_path / "receipt.tlog-proof").write_text("c2sp.org/tlog-proof@v1\n")
+    code = main([*command, "--witness-key", "checkpoint.pub"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.splitlines() == [
+        "gateway: checkpoint.pub: not a valid witness key (a cosignature/v1 Ed25519 vkey) "
+        "(it holds a log's checkpoint key: give that as --public-key)"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec import Struct
+
+from gateway.authority.bodies import STEP_BODIES, Extension, Notification, Reason, Resolution
 from gateway.authority.desk import STATES
-from gateway.authority.intake import CATEGORIES
-from gateway.authority.settings import KINDS
-from gateway.authority.steps import RESOLUTIONS, TELLING
+from gateway.authority.intake import AuthorityIntake
+from gateway.events import schemas
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
@@ -16,9 +18,6 @@ _BEARER: list[dict[str, list[str]]] = [{"staffSession": []}]
 _REQUEST = {"application/json": {"schema": {"$ref": "#/components/schemas/AuthorityRequest"}}}
 _ID = [{"name": "id", "in": "path", "required": True,
         "schema": {"type": "string", "pattern": "^ar_[0-9a-f]{16}$"}}]
-_DATE = {"type": "string", "format": "date"}
-_IDS = {"type": "array", "maxItems": 100,
-        "items": {"type": "string", "minLength": 1, "maxLength": 200}}
 
 
 def _problems(*codes: int) -> dict[str, Any]:
@@ -61,41 +60,9 @@ def _page(summary: str, roles: str, *, method: str = "get",
     return {method: op}
 
 
+#: The request bodies' schemas are generated from the structures the API decodes them into.
 AUTHORITY_SCHEMAS: dict[str, Any] = {
-    "AuthorityIntake": {
-        "type": "object",
-        "required": ["authority", "reference", "legal_basis", "kind", "categories", "officer",
-                     "received_via"],
-        "description": "Name the customers by customer id, order id, or both (one at least). "
-                       "Never type customer data into the text fields: they stay in the record "
-                       "for good.",
-        "properties": {
-            "authority": {"type": "string", "minLength": 2, "maxLength": 500,
-                          "description": "The id or name of an authority listed in "
-                                         "config.toml [authorities]; anything else is 422"},
-            "officer": {"type": "string", "minLength": 2, "maxLength": 500,
-                        "description": "The requesting officer"},
-            "rank": {"type": ["string", "null"], "maxLength": 500,
-                     "description": "The officer's rank; required for the authority types "
-                                    "configured so (422), else a missing one is a warning"},
-            "received_via": {"type": "string",
-                             "description": "How the request arrived: one of the configured "
-                                            "channels (e-mail, letter, portal, phone)"},
-            "follows": {"type": ["string", "null"], "pattern": "^ar_[0-9a-f]{16}$",
-                        "description": "The preservation request this one follows (ends)"},
-            "reference": {"type": "string", "minLength": 1, "maxLength": 500},
-            "legal_basis": {"type": "string", "minLength": 5, "maxLength": 500,
-                            "description": "Statute and section"},
-            "kind": {"enum": list(KINDS)},
-            "categories": {"type": "array", "minItems": 1,
-                           "items": {"enum": list(CATEGORIES)}},
-            "customers": _IDS, "orders": _IDS,
-            "deadline": {**_DATE, "description": "Empty: the configured default (10 days); an "
-                                                 "emergency's is 8 hours from intake"},
-            "defer_until": {"type": ["string", "null"], "format": "date",
-                            "description": "Notification deferral end date"},
-        },
-    },
+    **schemas(AuthorityIntake, *STEP_BODIES),
     "AuthorityRequest": {
         "type": "object",
         "required": ["id", "state", "authority", "reference", "legal_basis", "deadline"],
@@ -127,12 +94,11 @@ AUTHORITY_SCHEMAS: dict[str, Any] = {
 }
 
 
-def _body(required: list[str], **props: Any) -> dict[str, Any]:  # noqa: ANN401
+def _body(struct: type[Struct]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": required, "properties": props}}}}
+        "$ref": f"#/components/schemas/{struct.__name__}"}}}}
 
 
-_TEXT = {"type": "string", "minLength": 5, "maxLength": 1000}
 _STEP_CODES = (400, 401, 403, 404, 409, 413, 422, 503)
 
 _LIST_PARAMS = [
@@ -155,9 +121,9 @@ AUTHORITY_PATHS: dict[str, Any] = {
     "/v1/authority/requests": {
         "post": _op("Take in an authority request (recorded)", "intake_officer, admin",
                     ok="201", params=[], codes=(400, 401, 403, 413, 422, 503),
-                    body={"required": True, "content": {"application/json": {"schema": {
-                        "$ref": "#/components/schemas/AuthorityIntake"}}}},
-                    note=" A missing or invalid field answers 422 naming it in `field`."),
+                    body=_body(AuthorityIntake),
+                    note=" A missing or invalid field answers 422 naming it in `field` (and "
+                         "its JSON path in `detail`)."),
         "get": _op("Authority requests by deadline", "intake_officer, approver, admin",
                    params=_LIST_PARAMS, ok_content=_LIST, codes=(400, 401, 403, 503)),
     },
@@ -172,10 +138,7 @@ AUTHORITY_PATHS: dict[str, Any] = {
     "/v1/authority/requests/{id}/reject": {
         "post": _op("Reject a request, with its reason", "approver",
                     codes=(400, 401, 403, 404, 409, 413, 422, 503),
-                    body={"required": True, "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["reason"],
-                        "properties": {"reason": {"type": "string", "minLength": 5,
-                                                  "maxLength": 1000}}}}}},
+                    body=_body(Reason),
                     note=" Never the person who took it in (403)."),
     },
     "/v1/authority/requests/{id}/disclose": {
@@ -198,23 +161,20 @@ AUTHORITY_PATHS: dict[str, Any] = {
     "/v1/authority/requests/{id}/extend": {
         "post": _op("Extend the deadline (or a running preservation, once), with the reason",
                     "intake_officer, approver, admin", codes=_STEP_CODES,
-                    body=_body(["reason"], reason=_TEXT, deadline={"type": "string"})),
+                    body=_body(Extension)),
     },
     "/v1/authority/requests/{id}/object": {
         "post": _op("Object to a request, with the reason", "approver", codes=_STEP_CODES,
-                    body=_body(["reason"], reason=_TEXT)),
+                    body=_body(Reason)),
     },
     "/v1/authority/requests/{id}/resolve-objection": {
         "post": _op("How the objection ended", "approver", codes=_STEP_CODES,
-                    body=_body(["resolution", "note"], resolution={"enum": list(RESOLUTIONS)},
-                               note=_TEXT)),
+                    body=_body(Resolution)),
     },
     "/v1/authority/requests/{id}/notify": {
         "post": _op("Telling the customer: notified, deferred or prohibited",
                     "intake_officer, approver, admin", codes=_STEP_CODES,
-                    body=_body(["status"], status={"enum": list(TELLING)},
-                               means={"type": "string"}, on=_DATE, until=_DATE, reason=_TEXT,
-                               prohibited_by={"type": "string"}, basis={"type": "string"})),
+                    body=_body(Notification)),
     },
     "/v1/authority/requests/{id}/resume": {
         "post": _op("Give back a production stuck in disclosing after a crash",

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.events import HOOK_EVENTS, schemas
 from gateway.http.openapi.authority import AUTHORITY_PATHS, AUTHORITY_SCHEMAS
-from gateway.http.openapi.review import REVIEW_PATHS, SECURITY_SCHEMES
+from gateway.http.openapi.review import REVIEW_PATHS, REVIEW_SCHEMAS, SECURITY_SCHEMES
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -132,6 +132,7 @@ PATHS: dict[str, Any] = {
 
 PATHS.update(REVIEW_PATHS)
 PATHS.update(AUTHORITY_PATHS)
+SCHEMAS.update(REVIEW_SCHEMAS)
 SCHEMAS.update(AUTHORITY_SCHEMAS)
 
 

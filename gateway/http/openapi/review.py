@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.events import schemas
+from gateway.http.sessions import Login
+
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 BEARER: list[dict[str, list[str]]] = [{"staffSession": []}]
+
+#: The login body's schema, generated from the structure the API decodes it into.
+REVIEW_SCHEMAS: dict[str, Any] = schemas(Login)
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "staffSession": {"type": "http", "scheme": "bearer",
@@ -62,9 +68,7 @@ REVIEW_PATHS: dict[str, Any] = {
             "summary": "Log in: exchange a username and password for a bearer token",
             "security": [],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["username", "password"],
-                "properties": {"username": {"type": "string"},
-                               "password": {"type": "string"}}}}}},
+                "$ref": "#/components/schemas/Login"}}}},
             "description": "Five failed logins of an account within fifteen minutes refuse its "
                            "logins (429, Retry-After) until the oldest is fifteen minutes old.",
             "responses": {"201": {"description": "A session", "content": _JSON},
