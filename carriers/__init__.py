@@ -4,7 +4,8 @@ The public surface is what ``__all__`` names: the adapter protocol (``Carrier``,
 ``CarrierFactory``) and its service and add-on specs, the optional operations an adapter may
 offer (``CANCEL``, ``RETURN``) and the error for one it does not (``unsupported``), the
 resilience wrapper every call goes through (``Guarded``, configured by ``Resilience``), and the
-adapters by name (``ADAPTERS``). ``carriers.sandbox`` holds local stand-ins of the carriers' APIs
+adapters by name (``ADAPTERS``): one module per carrier (``posti/`` a package: the adapter and
+the eChannel XML it sends). ``carriers.sandbox`` holds local stand-ins of the carriers' APIs
 for the demo and the tests. Nothing outside this package imports its private modules.
 
 The package depends on nothing in ``gateway`` but the shipment model (``gateway.models``) and the

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from carriers.posti import (
+from carriers.posti.echannel import (
     ARRIVAL_NOTICE_SERVICE,
     COD_SERVICE,
     COD_SPECIFIERS,

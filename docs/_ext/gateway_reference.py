@@ -30,7 +30,8 @@ from gateway.sample import sample_config
 
 #: The modules that read config.toml's tables, each checking its keys.
 CONFIG_MODULES = (
-    "gateway.config", "gateway.policy.config", "gateway.review.settings",
+    "gateway.config.tree", "gateway.config._tables",
+    "gateway.policy.config", "gateway.review.settings",
     "gateway.erasure.channels", "gateway.authority.settings", "gateway.witness.settings",
 )
 #: Tables whose name reaches the check as a parameter: the table the caller names.
@@ -225,7 +226,8 @@ def accepted_keys() -> dict[str, set[str]]:
             for node in ast.walk(func):
                 keys = where = None
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                        and node.func.id == "_only" and len(node.args) == 3):  # noqa: PLR2004
+                        and node.func.id in ("only", "_only")
+                        and len(node.args) == 3):  # noqa: PLR2004
                     keys = _strings(node.args[1], names, module)
                     where = _where(node.args[2], names) or WHERE_BY_FUNCTION.get(func.name)
                 elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub)
@@ -275,7 +277,7 @@ def config_reference(sample: str) -> str:
     accepted = accepted_keys()
     sections = _sample_tables(sample)
     intro = ("Generated from the code: the keys each table accepts are read from the checks of "
-             "the loaders (`gateway/config.py` and the settings modules it calls), so a key "
+             "the loaders (`gateway/config/` and the settings modules it calls), so a key "
              "added there appears here. Beside each table, the sample config.toml's (what "
              "`gateway init` writes; its comments explain the values). Secrets are never "
              'written in config.toml: each is `{ env = "NAME" }` or `{ file = "path" }`.')

@@ -37,9 +37,10 @@ from gateway.actor import Actor, Channel
 from gateway.authority import preservation
 from gateway.authority.intake import Intake
 from gateway.authority.package import disclose, finish, refusal
+from gateway.authority.request import OPEN, Request
 from gateway.authority.settings import AuthoritySettings
 from gateway.authority.steps import Steps, outcome, text, when
-from gateway.authority.workflow import OPEN, Authority, Request
+from gateway.authority.workflow import Authority
 from gateway.config import Config
 from gateway.errors import BadRequest, Conflict, Forbidden, RecordCorrupt
 from gateway.record import Kind

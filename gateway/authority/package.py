@@ -33,8 +33,9 @@ import orjson
 
 from gateway.actor import Actor
 from gateway.authority.intake import CATEGORIES
+from gateway.authority.request import Request
 from gateway.authority.steps import produced
-from gateway.authority.workflow import Authority, Request
+from gateway.authority.workflow import Authority
 from gateway.errors import AlreadyDisclosed, BeingProduced, Conflict, RecordCorrupt, RecordError
 from gateway.operations.policy_versions import POLICY_VERSION, latest_version, named
 from gateway.policy.rules import select

@@ -27,8 +27,9 @@ import structlog
 
 from gateway.actor import SCHEDULE, Actor
 from gateway.authority.intake import Intake
+from gateway.authority.request import Request, new_request_id
 from gateway.authority.settings import AuthoritySettings
-from gateway.authority.workflow import Authority, Request, new_request_id
+from gateway.authority.workflow import Authority
 from gateway.errors import Conflict, GatewayError, RecordError, Unprocessable
 from gateway.record import Draft, Kind
 from gateway.record.entry import iso_time

@@ -31,7 +31,8 @@ from typing import Any, Final
 import attrs
 
 from gateway.actor import Actor
-from gateway.authority.workflow import Authority, Request
+from gateway.authority.request import Request
+from gateway.authority.workflow import Authority
 from gateway.errors import Conflict, Unprocessable
 from gateway.record import Draft, Kind
 from gateway.record.entry import Entry, decode, iso_time

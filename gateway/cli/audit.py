@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.config import Config
 from gateway.record.audit import audit_sqlite
+from gateway.wiring import audit_postgres_record
 
 EXIT_FAILED = 1
 
@@ -43,10 +44,7 @@ def _audit(args: argparse.Namespace) -> int:
             print(f"  read {n:,} entries", file=sys.stderr)  # noqa: T201
 
     if url is not None:
-        # Loaded only for a PostgreSQL record: asyncpg takes ~0.1 s to import.
-        from gateway.record.stores.postgres.audit import audit_postgres  # noqa: PLC0415
-
-        report = asyncio.run(audit_postgres(url, schema, progress))
+        report = asyncio.run(audit_postgres_record(url, schema, progress))
     else:
         report = audit_sqlite(Path(db), progress)
     print(report.summary())  # noqa: T201

@@ -25,6 +25,7 @@ from gateway.record.verify_parallel import verify_sqlite_split
 from gateway.review import reports
 from gateway.review.search import SEARCHERS
 from gateway.text import printable
+from gateway.wiring import verify_postgres_record
 
 EXIT_FAILED = 1
 FILTERS = ("customer", "order", "recipient", "kind")
@@ -128,12 +129,9 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"  verified {n:,} entries", file=sys.stderr)  # noqa: T201
 
     if url is not None:
-        # Loaded only for a PostgreSQL record: asyncpg takes ~0.1 s to import.
-        from gateway.record.stores.postgres.verify import verify_postgres  # noqa: PLC0415
-
-        report = asyncio.run(verify_postgres(url, schema, verifiers, origin=origin,
-                                             trusted=trusted, progress=progress,
-                                             cosigned=cosigned))
+        report = asyncio.run(verify_postgres_record(url, schema, verifiers, origin=origin,
+                                                    trusted=trusted, progress=progress,
+                                                    cosigned=cosigned))
     else:
         assert db is not None  # without a URL the record is a SQLite file
         report = verify_sqlite_split(db, verifiers, workers=args.workers, origin=origin,

@@ -14,11 +14,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.errors import ConfigError, GatewayError
+from gateway.http.witness_api import create_witness_app
 from gateway.record.checkpoint import ED25519
 from gateway.record.note_keys import parse_vkey
 from gateway.witness.cosignature import Cosigner, CosignerKey, note_text
 from gateway.witness.policy import WitnessPolicy, WitnessRef
-from gateway.witness.server import create_witness_app
 from gateway.witness.settings import ServerSettings
 
 

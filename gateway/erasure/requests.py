@@ -24,7 +24,7 @@ import structlog
 
 from gateway.actor import SCHEDULE, Actor
 from gateway.authority.preservation import order_of
-from gateway.authority.workflow import OPEN
+from gateway.authority.request import OPEN
 from gateway.erasure import notices as erasure_notices
 from gateway.errors import Conflict, GatewayError, NotFound, Unprocessable
 from gateway.record import Draft, Kind, Record

@@ -23,10 +23,9 @@ import attrs
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from gateway.config import Network
 
-#: An address range written in ``[gateway] trusted_proxies``.
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: One year; sent only on HTTPS (RFC 6797 section 7.2).
 HSTS: Final = "max-age=31536000"

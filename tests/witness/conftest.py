@@ -14,9 +14,10 @@ import attrs
 import pytest
 from aiohttp import web
 
+from gateway.http.witness_api import create_witness_app
 from gateway.record.checkpoint import Checkpoint, Signer, sign_checkpoint
 from gateway.record.merkle import consistency_proof, leaf_hash, root
-from gateway.witness import Cosigner, ServerSettings, create_witness_app
+from gateway.witness import Cosigner, ServerSettings
 
 ORIGIN = "test.invalid/record"
 WITNESS_NAME = "witness.test.invalid/w1"

@@ -1,4 +1,6 @@
-"""Server-rendered pages: one jinja2 environment over ``templates/``, autoescaping everything.
+"""Server-rendered pages: one jinja2 environment over ``templates/``, autoescaping everything;
+the review pages (``review``), the authority-request pages (``authority``) and their bar
+charts (``chart``).
 
 Pages hold personal values (a reviewer's search, an access report), so they are never cached
 and never framed."""
