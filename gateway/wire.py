@@ -79,10 +79,17 @@ def field_problem(error: msgspec.ValidationError, *, whole: str,
                   messages: Mapping[str, str] | None = None) -> BadRequest:
     """A request body's validation error as the problem to answer: 422 naming the body's
     member it is in (``field``) with a message naming the path, or the message ``messages``
-    keeps for that exact path (``$.reason``: the rule as staff read it elsewhere); 400 with
-    ``whole`` when the body itself is not the object asked for."""
+    keeps for that exact path (``$.reason``: the rule as staff read it elsewhere) or for any
+    item of that list (``$.orders[]``, its ``{path}`` filled in); 400 with ``whole`` when the
+    body itself is not the object asked for."""
     path, message = explain(error)
     field = top_field(path)
     if field is None:
         return BadRequest(whole)
-    return Unprocessable((messages or {}).get(path, message), field=field)
+    kept = messages or {}
+    item = re.sub(r"\[[0-9]+\]$", "[]", path)
+    if path in kept:
+        message = kept[path]
+    elif item in kept:
+        message = kept[item].format(path=path)
+    return Unprocessable(message, field=field)

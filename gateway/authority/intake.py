@@ -173,6 +173,10 @@ def _messages(settings: AuthoritySettings) -> dict[str, str]:
         "$.received_via": "received_via (how the request arrived) must be one of "
                           f"{', '.join(settings.channels)}",
         "$.categories": f"categories must name one or more of {', '.join(CATEGORIES)}",
+        "$.categories[]": "{path} is unknown; categories must name one or more of "
+                          + ", ".join(CATEGORIES),
+        **{f"$.{key}[]": f"{{path}} must be an id: text of 1 to {MAX_ID} characters"
+           for key in ("customers", "orders")},
         **{f"$.{key}": f"{key} must be a list of up to {MAX_IDS} ids"
            for key in ("customers", "orders")},
         **{f"$.{key}": f"{key} must be a date (YYYY-MM-DD)"

@@ -27,7 +27,7 @@ async def test_a_wrong_entry_in_a_list_is_named_by_its_path(
     status, problem = await json_call(gateway, "POST", BASE, staff["olli"],
                                       form(clock, customers=["J-1", {"name": SECRET}]))
     assert (status, problem["field"]) == (422, "customers")
-    assert problem["detail"] == "$.customers[1] must be a string"
+    assert problem["detail"] == "$.customers[1] must be an id: text of 1 to 200 characters"
     assert SECRET not in orjson.dumps(problem).decode()
     assert len(record_entries(gateway.config.record.path)) == before
 

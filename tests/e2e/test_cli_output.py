@@ -136,20 +136,22 @@ class TestLogShowColumns:
 class TestIntakePositions:
     @pytest.mark.parametrize(("change", "message"), [
         ({"customers": ["C-1", "", "C-3"]},
-         "customers[1] must be an id: text of 1 to 200 characters"),
-        ({"orders": ["J-1", "J-2", "J-3\x1b[8m"]}, ("orders[2] holds a control or format "
+         "$.customers[1] must be an id: text of 1 to 200 characters"),
+        ({"orders": ["J-1", "J-2", "J-3\x1b[8m"]}, ("$.orders[2] holds a control or format "
                                                   "character")),
-        ({"categories": ["name", "shoe_size"]}, ("categories[1] is unknown; categories must "
+        ({"categories": ["name", "shoe_size"]}, ("$.categories[1] is unknown; categories must "
                                                 "name one or more of name, address")),
-        ({"customers": ["C-1", 7]}, "customers[1] must be an id"),
+        ({"customers": ["C-1", 7]}, "$.customers[1] must be an id"),
     ])
     def test_a_wrong_value_is_named_by_its_position(
         self, cli: Cli, tmp_path: Path, change: dict[str, object], message: str
     ) -> None:
         """The message names the list and the position (from 0), never the value; nothing
         is recorded."""
-        form = {"authority": "Poliisi", "reference": "R-1", "legal_basis": "Poliisilaki 4:3",
-                "kind": "information request", "customers": ["C-1"], "categories": ["name"],
+        form = {"authority": "poliisi-sisa-suomi", "officer": "Anna Virtanen",
+                "rank": "rikoskomisario", "received_via": "e-mail", "reference": "R-1",
+                "legal_basis": "Poliisilaki 4:3", "kind": "production", "customers": ["C-1"],
+                "categories": ["name"],
                 "deadline": "2099-01-01", **change}
         path = tmp_path / "request.json"
         path.write_bytes(orjson.dumps(form))
