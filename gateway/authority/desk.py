@@ -102,6 +102,18 @@ def due(request: Request, now: datetime) -> dict[str, Any]:
     return {"days_left": left, "hours_left": None, "due": status}
 
 
+def time_left(view: Mapping[str, Any]) -> str:
+    """What is left of a request's deadline as staff read it (``due`` of ``view``): days, or
+    for a deadline under two days away (an emergency's hours) hours, and minutes under an
+    hour; negative once overdue. Empty when the request is not due."""
+    hours = view.get("hours_left")
+    if hours is not None and abs(hours) < 48:  # noqa: PLR2004 (two days)
+        minutes = round(hours * 60)
+        return f"{minutes:+d} min" if abs(minutes) < 60 else f"{round(hours):+d} h"  # noqa: PLR2004
+    days = view.get("days_left")
+    return "" if days is None else f"{days:+d} d"
+
+
 def deferral(request: Request) -> str | None:
     """The day the customer's notification is deferred to, while it is deferred: the latest
     notification step's, else the intake's ``defer_until``; None once told or prohibited."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from gateway.authority.desk import MAX_DAYS, Desk, parse_states
+from gateway.authority.desk import MAX_DAYS, Desk, parse_states, time_left
 from gateway.authority.steps import RESOLUTIONS, TELLING
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.errors import BadRequest, GatewayError
@@ -132,12 +132,16 @@ def _list(args: argparse.Namespace) -> int:
     async def step(desk: Any, member: Member) -> None:  # noqa: ANN401
         listing = await desk.list(member, states=states, due_within=args.due_within,
                                   deferrals_ending_within=args.deferrals_ending_within)
-        for r in listing["requests"]:
-            due = f"{r['due']} ({r['days_left']:+d} d)" if r["due"] else "-"
-            told = (f"  deferred until {r['deferral_ends']}" if r["deferral_ends"] else "")
-            print(printable(f"{r['id']}  {r['state']:<9}  {r['due_at'] or r['deadline']}  "  # noqa: T201
-                            f"{due:<18}  {r['kind']:<12}  {r['authority']} / "
-                            f"{r['reference']}{told}"))
+        rows = [(r["id"], r["state"], r["due_at"] or r["deadline"],
+                 f"{r['due']} ({time_left(r)})" if r["due"] else "-", r["kind"],
+                 f"{r['authority']} / {r['reference']}"
+                 + (f"  deferred until {r['deferral_ends']}" if r["deferral_ends"] else ""))
+                for r in listing["requests"]]
+        # Each padded column as wide as its longest value listed, so none shifts the next.
+        widths = [max(len(str(row[i])) for row in rows) for i in range(5)] if rows else []
+        for row in rows:
+            padded = (str(v).ljust(w) for v, w in zip(row[:5], widths, strict=True))
+            print(printable("  ".join([*padded, row[5]])))  # noqa: T201
 
     return _with_desk(args, step)
 

@@ -27,7 +27,7 @@ from gateway.actor import Actor
 from gateway.authority.desk import package_dir
 from gateway.cli.report import add_reader_arguments, reviewing
 from gateway.config import Config
-from gateway.erasure.notices import dispatch, listing, mark
+from gateway.erasure.notices import NEEDS_ADDRESS, dispatch, listing, mark
 from gateway.erasure.requests import (
     CUSTOMER_REQUEST,
     apply_retention,
@@ -186,8 +186,11 @@ def _run_due(args: argparse.Namespace) -> int:
                   f"request; deleted {len(packages)} authority package copy(ies) past "
                   "retention")
             failed = sum(n.result == "failed" for n in told)
-            print(f"erasure notices: {len(told) - failed} sent or written, {failed} failed "  # noqa: T201
-                  "(see `gateway erasure notices`)")
+            unaddressed = [n.recipient for n in told if n.result == NEEDS_ADDRESS]
+            no_address = (f", {len(unaddressed)} with no address to send to (configure one "
+                          f"for {', '.join(sorted(set(unaddressed)))})" if unaddressed else "")
+            print(f"erasure notices: {len(told) - failed - len(unaddressed)} sent or written, "  # noqa: T201
+                  f"{failed} failed{no_address} (see `gateway erasure notices`)")
         return 0
 
     return asyncio.run(run())
@@ -242,6 +245,9 @@ def _print_told(found: list[Any]) -> None:
     for n in found:
         how = {"sent": "e-mail sent", "written": "notice written for sending",
                "failed": "sending failed, retried by `gateway erasure run`",
+               NEEDS_ADDRESS: "no address to send the notice to: written without a To: for "
+                              "a person to address; set privacy_email (or an e-mail "
+                              f"privacy_contact) in [recipients.{n.recipient}]",
                "acknowledged": "acknowledged", "pending": "pending"}.get(n.result, n.result)
         print(f"  {n.recipient}: {how} (notice {n.notice})")  # noqa: T201
 

@@ -136,7 +136,8 @@ def _verify(args: argparse.Namespace) -> int:
         assert db is not None  # without a URL the record is a SQLite file
         report = verify_sqlite_split(db, verifiers, workers=args.workers, origin=origin,
                                      trusted=trusted, progress=progress, cosigned=cosigned)
-    print(report.summary())  # noqa: T201
+    said = cosigned.said() if report.ok and cosigned is not None else ""
+    print(report.summary() + said)  # noqa: T201
     return 0 if report.ok else EXIT_FAILED
 
 

@@ -31,6 +31,8 @@ def _verify(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise GatewayError(f"cannot read the receipt {args.file}: "
                            f"{getattr(exc, 'strerror', None) or 'not UTF-8 text'}") from None
-    receipt = verify_receipt(text, verifiers, witnessed=witness_check(args))
-    print(f"OK: the entry at position {receipt.index} is in the signed record")  # noqa: T201
+    check = witness_check(args)
+    receipt = verify_receipt(text, verifiers, witnessed=check)
+    said = "" if check is None else check.said()
+    print(f"OK: the entry at position {receipt.index} is in the signed record{said}")  # noqa: T201
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from gateway.cli import log
 from gateway.cli.workers import run_workers
 from gateway.config import Config
 from gateway.demo import run_demo
+from gateway.erasure.channels import unaddressed
 from gateway.http.app import RECORD, create_app
 from gateway.http.server import serve, tls_context
 from gateway.record.checkpoint import Verifier, parse_and_verify
@@ -41,6 +43,7 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 def _serve(args: argparse.Namespace) -> int:
     config = Config.from_toml(args.config)
     config.carrier_credentials()  # every missing one named at once, before any worker starts
+    _warn_unaddressed(config)
     if config.tls is not None:
         tls_context(config.tls)  # a bad certificate or key stops here, before any worker
     if args.workers > 1:
@@ -67,6 +70,17 @@ def _serve(args: argparse.Namespace) -> int:
         loop.close()
     print(f"stopped; {final.describe()}")  # noqa: T201
     return 0
+
+
+def _warn_unaddressed(config: Config) -> None:
+    """Name at start the carriers an erasure notice (GDPR Art. 19) has no address for."""
+    notices = config.erasure.notices
+    missing = unaddressed(notices.recipients if notices else {}, config.carriers)
+    if missing:
+        print(f"warning: no address for erasure notices (GDPR Art. 19) to "  # noqa: T201
+              f"{', '.join(missing)}: they are written without a To: for a person to address; "
+              "set privacy_email (or an e-mail privacy_contact) in [recipients.NAME]",
+              file=sys.stderr, flush=True)
 
 
 def _record_place(rc: RecordConfig) -> str:

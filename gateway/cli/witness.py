@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +101,32 @@ def add_witness_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a C2SP tlog-policy file naming the witnesses and the quorum")
 
 
-def witness_check(args: argparse.Namespace) -> Callable[[str, str], str | None] | None:
+class WitnessCheck:
+    """The cosignature check the witness options ask for, called with a checkpoint's note and
+    its cosignature lines (what is missing, or None); it keeps how many of the policy's
+    witnesses cosigned the last checkpoint checked, for the command's OK line."""
+
+    def __init__(self, policy: WitnessPolicy) -> None:
+        self.policy = policy
+        self.cosigned: int | None = None
+
+    def __call__(self, note: str, lines: str) -> str | None:
+        text = note_text(note)
+        self.cosigned = len(self.policy.cosigners(text, lines))
+        return self.policy.problem(text, lines)
+
+    def said(self) -> str:
+        """What an OK line adds: "; witnessed by 1 of 1 witness (quorum 1)"."""
+        group = self.policy.groups.get(self.policy.quorum)
+        everyone = group is not None and set(group.members) == set(self.policy.witnesses)
+        quorum = str(group.threshold) if group is not None and everyone else (
+            self.policy.describe())
+        n = len(self.policy.witnesses)
+        return (f"; witnessed by {self.cosigned or 0} of {n} "
+                f"witness{'' if n == 1 else 'es'} (quorum {quorum})")
+
+
+def witness_check(args: argparse.Namespace) -> WitnessCheck | None:
     """The cosignature check the witness options ask for; None without them."""
     if args.witness_policy is not None:
         if args.witness_key or args.quorum is not None:
@@ -119,7 +143,7 @@ def witness_check(args: argparse.Namespace) -> Callable[[str, str], str | None] 
         raise GatewayError("--quorum counts cosignatures by the --witness-key witnesses")
     else:
         return None
-    return lambda note, lines: policy.problem(note_text(note), lines)
+    return WitnessCheck(policy)
 
 
 def _witness_key(path: Path) -> CosignerKey:

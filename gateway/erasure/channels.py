@@ -10,7 +10,11 @@ config.toml::
 
     [recipients.posti]
     erasure_notice = "email"               # or "file"
-    privacy_email = "privacy@carrier.example"
+    privacy_email = "privacy@carrier.example"   # else privacy_contact, if an e-mail address
+
+A recipient with no address (no privacy_email, and no privacy_contact that is an e-mail
+address) gets its notice written as a file without a ``To:``, recorded as ``needs_address``;
+`gateway serve` warns of such recipients at start.
 
     [smtp]
     host = "smtp.example.fi"
@@ -27,7 +31,7 @@ import asyncio
 import os
 import smtplib
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -102,13 +106,29 @@ def recipients_from(raw: object) -> dict[str, RecipientNotice]:
                                   'in its API; use "email" (its privacy contact) or "file"')
             channel = "file"  # pragma: no cover - no adapter documents one yet
         email = table.get("privacy_email")
-        if email is not None and (not isinstance(email, str) or "@" not in email
-                                  or any(c in email for c in "\r\n <>")):
+        if email is not None and not _address(email):
             raise ConfigError(f"{where} privacy_email: an e-mail address")
+        if email is None and _address(table.get("privacy_contact")):
+            email = table["privacy_contact"]  # the contact the access report names, if e-mail
         if channel == "email" and email is None:
-            raise ConfigError(f'{where}: erasure_notice = "email" needs privacy_email')
+            raise ConfigError(f'{where}: erasure_notice = "email" needs an address to send '
+                              "to: privacy_email, or a privacy_contact that is an e-mail "
+                              "address")
         out[str(name)] = RecipientNotice(channel=channel, privacy_email=email)
     return out
+
+
+def _address(value: object) -> bool:
+    """Whether ``value`` is one e-mail address (not a web page, not a header's worth)."""
+    return (isinstance(value, str) and "@" in value and "://" not in value
+            and not any(c in value for c in "\r\n <>,"))
+
+
+def unaddressed(recipients: Mapping[str, RecipientNotice], names: Iterable[str]) -> list[str]:
+    """Of the recipients ``names`` (the carriers data can reach), those an erasure notice
+    has no address for: it is written as a file without a ``To:`` for a person to address."""
+    return sorted(n for n in names
+                  if recipients.get(n, RecipientNotice()).privacy_email is None)
 
 
 def smtp_from(raw: object, base: Path, secret: SecretReader) -> Smtp | None:

@@ -16,11 +16,12 @@ derived from the record's key-encryption key, in ``erasure-notices/pending/`` be
 record until the notice is sent; then that file is deleted. After ``capture`` the erasure is
 recorded, then one ``erasure.notice.intent`` per recipient (``queue``), and ``dispatch``
 sends them, recording each attempt as an ``erasure.notice.outcome``: sent (by e-mail), written
-(an ``.eml`` in ``erasure-notices/outbox/`` for a person to send), or failed (retried by the
-next ``gateway erasure run`` or periodic run). ``mark`` records that a person sent a written
-notice, or that the recipient acknowledged it. Entries name the recipient, the channel and the
-shipments' disclosure ids, never a value. A capture whose erasure never committed (the
-customer still has a key) is dropped, not sent.
+(an ``.eml`` in ``erasure-notices/outbox/`` for a person to send), needs_address (the
+recipient has no address: the ``.eml`` has no ``To:``; retried once one is configured), or
+failed (retried by the next ``gateway erasure run`` or periodic run). ``mark`` records that a
+person sent a written notice, or that the recipient acknowledged it. Entries name the
+recipient, the channel and the shipments' disclosure ids, never a value. A capture whose
+erasure never committed (the customer still has a key) is dropped, not sent.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ log = structlog.get_logger("gateway.erasure_notices")
 #: Results after which nothing more is sent; ``written`` waits for a person, ``failed`` for
 #: a retry.
 DONE: Final = ("sent", "acknowledged")
-Result = Literal["sent", "written", "failed", "acknowledged"]
+#: ``needs_address``: the recipient has no address configured; the notice is written (without
+#: a ``To:``) for a person to address, and sent by the next run once an address is configured.
+Result = Literal["sent", "written", "failed", "needs_address", "acknowledged"]
+NEEDS_ADDRESS: Final = "needs_address"
 
 
 @attrs.frozen(repr=False)
@@ -222,7 +226,8 @@ def _contents(notices: Notices, doc: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 async def _deliver(notices: Notices, doc: Mapping[str, Any]) -> str:
-    """Send or write one notice; returns ``sent`` or ``written``; NoticeFailed if neither."""
+    """Send or write one notice; returns ``sent``, ``written``, or ``needs_address`` (written
+    without a ``To:``); NoticeFailed if none."""
     setting = notices.channel(doc["recipient"])
     sender = notices.smtp.sender if notices.smtp is not None else notices.reply_to
     mail = message(sender=sender, to=setting.privacy_email,
@@ -233,7 +238,7 @@ async def _deliver(notices: Notices, doc: Mapping[str, Any]) -> str:
         await send(notices.smtp, mail)
         return "sent"
     write_eml(outbox(notices), doc["notice"], mail)
-    return "written"
+    return "written" if setting.privacy_email is not None else NEEDS_ADDRESS
 
 
 async def dispatch(record: Record, notices: Notices | None, *, now: datetime,
@@ -257,7 +262,10 @@ async def dispatch(record: Record, notices: Notices | None, *, now: datetime,
         if any(r in (*DONE, "written") for r in results):
             path.unlink(missing_ok=True)
             continue
-        attempt = results.count("failed") + 1
+        if (results and results[-1] == NEEDS_ADDRESS
+                and notices.channel(doc["recipient"]).privacy_email is None):
+            continue  # recorded once; tried again when an address is configured
+        attempt = sum(r in ("failed", NEEDS_ADDRESS) for r in results) + 1
         error = None
         try:
             result = await _deliver(notices, doc)
@@ -268,7 +276,7 @@ async def dispatch(record: Record, notices: Notices | None, *, now: datetime,
         entry = await record.append(Draft(
             kind=Kind.ERASURE_NOTICE_OUTCOME, disclosure=doc["notice"], subject=doc["subject"],
             recipient=doc["recipient"], data=data))
-        if result != "failed":
+        if result not in ("failed", NEEDS_ADDRESS):
             path.unlink(missing_ok=True)
         log.info("erasure.notice", notice=doc["notice"], recipient=doc["recipient"],
                  channel=doc["channel"], result=result, seq=entry.seq)

@@ -52,7 +52,8 @@ from gateway.review.params import (
 )
 from gateway.review.report_text import Text
 from gateway.review.settings import LANGUAGES
-from gateway.review.transparency_report import publish, request_facts, transparency_report
+from gateway.review.transparency_publish import publish
+from gateway.review.transparency_report import request_facts, transparency_report
 from gateway.staff.accounts import Member, Role
 from gateway.transparency.receipt import disclosure_receipts
 

@@ -5,12 +5,10 @@ documents out.
 
 Two views. ``internal`` gives exact counts, for staff. ``published`` is what the shop may put
 on its web site: only the request figures and carrier totals, no staff name and no request's
-reference; a count below ``[reports] publish_threshold`` reads "fewer than N" (JSON
-``{"fewer_than": N}``), and an authority, authority type, legal basis or kind with fewer
-requests than that is folded into one "others" row, so a small shop's report cannot point at
-one investigation. Shares and medians are left out when fewer requests than that were
-answered. A dated statement of what the shop has never received (``[reports] statement``,
-``statement_date``) is printed as the operator wrote it.
+reference; counts below ``[reports] publish_threshold`` read "fewer than N" and no figure
+lets one be worked out (see gateway.review.transparency_publish). A dated statement of what
+the shop has never received (``[reports] statement``, ``statement_date``) is printed as the
+operator wrote it.
 
 What is read of a request document, with the default where a field is absent (documents of
 older requests, or fields not recorded yet): ``kind`` production, preservation or emergency
@@ -227,57 +225,10 @@ def _disclosures(rows: Iterable[CountRow], facts: Sequence[RequestFacts]) -> dic
     }
 
 
-PUBLISHED_NOTE: Final = (
-    "Requests are those received in the period, by when they were received. Outcomes: full "
-    "(all that was asked and held was produced), partial, none (nothing held of the customers "
-    "named), rejected, objected, or still open. Customers specified counts the customers and "
-    "orders a request named; customers produced, those whose data was handed over. The share "
-    "of requests with data produced and the median days to answer are of requests answered. "
-    "Counts below {n} read 'fewer than {n}', and an authority, type, legal basis or kind with "
-    "fewer than {n} requests is counted under 'others', so that no single investigation can be "
-    "singled out. Carrier disclosures are deliveries booked with carriers.")
-
-
-def publish(doc: Mapping[str, Any], threshold: int) -> dict[str, Any]:
-    """The published view of an internal report (see the module's docstring)."""
-
-    def band(n: int) -> int | dict[str, int]:
-        return n if n >= threshold else {"fewer_than": threshold}
-
-    def figures(f: Mapping[str, Any]) -> dict[str, Any]:
-        enough = f["answered"] >= threshold
-        out: dict[str, Any] = {m: band(f[m]) for m in MEASURES}
-        out["produced_share"] = f["produced_share"] if enough else None
-        out["median_days_to_answer"] = f["median_days_to_answer"] if enough else None
-        return out
-
-    def rows(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        kept = [r for r in items if r["received"] >= threshold]
-        few = [r for r in items if r["received"] < threshold]
-        out = [{"name": r["name"], **figures(r)} for r in kept]
-        if few:
-            summed: dict[str, Any] = {k: sum(r[k] for r in few)
-                                      for k in (*MEASURES, "answered")}
-            summed.update(produced_share=None, median_days_to_answer=None)
-            out.append({"name": f"others (each fewer than {threshold} requests)",
-                        **figures(summed)})
-        return out
-
-    carriers = doc["totals"]["carrier_disclosures"]
-    return {
-        "view": "published", "period": doc["period"], "produced_at": doc["produced_at"],
-        "threshold": threshold, "requests": figures(doc["requests"]),
-        **{k: rows(doc[k]) for k in ("by_authority", "by_authority_type", "by_legal_basis",
-                                     "by_kind")},
-        "carrier_disclosures": band(carriers),
-        "statement": doc["statement"], "note": PUBLISHED_NOTE.format(n=threshold),
-    }
-
-
 def shown(value: object) -> str:
     """A figure as the page and the CSV write it."""
     if isinstance(value, Mapping):
-        return f"fewer than {value['fewer_than']}"
+        return f"fewer than {value['fewer_than']}" if "fewer_than" in value else "withheld"
     if value is None:
         return ""
     return str(value)
@@ -304,8 +255,9 @@ def to_csv(doc: Mapping[str, Any]) -> str:
     for section in ("by_authority", "by_authority_type", "by_legal_basis", "by_kind"):
         for row in doc[section]:
             for measure in figures:
-                writer.writerow((section.removeprefix("by_"), _cell(row["name"]), measure,
-                                 shown(row.get(measure))))
+                if measure in row:  # a published row gives only the requests received
+                    writer.writerow((section.removeprefix("by_"), _cell(row["name"]),
+                                     measure, shown(row[measure])))
     carriers = doc.get("carrier_disclosures", doc.get("totals", {}).get("carrier_disclosures"))
     writer.writerow(("carriers", "all", "disclosures", shown(carriers)))
     if doc.get("statement"):

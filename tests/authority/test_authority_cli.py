@@ -100,7 +100,7 @@ def take_in(config: Path, who: str, *, login: str | None = None,
     return request_id
 
 
-async def taken_in_days_ago(config: Path, days: int, **change: Any) -> str:  # noqa: ANN401
+async def taken_in_days_ago(config: Path, days: float, **change: Any) -> str:  # noqa: ANN401
     """A request olli took in ``days`` days ago, over the API of a gateway on the same record
     whose clock read that day: intake refuses a deadline or a deferral already past, so a
     request now overdue, or whose deferral has ended, is one taken in earlier."""
@@ -271,6 +271,29 @@ class TestDeadlines:
         assert "due soon (+2 d)" in lines[1]
         every = ok(config, "authority", "list", "--as", "olli").splitlines()
         assert len(every) == 4
+
+    async def test_an_emergency_shows_hours_and_the_columns_fit_every_state(
+        self, config: Path
+    ) -> None:
+        """An emergency (8 hours) is due soon in hours, not "+0 d"; an emergency taken in
+        7 h 30 min ago has minutes left; a preservation order being complied with
+        ("preserving", the longest state) does not shift the columns after it."""
+        preserved = take_in(config, "olli", kind="preservation", reference="P-1")
+        ok(config, "authority", "approve", preserved, "--as", "ada")
+        emergency = take_in(config, "olli", kind="emergency", deadline=None, reference="E-1")
+        ending = await taken_in_days_ago(config, 7.5 / 24, kind="emergency", deadline=None,
+                                         reference="E-2")
+        take_in(config, "olli", deadline=day(30), reference="L-1")
+        lines = ok(config, "authority", "list", "--as", "olli").splitlines()
+        by_id = {line.split()[0]: line for line in lines}
+        assert "due soon (+8 h)" in by_id[emergency]
+        assert "due soon (+30 min)" in by_id[ending]
+        assert " d)" not in by_id[emergency] + by_id[ending]
+        assert "preserving" in by_id[preserved]
+        starts = {line.index(kind) for line in lines
+                  for kind in ("production", "preservation", "emergency")
+                  if f"  {kind}  " in line}
+        assert len(starts) == 1, lines
 
 
 class TestDeferral:

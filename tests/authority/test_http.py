@@ -301,6 +301,31 @@ class TestDeadlines:
         assert (await json_call(gateway, "GET", f"{BASE}?state=lost", olli))[0] == 400
         assert (await json_call(gateway, "GET", f"{BASE}?due_within=-1", olli))[0] == 400
 
+    async def test_the_list_page_shows_an_emergency_in_hours_then_minutes(
+        self, gateway: Harness, staff: dict[str, dict[str, str]], clock: Clock
+    ) -> None:
+        """An emergency (8 hours) reads "+8 h" on the list page, "+30 min" half an hour before
+        its time and "-2 h" two hours past it; a production due in 20 days, "+20 d"."""
+        emergency = (await take_in(gateway, staff["olli"],
+                                   form(clock, kind="emergency", deadline="")))["id"]
+        later = (await take_in(gateway, staff["olli"],
+                               form(clock, deadline=clock.day(20))))["id"]
+
+        async def due_cell(request_id: str) -> str:
+            olli = await gateway.login("olli")  # the clock moves past sessions
+            status, body, _ = await call(gateway, "GET", "/review/authority",
+                                         headers=cookie_of(olli))
+            assert status == 200
+            row = body.decode().split(f">{request_id}</a>", 1)[1].split("</tr>", 1)[0]
+            return row.split('class="nowrap">', 1)[1].split("</td>", 1)[0]
+
+        assert '<span class="muted">+8 h</span>' in await due_cell(emergency)
+        assert '<span class="muted">+20 d</span>' in await due_cell(later)
+        clock.advance(days=7.5 / 24)
+        assert '<span class="muted">+30 min</span>' in await due_cell(emergency)
+        clock.advance(days=2.5 / 24)
+        assert '<span class="muted">-2 h</span>' in await due_cell(emergency)
+
 
 class TestDeferral:
     async def test_a_deferred_disclosure_appears_in_the_access_report_after_its_end_date(

@@ -129,8 +129,9 @@ class TestServeSays:
         gateway = command("--config", str(config))
         subprocess.run([*gateway, "staff", "add", "dpo", "--role", "admin"], env=env,  # noqa: S603
                        check=True, capture_output=True, timeout=120)
+        errors = (tmp_path / "serve.err").open("w")
         proc = subprocess.Popen([*gateway, "serve"], env=env, text=True,  # noqa: S603
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.PIPE, stderr=errors)
         lines: queue.Queue[str] = queue.Queue()
         reader = threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True)
         reader.start()
@@ -142,7 +143,14 @@ class TestServeSays:
             reader.join(10)
             assert proc.stdout is not None
             proc.stdout.close()
+        errors.close()
         assert code == 0
+        # The shipped config gives Budbee no privacy contact, and PostNord and DHL web pages:
+        # their erasure notices (GDPR Art. 19) would have no address to go to.
+        warning = next(line for line in (tmp_path / "serve.err").read_text().splitlines()
+                       if line.startswith("warning: no address for erasure notices"))
+        assert "to budbee, dhl_express, postnord: " in warning
+        assert "posti" not in warning.replace("postnord", "")
         assert listening.startswith("listening on http://127.0.0.1:")
         assert listening.endswith(f" (record: {tmp_path / 'record.sqlite'})\n")
         stopped = lines.get(timeout=10)

@@ -217,8 +217,9 @@ class TestWrittenForAPerson:
     def test_a_recipient_without_a_channel_gets_an_eml_a_person_sends(
         self, booked: dict[str, Any]
     ) -> None:
-        """No [recipients.posti]: the notice is written as an .eml in the outbox beside the
-        record, listed until a person records it sent, which deletes the file."""
+        """No channel for posti: the notice is written as an .eml in the outbox beside the
+        record, addressed to the privacy contact config.toml gives posti, listed until a
+        person records it sent, which deletes the file."""
         config = booked["config"]
         out = ok(config, "erase", "--customer", CUSTOMER, "--as", "rea")
         found = re.search(r"posti: notice written for sending \(notice (en_[0-9a-f]{16})\)", out)
@@ -226,7 +227,7 @@ class TestWrittenForAPerson:
         eml = config.parent / "erasure-notices" / "outbox" / f"{found[1]}.eml"
         assert eml.stat().st_mode & 0o777 == 0o600
         mail = message_from_bytes(eml.read_bytes())
-        assert mail["To"] is None
+        assert mail["To"] == "tietosuoja@posti.com"
         assert_nothing_personal(text_of(mail), booked["bookings"])
         assert notices(config)[-1]["data"]["result"] == "written"
         assert f"{found[1]}  posti" in ok(config, "erasure", "notices", "--as", "rea")
@@ -236,6 +237,38 @@ class TestWrittenForAPerson:
         assert "no erasure notice waits" in ok(config, "erasure", "notices", "--as", "rea")
         listed = ok(config, "erasure", "notices", "--all", "--as", "rea")
         assert f"{found[1]}  posti        file   sent" in listed
+
+    def test_a_recipient_with_no_address_is_named_and_told_once_one_is_configured(
+        self, booked: dict[str, Any]
+    ) -> None:
+        """posti with no privacy contact (as the shipped Budbee has none): `gateway erase`
+        names it and the table to fill in; the .eml has no To:; the outcome is
+        needs_address, listed; `erasure run` records nothing more until an address is
+        configured, then writes the notice to it."""
+        config = booked["config"]
+        config.write_text(config.read_text().replace(
+            'privacy_contact = "tietosuoja@posti.com"\n', "", 1))
+        out = ok(config, "erase", "--customer", CUSTOMER, "--as", "rea")
+        found = re.search(r"posti: no address to send the notice to: .*\[recipients\.posti\] "
+                          r"\(notice (en_[0-9a-f]{16})\)", out)
+        assert found is not None, out
+        eml = config.parent / "erasure-notices" / "outbox" / f"{found[1]}.eml"
+        assert message_from_bytes(eml.read_bytes())["To"] is None
+        assert notices(config)[-1]["data"]["result"] == "needs_address"
+        listed = ok(config, "erasure", "notices", "--as", "rea")
+        assert re.search(rf"{found[1]}  posti +file +needs_address", listed), listed
+        before = len(notices(config))
+        ran = ok(config, "erasure", "run")
+        assert "erasure notices: 0 sent or written, 0 failed" in ran
+        assert len(notices(config)) == before  # nothing new while there is no address
+        configure(config, '[recipients.posti]\nprivacy_email = "tietosuoja@posti.example"\n')
+        ran = ok(config, "erasure", "run")
+        assert "erasure notices: 1 sent or written, 0 failed (see" in ran
+        written = notices(config)[-1]["data"]
+        assert (written["result"], written["attempt"]) == ("written", 2)
+        assert message_from_bytes(eml.read_bytes())["To"] == "tietosuoja@posti.example"
+        listed = ok(config, "erasure", "notices", "--as", "rea")  # now for a person to send
+        assert re.search(rf"{found[1]}  posti +file +written +attempts 2", listed), listed
 
     def test_the_access_report_tells_the_customer_who_was_told(
         self, booked: dict[str, Any]

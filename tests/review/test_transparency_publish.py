@@ -15,6 +15,7 @@ from gateway.authority.intake import Intake
 from gateway.authority.steps import Steps
 from gateway.authority.workflow import Authority
 from gateway.http.app import RECORD
+from gateway.review.transparency_publish import guarded
 from tests.authority.test_authority_cli import CUSTOMER, config, ok, refused, take_in
 from tests.conftest import AUTHORITIES, CANARY_FIELDS, Harness
 from tests.review.conftest import call, cookie_of, get_json, ship
@@ -194,3 +195,86 @@ class TestPublishOnTheCli:
         line = refused(config, "report", "transparency", "--publish", "--as", "rea")
         assert "only an admin" in line
 
+
+
+def hidden_counts(total: int, cells: list[Any], threshold: int) -> list[int]:
+    """The hidden cells ("fewer than") of a sum whose total is published exactly that can
+    only be one count above zero, given the cells shown and the bounds of the rest."""
+    rest = total - sum(c for c in cells if isinstance(c, int))
+    bounds = [(0, threshold - 1) if "fewer_than" in c else (0, total)
+              for c in cells if isinstance(c, dict)]
+    pinned = []
+    for i, (low, high) in enumerate(bounds):
+        others = bounds[:i] + bounds[i + 1:]
+        least = max(low, rest - sum(h for _, h in others))
+        most = min(high, rest - sum(lo for lo, _ in others))
+        if least == most > 0 and high < threshold:
+            pinned.append(least)
+    return pinned
+
+
+class TestNothingSuppressedCanBeWorkedOut:
+    def test_shares_and_others_rows_do_not_give_away_a_hidden_count(
+        self, config: Path
+    ) -> None:
+        """Threshold 3: Tulli's three requests rejected, two by the KRP produced. The share
+        0.4 beside 5 received would give the 2 produced, and 'others' (the KRP) would be 5
+        minus Tulli's 3: the share is left out, and Tulli is folded into 'others' too."""
+        config.write_text(config.read_text().replace(
+            "\n[reports]\n", "\n[reports]\npublish_threshold = 3\n", 1))
+        for n in range(3):
+            rejected = take_in(config, "olli", reference=f"TULLI-{n}/26")
+            ok(config, "authority", "reject", rejected, "--reason", "no legal basis given",
+               "--as", "ada")
+        for n in range(2):
+            produced = take_in(config, "olli", authority="krp", reference=f"KRP-{n}/26",
+                               legal_basis="Police Act 872/2011, chapter 4, section 3",
+                               rank="rikoskomisario")
+            ok(config, "authority", "approve", produced, "--as", "ada")
+            ok(config, "authority", "disclose", produced, "--out",
+               str(config.parent / f"p{n}.json"), "--as", "olli")
+        js, cs = config.parent / "t.json", config.parent / "t.csv"
+        internal = ok(config, "report", "transparency", "--period", HALF, "--as", "dpo")
+        assert internal["requests"]["produced_share"] == 0.4
+        ok(config, "report", "transparency", "--period", HALF, "--publish", "--json", str(js),
+           "--csv", str(cs), "--as", "dpo")
+        doc: dict[str, Any] = orjson.loads(js.read_bytes())
+        requests = doc["requests"]
+        assert requests["received"] == 5
+        assert requests["full"] == {"fewer_than": 3}
+        assert requests["produced_share"] is None
+        outcomes = ("full", "partial", "none", "rejected", "objected", "open")
+        assert hidden_counts(5, [requests[o] for o in outcomes], 3) == []
+        for section in ("by_authority", "by_authority_type", "by_legal_basis", "by_kind"):
+            cells = [row["received"] for row in doc[section]]
+            assert hidden_counts(5, cells, 3) == [], section
+            assert all(set(row) == {"name", "received"} for row in doc[section])
+        assert [r["name"] for r in doc["by_authority"]] == ["others"]
+        lines = cs.read_text().splitlines()
+        assert "requests,all,produced_share," in lines
+        assert "authority,others,received,5" in lines
+        assert not any(line.startswith("authority,Tulli") for line in lines)
+        assert not any(",customers_produced," in line and not line.startswith("requests,")
+                       for line in lines)
+
+
+class TestGuardedParts:
+    """gateway.review.transparency_publish.guarded, the rule the outcomes and kinds follow."""
+
+    def test_a_single_hidden_part_is_joined_by_the_smallest_shown(self) -> None:
+        parts = guarded(10, {"full": 6, "partial": 1, "rejected": 3}, 3)
+        assert parts == {"full": 6, "partial": {"fewer_than": 3},
+                         "rejected": {"withheld": True}}
+        assert hidden_counts(10, list(parts.values()), 3) == []
+
+    def test_hidden_parts_that_can_only_be_the_largest_below_are_withheld(self) -> None:
+        """Two hidden parts summing to 4 under threshold 3 could only be 2 and 2."""
+        before = [{"fewer_than": 3}, {"fewer_than": 3}]
+        assert hidden_counts(4, before, 3) == [2, 2]
+        parts = guarded(4, {"emergency": 2, "preservation": 2}, 3)
+        assert hidden_counts(4, list(parts.values()), 3) == []
+
+    def test_hidden_zeros_may_show_as_none(self) -> None:
+        """A total all shown leaves the hidden parts at zero: nothing is withheld."""
+        assert guarded(5, {"full": 5, "partial": 0}, 3) == {
+            "full": 5, "partial": {"fewer_than": 3}}

@@ -168,6 +168,7 @@ class TestReceiptsOnPostgres:
         code, out, err = await cli("receipt", "verify", str(path), *published.keys())
         assert code == 0, err
         assert out.startswith("OK")
+        assert out.rstrip().endswith("; witnessed by 1 of 1 witness (quorum 1)")
         assert readme_check(receipt)
         lines = receipt.split("\n")
         entry, index = base64.b64decode(lines[1][6:]), int(lines[2][6:])

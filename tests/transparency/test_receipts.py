@@ -62,6 +62,7 @@ class TestReceipts:
         code, out, err = await verify(tmp_path, receipt)
         assert code == 0, err
         assert out.startswith("OK")
+        assert "witness" not in out  # no witness key given, none claimed
 
     async def test_a_receipt_saved_with_jq_verifies(self, published: Harness,
                                                     tmp_path: Path) -> None:

@@ -146,6 +146,7 @@ class TestWitnessedGateway:
                      str(tmp_path / "witness.pub"), "--quorum", "1", "--quiet")
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.startswith("OK")
+        assert result.stdout.rstrip().endswith("; witnessed by 1 of 1 witness (quorum 1)")
 
     async def test_a_checkpoint_another_process_signs_is_witnessed(
             self, tmp_path: Path, auditor: Witness) -> None:
@@ -190,6 +191,7 @@ class TestWitnessedGateway:
         plain = cli("log", "verify", "--db", str(db_path), "--public-key",
                     str(tmp_path / "secrets/checkpoint.pub"), "--quiet")
         assert plain.returncode == 0, plain.stdout  # the operator's signatures all hold
+        assert "witness" not in plain.stdout  # no witness was asked about
         witnessed = cli("log", "verify", "--db", str(db_path), "--public-key",
                         str(tmp_path / "secrets/checkpoint.pub"), "--witness-key",
                         str(tmp_path / "witness.pub"), "--quorum", "1", "--quiet")

@@ -22,6 +22,7 @@ from gateway.authority.desk import (
     STEPPERS,
     parse_days,
     parse_states,
+    time_left,
 )
 from gateway.authority.intake import CATEGORIES
 from gateway.authority.settings import KINDS
@@ -60,6 +61,7 @@ async def _list(request: web.Request) -> web.Response:
     listing = await request.app[DESK].list(member, states=states, due_within=within)
     deferrals = await request.app[DESK].list(member, deferrals_ending_within=DEFERRALS_DAYS)
     return render_page(request, "authority_list.html", listing=listing, may=_may(member),
+                       time_left=time_left,
                        deferrals=deferrals["requests"], deferrals_days=DEFERRALS_DAYS,
                        params={"state": request.query.get("state", ""),
                                "due_within": request.query.get("due_within", "")})
