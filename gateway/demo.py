@@ -24,6 +24,7 @@ from carriers.sandbox import RECEIVED, run_sandbox
 from carriers.sandbox.credentials import ALTERNATIVE_CREDENTIALS, SANDBOX_CREDENTIALS
 from gateway import logs
 from gateway.config import Config
+from gateway.errors import ConfigError
 from gateway.http.app import create_app
 from gateway.keygen import keygen
 from gateway.operations.signature import HookSecret, sign_headers
@@ -37,8 +38,6 @@ from gateway.sample import sample_config
 from gateway.transparency.receipt import ReceiptInvalid, receipts_for, verify_receipt
 
 SECRETS_DIR = Path("var/secrets")
-#: The ``--config`` a command gets when none is named.
-DEFAULT_CONFIG = Path("config.toml")
 
 
 def _customer(n: int, first: str, last: str, street: str, postal: str, town: str,
@@ -97,10 +96,10 @@ def _free_port() -> int:
 
 
 def demo_config(config_path: Path, directory: Path) -> Path:
-    """The config file the demo runs on: the one named, or ./config.toml; where neither was
-    named nor is there (an installed gateway run anywhere), the sample bundled with the package,
-    copied into ``directory`` so its secrets are made beside it."""
-    if config_path != DEFAULT_CONFIG or config_path.exists():
+    """The config file the demo runs on: the one there is; where none is (no ./config.toml: an
+    installed gateway run anywhere), the sample bundled with the package, copied into
+    ``directory`` so its secrets are made beside it."""
+    if config_path.exists():
         return config_path
     copy = directory / "config.toml"
     copy.write_text(sample_config(), encoding="utf-8")
@@ -109,9 +108,13 @@ def demo_config(config_path: Path, directory: Path) -> Path:
 
 
 async def run_demo(config_path: Path, directory: Path,  # noqa: PLR0915 - a script
-                   list_record: Callable[[Path], object]) -> int:
-    """Run the demo in ``directory``; ``list_record`` prints the record file it wrote (the
-    command line's ``log show --db``)."""
+                   list_record: Callable[[Path], object], *, config_named: bool = True) -> int:
+    """Run the demo in ``directory`` on ``config_path`` (``config_named``: the user named it,
+    so it must exist); ``list_record`` prints the record file it wrote (the command line's
+    ``log show --db``)."""
+    if config_named and not config_path.exists():  # refused before anything is emptied
+        raise ConfigError(f"cannot read {config_path}: no such file (without --config, "
+                          "the demo runs on ./config.toml or the bundled sample)")
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     config_path = demo_config(config_path, directory)

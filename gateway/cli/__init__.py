@@ -31,6 +31,8 @@ from gateway.errors import GatewayError
 from gateway.text import printable
 
 EXIT_FAILED = 1
+#: The configuration file a command reads when ``--config`` names none.
+DEFAULT_CONFIG = Path("config.toml")
 #: 128 + SIGPIPE: what a shell reports for a command whose reader closed the pipe.
 EXIT_BROKEN_PIPE = 141
 
@@ -40,7 +42,7 @@ COMMANDS = (init, serve, keys, log, erasure, policy, staff, report, authority, w
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description="The data-disclosure gateway.")
-    p.add_argument("--config", type=Path, default=Path("config.toml"),
+    p.add_argument("--config", type=Path, default=None,
                    help="configuration file (default: ./config.toml)")
     sub = p.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
@@ -50,6 +52,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # Whether --config was named: `gateway demo` runs on the bundled sample only when it was not.
+    args.config_named = args.config is not None
+    if args.config is None:
+        args.config = DEFAULT_CONFIG
     logs.configure()
     try:
         code: int = args.run(args)

@@ -123,4 +123,5 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 def _demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(args.config, args.dir,
-                                list_record=functools.partial(log.list_record, limit=30)))
+                                list_record=functools.partial(log.list_record, limit=30),
+                                config_named=args.config_named))
