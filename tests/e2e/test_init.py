@@ -4,17 +4,14 @@ loads, a refusal to overwrite without --force, and what it tells the operator to
 from __future__ import annotations
 
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 
-from gateway import logs
-from gateway.cli import main
 from gateway.config import Config
 from gateway.keygen import FILES
 from gateway.sample import sample_config
-from tests.cli import Cli, Ran
+from tests.cli import Cli, Ran, run
 from tests.conftest import ROOT
 
 
@@ -75,39 +72,32 @@ def test_init_refuses_an_origin_that_would_break_the_config(cli: Cli, tmp_path: 
     assert not (tmp_path / "deploy").exists()
 
 
-def _demo(capsys: pytest.CaptureFixture[str], *argv: str) -> Ran:
+def _demo(*argv: str) -> Ran:
     """`gateway [ARGV] demo --dir var/demo` in this process, in the current directory."""
-    try:
-        code = main([*argv, "demo", "--dir", "var/demo"])
-    finally:
-        logs.configure(stream=sys.__stderr__)
-    out, err = capsys.readouterr()
-    return Ran(code, out, err)
+    return run(*argv, "demo", "--dir", "var/demo")
 
 
 @pytest.mark.parametrize("named", ["config.toml", "./config.toml", "elsewhere.toml"])
 def test_demo_refuses_a_named_config_that_is_not_there(
-        named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A --config the user named is what the demo runs on: missing, it is one line and exit 1,
     before anything is written (no sample, no secrets, no demo directory)."""
     monkeypatch.chdir(tmp_path)
-    ran = _demo(capsys, "--config", named)
-    assert ran.code == 1
-    assert ran.out == ""
+    ran = _demo("--config", named)
+    assert ran.returncode == 1
+    assert ran.stdout == ""
     assert ran.line.startswith(f"gateway: cannot read {named.removeprefix('./')}: no such file")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_demo_without_config_runs_on_the_bundled_sample(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No --config and no ./config.toml (an installed gateway run anywhere): the sample bundled
     with the package, copied beside the demo's record."""
     monkeypatch.chdir(tmp_path)
-    ran = _demo(capsys)
-    assert ran.code == 0, ran.err
-    assert "running on the bundled sample configuration (var/demo/config.toml)" in ran.out
-    assert "verify: OK" in ran.out
+    ran = _demo()
+    assert ran.returncode == 0, ran.stderr
+    assert "running on the bundled sample configuration (var/demo/config.toml)" in ran.stdout
+    assert "verify: OK" in ran.stdout
     assert (tmp_path / "var/demo/config.toml").read_text() == sample_config()
     assert not (tmp_path / "config.toml").exists()
