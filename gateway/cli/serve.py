@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +42,6 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 def _serve(args: argparse.Namespace) -> int:
     config = Config.from_toml(args.config)
     config.carrier_credentials()  # every missing one named at once, before any worker starts
-    _warn_unaddressed(config)
     if config.tls is not None:
         tls_context(config.tls)  # a bad certificate or key stops here, before any worker
     if args.workers > 1:
@@ -59,6 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     def listening(url: str) -> None:
         print(f"listening on {url} (record: {record})", flush=True)  # noqa: T201
+        _warn_unaddressed(config)
 
     loop = _new_loop()
     asyncio.set_event_loop(loop)
@@ -80,7 +79,7 @@ def _warn_unaddressed(config: Config) -> None:
         print(f"warning: no address for erasure notices (GDPR Art. 19) to "  # noqa: T201
               f"{', '.join(missing)}: they are written without a To: for a person to address; "
               "set privacy_email (or an e-mail privacy_contact) in [recipients.NAME]",
-              file=sys.stderr, flush=True)
+              flush=True)
 
 
 def _record_place(rc: RecordConfig) -> str:
