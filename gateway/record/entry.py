@@ -151,10 +151,10 @@ def encode(draft: Draft, *, seq: int, prev: bytes, time: str) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
-class _Body(msgspec.Struct, frozen=True):
-    """A body as stored; ``data`` is decoded in a second step, by the type of its kind."""
+class Head(msgspec.Struct, frozen=True):
+    """The members every body holds besides its data, its sealed value's hash and its version:
+    one list for each way a body is read."""
 
-    v: int
     seq: int
     prev: str
     time: str
@@ -166,26 +166,21 @@ class _Body(msgspec.Struct, frozen=True):
     service: str | None
     fields: tuple[str, ...]
     policy: str | None
+
+
+class _Body(Head, frozen=True):
+    """A body as stored; ``data`` is decoded in a second step, by the type of its kind."""
+
     data: msgspec.Raw
     sealed: str | None
+    v: int
 
 
-class Entry(msgspec.Struct, frozen=True, repr_omit_defaults=True):
+class Entry(Head, frozen=True, repr_omit_defaults=True):
     """An entry as read back from its body. ``data`` is the kind's type from
     ``entry_data.DATA``, or for a kind with none the mapping as recorded; ``sealed`` is the hex
     SHA-256 the body commits to (the ciphertext is stored beside it), None if nothing is."""
 
-    seq: int
-    prev: str
-    time: str
-    kind: Kind
-    disclosure: str | None
-    subject: str | None
-    order: str | None
-    recipient: str | None
-    service: str | None
-    fields: tuple[str, ...]
-    policy: str | None
     data: EntryData
     sealed: str | None
     v: int = VERSION

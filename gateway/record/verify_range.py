@@ -21,7 +21,7 @@ import msgspec
 import orjson
 
 from gateway.errors import RecordError
-from gateway.record.entry import GENESIS, Entry, Kind, Malformed, decode, leaf_of
+from gateway.record.entry import GENESIS, Entry, Head, Kind, Malformed, decode, leaf_of
 from gateway.record.verify_policy import KINDS as POLICY_KINDS
 from gateway.record.verify_policy import POLICY_VERSION, PolicyCheck
 
@@ -78,24 +78,13 @@ class Bad(Exception):
         self.problem = problem
 
 
-class _Stored(msgspec.Struct, frozen=True, gc=False):
+class _Stored(Head, frozen=True, gc=False):
     """A body as ``entry.decode`` reads it, every field of the same type, with ``data`` read as
     the mapping recorded in the same pass. A body this does not read goes to ``decode``."""
 
-    v: int
-    seq: int
-    prev: str
-    time: str
-    kind: Kind
-    disclosure: str | None
-    subject: str | None
-    order: str | None
-    recipient: str | None
-    service: str | None
-    fields: tuple[str, ...]
-    policy: str | None
     data: dict[str, Any]
     sealed: str | None
+    v: int
 
 
 _STORED: Final = msgspec.json.Decoder(_Stored)
