@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import orjson
 
-from bench import procs
+from bench import procs, wrk
 from gateway.demo import sandbox_credentials
 from gateway.keygen import keygen
 
@@ -107,8 +107,9 @@ def py_spy() -> str | None:
 
 
 def run_point(server: str, *, rate: float | None, settings: Settings,
-              profile: Path | None = None) -> Point:
-    """Saturation (closed loop, ``rate`` None) or a fixed offered ``rate`` (open loop)."""
+              profile: Path | None = None, generator: str = "python") -> Point:
+    """Saturation (closed loop, ``rate`` None) or a fixed offered ``rate`` (open loop), with
+    the Python load generator (bench/loadgen.py) or, at saturation, wrk (bench/wrk.py)."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{server}-") as tmp, \
             contextlib.ExitStack() as stack:
         directory = Path(tmp)
@@ -122,6 +123,9 @@ def run_point(server: str, *, rate: float | None, settings: Settings,
         try:
             server_proc, base = _start_server(server, directory, posti_url, settings)
             url = f"{base}/v1/hooks/orders"
+            if generator == "wrk":
+                return _wrk_point(server, url, directory, settings,
+                                  {"server": server_proc, "sandbox": sandbox})
             mode = ["closed", "--concurrency", str(settings.concurrency)] if rate is None else [
                 "open", "--rate", f"{rate:.1f}"]
             loadgen = procs.python(
@@ -154,6 +158,26 @@ def run_point(server: str, *, rate: float | None, settings: Settings,
             for proc in (spy, loadgen, server_proc, sandbox):
                 if proc is not None:
                     proc.stop()
+    return _point_of(server, rate, result, marks, rss, profile if spy is not None else None)
+
+
+def _wrk_point(server: str, url: str, directory: Path, settings: Settings,
+               watched: dict[str, procs.Proc]) -> Point:
+    marks: dict[str, dict[str, float]] = {}
+
+    def mark(name: str) -> None:
+        marks[name] = {k: p.cpu() for k, p in watched.items()}
+        marks[name]["machine"] = procs.busy_seconds()
+        marks[name]["loadgen"] = procs.children_cpu_seconds()
+
+    result = wrk.drive(url, directory / "secrets" / "hook-secret", directory,
+                       concurrency=settings.concurrency, warmup=settings.warmup,
+                       duration=settings.duration, marks=mark)
+    return _point_of(server, None, result, marks, watched["server"].peak_rss(), None)
+
+
+def _point_of(server: str, rate: float | None, result: dict[str, Any],
+              marks: dict[str, dict[str, float]], rss: float, profile: Path | None) -> Point:
     done = max(result["ok"], 1)
     spent = {k: marks["END"][k] - marks["START"][k] for k in marks["END"]}
     cpu = {k: v * 1000 / done for k, v in spent.items()}
@@ -165,7 +189,7 @@ def run_point(server: str, *, rate: float | None, settings: Settings,
         cpu_ms_per_req=cpu["server"], sandbox_cpu_ms_per_req=cpu["sandbox"],
         loadgen_cpu_ms_per_req=cpu["loadgen"],
         other_cores=max(0.0, others) / result["window_s"], peak_rss_mb=rss,
-        profile=profile if spy is not None else None,
+        profile=profile,
     )
 
 

@@ -134,12 +134,19 @@ def _p99(p: Phase) -> float:
     return float("inf") if p.p99 is None else p.p99
 
 
+def p99_ratio(rounds: list[tuple[Phase, Phase]]) -> float:
+    """Hook p99 with the flood over without, the best round of each phase."""
+    quiet = min((q for q, _ in rounds), key=_p99)
+    flooded = min((f for _, f in rounds), key=_p99)
+    return _p99(flooded) / _p99(quiet) if quiet.p99 else float("inf")
+
+
 def lines(rounds: list[tuple[Phase, Phase]], args: argparse.Namespace) -> list[str]:
     """The table: the best round of each phase (a shared machine only ever slows a phase
     down), every round listed after it."""
     quiet = min((q for q, _ in rounds), key=_p99)
     flooded = min((f for _, f in rounds), key=_p99)
-    ratio = _p99(flooded) / _p99(quiet) if quiet.p99 else float("inf")
+    ratio = p99_ratio(rounds)
     answered = sum(flooded.logins.values())
     client = ("each refused login resent at once (Retry-After ignored)" if
               args.ignore_retry_after else "a refused login resent after its Retry-After")
@@ -167,6 +174,11 @@ def lines(rounds: list[tuple[Phase, Phase]], args: argparse.Namespace) -> list[s
 
 
 def run(args: argparse.Namespace) -> list[str]:
+    return measure(args)[0]
+
+
+def measure(args: argparse.Namespace) -> tuple[list[str], float]:
+    """Every round; the table and the p99 ratio (flood over no flood)."""
     args.load = os.getloadavg()[0]
     rounds = []
     for n in range(args.rounds):
@@ -180,7 +192,7 @@ def run(args: argparse.Namespace) -> list[str]:
                               duration=args.duration))
             _say(f"  p50 {_ms(pair[-1].p50)} ms, p99 {_ms(pair[-1].p99)} ms")
         rounds.append((pair[0], pair[1]))
-    return lines(rounds, args)
+    return lines(rounds, args), p99_ratio(rounds)
 
 
 # -- the flood itself, in its own process ------------------------------------------------------

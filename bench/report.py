@@ -82,9 +82,10 @@ class Target:
                 return f"met, {(m / g - 1) * 100:.0f}% above"
             return f"MISSED: {(1 - m / g) * 100:.0f}% short ({g / m:.1f}x to go)" if m > 0 else (
                 "MISSED")
+        gap = f"{abs(g - m):.2f}x" if self.unit == "x" else f"{abs(g - m):.1f} {self.unit}"
         if self.met:
-            return f"met, {g - m:.1f} {self.unit} to spare"
-        return f"MISSED: {m - g:.1f} {self.unit} over ({m / g:.1f}x the limit)"
+            return f"met, {gap} to spare"
+        return f"MISSED: {gap} over ({m / g:.1f}x the limit)" if g > 0 else f"MISSED: {gap} over"
 
 
 def target_rows(targets: list[Target]) -> list[str]:

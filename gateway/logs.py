@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -73,21 +75,42 @@ def _bridge(level: int) -> None:
     logging.getLogger("aiohttp.access").setLevel(max(level, logging.WARNING))
 
 
+class UtcTimestamp:
+    """Adds ``timestamp``: the time in UTC, ISO 8601 with microseconds (omitted when zero) and a
+    ``Z``, exactly as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it; the date and
+    time of day are formatted once a second rather than for every event."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")
+
+    def __call__(self, _logger: object, _method: str,
+                 event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+        cached = self._second
+        if cached[0] != second:
+            cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+            self._second = cached
+        event_dict["timestamp"] = f"{cached[1]}.{micro:06d}Z" if micro else f"{cached[1]}Z"
+        return event_dict
+
+
 def _dumps(obj: Any, default: Any = None) -> str:  # noqa: ANN401 - structlog's serializer shape
     return orjson.dumps(obj, default=default or str).decode()
 
 
 def configure(level: str = "info", stream: Any = None) -> None:  # noqa: ANN401 - a text stream
     _bridge(logging.getLevelName(level.upper()))
+    printer = structlog.PrintLogger(stream or sys.stderr)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            UtcTimestamp(),
             redact_personal,
             structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        # One logger for every event (a factory would make a new one for each).
+        logger_factory=lambda *_args: printer,
         cache_logger_on_first_use=False,
     )

@@ -10,6 +10,7 @@ fields the rule allows.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -67,9 +68,9 @@ class Rule:
     @property
     def digest(self) -> str:
         """SHA-256 of the rule's canonical form (``canonical``, as JSON with sorted keys);
-        written into every entry it governs."""
-        canonical = orjson.dumps(self.canonical(), option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(canonical).hexdigest()
+        written into every entry it governs. Computed once per distinct rule (a rule is a
+        value, and a policy has a handful; every disclosure names its rule's digest)."""
+        return _digest(self)
 
     def canonical(self) -> dict[str, Any]:
         """The rule as a JSON document, as its digest and the recorded policy versions hold it.
@@ -104,6 +105,12 @@ class Rule:
             notice=tuple(notice),
             notice_required=self.notice_required or any(a.notice_required for a in chosen),
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(rule: Rule) -> str:
+    canonical = orjson.dumps(rule.canonical(), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def crosses_customs_border(origin: str, destination: str) -> bool:
