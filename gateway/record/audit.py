@@ -41,7 +41,7 @@ import attrs
 import orjson
 
 from gateway.errors import RecordError
-from gateway.record.entry import Kind, Malformed, decode
+from gateway.record.entry import DATA, Kind, Malformed, decode
 from gateway.record.entry_data import (
     ErasureData,
     ErasureDeferredData,
@@ -59,6 +59,10 @@ PENDING_SQL: Final = "SELECT subject, due, basis FROM pending_erasures"
 KEYS_SQL: Final = "SELECT subject FROM subject_keys"
 
 _ERASURE_DATA: Final = (ErasureData, ErasureDeferredData, LegalHoldData, ErasureReleasedData)
+#: The kinds the side state is rebuilt from by their typed data: one whose data does not fit
+#: its type cannot be read.
+_REBUILT_FROM: Final = frozenset(kind for kind, data in DATA.items()
+                                 if data in (StaffData, *_ERASURE_DATA))
 _DECIDED: Final = {Kind.AUTHORITY_RECEIVED: "received", Kind.AUTHORITY_APPROVED: "approved",
                    Kind.AUTHORITY_REJECTED: "rejected", Kind.AUTHORITY_CLOSED: "closed"}
 
@@ -124,6 +128,9 @@ class Rebuilt:
             self.unreadable.append(seq)
             return
         kind, data, subject = entry.kind, entry.data, entry.subject
+        if kind in _REBUILT_FROM and isinstance(data, dict):
+            self.unreadable.append(seq)
+            return
         if isinstance(data, StaffData):
             self._staff(seq, data)
         elif kind.startswith("authority.") and isinstance(data, dict):

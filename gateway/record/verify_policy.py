@@ -59,7 +59,9 @@ class PolicyCheck:
     def entry(self, seq: int, doc: Entry) -> str | None:
         """Take in the entry at ``seq`` (one of ``KINDS``); the problem with it, if any."""
         try:
-            if isinstance(doc.data, PolicyData):
+            if doc.kind == Kind.POLICY:
+                if not isinstance(doc.data, PolicyData):
+                    return "the entry's policy version is malformed"
                 return self._version(seq, doc, doc.data)
             return self._intent(seq, doc)
         except (KeyError, TypeError, AttributeError, orjson.JSONEncodeError):
