@@ -23,7 +23,7 @@ import orjson
 import structlog
 
 from gateway.actor import SCHEDULE, Actor
-from gateway.authority.preservation import order_of
+from gateway.authority.preservation import PRESERVATION_BASIS, order_of
 from gateway.authority.request import OPEN
 from gateway.erasure import notices as erasure_notices
 from gateway.errors import Conflict, GatewayError, NotFound, Unprocessable
@@ -281,7 +281,8 @@ async def release(record: Record, *, customer_id: str, hmac_key: bytes,
     # Refused (NotFound, nothing recorded) when no hold runs or no erasure is pending.
     entry = await record.append(Draft(kind=Kind.ERASURE_RELEASED, subject=subject, data={
         "released": what, "reason": reason, "at": stamp, **actor.to_json()}),
-        ReleaseHolds(subject, stamp) if what == "hold" else CancelErasure(subject))
+        ReleaseHolds(subject, stamp, kept=PRESERVATION_BASIS) if what == "hold"
+        else CancelErasure(subject))
     return entry.seq
 
 

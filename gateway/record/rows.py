@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 
 __all__ = [
+    "HOLD_KEPT",
     "HOLD_RELEASED",
     "NO_ERASURE",
     "NO_HOLD",
@@ -78,6 +79,9 @@ class NewKey:
 NO_HOLD = "no legal hold runs on that customer; nothing was changed"
 NO_ERASURE = "no erasure is pending for that customer; nothing was changed"
 HOLD_RELEASED = "hold released"
+#: Why a release is refused while a hold it may not end runs.
+HOLD_KEPT = ("a hold on the customer's values ends only through its own workflow (a "
+             "preservation order's: its authority request); nothing was changed or recorded")
 
 
 
@@ -138,10 +142,12 @@ class AddHold:
 @attrs.frozen
 class ReleaseHolds:
     """End every hold on ``subject`` still running at ``now`` (refused if none runs); a
-    deferred erasure waiting on them falls due at ``now``."""
+    deferred erasure waiting on them falls due at ``now``. With ``kept``, refused while a hold
+    whose basis begins with it runs (one that ends only through its own workflow)."""
 
     subject: str
     now: str
+    kept: str = ""
 
 
 @attrs.frozen

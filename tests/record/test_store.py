@@ -386,6 +386,24 @@ class TestSideTables:
         assert isinstance(refused.value.error, NotFound)
         assert await store.pending_erasures() == []
 
+    async def test_a_release_is_refused_in_its_transaction_while_a_kept_hold_runs(
+            self, store: Store) -> None:
+        """A hold whose basis the release keeps (a preservation order's), placed before the
+        release commits, refuses the release inside its own transaction: nothing ended, no
+        entry; once that hold has run out, the other holds are released."""
+        await change(store, AddHold("s", "2027-01-01", "law", T),
+                     AddHold("s", "2026-09-01", "preservation order R-1 (poliisi)", T))
+        size, _ = await store.head()
+        now = "2026-06-01"
+        with pytest.raises(SideOpRefused) as refused:
+            await change(store, ReleaseHolds("s", now, kept="preservation order "))
+        assert isinstance(refused.value.error, Conflict)
+        assert (await store.head())[0] == size
+        assert len(await store.legal_holds(now)) == 2
+        later = "2026-10-01"
+        await change(store, ReleaseHolds("s", later, kept="preservation order "))
+        assert await store.legal_holds(later) == []
+
     async def test_entries_by_subject_and_order(self, store: Store) -> None:
         """A subject's entries come in position order; an order names its subject."""
         await store.append_batch(

@@ -16,6 +16,7 @@ import attrs
 
 from gateway.errors import Conflict, GatewayError, NotFound, RecordError
 from gateway.record.rows import (
+    HOLD_KEPT,
     HOLD_RELEASED,
     NO_ERASURE,
     NO_HOLD,
@@ -41,6 +42,10 @@ def _one(count: int) -> bool:
 
 def _some(count: int) -> bool:
     return count > 0
+
+
+def _none(count: int) -> bool:
+    return count == 0
 
 
 @attrs.frozen
@@ -81,7 +86,14 @@ def steps(op: CaseOp) -> list[Step]:
         return [Step("DELETE FROM legal_holds WHERE subject = ? AND basis = ? AND until > ?",
                      (op.subject, op.basis, op.now))]
     if isinstance(op, ReleaseHolds):
-        return [Step("DELETE FROM legal_holds WHERE subject = ? AND until > ?",
+        kept = [] if not op.kept else [Step(
+            # Touches (without changing) a kept hold still running: the release is refused,
+            # decided inside the transaction that would end the holds.
+            "UPDATE legal_holds SET until = until WHERE subject = ? AND until > ? "
+            "AND substr(basis, 1, ?) = ?", (op.subject, op.now, len(op.kept), op.kept),
+            _none, Conflict(HOLD_KEPT))]
+        return [*kept,
+                Step("DELETE FROM legal_holds WHERE subject = ? AND until > ?",
                      (op.subject, op.now), _some, NotFound(NO_HOLD)),
                 Step("UPDATE pending_erasures SET due = ?, basis = ? WHERE subject = ?",
                      (op.now, HOLD_RELEASED, op.subject))]
