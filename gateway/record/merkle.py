@@ -102,7 +102,7 @@ def consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def _fold(frontier: list[bytes]) -> bytes:
+def fold(frontier: Sequence[bytes]) -> bytes:
     """The root of a tree whose perfect subtrees, left to right, have the hashes ``frontier``."""
     if not frontier:
         return EMPTY_ROOT
@@ -127,7 +127,7 @@ def subtree_hash(start: int, end: int, leaf_hashes: Sequence[bytes]) -> bytes:
             h = sha256(_NODE + frontier.pop() + h).digest()
             merges >>= 1
         frontier.append(h)
-    return _fold(frontier)
+    return fold(frontier)
 
 
 def root(leaf_hashes: Sequence[bytes]) -> bytes:
@@ -380,7 +380,7 @@ class CompactRange:
 
     def root(self) -> bytes:
         """MTH over every leaf appended so far."""
-        return _fold(self._hashes)
+        return fold(self._hashes)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CompactRange):

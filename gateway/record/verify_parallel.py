@@ -11,7 +11,6 @@ bad position named the same way; memory stays flat (a range at a time per worker
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +20,7 @@ from typing import Final
 import attrs
 
 from gateway.record.checkpoint import Checkpoint, Verifier
-from gateway.record.merkle import EMPTY_ROOT, CompactRange
+from gateway.record.merkle import CompactRange, fold
 from gateway.record.verify import (
     _PROGRESS,
     _checkpoints,
@@ -31,6 +30,7 @@ from gateway.record.verify import (
     refused,
     verify_sqlite,
 )
+from gateway.record.verify_policy import PolicyCheck
 from gateway.record.verify_range import Bad, Range, Report, check_range
 from gateway.record.verify_witnessed import witnessed_sqlite
 
@@ -83,6 +83,7 @@ def verify_sqlite_split(
     try:
         checkpoints, limit = _checkpoints(notes, head, trusted, verifiers, origin)
     except Bad as bad:
+        db.close()
         return refused(bad.position, bad.problem)
     starts = range(0, last + 1, chunk)
     tasks = [_Task(str(path), s, None if s == starts[-1] else s + chunk, limit,
@@ -92,14 +93,28 @@ def verify_sqlite_split(
     # forked child would inherit held. The fork server is started single-threaded.
     context = multiprocessing.get_context(
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-    with context.Pool(min(workers, len(tasks))) as pool:
-        report = _join(pool.imap(_check, tasks), checkpoints, chunk, progress)
-    return report if cosigned is None else witnessed_sqlite(report, db, notes, cosigned)
+    try:
+        with context.Pool(min(workers, len(tasks))) as pool:
+            report = _join(pool.imap(_check, tasks), checkpoints, chunk, progress)
+        return report if cosigned is None else witnessed_sqlite(report, db, notes, cosigned)
+    finally:
+        db.close()
 
 
 def _check(task: _Task) -> _Done:
-    """One range, checked in a worker process."""
+    """One range, checked in a worker process; a range the database cannot give fails there,
+    named by its first position."""
+    try:
+        return _check_range(task)
+    except sqlite3.Error as exc:
+        return _Done(Range(start=task.start, size=task.start, frontier=[], prev="", dropped={},
+                           erased=set(), policies=PolicyCheck(task.start),
+                           failure=(task.start, f"the database cannot be read: {exc}")), [])
+
+
+def _check_range(task: _Task) -> _Done:
     db = sqlite3.connect(f"file:{task.path}?mode=ro", uri=True)
+    db.text_factory = bytes
     try:
         prev = None
         if task.start > 0:
@@ -115,17 +130,6 @@ def _check(task: _Task) -> _Done:
         return _Done(found, partials)
     finally:
         db.close()
-
-
-def _fold(hashes: Sequence[bytes]) -> bytes:
-    """The root over perfect subtrees ``hashes``, largest first (RFC 9162's split: each at
-    least as large as all after it)."""
-    if not hashes:
-        return EMPTY_ROOT
-    acc = hashes[-1]
-    for left in reversed(hashes[:-1]):
-        acc = hashlib.sha256(b"\x01" + left + acc).digest()
-    return acc
 
 
 def _join(done: Iterator[_Done], checkpoints: list[tuple[int, Checkpoint, str]], chunk: int,
@@ -151,7 +155,7 @@ def _join(done: Iterator[_Done], checkpoints: list[tuple[int, Checkpoint, str]],
         for at, part in d.partials:
             if problem is not None and problem[0] is not None and at - 1 >= problem[0]:
                 break
-            root = _fold([*ranges.hashes, *part])
+            root = fold([*ranges.hashes, *part])
             while nxt is not None and nxt[0] == at:
                 if nxt[1].root != root:
                     problem = (at - 1, (f"the {nxt[2]} checkpoint at size {nxt[0]} does not "
@@ -185,12 +189,12 @@ def _join(done: Iterator[_Done], checkpoints: list[tuple[int, Checkpoint, str]],
             min(dropped.values()), ("the entry's sealed value was dropped, but the record "
                                    "holds no erasure of its customer after it")))
     last = checkpoints[-1][0] if checkpoints else 0
-    return Report(entries=size, checkpoints=count_cp, root=_fold([*ranges.hashes, *frontier]),
+    return Report(entries=size, checkpoints=count_cp, root=fold([*ranges.hashes, *frontier]),
                   ok=True, unsigned_tail=size - last, policy_versions=len(policies.versions),
                   predating=policies.predating, earlier_policy=policies.earlier)
 
 
 def _report(ranges: CompactRange, size: int, frontier: list[bytes], count_cp: int,
             problem: tuple[int | None, str]) -> Report:
-    return Report(entries=size, checkpoints=count_cp, root=_fold([*ranges.hashes, *frontier]),
+    return Report(entries=size, checkpoints=count_cp, root=fold([*ranges.hashes, *frontier]),
                   ok=False, first_bad=problem[0], problem=problem[1])

@@ -79,7 +79,8 @@ def _sql(path: Path, statement: str) -> None:
 
 @pytest.mark.parametrize("tamper", [
     None, "forged", "drop erased", "drop kept", "column at a range start", "column mid-range",
-    "delete at a range end", "leaf at a range end", "truncate"])
+    "delete at a range end", "leaf at a range end", "leaf as bad text at a range end",
+    "truncate"])
 async def test_split_verdict_is_one_process_verdict(tmp_path: Path, tamper: str | None) -> None:
     """Each tamper is named at the same position, with the same words, by both."""
     path = tmp_path / "record.sqlite"
@@ -93,6 +94,8 @@ async def test_split_verdict_is_one_process_verdict(tmp_path: Path, tamper: str 
         "delete at a range end": f"DELETE FROM entries WHERE seq = {3 * CHUNK - 1}",
         "leaf at a range end":
             f"UPDATE entries SET leaf = zeroblob(32) WHERE seq = {2 * CHUNK - 1}",
+        "leaf as bad text at a range end":
+            f"UPDATE entries SET leaf = CAST(x'ff00fe' AS TEXT) WHERE seq = {2 * CHUNK - 1}",
         "truncate": f"DELETE FROM entries WHERE seq > {6 * CHUNK + 2}",
     }
     if tamper in statements:
