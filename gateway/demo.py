@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import tomllib
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
@@ -23,7 +22,7 @@ from aiohttp import web
 from carriers.sandbox import RECEIVED, run_sandbox
 from carriers.sandbox.credentials import ALTERNATIVE_CREDENTIALS, SANDBOX_CREDENTIALS
 from gateway import logs
-from gateway.config import Config
+from gateway.config import Config, read_toml
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
 from gateway.keygen import keygen
@@ -118,10 +117,10 @@ async def run_demo(config_path: Path, directory: Path,  # noqa: PLR0915 - a scri
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     config_path = demo_config(config_path, directory)
+    raw = read_toml(config_path)  # an unreadable config stops the demo before it writes
     base = config_path.parent
     for path in keygen(base / SECRETS_DIR, origin="jerone.fi/disclosure-record"):
         print(f"created secret file {path}")  # noqa: T201
-    raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
     for env, value in sandbox_credentials(raw).items():
         os.environ.setdefault(env, value)
     config = Config.from_toml(config_path)

@@ -15,6 +15,7 @@ from gateway.config.sections import RecordConfig as RecordConfig
 from gateway.config.sections import TlsConfig as TlsConfig
 from gateway.config.tree import Config as Config
 from gateway.config.tree import load_policy as load_policy
+from gateway.config.tree import read_toml as read_toml
 
 __all__ = [
     "CarrierConfig",
@@ -26,4 +27,5 @@ __all__ = [
     "SecretRef",
     "TlsConfig",
     "load_policy",
+    "read_toml",
 ]

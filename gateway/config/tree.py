@@ -64,12 +64,7 @@ class Config:
     @classmethod
     def from_toml(cls, path: Path | str) -> Config:
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        raw = read_toml(path)
         try:
             return cls.from_mapping(raw, path=path)
         except ConfigError as exc:
@@ -139,15 +134,20 @@ class Config:
         return [current, *self.previous_checkpoint_keys]
 
 
-def load_policy(path: Path) -> Policy:
-    """Only the [policy] of a config file, validated against its [carriers] names; reads no
-    secrets (for `gateway policy diff`)."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """A config file's tables; ConfigError naming the file when it cannot be read or parsed."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def load_policy(path: Path) -> Policy:
+    """Only the [policy] of a config file, validated against its [carriers] names; reads no
+    secrets (for `gateway policy diff`)."""
+    raw = read_toml(path)
     sender = raw.get("sender")
     origin = sender.get("country") if isinstance(sender, Mapping) else None
     return parse_policy(table(raw, "policy"), dict.fromkeys(table(raw, "carriers")),
