@@ -94,11 +94,9 @@ def answered(asked: Mapping[str, Any] | None, subject: str) -> dict[str, Any]:
 
 
 async def subject_package(authority: Authority, request: Request, subject: str, *,
-                          asked: Mapping[str, Any] | None,
-                          ) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
-    """One customer's part of the package, the fields it discloses and the categories it
-    gives (those answered with data, not with a note). ``asked`` is the request's map of
-    subjects to the ids that named them."""
+                          asked: Mapping[str, Any] | None) -> dict[str, Any]:
+    """One customer's part of the package (what it discloses is read from it by ``_given``).
+    ``asked`` is the request's map of subjects to the ids that named them."""
     record = authority.record
     ids = answered(asked, subject)
     only = ids["only"]
@@ -158,10 +156,7 @@ async def subject_package(authority: Authority, request: Request, subject: str, 
         part["note"] = ERASED
     elif status == "not held":
         part["note"] = NO_DATA
-    fields = tuple(f for c in VALUE_CATEGORIES if isinstance(data.get(c), list)
-                   for f in CATEGORIES[c] if any(f in u.values for u in uses))
-    given_categories = tuple(c for c, v in data.items() if isinstance(v, list))
-    return part, fields, given_categories
+    return part
 
 
 def refusal(request: Request) -> Conflict:
@@ -235,7 +230,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
     """Claim the request (recording the first intent), record the other intents, produce the
     package once, record the outcome per customer; the last outcome moves it to disclosed."""
     request = await claim(authority, request_id, actor=actor, now=now)
-    record, rule, intake = authority.record, request.rule, request.intake
+    record, intake = authority.record, request.intake
     version = named(await latest_version(record))
     common = _common(request, version)
     slots = _slots(request)
@@ -255,7 +250,7 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
                     "orders_named": [o for a in (asked or {}).values() for o in a["orders"]]
                     + list(request.unresolved_orders)},
         "produced_at": iso_time(now),
-        "customers": [part for part, _, _ in parts],
+        "customers": parts,
         "unresolved_orders": [{"order": o, "note": "the record holds no disclosure for this "
                                "order"} for o in request.unresolved_orders],
     }
@@ -271,36 +266,52 @@ async def disclose(authority: Authority, request_id: str, *, actor: Actor, now: 
         f.write(content)
         f.flush()
         os.fsync(f.fileno())
-    outcomes = [(fields, part["status"], given) for part, fields, given in parts] or [
-        ((), "not held", ())]
-    summary = produced(intake.categories, [part for part, _, _ in parts],
-                       len(request.unresolved_orders))
+    outcomes = _outcomes(parts, intake.categories)
+    summary = produced(intake.categories, parts, len(request.unresolved_orders))
     moved, put = await authority.moving(request, "disclosing", state="disclosed",
                                         package_sha256=digest,
                                         case={**request.case, "outcome": summary})
     last = len(slots) - 1
-    for i, (subject, (fields, status, given)) in enumerate(zip(slots, outcomes, strict=True)):
-        await record.append(Draft(
-            kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"{request.id}:{i}", subject=subject,
-            recipient=intake.authority, service=intake.kind, fields=fields,
-            policy=rule.digest,
-            data={**common, "package_sha256": digest, "status": status,
-                  "disclosed": list(given), **actor.to_json(),
-                  **({"state": "disclosed"} if i == last else {})},
-        ), put if i == last else None)
+    for i, subject in enumerate(slots):
+        await record.append(_outcome(request, i, subject, outcomes[i], digest, common, actor,
+                                     last=i == last), put if i == last else None)
     return moved, path
 
 
 def _given(part: Mapping[str, Any], categories: Sequence[str],
            ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The fields and the categories one customer's part of a package gives, read back from
-    it as ``subject_package`` computed them."""
+    """The fields and the categories one customer's part of a package gives (the package as
+    produced, or read back from its file)."""
     data = part["data"]
     fields = tuple(f for c in VALUE_CATEGORIES if isinstance(data.get(c), list)
                    for f in CATEGORIES[c]
                    if any((f in u["value"]) if isinstance(u["value"], dict) else
                           len(CATEGORIES[c]) == 1 for u in data[c]))
     return fields, tuple(c for c in categories if isinstance(data.get(c), list))
+
+
+Outcome = tuple[tuple[str, ...], tuple[str, ...], str]
+
+
+def _outcomes(parts: Sequence[Mapping[str, Any]], categories: Sequence[str]) -> list[Outcome]:
+    """Per customer of a package: the fields and categories given, and the part's status."""
+    return [(*_given(part, categories), part["status"]) for part in parts] or [
+        ((), (), "not held")]
+
+
+def _outcome(request: Request, i: int, subject: str | None, outcome: Outcome, digest: str,
+             common: Mapping[str, Any], actor: Actor, *, last: bool, resumed: bool = False,
+             ) -> Draft:
+    """The outcome entry of the ``i``-th customer of a produced package; the last moves the
+    request to disclosed."""
+    fields, given, status = outcome
+    return Draft(
+        kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"{request.id}:{i}", subject=subject,
+        recipient=request.intake.authority, service=request.intake.kind, fields=fields,
+        policy=request.rule.digest,
+        data={**common, "package_sha256": digest, "status": status, "disclosed": list(given),
+              **actor.to_json(), **({"resumed": True} if resumed else {}),
+              **({"state": "disclosed"} if last else {})})
 
 
 def _data(entry: Entry) -> Mapping[str, Any]:
@@ -333,8 +344,7 @@ async def finish(authority: Authority, request: Request, *, recorded: Sequence[E
     common = _common(request, {k: v for b in recorded if b.kind == Kind.AUTHORITY_INTENT
                                for k, v in _data(b).items() if k == POLICY_VERSION})
     parts = package["customers"]
-    outcomes = [(*_given(part, intake.categories), part["status"]) for part in parts] or [
-        ((), (), "not held")]
+    outcomes = _outcomes(parts, intake.categories)
     summary = produced(intake.categories, parts, len(request.unresolved_orders))
     moved, put = await authority.moving(request, "disclosing", state="disclosed",
                                         package_sha256=digest,
@@ -343,14 +353,8 @@ async def finish(authority: Authority, request: Request, *, recorded: Sequence[E
     if not missing or len(outcomes) != len(slots):
         raise RecordCorrupt(f"the outcomes of {request.id} do not match its package")
     for i in missing:
-        fields, given, status = outcomes[i]
         last = i == missing[-1]
-        await authority.record.append(Draft(
-            kind=Kind.AUTHORITY_DISCLOSURE, disclosure=f"{request.id}:{i}", subject=slots[i],
-            recipient=intake.authority, service=intake.kind, fields=fields,
-            policy=request.rule.digest,
-            data={**common, "package_sha256": digest, "status": status,
-                  "disclosed": list(given), **actor.to_json(), "resumed": True,
-                  **({"state": "disclosed"} if last else {})},
-        ), put if last else None)
+        await authority.record.append(_outcome(request, i, slots[i], outcomes[i], digest, common,
+                                               actor, last=last, resumed=True),
+                                      put if last else None)
     return moved
