@@ -42,6 +42,9 @@ __all__ = ["HookOp", "KeyErasure", "SqliteStore"]
 log = structlog.get_logger("gateway.record")
 
 SCHEMA_VERSION = 3
+#: The writer connection's page cache (negative: KiB) and its WAL checkpoint interval (pages).
+_CACHE_KIB = -65536
+_CHECKPOINT_PAGES = 10000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -155,6 +158,13 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA secure_delete=ON")
             db.execute("PRAGMA busy_timeout=5000")
+            # The writer's pages: a batch dirties a page of each index keyed by a random value
+            # (customer, order, disclosure, hook, key) per entry; a larger cache reads them
+            # back from memory, not the file, and a checkpoint every ~40 MB of WAL instead of
+            # every ~4 MB writes a page changed by many batches back once. Durability is the
+            # same: each commit is still synced to the WAL (synchronous=FULL).
+            db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
+            db.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
             db.executescript(
                 _SCHEMA + NO_UPDATE + SEARCH_SCHEMA + STAFF_SCHEMA + COSIGNATURE_SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
