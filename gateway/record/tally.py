@@ -20,19 +20,20 @@ __all__ = ["COUNTED", "Tally", "read_tally", "tally_of", "tally_of_body", "tally
 #: The kinds the transparency report counts (``entry.Kind`` values).
 COUNTED: Final = frozenset({"disclosure.outcome", "authority.disclosure"})
 _SORTED: Final = orjson.OPT_SORT_KEYS
+_dumps: Final = orjson.dumps
 
 
 def tally_of(kind: object, data: object, fields: Sequence[str]) -> str | None:
     """The tally of an entry of ``kind`` with ``data`` and ``fields`` (None if not counted)."""
     if kind not in COUNTED:
         return None
-    if not isinstance(data, Mapping):
-        return orjson.dumps([None, None, None, list(fields)], option=_SORTED).decode()
+    if type(data) is not dict:  # verify's one-pass read gives a dict; a Draft any Mapping
+        data = dict(data) if isinstance(data, Mapping) else {}
     result = data.get("result")
     if result is None:
         result = data.get("status")
-    return orjson.dumps([result, data.get("legal_basis"), data.get("request"), list(fields)],
-                        option=_SORTED).decode()
+    return _dumps([result, data.get("legal_basis"), data.get("request"), tuple(fields)],
+                  option=_SORTED).decode()
 
 
 def tally_of_body(body: Mapping[str, Any]) -> str | None:
