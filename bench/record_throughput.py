@@ -7,9 +7,13 @@ append returns only once its batch is committed (SQLite WAL, synchronous=FULL). 
 disclosures are in flight at once, as concurrent hooks would be; each is for a new customer.
 
 This is the ceiling the record puts on the gateway, apart from the carrier's HTTP exchange
-(which the load benchmark in bench/run.py includes).
+(which the load benchmark in bench/run.py includes). ``--prefill N`` first writes N
+disclosures (entries, keys and hooks, as the path above leaves them) straight through the store,
+so the indexes are a grown record's, not an empty one's; ``--batch-max`` is the record writer's
+cap on entries per commit.
 
     PYTHONPATH=. .venv/bin/python bench/record_throughput.py [--seconds 5] [--tasks 256]
+        [--prefill 500000] [--batch-max 512]
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
-from gateway.record.rows import HookOp
+from gateway.record.rows import HookOp, NewKey, SideOp, SideOps
 from gateway.record.sealing import seal
 from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
@@ -55,9 +60,42 @@ async def _disclose(record: Record) -> None:
         HookOp(webhook_id=hook, disclosure=disclosure, status=201, answer=b"sealed answer"))
 
 
-async def measure(directory: Path, *, seconds: float, tasks: int) -> dict[str, float]:
+def prefill(path: Path, disclosures: int, batch: int = 1000) -> None:
+    """Write ``disclosures`` intent/outcome pairs with their keys and hooks, as the path above
+    leaves them, straight through the store."""
+    store = SqliteStore(path)
+    store.open()
+    time_ = "2026-01-01T00:00:00.000Z"
+    try:
+        for start in range(0, disclosures, batch):
+            drafts: list[Draft] = []
+            ops: list[SideOp | None] = []
+            for _ in range(min(batch, disclosures - start)):
+                subject, disclosure = uuid.uuid4().hex * 2, "d_" + uuid.uuid4().hex
+                hook = "msg_" + uuid.uuid4().hex
+                common: dict[str, Any] = {
+                    "disclosure": disclosure, "subject": subject, "order": f"O-{start}",
+                    "recipient": "posti", "service": "pickup_point", "fields": FIELDS,
+                    "policy": "0" * 64}
+                drafts.append(Draft(kind=Kind.INTENT, data={"webhook_id": hook},
+                                    sealed=os.urandom(200), **common))
+                ops.append(SideOps((NewKey(subject, os.urandom(60), time_),
+                                    HookOp(webhook_id=hook, disclosure=disclosure,
+                                           subject=subject))))
+                drafts.append(Draft(kind=Kind.OUTCOME, data={"result": "booked", "intent": 0},
+                                    sealed=os.urandom(60), **common))
+                ops.append(HookOp(webhook_id=hook, disclosure=disclosure, status=201,
+                                  answer=b"sealed answer"))
+            store.append_batch(drafts, ops, time_)
+    finally:
+        store.close()
+
+
+async def measure(directory: Path, *, seconds: float, tasks: int, batch_max: int = 512,
+                  ) -> dict[str, float]:
     record = Record(store=ThreadedStore(SqliteStore(directory / "record.sqlite")),
-                    kek=os.urandom(32), signer=Signer.generate(ORIGIN)[0], origin=ORIGIN)
+                    kek=os.urandom(32), signer=Signer.generate(ORIGIN)[0], origin=ORIGIN,
+                    batch_max=batch_max)
     await record.open()
     done = 0
     deadline = 0.0
@@ -90,9 +128,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--tasks", type=int, default=256, help="disclosures in flight")
+    parser.add_argument("--prefill", type=int, default=0,
+                        help="disclosures written before the measurement")
+    parser.add_argument("--batch-max", type=int, default=512,
+                        help="the record writer's cap on entries per commit")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-record-") as tmp:
-        r = asyncio.run(measure(Path(tmp), seconds=args.seconds, tasks=args.tasks))
+        if args.prefill:
+            started = time.monotonic()
+            prefill(Path(tmp) / "record.sqlite", args.prefill)
+            print(f"prefilled {args.prefill:,} disclosures in {time.monotonic() - started:.0f} s")
+        r = asyncio.run(measure(Path(tmp), seconds=args.seconds, tasks=args.tasks,
+                                batch_max=args.batch_max))
     print(f"record alone (SQLite, synchronous=FULL), {args.tasks} in flight, "
           f"{args.seconds:.0f} s: {r['disclosures_per_s']:,.0f} durable disclosures/s "
           f"(intent + outcome each), {r['cpu_ms_per_disclosure']:.2f} CPU ms per disclosure, "

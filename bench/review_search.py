@@ -4,9 +4,13 @@ Builds (once) a SQLite record straight through ``SqliteStore.append_batch`` in b
 intent and outcome pairs for ~100,000 customers over two years and five carriers, with some
 authority disclosures and review reads; then times the review searches the API runs (first
 page and a later page, keyset on position), an inclusion proof, the checkpoint root check, an
-access report's rows and the transparency counts.
+access report's rows and the transparency counts. Customer and order searches are timed as a
+distribution (``--points`` random searches each, p50 / p99 / max); given several sizes, a record
+per size is built (``<db stem>-<size>``) and the point searches' growth from the smallest to the
+largest is printed (a point search must not grow with the record).
 
     PYTHONPATH=. python bench/review_search.py --entries 1000000 --db /tmp/review-bench.sqlite
+    PYTHONPATH=. python bench/review_search.py --entries 100000,1000000
 """
 
 from __future__ import annotations
@@ -93,21 +97,55 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
     return statistics.median(times), max(times), result
 
 
+def percentiles(fn: Callable[[], Any], runs: int) -> tuple[float, float, float]:
+    """p50, p99 and worst milliseconds over ``runs`` calls."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))], times[-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--entries", default="1000000",
+                        help="record size, or sizes separated by commas")
     parser.add_argument("--db", type=Path, default=Path("/tmp/review-bench.sqlite"))  # noqa: S108
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--points", type=int, default=2_000,
+                        help="customer and order searches timed for p50 / p99")
     args = parser.parse_args()
-    customers = max(10, args.entries // 10)
-    store = SqliteStore(args.db)
+    sizes = sorted(int(n) for n in args.entries.split(","))
+    points: dict[int, dict[str, tuple[float, float, float]]] = {}
+    for entries in sizes:
+        db = args.db if len(sizes) == 1 else args.db.with_name(
+            f"{args.db.stem}-{entries}{args.db.suffix}")
+        points[entries] = bench(db, entries, args)
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        print(f"\npoint searches from {small:,} to {large:,} entries "
+              "(p50 / p99 milliseconds, growth of p99):")
+        for name in points[small]:
+            (a50, a99, _), (b50, b99, _) = points[small][name], points[large][name]
+            print(f"  {name:<40} {a50:6.3f} / {a99:6.3f}  ->  {b50:6.3f} / {b99:6.3f}   "
+                  f"x{b99 / a99:.2f}")
+
+
+def bench(db: Path, entries: int, args: argparse.Namespace,
+          ) -> dict[str, tuple[float, float, float]]:
+    """Time the review reads on a record of ``entries`` entries at ``db``; returns the point
+    searches' p50 / p99 / max."""
+    customers = max(10, entries // 10)
+    store = SqliteStore(db)
     started = time.perf_counter()
     store.open()
-    print(f"opened {args.db} ({store.size:,} entries) in {time.perf_counter() - started:.1f} s")
-    if store.size < args.entries:
-        print(f"generating {args.entries - store.size:,} entries")
-        generate(store, args.entries, args.batch, customers)
+    print(f"opened {db} ({store.size:,} entries) in {time.perf_counter() - started:.1f} s")
+    if store.size < entries:
+        print(f"generating {entries - store.size:,} entries")
+        generate(store, entries, args.batch, customers)
     store.db.execute("ANALYZE")
     rng = random.Random(11)
     size = store.size
@@ -177,7 +215,19 @@ def main() -> None:
     for name, fn in slow:
         median, worst, _ = timed(fn, 3)
         print(f"  {name:<44} {median:8.1f} {worst:8.1f}")
+    point_cases = {
+        "customer, newest first": lambda: store.search(Search(subject=customer())),
+        "order": lambda: store.search(Search(order=rng.choice(orders))),
+        "customer, every entry (access report)": lambda: store.subject_rows(customer()),
+    }
+    print(f"\n{size:,} entries, {args.points} random searches each "
+          "(p50 / p99 / max, milliseconds):")
+    found: dict[str, tuple[float, float, float]] = {}
+    for name, fn in point_cases.items():
+        found[name] = percentiles(fn, args.points)
+        print(f"  {name:<44} {found[name][0]:8.3f} {found[name][1]:8.3f} {found[name][2]:8.3f}")
     store.close()
+    return found
 
 
 def _fields(query: Search) -> dict[str, Any]:

@@ -18,9 +18,12 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+import orjson
+
 from gateway.errors import RecordError
 from gateway.record.checkpoint import Checkpoint, CheckpointInvalid, Verifier, parse_and_verify
 from gateway.record.merkle import CompactRange
+from gateway.record.tally import COUNTED, tally_of_body
 from gateway.record.verify_range import COLUMNS, SELECT, Report, StoredRow, check_range
 from gateway.record.verify_range import Bad as _Bad
 from gateway.record.verify_witnessed import witnessed_sqlite
@@ -40,6 +43,10 @@ _CHUNK = f"{SELECT} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
 _TYPED = (f"{SELECT}, typeof(body), typeof(leaf), typeof(sealed), "
           + ", ".join(f"typeof({c})" for c, _ in COLUMNS)
           + " FROM entries WHERE seq > ? ORDER BY seq LIMIT ?")
+#: A record of SQLite schema 2 or older keeps no tally: its entries are read with the tally
+#: their bodies make, so there is nothing to differ (the store adds the column when it opens).
+_UNTALLIED = _CHUNK.replace(", tally FROM", ", NULL FROM")
+_VALUES = 3 + len(COLUMNS)  # body, leaf, sealed and the columns
 
 
 def _rows(db: sqlite3.Connection, start: int = 0, end: int | None = None,
@@ -48,16 +55,32 @@ def _rows(db: sqlite3.Connection, start: int = 0, end: int | None = None,
     ``start``, None: all), text columns as str (so a column stored as a BLOB or a number differs
     from the body's text, as it does for the searches' comparisons)."""
     db.text_factory = str
+    tallied = any(c[1] == "tally" for c in db.execute("PRAGMA table_info(entries)"))
     seq, left = start - 1, (1 << 62) if end is None else end - start
     while left > 0:
         try:
-            chunk = db.execute(_CHUNK, (seq, min(batch, left))).fetchall()
+            if tallied:
+                chunk = db.execute(_CHUNK, (seq, min(batch, left))).fetchall()
+            else:
+                chunk = [_with_tally(r) for r in
+                         db.execute(_UNTALLIED, (seq, min(batch, left))).fetchall()]
         except sqlite3.OperationalError:  # a text value that is not UTF-8: tampering
             chunk = _undecoded(db, seq, min(batch, left))
         if not chunk:
             return
         yield from chunk
         seq, left = chunk[-1][0], left - len(chunk)
+
+
+def _with_tally(row: StoredRow) -> StoredRow:
+    """A row of a record that keeps no tally, with the one its body makes."""
+    if row[4] not in COUNTED:
+        return row
+    try:
+        tally = tally_of_body(orjson.loads(row[1]))  # type: ignore[arg-type]
+    except (orjson.JSONDecodeError, TypeError, AttributeError):
+        return row
+    return (*row[:-1], tally)
 
 
 def _undecoded(db: sqlite3.Connection, seq: int, batch: int) -> list[StoredRow]:
@@ -71,7 +94,7 @@ def _undecoded(db: sqlite3.Connection, seq: int, batch: int) -> list[StoredRow]:
         db.text_factory = str
     out: list[StoredRow] = []
     for r in rows:
-        values, types = r[1:10], r[10:]
+        values, types = r[1:_VALUES + 1], r[_VALUES + 1:]
         out.append((r[0], *(_as_stored(v, t, column=i >= 3)  # noqa: PLR2004 - body, leaf, sealed
                             for i, (v, t) in enumerate(zip(values, types, strict=True)))))
     return out

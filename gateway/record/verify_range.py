@@ -3,10 +3,12 @@
 ``check_range`` reads a range's stored rows in position order and checks, for each: its
 position, its link to the previous leaf, its leaf hash, its sealed value's hash, and every
 column stored beside the body (``COLUMNS``) against the body, and the policy check of intents
-(``verify_policy``). It builds the range's Merkle subtrees (RFC 9162) a batch of leaves at a
-time and hands the caller the range's perfect subtrees at each size it asks for (a checkpoint's
-size, a progress report). A whole record is one range; ``verify_parallel`` splits it into
-ranges aligned to a power of two, checked in other processes and joined in order.
+(``verify_policy``); an entry's ``tally``, what the transparency report counts it by,
+is checked against the body it is derived from (``tally``). It builds the range's Merkle
+subtrees (RFC 9162) a batch of leaves at a time and hands the caller the range's perfect
+subtrees at each size it asks for (a checkpoint's size, a progress report). A whole record is
+one range; ``verify_parallel`` splits it into ranges aligned to a power of two, checked in other
+processes and joined in order.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import orjson
 
 from gateway.errors import RecordError
 from gateway.record.entry import GENESIS, Entry, Head, Kind, Malformed, decode, leaf_of
+from gateway.record.tally import COUNTED, tally_of, tally_of_body
 from gateway.record.verify_policy import KINDS as POLICY_KINDS
 from gateway.record.verify_policy import POLICY_VERSION, PolicyCheck
 
@@ -60,10 +63,10 @@ class Report:
 
 
 #: The columns stored beside an entry's body that searches, reports and recovery read, each with
-#: the body's field it repeats.
+#: the body's field it repeats (None: derived from the body, ``tally.tally_of_body``).
 COLUMNS: Final = (("kind", "kind"), ("time", "time"), ("subject", "subject"),
                   ("order_ref", "order"), ("recipient", "recipient"),
-                  ("disclosure", "disclosure"))
+                  ("disclosure", "disclosure"), ("tally", None))
 
 #: An entry as stored: seq, body, leaf, sealed, then the ``COLUMNS``. Values are typed
 #: ``object``: a tampered database may hold any type anywhere.
@@ -133,8 +136,8 @@ def check_range(  # noqa: PLR0915 - one flat loop is the cost of a verify
     frontier, dropped, erased = found.frontier, found.dropped, found.erased
     track = start > 0
     leaves: list[bytes] = []
-    append, sha256, stored, erasure, policy = (leaves.append, hashlib.sha256, _STORED.decode,
-                                               Kind.ERASURE, Kind.POLICY)
+    append, sha256, stored, erasure, policy, counted = (
+        leaves.append, hashlib.sha256, _STORED.decode, Kind.ERASURE, Kind.POLICY, COUNTED)
     lim = _NEVER if limit is None else limit
     last = _NEVER if end is None else end
     stops = stops if stops is not None else iter(())
@@ -145,7 +148,8 @@ def check_range(  # noqa: PLR0915 - one flat loop is the cost of a verify
     stop_at = min(nxt, last, (size // _FLUSH + 1) * _FLUSH)
     try:
         for row in rows:
-            seq, body, leaf, sealed, kind, time, subject, order, recipient, disclosure = row
+            (seq, body, leaf, sealed, kind, time, subject, order, recipient, disclosure,
+             tally) = row
             if size >= lim:
                 raise Bad(size, f"entries from position {lim} on are not under the "
                                 "signed head: they were added outside the gateway")
@@ -157,6 +161,8 @@ def check_range(  # noqa: PLR0915 - one flat loop is the cost of a verify
                       and doc.kind == kind and doc.time == time
                       and doc.subject == subject and doc.order == order
                       and doc.recipient == recipient and doc.disclosure == disclosure
+                      and (tally is None if kind not in counted
+                           else tally == tally_of(kind, doc.data, doc.fields))
                       and (doc.sealed is None if sealed is None
                            else sha256(sealed).hexdigest() == doc.sealed))  # type: ignore[arg-type]
             except (msgspec.MsgspecError, TypeError):
@@ -206,7 +212,7 @@ def check_range(  # noqa: PLR0915 - one flat loop is the cost of a verify
 def _decoded(size: int, row: StoredRow, prev: str) -> tuple[Entry, bool]:
     """The checks of ``check_range`` on a body its one-pass read refused, through
     ``entry.decode``; raises ``Bad`` naming what failed if the body is no entry."""
-    seq, body, leaf, sealed, kind, time, subject, order, recipient, disclosure = row
+    seq, body, leaf, sealed, kind, time, subject, order, recipient, disclosure, tally = row
     try:
         doc = decode(body)  # type: ignore[arg-type]
         ok = (seq == size and leaf_of(body) == leaf  # type: ignore[arg-type]
@@ -214,6 +220,7 @@ def _decoded(size: int, row: StoredRow, prev: str) -> tuple[Entry, bool]:
               and doc.kind == kind and doc.time == time
               and doc.subject == subject and doc.order == order
               and doc.recipient == recipient and doc.disclosure == disclosure
+              and tally == tally_of_body(orjson.loads(body))  # type: ignore[arg-type]
               and (doc.sealed is None if sealed is None
                    else hashlib.sha256(sealed).hexdigest() == doc.sealed))  # type: ignore[arg-type]
     except (Malformed, TypeError):
@@ -270,7 +277,8 @@ def check_entry(expected: int, row: StoredRow, prev: bytes) -> None:
     if doc.get("prev") != prev.hex():
         raise Bad(expected, "the entry does not link to the entry before it")
     for (column, field), value in zip(COLUMNS, columns, strict=True):
-        if field not in doc or doc[field] != value:
+        if (field not in doc or doc[field] != value) if field is not None else (
+                tally_of_body(doc) != value):
             raise Bad(expected, f"the stored column {column} differs from the signed entry")
     committed = doc.get("sealed")
     if sealed is not None:

@@ -72,7 +72,7 @@ class TestLogVerify:
             (["DELETE FROM entries WHERE seq >= 22"], 22),
             (["UPDATE entries SET leaf = x'00' || substr(leaf, 2) WHERE seq = 9"], 9),
             ([("INSERT INTO entries SELECT 25, body, leaf, sealed, kind, time, subject, order_ref, "
-              "recipient, disclosure FROM entries WHERE seq = 24")], 25),
+              "recipient, disclosure, tally FROM entries WHERE seq = 24")], 25),
         ],
         ids=["flipped-body", "flipped-ciphertext", "deleted", "reordered", "truncated",
              "flipped-leaf", "appended"],

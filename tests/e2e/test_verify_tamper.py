@@ -41,6 +41,8 @@ TAMPERED = {
     "order_ref": "'J-OTHER'",
     "recipient": "'budbee'",
     "disclosure": "'d_other'",
+    # What the transparency report counts the entry by: another carrier result.
+    "tally": "'[\"failed\",null,null,[\"name\"]]'",
 }
 SQLITE_TRIGGERS = ("entries_no_update", "entries_no_delete", "entries_in_order",
                    "entries_only_drop_sealed")
@@ -272,3 +274,30 @@ async def test_an_authority_disclosure_hidden_from_the_report_fails_verify(
     done = target.verify()
     assert done.returncode == 1
     assert f"FAILED at position {seq}: the stored column {column} " in done.stdout
+
+
+@pytest.mark.usefixtures("carrier_env")
+async def test_an_authority_disclosure_whose_tally_is_emptied_fails_verify(
+        backend: Backend, tmp_path: Path) -> None:
+    """The report counts an entry by its stored tally: emptied in the database, the disclosure
+    leaves the report, and verify fails at its position naming the column."""
+    target = target_of(backend, tmp_path / "secrets" / "checkpoint.pub")
+
+    def store(raw: dict[str, Any]) -> None:
+        if target.store == "postgres":
+            raw["record"].update({"store": "postgres", "url": PG_URL, "schema": target.schema})
+
+    async with run_gateway(tmp_path, store) as gateway:
+        await _authority_disclosure(gateway, tmp_path)
+        headers = await gateway.as_staff("approver")
+        before = await get_json(gateway, "/v1/reports/transparency", headers)
+        assert before["totals"]["authority_disclosures"] == 1
+        ((seq,),) = await target.sql(
+            f"SELECT seq FROM entries WHERE kind = '{Kind.AUTHORITY_DISCLOSURE}'")
+        await target.sql(f"UPDATE entries SET tally = NULL WHERE seq = {seq}",
+                         past_triggers=True)
+        after = await get_json(gateway, "/v1/reports/transparency", headers)
+        assert after["totals"]["authority_disclosures"] == 0
+    done = target.verify()
+    assert done.returncode == 1
+    assert f"FAILED at position {seq}: the stored column tally " in done.stdout

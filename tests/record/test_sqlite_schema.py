@@ -84,7 +84,7 @@ def test_a_schema_1_record_is_upgraded(tmp_path: Path) -> None:
     indexes = {n for (n,) in store.db.execute("SELECT name FROM sqlite_master")}
     assert "entries_time" not in indexes
     assert "entries_recipient" not in indexes
-    assert store.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+    assert store.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("3",)
     tree = CompactRange()
     tree.extend(leaves)
     assert store.root() == tree.root()

@@ -167,6 +167,7 @@ class TestAppendOnly:
         await append(store, 2)
         for sql in ("UPDATE entries SET body = leaf WHERE seq = 0",
                     "UPDATE entries SET kind = 'x' WHERE seq = 0",
+                    "UPDATE entries SET tally = 'x' WHERE seq = 0",
                     "DELETE FROM entries WHERE seq = 1",
                     "UPDATE entries SET sealed = leaf WHERE seq = 1"):
             with pytest.raises(backend.refused, match="append-only"):
@@ -180,7 +181,7 @@ class TestAppendOnly:
             with pytest.raises(backend.refused):
                 await backend.sql(
                     f"INSERT INTO entries SELECT seq + {shift}, body, leaf, sealed, kind, "
-                    "time, subject, order_ref, recipient, disclosure FROM entries")
+                    "time, subject, order_ref, recipient, disclosure, tally FROM entries")
 
     async def test_allows_dropping_a_sealed_value(self, store: Store, backend: Backend) -> None:
         """The one allowed change: an erased entry's ciphertext may be dropped."""

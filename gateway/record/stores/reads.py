@@ -10,11 +10,13 @@ from typing import Any
 
 from gateway.errors import RecordError
 from gateway.record.merkle import CompactRange
-from gateway.record.queries import CheckpointRow, StaffRow
+from gateway.record.queries import CheckpointRow, CountRow, StaffRow
 from gateway.record.rows import HookRow, Row
 from gateway.record.stores import statements as q
+from gateway.record.tally import COUNTED, read_tally
 
-__all__ = ["SharedReads", "as_bytes", "hook_of", "row_of", "rows_of", "staff_of", "take_in"]
+__all__ = ["COUNTED_KINDS", "SharedReads", "as_bytes", "count_of", "hook_of", "row_of",
+           "rows_of", "staff_of", "take_in"]
 
 #: One row as a driver hands it back (a tuple from sqlite3, a Record from asyncpg).
 DbRow = Sequence[Any]
@@ -32,6 +34,18 @@ def row_of(r: DbRow) -> Row:
 
 def rows_of(rows: Iterable[DbRow]) -> list[Row]:
     return [row_of(r) for r in rows]
+
+
+#: The kinds the transparency counts read (``tally.COUNTED``), as query arguments.
+COUNTED_KINDS: tuple[str, ...] = tuple(sorted(COUNTED))
+
+
+def count_of(r: DbRow) -> CountRow:
+    """One group of the transparency counts: kind, recipient, month, stored tally, count."""
+    tally = read_tally(r[3])
+    return CountRow(kind=r[0], recipient=r[1] or "-", month=r[2], result=tally.result,
+                    legal_basis=tally.legal_basis, request=tally.request, count=r[4],
+                    fields=tally.fields)
 
 
 def hook_of(r: DbRow) -> HookRow:

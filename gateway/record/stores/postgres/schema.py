@@ -120,9 +120,32 @@ CREATE TRIGGER subtrees_no_truncate BEFORE TRUNCATE ON subtrees
     FOR EACH STATEMENT EXECUTE FUNCTION append_only();
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, COSIGNATURES_DDL, _V4)
+#: What the transparency report counts an entry by (``record.tally``), kept beside the body (filled
+#: for the entries already there when it is added: ``TALLY``) and unchangeable like the other
+#: columns; the counts of a period read the index and no body.
+_V5 = """
+ALTER TABLE entries ADD COLUMN tally TEXT;
+CREATE OR REPLACE FUNCTION entries_only_drop_sealed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.sealed IS NOT NULL OR (NEW.seq, NEW.body, NEW.leaf, NEW.kind, NEW.time)
+            IS DISTINCT FROM (OLD.seq, OLD.body, OLD.leaf, OLD.kind, OLD.time)
+        OR (NEW.subject, NEW.order_ref, NEW.recipient, NEW.disclosure, NEW.tally)
+            IS DISTINCT FROM (OLD.subject, OLD.order_ref, OLD.recipient, OLD.disclosure,
+                              OLD.tally) THEN
+        RAISE EXCEPTION 'the record is append-only: a sealed value may only be dropped'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE INDEX entries_tally ON entries (time) INCLUDE (kind, recipient, tally)
+    WHERE tally IS NOT NULL;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, COSIGNATURES_DDL, _V4, _V5)
 #: The migration that adds the subtrees table (its number in ``schema_version``).
 SUBTREES: Final = 4
+#: The migration that adds the tally column.
+TALLY: Final = 5
 
 BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_version (

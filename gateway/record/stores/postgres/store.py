@@ -47,17 +47,19 @@ from gateway.record.stores.postgres.schema import (
     LOCK_CLASS,
     MIGRATIONS,
     SUBTREES,
+    TALLY,
     quoted,
 )
 from gateway.record.stores.reads import SharedReads, hook_of, take_in
+from gateway.record.tally import COUNTED, tally_of, tally_of_stored
 
 log = structlog.get_logger("gateway.record")
 
 _INSERT = """
 INSERT INTO entries (seq, body, leaf, sealed, kind, time, subject, order_ref, recipient,
-                     disclosure)
+                     disclosure, tally)
 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[],
-                     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+                     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
 """
 _SUBTREES = """
 INSERT INTO subtrees (start, size, hash)
@@ -196,6 +198,8 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
                 await c.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
             if version < SUBTREES:
                 await self._fill_subtrees(c)
+            if version < TALLY:
+                await self._fill_tallies(c)
 
     @staticmethod
     async def _fill_subtrees(c: asyncpg.Connection) -> None:
@@ -206,6 +210,22 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
         async for (leaf,) in c.cursor("SELECT leaf FROM entries ORDER BY seq", prefetch=4096):
             tree.append(bytes(leaf), completed)
         await _insert_subtrees(c, completed)
+
+    @staticmethod
+    async def _fill_tallies(c: asyncpg.Connection) -> None:
+        """Store the tallies of the counted entries already in the record (in the migration's
+        transaction, past the trigger that otherwise refuses any change to an entry)."""
+        filled: list[tuple[int, str | None]] = []
+        async for seq, body in c.cursor(
+                "SELECT seq, body FROM entries WHERE kind = ANY($1::text[]) ORDER BY seq",
+                sorted(COUNTED), prefetch=4096):
+            filled.append((seq, tally_of_stored(bytes(body))))
+        if filled:
+            await c.execute("ALTER TABLE entries DISABLE TRIGGER entries_no_update")
+            await c.execute("UPDATE entries SET tally = u.tally FROM unnest($1::bigint[], "
+                            "$2::text[]) AS u (seq, tally) WHERE entries.seq = u.seq",
+                            [f[0] for f in filled], [f[1] for f in filled])
+            await c.execute("ALTER TABLE entries ENABLE TRIGGER entries_no_update")
 
     async def _be_present(self) -> None:
         """Hold the shared presence lock on a connection of its own; if the server drops that
@@ -268,7 +288,7 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
                                     LOCK_CLASS, self.schema)
                     prev = await self._catch_up(c, tree, prev)
                     await self._side_ops(c, hooks)
-                    rows: list[list[Any]] = [[] for _ in range(10)]
+                    rows: list[list[Any]] = [[] for _ in range(11)]
                     out = []
                     completed: list[tuple[int, int, bytes]] = []
                     for draft in drafts:
@@ -277,7 +297,8 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
                         leaf = leaf_of(body)
                         for column, value in zip(rows, (
                                 seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
-                                draft.order, draft.recipient, draft.disclosure), strict=True):
+                                draft.order, draft.recipient, draft.disclosure,
+                                tally_of(draft.kind, draft.data, draft.fields)), strict=True):
                             column.append(value)
                         tree.append(leaf, completed)
                         prev = leaf

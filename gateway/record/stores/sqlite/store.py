@@ -32,15 +32,19 @@ from gateway.record.stores import statements as q
 from gateway.record.stores.changes import steps
 from gateway.record.stores.reads import hook_of, rows_of, take_in
 from gateway.record.stores.sqlite.cosignatures import COSIGNATURE_SCHEMA, SqliteCosignatures
-from gateway.record.stores.sqlite.migrate import migrate_v1
+from gateway.record.stores.sqlite.migrate import NO_UPDATE, TALLY_SCHEMA, migrate_v1, migrate_v2
 from gateway.record.stores.sqlite.search import SEARCH_SCHEMA, SqliteSearch
 from gateway.record.stores.sqlite.staff import STAFF_SCHEMA, SqliteStaff
+from gateway.record.tally import tally_of
 
 __all__ = ["HookOp", "KeyErasure", "SqliteStore"]
 
 log = structlog.get_logger("gateway.record")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: The writer connection's page cache (negative: KiB) and its WAL checkpoint interval (pages).
+_CACHE_KIB = -65536
+_CHECKPOINT_PAGES = 10000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,7 +58,8 @@ CREATE TABLE IF NOT EXISTS entries (
     subject TEXT,
     order_ref TEXT,
     recipient TEXT,
-    disclosure TEXT
+    disclosure TEXT,
+    tally TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_subject ON entries (subject, seq) WHERE subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_order ON entries (order_ref, seq) WHERE order_ref IS NOT NULL;
@@ -63,9 +68,6 @@ CREATE TRIGGER IF NOT EXISTS entries_in_order BEFORE INSERT ON entries
 WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries)
 BEGIN SELECT RAISE(ABORT, 'the record is append-only: positions must follow on'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS entries_no_update
-BEFORE UPDATE OF seq, body, leaf, kind, time, subject, order_ref, recipient, disclosure ON entries
 BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_only_drop_sealed BEFORE UPDATE OF sealed ON entries
 WHEN NEW.sealed IS NOT NULL
@@ -156,14 +158,26 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA secure_delete=ON")
             db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(_SCHEMA + SEARCH_SCHEMA + STAFF_SCHEMA + COSIGNATURE_SCHEMA)
+            # The writer's pages: a batch dirties a page of each index keyed by a random value
+            # (customer, order, disclosure, hook, key) per entry; a larger cache reads them
+            # back from memory, not the file, and a checkpoint every ~40 MB of WAL instead of
+            # every ~4 MB writes a page changed by many batches back once. Durability is the
+            # same: each commit is still synced to the WAL (synchronous=FULL).
+            db.execute(f"PRAGMA cache_size={_CACHE_KIB}")
+            db.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
+            db.executescript(
+                _SCHEMA + NO_UPDATE + SEARCH_SCHEMA + STAFF_SCHEMA + COSIGNATURE_SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if version is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(version[0]) == 1:
-                migrate_v1(db)
-            elif int(version[0]) != SCHEMA_VERSION:
-                raise RecordError(f"record schema {version[0]} is not {SCHEMA_VERSION}")
+            else:
+                if int(version[0]) == 1:
+                    migrate_v1(db)
+                if int(version[0]) in (1, 2):
+                    migrate_v2(db)
+                elif int(version[0]) != SCHEMA_VERSION:
+                    raise RecordError(f"record schema {version[0]} is not {SCHEMA_VERSION}")
+            db.execute(TALLY_SCHEMA)
             # Kept only by a record whose times once stepped back (see ``migrate_v1``).
             self._time_index = db.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = 'entries_time'").fetchone() is not None
@@ -232,11 +246,12 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
                 body = encode(draft, seq=seq, prev=prev, time=time)
                 leaf = leaf_of(body)
                 rows.append((seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
-                             draft.order, draft.recipient, draft.disclosure))
+                             draft.order, draft.recipient, draft.disclosure,
+                             tally_of(draft.kind, draft.data, draft.fields)))
                 tree.append(leaf, completed)
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
-            db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             # The side operations run once every entry of the batch is in; the one that reads
             # entries (PolicyGuard) looks no further than its own draft's.
             for index, hook in enumerate(hooks):
