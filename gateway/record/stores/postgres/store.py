@@ -41,17 +41,13 @@ from gateway.record.stores import statements as q
 from gateway.record.stores.changes import steps
 from gateway.record.stores.contract import SignHead
 from gateway.record.stores.postgres.cosignatures import PostgresCosignatures
+from gateway.record.stores.postgres.migrate import insert_subtrees, migrate
 from gateway.record.stores.postgres.review import PostgresReview
 from gateway.record.stores.postgres.schema import (
-    BOOTSTRAP,
     LOCK_CLASS,
-    MIGRATIONS,
-    SUBTREES,
-    TALLY,
-    quoted,
 )
 from gateway.record.stores.reads import SharedReads, hook_of, take_in
-from gateway.record.tally import COUNTED, tally_of, tally_of_stored
+from gateway.record.tally import tally_of
 
 log = structlog.get_logger("gateway.record")
 
@@ -60,10 +56,6 @@ INSERT INTO entries (seq, body, leaf, sealed, kind, time, subject, order_ref, re
                      disclosure, tally)
 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[],
                      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-"""
-_SUBTREES = """
-INSERT INTO subtrees (start, size, hash)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING
 """
 _OPEN_HOOKS = """
 INSERT INTO hooks (webhook_id, disclosure, subject)
@@ -94,12 +86,6 @@ def _flatten(op: SideOp | None) -> tuple[OneOp, ...]:
     if op is None:
         return ()
     return op.ops if isinstance(op, SideOps) else (op,)
-
-
-async def _insert_subtrees(c: asyncpg.Connection,
-                           completed: Sequence[tuple[int, int, bytes]]) -> None:
-    if completed:
-        await c.execute(_SUBTREES, *(list(column) for column in zip(*completed, strict=True)))
 
 
 def failure(what: str, exc: BaseException) -> RecordError:
@@ -164,7 +150,7 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
             raise failure("cannot connect to the record's database", exc) from None
         try:
             async with self.conn("cannot migrate the record's schema") as c:
-                await self._migrate(c)
+                await migrate(c, self.schema)
             # Held while this instance runs: recovery resolves intents only when no other
             # instance holds it (their intents may be in flight, not crashed).
             try:
@@ -177,55 +163,6 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
         except BaseException:
             await self.close()
             raise
-
-    async def _migrate(self, c: asyncpg.Connection) -> None:
-        async with c.transaction():
-            await c.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                            LOCK_CLASS + 1, self.schema)
-            exists = await c.fetchval("SELECT to_regclass($1)",
-                                      f"{quoted(self.schema)}.schema_version")
-            version = 0 if exists is None else await c.fetchval(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            if version > len(MIGRATIONS):
-                raise RecordError(f"record schema {version} is newer than this gateway's "
-                                  f"{len(MIGRATIONS)}")
-            if version == len(MIGRATIONS):
-                return
-            await c.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(self.schema)}")
-            await c.execute(BOOTSTRAP)
-            for number, ddl in enumerate(MIGRATIONS[version:], start=version + 1):
-                await c.execute(ddl)
-                await c.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
-            if version < SUBTREES:
-                await self._fill_subtrees(c)
-            if version < TALLY:
-                await self._fill_tallies(c)
-
-    @staticmethod
-    async def _fill_subtrees(c: asyncpg.Connection) -> None:
-        """Store the subtree hashes of the entries already in the record (in the migration's
-        transaction)."""
-        tree = CompactRange()
-        completed: list[tuple[int, int, bytes]] = []
-        async for (leaf,) in c.cursor("SELECT leaf FROM entries ORDER BY seq", prefetch=4096):
-            tree.append(bytes(leaf), completed)
-        await _insert_subtrees(c, completed)
-
-    @staticmethod
-    async def _fill_tallies(c: asyncpg.Connection) -> None:
-        """Store the tallies of the counted entries already in the record (in the migration's
-        transaction, past the trigger that otherwise refuses any change to an entry)."""
-        filled: list[tuple[int, str | None]] = []
-        async for seq, body in c.cursor(
-                "SELECT seq, body FROM entries WHERE kind = ANY($1::text[]) ORDER BY seq",
-                sorted(COUNTED), prefetch=4096):
-            filled.append((seq, tally_of_stored(bytes(body))))
-        if filled:
-            await c.execute("ALTER TABLE entries DISABLE TRIGGER entries_no_update")
-            await c.execute("UPDATE entries SET tally = u.tally FROM unnest($1::bigint[], "
-                            "$2::text[]) AS u (seq, tally) WHERE entries.seq = u.seq",
-                            [f[0] for f in filled], [f[1] for f in filled])
-            await c.execute("ALTER TABLE entries ENABLE TRIGGER entries_no_update")
 
     async def _be_present(self) -> None:
         """Hold the shared presence lock on a connection of its own; if the server drops that
@@ -304,7 +241,7 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
                         prev = leaf
                         out.append(Appended(seq=seq, leaf=leaf))
                     await c.execute(_INSERT, *rows)
-                    await _insert_subtrees(c, completed)
+                    await insert_subtrees(c, completed)
                     if sign_head is not None:
                         await c.execute(q.numbered(q.PUT_HEAD),
                                         tree.size, sign_head(tree.size, tree.root()))
