@@ -14,6 +14,7 @@ from typing import Any
 from gateway.errors import BadRequest
 from gateway.keygen import FILES, keygen
 from gateway.sample import sample_config
+from gateway.text import clean
 
 SECRETS = Path("var/secrets")
 #: The sample's record name; ``--origin`` replaces it.
@@ -41,6 +42,8 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers 
 
 def _init(args: argparse.Namespace) -> int:
     directory: Path = args.dir
+    if not clean(str(directory)):
+        raise BadRequest("DIR holds a control or format character; name it in plain text")
     if not _ORIGIN.fullmatch(args.origin):
         raise BadRequest("--origin: letters, digits and . / _ - only, e.g. "
                          "example.com/disclosure-record")
@@ -53,11 +56,14 @@ def _init(args: argparse.Namespace) -> int:
     for path in existing:
         path.unlink()
     text = _ORIGIN_LINE.sub(f'origin = "{args.origin}"', sample_config(), count=1)
-    directory.mkdir(parents=True, exist_ok=True)
-    config.write_text(text, encoding="utf-8")
-    print(f"wrote {config}")  # noqa: T201
-    for path in keygen(directory / SECRETS, origin=args.origin):
-        print(f"wrote {path}")  # noqa: T201
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        config.write_text(text, encoding="utf-8")
+        print(f"wrote {config}")  # noqa: T201
+        for path in keygen(directory / SECRETS, origin=args.origin):
+            print(f"wrote {path}")  # noqa: T201
+    except OSError as exc:
+        raise BadRequest(f"cannot write into {directory}: {exc.strerror}") from None
     print(_next_steps(config, tomllib.loads(text)))  # noqa: T201
     return 0
 

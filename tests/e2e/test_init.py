@@ -101,3 +101,20 @@ def test_demo_without_config_runs_on_the_bundled_sample(
     assert "verify: OK" in ran.stdout
     assert (tmp_path / "var/demo/config.toml").read_text() == sample_config()
     assert not (tmp_path / "config.toml").exists()
+
+
+def test_init_into_a_file_or_a_name_with_control_characters_is_one_line(
+        cli: Cli, tmp_path: Path) -> None:
+    """A DIR that is a file, or that holds an escape sequence, is refused in one line (no
+    traceback, nothing written, no raw control character on the terminal)."""
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    ran = cli("init", str(taken))
+    assert ran.returncode == 1
+    assert ran.line == f"gateway: cannot write into {taken}: File exists"
+    hostile = tmp_path / "deploy\x1b[2J"
+    ran = cli("init", str(hostile))
+    assert ran.returncode == 1
+    assert ran.line.startswith("gateway: DIR holds a control or format character")
+    assert "\x1b" not in ran.stderr + ran.stdout
+    assert not hostile.exists()
