@@ -21,7 +21,7 @@ from gateway.record.record import Observer as RecordObserver
 from gateway.record.stores.contract import Store
 from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
-from gateway.record.verify import Report
+from gateway.record.verify_range import Report
 
 
 def build_store(rc: RecordConfig) -> Store:

@@ -28,10 +28,11 @@ from gateway.record.verify_range import COLUMNS, SELECT, Report, StoredRow, chec
 from gateway.record.verify_range import Bad as _Bad
 from gateway.record.verify_witnessed import witnessed_sqlite
 
-__all__ = ["COLUMNS", "SELECT", "Report", "StoredRow", "refused", "verify_rows", "verify_sqlite"]
+__all__ = ["PROGRESS", "entry_rows", "open_ro", "refused", "signed_checkpoints", "signed_head",
+           "verify_rows", "verify_sqlite"]
 
 
-def _open_ro(path: Path) -> sqlite3.Connection:
+def open_ro(path: Path) -> sqlite3.Connection:
     if not path.exists():
         raise _Bad(None, f"no record at {path}")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -49,7 +50,7 @@ _UNTALLIED = _CHUNK.replace(", tally FROM", ", NULL FROM")
 _VALUES = 3 + len(COLUMNS)  # body, leaf, sealed and the columns
 
 
-def _rows(db: sqlite3.Connection, start: int = 0, end: int | None = None,
+def entry_rows(db: sqlite3.Connection, start: int = 0, end: int | None = None,
           batch: int = 8192) -> Iterator[StoredRow]:
     """The entries from position ``start`` on in position order (up to ``end`` of them from
     ``start``, None: all), text columns as str (so a column stored as a BLOB or a number differs
@@ -122,15 +123,15 @@ def verify_sqlite(
     copy): each must match the record too, which catches a record rolled back or rewritten.
     ``cosigned`` checks the newest checkpoint's witness cosignatures (``verify_witnessed``)."""
     try:
-        db = _open_ro(path)
+        db = open_ro(path)
         notes = [(size, bytes(note).decode("utf-8", "replace")) for size, note in
                  db.execute("SELECT size, note FROM checkpoints ORDER BY size")]
-        head = _head(db)
+        head = signed_head(db)
     except _Bad as bad:
         return refused(bad.position, bad.problem)
     except sqlite3.Error as exc:
         return refused(0, f"the database cannot be read: {exc}")
-    report = verify_rows(_rows(db), notes, head, verifiers, origin=origin, trusted=trusted,
+    report = verify_rows(entry_rows(db), notes, head, verifiers, origin=origin, trusted=trusted,
                          progress=progress)
     return report if cosigned is None else witnessed_sqlite(report, db, notes, cosigned)
 
@@ -155,7 +156,7 @@ def verify_rows(
     stored checkpoint notes (size, note) and its signed head. A failing read raises
     sqlite3.Error or RecordError (whose message holds no row data)."""
     try:
-        checkpoints, limit = _checkpoints(notes, head, trusted, verifiers, origin)
+        checkpoints, limit = signed_checkpoints(notes, head, trusted, verifiers, origin)
     except _Bad as bad:
         return refused(bad.position, bad.problem)
     except (sqlite3.Error, RecordError) as exc:
@@ -174,7 +175,7 @@ def verify_rows(
                                          "not match the entries")
                 count_cp += 1
                 nxt = next(pending, None)
-        if progress is not None and size % _PROGRESS == 0:
+        if progress is not None and size % PROGRESS == 0:
             progress(size)
 
     found = check_range(rows, limit=limit, stops=stops([c[0] for c in checkpoints]),
@@ -199,16 +200,16 @@ def verify_rows(
 
 def stops(sizes: Iterable[int]) -> Iterator[int]:
     """The sizes at which a verify looks up from the entries, in order: each checkpoint's,
-    and every ``_PROGRESS`` entries for a progress report."""
+    and every ``PROGRESS`` entries for a progress report."""
     merged = heapq.merge(sorted(s for s in sizes if s > 0),
-                         itertools.count(_PROGRESS, _PROGRESS))
+                         itertools.count(PROGRESS, PROGRESS))
     return (size for size, _ in itertools.groupby(merged))
 
 
-_PROGRESS = 100_000
+PROGRESS = 100_000
 
 
-def _checkpoints(
+def signed_checkpoints(
     notes: Sequence[tuple[int, str]],
     head: tuple[int, str] | None,
     trusted: Sequence[str],
@@ -232,7 +233,7 @@ def _checkpoints(
     return checkpoints, limit
 
 
-def _head(db: sqlite3.Connection) -> tuple[int, str] | None:
+def signed_head(db: sqlite3.Connection) -> tuple[int, str] | None:
     """The signed tree head, if this record keeps one."""
     try:
         row = db.execute("SELECT size, note FROM head WHERE id = 1").fetchone()

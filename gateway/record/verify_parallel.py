@@ -22,12 +22,12 @@ import attrs
 from gateway.record.checkpoint import Checkpoint, Verifier
 from gateway.record.merkle import CompactRange, fold
 from gateway.record.verify import (
-    _PROGRESS,
-    _checkpoints,
-    _head,
-    _open_ro,
-    _rows,
+    PROGRESS,
+    entry_rows,
+    open_ro,
     refused,
+    signed_checkpoints,
+    signed_head,
     verify_sqlite,
 )
 from gateway.record.verify_policy import PolicyCheck
@@ -67,10 +67,10 @@ def verify_sqlite_split(
     """``verify_sqlite`` on ``workers`` processes, each checking ranges of ``chunk`` entries
     (a power of two); a record of one range or less is checked here, in one."""
     try:
-        db = _open_ro(path)
+        db = open_ro(path)
         notes = [(size, bytes(note).decode("utf-8", "replace")) for size, note in
                  db.execute("SELECT size, note FROM checkpoints ORDER BY size")]
-        head = _head(db)
+        head = signed_head(db)
         last = db.execute("SELECT max(seq) FROM entries").fetchone()[0]
     except Bad as bad:
         return refused(bad.position, bad.problem)
@@ -81,7 +81,7 @@ def verify_sqlite_split(
         return verify_sqlite(path, verifiers, origin=origin, trusted=trusted,
                              progress=progress, cosigned=cosigned)
     try:
-        checkpoints, limit = _checkpoints(notes, head, trusted, verifiers, origin)
+        checkpoints, limit = signed_checkpoints(notes, head, trusted, verifiers, origin)
     except Bad as bad:
         db.close()
         return refused(bad.position, bad.problem)
@@ -123,7 +123,7 @@ def _check_range(task: _Task) -> _Done:
             # A leaf missing or of the wrong type fails the range before, which names it.
             prev = row[0].hex() if row is not None and isinstance(row[0], bytes) else ""
         partials: list[tuple[int, list[bytes]]] = []
-        found = check_range(_rows(db, task.start, task.end), start=task.start, prev=prev,
+        found = check_range(entry_rows(db, task.start, task.end), start=task.start, prev=prev,
                             end=task.end, limit=task.limit, stops=iter(task.sizes),
                             at_stop=lambda size, frontier: partials.append(
                                 (size, list(frontier))))
@@ -170,8 +170,8 @@ def _join(done: Iterator[_Done], checkpoints: list[tuple[int, Checkpoint, str]],
         for subject, at in found.dropped.items():
             dropped.setdefault(subject, at)
         if progress is not None:
-            for n in range(size // _PROGRESS + 1, found.size // _PROGRESS + 1):
-                progress(n * _PROGRESS)
+            for n in range(size // PROGRESS + 1, found.size // PROGRESS + 1):
+                progress(n * PROGRESS)
         size, frontier = found.size, found.frontier
         if problem is not None:
             return _report(ranges, size, frontier, count_cp, problem)

@@ -17,7 +17,7 @@ import attrs
 if TYPE_CHECKING:
     import asyncpg
 
-    from gateway.record.verify import Report
+    from gateway.record.verify_range import Report
 
 __all__ = ["Check", "witnessed", "witnessed_postgres", "witnessed_sqlite"]
 

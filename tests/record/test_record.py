@@ -13,7 +13,8 @@ from gateway.record import Draft, Kind, Record, sealing
 from gateway.record.checkpoint import Signer, parse_and_verify
 from gateway.record.entry import Appended
 from gateway.record.stores.postgres.verify import verify_postgres
-from gateway.record.verify import Report, verify_sqlite
+from gateway.record.verify import verify_sqlite
+from gateway.record.verify_range import Report
 from tests.stores import PG_URL, Backend
 
 ORIGIN = "test.invalid/record"

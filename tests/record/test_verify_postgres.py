@@ -13,7 +13,7 @@ from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.stores.postgres.store import PostgresStore
 from gateway.record.stores.postgres.verify import verify_postgres
-from gateway.record.verify import Report
+from gateway.record.verify_range import Report
 from tests.cli import Ran, run
 from tests.conftest import ROOT
 from tests.stores import PG_URL

@@ -13,7 +13,8 @@ import asyncpg
 
 from gateway.record.checkpoint import Verifier
 from gateway.record.stores.postgres.store import failure
-from gateway.record.verify import SELECT, Report, StoredRow, refused, verify_rows
+from gateway.record.verify import refused, verify_rows
+from gateway.record.verify_range import SELECT, Report, StoredRow
 from gateway.record.verify_witnessed import witnessed_postgres
 
 _BATCH = 8192
