@@ -3,7 +3,7 @@ them (and read as erased after an erasure), and every read written to the record
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import orjson
 import pytest
@@ -64,18 +64,22 @@ class TestFilters:
     async def test_a_period_bounds_by_time(self, gateway: Harness,
                                            shipped: dict[str, str]) -> None:
         """from and to take days (to includes the whole day); outside the period nothing is
-        found."""
-        tomorrow = (TODAY + timedelta(days=1)).isoformat()
-        yesterday = (TODAY - timedelta(days=1)).isoformat()
+        found. The day is the one the record wrote (not the one the module was imported on, so
+        a run crossing midnight still reads the right day)."""
         base = "/v1/review/entries?kind=disclosure.outcome"
-        today = await get_json(gateway, f"{base}&from={TODAY}&to={TODAY}", shipped)
+        written = {e["time"][:10] for e in (await get_json(gateway, base, shipped))["entries"]}
+        assert len(written) == 1, written
+        day = date.fromisoformat(written.pop())
+        tomorrow = (day + timedelta(days=1)).isoformat()
+        yesterday = (day - timedelta(days=1)).isoformat()
+        today = await get_json(gateway, f"{base}&from={day}&to={day}", shipped)
         assert len(today["entries"]) == 4
         assert (await get_json(gateway, f"{base}&from={tomorrow}", shipped))["entries"] == []
         assert (await get_json(gateway, f"{base}&to={yesterday}", shipped))["entries"] == []
         mine = "/v1/review/entries?customer=CUST-CANARY-1"
-        assert len((await get_json(gateway, f"{mine}&from={TODAY}", shipped))["entries"]) == 6
+        assert len((await get_json(gateway, f"{mine}&from={day}", shipped))["entries"]) == 6
         assert (await get_json(gateway, f"{mine}&from={tomorrow}", shipped))["entries"] == []
-        month = TODAY.isoformat()[:7]
+        month = day.isoformat()[:7]
         assert len((await get_json(gateway, f"{base}&from={month}&to={month}",
                                    shipped))["entries"]) == 4
 
