@@ -322,7 +322,10 @@ class Guarded:
             self._report(operation, "held_back", 0.0)
             raise CarrierHeldBack(f"{self.name}: circuit breaker open; nothing was sent")
         try:
-            async with asyncio.timeout(self.policy.timeout):
+            if self._slots.locked():  # every slot taken: wait for one, at most ``timeout``
+                async with asyncio.timeout(self.policy.timeout):
+                    await self._slots.acquire()
+            else:  # a free slot is taken at once, without a timer
                 await self._slots.acquire()
         except TimeoutError:
             self._report(operation, "held_back", 0.0)

@@ -102,8 +102,9 @@ def configure(level: str = "info", stream: Any = None) -> None:  # noqa: ANN401 
     _bridge(logging.getLevelName(level.upper()))
     printer = structlog.PrintLogger(stream or sys.stderr)
     structlog.configure(
+        # No context-variable merge: nothing binds context variables, and merging them copies
+        # the context for every event.
         processors=[
-            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             UtcTimestamp(),
             redact_personal,

@@ -60,6 +60,10 @@ class Metrics:
             "covers has waited (0 when every entry is covered: an idle record is not stale)",
             registry=r)
         self.last_checkpoint = time.monotonic()
+        # The labelled children the hot path counts in, looked up once per label set (the
+        # registry answers the same child every time; the look-up takes its lock).
+        self._disclosed: dict[tuple[str, str], Counter] = {}
+        self._calls: dict[tuple[str, str, str], tuple[Counter, Histogram | None]] = {}
         self.checkpoint_age.set_function(lambda: time.monotonic() - self.last_checkpoint)
 
     def checkpoint_age_from(self, age: Callable[[], float]) -> None:
@@ -72,13 +76,22 @@ class Metrics:
         self.commit_seconds.observe(seconds)
         for draft in drafts:
             if draft.kind == Kind.OUTCOME:
-                self.disclosures.labels(draft.recipient or "-",
-                                        str(draft.data.get("result", "-"))).inc()
+                labels = (draft.recipient or "-", str(draft.data.get("result", "-")))
+                counter = self._disclosed.get(labels)
+                if counter is None:
+                    counter = self._disclosed[labels] = self.disclosures.labels(*labels)
+                counter.inc()
 
     def carrier_call(self, carrier: str, operation: str, result: str, seconds: float) -> None:
-        self.carrier_calls.labels(carrier, operation, result).inc()
-        if result != "held_back":
-            self.carrier_seconds.labels(carrier, operation).observe(seconds)
+        children = self._calls.get((carrier, operation, result))
+        if children is None:
+            children = self._calls[(carrier, operation, result)] = (
+                self.carrier_calls.labels(carrier, operation, result),
+                None if result == "held_back" else self.carrier_seconds.labels(carrier, operation))
+        calls, latency = children
+        calls.inc()
+        if latency is not None:
+            latency.observe(seconds)
 
     def carrier_retry(self, carrier: str, operation: str, reason: str) -> None:
         self.carrier_retries.labels(carrier, operation, reason).inc()

@@ -149,9 +149,10 @@ class Minimised:
     def __repr__(self) -> str:
         return f"Minimised(rule={self.rule.recipient}/{self.rule.service}, {self.receiver!r})"
 
-    @property
+    @functools.cached_property
     def fields(self) -> tuple[str, ...]:
-        """The receiver's fields, then ``items.<field>`` for each line-item field that leaves."""
+        """The receiver's fields, then ``items.<field>`` for each line-item field that leaves.
+        Computed once per value (the intent, its outcome and the log line all name them)."""
         given = {f for item in self.items for f in item.fields()}
         return (*self.receiver.fields(), *(ITEM_PREFIX + f for f in ITEM_FIELDS if f in given))
 

@@ -10,6 +10,7 @@ here (``*_context``): a value cannot be opened under another use's context.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -71,13 +72,22 @@ _KEK_ID = 8
 def kek_id(kek: bytes) -> bytes:
     """Names a key-encryption key inside what it wraps, so several can be valid during a
     rotation."""
-    return hashlib.sha256(b"gateway kek id\x00" + kek).digest()[:_KEK_ID]
+    return _kek(kek)[0]
+
+
+@functools.lru_cache(maxsize=8)
+def _kek(kek: bytes) -> tuple[bytes, AESGCM]:
+    """A key-encryption key's id and cipher, made once per KEK: the configured KEKs live as
+    long as the process, and every new or read subject key passes through one. (Subject keys
+    are never cached: erasing one must leave no copy behind.)"""
+    return hashlib.sha256(b"gateway kek id\x00" + kek).digest()[:_KEK_ID], AESGCM(kek)
 
 
 def wrap(kek: bytes, subject: str, key: bytes) -> bytes:
     """kek id (8 bytes) || nonce (12) || AES-GCM(kek, key, aad=subject)."""
     nonce = os.urandom(_NONCE)
-    return kek_id(kek) + nonce + AESGCM(kek).encrypt(nonce, key, subject.encode())
+    ident, cipher = _kek(kek)
+    return ident + nonce + cipher.encrypt(nonce, key, subject.encode())
 
 
 def wrapped_by(wrapped: bytes) -> bytes:
@@ -88,10 +98,11 @@ def unwrap(keks: Sequence[bytes], subject: str, wrapped: bytes) -> bytes:
     """Unwrap with whichever of ``keks`` wrapped it (current first, then previous ones)."""
     wanted = wrapped_by(wrapped)
     for kek in keks:
-        if kek_id(kek) == wanted:
+        ident, cipher = _kek(kek)
+        if ident == wanted:
             try:
                 body = wrapped[_KEK_ID:]
-                return AESGCM(kek).decrypt(body[:_NONCE], body[_NONCE:], subject.encode())
+                return cipher.decrypt(body[:_NONCE], body[_NONCE:], subject.encode())
             except InvalidTag:
                 break
     raise RecordCorrupt("a subject key cannot be unwrapped with the configured key-encryption "
