@@ -6,14 +6,16 @@
 - Review at scale, on the largest generated record (bench/record_scale.py): customer and order
   searches as a distribution of random searches (bench/review_search.py's ``percentiles``, one
   page through ``SqliteStore.search`` as the review API asks); an inclusion proof from a cold
-  start, in a fresh process (``python -m bench.review_targets cold-proof DB``) that opens the
-  record and builds its first audit path, timed from before the store opens to the proof; and
+  start, in a fresh process (``python -m bench.review_targets cold-proof DB INDEX``) that opens
+  the record as the gateway does (its tree checked against the newest signed checkpoint) and
+  answers the review API's checked proof, timed from before the record opens to the proof; and
   a year's transparency counts (``disclosure_counts_by`` over the record's whole year).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import subprocess
 import sys
@@ -27,9 +29,11 @@ import attrs
 import orjson
 
 from bench import procs, record_throughput
-from bench.record_scale import SPAN, START
+from bench.record_scale import ORIGIN, SPAN, START
 from bench.review_search import percentiles
-from gateway.record.proof import Prover
+from gateway.record import Record
+from gateway.record.checkpoint import Signer
+from gateway.record.proof import Prover, check_inclusion
 from gateway.record.queries import Search as Query
 from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
@@ -113,18 +117,29 @@ def cold_proof(path: Path, index: int) -> tuple[float, float]:
 
 
 async def _cold_proof(path: Path, index: int) -> dict[str, float]:
+    """What the gateway does from a cold start: open the record as ``serve`` does (its tree
+    taken up and checked against the newest signed checkpoint), then answer the review API's
+    proof of entry ``index`` (checked against that checkpoint). The record's signing key is
+    the one ``record_scale.generate`` wrote beside it."""
+    key = (path.parent / "secrets" / "checkpoint.key").read_text(encoding="utf-8").strip()
+    signer = Signer.from_key_string(key)
     started = time.perf_counter()
-    store = ThreadedStore(SqliteStore(path))
-    await store.open()
+    record = Record(store=ThreadedStore(SqliteStore(path)), kek=os.urandom(32), signer=signer,
+                    origin=ORIGIN)
+    await record.open()
     opened = time.perf_counter()
     try:
-        size = store.sync.size
-        hashes = await Prover().path(store, index, size)
+        row = await record.entry(index)
+        if row is None:
+            raise SystemExit(f"no entry {index} in {path}")
+        inclusion = await check_inclusion(record, [signer.verifier()], row, Prover())
         proved = time.perf_counter()
     finally:
-        await store.close()
+        await record.close()
+    if not inclusion.verified:
+        raise SystemExit(f"the proof of entry {index} does not verify: {inclusion.problem}")
     return {"open_ms": (opened - started) * 1000, "proof_ms": (proved - opened) * 1000,
-            "hashes": len(hashes)}
+            "hashes": len(inclusion.path)}
 
 
 def lines(alone: RecordAlone | None, seen: Review | None) -> list[str]:

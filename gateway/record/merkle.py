@@ -27,6 +27,7 @@ __all__ = [
     "CompactRange",
     "consistency_proof",
     "consistency_ranges",
+    "frontier_ranges",
     "inclusion_proof",
     "inclusion_ranges",
     "leaf_hash",
@@ -99,6 +100,18 @@ def consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:
     if not whole:
         ranges.append((start, end))
     ranges.reverse()
+    return ranges
+
+
+def frontier_ranges(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees [0, size) splits into, largest first: the ranges whose MTH a
+    ``CompactRange`` of ``size`` leaves keeps (one per set bit of ``size``)."""
+    ranges = []
+    start = 0
+    for bit in reversed(range(size.bit_length())):
+        if size >> bit & 1:
+            ranges.append((start, start + (1 << bit)))
+            start += 1 << bit
     return ranges
 
 

@@ -9,10 +9,12 @@ a changed neighbour all fail the check.
 The record keeps the hash of every complete perfect subtree of ``merkle.SUBTREE_MIN`` leaves or
 more (written with the batch that completes it), so a proof reads a few dozen of those and at
 most a few hundred leaves, from a cold start as later; a source without them (a list of leaves)
-is hashed leaf by leaf, and hashes of subtrees of ``CHUNK`` leaves or more are kept once computed:
-MTH(D[a:b]) depends on leaves a..b-1 only, which an append-only record never changes. A kept
-hash that was changed only makes the proof fail its check against the signed root. The
-checkpoint status never uses them: it rehashes every leaf, so it also catches a changed leaf.
+is hashed leaf by leaf, and hashes of subtrees of ``CHUNK`` leaves or more are kept once computed
+from the leaves: MTH(D[a:b]) depends on leaves a..b-1 only, which an append-only record never
+changes. A stored hash that was changed makes the proof fail its check against the signed root;
+the proof is then built again from the leaves alone, so the changed hash is ignored, never
+served (``Prover.checked_path``). The checkpoint status never uses them: it rehashes every leaf,
+so it also catches a changed leaf.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from datetime import datetime
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import attrs
+import structlog
 
 from gateway.record import Record
 from gateway.record.checkpoint import CheckpointInvalid, Verifier, parse_and_verify
@@ -45,6 +48,8 @@ ALGORITHM: Final = "RFC 9162 section 2.1.3 (inclusion proof), checked as in 2.1.
 CHUNK: Final = 1 << 12
 _MEMO_MAX: Final = 1 << 16
 T = TypeVar("T")
+
+log = structlog.get_logger("gateway.record")
 
 
 class Leaves(Protocol):
@@ -68,8 +73,13 @@ class Prover:
     other."""
 
     def __init__(self) -> None:
+        #: Hashes of ranges of ``CHUNK`` leaves or more computed from the leaves alone (never
+        #: from stored subtree hashes, which may be wrong).
         self._memo: dict[tuple[int, int], bytes] = {}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proofs")
+        #: Set once a path from the stored subtree hashes failed its check where the one from
+        #: the leaves held: this prover reads the leaves from then on.
+        self._distrusted = False
 
     async def run(self, fn: Callable[..., T], /, *args: object) -> T:
         """``fn(*args)`` on the prover's thread."""
@@ -107,45 +117,70 @@ class Prover:
             return known
         if end - start <= chunk:
             digest = subtree_hash(0, end - start, leaves[start])
-            if end - start < CHUNK:
-                return digest
         else:
             k = split(end - start)
             digest = node_hash(self._hash(start, start + k, leaves, stored, chunk),
                                self._hash(start + k, end, leaves, stored, chunk))
-            if end - start < CHUNK:
-                return digest
+        if end - start < CHUNK or stored:
+            return digest
         if len(self._memo) >= _MEMO_MAX:
             self._memo.clear()
         self._memo[(start, end)] = digest
         return digest
 
-    async def path(self, source: Leaves, index: int, size: int) -> list[bytes]:
-        """PATH(index, D[size]) over the leaves ``source`` holds."""
+    async def path(self, source: Leaves, index: int, size: int, *,
+                   stored: bool = True) -> list[bytes]:
+        """PATH(index, D[size]) over the leaves ``source`` holds; with ``stored`` false, from
+        its leaves alone even where it keeps subtree hashes."""
         if not 0 <= index < size:
             raise ValueError(f"no leaf {index} in a tree of {size}")
-        return await self._hashes(source, inclusion_ranges(index, size))
+        return await self._hashes(source, inclusion_ranges(index, size), stored=stored)
+
+    async def checked_path(self, source: Leaves, leaf: bytes, index: int, size: int,
+                           root_hash: bytes) -> tuple[list[bytes], bool]:
+        """PATH(index, D[size]) and whether it leads from ``leaf`` to ``root_hash``. A path
+        built from stored subtree hashes that fails is built again from the leaves alone: a
+        changed stored hash is then ignored (and no longer used by this prover), never served
+        as the proof; a changed leaf still fails."""
+        from_stored = self._uses_stored(source)
+        path = await self.path(source, index, size)
+        if verify_inclusion(leaf, index, size, path, root_hash):
+            return path, True
+        if not from_stored:
+            return path, False
+        from_leaves = await self.path(source, index, size, stored=False)
+        if not verify_inclusion(leaf, index, size, from_leaves, root_hash):
+            return path, False
+        log.warning("proof.stored_subtree_refused", index=index, size=size)
+        self._distrusted = True
+        return from_leaves, True
+
+    def _uses_stored(self, source: Leaves) -> bool:
+        return not self._distrusted and isinstance(source, Subtrees)
 
     async def consistency(self, source: Leaves, old: int, new: int) -> list[bytes]:
         """PROOF(old, D[new]) over the leaves ``source`` holds (empty for 0 or ``new``)."""
         if not 0 <= old <= new:
             raise ValueError(f"no consistency from {old} to {new}")
-        return await self._hashes(source, consistency_ranges(old, new))
+        return await self._hashes(source, consistency_ranges(old, new), stored=True)
 
-    async def _hashes(self, source: Leaves, siblings: list[tuple[int, int]]) -> list[bytes]:
+    async def _hashes(self, source: Leaves, siblings: list[tuple[int, int]], *,
+                      stored: bool) -> list[bytes]:
         """MTH of each range in ``siblings``: from the subtree hashes the store keeps, if it
-        keeps them, and the leaves of what is neither kept there nor remembered here."""
-        stored: dict[tuple[int, int], bytes] = {}
+        keeps them (and ``stored``), and the leaves of what is neither kept there nor
+        remembered here."""
+        kept: dict[tuple[int, int], bytes] = {}
         chunk = CHUNK
-        if isinstance(source, Subtrees):
+        if stored and self._uses_stored(source):
+            assert isinstance(source, Subtrees)
             wanted: list[tuple[int, int]] = []
             for start, end in siblings:
                 self._perfect(start, end, wanted)
-            stored = await source.subtrees(wanted) if wanted else {}
+            kept = await source.subtrees(wanted) if wanted else {}
             chunk = SUBTREE_MIN
         needed: list[tuple[int, int]] = []
         for start, end in siblings:
-            self._missing(start, end, needed, stored, chunk)
+            self._missing(start, end, needed, kept, chunk)
         leaves: dict[int, Sequence[bytes]] = {}
         for start, end in _merge(needed):
             fetched = await source.leaves(start, end)
@@ -155,7 +190,7 @@ class Prover:
                 if start <= a and b <= end:
                     leaves[a] = fetched[a - start:b - start]
         return await self.run(
-            lambda: [self._hash(a, b, leaves, stored, chunk) for a, b in siblings])
+            lambda: [self._hash(a, b, leaves, kept, chunk) for a, b in siblings])
 
 
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -209,10 +244,10 @@ async def check_inclusion(record: Record, verifiers: Sequence[Verifier], row: Ro
     if leaf != row.leaf:
         return refuse("the entry's body does not hash to its stored leaf", *where)
     try:
-        path = await prover.path(record, row.seq, checkpoint.size)
+        path, ok = await prover.checked_path(record, leaf, row.seq, checkpoint.size,
+                                             checkpoint.root)
     except LookupError:
         return refuse("the record holds fewer entries than its checkpoint covers", *where)
-    ok = verify_inclusion(leaf, row.seq, checkpoint.size, path, checkpoint.root)
     return Inclusion(index=row.seq, tree_size=checkpoint.size, leaf_hash=leaf.hex(),
                      root=checkpoint.root.hex(), path=tuple(p.hex() for p in path),
                      origin=checkpoint.origin, signed_at=latest.time, verified=ok,

@@ -26,12 +26,14 @@ from gateway.errors import KeyTaken, RecordCorrupt, RecordError, SideOpRefused
 from gateway.record import sealing
 from gateway.record.checkpoint import (
     Checkpoint,
+    CheckpointInvalid,
     Signer,
     Verifier,
     parse_and_verify,
     sign_checkpoint,
 )
 from gateway.record.entry import Appended, Draft, iso_time
+from gateway.record.merkle import CompactRange
 from gateway.record.reads import Reads
 from gateway.record.rows import NewKey, SideOp, SideOps
 from gateway.record.stores.contract import Store
@@ -127,13 +129,17 @@ class Record(Reads):
 
     # -- life cycle ------------------------------------------------------------------------
     async def open(self) -> None:
+        """Open the store and take up its tree as the newest signed checkpoint vouches for it
+        (``_resume``); refuse a record that no longer matches that checkpoint, or the one kept
+        in the witness file."""
         await self._store.open()
-        if self._witness is not None and self._witness.exists():
-            try:
+        try:
+            await self._resume()
+            if self._witness is not None and self._witness.exists():
                 await self._check_witness(self._witness.read_text(encoding="utf-8"))
-            except BaseException:
-                await self._store.close()
-                raise
+        except BaseException:
+            await self._store.close()
+            raise
         latest = await self._store.latest_checkpoint()
         self._signed = latest[0] if latest else 0
         self._committed = (await self._store.head())[0]
@@ -294,6 +300,44 @@ class Record(Reads):
         """Call ``listener`` with each checkpoint note once it is stored; it must not block."""
         self._listeners.append(listener)
 
+    async def _resume(self) -> None:
+        """Take up the tree where the newest signed checkpoint left it, without reading every
+        leaf: its frontier from the stored subtree hashes, checked against the checkpoint's
+        signed root, then the entries after it from their leaves. The writer never signs over a
+        tree it did not check: stored hashes that disagree are ignored for the leaves, and
+        leaves that disagree too refuse the record. With no checkpoint, or none that verifies
+        with the log's keys, nothing stored is trusted and the store reads every leaf."""
+        latest = await self._store.latest_checkpoint()
+        if latest is None:
+            return
+        try:
+            signed = parse_and_verify(latest[1], self._verifiers, origin=self._origin)
+        except CheckpointInvalid:
+            log.warning("record.checkpoint_unverified", size=latest[0])
+            return
+        tree, newest = await self._checked_tree(signed, "its latest signed checkpoint")
+        await self._store.resume(tree, newest)
+
+    async def _checked_tree(self, signed: Checkpoint, which: str,
+                            ) -> tuple[CompactRange, bytes]:
+        """The tree of the first ``signed.size`` entries (and the newest of their leaves) with
+        the root ``signed`` vouches for: from the stored subtree hashes if they give it, else
+        from every leaf; RecordCorrupt if neither does."""
+        resumed = await self._store.tree_at(signed.size)
+        if resumed is not None and resumed[0].root() == signed.root:
+            return resumed
+        rebuilt = await self._store.tree_at(signed.size, stored=False)
+        if rebuilt is not None and rebuilt[0].root() == signed.root:
+            log.warning("record.stored_subtrees_ignored", size=signed.size)
+            return rebuilt
+        size, _ = await self._store.head()
+        if size < signed.size:
+            raise RecordCorrupt(
+                f"the record holds {size} entries but {which} covers {signed.size}: it was "
+                "truncated or rolled back; refusing to use it")
+        raise RecordCorrupt(
+            f"the record's first {signed.size} entries do not match {which}; refusing to use it")
+
     async def _check_witness(self, note: str) -> None:
         """Refuse a record that lost or changed entries its last checkpoint covered (a torn or
         rolled-back database): the checkpoint is kept in a file beside it."""
@@ -304,10 +348,7 @@ class Record(Reads):
                 f"the record holds {size} entries but its last checkpoint covers "
                 f"{expected.size}: it was truncated or rolled back; refusing to use it"
             )
-        if await self._store.root_at(expected.size) != expected.root:
-            raise RecordCorrupt(
-                f"the record's first {expected.size} entries do not match its last checkpoint"
-            )
+        await self._checked_tree(expected, "its last checkpoint")
 
     # -- subject keys ----------------------------------------------------------------------
     async def subject_key(self, subject: str, *, create: bool) -> bytes | None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gateway.record.entry import Appended, Draft
+from gateway.record.merkle import CompactRange
 from gateway.record.queries import CheckpointRow, CosignedRow, CountRow, Search, StaffRow
 from gateway.record.rows import HookRow, Row, SideOp
 
@@ -42,6 +43,17 @@ class Store(Protocol):
     async def subtrees(self, ranges: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """Stored hashes of perfect subtrees among ``ranges`` ((start, end)), by range: every
         complete one of ``merkle.SUBTREE_MIN`` leaves or more is stored with its last entry."""
+        ...
+    async def tree_at(self, size: int, *, stored: bool = True,
+                      ) -> tuple[CompactRange, bytes] | None:
+        """The tree over the first ``size`` entries and their newest leaf: from the stored
+        subtree hashes and the last few hundred leaves, or, without ``stored``, from every
+        leaf; None if entries or stored hashes are missing. Unchecked: see ``resume``."""
+        ...
+    async def resume(self, tree: CompactRange, newest: bytes) -> None:
+        """Take up ``tree`` (newest leaf ``newest``), checked by the caller against a signed
+        checkpoint, and the entries after it from their leaves. A store not resumed reads its
+        tree from every leaf when first needed (opening reads none)."""
         ...
     async def root_at(self, size: int) -> bytes:
         """The Merkle root of the first ``size`` entries."""

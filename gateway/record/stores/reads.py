@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.errors import RecordError
-from gateway.record.merkle import CompactRange
+from gateway.errors import RecordCorrupt, RecordError
+from gateway.record.entry import GENESIS
+from gateway.record.merkle import SUBTREE_MIN, CompactRange, frontier_ranges
 from gateway.record.queries import CheckpointRow, CountRow, StaffRow
 from gateway.record.rows import HookRow, Row
 from gateway.record.stores import statements as q
@@ -85,6 +86,35 @@ class SharedReads:
         for (leaf,) in await self.select(q.LEAVES_BELOW, size):
             tree.append(as_bytes(leaf))
         return tree.root()
+
+    async def tree_at(self, size: int, *, stored: bool = True,
+                      ) -> tuple[CompactRange, bytes] | None:
+        """The tree over the first ``size`` entries and the newest of their leaves (GENESIS for
+        none); None if the record holds fewer entries, or a stored hash it needs is missing or
+        malformed.
+
+        With ``stored``, from the stored hashes of its perfect subtrees of ``SUBTREE_MIN``
+        leaves or more and the last 1 to ``SUBTREE_MIN`` leaves (so the newest leaf is part of
+        what it hashes): O(log n) hashes and a few hundred leaves read, whatever the size. Those
+        hashes are only as good as the database: the caller checks the root against a signed
+        checkpoint. Without ``stored``, from every leaf."""
+        if size == 0:
+            return CompactRange(), GENESIS
+        base = (size - 1) // SUBTREE_MIN * SUBTREE_MIN if stored else 0
+        pieces = frontier_ranges(base)
+        hashes = await self.subtrees(pieces) if pieces else {}
+        try:
+            tree = CompactRange.from_hashes(base, [hashes[p] for p in pieces])
+        except (KeyError, RecordCorrupt):
+            return None
+        leaves = await self.leaves(base, size)
+        if len(leaves) != size - base:
+            return None
+        try:
+            tree.extend(leaves)
+        except ValueError:  # a leaf that is no SHA-256 hash
+            return None
+        return tree, leaves[-1]
 
     async def subtrees(self, ranges: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored hashes of those of ``ranges`` ((start, end) of a perfect subtree) the

@@ -157,12 +157,22 @@ class PostgresStore(PostgresReview, PostgresCosignatures, SharedReads):
                 await self._be_present()
             except _DRIVER_ERRORS as exc:
                 raise failure("cannot connect to the record's database", exc) from None
-            self._tree, self._prev = CompactRange(), GENESIS
-            async with self._tree_lock, self.conn("cannot read the record") as c:
-                self._prev = await self._catch_up(c, self._tree, self._prev)
         except BaseException:
             await self.close()
             raise
+        # Not read here (a record of millions of entries would read every leaf): ``resume``
+        # sets the tree from a checked frontier, else the first use catches it up from the
+        # leaves.
+        self._tree, self._prev = CompactRange(), GENESIS
+
+    async def resume(self, tree: CompactRange, newest: bytes) -> None:
+        """Take up the tree from ``tree`` (its newest leaf ``newest``), which the caller checked
+        against a signed checkpoint, and the entries after it from their leaves."""
+        async with self._tree_lock:
+            resumed = tree.copy()
+            async with self.conn("cannot read the record") as c:
+                newest = await self._catch_up(c, resumed, newest)
+            self._tree, self._prev = resumed, newest
 
     async def _be_present(self) -> None:
         """Hold the shared presence lock on a connection of its own; if the server drops that

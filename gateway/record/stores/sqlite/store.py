@@ -56,8 +56,12 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
         # A shared lock on <record>.instances, held while open: recovery runs only in a process
         # that finds itself alone on the record (another one's hooks may be in flight).
         self._presence: IO[bytes] | None = None
+        # The tree as this process last knew it; not read at open (a record of millions of
+        # entries would read every leaf): ``resume`` sets it from a checked frontier, else the
+        # first use catches it up from the leaves.
         self._tree = CompactRange()
         self._prev = GENESIS
+        self._caught_up = False
         self._time_index = False
 
     @property
@@ -121,10 +125,15 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
                                            check_same_thread=False)
             self._reader.execute("PRAGMA query_only=ON")
             self._reader.execute("PRAGMA busy_timeout=1000")
-            self._tree, self._prev = CompactRange(), GENESIS
-            self.refresh()
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open the record at {self.path}: {exc}") from None
+        self._tree, self._prev, self._caught_up = CompactRange(), GENESIS, False
+
+    def resume(self, tree: CompactRange, newest: bytes) -> None:
+        """Take up the tree from ``tree`` (its newest leaf ``newest``), which the caller checked
+        against a signed checkpoint, and the entries after it from their leaves."""
+        self._tree, self._prev = tree.copy(), newest
+        self.refresh()
 
     def close(self) -> None:
         if self._presence is not None:
@@ -140,9 +149,13 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
     # -- the record ------------------------------------------------------------------------
     @property
     def size(self) -> int:
+        if not self._caught_up:
+            self.refresh()
         return self._tree.size
 
     def root(self) -> bytes:
+        if not self._caught_up:
+            self.refresh()
         return self._tree.root()
 
     def append_batch(
@@ -203,6 +216,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
         """Take in entries other processes committed (the head as committed, not as this
         process last wrote it)."""
         self._prev = self._catch_up(self._tree, self._prev)
+        self._caught_up = True
 
     def _catch_up(self, tree: CompactRange, prev: bytes) -> bytes:
         """Take in entries another process appended since this one last wrote (a CLI command

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from gateway.errors import RecordError
 from gateway.record.entry import Appended, Draft
+from gateway.record.merkle import CompactRange
 from gateway.record.queries import CosignedRow, CountRow, Search
 from gateway.record.rows import HookRow, Row, SideOp
 from gateway.record.stores import statements as q
@@ -79,6 +80,9 @@ class ThreadedStore(SharedReads):
         sign_head: SignHead | None = None,
     ) -> list[Appended]:
         return await self._run(self.sync.append_batch, drafts, hooks, time, sign_head)
+
+    async def resume(self, tree: CompactRange, newest: bytes) -> None:
+        await self._run(self.sync.resume, tree, newest)
 
     async def head(self) -> tuple[int, bytes]:
         def run() -> tuple[int, bytes]:
