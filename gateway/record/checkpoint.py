@@ -149,6 +149,12 @@ def _parse_checkpoint(text: str) -> Checkpoint:
     return Checkpoint(origin, int(size), root_hash, tuple(extensions))
 
 
+def read_checkpoint(text: str) -> Checkpoint:
+    """The checkpoint a note's text (``note_text``) carries, its signatures NOT checked: for
+    the record's own stored notes, to check a proof against the root they sign."""
+    return _parse_checkpoint(text)
+
+
 def sign_checkpoint(checkpoint: Checkpoint, signer: Signer, *cosigners: Signer) -> str:
     """The whole signed note for ``checkpoint``, signed by ``signer`` (and any ``cosigners``)."""
     return sign_note(format_checkpoint(checkpoint), signer, *cosigners)

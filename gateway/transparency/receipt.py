@@ -25,10 +25,16 @@ from typing import Final
 
 import attrs
 import orjson
+import structlog
 
 from gateway.errors import GatewayError
 from gateway.record import Kind, Record
-from gateway.record.checkpoint import CheckpointInvalid, Verifier, parse_and_verify
+from gateway.record.checkpoint import (
+    CheckpointInvalid,
+    Verifier,
+    parse_and_verify,
+    read_checkpoint,
+)
 from gateway.record.entry import decode
 from gateway.record.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from gateway.record.proof import Prover
@@ -36,6 +42,8 @@ from gateway.record.reads import Reads
 from gateway.record.rows import Row
 from gateway.witness.cosignature import note_text
 from gateway.witness.policy import WitnessPolicy
+
+log = structlog.get_logger("gateway.record")
 
 __all__ = [
     "HEADER",
@@ -155,7 +163,13 @@ async def receipts_for(record: Reads, bodies: Mapping[int, bytes], *, prover: Pr
         size, note = next(((s, n) for s, n in witnessed if s > seq), newest)
         if size <= seq:
             continue
-        path = await prover.path(record, seq, size)
+        root = read_checkpoint(note_text(note)).root
+        # Checked before it is handed out: a path from a changed stored subtree hash is built
+        # again from the leaves; a receipt that still would not verify is not given at all.
+        path, ok = await prover.checked_path(record, leaf_hash(body), seq, size, root)
+        if not ok:
+            log.warning("receipt.refused", index=seq, size=size)
+            continue
         out[seq] = format_receipt(Receipt(body, seq, tuple(path), note))
     return out
 

@@ -29,6 +29,7 @@ from gateway.record.merkle import (
 from gateway.record.proof import Prover, check_inclusion
 from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
+from gateway.transparency.receipt import parse_receipt, receipts_for, verify_receipt
 from tests.cli import run
 from tests.conftest import run_gateway, write_config
 from tests.review.conftest import ship
@@ -204,6 +205,28 @@ class TestTamperedSubtrees:
             ok, path = await prove(record, signer, 5)
             assert ok
             assert path == inclusion_proof(5, checkpoint.size, leaves)
+        finally:
+            await record.close()
+
+    async def test_a_receipt_is_never_made_from_a_changed_hash(
+        self, written: Backend, signer: Signer
+    ) -> None:
+        """The customer's receipt (what the access report hands out) for an entry under a
+        changed stored hash carries the path from the leaves, and verifies offline; a receipt
+        for a changed entry is not made at all."""
+        await tamper(written, f"UPDATE subtrees SET hash = {hex_literal(written, bytes(32))} "
+                              "WHERE start = 256 AND size = 256")
+        record = make(written, signer)
+        await record.open()
+        try:
+            row = await record.entry(5)
+            assert row is not None
+            made = await receipts_for(record, {5: row.body}, prover=Prover())
+            verify_receipt(made[5], [signer.verifier()])
+            leaves = await all_leaves(written)
+            assert parse_receipt(made[5]).proof == tuple(
+                inclusion_proof(5, ENTRIES, leaves))
+            assert await receipts_for(record, {5: row.body + b" "}, prover=Prover()) == {}
         finally:
             await record.close()
 
