@@ -8,6 +8,7 @@ deleted, positions have no gaps, and the one allowed change is dropping an entry
 from __future__ import annotations
 
 import fcntl
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -42,6 +43,19 @@ __all__ = ["HookOp", "KeyErasure", "SqliteStore"]
 
 log = structlog.get_logger("gateway.record")
 
+#: Entries per INSERT statement: a batch goes in as a few multi-row statements, not one per
+#: entry, so the statement journal (the append-only triggers make every insert able to abort
+#: alone) saves a page the batch touches once per statement, not once per entry. 90 rows of 11
+#: values stay within SQLite's oldest limit of 999 parameters.
+_ROWS_PER_INSERT = 90
+_ENTRY_ROW = "(?,?,?,?,?,?,?,?,?,?,?)"
+
+
+@functools.cache
+def _insert_entries(rows: int) -> str:
+    return "INSERT INTO entries VALUES " + ",".join([_ENTRY_ROW] * rows)  # noqa: S608 - placeholders only
+
+
 class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
     """Blocking: every call runs on the record's database thread (``ThreadedStore``), but for
     ``point_read``, which reads on a second connection from the calling thread. sqlite3's own
@@ -59,6 +73,10 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
         self._tree = CompactRange()
         self._prev = GENESIS
         self._time_index = False
+        #: (size, time): the time of the entry at position size - 1, as this process last
+        #: appended it; the writer reads it from the file only when another process appended
+        #: since (``append_batch``).
+        self._last_time: tuple[int, str] | None = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -92,6 +110,10 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             # same: each commit is still synced to the WAL (synchronous=FULL).
             db.execute(f"PRAGMA cache_size={CACHE_KIB}")
             db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+            # The statement journal a batch's inserts keep (the pages they change, so that one
+            # refused by a trigger can be undone alone) stays in memory, not in a temporary
+            # file: it is no part of durability, which the WAL gives.
+            db.execute("PRAGMA temp_store=MEMORY")
             db.executescript(
                 SCHEMA + NO_UPDATE + SEARCH_SCHEMA + STAFF_SCHEMA + COSIGNATURE_SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -165,20 +187,21 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             db.execute("BEGIN IMMEDIATE")
             prev = self._catch_up(tree, prev)
             # Times never step back along the record, so a period is a range of positions.
-            if tree.size and (last := db.execute(
-                    "SELECT time FROM entries WHERE seq = ?", (tree.size - 1,)).fetchone()):
-                time = max(time, last[0])
+            time = max(time, self._last_time_at(tree.size))
             for draft in drafts:
                 seq = tree.size
                 body = encode(draft, seq=seq, prev=prev, time=time)
                 leaf = leaf_of(body)
-                rows.append((seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
+                # A plain str: sqlite3 binds a str subclass (a Kind) through its slow adapters.
+                rows.append((seq, body, leaf, draft.sealed, str(draft.kind), time, draft.subject,
                              draft.order, draft.recipient, draft.disclosure,
                              tally_of(draft.kind, draft.data, draft.fields)))
                 tree.append(leaf, completed)
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
-            db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                chunk = rows[start:start + _ROWS_PER_INSERT]
+                db.execute(_insert_entries(len(chunk)), [v for row in chunk for v in row])
             # The side operations run once every entry of the batch is in; the one that reads
             # entries (PolicyGuard) looks no further than its own draft's.
             for index, hook in enumerate(hooks):
@@ -197,7 +220,19 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             why = str(exc) if isinstance(exc, sqlite3.Error) else type(exc).__name__
             raise RecordError(f"the record could not be written: {why}") from None
         self._tree, self._prev = tree, prev
+        if out:
+            self._last_time = (tree.size, time)
         return out
+
+    def _last_time_at(self, size: int) -> str:
+        """The time of the entry at ``size - 1`` ('' for an empty record): kept from this
+        process's last batch, read from the file when another process appended since."""
+        if size == 0:
+            return ""
+        if self._last_time is not None and self._last_time[0] == size:
+            return self._last_time[1]
+        row = self.db.execute("SELECT time FROM entries WHERE seq = ?", (size - 1,)).fetchone()
+        return "" if row is None else str(row[0])
 
     def refresh(self) -> None:
         """Take in entries other processes committed (the head as committed, not as this
