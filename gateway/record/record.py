@@ -5,10 +5,8 @@ Handlers put (draft, future) on a bounded queue. One writer task drains what is 
 futures: acknowledged means durable. A full queue makes callers wait (back-pressure).
 
 While one batch commits, the writer already hands the store the next (at most two are in
-flight; the store commits them one after the other), so the handlers acknowledged by one commit
-prepare their next entries while the other commits, instead of the event loop and the database
-taking turns. A large queue found while nothing is in flight is split in two such batches to
-start that alternation. Each batch's waiters still hear only once their own batch is committed.
+flight; the store commits them one after the other, the second at once after the first, not an
+event-loop turn later). Each batch's waiters still hear only once their own batch is committed.
 
 The writer signs a checkpoint once ``checkpoint_every`` entries are unsigned, and at the latest
 ``checkpoint_interval`` seconds after the first entry no checkpoint covers, writes or none.
@@ -47,9 +45,6 @@ log = structlog.get_logger("gateway.record")
 _STOP = object()
 #: Batches handed to the store at once: one committing, the next waiting on the store's thread.
 _IN_FLIGHT = 2
-#: A queue at least twice this long, found while no batch is in flight, is committed as two
-#: batches (see the module's description); a shorter one goes as one.
-_SPLIT_MIN = 32
 
 
 class Observer(Protocol):
@@ -209,15 +204,9 @@ class Record(Reads):
                         continue
                 if first is _STOP:
                     return
-                in_flight = self._still_in_flight(in_flight)
-                # Nothing in flight and a long queue: take half now, the rest as the next batch.
-                queued = 1 + self._queue.qsize()
-                cap = self._batch_max
-                if not in_flight and queued >= 2 * _SPLIT_MIN:
-                    cap = min(cap, (queued + 1) // 2)
                 batch = [first]
                 stop = False
-                while len(batch) < cap and not self._queue.empty():
+                while len(batch) < self._batch_max and not self._queue.empty():
                     item = self._queue.get_nowait()
                     if item is _STOP:
                         stop = True

@@ -51,6 +51,16 @@ _ROWS_PER_INSERT = 90
 _ENTRY_ROW = "(?,?,?,?,?,?,?,?,?,?,?)"
 
 
+#: (webhook_id, disclosure, subject): a hook opened, or one whose attempt sent nothing (answered
+#: 503) opened again; one row changed, or none when another attempt holds it.
+_OPEN_HOOK = (
+    "INSERT INTO hooks (webhook_id, disclosure, subject) VALUES (?,?,?) "
+    "ON CONFLICT (webhook_id) DO UPDATE SET disclosure=excluded.disclosure, "
+    "subject=excluded.subject, status=NULL, answer=NULL WHERE hooks.status = 503")
+#: (status, answer, subject, webhook_id)
+_CLOSE_HOOK = "UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?"
+
+
 @functools.cache
 def _insert_entries(rows: int) -> str:
     return "INSERT INTO entries VALUES " + ",".join([_ENTRY_ROW] * rows)  # noqa: S608 - placeholders only
@@ -204,9 +214,10 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
                 db.execute(_insert_entries(len(chunk)), [v for row in chunk for v in row])
             # The side operations run once every entry of the batch is in; the one that reads
             # entries (PolicyGuard) looks no further than its own draft's.
-            for index, hook in enumerate(hooks):
-                if hook is not None:
-                    self._side_op(hook, index, out[index].seq)
+            if not self._side_ops_in_bulk(hooks):
+                for index, hook in enumerate(hooks):
+                    if hook is not None:
+                        self._side_op(hook, index, out[index].seq)
             if completed:
                 db.executemany("INSERT INTO subtrees VALUES (?,?,?)", completed)
             if sign_head is not None:
@@ -244,6 +255,43 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
         beside a running gateway); returns the newest leaf."""
         return take_in(tree, prev, self.db.execute(q.CATCH_UP, (tree.size,)))
 
+    def _side_ops_in_bulk(self, ops: Sequence[SideOp | None]) -> bool:
+        """The hot path's side operations (hooks opened and closed, first keys), one statement
+        each for the whole batch, when their order cannot matter: each names another hook or
+        subject, and none is of another kind. False (nothing kept) when they are not such, or
+        when one of them does not go through as asked (a hook held by another attempt, a key
+        stored already): then they run one by one, each refusal named by its draft."""
+        opens: list[tuple[str, str, str | None]] = []
+        closes: list[tuple[int, bytes | None, str | None, str]] = []
+        keys: list[tuple[str, bytes, str]] = []
+        hooks: set[str] = set()
+        subjects: set[str] = set()
+        for op in ops:
+            for one in (() if op is None else op.ops if isinstance(op, SideOps) else (op,)):
+                if type(one) is HookOp and not one.if_open and one.webhook_id not in hooks:
+                    hooks.add(one.webhook_id)
+                    if one.status is None:
+                        opens.append((one.webhook_id, one.disclosure, one.subject))
+                    else:
+                        closes.append((one.status, one.answer, one.subject, one.webhook_id))
+                elif type(one) is NewKey and one.subject not in subjects:
+                    subjects.add(one.subject)
+                    keys.append((one.subject, one.wrapped, one.time))
+                else:
+                    return False
+        if not (opens or closes or keys):
+            return True
+        db = self.db
+        db.execute("SAVEPOINT side_ops")
+        if (db.executemany(_OPEN_HOOK, opens).rowcount == len(opens)
+                and db.executemany(q.ADD_KEY, keys).rowcount == len(keys)):
+            db.executemany(_CLOSE_HOOK, closes)
+            db.execute("RELEASE side_ops")
+            return True
+        db.execute("ROLLBACK TO side_ops")
+        db.execute("RELEASE side_ops")
+        return False
+
     def _side_op(self, op: SideOp, index: int, seq: int) -> None:
         db = self.db
         if isinstance(op, SideOps):
@@ -277,11 +325,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             # A hook whose attempt sent nothing (answered 503) may be tried again; one held by
             # another attempt (another process answering it) refuses this draft.
             opened = self.db.execute(
-                "INSERT INTO hooks (webhook_id, disclosure, subject) VALUES (?,?,?) "
-                "ON CONFLICT (webhook_id) DO UPDATE SET disclosure=excluded.disclosure, "
-                "subject=excluded.subject, status=NULL, answer=NULL WHERE hooks.status = 503",
-                (op.webhook_id, op.disclosure, op.subject),
-            ).rowcount
+                _OPEN_HOOK, (op.webhook_id, op.disclosure, op.subject)).rowcount
             if opened != 1:
                 raise SideOpRefused(index, HookTaken())
         elif op.if_open:
@@ -290,8 +334,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             if closed != 1:
                 raise SideOpRefused(index, HookTaken("another process answered this hook"))
         else:
-            self.db.execute("UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?",
-                            (op.status, op.answer, op.subject, op.webhook_id))
+            self.db.execute(_CLOSE_HOOK, (op.status, op.answer, op.subject, op.webhook_id))
 
     def add_checkpoint(self, size: int, time: str, note: str) -> None:
         try:
