@@ -10,16 +10,19 @@ This is the ceiling the record puts on the gateway, apart from the carrier's HTT
 (which the load benchmark in bench/run.py includes). ``--prefill N`` first writes N
 disclosures (entries, keys and hooks, as the path above leaves them) straight through the store,
 so the indexes are a grown record's, not an empty one's; ``--batch-max`` is the record writer's
-cap on entries per commit.
+cap on entries per commit. ``--postgres URL`` measures the same on PostgreSQL as well, in a new
+schema dropped afterwards (synchronous_commit as the server sets it), and prints both.
 
-    PYTHONPATH=. .venv/bin/python bench/record_throughput.py [--seconds 5] [--tasks 256]
+    .venv/bin/python -m bench.record_throughput [--seconds 5] [--tasks 256]
         [--prefill 500000] [--batch-max 512]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import tempfile
@@ -28,10 +31,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.rows import HookOp, NewKey, SideOp, SideOps
 from gateway.record.sealing import seal
+from gateway.record.stores.contract import Store
+from gateway.record.stores.postgres.schema import quoted
+from gateway.record.stores.postgres.store import PostgresStore
 from gateway.record.stores.sqlite.store import SqliteStore
 from gateway.record.stores.sqlite.threaded import ThreadedStore
 
@@ -92,10 +100,12 @@ def prefill(path: Path, disclosures: int, batch: int = 1000) -> None:
 
 
 async def measure(directory: Path, *, seconds: float, tasks: int, batch_max: int = 512,
-                  ) -> dict[str, float]:
-    record = Record(store=ThreadedStore(SqliteStore(directory / "record.sqlite")),
-                    kek=os.urandom(32), signer=Signer.generate(ORIGIN)[0], origin=ORIGIN,
-                    batch_max=batch_max)
+                  store: Store | None = None) -> dict[str, float]:
+    """Disclosures per second on a new SQLite record in ``directory``, or on ``store``."""
+    if store is None:
+        store = ThreadedStore(SqliteStore(directory / "record.sqlite"))
+    record = Record(store=store, kek=os.urandom(32), signer=Signer.generate(ORIGIN)[0],
+                    origin=ORIGIN, batch_max=batch_max)
     await record.open()
     done = 0
     deadline = 0.0
@@ -124,6 +134,27 @@ async def measure(directory: Path, *, seconds: float, tasks: int, batch_max: int
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+async def measure_postgres(url: str, *, seconds: float, tasks: int, batch_max: int = 512,
+                           ) -> dict[str, float]:
+    """The same on PostgreSQL, in a new schema dropped afterwards."""
+    schema = f"bench_record_{uuid.uuid4().hex[:12]}"
+    try:
+        return await measure(Path(), seconds=seconds, tasks=tasks, batch_max=batch_max,
+                             store=PostgresStore(url, schema=schema))
+    finally:
+        conn = await asyncpg.connect(url)
+        with contextlib.suppress(asyncpg.PostgresError):
+            await conn.execute(f"DROP SCHEMA IF EXISTS {quoted(schema)} CASCADE")
+        await conn.close()
+
+
+def _line(name: str, args: argparse.Namespace, r: dict[str, float]) -> str:
+    return (f"record alone ({name}), {args.tasks} in flight, "
+            f"{args.seconds:.0f} s: {r['disclosures_per_s']:,.0f} durable disclosures/s "
+            f"(intent + outcome each), {r['cpu_ms_per_disclosure']:.2f} CPU ms per disclosure, "
+            f"{r['entries_per_batch']:.0f} entries per commit, peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -132,6 +163,8 @@ def main() -> None:
                         help="disclosures written before the measurement")
     parser.add_argument("--batch-max", type=int, default=512,
                         help="the record writer's cap on entries per commit")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="also measure on this PostgreSQL database (a new schema in it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-record-") as tmp:
         if args.prefill:
@@ -140,10 +173,11 @@ def main() -> None:
             print(f"prefilled {args.prefill:,} disclosures in {time.monotonic() - started:.0f} s")
         r = asyncio.run(measure(Path(tmp), seconds=args.seconds, tasks=args.tasks,
                                 batch_max=args.batch_max))
-    print(f"record alone (SQLite, synchronous=FULL), {args.tasks} in flight, "
-          f"{args.seconds:.0f} s: {r['disclosures_per_s']:,.0f} durable disclosures/s "
-          f"(intent + outcome each), {r['cpu_ms_per_disclosure']:.2f} CPU ms per disclosure, "
-          f"{r['entries_per_batch']:.0f} entries per commit, peak RSS {r['peak_rss_mb']:.0f} MB")
+    print(_line("SQLite, synchronous=FULL", args, r))
+    if args.postgres:
+        r = asyncio.run(measure_postgres(args.postgres, seconds=args.seconds, tasks=args.tasks,
+                                         batch_max=args.batch_max))
+        print(_line("PostgreSQL", args, r))
 
 
 if __name__ == "__main__":

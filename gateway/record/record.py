@@ -4,6 +4,10 @@ Handlers put (draft, future) on a bounded queue. One writer task drains what is 
 ``batch_max``, commits it in one transaction on the database thread, and only then resolves the
 futures: acknowledged means durable. A full queue makes callers wait (back-pressure).
 
+While one batch commits, the writer already hands the store the next (at most two are in
+flight; the store commits them one after the other, the second at once after the first, not an
+event-loop turn later). Each batch's waiters still hear only once their own batch is committed.
+
 The writer signs a checkpoint once ``checkpoint_every`` entries are unsigned, and at the latest
 ``checkpoint_interval`` seconds after the first entry no checkpoint covers, writes or none.
 """
@@ -41,6 +45,8 @@ from gateway.record.stores.contract import Store
 log = structlog.get_logger("gateway.record")
 
 _STOP = object()
+#: Batches handed to the store at once: one committing, the next waiting on the store's thread.
+_IN_FLIGHT = 2
 
 
 class Observer(Protocol):
@@ -123,6 +129,7 @@ class Record(Reads):
         #: the oldest of them was committed.
         self._unsigned: tuple[float, float] | None = None
         self.batches = 0
+        self._signing = asyncio.Lock()
         # subject -> (its NewKey op, data key): created here, not yet committed.
         self._pending_keys: dict[str, tuple[NewKey, bytes]] = {}
         self._listeners: list[Callable[[str], None]] = []
@@ -167,41 +174,67 @@ class Record(Reads):
         bookkeeping, a new subject key, a key erasure, a state change it records: see
         ``gateway.record.rows``); returns once it is durable. Raises RecordError if it is not,
         or the refusal of a side operation whose condition no longer holds (nothing kept)."""
-        if self._writer is None or self._writer.done():
+        writer = self._writer
+        if writer is None or writer.done():
             raise RecordError("the record writer is not running")
-        present = tuple(op for op in ops if op is not None)
-        side: SideOp | None = (
-            None if not present else present[0] if len(present) == 1
-            else SideOps(tuple(o for op in present
-                               for o in (op.ops if isinstance(op, SideOps) else (op,)))))
-        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        side: SideOp | None
+        if len(ops) <= 1:
+            side = ops[0] if ops else None
+        else:
+            present = [op for op in ops if op is not None]
+            side = (
+                None if not present else present[0] if len(present) == 1
+                else SideOps(tuple(o for op in present
+                                   for o in (op.ops if isinstance(op, SideOps) else (op,)))))
+        future: asyncio.Future[Appended] = writer.get_loop().create_future()
         await self._queue.put((draft, side, future))
         return await future
 
     async def _write_loop(self) -> None:
-        while True:
-            if self._unsigned is None or not self._queue.empty():
-                first = await self._queue.get()
-            else:
-                try:
-                    first = await asyncio.wait_for(
-                        self._queue.get(), max(0.0, self._unsigned[0] - _time.monotonic()))
-                except TimeoutError:  # entries unsigned for the interval, and no writes since
-                    await self._checkpoint_due()
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                if len(in_flight) >= _IN_FLIGHT:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                in_flight = self._still_in_flight(in_flight)
+                if len(in_flight) >= _IN_FLIGHT:
                     continue
-            if first is _STOP:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._batch_max and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-            await self._commit(batch)
-            if stop:
-                return
+                if self._unsigned is None or not self._queue.empty():
+                    first = await self._queue.get()
+                else:
+                    try:
+                        first = await asyncio.wait_for(
+                            self._queue.get(), max(0.0, self._unsigned[0] - _time.monotonic()))
+                    except TimeoutError:  # entries unsigned for the interval, no writes since
+                        await self._checkpoint_due()
+                        continue
+                if first is _STOP:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < self._batch_max and not self._queue.empty():
+                    item = self._queue.get_nowait()
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)
+                in_flight.add(asyncio.create_task(self._commit(batch)))
+                if stop:
+                    return
+        finally:
+            # Stopping waits for the batches handed over: each of their waiters hears.
+            if in_flight:
+                await asyncio.wait(in_flight)
+            self._still_in_flight(in_flight)
+
+    @staticmethod
+    def _still_in_flight(tasks: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+        """The batches not yet committed; one whose commit itself broke stops the writer, as
+        it would have without batches in flight (``_commit`` answers every waiter first)."""
+        for task in tasks:
+            if task.done():
+                task.result()
+        return {task for task in tasks if not task.done()}
 
     async def _commit(self, batch: list[Any]) -> None:
         drafts = [d for d, _, _ in batch]
@@ -240,10 +273,11 @@ class Record(Reads):
             return
         self.batches += 1
         self.last_error = None
-        for op in hooks:
-            for key in _new_keys(op):
-                if (pending := self._pending_keys.get(key.subject)) and pending[0] is key:
-                    del self._pending_keys[key.subject]
+        if self._pending_keys:
+            for op in hooks:
+                for key in _new_keys(op):
+                    if (pending := self._pending_keys.get(key.subject)) and pending[0] is key:
+                        del self._pending_keys[key.subject]
         if self._observer is not None:
             self._observer.committed(drafts, _time.perf_counter() - started)
         for (_, _, future), result in zip(batch, appended, strict=True):
@@ -252,14 +286,26 @@ class Record(Reads):
         self._committed = max(self._committed, appended[-1].seq + 1)
         if self._unsigned is None:
             self._mark_unsigned()
-        due = self._unsigned is not None and _time.monotonic() >= self._unsigned[0]
-        if due or self._committed - self._signed >= self._checkpoint_every:
+        if self._due():
             await self._checkpoint_due()
+
+    def _due(self) -> bool:
+        """Unsigned entries have waited the interval, or there are ``checkpoint_every``."""
+        return self._unsigned is not None and (
+            _time.monotonic() >= self._unsigned[0]
+            or self._committed - self._signed >= self._checkpoint_every)
+
+    async def _checkpoint_due(self) -> None:
+        """Sign the checkpoint the unsigned entries are due; one at a time (both batches in
+        flight may find it due), and not again once the other has signed them."""
+        async with self._signing:
+            if self._due():
+                await self._sign_due()
 
     def _mark_unsigned(self) -> None:
         self._unsigned = (_time.monotonic() + self._checkpoint_interval, self._now())
 
-    async def _checkpoint_due(self) -> None:
+    async def _sign_due(self) -> None:
         """Sign the checkpoint the unsigned entries are due; if it fails, try again after
         another interval (the entries' age keeps counting)."""
         try:

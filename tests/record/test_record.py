@@ -79,6 +79,45 @@ class TestAppend:
         await backend.sql(heal)
         assert (await record.append(Draft(kind=Kind.INTENT))).seq == 0
 
+    async def test_each_waiter_hears_only_once_its_own_batch_is_committed(
+        self, backend: Backend, signer: Signer
+    ) -> None:
+        """With a batch committing while the next is handed over, every append still returns
+        only once another connection sees its entry."""
+        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer,
+                        origin=ORIGIN, batch_max=20)
+        await record.open()
+        seen: list[bool] = []
+        connections = asyncio.Semaphore(4)  # each PostgreSQL look-up opens a connection
+
+        async def append(i: int) -> None:
+            appended = await record.append(Draft(kind=Kind.INTENT, disclosure=str(i)))
+            async with connections:
+                rows = await backend.sql(f"SELECT seq FROM entries WHERE seq = {appended.seq}")
+            seen.append(len(rows) == 1)
+
+        try:
+            await asyncio.gather(*(append(i) for i in range(200)))
+        finally:
+            await record.close()
+        assert seen == [True] * 200
+        assert record.batches >= 10  # batches of at most batch_max
+
+    async def test_a_store_failure_reaches_the_waiters_of_every_batch_in_flight(
+        self, record: Record, backend: Backend
+    ) -> None:
+        """A queue longer than a batch (two go in flight): when the store cannot write, each
+        waiter raises RecordError, and the writer goes on once the store can write again."""
+        fail, heal = FAIL_INSERTS[backend.name]
+        await backend.sql(fail)
+        results = await asyncio.gather(
+            *(record.append(Draft(kind=Kind.INTENT)) for _ in range(1200)),
+            return_exceptions=True)
+        assert all(isinstance(r, RecordError) for r in results)
+        await backend.sql(heal)
+        assert (await record.append(Draft(kind=Kind.INTENT))).seq == 0
+        assert record.writing
+
     async def test_checkpoints_are_signed_as_the_record_grows(
         self, record: Record, signer: Signer
     ) -> None:
@@ -100,13 +139,14 @@ class TestClose:
         record = Record(store=backend.make(), kek=os.urandom(32),
                         signer=signer, origin=ORIGIN, checkpoint_every=10_000)
         await record.open()
-        pending = [asyncio.create_task(record.append(Draft(kind=Kind.INTENT))) for _ in range(20)]
+        pending = [asyncio.create_task(record.append(Draft(kind=Kind.INTENT)))
+                   for _ in range(1200)]
         await asyncio.sleep(0)
         await record.close()
         assert all(t.done() and not t.exception() for t in pending)
         report = await verify(backend, signer)
         assert report.ok, report.summary()
-        assert (report.entries, report.unsigned_tail) == (20, 0)
+        assert (report.entries, report.unsigned_tail) == (1200, 0)
 
 
 class TestSubjectKeys:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import orjson
+
 from gateway.record import Draft, Kind
 from gateway.record.merkle import SUBTREE_MIN, CompactRange, subtree_hash
 from gateway.record.queries import Search
@@ -58,6 +60,34 @@ def test_a_clock_stepping_back_does_not_move_time_back(tmp_path: Path) -> None:
     assert sorted(r.seq for r in found) == list(range(6))
     assert store.search(Search(since="2026-01-01T00:00:00.000Z",
                                until="2026-01-31T00:00:00.000Z")) == []
+    store.close()
+
+
+def test_a_later_time_another_writer_appended_is_not_stepped_back_from(tmp_path: Path) -> None:
+    """The writer keeps its last entry's time, but reads it again once another process has
+    appended: an entry after another writer's later one does not take an earlier time."""
+    path = tmp_path / "r.sqlite"
+    first = _filled(path, [2], ["2026-01-01T00:00:00.000Z"])
+    other = _filled(path, [2], ["2026-03-01T00:00:00.000Z"])
+    first.append_batch(_drafts(2), [None] * 2, "2026-02-01T00:00:00.000Z")
+    times = [t for (t,) in first.db.execute("SELECT time FROM entries ORDER BY seq")]
+    assert times == ["2026-01-01T00:00:00.000Z"] * 2 + ["2026-03-01T00:00:00.000Z"] * 4
+    other.close()
+    first.close()
+
+
+def test_a_batch_longer_than_one_insert_statement_keeps_its_order(tmp_path: Path) -> None:
+    """A batch goes in as several multi-row inserts: every entry at its position, chained to
+    the one before, none refused by the triggers that keep positions in order."""
+    store = _filled(tmp_path / "r.sqlite", [1, 451], ["2026-01-01T00:00:00.000Z"] * 2)
+    rows = store.db.execute("SELECT seq, body, kind FROM entries ORDER BY seq").fetchall()
+    assert [r[0] for r in rows] == list(range(452))
+    assert [orjson.loads(r[1])["data"]["i"] for r in rows[1:]] == list(range(451))
+    assert {r[2] for r in rows} == {"review.read"}
+    tree = CompactRange()
+    for leaf in store.leaves(0, store.size):
+        tree.append(leaf)
+    assert tree.root() == store.root()
     store.close()
 
 

@@ -24,6 +24,7 @@ from gateway.record.rows import (
     EndHolds,
     HookOp,
     KeyErasure,
+    NewKey,
     PutRequest,
     ReleaseHolds,
     SideOp,
@@ -264,6 +265,33 @@ class TestHooks:
         assert isinstance(refused.value.error, HookTaken)
         assert (await store.hook("b")).disclosure == "d_3"  # type: ignore[union-attr]
         assert await store.head() == before
+
+    async def test_a_full_batch_of_hooks_and_keys_refuses_only_the_held_hook(
+        self, store: Store
+    ) -> None:
+        """A batch of many hooks opened and closed and first keys stored (the hot path's, all
+        in one statement each): one hook held by another attempt refuses its own draft, named
+        by its position, and nothing of the batch is kept; without it the batch commits."""
+        await store.append_batch(drafts(2), [HookOp("held", "d_h"), HookOp("open", "d_o")], T)
+        ops: list[SideOp | None] = [
+            SideOps((NewKey(f"s{i}", b"k%d" % i, T), HookOp(f"h{i}", f"d_{i}")))
+            for i in range(40)]
+        ops[25] = SideOps((NewKey("s25", b"k25", T), HookOp("held", "d_other")))
+        ops.append(HookOp("open", "d_o", status=201, answer=b"a"))
+        before = await store.head()
+        with pytest.raises(SideOpRefused) as refused:
+            await store.append_batch(drafts(len(ops)), ops, T)
+        assert refused.value.index == 25  # the draft opening the held hook
+        assert isinstance(refused.value.error, HookTaken)
+        assert await store.head() == before
+        assert await store.wrapped_key("s0") is None
+        assert (await store.hook("open")).status is None  # type: ignore[union-attr]
+        del ops[25]
+        await store.append_batch(drafts(len(ops)), ops, T)
+        assert await store.wrapped_key("s39") == b"k39"
+        assert (await store.hook("h39")).disclosure == "d_39"  # type: ignore[union-attr]
+        assert (await store.hook("open")).status == 201  # type: ignore[union-attr]
+        assert (await store.hook("held")).disclosure == "d_h"  # type: ignore[union-attr]
 
     async def test_a_hook_held_by_another_writer_is_refused(self, backend: Backend) -> None:
         """The same hook opened by two instances: the second's draft is refused."""

@@ -8,6 +8,7 @@ deleted, positions have no gaps, and the one allowed change is dropping an entry
 from __future__ import annotations
 
 import fcntl
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -42,6 +43,29 @@ __all__ = ["HookOp", "KeyErasure", "SqliteStore"]
 
 log = structlog.get_logger("gateway.record")
 
+#: Entries per INSERT statement: a batch goes in as a few multi-row statements, not one per
+#: entry, so the statement journal (the append-only triggers make every insert able to abort
+#: alone) saves a page the batch touches once per statement, not once per entry. 90 rows of 11
+#: values stay within SQLite's oldest limit of 999 parameters.
+_ROWS_PER_INSERT = 90
+_ENTRY_ROW = "(?,?,?,?,?,?,?,?,?,?,?)"
+
+
+#: (webhook_id, disclosure, subject): a hook opened, or one whose attempt sent nothing (answered
+#: 503) opened again; one row changed, or none when another attempt holds it.
+_OPEN_HOOK = (
+    "INSERT INTO hooks (webhook_id, disclosure, subject) VALUES (?,?,?) "
+    "ON CONFLICT (webhook_id) DO UPDATE SET disclosure=excluded.disclosure, "
+    "subject=excluded.subject, status=NULL, answer=NULL WHERE hooks.status = 503")
+#: (status, answer, subject, webhook_id)
+_CLOSE_HOOK = "UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?"
+
+
+@functools.cache
+def _insert_entries(rows: int) -> str:
+    return "INSERT INTO entries VALUES " + ",".join([_ENTRY_ROW] * rows)  # noqa: S608 - placeholders only
+
+
 class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
     """Blocking: every call runs on the record's database thread (``ThreadedStore``), but for
     ``point_read``, which reads on a second connection from the calling thread. sqlite3's own
@@ -63,6 +87,10 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
         self._prev = GENESIS
         self._caught_up = False
         self._time_index = False
+        #: (size, time): the time of the entry at position size - 1, as this process last
+        #: appended it; the writer reads it from the file only when another process appended
+        #: since (``append_batch``).
+        self._last_time: tuple[int, str] | None = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -96,6 +124,10 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             # same: each commit is still synced to the WAL (synchronous=FULL).
             db.execute(f"PRAGMA cache_size={CACHE_KIB}")
             db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+            # The statement journal a batch's inserts keep (the pages they change, so that one
+            # refused by a trigger can be undone alone) stays in memory, not in a temporary
+            # file: it is no part of durability, which the WAL gives.
+            db.execute("PRAGMA temp_store=MEMORY")
             db.executescript(
                 SCHEMA + NO_UPDATE + SEARCH_SCHEMA + STAFF_SCHEMA + COSIGNATURE_SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -178,25 +210,27 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             db.execute("BEGIN IMMEDIATE")
             prev = self._catch_up(tree, prev)
             # Times never step back along the record, so a period is a range of positions.
-            if tree.size and (last := db.execute(
-                    "SELECT time FROM entries WHERE seq = ?", (tree.size - 1,)).fetchone()):
-                time = max(time, last[0])
+            time = max(time, self._last_time_at(tree.size))
             for draft in drafts:
                 seq = tree.size
                 body = encode(draft, seq=seq, prev=prev, time=time)
                 leaf = leaf_of(body)
-                rows.append((seq, body, leaf, draft.sealed, draft.kind, time, draft.subject,
+                # A plain str: sqlite3 binds a str subclass (a Kind) through its slow adapters.
+                rows.append((seq, body, leaf, draft.sealed, str(draft.kind), time, draft.subject,
                              draft.order, draft.recipient, draft.disclosure,
                              tally_of(draft.kind, draft.data, draft.fields)))
                 tree.append(leaf, completed)
                 prev = leaf
                 out.append(Appended(seq=seq, leaf=leaf))
-            db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                chunk = rows[start:start + _ROWS_PER_INSERT]
+                db.execute(_insert_entries(len(chunk)), [v for row in chunk for v in row])
             # The side operations run once every entry of the batch is in; the one that reads
             # entries (PolicyGuard) looks no further than its own draft's.
-            for index, hook in enumerate(hooks):
-                if hook is not None:
-                    self._side_op(hook, index, out[index].seq)
+            if not self._side_ops_in_bulk(hooks):
+                for index, hook in enumerate(hooks):
+                    if hook is not None:
+                        self._side_op(hook, index, out[index].seq)
             if completed:
                 db.executemany("INSERT INTO subtrees VALUES (?,?,?)", completed)
             if sign_head is not None:
@@ -210,7 +244,19 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             why = str(exc) if isinstance(exc, sqlite3.Error) else type(exc).__name__
             raise RecordError(f"the record could not be written: {why}") from None
         self._tree, self._prev = tree, prev
+        if out:
+            self._last_time = (tree.size, time)
         return out
+
+    def _last_time_at(self, size: int) -> str:
+        """The time of the entry at ``size - 1`` ('' for an empty record): kept from this
+        process's last batch, read from the file when another process appended since."""
+        if size == 0:
+            return ""
+        if self._last_time is not None and self._last_time[0] == size:
+            return self._last_time[1]
+        row = self.db.execute("SELECT time FROM entries WHERE seq = ?", (size - 1,)).fetchone()
+        return "" if row is None else str(row[0])
 
     def refresh(self) -> None:
         """Take in entries other processes committed (the head as committed, not as this
@@ -222,6 +268,43 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
         """Take in entries another process appended since this one last wrote (a CLI command
         beside a running gateway); returns the newest leaf."""
         return take_in(tree, prev, self.db.execute(q.CATCH_UP, (tree.size,)))
+
+    def _side_ops_in_bulk(self, ops: Sequence[SideOp | None]) -> bool:
+        """The hot path's side operations (hooks opened and closed, first keys), one statement
+        each for the whole batch, when their order cannot matter: each names another hook or
+        subject, and none is of another kind. False (nothing kept) when they are not such, or
+        when one of them does not go through as asked (a hook held by another attempt, a key
+        stored already): then they run one by one, each refusal named by its draft."""
+        opens: list[tuple[str, str, str | None]] = []
+        closes: list[tuple[int, bytes | None, str | None, str]] = []
+        keys: list[tuple[str, bytes, str]] = []
+        hooks: set[str] = set()
+        subjects: set[str] = set()
+        for op in ops:
+            for one in (() if op is None else op.ops if isinstance(op, SideOps) else (op,)):
+                if type(one) is HookOp and not one.if_open and one.webhook_id not in hooks:
+                    hooks.add(one.webhook_id)
+                    if one.status is None:
+                        opens.append((one.webhook_id, one.disclosure, one.subject))
+                    else:
+                        closes.append((one.status, one.answer, one.subject, one.webhook_id))
+                elif type(one) is NewKey and one.subject not in subjects:
+                    subjects.add(one.subject)
+                    keys.append((one.subject, one.wrapped, one.time))
+                else:
+                    return False
+        if not (opens or closes or keys):
+            return True
+        db = self.db
+        db.execute("SAVEPOINT side_ops")
+        if (db.executemany(_OPEN_HOOK, opens).rowcount == len(opens)
+                and db.executemany(q.ADD_KEY, keys).rowcount == len(keys)):
+            db.executemany(_CLOSE_HOOK, closes)
+            db.execute("RELEASE side_ops")
+            return True
+        db.execute("ROLLBACK TO side_ops")
+        db.execute("RELEASE side_ops")
+        return False
 
     def _side_op(self, op: SideOp, index: int, seq: int) -> None:
         db = self.db
@@ -256,11 +339,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             # A hook whose attempt sent nothing (answered 503) may be tried again; one held by
             # another attempt (another process answering it) refuses this draft.
             opened = self.db.execute(
-                "INSERT INTO hooks (webhook_id, disclosure, subject) VALUES (?,?,?) "
-                "ON CONFLICT (webhook_id) DO UPDATE SET disclosure=excluded.disclosure, "
-                "subject=excluded.subject, status=NULL, answer=NULL WHERE hooks.status = 503",
-                (op.webhook_id, op.disclosure, op.subject),
-            ).rowcount
+                _OPEN_HOOK, (op.webhook_id, op.disclosure, op.subject)).rowcount
             if opened != 1:
                 raise SideOpRefused(index, HookTaken())
         elif op.if_open:
@@ -269,8 +348,7 @@ class SqliteStore(SqliteSearch, SqliteStaff, SqliteCosignatures):
             if closed != 1:
                 raise SideOpRefused(index, HookTaken("another process answered this hook"))
         else:
-            self.db.execute("UPDATE hooks SET status=?, answer=?, subject=? WHERE webhook_id=?",
-                            (op.status, op.answer, op.subject, op.webhook_id))
+            self.db.execute(_CLOSE_HOOK, (op.status, op.answer, op.subject, op.webhook_id))
 
     def add_checkpoint(self, size: int, time: str, note: str) -> None:
         try:
