@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import uuid
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -29,6 +28,7 @@ from aiohttp import web
 from carriers.posti import Posti
 from gateway.errors import GatewayError
 from gateway.models import Party, Receiver, Shipment
+from gateway.operations.disclose import new_disclosure_id
 from gateway.payload import parse_order_event
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ async def _forward(request: web.Request) -> web.Response:
         order = parse_order_event(await request.read())
         c = order.customer
         shipment = Shipment(
-            reference="d_" + uuid.uuid4().hex, carrier="posti", service=order.delivery.service,
+            reference=new_disclosure_id(), carrier="posti", service=order.delivery.service,
             sender=SENDER,
             receiver=Receiver(name=c.name, postal_code=c.address.postal_code,
                               town=c.address.town, country=c.address.country, phone=c.phone),

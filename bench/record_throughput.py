@@ -33,6 +33,7 @@ from typing import Any
 
 import asyncpg
 
+from gateway.operations.disclose import new_disclosure_id
 from gateway.record import Draft, Kind, Record
 from gateway.record.checkpoint import Signer
 from gateway.record.rows import HookOp, NewKey, SideOp, SideOps
@@ -51,7 +52,7 @@ FIELDS = ("name", "postal_code", "town", "country", "phone")
 
 async def _disclose(record: Record) -> None:
     subject = uuid.uuid4().hex * 2
-    disclosure = "d_" + uuid.uuid4().hex
+    disclosure = new_disclosure_id()
     hook = "msg_" + uuid.uuid4().hex
     key, new_key = await record.key_for(subject)
     sealed = seal(key, f"{Kind.INTENT}:{disclosure}", {"receiver": RECEIVER})
@@ -79,7 +80,7 @@ def prefill(path: Path, disclosures: int, batch: int = 1000) -> None:
             drafts: list[Draft] = []
             ops: list[SideOp | None] = []
             for _ in range(min(batch, disclosures - start)):
-                subject, disclosure = uuid.uuid4().hex * 2, "d_" + uuid.uuid4().hex
+                subject, disclosure = uuid.uuid4().hex * 2, new_disclosure_id()
                 hook = "msg_" + uuid.uuid4().hex
                 common: dict[str, Any] = {
                     "disclosure": disclosure, "subject": subject, "order": f"O-{start}",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import pytest
 
 from gateway.errors import CarrierRejected, CarrierUnavailable, PolicyError
@@ -76,3 +79,22 @@ class TestCarrierFails:
         assert gateway.entries()[-1]["data"] | {"intent": None} == {
             "result": "unknown", "error": "carrier-outcome-unknown", "intent": None}
         assert len(posti.made(CREATE)) == 1
+
+
+class TestDisclosureIds:
+    async def test_ids_are_uuidv7_and_sort_in_the_order_they_were_made(
+            self, gateway: Gateway, posti: FakeCarrier) -> None:
+        """Each booking's disclosure id is d_ and a version-7 UUID (time first, so the
+        record's index of disclosures grows at its end); later orders sort later."""
+        made = []
+        for n in range(3):
+            answer = await gateway.hook(order_event(f"O-ID-{n}"))
+            made.append(answer.body["disclosure_id"])
+            await asyncio.sleep(0.002)
+        for disclosure in made:
+            assert disclosure.startswith("d_")
+            value = uuid.UUID(hex=disclosure[2:])
+            assert (value.version, value.variant) == (7, uuid.RFC_4122)
+        assert made == sorted(made)
+        assert len(set(made)) == 3
+        assert posti.made(CREATE) == made
