@@ -142,8 +142,6 @@ class Record(Reads):
         await self._store.open()
         try:
             await self._resume()
-            if self._witness is not None and self._witness.exists():
-                await self._check_witness(self._witness.read_text(encoding="utf-8"))
         except BaseException:
             await self._store.close()
             raise
@@ -351,18 +349,30 @@ class Record(Reads):
         leaf: its frontier from the stored subtree hashes, checked against the checkpoint's
         signed root, then the entries after it from their leaves. The writer never signs over a
         tree it did not check: stored hashes that disagree are ignored for the leaves, and
-        leaves that disagree too refuse the record. With no checkpoint, or none that verifies
-        with the log's keys, nothing stored is trusted and the store reads every leaf."""
+        leaves that disagree too refuse the record. The newest checkpoint is the larger of the
+        database's newest that verifies with the log's keys and the one kept in the witness
+        file (which the database cannot roll back or delete); each is checked, and the tree is
+        taken up from the larger. With neither, nothing stored is trusted and the store reads
+        every leaf."""
+        vouched: list[tuple[Checkpoint, str]] = []
         latest = await self._store.latest_checkpoint()
-        if latest is None:
-            return
-        try:
-            signed = parse_and_verify(latest[1], self._verifiers, origin=self._origin)
-        except CheckpointInvalid:
-            log.warning("record.checkpoint_unverified", size=latest[0])
-            return
-        tree, newest = await self._checked_tree(signed, "its latest signed checkpoint")
-        await self._store.resume(tree, newest)
+        if latest is not None:
+            try:
+                vouched.append((parse_and_verify(latest[1], self._verifiers,
+                                                 origin=self._origin),
+                                "its latest signed checkpoint"))
+            except CheckpointInvalid:
+                log.warning("record.checkpoint_unverified", size=latest[0])
+        if self._witness is not None and self._witness.exists():
+            # A record that lost or changed entries this one covered (a torn or rolled-back
+            # database) is refused by ``_checked_tree``.
+            vouched.append((parse_and_verify(self._witness.read_text(encoding="utf-8"),
+                                             self._verifiers), "its last checkpoint"))
+        trees = [(signed.size, await self._checked_tree(signed, which))
+                 for signed, which in vouched]
+        if trees:
+            _, (tree, newest) = max(trees, key=lambda sized: sized[0])
+            await self._store.resume(tree, newest)
 
     async def _checked_tree(self, signed: Checkpoint, which: str,
                             ) -> tuple[CompactRange, bytes]:
@@ -383,18 +393,6 @@ class Record(Reads):
                 "truncated or rolled back; refusing to use it")
         raise RecordCorrupt(
             f"the record's first {signed.size} entries do not match {which}; refusing to use it")
-
-    async def _check_witness(self, note: str) -> None:
-        """Refuse a record that lost or changed entries its last checkpoint covered (a torn or
-        rolled-back database): the checkpoint is kept in a file beside it."""
-        expected = parse_and_verify(note, self._verifiers)
-        size, _ = await self._store.head()
-        if size < expected.size:
-            raise RecordCorrupt(
-                f"the record holds {size} entries but its last checkpoint covers "
-                f"{expected.size}: it was truncated or rolled back; refusing to use it"
-            )
-        await self._checked_tree(expected, "its last checkpoint")
 
     # -- subject keys ----------------------------------------------------------------------
     async def subject_key(self, subject: str, *, create: bool) -> bytes | None:

@@ -272,6 +272,76 @@ class TestTamperedSubtrees:
             await record.close()
 
 
+class TestWitnessFile:
+    """The checkpoint kept in a file beside the record (``witness``) vouches for the tree as
+    the newest signed checkpoint in the database does: the writer's tree is the one it checked,
+    whatever the database holds instead."""
+
+    async def test_changed_entries_are_never_signed_over_when_the_database_loses_its_checkpoints(
+        self, backend: Backend, signer: Signer, tmp_path: Path
+    ) -> None:
+        """Someone holding the database changes an entry its last checkpoint covered and
+        deletes the stored checkpoints (so the database vouches for nothing): the checkpoint
+        file still does, and what the writer signs next extends the tree it vouched for, not
+        the changed leaves."""
+        witness = tmp_path / "record.checkpoint"
+        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer, origin=ORIGIN,
+                        checkpoint_every=10_000, witness=witness)
+        await record.open()
+        try:
+            await asyncio.gather(*(record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{i}"))
+                                   for i in range(ENTRIES)))
+            await record.checkpoint()
+        finally:
+            await record.close()
+        original = await all_leaves(backend)
+        await tamper(backend, f"UPDATE entries SET leaf = {hex_literal(backend, bytes(32))} "
+                              "WHERE seq = 5", "DELETE FROM checkpoints")
+        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer, origin=ORIGIN,
+                        checkpoint_every=10_000, witness=witness)
+        await record.open()
+        try:
+            await record.append(Draft(kind=Kind.INTENT, disclosure="d_after"))
+            await record.checkpoint()
+            after = await all_leaves(backend)
+            assert (await signed(record, signer)).root == root([*original, after[-1]])
+        finally:
+            await record.close()
+
+    async def test_changed_entries_past_an_older_stored_checkpoint_are_never_signed_over(
+        self, backend: Backend, signer: Signer, tmp_path: Path
+    ) -> None:
+        """The database's checkpoints rolled back to an older one and an entry after it
+        changed: the checkpoint file covers that entry, and the writer's tree keeps it as it
+        was."""
+        witness = tmp_path / "record.checkpoint"
+        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer, origin=ORIGIN,
+                        checkpoint_every=10_000, witness=witness)
+        await record.open()
+        try:
+            await asyncio.gather(*(record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{i}"))
+                                   for i in range(300)))
+            await record.checkpoint()
+            await asyncio.gather(*(record.append(Draft(kind=Kind.INTENT, disclosure=f"e_{i}"))
+                                   for i in range(ENTRIES - 300)))
+            await record.checkpoint()
+        finally:
+            await record.close()
+        original = await all_leaves(backend)
+        await tamper(backend, f"UPDATE entries SET leaf = {hex_literal(backend, bytes(32))} "
+                              "WHERE seq = 700", f"DELETE FROM checkpoints WHERE size = {ENTRIES}")
+        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer, origin=ORIGIN,
+                        checkpoint_every=10_000, witness=witness)
+        await record.open()
+        try:
+            await record.append(Draft(kind=Kind.INTENT, disclosure="d_after"))
+            await record.checkpoint()
+            after = await all_leaves(backend)
+            assert (await signed(record, signer)).root == root([*original, after[-1]])
+        finally:
+            await record.close()
+
+
 def hex_literal(backend: Backend, value: bytes) -> str:
     return (f"'\\x{value.hex()}'::bytea" if backend.name == "postgres"
             else f"x'{value.hex()}'")
