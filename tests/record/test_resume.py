@@ -141,6 +141,28 @@ class TestResume:
             await record.close()
 
 
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    async def test_opening_beside_a_checkpoint_file_reads_a_few_hundred_leaves(
+        self, written: Backend, signer: Signer, tmp_path: Path
+    ) -> None:
+        """The checkpoint file beside the record is checked as the stored checkpoint is, from
+        the stored subtree hashes: opening still reads no more than a few hundred leaves."""
+        (note,) = (str(r[0]) for r in await written.sql(
+            f"SELECT note FROM checkpoints WHERE size = {ENTRIES}"))
+        witness = tmp_path / "record.checkpoint"
+        witness.write_text(note, encoding="utf-8")
+        store = Counting(CatchingUp(written.make().sync.path))  # type: ignore[attr-defined]
+        record = Record(store=store, kek=os.urandom(32), signer=signer, origin=ORIGIN,
+                        witness=witness)
+        await record.open()
+        try:
+            assert store.rows <= 2 * (SUBTREE_MIN + 8)
+            assert set(store.sync.caught_up_from) == {ENTRIES}  # type: ignore[attr-defined]
+            assert await record.head() == (ENTRIES, root(await all_leaves(written)))
+        finally:
+            await record.close()
+
+
 class CatchingUp(SqliteStore):
     """The SQLite store, noting the position each catch-up from the leaves starts at."""
 
