@@ -154,17 +154,25 @@ class Record(Reads):
         self._writer = asyncio.create_task(self._write_loop(), name="record-writer")
 
     async def close(self) -> None:
-        """Flush what is queued, sign a final checkpoint, close the store."""
-        if self._writer is not None:
-            await self._queue.put(_STOP)
-            await self._writer
-            self._writer = None
-            with contextlib.suppress(RecordError):
-                await self.checkpoint()
-        if self._files is not None:
-            self._files.shutdown()
-            self._files = None
-        await self._store.close()
+        """Flush what is queued, sign a final checkpoint, close the store. A writer that broke
+        is logged, and the store is closed all the same (no final checkpoint then)."""
+        try:
+            if self._writer is not None:
+                writer, self._writer = self._writer, None
+                if not writer.done():
+                    await self._queue.put(_STOP)
+                try:
+                    await writer
+                except Exception as exc:  # noqa: BLE001 - reported, and the store still closes
+                    log.error("record.writer_failed", error=type(exc).__name__)
+                else:
+                    with contextlib.suppress(RecordError):
+                        await self.checkpoint()
+        finally:
+            if self._files is not None:
+                self._files.shutdown()
+                self._files = None
+            await self._store.close()
 
     # -- appending -------------------------------------------------------------------------
     async def append(self, draft: Draft, *ops: SideOp | None) -> Appended:
@@ -216,7 +224,16 @@ class Record(Reads):
                         stop = True
                         break
                     batch.append(item)
-                in_flight.add(asyncio.create_task(self._commit(batch)))
+                try:  # a batch handed over meanwhile may have broken: then this one is not
+                    in_flight = self._still_in_flight(in_flight)
+                except Exception:
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(RecordError("the record writer stopped"))
+                    raise
+                task = asyncio.create_task(self._commit(batch))
+                task.add_done_callback(self._commit_ended)
+                in_flight.add(task)
                 if stop:
                     return
         finally:
@@ -224,6 +241,12 @@ class Record(Reads):
             if in_flight:
                 await asyncio.wait(in_flight)
             self._still_in_flight(in_flight)
+
+    def _commit_ended(self, task: asyncio.Task[None]) -> None:
+        """A batch whose commit itself broke (not a failure its waiters were told of) makes the
+        record report itself not writing at once, not only when the writer next looks."""
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self.last_error = type(exc).__name__
 
     @staticmethod
     def _still_in_flight(tasks: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:

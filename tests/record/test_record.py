@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +247,30 @@ class TestSealedValues:
             sealing.unseal(old, "other context", sealed)
         with pytest.raises(RecordCorrupt):
             sealing.unseal(old, "ctx", b"\x02" + sealed[1:])
+
+
+class TestABrokenCommit:
+    async def test_the_writer_stops_when_a_batch_breaks_after_its_commit(
+        self, backend: Backend, signer: Signer, tmp_path: Path
+    ) -> None:
+        """The checkpoint file cannot be written after a batch commits (its temporary name is
+        taken by a directory): the record says at once that it is not writing, without waiting
+        for another append, and the next append is refused, not committed."""
+        witness = tmp_path / "checkpoint.note"
+        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer,
+                        origin=ORIGIN, checkpoint_every=1, witness=witness)
+        await record.open()
+        try:
+            witness.with_name(f"{witness.name}.{os.getpid()}.tmp").mkdir()
+            await record.append(Draft(kind=Kind.INTENT, disclosure="d_1"))
+            for _ in range(200):
+                if not record.writing:
+                    break
+                await asyncio.sleep(0.01)
+            assert not record.writing
+            with pytest.raises(RecordError):
+                await record.append(Draft(kind=Kind.INTENT, disclosure="d_2"))
+            assert [r[0] for r in await backend.sql("SELECT disclosure FROM entries")] == [
+                "d_1"]
+        finally:
+            await record.close()  # the writer's failure is logged; the store closes
