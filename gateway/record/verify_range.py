@@ -69,7 +69,9 @@ COLUMNS: Final = (("kind", "kind"), ("time", "time"), ("subject", "subject"),
                   ("disclosure", "disclosure"), ("tally", None))
 
 #: An entry as stored: seq, body, leaf, sealed, then the ``COLUMNS``. Values are typed
-#: ``object``: a tampered database may hold any type anywhere.
+#: ``object``: a tampered database may hold any type anywhere. The columns are compared here,
+#: not in SQL: on SQLite 3.40, json_extract parses the whole body per row, which costs more than
+#: fetching the columns (measured: a verify's marginal rate 0.79x with the comparison in SQL).
 StoredRow = tuple[object, ...]
 SELECT: Final = "SELECT seq, body, leaf, sealed, " + ", ".join(c for c, _ in COLUMNS)
 
