@@ -2,9 +2,13 @@
 it refused before any work.
 
 A password check is scrypt at N = 2**17: 128 MiB and a few hundred milliseconds of one core.
-Checks run on ``workers`` threads of their own, so at most ``workers`` x 128 MiB at once, and
-never on the event loop's default executor; nothing else runs on them, and the record writer
-and the inclusion proofs each have their own threads, so order hooks never wait on logins.
+Checks run on ``workers`` threads of their own (by default one fewer than the cores the process
+may use, at least one and at most two), so at most ``workers`` x 128 MiB at once, and never on
+the event loop's default executor; nothing else runs on them, and the record writer and the
+inclusion proofs each have their own threads, so order hooks never wait on logins. The threads
+run under Linux's SCHED_IDLE policy: they take a core only when nothing else wants it, and a
+thread of the gateway that wakes up (an order hook arriving) takes the core from a check at
+once.
 
 A login takes a place in flight (checking, or waiting for a thread) only while fewer than
 ``workers + waiting`` logins are in flight overall and fewer than ``per_client`` from its client
@@ -35,12 +39,28 @@ T = TypeVar("T")
 THREAD_PREFIX: Final = "password"
 
 
+#: Password threads at most unless configured: their memory (128 MiB each) stays bounded
+#: however many cores the machine has.
+MAX_DEFAULT_WORKERS: Final = 2
+
+
+def default_workers() -> int:
+    """Password threads unless configured: one fewer than the cores this process may run on,
+    at least one and at most MAX_DEFAULT_WORKERS, so on a small machine a flood of logins
+    leaves a core (and its share of the memory bandwidth scrypt uses up) to order hooks."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity here (macOS)
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT_WORKERS, cores - 1))
+
+
 @attrs.frozen
 class LoginLimits:
     """``[logins]`` in the config: threads checking passwords, logins waiting for one, and
     logins in flight per client address."""
 
-    workers: int = attrs.field(default=2, validator=attrs.validators.ge(1))
+    workers: int = attrs.field(factory=default_workers, validator=attrs.validators.ge(1))
     waiting: int = attrs.field(default=16, validator=attrs.validators.ge(0))
     per_client: int = attrs.field(default=4, validator=attrs.validators.ge(1))
 
@@ -50,15 +70,25 @@ class LoginLimits:
         return self.workers + self.waiting
 
 
-#: The pool's threads' nice value: below the event loop's, so hashing takes the cores the
-#: gateway leaves idle and a hook never waits for a core behind a login (Linux, where the nice
+#: The pool's threads' nice value where SCHED_IDLE is refused or missing: below the event
+#: loop's, so hashing mostly takes the cores the gateway leaves idle (Linux, where the nice
 #: value is a thread's own; elsewhere the threads keep the process's).
 NICE: Final = 10
 
 
 def _yield_to_others() -> None:
-    with contextlib.suppress(OSError, AttributeError):  # no per-thread priority here
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    """Put the calling thread (one of the pool's) under SCHED_IDLE, else at nice NICE.
+
+    Under SCHED_IDLE a check runs only on a core no ordinary thread wants, and the kernel
+    preempts it as soon as one wakes up there; a lower nice value alone still shares the core
+    (about 1/10 at nice 10) and lets a woken thread wait for the check's time slice. A thread
+    may always lower its own priority, so this needs no privilege."""
+    tid = threading.get_native_id()
+    try:
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+    except (OSError, AttributeError):  # not Linux, or refused (a seccomp or RT policy)
+        with contextlib.suppress(OSError, AttributeError):  # no per-thread priority here
+            os.setpriority(os.PRIO_PROCESS, tid, NICE)
 
 
 class PasswordPool:

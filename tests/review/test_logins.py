@@ -8,6 +8,7 @@ separate machines would; the gateway tells clients apart by their remote address
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ import pytest
 from gateway.http.access import STAFF
 from gateway.http.problems import PROBLEM_TYPE
 from gateway.staff.accounts import LOGIN_FAILURES, LOGIN_WINDOW
-from gateway.staff.logins import THREAD_PREFIX, LoginLimits
+from gateway.staff.logins import THREAD_PREFIX, LoginLimits, default_workers
 from tests.conftest import STAFF_PASSWORD, Harness, run_gateway
 from tests.review.conftest import ship
 
@@ -210,3 +211,60 @@ class TestLoginFlood:
         assert len(rejected) >= 20 - 2 * LIMITS.per_client
         assert all("address" in a.problem["detail"] for a in rejected)
         assert all(a.status in (401, 429) for a in answers)
+
+    async def test_the_right_password_logs_in_during_a_flood(self, gateway: Harness) -> None:
+        """While 40 clients on five addresses keep wrong logins coming (as the bench's flood
+        does: each resent once answered, after its Retry-After), a member on an address of
+        their own who also waits out each Retry-After gets in: every answer they get is 429
+        with Retry-After or, at last, 201; the flood's are 401 or 429 with Retry-After."""
+        await gateway.add_staff("ritva", "reviewer")
+        done = asyncio.Event()
+        flooded: list[Answer] = []
+
+        async def flood(n: int) -> None:
+            while not done.is_set():
+                answer = await login_from(gateway, n % 5, f"nobody-{uuid.uuid4().hex[:10]}")
+                flooded.append(answer)
+                if answer.retry_after is not None:
+                    await asyncio.sleep(min(int(answer.retry_after), 3))
+
+        async def member() -> list[Answer]:
+            answers = [await login_from(gateway, 77, "ritva", STAFF_PASSWORD)]
+            while answers[-1].status == 429:
+                assert_refused(answers[-1], at_most=60)
+                await asyncio.sleep(min(int(answers[-1].retry_after or 1), 5))
+                answers.append(await login_from(gateway, 77, "ritva", STAFF_PASSWORD))
+            return answers
+
+        flooding = [asyncio.create_task(flood(n)) for n in range(40)]
+        await asyncio.sleep(0.5)  # the pool full and its queue standing
+        try:
+            answers = await asyncio.wait_for(member(), timeout=120)
+        finally:
+            done.set()
+            await asyncio.gather(*flooding)
+        assert answers[-1].status == 201
+        assert orjson.loads(answers[-1].body)["username"] == "ritva"
+        assert {a.status for a in answers[:-1]} <= {429}
+        assert {a.status for a in flooded} == {401, 429}
+        for refused in (a for a in flooded if a.status == 429):
+            assert_refused(refused, at_most=60)
+        assert gateway.app[STAFF].pool.in_flight == 0
+
+
+class TestPasswordThreads:
+    @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies")
+    async def test_checks_run_under_sched_idle(self, gateway: Harness) -> None:
+        """The gateway's password threads run under SCHED_IDLE (a hook's thread that wakes
+        takes their core at once); the event loop's thread keeps the ordinary policy."""
+        pool = gateway.app[STAFF].pool
+        assert await pool.run(os.sched_getscheduler, 0) == os.SCHED_IDLE
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+    def test_by_default_one_core_is_left_to_the_rest(self) -> None:
+        """Unless configured, the pool has one thread fewer than the cores the process may
+        use, at least one and at most two."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+        assert default_workers() == {1: 1, 2: 1}.get(cores, 2)
+        assert LoginLimits().workers == default_workers()

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.config import Config
 from gateway.errors import ConfigError
-from gateway.staff.logins import LoginLimits
+from gateway.staff.logins import LoginLimits, default_workers
 from tests.conftest import load_config, unreachable_carriers
 
 Change = Callable[[dict[str, Any]], None]
@@ -183,11 +183,14 @@ class TestPostiOAuth:
 
 class TestLogins:
     def test_the_shipped_limits_load(self, tmp_path: Path, carrier_env: None) -> None:
-        """[logins] as shipped: two password threads, 16 waiting, 4 per client address; a
-        config without the table gets the same."""
-        expected = LoginLimits(workers=2, waiting=16, per_client=4)
+        """[logins] as shipped: password threads unset (one fewer than the cores, at most
+        two), 16 waiting, 4 per client address; a config without the table gets the same, and
+        a configured number of threads is taken as it is."""
+        expected = LoginLimits(workers=default_workers(), waiting=16, per_client=4)
         assert load_config(tmp_path, unreachable_carriers()).logins == expected
         assert load_config(tmp_path, unreachable_carriers(), set_("logins", ...)).logins == expected
+        assert load_config(tmp_path, unreachable_carriers(),
+                           set_("logins.workers", 3)).logins.workers == 3
 
     @pytest.mark.parametrize(("change", "message"), [
         (set_("logins.workers", 0), "workers must be a whole number, 1 or more"),
