@@ -45,6 +45,9 @@ from gateway.record.stores.contract import Store
 log = structlog.get_logger("gateway.record")
 
 _STOP = object()
+#: Put by a batch that leaves entries unsigned, for a writer waiting on the queue with no
+#: deadline (it looked before that batch was committed): look again, now with a deadline.
+_LOOK = object()
 #: Batches handed to the store at once: one committing, the next waiting on the store's thread.
 _IN_FLIGHT = 2
 
@@ -216,6 +219,8 @@ class Record(Reads):
                         continue
                 if first is _STOP:
                     return
+                if first is _LOOK:
+                    continue
                 batch = [first]
                 stop = False
                 while len(batch) < self._batch_max and not self._queue.empty():
@@ -223,7 +228,8 @@ class Record(Reads):
                     if item is _STOP:
                         stop = True
                         break
-                    batch.append(item)
+                    if item is not _LOOK:
+                        batch.append(item)
                 try:  # a batch handed over meanwhile may have broken: then this one is not
                     in_flight = self._still_in_flight(in_flight)
                 except Exception:
@@ -307,6 +313,8 @@ class Record(Reads):
         self._committed = max(self._committed, appended[-1].seq + 1)
         if self._unsigned is None:
             self._mark_unsigned()
+            with contextlib.suppress(asyncio.QueueFull):  # a full queue is being read anyway
+                self._queue.put_nowait(_LOOK)
         if self._due():
             await self._checkpoint_due()
 
