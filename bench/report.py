@@ -32,9 +32,12 @@ def load_row(label: str, load: str, p: Point) -> str:
 def verify_rows(runs: list[VerifyRun]) -> list[str]:
     lines = [(f"{'entries':>10} {'workers':>7} {'seconds':>8} {'entries/s':>10} {'CPU s':>7} "
              f"{'entries/CPU-s':>13} {'peak RSS MB':>11}")]
+    # With workers, verify's CPU is mostly its workers', which run under a forkserver that
+    # nobody reaps: the CPU columns are shown for single-process runs only.
     lines += [f"{r.entries:>10,} {r.workers:>7} {r.seconds:>8.2f} {r.rate:>10,.0f} "
-              f"{r.cpu_seconds:>7.2f} {r.entries / max(r.cpu_seconds, 1e-9):>13,.0f} "
-              f"{r.peak_rss_mb:>11.1f}" for r in runs]
+              + (f"{r.cpu_seconds:>7.2f} {r.entries / max(r.cpu_seconds, 1e-9):>13,.0f} "
+                 if r.workers == 1 else f"{'-':>7} {'-':>13} ")
+              + f"{r.peak_rss_mb:>11.1f}" for r in runs]
     if len(runs) >= 2:
         a, b = runs[0], runs[-1]
         marginal = marginal_rate(runs)

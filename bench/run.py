@@ -204,6 +204,17 @@ def _record(args: argparse.Namespace, directory: Path,
               f"--public-key Y --quiet; wall time including interpreter start; a checkpoint "
               f"every 1,000 entries; records generated in {generated[-1].seconds:.0f} s)")]
     lines += report.verify_rows(runs)
+    if args.verify_workers > 1:
+        # Entries/s per core: the same records verified by one process alone.
+        alone = []
+        for g in generated:
+            _say(f"gateway log verify on {g.entries:,} entries, one worker")
+            alone.append(record_scale.verify(g, workers=1))
+        lines += report.verify_rows(alone)[1:1 + len(alone)]
+        per_core = report.marginal_rate(alone)
+        lines.append(f"per core (--workers 1): marginal {per_core:,.0f} entries/s; with "
+                     f"{args.verify_workers} workers {report.marginal_rate(runs):,.0f} entries/s "
+                     f"({report.marginal_rate(runs) / per_core:.2f}x)")
     lines.append("")
     _say("review searches")
     how, found = record_scale.searches(generated[-1])

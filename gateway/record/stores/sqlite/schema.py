@@ -39,7 +39,8 @@ BEGIN SELECT RAISE(ABORT, 'the record is append-only: a sealed value may only be
 
 -- Hashes of the tree's complete perfect subtrees of SUBTREE_MIN leaves or more (start, leaves):
 -- written with the batch that completes them, so a proof reads a few instead of every leaf.
--- Append-only like the entries; a changed one only makes a proof fail its check.
+-- Append-only like the entries; a changed one is never trusted: opening checks the ones it
+-- resumes from against the newest signed checkpoint, and a proof from them against its root.
 CREATE TABLE IF NOT EXISTS subtrees (start INTEGER NOT NULL, size INTEGER NOT NULL,
                                      hash BLOB NOT NULL, PRIMARY KEY (start, size))
     WITHOUT ROWID;
