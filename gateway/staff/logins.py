@@ -6,9 +6,8 @@ Checks run on ``workers`` threads of their own (by default one fewer than the co
 may use, at least one and at most two), so at most ``workers`` x 128 MiB at once, and never on
 the event loop's default executor; nothing else runs on them, and the record writer and the
 inclusion proofs each have their own threads, so order hooks never wait on logins. The threads
-run under Linux's SCHED_IDLE policy: they take a core only when nothing else wants it, and a
-thread of the gateway that wakes up (an order hook arriving) takes the core from a check at
-once.
+run at nice 10 (Linux): the gateway's other threads get most of a shared core, yet a check still
+gets about a tenth of a core that is kept busy, so staff can log in on a loaded machine.
 
 A login takes a place in flight (checking, or waiting for a thread) only while fewer than
 ``workers + waiting`` logins are in flight overall and fewer than ``per_client`` from its client
@@ -70,25 +69,16 @@ class LoginLimits:
         return self.workers + self.waiting
 
 
-#: The pool's threads' nice value where SCHED_IDLE is refused or missing: below the event
-#: loop's, so hashing mostly takes the cores the gateway leaves idle (Linux, where the nice
-#: value is a thread's own; elsewhere the threads keep the process's).
+#: The pool's threads' nice value: below the event loop's, so hashing mostly takes the cores the
+#: gateway leaves idle (Linux, where the nice value is a thread's own; elsewhere the threads keep
+#: the process's). Not SCHED_IDLE: under it a check gets almost nothing (about 0.3% of a core)
+#: while any other process keeps the cores busy, and a login then takes minutes.
 NICE: Final = 10
 
 
 def _yield_to_others() -> None:
-    """Put the calling thread (one of the pool's) under SCHED_IDLE, else at nice NICE.
-
-    Under SCHED_IDLE a check runs only on a core no ordinary thread wants, and the kernel
-    preempts it as soon as one wakes up there; a lower nice value alone still shares the core
-    (about 1/10 at nice 10) and lets a woken thread wait for the check's time slice. A thread
-    may always lower its own priority, so this needs no privilege."""
-    tid = threading.get_native_id()
-    try:
-        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-    except (OSError, AttributeError):  # not Linux, or refused (a seccomp or RT policy)
-        with contextlib.suppress(OSError, AttributeError):  # no per-thread priority here
-            os.setpriority(os.PRIO_PROCESS, tid, NICE)
+    with contextlib.suppress(OSError, AttributeError):  # no per-thread priority here
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
 
 
 class PasswordPool:
