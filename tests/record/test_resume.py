@@ -53,7 +53,12 @@ def make(backend: Backend, signer: Signer) -> Record:
 @pytest.fixture
 async def written(backend: Backend, signer: Signer) -> Backend:
     """A record of ``ENTRIES`` entries whose newest checkpoint covers them all, closed."""
-    record = make(backend, signer)
+    await fill(make(backend, signer))
+    return backend
+
+
+async def fill(record: Record) -> None:
+    """``ENTRIES`` entries into ``record``, a checkpoint over them all, and the record closed."""
     await record.open()
     try:
         await asyncio.gather(*(record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{i}"))
@@ -61,7 +66,6 @@ async def written(backend: Backend, signer: Signer) -> Backend:
         await record.checkpoint()
     finally:
         await record.close()
-    return backend
 
 
 async def tamper(backend: Backend, *statements: str) -> None:
@@ -307,28 +311,11 @@ class TestWitnessFile:
         file still does, and what the writer signs next extends the tree it vouched for, not
         the changed leaves."""
         witness = tmp_path / "record.checkpoint"
-        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer, origin=ORIGIN,
-                        checkpoint_every=10_000, witness=witness)
-        await record.open()
-        try:
-            await asyncio.gather(*(record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{i}"))
-                                   for i in range(ENTRIES)))
-            await record.checkpoint()
-        finally:
-            await record.close()
+        await fill(beside_file(backend, signer, witness))
         original = await all_leaves(backend)
         await tamper(backend, f"UPDATE entries SET leaf = {hex_literal(backend, bytes(32))} "
                               "WHERE seq = 5", "DELETE FROM checkpoints")
-        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer, origin=ORIGIN,
-                        checkpoint_every=10_000, witness=witness)
-        await record.open()
-        try:
-            await record.append(Draft(kind=Kind.INTENT, disclosure="d_after"))
-            await record.checkpoint()
-            after = await all_leaves(backend)
-            assert (await signed(record, signer)).root == root([*original, after[-1]])
-        finally:
-            await record.close()
+        await assert_next_checkpoint_extends(backend, signer, witness, original)
 
     async def test_changed_entries_past_an_older_stored_checkpoint_are_never_signed_over(
         self, backend: Backend, signer: Signer, tmp_path: Path
@@ -337,8 +324,7 @@ class TestWitnessFile:
         changed: the checkpoint file covers that entry, and the writer's tree keeps it as it
         was."""
         witness = tmp_path / "record.checkpoint"
-        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer, origin=ORIGIN,
-                        checkpoint_every=10_000, witness=witness)
+        record = beside_file(backend, signer, witness)
         await record.open()
         try:
             await asyncio.gather(*(record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{i}"))
@@ -352,16 +338,28 @@ class TestWitnessFile:
         original = await all_leaves(backend)
         await tamper(backend, f"UPDATE entries SET leaf = {hex_literal(backend, bytes(32))} "
                               "WHERE seq = 700", f"DELETE FROM checkpoints WHERE size = {ENTRIES}")
-        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer, origin=ORIGIN,
-                        checkpoint_every=10_000, witness=witness)
-        await record.open()
-        try:
-            await record.append(Draft(kind=Kind.INTENT, disclosure="d_after"))
-            await record.checkpoint()
-            after = await all_leaves(backend)
-            assert (await signed(record, signer)).root == root([*original, after[-1]])
-        finally:
-            await record.close()
+        await assert_next_checkpoint_extends(backend, signer, witness, original)
+
+
+def beside_file(backend: Backend, signer: Signer, witness: Path) -> Record:
+    """A record that keeps its checkpoint in the file ``witness`` too."""
+    return Record(store=backend.make(), kek=os.urandom(32), signer=signer, origin=ORIGIN,
+                  checkpoint_every=10_000, witness=witness)
+
+
+async def assert_next_checkpoint_extends(backend: Backend, signer: Signer, witness: Path,
+                                         original: list[bytes]) -> None:
+    """Reopened beside ``witness``, the record's next signed checkpoint is over the leaves
+    ``original`` (as they were before any change) and one entry more."""
+    record = beside_file(backend, signer, witness)
+    await record.open()
+    try:
+        await record.append(Draft(kind=Kind.INTENT, disclosure="d_after"))
+        await record.checkpoint()
+        after = await all_leaves(backend)
+        assert (await signed(record, signer)).root == root([*original, after[-1]])
+    finally:
+        await record.close()
 
 
 def hex_literal(backend: Backend, value: bytes) -> str:
