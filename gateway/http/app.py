@@ -15,6 +15,7 @@ from gateway.authority import preservation
 from gateway.authority.desk import Desk, package_dir
 from gateway.config import Config
 from gateway.erasure.requests import run_periodically
+from gateway.errors import RecordError
 from gateway.http import authority_api, hooks_api, review_api, sessions, tiles
 from gateway.http.access import STAFF, access_middleware, public
 from gateway.http.authority_api import DESK
@@ -75,7 +76,8 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
             await recover(discloser=discloser, canceller=canceller, record=record)
         except BaseException:
             await session.close()
-            await record.close()
+            with contextlib.suppress(RecordError):  # the error being raised says more
+                await record.close()
             raise
         app[RECORD] = record
         app[CARRIERS] = carriers

@@ -63,9 +63,10 @@ class Facts:
 
 def new_disclosure_id() -> str:
     """``d_`` and 32 hex digits laid out as a UUIDv7 (RFC 9562): 48 bits of Unix milliseconds,
-    then 74 random bits (version and variant bits set). Ids made later sort later, so the
-    record's index of disclosures grows at its end instead of touching a random page for every
-    entry; the time they carry is the time the intent itself records."""
+    then 74 random bits (version and variant bits set). Ids made in a later millisecond sort
+    later (while the clock does not step back), so the record's index of disclosures grows at
+    its end instead of touching a random page for every entry; the time they carry is the time
+    the intent itself records."""
     value = (time.time_ns() // 1_000_000 & (1 << 48) - 1) << 80 | int.from_bytes(
         os.urandom(10), "big")
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7

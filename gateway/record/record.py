@@ -155,19 +155,24 @@ class Record(Reads):
             self._mark_unsigned()
         self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-files")
         self._writer = asyncio.create_task(self._write_loop(), name="record-writer")
+        self._writer.add_done_callback(self._writer_ended)
 
     async def close(self) -> None:
         """Flush what is queued, sign a final checkpoint, close the store. A writer that broke
         is logged, and the store is closed all the same (no final checkpoint then)."""
+        broken: Exception | None = None
         try:
             if self._writer is not None:
                 writer, self._writer = self._writer, None
                 if not writer.done():
+                    # Room for it is made by the writer, or, if the writer stops meanwhile, by
+                    # its end refusing what is queued.
                     await self._queue.put(_STOP)
                 try:
                     await writer
-                except Exception as exc:  # noqa: BLE001 - reported, and the store still closes
+                except Exception as exc:  # noqa: BLE001 - raised below, once the store is closed
                     log.error("record.writer_failed", error=type(exc).__name__)
+                    broken = exc
                 else:
                     with contextlib.suppress(RecordError):
                         await self.checkpoint()
@@ -176,6 +181,9 @@ class Record(Reads):
                 self._files.shutdown()
                 self._files = None
             await self._store.close()
+        if broken is not None:
+            raise RecordError(f"the record writer failed ({type(broken).__name__}); no final "
+                              "checkpoint was signed") from broken
 
     # -- appending -------------------------------------------------------------------------
     async def append(self, draft: Draft, *ops: SideOp | None) -> Appended:
@@ -197,6 +205,8 @@ class Record(Reads):
                                    for o in (op.ops if isinstance(op, SideOps) else (op,)))))
         future: asyncio.Future[Appended] = writer.get_loop().create_future()
         await self._queue.put((draft, side, future))
+        if writer.done():  # it stopped while this waited for room: nobody reads the queue now
+            self._refuse_queued()
         return await future
 
     async def _write_loop(self) -> None:
@@ -247,6 +257,17 @@ class Record(Reads):
             if in_flight:
                 await asyncio.wait(in_flight)
             self._still_in_flight(in_flight)
+
+    def _writer_ended(self, _writer: asyncio.Task[None]) -> None:
+        """Whatever is left in the queue when the writer stops (closed, or broken) is never
+        written: its appends are refused, and appends waiting for room get it."""
+        self._refuse_queued()
+
+    def _refuse_queued(self) -> None:
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, tuple) and not item[2].done():
+                item[2].set_exception(RecordError("the record writer is not running"))
 
     def _commit_ended(self, task: asyncio.Task[None]) -> None:
         """A batch whose commit itself broke (not a failure its waiters were told of) makes the

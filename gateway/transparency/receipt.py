@@ -163,9 +163,13 @@ async def receipts_for(record: Reads, bodies: Mapping[int, bytes], *, prover: Pr
         size, note = next(((s, n) for s, n in witnessed if s > seq), newest)
         if size <= seq:
             continue
-        root = read_checkpoint(note_text(note)).root
         # Checked before it is handed out: a path from a changed stored subtree hash is built
         # again from the leaves; a receipt that still would not verify is not given at all.
+        try:
+            root = read_checkpoint(note_text(note)).root
+        except CheckpointInvalid:
+            log.warning("receipt.refused", index=seq, size=size)
+            continue
         path, ok = await prover.checked_path(record, leaf_hash(body), seq, size, root)
         if not ok:
             log.warning("receipt.refused", index=seq, size=size)

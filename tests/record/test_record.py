@@ -273,4 +273,49 @@ class TestABrokenCommit:
             assert [r[0] for r in await backend.sql("SELECT disclosure FROM entries")] == [
                 "d_1"]
         finally:
-            await record.close()  # the writer's failure is logged; the store closes
+            with pytest.raises(RecordError, match="writer failed"):
+                await record.close()  # the store is closed all the same
+
+    async def test_every_append_is_answered_when_the_writer_breaks_with_a_full_queue(
+        self, backend: Backend, signer: Signer, tmp_path: Path
+    ) -> None:
+        """The writer breaks while appends wait for room in a full queue and close waits to
+        be let in: every append is answered (committed, or refused with RecordError), close
+        ends (saying the writer failed) and the store is closed."""
+        witness = tmp_path / "checkpoint.note"
+        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer,
+                        origin=ORIGIN, checkpoint_every=1, witness=witness, queue_max=2)
+        await record.open()
+        witness.with_name(f"{witness.name}.{os.getpid()}.tmp").mkdir()
+        appends = [asyncio.create_task(record.append(Draft(kind=Kind.INTENT,
+                                                           disclosure=f"d_{i}")))
+                   for i in range(20)]
+        await asyncio.sleep(0)
+        with pytest.raises(RecordError, match="writer failed"):
+            await asyncio.wait_for(record.close(), timeout=10)
+        results = await asyncio.wait_for(asyncio.gather(*appends, return_exceptions=True),
+                                         timeout=10)
+        assert all(isinstance(r, (Appended, RecordError)) for r in results), results
+        stored = {r[0] for r in await backend.sql("SELECT disclosure FROM entries")}
+        assert stored == {f"d_{i}" for i, r in enumerate(results) if isinstance(r, Appended)}
+
+
+class TestCloseWithAFullQueue:
+    async def test_appends_queued_behind_close_are_refused_not_left_waiting(
+        self, backend: Backend, signer: Signer
+    ) -> None:
+        """Closing while appends wait for room in a full queue: each is committed or refused
+        with RecordError, none waits for ever, and what was acknowledged is on disk."""
+        record = Record(store=backend.make(), kek=os.urandom(32), signer=signer,
+                        origin=ORIGIN, queue_max=2)
+        await record.open()
+        appends = [asyncio.create_task(record.append(Draft(kind=Kind.INTENT,
+                                                           disclosure=f"d_{i}")))
+                   for i in range(20)]
+        await asyncio.sleep(0)
+        await asyncio.wait_for(record.close(), timeout=10)
+        results = await asyncio.wait_for(asyncio.gather(*appends, return_exceptions=True),
+                                         timeout=10)
+        assert all(isinstance(r, (Appended, RecordError)) for r in results), results
+        stored = {r[0] for r in await backend.sql("SELECT disclosure FROM entries")}
+        assert stored == {f"d_{i}" for i, r in enumerate(results) if isinstance(r, Appended)}

@@ -256,6 +256,22 @@ class TestTamperedSubtrees:
         finally:
             await record.close()
 
+    async def test_a_malformed_stored_note_gives_no_receipt_and_no_error(
+        self, written: Backend, signer: Signer
+    ) -> None:
+        """The newest stored checkpoint note is not a checkpoint: no receipt is made under it,
+        and the access report that asks is not failed by it."""
+        await tamper(written, "UPDATE checkpoints SET note = 'not a checkpoint' "
+                              f"WHERE size = {ENTRIES}")
+        record = make(written, signer)
+        await record.open()
+        try:
+            row = await record.entry(5)
+            assert row is not None
+            assert await receipts_for(record, {5: row.body}, prover=Prover()) == {}
+        finally:
+            await record.close()
+
     async def test_changed_entries_with_matching_hashes_are_refused(
         self, written: Backend, signer: Signer
     ) -> None:
