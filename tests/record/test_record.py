@@ -287,17 +287,27 @@ class TestABrokenCommit:
                         origin=ORIGIN, checkpoint_every=1, witness=witness, queue_max=2)
         await record.open()
         witness.with_name(f"{witness.name}.{os.getpid()}.tmp").mkdir()
-        appends = [asyncio.create_task(record.append(Draft(kind=Kind.INTENT,
-                                                           disclosure=f"d_{i}")))
-                   for i in range(20)]
+        appends = twenty_appends(record)
         await asyncio.sleep(0)
         with pytest.raises(RecordError, match="writer failed"):
             await asyncio.wait_for(record.close(), timeout=10)
-        results = await asyncio.wait_for(asyncio.gather(*appends, return_exceptions=True),
-                                         timeout=10)
-        assert all(isinstance(r, (Appended, RecordError)) for r in results), results
-        stored = {r[0] for r in await backend.sql("SELECT disclosure FROM entries")}
-        assert stored == {f"d_{i}" for i, r in enumerate(results) if isinstance(r, Appended)}
+        await assert_each_answered(appends, backend)
+
+
+def twenty_appends(record: Record) -> list[asyncio.Task[Appended]]:
+    """Twenty appends (d_0 ... d_19) started at once."""
+    return [asyncio.create_task(record.append(Draft(kind=Kind.INTENT, disclosure=f"d_{i}")))
+            for i in range(20)]
+
+
+async def assert_each_answered(appends: list[asyncio.Task[Appended]], backend: Backend) -> None:
+    """Each append ends (committed, or refused with RecordError) and exactly the committed
+    ones are on disk."""
+    results = await asyncio.wait_for(asyncio.gather(*appends, return_exceptions=True),
+                                     timeout=10)
+    assert all(isinstance(r, (Appended, RecordError)) for r in results), results
+    stored = {r[0] for r in await backend.sql("SELECT disclosure FROM entries")}
+    assert stored == {f"d_{i}" for i, r in enumerate(results) if isinstance(r, Appended)}
 
 
 class TestCloseWithAFullQueue:
@@ -309,13 +319,7 @@ class TestCloseWithAFullQueue:
         record = Record(store=backend.make(), kek=os.urandom(32), signer=signer,
                         origin=ORIGIN, queue_max=2)
         await record.open()
-        appends = [asyncio.create_task(record.append(Draft(kind=Kind.INTENT,
-                                                           disclosure=f"d_{i}")))
-                   for i in range(20)]
+        appends = twenty_appends(record)
         await asyncio.sleep(0)
         await asyncio.wait_for(record.close(), timeout=10)
-        results = await asyncio.wait_for(asyncio.gather(*appends, return_exceptions=True),
-                                         timeout=10)
-        assert all(isinstance(r, (Appended, RecordError)) for r in results), results
-        stored = {r[0] for r in await backend.sql("SELECT disclosure FROM entries")}
-        assert stored == {f"d_{i}" for i, r in enumerate(results) if isinstance(r, Appended)}
+        await assert_each_answered(appends, backend)
