@@ -26,19 +26,12 @@ from typing import Any, Protocol
 
 import structlog
 
-from gateway.errors import KeyTaken, RecordCorrupt, RecordError, SideOpRefused
+from gateway.errors import KeyTaken, RecordError, SideOpRefused
 from gateway.record import sealing
-from gateway.record.checkpoint import (
-    Checkpoint,
-    CheckpointInvalid,
-    Signer,
-    Verifier,
-    parse_and_verify,
-    sign_checkpoint,
-)
+from gateway.record.checkpoint import Checkpoint, Signer, Verifier, sign_checkpoint
 from gateway.record.entry import Appended, Draft, iso_time
-from gateway.record.merkle import CompactRange
 from gateway.record.reads import Reads
+from gateway.record.resume import resume
 from gateway.record.rows import NewKey, SideOp, SideOps
 from gateway.record.stores.contract import Store
 
@@ -140,15 +133,14 @@ class Record(Reads):
     # -- life cycle ------------------------------------------------------------------------
     async def open(self) -> None:
         """Open the store and take up its tree as the newest signed checkpoint vouches for it
-        (``_resume``); refuse a record that no longer matches that checkpoint, or the one kept
+        (``resume.resume``); refuse a record that no longer matches that checkpoint, or the one kept
         in the witness file."""
         await self._store.open()
         try:
-            await self._resume()
+            latest = await resume(self._store, self._verifiers, self._origin, self._witness)
         except BaseException:
             await self._store.close()
             raise
-        latest = await self._store.latest_checkpoint()
         self._signed = latest[0] if latest else 0
         self._committed = (await self._store.head())[0]
         if self._committed > self._signed:
@@ -395,56 +387,6 @@ class Record(Reads):
     def on_checkpoint(self, listener: Callable[[str], None]) -> None:
         """Call ``listener`` with each checkpoint note once it is stored; it must not block."""
         self._listeners.append(listener)
-
-    async def _resume(self) -> None:
-        """Take up the tree where the newest signed checkpoint left it, without reading every
-        leaf: its frontier from the stored subtree hashes, checked against the checkpoint's
-        signed root, then the entries after it from their leaves. The writer never signs over a
-        tree it did not check: stored hashes that disagree are ignored for the leaves, and
-        leaves that disagree too refuse the record. The newest checkpoint is the larger of the
-        database's newest that verifies with the log's keys and the one kept in the witness
-        file (which the database cannot roll back or delete); each is checked, and the tree is
-        taken up from the larger. With neither, nothing stored is trusted and the store reads
-        every leaf."""
-        vouched: list[tuple[Checkpoint, str]] = []
-        latest = await self._store.latest_checkpoint()
-        if latest is not None:
-            try:
-                vouched.append((parse_and_verify(latest[1], self._verifiers,
-                                                 origin=self._origin),
-                                "its latest signed checkpoint"))
-            except CheckpointInvalid:
-                log.warning("record.checkpoint_unverified", size=latest[0])
-        if self._witness is not None and self._witness.exists():
-            # A record that lost or changed entries this one covered (a torn or rolled-back
-            # database) is refused by ``_checked_tree``.
-            vouched.append((parse_and_verify(self._witness.read_text(encoding="utf-8"),
-                                             self._verifiers), "its last checkpoint"))
-        trees = [(signed.size, await self._checked_tree(signed, which))
-                 for signed, which in vouched]
-        if trees:
-            _, (tree, newest) = max(trees, key=lambda sized: sized[0])
-            await self._store.resume(tree, newest)
-
-    async def _checked_tree(self, signed: Checkpoint, which: str,
-                            ) -> tuple[CompactRange, bytes]:
-        """The tree of the first ``signed.size`` entries (and the newest of their leaves) with
-        the root ``signed`` vouches for: from the stored subtree hashes if they give it, else
-        from every leaf; RecordCorrupt if neither does."""
-        resumed = await self._store.tree_at(signed.size)
-        if resumed is not None and resumed[0].root() == signed.root:
-            return resumed
-        rebuilt = await self._store.tree_at(signed.size, stored=False)
-        if rebuilt is not None and rebuilt[0].root() == signed.root:
-            log.warning("record.stored_subtrees_ignored", size=signed.size)
-            return rebuilt
-        size, _ = await self._store.head()
-        if size < signed.size:
-            raise RecordCorrupt(
-                f"the record holds {size} entries but {which} covers {signed.size}: it was "
-                "truncated or rolled back; refusing to use it")
-        raise RecordCorrupt(
-            f"the record's first {signed.size} entries do not match {which}; refusing to use it")
 
     # -- subject keys ----------------------------------------------------------------------
     async def subject_key(self, subject: str, *, create: bool) -> bytes | None:
